@@ -1,0 +1,6 @@
+//! The `available-slots` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http("available-slots").await
+}

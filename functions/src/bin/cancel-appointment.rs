@@ -1,0 +1,6 @@
+//! The `cancel-appointment` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http("cancel-appointment").await
+}

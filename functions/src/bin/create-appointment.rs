@@ -1,0 +1,6 @@
+//! The `create-appointment` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http("create-appointment").await
+}

@@ -1,0 +1,6 @@
+//! The `create-slot` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http("create-slot").await
+}

@@ -1,0 +1,129 @@
+//! `POST /appointments`, `GET /appointments/{id}`, `POST /appointments/{id}/cancel`.
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
+use crate::domain::{AppointmentId, AppointmentStatus, ConsultationType, PatientId, SlotId};
+use crate::store::booking::{Booked, NewBooking};
+use crate::store::MAX_ATTEMPTS;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BookBody {
+    slot_id: SlotId,
+    patient_id: Option<PatientId>,
+    appointment_type_id: Option<Uuid>,
+    consultation_type: Option<ConsultationType>,
+    reason_for_visit: Option<String>,
+    symptoms: Option<Vec<String>>,
+    chief_complaint: Option<String>,
+}
+
+/// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
+fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(raw) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let key = raw.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
+}
+
+/// `POST /appointments`: a patient books a seat for themself; staff and admins book for any patient.
+pub async fn book(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let body: BookBody = json_body(&req)?;
+    let key = idempotency_key(&req)?;
+    let symptoms = body.symptoms.unwrap_or_default();
+    let mut checks = Checks::default();
+    checks.text(&body.reason_for_visit, "reasonForVisit", 1000);
+    checks.text(&body.chief_complaint, "chiefComplaint", 500);
+    checks.check(symptoms.len() <= 20, "symptoms", "at most 20 symptoms");
+    checks.check(
+        symptoms.iter().all(|s| !s.trim().is_empty() && s.chars().count() <= 200),
+        "symptoms",
+        "each symptom must be 1 to 200 characters",
+    );
+    checks.check(body.patient_id.is_some() || who.has(crate::domain::Role::Patient), "patientId", "is required when booking for a patient");
+    checks.finish()?;
+    let patient = body.patient_id.unwrap_or(PatientId::from_uuid(who.id));
+    if !who.may_act_for_patient(patient) {
+        return Err(ApiError::forbidden("a patient may book only for themself"));
+    }
+    let booking = NewBooking {
+        caller: who.id,
+        idempotency_key: key,
+        slot_id: body.slot_id,
+        patient_id: patient,
+        consultation_type: body.consultation_type.unwrap_or_default(),
+        appointment_type_id: body.appointment_type_id,
+        reason_for_visit: body.reason_for_visit,
+        symptoms,
+        chief_complaint: body.chief_complaint,
+    };
+    let (appointment, replayed) = match ctx.store.book(&booking, ctx.now()).await? {
+        Booked::New(a) => (a, false),
+        Booked::Replayed(a) => (a, true),
+    };
+    tracing::info!(appointment_id = %appointment.id, slot_id = %appointment.slot_id, replayed, "appointment booked");
+    let mut response = json(201, &appointment.clone().as_seen_by(&who));
+    let headers = response.headers_mut();
+    headers.insert("location", format!("/appointments/{}", appointment.id).parse().expect("a valid header"));
+    if replayed {
+        headers.insert("idempotent-replayed", "true".parse().expect("a valid header"));
+    }
+    Ok(response)
+}
+
+/// `GET /appointments/{id}`: one GetItem. Someone who may not see it is told it does not exist.
+pub async fn get(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: AppointmentId = path_id(&req, "id")?;
+    let appointment = ctx
+        .store
+        .appointment(id)
+        .await?
+        .filter(|a| who.may_read(a.patient_id, a.provider_id))
+        .ok_or_else(|| ApiError::not_found("appointment"))?;
+    Ok(json(200, &appointment.as_seen_by(&who)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CancelBody {
+    reason: String,
+}
+
+/// `POST /appointments/{id}/cancel`: the patient, the provider, staff or an admin cancels a scheduled or
+/// confirmed appointment; the seat and the patient's time are freed in the same transaction.
+pub async fn cancel(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: AppointmentId = path_id(&req, "id")?;
+    let body: CancelBody = json_body(&req)?;
+    let mut checks = Checks::default();
+    checks.text(&Some(body.reason.clone()), "reason", 500);
+    checks.finish()?;
+    for _ in 0..MAX_ATTEMPTS {
+        let appointment = ctx
+            .store
+            .appointment(id)
+            .await?
+            .filter(|a| who.may_read(a.patient_id, a.provider_id))
+            .ok_or_else(|| ApiError::not_found("appointment"))?;
+        if !(who.may_act_for_patient(appointment.patient_id) || who.may_act_for_provider(appointment.provider_id)) {
+            return Err(ApiError::forbidden("only the patient, the provider, staff or an admin may cancel"));
+        }
+        if !appointment.status.can_become(AppointmentStatus::Cancelled) {
+            return Err(ApiError::conflict(
+                "invalid_transition",
+                format!("a {} appointment cannot be cancelled", appointment.status.as_str()),
+            ));
+        }
+        let now = ctx.now();
+        if let Some(cancelled) =
+            ctx.store.cancel(&appointment, who.id, body.reason.trim(), ctx.config.late_cancellation_window, now).await?
+        {
+            tracing::info!(appointment_id = %id, late = cancelled.late_cancellation, "appointment cancelled");
+            return Ok(json(200, &cancelled.as_seen_by(&who)));
+        }
+    }
+    Err(crate::store::StoreError::Contended(MAX_ATTEMPTS).into())
+}

@@ -1,0 +1,157 @@
+//! Reading a request: the caller from the authorizer's claims, a JSON body, path and query parameters.
+//! Every reader answers with a precise [`ApiError`] naming the field that is wrong.
+
+use std::str::FromStr;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{ApiError, Ctx, FieldError, Request};
+use crate::domain::access::{Caller, CallerError};
+
+/// Larger bodies are refused before parsing; no endpoint needs more.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The caller, as API Gateway's JWT authorizer verified it.
+pub fn caller(ctx: &Ctx, req: &Request) -> Result<Caller, ApiError> {
+    let claims = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims),
+        _ => None,
+    };
+    let claims = claims.ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+    Caller::from_claims(claims, &ctx.config.roles_claim).map_err(|e| match e {
+        CallerError::NoToken => ApiError::unauthorized("a bearer token is required"),
+        CallerError::BadSubject => ApiError::unauthorized(e.to_string()),
+    })
+}
+
+/// The JSON body as `T`. Unknown fields, wrong types and missing fields are named in `errors[]`.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    if let Some(ct) = req.headers().get("content-type") {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        if !(ct.starts_with("application/json") || ct.contains("+json")) {
+            return Err(ApiError::new(415, "unsupported_media_type", "the body must be application/json"));
+        }
+    }
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY {
+        return Err(ApiError::new(413, "body_too_large", format!("the body may be at most {MAX_BODY} bytes")));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::field("body", "a JSON object is required"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." { "body".to_owned() } else { path };
+        let message = if inner.is_syntax() || inner.is_eof() { "is not valid JSON".to_owned() } else { strip_position(&inner.to_string()) };
+        ApiError::field(&field, message)
+    })
+}
+
+/// serde_json appends " at line 1 column 17"; the field name says more to a client.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// A path parameter such as `{id}`, parsed.
+pub fn path_id<T: FromStr>(req: &Request, name: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = req.path_parameters_ref().and_then(|p| p.first(name)).ok_or_else(|| ApiError::field(name, "is required"))?;
+    raw.parse().map_err(|e: T::Err| ApiError::field(name, e.to_string()))
+}
+
+/// Query string parameters, parsed one by one; every failure is collected so that one response names them all.
+pub struct Query<'r> {
+    req: &'r Request,
+    pub errors: Vec<FieldError>,
+}
+
+impl<'r> Query<'r> {
+    pub fn of(req: &'r Request) -> Query<'r> {
+        Query { req, errors: vec![] }
+    }
+
+    fn raw(&self, name: &str) -> Option<&'r str> {
+        self.req.query_string_parameters_ref().and_then(|q| q.first(name)).filter(|v| !v.is_empty())
+    }
+
+    pub fn optional<T: FromStr>(&mut self, name: &str, message: &str) -> Option<T> {
+        let raw = self.raw(name)?;
+        match raw.parse() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.errors.push(FieldError { field: name.to_owned(), message: message.to_owned() });
+                None
+            }
+        }
+    }
+
+    pub fn required<T: FromStr>(&mut self, name: &str, message: &str) -> Option<T> {
+        if self.raw(name).is_none() {
+            self.errors.push(FieldError { field: name.to_owned(), message: "is required".to_owned() });
+            return None;
+        }
+        self.optional(name, message)
+    }
+
+    pub fn text(&self, name: &str) -> Option<&'r str> {
+        self.raw(name)
+    }
+
+    pub fn fail(&mut self, name: &str, message: &str) {
+        self.errors.push(FieldError { field: name.to_owned(), message: message.to_owned() });
+    }
+
+    /// Ends parsing: an error naming every bad parameter, if any.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(self.errors))
+        }
+    }
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(serde_json::to_string(value).expect("responses serialize")))
+        .expect("a valid response")
+}
+
+/// Collects field errors of a parsed body so that one response names them all.
+#[derive(Default)]
+pub struct Checks(pub Vec<FieldError>);
+
+impl Checks {
+    pub fn check(&mut self, ok: bool, field: &str, message: &str) {
+        if !ok {
+            self.0.push(FieldError { field: field.to_owned(), message: message.to_owned() });
+        }
+    }
+
+    pub fn text(&mut self, value: &Option<String>, field: &str, max: usize) {
+        if let Some(v) = value {
+            self.check(!v.trim().is_empty() && v.chars().count() <= max, field, &format!("must be 1 to {max} characters"));
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(self.0))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Environment -> typed configuration, read once at cold start. The local stack builds the same struct
+//! from the `Environment.Variables` that template.yaml gives each function.
+
+use jiff::SignedDuration;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub table_name: Option<String>,
+    pub event_bus_name: Option<String>,
+    pub jobs_queue_url: Option<String>,
+    /// The JWT claim that lists the caller's roles.
+    pub roles_claim: String,
+    /// A cancellation closer than this to the start is marked `lateCancellation`.
+    pub late_cancellation_window: SignedDuration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {0} is not valid: {1}")]
+    Invalid(&'static str, String),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let hours = match get("LATE_CANCELLATION_HOURS") {
+            None => 24,
+            Some(v) => v
+                .parse::<u16>()
+                .map_err(|_| ConfigError::Invalid("LATE_CANCELLATION_HOURS", "a whole number of hours".into()))?,
+        };
+        Ok(Config {
+            table_name: get("TABLE_NAME"),
+            event_bus_name: get("EVENT_BUS_NAME"),
+            jobs_queue_url: get("JOBS_QUEUE_URL"),
+            roles_claim: get("ROLES_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
+            late_cancellation_window: SignedDuration::from_hours(hours.into()),
+        })
+    }
+
+    pub fn require(value: &Option<String>, name: &'static str) -> Result<String, ConfigError> {
+        value.clone().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_bad_values_are_refused() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c.roles_claim, "cognito:groups");
+        assert_eq!(c.late_cancellation_window, SignedDuration::from_hours(24));
+        assert!(Config::require(&c.table_name, "TABLE_NAME").is_err());
+        let bad = Config::from_lookup(|k| (k == "LATE_CANCELLATION_HOURS").then(|| "soon".to_owned()));
+        assert!(matches!(bad, Err(ConfigError::Invalid("LATE_CANCELLATION_HOURS", _))));
+    }
+}

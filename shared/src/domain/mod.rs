@@ -1,0 +1,16 @@
+//! The clinic's vocabulary and rules: ids, times, statuses and their transitions, who may do what.
+//! Nothing here performs I/O or knows about AWS, so every rule is tested as a plain function.
+
+pub mod access;
+pub mod appointment;
+pub mod ids;
+pub mod slot;
+pub mod status;
+pub mod time;
+
+pub use access::{Caller, Role};
+pub use appointment::{Appointment, ConsultationType};
+pub use ids::{AppointmentId, PatientId, ProviderId, SlotId};
+pub use slot::{Slot, SlotState};
+pub use status::{AppointmentStatus, SlotStatus};
+pub use time::{Interval, UtcTime};

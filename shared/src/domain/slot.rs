@@ -1,0 +1,103 @@
+//! A slot: a period of one provider's time with `maxBookings` seats.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Interval, ProviderId, SlotId, SlotStatus, UtcTime};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Slot {
+    pub id: SlotId,
+    pub provider_id: ProviderId,
+    pub start_time: UtcTime,
+    pub end_time: UtcTime,
+    pub max_bookings: u32,
+    pub current_bookings: u32,
+    pub status: SlotStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_appointment_types: Vec<uuid::Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub is_overbook: bool,
+    pub created_at: UtcTime,
+    pub updated_at: UtcTime,
+}
+
+/// What a client sees as the slot's status: `booked` when every seat is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotState {
+    Available,
+    Booked,
+    Blocked,
+    Cancelled,
+}
+
+impl Slot {
+    pub fn interval(&self) -> Interval {
+        Interval::new(self.start_time, self.end_time).expect("a stored slot ends after it starts")
+    }
+
+    pub fn seats_left(&self) -> u32 {
+        self.max_bookings.saturating_sub(self.current_bookings)
+    }
+
+    pub fn state(&self) -> SlotState {
+        match self.status {
+            SlotStatus::Blocked => SlotState::Blocked,
+            SlotStatus::Cancelled => SlotState::Cancelled,
+            SlotStatus::Available if self.seats_left() == 0 => SlotState::Booked,
+            SlotStatus::Available => SlotState::Available,
+        }
+    }
+
+    /// A slot can be booked while it is open, has a seat and has not started.
+    pub fn is_bookable_at(&self, now: UtcTime) -> bool {
+        self.state() == SlotState::Available && self.start_time > now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(max: u32, current: u32, status: SlotStatus) -> Slot {
+        Slot {
+            id: SlotId::new(),
+            provider_id: ProviderId::new(),
+            start_time: "2027-01-01T09:00:00Z".parse().unwrap(),
+            end_time: "2027-01-01T09:30:00Z".parse().unwrap(),
+            max_bookings: max,
+            current_bookings: current,
+            status,
+            allowed_appointment_types: vec![],
+            location_id: None,
+            room_number: None,
+            notes: None,
+            is_overbook: false,
+            created_at: "2026-12-01T00:00:00Z".parse().unwrap(),
+            updated_at: "2026-12-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn booked_is_derived_from_the_seat_counter() {
+        assert_eq!(slot(3, 2, SlotStatus::Available).state(), SlotState::Available);
+        assert_eq!(slot(3, 3, SlotStatus::Available).state(), SlotState::Booked);
+        assert_eq!(slot(1, 0, SlotStatus::Blocked).state(), SlotState::Blocked);
+        assert_eq!(slot(3, 3, SlotStatus::Available).seats_left(), 0);
+    }
+
+    #[test]
+    fn a_slot_that_has_started_is_not_bookable() {
+        let s = slot(1, 0, SlotStatus::Available);
+        assert!(s.is_bookable_at("2027-01-01T08:59:59Z".parse().unwrap()));
+        assert!(!s.is_bookable_at("2027-01-01T09:00:00Z".parse().unwrap()));
+        assert!(!slot(1, 1, SlotStatus::Available).is_bookable_at("2026-01-01T00:00:00Z".parse().unwrap()));
+    }
+}

@@ -1,0 +1,230 @@
+//! Instants and intervals as the table stores them: UTC, whole seconds, RFC 3339 with a fixed width
+//! (`2027-03-14T09:30:00Z`), so that string order is time order in sort keys.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp, Unit};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An instant in UTC with whole-second precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UtcTime(Timestamp);
+
+impl UtcTime {
+    pub fn from_timestamp(ts: Timestamp) -> Self {
+        let whole = jiff::TimestampRound::new().smallest(Unit::Second).mode(jiff::RoundMode::Trunc);
+        Self(ts.round(whole).unwrap_or(ts))
+    }
+
+    pub fn timestamp(self) -> Timestamp {
+        self.0
+    }
+
+    /// The UTC calendar date this instant falls on.
+    pub fn utc_date(self) -> Date {
+        self.0.to_zoned(jiff::tz::TimeZone::UTC).date()
+    }
+
+    /// The first instant of a UTC date.
+    pub fn start_of(date: Date) -> Self {
+        let ts = date.to_zoned(jiff::tz::TimeZone::UTC).expect("every UTC date has a midnight").timestamp();
+        Self(ts)
+    }
+
+    pub fn is_whole_minute(self) -> bool {
+        self.0.as_second().rem_euclid(60) == 0
+    }
+
+    pub fn plus(self, d: SignedDuration) -> Self {
+        Self::from_timestamp(self.0.saturating_add(d).expect("saturating add never fails"))
+    }
+
+    pub fn until(self, later: UtcTime) -> SignedDuration {
+        later.0.duration_since(self.0)
+    }
+}
+
+impl fmt::Display for UtcTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be an RFC 3339 date-time with an offset, such as 2027-03-14T09:30:00Z")]
+pub struct InvalidTime;
+
+impl FromStr for UtcTime {
+    type Err = InvalidTime;
+
+    /// Any RFC 3339 offset is accepted (`-05:00`, `Z`); the value is kept in UTC.
+    fn from_str(s: &str) -> Result<Self, InvalidTime> {
+        let ts: Timestamp = s.parse().map_err(|_| InvalidTime)?;
+        if ts.subsec_nanosecond() != 0 {
+            return Err(InvalidTime);
+        }
+        Ok(Self(ts))
+    }
+}
+
+impl Serialize for UtcTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for UtcTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A half-open period `[start, end)` with `start < end`; the only way to build one checks that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawInterval", into = "RawInterval")]
+pub struct Interval {
+    start: UtcTime,
+    end: UtcTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("endTime must be after startTime")]
+pub struct EmptyInterval;
+
+impl Interval {
+    pub fn new(start: UtcTime, end: UtcTime) -> Result<Self, EmptyInterval> {
+        if start < end {
+            Ok(Self { start, end })
+        } else {
+            Err(EmptyInterval)
+        }
+    }
+
+    pub fn start(&self) -> UtcTime {
+        self.start
+    }
+
+    pub fn end(&self) -> UtcTime {
+        self.end
+    }
+
+    pub fn duration(&self) -> SignedDuration {
+        self.start.until(self.end)
+    }
+
+    /// Half-open: back-to-back intervals (one ends when the next starts) do not overlap.
+    pub fn overlaps(&self, other: &Interval) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+
+    /// Every UTC date the interval occupies, in order. Two intervals that overlap share at least one of
+    /// these dates, which is what makes per-day guards sufficient for overlap checks.
+    pub fn utc_dates(&self) -> Vec<Date> {
+        let last = self.end.plus(SignedDuration::from_secs(-1)).utc_date();
+        let mut dates = vec![self.start.utc_date()];
+        while let Some(next) = dates.last().and_then(|d| d.tomorrow().ok()).filter(|d| *d <= last) {
+            dates.push(next);
+        }
+        dates
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawInterval {
+    start: UtcTime,
+    end: UtcTime,
+}
+
+impl TryFrom<RawInterval> for Interval {
+    type Error = EmptyInterval;
+    fn try_from(raw: RawInterval) -> Result<Self, EmptyInterval> {
+        Interval::new(raw.start, raw.end)
+    }
+}
+
+impl From<Interval> for RawInterval {
+    fn from(iv: Interval) -> Self {
+        RawInterval { start: iv.start, end: iv.end }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(s: &str) -> UtcTime {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn times_are_stored_in_utc_with_a_fixed_width() {
+        assert_eq!(t("2027-03-14T09:30:00-04:00").to_string(), "2027-03-14T13:30:00Z");
+        assert_eq!(t("2027-01-02T03:04:05Z").to_string(), "2027-01-02T03:04:05Z");
+        assert_eq!(serde_json::to_string(&t("2027-01-02T00:00:00+00:00")).unwrap(), "\"2027-01-02T00:00:00Z\"");
+    }
+
+    #[test]
+    fn times_without_an_offset_or_with_fractions_are_refused() {
+        for bad in ["2027-03-14T09:30:00", "2027-03-14", "tomorrow", "2027-03-14T09:30:00.5Z", ""] {
+            assert_eq!(bad.parse::<UtcTime>(), Err(InvalidTime), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_interval_must_end_after_it_starts() {
+        assert_eq!(Interval::new(t("2027-01-01T10:00:00Z"), t("2027-01-01T10:00:00Z")), Err(EmptyInterval));
+        assert_eq!(Interval::new(t("2027-01-01T10:00:00Z"), t("2027-01-01T09:00:00Z")), Err(EmptyInterval));
+        let iv: Result<Interval, _> =
+            serde_json::from_str(r#"{"start":"2027-01-01T10:00:00Z","end":"2027-01-01T09:00:00Z"}"#);
+        assert!(iv.is_err());
+    }
+
+    #[test]
+    fn back_to_back_intervals_do_not_overlap() {
+        let a = Interval::new(t("2027-01-01T09:00:00Z"), t("2027-01-01T09:30:00Z")).unwrap();
+        let b = Interval::new(t("2027-01-01T09:30:00Z"), t("2027-01-01T10:00:00Z")).unwrap();
+        let c = Interval::new(t("2027-01-01T09:29:00Z"), t("2027-01-01T09:31:00Z")).unwrap();
+        assert!(!a.overlaps(&b) && !b.overlaps(&a));
+        assert!(a.overlaps(&c) && c.overlaps(&b) && b.overlaps(&c));
+    }
+
+    #[test]
+    fn an_interval_over_midnight_occupies_both_dates_and_one_ending_at_midnight_only_one() {
+        let over = Interval::new(t("2027-01-01T23:30:00Z"), t("2027-01-02T00:30:00Z")).unwrap();
+        assert_eq!(over.utc_dates().len(), 2);
+        let to_midnight = Interval::new(t("2027-01-01T23:30:00Z"), t("2027-01-02T00:00:00Z")).unwrap();
+        assert_eq!(to_midnight.utc_dates(), vec![jiff::civil::date(2027, 1, 1)]);
+    }
+
+    fn interval() -> impl Strategy<Value = Interval> {
+        (0i64..10_000, 1i64..3_000).prop_map(|(start, len)| {
+            let base = t("2027-01-01T00:00:00Z");
+            let s = base.plus(SignedDuration::from_mins(start));
+            Interval::new(s, s.plus(SignedDuration::from_mins(len))).unwrap()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn overlapping_intervals_always_share_a_utc_date(a in interval(), b in interval()) {
+            prop_assert_eq!(a.overlaps(&b), b.overlaps(&a));
+            if a.overlaps(&b) {
+                let bd = b.utc_dates();
+                prop_assert!(a.utc_dates().iter().any(|d| bd.contains(d)));
+            }
+        }
+
+        #[test]
+        fn overlap_matches_a_minute_by_minute_check(a in interval(), b in interval()) {
+            let minutes = |iv: &Interval| {
+                let base = t("2027-01-01T00:00:00Z");
+                (base.until(iv.start()).as_mins()..base.until(iv.end()).as_mins()).collect::<std::collections::HashSet<_>>()
+            };
+            prop_assert_eq!(a.overlaps(&b), !minutes(&a).is_disjoint(&minutes(&b)));
+        }
+    }
+}

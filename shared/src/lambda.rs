@@ -1,0 +1,63 @@
+//! The runtime glue every `main` shares: read config, build the AWS clients once per cold start, and
+//! hand each invocation to the shared handler. No network call happens before the first request.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+
+use crate::api::{self, Ctx};
+use crate::config::Config;
+use crate::jobs::Worker;
+use crate::store::Store;
+use crate::stream::Publisher;
+
+pub type Error = lambda_runtime::Error;
+
+async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+fn init() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// Runs the HTTP function named `function` in template.yaml.
+pub async fn http(function: &str) -> Result<(), Error> {
+    init();
+    let endpoint = api::endpoint(function).ok_or_else(|| format!("no endpoint is named {function}"))?;
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let ctx: &'static Ctx = Box::leak(Box::new(Ctx::new(aws_sdk_dynamodb::Client::new(&sdk), config)?));
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(api::serve(endpoint, ctx, req).await)
+    }))
+    .await
+}
+
+/// Runs `publish` on the table's stream.
+pub async fn publish() -> Result<(), Error> {
+    init();
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let publisher: &'static Publisher = Box::leak(Box::new(Publisher {
+        events: aws_sdk_eventbridge::Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
+        jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
+    }));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
+        Ok::<_, Error>(publisher.handle(event.payload).await)
+    }))
+    .await
+}
+
+/// Runs `worker` on the jobs queue.
+pub async fn worker() -> Result<(), Error> {
+    init();
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let table = Config::require(&config.table_name, "TABLE_NAME")?;
+    let worker: &'static Worker = Box::leak(Box::new(Worker { store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), table) }));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+        Ok::<_, Error>(worker.handle(event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,283 @@
+//! Booking and cancelling: the two writes where double booking would happen if it could.
+//!
+//! Book is two requests: one consistent BatchGetItem (slot, patient guard, idempotency record), then one
+//! TransactWriteItems that takes a seat under `status = available AND currentBookings < maxBookings AND
+//! startTime > now`, puts the appointment, records the patient's time under the guard's version, and puts
+//! the idempotency record. The seat counter commutes, so fifty racing patients need no retries among
+//! themselves: exactly `maxBookings` transactions pass the seat condition.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::guard::Guard;
+use super::{backoff, from_item, keys, n, s, Item, Store, StoreError, MAX_ATTEMPTS};
+use crate::domain::appointment::is_late_cancellation;
+use crate::domain::{
+    Appointment, AppointmentId, AppointmentStatus, ConsultationType, PatientId, Slot, SlotId, SlotStatus, UtcTime,
+};
+
+/// How long a retried booking is recognised by its `Idempotency-Key`.
+pub const IDEMPOTENCY_TTL: SignedDuration = SignedDuration::from_hours(24);
+
+/// Everything a booking needs, already parsed and authorized.
+#[derive(Clone, Debug)]
+pub struct NewBooking {
+    pub caller: Uuid,
+    pub idempotency_key: Option<String>,
+    pub slot_id: SlotId,
+    pub patient_id: PatientId,
+    pub consultation_type: ConsultationType,
+    pub appointment_type_id: Option<Uuid>,
+    pub reason_for_visit: Option<String>,
+    pub symptoms: Vec<String>,
+    pub chief_complaint: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Booked {
+    New(Appointment),
+    /// The same `Idempotency-Key` was used before: the first booking, unchanged.
+    Replayed(Appointment),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("slot not found")]
+    SlotNotFound,
+    #[error("every seat of this slot is taken")]
+    SlotFull,
+    #[error("the slot cannot be booked: {0}")]
+    SlotUnavailable(&'static str),
+    #[error("the patient already has an appointment at that time")]
+    PatientConflict(Vec<String>),
+    #[error("this Idempotency-Key was used for a different booking")]
+    IdempotencyMismatch,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The stored idempotency record: which appointment a key produced, and for what.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdempotencyRecord {
+    appointment_id: AppointmentId,
+    slot_id: SlotId,
+    patient_id: PatientId,
+}
+
+/// Why a slot cannot be booked, judged from its stored state (read before, or returned by a failed
+/// condition).
+fn refusal(slot: &Slot, now: UtcTime) -> Option<BookingError> {
+    match slot.status {
+        SlotStatus::Blocked => Some(BookingError::SlotUnavailable("the slot is blocked")),
+        SlotStatus::Cancelled => Some(BookingError::SlotUnavailable("the slot is cancelled")),
+        SlotStatus::Available if slot.start_time <= now => {
+            Some(BookingError::SlotUnavailable("the slot has already started"))
+        }
+        SlotStatus::Available if slot.seats_left() == 0 => Some(BookingError::SlotFull),
+        SlotStatus::Available => None,
+    }
+}
+
+/// The per-item reasons of a cancelled transaction, or the error if it failed otherwise.
+fn cancellation_reasons(e: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> Result<Vec<CancellationReason>, StoreError> {
+    match e.into_service_error() {
+        TransactWriteItemsError::TransactionCanceledException(c) => Ok(c.cancellation_reasons.unwrap_or_default()),
+        other => Err(StoreError::Dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string())),
+    }
+}
+
+fn failed(reasons: &[CancellationReason], index: usize) -> bool {
+    reasons.get(index).and_then(|r| r.code()).is_some_and(|c| c == "ConditionalCheckFailed")
+}
+
+fn conflicted(reasons: &[CancellationReason]) -> bool {
+    reasons.iter().filter_map(|r| r.code()).any(|c| c == "TransactionConflict")
+}
+
+impl Store {
+    pub async fn book(&self, req: &NewBooking, now: UtcTime) -> Result<Booked, BookingError> {
+        let slot_key = keys::slot(req.slot_id);
+        let guard_key = keys::patient_schedule(req.patient_id);
+        let idem_key = req.idempotency_key.as_deref().map(|k| keys::idempotency(req.caller, k));
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut wanted = vec![slot_key.clone(), guard_key.clone()];
+            wanted.extend(idem_key.clone());
+            let mut found = self.get_many(&wanted).await?;
+
+            if let Some(record) = idem_key.as_ref().and_then(|k| found.remove(k)) {
+                return self.replay(req, from_item(record)?).await;
+            }
+            let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
+            if let Some(no) = refusal(&slot, now) {
+                return Err(no);
+            }
+            let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
+            let clashes = guard.conflicts(&slot.interval(), None);
+            if !clashes.is_empty() {
+                return Err(BookingError::PatientConflict(clashes));
+            }
+
+            let appointment = Appointment {
+                id: AppointmentId::new(),
+                patient_id: req.patient_id,
+                provider_id: slot.provider_id,
+                slot_id: slot.id,
+                start_time: slot.start_time,
+                end_time: slot.end_time,
+                status: AppointmentStatus::Scheduled,
+                consultation_type: req.consultation_type,
+                appointment_type_id: req.appointment_type_id,
+                reason_for_visit: req.reason_for_visit.clone(),
+                symptoms: req.symptoms.clone(),
+                chief_complaint: req.chief_complaint.clone(),
+                notes: None,
+                private_notes: None,
+                cancellation_reason: None,
+                cancelled_at: None,
+                cancelled_by: None,
+                late_cancellation: None,
+                consultation_fee: None,
+                is_paid: false,
+                payment_id: None,
+                created_at: now,
+                updated_at: now,
+            };
+            let mut writes = vec![
+                self.take_seat(slot.id, now)?,
+                put_new(&self.table, super::appointment_item(&appointment)?)?,
+                guard.take(&self.table, &appointment.id.to_string(), &slot.interval(), now)?,
+            ];
+            if let Some(key) = &idem_key {
+                let record = IdempotencyRecord { appointment_id: appointment.id, slot_id: slot.id, patient_id: req.patient_id };
+                let expires = now.plus(IDEMPOTENCY_TTL).timestamp().as_second();
+                let mut item: Item = super::to_item(&record, key, &[])?;
+                item.insert(keys::EXPIRES_AT.into(), n(expires));
+                writes.push(put_new(&self.table, item)?);
+            }
+
+            let reasons = match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
+                Ok(_) => return Ok(Booked::New(appointment)),
+                Err(e) => cancellation_reasons(e)?,
+            };
+            if idem_key.is_some() && failed(&reasons, 3) {
+                continue; // a concurrent request with the same key won: the next read replays it
+            }
+            if failed(&reasons, 0) {
+                let current: Option<Slot> = reasons[0].item.clone().map(from_item).transpose()?;
+                if let Some(no) = current.and_then(|s| refusal(&s, now)) {
+                    return Err(no);
+                }
+            }
+            if failed(&reasons, 1) {
+                return Err(StoreError::Corrupt("a fresh appointment id already exists".into()).into());
+            }
+            if !(failed(&reasons, 0) || failed(&reasons, 2) || conflicted(&reasons)) {
+                return Err(StoreError::Dynamo(format!("transaction cancelled: {reasons:?}")).into());
+            }
+            tracing::debug!(attempt, "booking met a concurrent write; retrying");
+            backoff(attempt).await;
+        }
+        Err(StoreError::Contended(MAX_ATTEMPTS).into())
+    }
+
+    async fn replay(&self, req: &NewBooking, record: IdempotencyRecord) -> Result<Booked, BookingError> {
+        if record.slot_id != req.slot_id || record.patient_id != req.patient_id {
+            return Err(BookingError::IdempotencyMismatch);
+        }
+        let first = self
+            .appointment(record.appointment_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("idempotency record without its appointment".into()))?;
+        Ok(Booked::Replayed(first))
+    }
+
+    fn take_seat(&self, slot: SlotId, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::slot(slot))))
+            .update_expression("SET currentBookings = currentBookings + :one, updatedAt = :now")
+            .condition_expression("#status = :available AND currentBookings < maxBookings AND startTime > :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Cancels `appointment` as it was read: valid only if its status has not changed since. Frees the
+    /// seat and the patient's time in the same transaction. `Ok(None)` means the status moved under us
+    /// and the caller should read again.
+    pub async fn cancel(
+        &self,
+        appointment: &Appointment,
+        by: Uuid,
+        reason: &str,
+        late_window: SignedDuration,
+        now: UtcTime,
+    ) -> Result<Option<Appointment>, StoreError> {
+        let mut cancelled = appointment.clone();
+        cancelled.status = AppointmentStatus::Cancelled;
+        cancelled.cancelled_at = Some(now);
+        cancelled.cancelled_by = Some(by);
+        cancelled.cancellation_reason = Some(reason.to_owned());
+        cancelled.late_cancellation = Some(is_late_cancellation(now, appointment.start_time, late_window));
+        cancelled.updated_at = now;
+
+        let values: HashMap<String, AttributeValue> = HashMap::from([
+            (":cancelled".into(), s(AppointmentStatus::Cancelled.as_str())),
+            (":read".into(), s(appointment.status.as_str())),
+            (":now".into(), s(now.to_string())),
+            (":by".into(), s(by.to_string())),
+            (":reason".into(), s(reason)),
+            (":late".into(), AttributeValue::Bool(cancelled.late_cancellation == Some(true))),
+        ]);
+        let status = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::appointment(appointment.id))))
+            .update_expression(
+                "SET #status = :cancelled, cancelledAt = :now, cancelledBy = :by, cancellationReason = :reason, \
+                 lateCancellation = :late, updatedAt = :now",
+            )
+            .condition_expression("#status = :read")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()?;
+        let seat = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::slot(appointment.slot_id))))
+            .update_expression("SET currentBookings = currentBookings - :one, updatedAt = :now")
+            .condition_expression("currentBookings > :zero")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .build()?;
+        let writes = vec![
+            TransactWriteItem::builder().update(status).build(),
+            TransactWriteItem::builder().update(seat).build(),
+            Guard::give_back(&self.table, &keys::patient_schedule(appointment.patient_id), &appointment.id.to_string())?,
+        ];
+        let reasons = match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => return Ok(Some(cancelled)),
+            Err(e) => cancellation_reasons(e)?,
+        };
+        if failed(&reasons, 0) || conflicted(&reasons) {
+            return Ok(None);
+        }
+        Err(StoreError::Corrupt(format!("cancelling {} left the slot or guard inconsistent: {reasons:?}", appointment.id)))
+    }
+}
+
+fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)").build()?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}

@@ -1,0 +1,130 @@
+//! Guards: one item that lists the intervals an owner has taken, so that "no two overlap" becomes a
+//! conditional write. A provider has one guard per UTC day (slots are many); a patient has one guard for
+//! all their active appointments (they are few), which lets a booking read it in the same round trip as
+//! the slot without first learning the slot's date.
+//!
+//! Taking time: read the guard, check overlap in code, then in the write transaction
+//! `SET intervals.#id = :iv, version = version + 1` under `version = :read` (or create the guard under
+//! `attribute_not_exists(PK)`). A concurrent taker moves the version and one of the two retries.
+//! Giving time back is `REMOVE intervals.#id` with no version condition: it can only make room.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+
+use super::{key_item, n, Item, Key, StoreError};
+use crate::domain::{Interval, UtcTime};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guard {
+    pub key: Key,
+    pub intervals: HashMap<String, Interval>,
+    /// `None` when the guard item does not exist yet.
+    pub version: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GuardBody {
+    #[serde(default)]
+    intervals: HashMap<String, Interval>,
+    version: u64,
+}
+
+impl Guard {
+    pub fn read(key: Key, item: Option<Item>) -> Result<Guard, StoreError> {
+        match item {
+            None => Ok(Guard { key, intervals: HashMap::new(), version: None }),
+            Some(item) => {
+                let body: GuardBody = super::from_item(item)?;
+                Ok(Guard { key, intervals: body.intervals, version: Some(body.version) })
+            }
+        }
+    }
+
+    /// The ids of the entries that overlap `iv`, `except` the entry being moved.
+    pub fn conflicts(&self, iv: &Interval, except: Option<&str>) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .intervals
+            .iter()
+            .filter(|(id, taken)| Some(id.as_str()) != except && taken.overlaps(iv))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The write that records `iv` under `id`, valid only if nobody changed the guard since it was read.
+    /// Entries that ended before `now` are dropped in the same write, so a guard does not grow forever.
+    pub fn take(&self, table: &str, id: &str, iv: &Interval, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
+        let entry: AttributeValue = serde_dynamo::to_attribute_value(iv)?;
+        let Some(version) = self.version else {
+            let mut item = key_item(&self.key);
+            item.insert("intervals".into(), AttributeValue::M(HashMap::from([(id.to_owned(), entry)])));
+            item.insert("version".into(), n(1));
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()?;
+            return Ok(TransactWriteItem::builder().put(put).build());
+        };
+        let mut names = HashMap::from([("#e".to_owned(), id.to_owned())]);
+        let mut expr = "SET intervals.#e = :iv, version = version + :one".to_owned();
+        let stale: Vec<&String> = self.intervals.iter().filter(|(k, v)| v.end() <= now && *k != id).map(|(k, _)| k).collect();
+        for (i, old) in stale.iter().enumerate() {
+            expr.push_str(if i == 0 { " REMOVE " } else { ", " });
+            expr.push_str(&format!("intervals.#s{i}"));
+            names.insert(format!("#s{i}"), (*old).clone());
+        }
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key_item(&self.key)))
+            .update_expression(expr)
+            .condition_expression("version = :read")
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_values(":iv", entry)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":read", n(version))
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The write that gives `id`'s time back.
+    pub fn give_back(table: &str, key: &Key, id: &str) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key_item(key)))
+            .update_expression("REMOVE intervals.#e")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#e", id)
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iv(a: &str, b: &str) -> Interval {
+        Interval::new(a.parse().unwrap(), b.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn conflicts_name_every_overlapping_entry_but_the_one_being_moved() {
+        let guard = Guard {
+            key: Key { pk: "P".into(), sk: "S".into() },
+            intervals: HashMap::from([
+                ("a".to_owned(), iv("2027-01-01T09:00:00Z", "2027-01-01T09:30:00Z")),
+                ("b".to_owned(), iv("2027-01-01T09:30:00Z", "2027-01-01T10:00:00Z")),
+                ("c".to_owned(), iv("2027-01-01T11:00:00Z", "2027-01-01T12:00:00Z")),
+            ]),
+            version: Some(3),
+        };
+        let wanted = iv("2027-01-01T09:15:00Z", "2027-01-01T09:45:00Z");
+        assert_eq!(guard.conflicts(&wanted, None), vec!["a", "b"]);
+        assert_eq!(guard.conflicts(&wanted, Some("a")), vec!["b"]);
+        assert!(guard.conflicts(&iv("2027-01-01T10:00:00Z", "2027-01-01T11:00:00Z"), None).is_empty());
+    }
+}

@@ -1,0 +1,204 @@
+//! The `publish` function's logic: table stream records become EventBridge events and SQS jobs.
+//!
+//! Handlers only write to the table; this is the one place that turns committed changes into side
+//! effects, so an event is never lost between a commit and a publish. Records of one item arrive in
+//! order; a failed record is reported as the batch's failure so that Lambda retries from it.
+//! Events carry ids, times and statuses, never notes, symptoms or reasons for visit.
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::domain::{Appointment, AppointmentStatus};
+use crate::jobs::Job;
+use crate::store::keys::{self, ItemKind};
+
+/// EventBridge `source` of every event this service emits.
+pub const SOURCE: &str = "appointments";
+
+/// A side effect of one table change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Event { detail_type: &'static str, detail: Value },
+    Job(Job),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("stream record cannot be read: {0}")]
+    Record(String),
+    #[error("EventBridge: {0}")]
+    Events(String),
+    #[error("SQS: {0}")]
+    Jobs(String),
+}
+
+fn appointment(image: &serde_dynamo::Item) -> Result<Option<Appointment>, PublishError> {
+    if image.is_empty() {
+        return Ok(None);
+    }
+    serde_dynamo::from_item(image.clone()).map(Some).map_err(|_| PublishError::Record("appointment image".into()))
+}
+
+/// The event name for a status an appointment has just reached.
+fn status_event(status: AppointmentStatus) -> &'static str {
+    match status {
+        AppointmentStatus::Scheduled => "appointment.updated",
+        AppointmentStatus::Confirmed => "appointment.checked_in",
+        AppointmentStatus::InProgress => "appointment.started",
+        AppointmentStatus::Completed => "appointment.completed",
+        AppointmentStatus::Cancelled => "appointment.cancelled",
+        AppointmentStatus::NoShow => "appointment.no_show",
+        AppointmentStatus::Rescheduled => "appointment.rescheduled",
+    }
+}
+
+/// What a consumer may know of an appointment: ids, times, status. Built field by field, so nothing
+/// added to `Appointment` later leaks into events by default.
+fn detail(event_id: Uuid, a: &Appointment) -> Value {
+    json!({
+        "eventId": event_id,
+        "appointmentId": a.id,
+        "patientId": a.patient_id,
+        "providerId": a.provider_id,
+        "slotId": a.slot_id,
+        "startTime": a.start_time,
+        "endTime": a.end_time,
+        "status": a.status,
+        "consultationType": a.consultation_type,
+        "occurredAt": a.updated_at,
+    })
+}
+
+/// An id that is the same every time this record is delivered, so consumers can deduplicate.
+fn effect_id(record: &EventRecord, what: &str) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{}/{what}", record.event_id).as_bytes())
+}
+
+/// The side effects of one stream record. Pure: tested without AWS.
+pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
+    let sk = match record.change.keys.get(keys::SK) {
+        Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
+        _ => return Err(PublishError::Record("record without a sort key".into())),
+    };
+    if keys::kind_of(&sk) != ItemKind::Appointment {
+        return Ok(vec![]);
+    }
+    let old = appointment(&record.change.old_image)?;
+    let new = appointment(&record.change.new_image)?;
+    let event = |detail_type: &'static str, a: &Appointment| Effect::Event { detail_type, detail: detail(effect_id(record, detail_type), a) };
+    Ok(match (record.event_name.as_str(), old, new) {
+        ("INSERT", _, Some(new)) => vec![event("appointment.created", &new)],
+        ("MODIFY", Some(old), Some(new)) if old.status != new.status => {
+            let mut out = vec![event(status_event(new.status), &new)];
+            if new.status == AppointmentStatus::Cancelled {
+                if let Effect::Event { detail, .. } = &mut out[0] {
+                    detail["lateCancellation"] = new.late_cancellation.unwrap_or(false).into();
+                }
+                out.push(Effect::Job(Job::SeatFreed {
+                    job_id: effect_id(record, "seat-freed"),
+                    slot_id: new.slot_id,
+                    appointment_id: new.id,
+                    freed_at: new.updated_at,
+                }));
+            }
+            out
+        }
+        ("MODIFY", Some(old), Some(new)) => {
+            let changed = changed_fields(&old, &new);
+            if changed.is_empty() {
+                vec![]
+            } else {
+                let mut e = event("appointment.updated", &new);
+                if let Effect::Event { detail, .. } = &mut e {
+                    detail["changedFields"] = changed.into();
+                }
+                vec![e]
+            }
+        }
+        _ => vec![],
+    })
+}
+
+/// The names (never the values) of the fields that differ.
+fn changed_fields(old: &Appointment, new: &Appointment) -> Vec<String> {
+    let (Value::Object(a), Value::Object(b)) = (json!(old), json!(new)) else { return vec![] };
+    let mut names: Vec<String> =
+        a.keys().chain(b.keys()).filter(|k| *k != "updatedAt" && a.get(*k) != b.get(*k)).cloned().collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Sends effects to EventBridge and SQS; built once per cold start.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    pub events: aws_sdk_eventbridge::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub bus: String,
+    pub jobs_queue_url: String,
+}
+
+impl Publisher {
+    /// Handles a batch in order; at the first record that fails, reports it and stops, so Lambda retries
+    /// from there and no later change overtakes an earlier one.
+    pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        for record in &event.records {
+            if let Err(e) = self.publish(record).await {
+                tracing::warn!(event_id = %record.event_id, error = %e, "stream record failed");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+                break;
+            }
+        }
+        response
+    }
+
+    async fn publish(&self, record: &EventRecord) -> Result<(), PublishError> {
+        let effects = effects(record)?;
+        let mut entries = vec![];
+        for effect in &effects {
+            match effect {
+                Effect::Event { detail_type, detail } => entries.push(
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.bus)
+                        .source(SOURCE)
+                        .detail_type(*detail_type)
+                        .detail(detail.to_string())
+                        .build(),
+                ),
+                Effect::Job(job) => {
+                    self.sqs
+                        .send_message()
+                        .queue_url(&self.jobs_queue_url)
+                        .message_body(serde_json::to_string(job).expect("jobs serialize"))
+                        .send()
+                        .await
+                        .map_err(|e| PublishError::Jobs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+                }
+            }
+        }
+        if !entries.is_empty() {
+            let out = self
+                .events
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| PublishError::Events(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))?;
+            if out.failed_entry_count > 0 {
+                return Err(PublishError::Events(format!("{} entries were not accepted", out.failed_entry_count)));
+            }
+        }
+        for effect in &effects {
+            if let Effect::Event { detail_type, detail } = effect {
+                tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
+            }
+        }
+        Ok(())
+    }
+}
