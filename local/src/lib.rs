@@ -1,1 +1,68 @@
+//! The local stack (DESIGN.md section 9): the whole service on one machine with no AWS account and no
+//! Docker. [`LocalStack::start`] provisions template.yaml in the emulator, serves its routes and runs
+//! the stream and queue pollers; `make dev` runs it on 127.0.0.1:3000 and the tests on a free port.
 
+pub mod emulator;
+pub mod server;
+pub mod stack;
+pub mod template;
+pub mod token;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use shared::api::Clock;
+
+pub use stack::Error;
+
+/// template.yaml of this workspace.
+pub fn template_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
+}
+
+/// SDK configuration for the emulator at `endpoint`: fixed region and dummy credentials.
+pub fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "local",
+        )))
+        .build()
+}
+
+pub struct Options {
+    pub prefix: String,
+    pub sdk: SdkConfig,
+    /// The DynamoDB client the HTTP handlers use (tests pass one that counts requests).
+    pub api_db: Option<aws_sdk_dynamodb::Client>,
+    pub clock: Clock,
+    pub addr: SocketAddr,
+}
+
+pub struct LocalStack {
+    pub addr: SocketAddr,
+    pub server: Arc<server::Server>,
+    pub stack: Arc<stack::Stack>,
+}
+
+impl LocalStack {
+    pub async fn start(options: Options) -> Result<LocalStack, Error> {
+        let template = template::Template::load(&template_path())?;
+        let stack = Arc::new(stack::Stack::provision(template, &options.prefix, options.sdk.clone()).await?);
+        stack.spawn_pollers()?;
+        let api_db = options.api_db.unwrap_or_else(|| aws_sdk_dynamodb::Client::new(&options.sdk));
+        let server = Arc::new(server::Server::new(stack.clone(), api_db, options.clock)?);
+        let listener = tokio::net::TcpListener::bind(options.addr).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(server.clone().serve(listener));
+        Ok(LocalStack { addr, server, stack })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}

@@ -19,6 +19,11 @@ fn init() {
     lambda_runtime::tracing::init_default_subscriber();
 }
 
+/// Logging for the local stack: the same subscriber the functions use in Lambda.
+pub fn init_local_logging() {
+    init();
+}
+
 /// Runs the HTTP function named `function` in template.yaml.
 pub async fn http(function: &str) -> Result<(), Error> {
     init();

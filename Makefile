@@ -1,0 +1,46 @@
+# Two commands for a newcomer: `make dev` (the whole stack on 127.0.0.1:3000) and `make test`.
+# Everything they need is installed here: a Python venv with the pinned emulator and linters, and the
+# rustup components.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export EMULATOR_PYTHON := $(abspath $(PY))
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: dev test lint build venv toolchain ci clean
+
+$(VENV)/.installed: local/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+toolchain:
+	rustup component add rustfmt clippy
+
+## The whole stack locally: emulator, template.yaml's resources and routes on 127.0.0.1:3000.
+dev: venv
+	cargo run -p local
+
+## All tests: unit, store and API against the emulator, end to end over HTTP.
+test: venv
+	cargo test --workspace --all-targets
+
+lint: venv toolchain
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cfn-lint template.yaml
+	sam validate --lint --region us-east-1
+
+## Every function for Lambda (arm64), through cargo-lambda and zig.
+build: venv
+	rustup target add aarch64-unknown-linux-gnu
+	sam build --beta-features
+
+ci: test lint
+
+clean:
+	rm -rf target .aws-sam $(VENV)

@@ -1,0 +1,274 @@
+//! The HTTP side of the local stack: every HttpApi route of template.yaml on 127.0.0.1, each request
+//! checked like API Gateway's JWT authorizer would, turned into the API Gateway v2 event Lambda would
+//! receive, and answered by the same `shared::api` handler the Lambda runs. Plus `/_local/token` and
+//! `/_local/events`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use shared::api::{self, ApiError, Ctx, Endpoint};
+
+use crate::stack::{Stack, ACCOUNT};
+use crate::template::Route;
+use crate::token::Keys;
+
+pub struct Server {
+    pub stack: Arc<Stack>,
+    pub keys: Keys,
+    pub roles_claim: String,
+    routes: Vec<(Route, String, Endpoint, Ctx)>,
+}
+
+type Reply = hyper::Response<Full<Bytes>>;
+
+fn respond(status: u16, content_type: &str, body: String) -> Reply {
+    hyper::Response::builder().status(status).header("content-type", content_type).body(Full::new(Bytes::from(body))).expect("a valid response")
+}
+
+fn problem(e: ApiError) -> Reply {
+    into_hyper(e.into_response())
+}
+
+fn into_hyper(r: lambda_http::Response<lambda_http::Body>) -> Reply {
+    let (parts, body) = r.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(t) => Bytes::from(t),
+        lambda_http::Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// `{id}` segments of `template` matched against `path`.
+fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.trim_matches('/').split('/').collect(), path.trim_matches('/').split('/').collect());
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (a, b) in t.iter().zip(&p) {
+        if let Some(name) = a.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if b.is_empty() {
+                return None;
+            }
+            params.insert(name.to_owned(), percent_decode(b));
+        } else if a != b {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_map(raw: &str) -> serde_json::Map<String, Value> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        map.entry(percent_decode(k)).or_default().push(percent_decode(v));
+    }
+    map.into_iter().map(|(k, v)| (k, Value::String(v.join(",")))).collect()
+}
+
+fn now_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+impl Server {
+    pub fn new(stack: Arc<Stack>, api_db: aws_sdk_dynamodb::Client, clock: api::Clock) -> Result<Server, crate::stack::Error> {
+        let mut routes = vec![];
+        let mut roles_claim = "cognito:groups".to_owned();
+        for f in &stack.functions {
+            if f.routes.is_empty() {
+                continue;
+            }
+            let endpoint = api::endpoint(&f.binary).ok_or_else(|| format!("{} has no handler in shared::api::ENDPOINTS", f.binary))?;
+            let config = stack.config_for(f)?;
+            roles_claim = config.roles_claim.clone();
+            let mut ctx = Ctx::new(api_db.clone(), config)?;
+            ctx.clock = clock;
+            for r in &f.routes {
+                routes.push((r.clone(), f.binary.clone(), endpoint, ctx.clone()));
+            }
+        }
+        // Literal segments win over parameters, as in API Gateway (`/slots/available` before `/slots/{id}`).
+        routes.sort_by_key(|(r, ..)| r.path.matches('{').count());
+        Ok(Server { stack, keys: Keys::random(), roles_claim, routes })
+    }
+
+    pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let server = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = server.clone();
+                    async move { Ok::<_, Infallible>(server.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    }
+
+    async fn handle(&self, req: hyper::Request<Incoming>) -> Reply {
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return problem(ApiError::field("body", "could not be read")),
+        };
+        let path = parts.uri.path().to_owned();
+        match (parts.method.as_str(), path.as_str()) {
+            ("POST", "/_local/token") => return self.mint(&body),
+            ("GET", "/_local/events") => {
+                let events = self.stack.events.lock().expect("events lock").clone();
+                return respond(200, "application/json", json!({ "data": events }).to_string());
+            }
+            _ => {}
+        }
+        let found = self.routes.iter().find_map(|(route, name, endpoint, ctx)| {
+            (route.method == parts.method.as_str() || route.method == "ANY")
+                .then(|| match_path(&route.path, &path))
+                .flatten()
+                .map(|params| (route, name, *endpoint, ctx, params))
+        });
+        let Some((route, name, endpoint, ctx, params)) = found else {
+            return problem(ApiError::not_found("route"));
+        };
+        let claims = match self.authorize(&parts.headers) {
+            Ok(c) => c,
+            Err(e) => return problem(e),
+        };
+        let event = self.event(&parts, route, params, claims, &body);
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(r) => r,
+            Err(e) => return problem(ApiError::field("request", e.to_string())),
+        };
+        tracing::debug!(function = %name, "invoke");
+        into_hyper(api::serve(endpoint, ctx, request).await)
+    }
+
+    /// What API Gateway's JWT authorizer does before the function runs.
+    fn authorize(&self, headers: &http::HeaderMap) -> Result<HashMap<String, String>, ApiError> {
+        let raw = headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+        let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).unwrap_or(raw).trim();
+        self.keys.verify(token, now_secs()).map_err(|e| ApiError::unauthorized(format!("invalid token: {e}")))
+    }
+
+    /// The API Gateway HTTP API (payload 2.0) event for this request.
+    fn event(&self, parts: &http::request::Parts, route: &Route, params: HashMap<String, String>, claims: HashMap<String, String>, body: &Bytes) -> Value {
+        let mut headers = serde_json::Map::new();
+        for (k, v) in &parts.headers {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            match headers.get_mut(k.as_str()) {
+                Some(Value::String(existing)) => {
+                    existing.push(',');
+                    existing.push_str(&v);
+                }
+                _ => {
+                    headers.insert(k.as_str().to_owned(), Value::String(v));
+                }
+            }
+        }
+        let raw_query = parts.uri.query().unwrap_or_default();
+        let (body, base64) = match std::str::from_utf8(body) {
+            Ok(text) => (text.to_owned(), false),
+            Err(_) => {
+                use base64::Engine;
+                (base64::engine::general_purpose::STANDARD.encode(body), true)
+            }
+        };
+        let now = jiff::Timestamp::now();
+        let route_key = format!("{} {}", route.method, route.path);
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": parts.uri.path(),
+            "rawQueryString": raw_query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "local",
+                "domainName": "127.0.0.1",
+                "domainPrefix": "127",
+                "http": {"method": parts.method.as_str(), "path": parts.uri.path(), "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent").cloned().unwrap_or_default()},
+                "requestId": uuid::Uuid::new_v4().to_string(),
+                "routeKey": route_key,
+                "stage": "$default",
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000").to_string(),
+                "timeEpoch": now.as_millisecond(),
+                "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+            },
+            "isBase64Encoded": base64,
+        });
+        if !raw_query.is_empty() {
+            event["queryStringParameters"] = Value::Object(query_map(raw_query));
+        }
+        if !params.is_empty() {
+            event["pathParameters"] = json!(params);
+        }
+        if !body.is_empty() {
+            event["body"] = Value::String(body);
+        }
+        event
+    }
+
+    /// `POST /_local/token` {sub, roles[]} -> {token}: a development token valid for 12 hours.
+    fn mint(&self, body: &[u8]) -> Reply {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Ask {
+            sub: String,
+            #[serde(default)]
+            roles: Vec<String>,
+        }
+        let ask: Ask = match serde_json::from_slice(body) {
+            Ok(a) => a,
+            Err(e) => return problem(ApiError::field("body", format!("expected {{\"sub\": UUID, \"roles\": [...]}}: {e}"))),
+        };
+        if uuid::Uuid::parse_str(&ask.sub).is_err() {
+            return problem(ApiError::field("sub", "must be a UUID"));
+        }
+        if let Some(bad) = ask.roles.iter().find(|r| !["patient", "provider", "staff", "admin"].contains(&r.as_str())) {
+            return problem(ApiError::field("roles", format!("unknown role {bad:?}; use patient, provider, staff or admin")));
+        }
+        let token = self.keys.mint(&ask.sub, &ask.roles, &self.roles_claim, now_secs(), 12 * 3600);
+        respond(200, "application/json", json!({ "token": token }).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_their_templates_and_decode_parameters() {
+        assert_eq!(match_path("/appointments/{id}", "/appointments/a%20b").unwrap()["id"], "a b");
+        assert!(match_path("/appointments/{id}", "/appointments/").is_none());
+        assert!(match_path("/appointments/{id}/cancel", "/appointments/x").is_none());
+        assert!(match_path("/slots", "/slots").unwrap().is_empty());
+        assert_eq!(query_map("a=1&b=x%2By&a=2")["a"], "1,2");
+    }
+}
