@@ -1,1 +1,260 @@
+//! The test harness: one emulator per test binary, one whole local stack (its own table, queues and
+//! bus) per test, served over real HTTP, and a `TestApp` with one helper per endpoint so that tests read
+//! as stories. DynamoDB requests made by the HTTP handlers are counted by an SDK interceptor.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use local::emulator::Emulator;
+use local::{LocalStack, Options};
+use serde_json::{json, Value};
+use shared::api::Clock;
+use uuid::Uuid;
+
+/// Counts the DynamoDB requests sent on the wire, by operation.
+#[derive(Clone, Debug, Default)]
+pub struct RequestCounter(Arc<Mutex<HashMap<String, u32>>>);
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "?".into());
+        *self.0.lock().unwrap().entry(op).or_default() += 1;
+        Ok(())
+    }
+}
+
+impl RequestCounter {
+    /// The counts since the last call, and a fresh start.
+    pub fn take(&self) -> HashMap<String, u32> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+
+/// The emulator of this test binary, started on first use; it exits with the binary.
+pub fn emulator_url() -> &'static str {
+    &EMULATOR.get_or_init(|| Emulator::start(0).expect("the emulator starts (run `make venv`)")).url
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.body)).to_owned()
+    }
+
+    pub fn is_problem(&self) -> bool {
+        self.headers.get("content-type").is_some_and(|v| v == "application/problem+json")
+    }
+}
+
+/// A person with a token: a patient, a provider, staff or an admin.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: Uuid,
+    pub token: String,
+}
+
+pub struct TestApp {
+    pub stack: LocalStack,
+    pub url: String,
+    pub http: Client<HttpConnector, Full<Bytes>>,
+    pub db: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub counter: RequestCounter,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Clock::System).await
+    }
+
+    pub async fn spawn_with(clock: Clock) -> TestApp {
+        let sdk = local::sdk_config(emulator_url());
+        let counter = RequestCounter::default();
+        let counted = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
+        let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let stack = LocalStack::start(Options {
+            prefix,
+            sdk: sdk.clone(),
+            api_db: Some(aws_sdk_dynamodb::Client::from_conf(counted)),
+            clock,
+            addr: ([127, 0, 0, 1], 0).into(),
+        })
+        .await
+        .expect("the local stack starts");
+        let table = stack.stack.table_name().expect("a table").clone();
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(64).build(connector);
+        counter.take();
+        TestApp { url: stack.url(), stack, http, db: aws_sdk_dynamodb::Client::new(&sdk), table, counter }
+    }
+
+    pub fn store(&self) -> shared::store::Store {
+        shared::store::Store::new(self.db.clone(), self.table.clone())
+    }
+
+    pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<String>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = hyper::Request::builder().method(method).uri(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).unwrap();
+        let response = self.http.request(req).await.expect("the local stack answers");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes))) };
+        Reply { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request("POST", path, Some(token), Some(body.to_string()), &[]).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request("GET", path, Some(token), None, &[]).await
+    }
+
+    pub async fn actor(&self, roles: &[&str]) -> Actor {
+        let id = Uuid::new_v4();
+        let r = self.request("POST", "/_local/token", None, Some(json!({"sub": id, "roles": roles}).to_string()), &[]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        Actor { id, token: r.body["token"].as_str().unwrap().to_owned() }
+    }
+
+    pub async fn patient(&self) -> Actor {
+        self.actor(&["patient"]).await
+    }
+
+    pub async fn provider(&self) -> Actor {
+        self.actor(&["provider"]).await
+    }
+
+    pub async fn staff(&self) -> Actor {
+        self.actor(&["staff"]).await
+    }
+
+    pub async fn admin(&self) -> Actor {
+        self.actor(&["admin"]).await
+    }
+
+    /// `POST /slots` for `provider`, starting `hours` from now, lasting `minutes`.
+    pub async fn create_slot(&self, provider: &Actor, hours: i64, minutes: i64, seats: u32) -> Reply {
+        let start = whole_minutes_from_now(hours * 60);
+        let end = start.plus(jiff::SignedDuration::from_mins(minutes));
+        self.post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats})).await
+    }
+
+    /// A slot that must exist for the test to go on; its id.
+    pub async fn slot(&self, provider: &Actor, hours: i64, seats: u32) -> String {
+        let r = self.create_slot(provider, hours, 30, seats).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.id()
+    }
+
+    pub async fn book(&self, patient: &Actor, slot: &str) -> Reply {
+        self.post("/appointments", &patient.token, json!({"slotId": slot})).await
+    }
+
+    pub async fn book_with_key(&self, patient: &Actor, slot: &str, key: &str) -> Reply {
+        let body = json!({"slotId": slot}).to_string();
+        self.request("POST", "/appointments", Some(&patient.token), Some(body), &[("idempotency-key", key)]).await
+    }
+
+    pub async fn get_appointment(&self, who: &Actor, id: &str) -> Reply {
+        self.get(&format!("/appointments/{id}"), &who.token).await
+    }
+
+    pub async fn cancel(&self, who: &Actor, id: &str, reason: &str) -> Reply {
+        self.post(&format!("/appointments/{id}/cancel"), &who.token, json!({"reason": reason})).await
+    }
+
+    /// The slot as stored.
+    pub async fn stored_slot(&self, id: &str) -> shared::domain::Slot {
+        self.store().slot(id.parse().unwrap()).await.unwrap().expect("slot exists")
+    }
+
+    /// Every item in the table (tests' tables are small).
+    pub async fn items(&self) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut out = vec![];
+        let mut start = None;
+        loop {
+            let page = self.db.scan().table_name(&self.table).consistent_read(true).set_exclusive_start_key(start).send().await.unwrap();
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return out;
+            }
+        }
+    }
+
+    /// Appointments stored for `slot`.
+    pub async fn appointments_of_slot(&self, slot: &str) -> usize {
+        self.items()
+            .await
+            .iter()
+            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "APPT"))
+            .filter(|i| i.get("slotId").and_then(|v| v.as_s().ok()).is_some_and(|s| s == slot))
+            .count()
+    }
+
+    /// The events on the bus so far (through `GET /_local/events`).
+    pub async fn events(&self) -> Vec<Value> {
+        let r = self.request("GET", "/_local/events", None, None, &[]).await;
+        r.body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `done` holds for the events on the bus, or fails after 20 s.
+    pub async fn wait_for_events(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        for _ in 0..200 {
+            let events = self.events().await;
+            if done(&events) {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("events did not arrive: {:#?}", self.events().await);
+    }
+}
+
+/// Now plus `minutes`, on a whole minute.
+pub fn whole_minutes_from_now(minutes: i64) -> shared::domain::UtcTime {
+    let now = jiff::Timestamp::now().as_second();
+    let t = (now / 60 + 1 + minutes) * 60;
+    shared::domain::UtcTime::from_timestamp(jiff::Timestamp::from_second(t).unwrap())
+}
