@@ -27,7 +27,12 @@ impl Emulator {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {} ({e}); run `make venv`", python().display())))?;
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot start {} ({e}); run `make venv`", python().display()),
+                )
+            })?;
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
         let port = line
@@ -35,7 +40,10 @@ impl Emulator {
             .strip_prefix("PORT ")
             .and_then(|p| p.parse::<u16>().ok())
             .ok_or_else(|| std::io::Error::other(format!("emulator did not start: {line:?}")))?;
-        Ok(Emulator { url: format!("http://127.0.0.1:{port}"), child })
+        Ok(Emulator {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        })
     }
 }
 

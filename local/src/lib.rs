@@ -28,9 +28,9 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "local",
-        )))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"),
+        ))
         .build()
 }
 
@@ -52,14 +52,22 @@ pub struct LocalStack {
 impl LocalStack {
     pub async fn start(options: Options) -> Result<LocalStack, Error> {
         let template = template::Template::load(&template_path())?;
-        let stack = Arc::new(stack::Stack::provision(template, &options.prefix, options.sdk.clone()).await?);
+        let stack = Arc::new(
+            stack::Stack::provision(template, &options.prefix, options.sdk.clone()).await?,
+        );
         stack.spawn_pollers()?;
-        let api_db = options.api_db.unwrap_or_else(|| aws_sdk_dynamodb::Client::new(&options.sdk));
+        let api_db = options
+            .api_db
+            .unwrap_or_else(|| aws_sdk_dynamodb::Client::new(&options.sdk));
         let server = Arc::new(server::Server::new(stack.clone(), api_db, options.clock)?);
         let listener = tokio::net::TcpListener::bind(options.addr).await?;
         let addr = listener.local_addr()?;
         tokio::spawn(server.clone().serve(listener));
-        Ok(LocalStack { addr, server, stack })
+        Ok(LocalStack {
+            addr,
+            server,
+            stack,
+        })
     }
 
     pub fn url(&self) -> String {

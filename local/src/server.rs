@@ -28,7 +28,11 @@ pub struct Server {
 type Reply = hyper::Response<Full<Bytes>>;
 
 fn respond(status: u16, content_type: &str, body: String) -> Reply {
-    hyper::Response::builder().status(status).header("content-type", content_type).body(Full::new(Bytes::from(body))).expect("a valid response")
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid response")
 }
 
 fn problem(e: ApiError) -> Reply {
@@ -48,7 +52,10 @@ fn into_hyper(r: lambda_http::Response<lambda_http::Body>) -> Reply {
 
 /// `{id}` segments of `template` matched against `path`.
 fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
-    let (t, p): (Vec<&str>, Vec<&str>) = (template.trim_matches('/').split('/').collect(), path.trim_matches('/').split('/').collect());
+    let (t, p): (Vec<&str>, Vec<&str>) = (
+        template.trim_matches('/').split('/').collect(),
+        path.trim_matches('/').split('/').collect(),
+    );
     if t.len() != p.len() {
         return None;
     }
@@ -88,9 +95,13 @@ fn query_map(raw: &str) -> serde_json::Map<String, Value> {
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        map.entry(percent_decode(k)).or_default().push(percent_decode(v));
+        map.entry(percent_decode(k))
+            .or_default()
+            .push(percent_decode(v));
     }
-    map.into_iter().map(|(k, v)| (k, Value::String(v.join(",")))).collect()
+    map.into_iter()
+        .map(|(k, v)| (k, Value::String(v.join(","))))
+        .collect()
 }
 
 fn now_secs() -> i64 {
@@ -98,14 +109,19 @@ fn now_secs() -> i64 {
 }
 
 impl Server {
-    pub fn new(stack: Arc<Stack>, api_db: aws_sdk_dynamodb::Client, clock: api::Clock) -> Result<Server, crate::stack::Error> {
+    pub fn new(
+        stack: Arc<Stack>,
+        api_db: aws_sdk_dynamodb::Client,
+        clock: api::Clock,
+    ) -> Result<Server, crate::stack::Error> {
         let mut routes = vec![];
         let mut roles_claim = "cognito:groups".to_owned();
         for f in &stack.functions {
             if f.routes.is_empty() {
                 continue;
             }
-            let endpoint = api::endpoint(&f.binary).ok_or_else(|| format!("{} has no handler in shared::api::ENDPOINTS", f.binary))?;
+            let endpoint = api::endpoint(&f.binary)
+                .ok_or_else(|| format!("{} has no handler in shared::api::ENDPOINTS", f.binary))?;
             let config = stack.config_for(f)?;
             roles_claim = config.roles_claim.clone();
             let mut ctx = Ctx::new(api_db.clone(), config)?;
@@ -116,19 +132,28 @@ impl Server {
         }
         // Literal segments win over parameters, as in API Gateway (`/slots/available` before `/slots/{id}`).
         routes.sort_by_key(|(r, ..)| r.path.matches('{').count());
-        Ok(Server { stack, keys: Keys::random(), roles_claim, routes })
+        Ok(Server {
+            stack,
+            keys: Keys::random(),
+            roles_claim,
+            routes,
+        })
     }
 
     pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let server = self.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let server = server.clone();
                     async move { Ok::<_, Infallible>(server.handle(req).await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     }
@@ -144,7 +169,11 @@ impl Server {
             ("POST", "/_local/token") => return self.mint(&body),
             ("GET", "/_local/events") => {
                 let events = self.stack.events.lock().expect("events lock").clone();
-                return respond(200, "application/json", json!({ "data": events }).to_string());
+                return respond(
+                    200,
+                    "application/json",
+                    json!({ "data": events }).to_string(),
+                );
             }
             _ => {}
         }
@@ -172,13 +201,29 @@ impl Server {
 
     /// What API Gateway's JWT authorizer does before the function runs.
     fn authorize(&self, headers: &http::HeaderMap) -> Result<HashMap<String, String>, ApiError> {
-        let raw = headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
-        let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).unwrap_or(raw).trim();
-        self.keys.verify(token, now_secs()).map_err(|e| ApiError::unauthorized(format!("invalid token: {e}")))
+        let raw = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+        let token = raw
+            .strip_prefix("Bearer ")
+            .or_else(|| raw.strip_prefix("bearer "))
+            .unwrap_or(raw)
+            .trim();
+        self.keys
+            .verify(token, now_secs())
+            .map_err(|e| ApiError::unauthorized(format!("invalid token: {e}")))
     }
 
     /// The API Gateway HTTP API (payload 2.0) event for this request.
-    fn event(&self, parts: &http::request::Parts, route: &Route, params: HashMap<String, String>, claims: HashMap<String, String>, body: &Bytes) -> Value {
+    fn event(
+        &self,
+        parts: &http::request::Parts,
+        route: &Route,
+        params: HashMap<String, String>,
+        claims: HashMap<String, String>,
+        body: &Bytes,
+    ) -> Value {
         let mut headers = serde_json::Map::new();
         for (k, v) in &parts.headers {
             let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
@@ -246,16 +291,38 @@ impl Server {
         }
         let ask: Ask = match serde_json::from_slice(body) {
             Ok(a) => a,
-            Err(e) => return problem(ApiError::field("body", format!("expected {{\"sub\": UUID, \"roles\": [...]}}: {e}"))),
+            Err(e) => {
+                return problem(ApiError::field(
+                    "body",
+                    format!("expected {{\"sub\": UUID, \"roles\": [...]}}: {e}"),
+                ))
+            }
         };
         if uuid::Uuid::parse_str(&ask.sub).is_err() {
             return problem(ApiError::field("sub", "must be a UUID"));
         }
-        if let Some(bad) = ask.roles.iter().find(|r| !["patient", "provider", "staff", "admin"].contains(&r.as_str())) {
-            return problem(ApiError::field("roles", format!("unknown role {bad:?}; use patient, provider, staff or admin")));
+        if let Some(bad) = ask
+            .roles
+            .iter()
+            .find(|r| !["patient", "provider", "staff", "admin"].contains(&r.as_str()))
+        {
+            return problem(ApiError::field(
+                "roles",
+                format!("unknown role {bad:?}; use patient, provider, staff or admin"),
+            ));
         }
-        let token = self.keys.mint(&ask.sub, &ask.roles, &self.roles_claim, now_secs(), 12 * 3600);
-        respond(200, "application/json", json!({ "token": token }).to_string())
+        let token = self.keys.mint(
+            &ask.sub,
+            &ask.roles,
+            &self.roles_claim,
+            now_secs(),
+            12 * 3600,
+        );
+        respond(
+            200,
+            "application/json",
+            json!({ "token": token }).to_string(),
+        )
     }
 }
 
@@ -265,7 +332,10 @@ mod tests {
 
     #[test]
     fn paths_match_their_templates_and_decode_parameters() {
-        assert_eq!(match_path("/appointments/{id}", "/appointments/a%20b").unwrap()["id"], "a b");
+        assert_eq!(
+            match_path("/appointments/{id}", "/appointments/a%20b").unwrap()["id"],
+            "a b"
+        );
         assert!(match_path("/appointments/{id}", "/appointments/").is_none());
         assert!(match_path("/appointments/{id}/cancel", "/appointments/x").is_none());
         assert!(match_path("/slots", "/slots").unwrap().is_empty());

@@ -63,18 +63,26 @@ fn env_of(v: &Value) -> BTreeMap<String, Value> {
     v.get("Environment")
         .and_then(|e| e.get("Variables"))
         .and_then(Value::as_mapping)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// An intrinsic function call: its name (long form, `Fn::` dropped) and argument.
 pub fn intrinsic(v: &Value) -> Option<(String, Value)> {
     match v {
-        Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_owned(), t.value.clone())),
+        Value::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_owned(),
+            t.value.clone(),
+        )),
         Value::Mapping(m) if m.len() == 1 => {
             let (k, arg) = m.iter().next()?;
             let k = k.as_str()?;
-            (k == "Ref" || k.starts_with("Fn::")).then(|| (k.trim_start_matches("Fn::").to_owned(), arg.clone()))
+            (k == "Ref" || k.starts_with("Fn::"))
+                .then(|| (k.trim_start_matches("Fn::").to_owned(), arg.clone()))
         }
         _ => None,
     }
@@ -82,18 +90,22 @@ pub fn intrinsic(v: &Value) -> Option<(String, Value)> {
 
 impl Template {
     pub fn load(path: &Path) -> Result<Template, TemplateError> {
-        let raw = std::fs::read_to_string(path).map_err(|e| TemplateError::Read(format!("{}: {e}", path.display())))?;
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| TemplateError::Read(format!("{}: {e}", path.display())))?;
         Self::parse(&raw)
     }
 
     pub fn parse(raw: &str) -> Result<Template, TemplateError> {
-        let doc: Value = serde_yaml::from_str(raw).map_err(|e| TemplateError::Read(e.to_string()))?;
+        let doc: Value =
+            serde_yaml::from_str(raw).map_err(|e| TemplateError::Read(e.to_string()))?;
         let parameters = doc
             .get("Parameters")
             .and_then(Value::as_mapping)
             .map(|m| {
                 m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.get("Default").and_then(text))))
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str()?.to_owned(), v.get("Default").and_then(text)))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -113,11 +125,22 @@ impl Template {
                 ))
             })
             .collect();
-        let globals_env = doc.get("Globals").and_then(|g| g.get("Function")).map(env_of).unwrap_or_default();
-        Ok(Template { parameters, resources, globals_env })
+        let globals_env = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .map(env_of)
+            .unwrap_or_default();
+        Ok(Template {
+            parameters,
+            resources,
+            globals_env,
+        })
     }
 
-    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Resource)> + 'a {
+    pub fn of_kind<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Resource)> + 'a {
         self.resources.iter().filter(move |(_, r)| r.kind == kind)
     }
 
@@ -129,7 +152,9 @@ impl Template {
                 .get("BuildProperties")
                 .and_then(|b| b.get("Binary"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| TemplateError::Shape(format!("{id} has no Metadata.BuildProperties.Binary")))?
+                .ok_or_else(|| {
+                    TemplateError::Shape(format!("{id} has no Metadata.BuildProperties.Binary"))
+                })?
                 .to_owned();
             let mut function = Function {
                 logical_id: id.clone(),
@@ -140,20 +165,40 @@ impl Template {
                 environment: self.globals_env.clone(),
             };
             function.environment.extend(env_of(&r.properties));
-            let events = r.properties.get("Events").and_then(Value::as_mapping).cloned().unwrap_or_default();
+            let events = r
+                .properties
+                .get("Events")
+                .and_then(Value::as_mapping)
+                .cloned()
+                .unwrap_or_default();
             for (_, event) in events {
                 let props = event.get("Properties").cloned().unwrap_or(Value::Null);
                 let source = |name: &str| {
-                    props.get(name).and_then(intrinsic).and_then(|(_, arg)| arg.as_str().map(|s| s.split('.').next().unwrap_or(s).to_owned()))
+                    props.get(name).and_then(intrinsic).and_then(|(_, arg)| {
+                        arg.as_str()
+                            .map(|s| s.split('.').next().unwrap_or(s).to_owned())
+                    })
                 };
                 match event.get("Type").and_then(Value::as_str) {
                     Some("HttpApi") => function.routes.push(Route {
-                        method: props.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_ascii_uppercase(),
-                        path: props.get("Path").and_then(Value::as_str).unwrap_or("/").to_owned(),
+                        method: props
+                            .get("Method")
+                            .and_then(Value::as_str)
+                            .unwrap_or("ANY")
+                            .to_ascii_uppercase(),
+                        path: props
+                            .get("Path")
+                            .and_then(Value::as_str)
+                            .unwrap_or("/")
+                            .to_owned(),
                     }),
                     Some("DynamoDB") => function.stream_of = source("Stream"),
                     Some("SQS") => function.queue = source("Queue"),
-                    other => return Err(TemplateError::Shape(format!("{id}: event type {other:?} is not served locally"))),
+                    other => {
+                        return Err(TemplateError::Shape(format!(
+                            "{id}: event type {other:?} is not served locally"
+                        )))
+                    }
                 }
             }
             out.push(function);
@@ -163,36 +208,60 @@ impl Template {
 
     /// Resolves a value to a string: plain scalars, parameters' defaults and resources through `lookup`,
     /// which answers `(logical id, attribute)` with attribute `None` for `!Ref`.
-    pub fn resolve(&self, v: &Value, lookup: &dyn Fn(&str, Option<&str>) -> Option<String>) -> Result<String, TemplateError> {
+    pub fn resolve(
+        &self,
+        v: &Value,
+        lookup: &dyn Fn(&str, Option<&str>) -> Option<String>,
+    ) -> Result<String, TemplateError> {
         if let Some(s) = text(v) {
             return Ok(s);
         }
-        let (name, arg) = intrinsic(v).ok_or_else(|| TemplateError::Shape(format!("cannot resolve {v:?}")))?;
+        let (name, arg) =
+            intrinsic(v).ok_or_else(|| TemplateError::Shape(format!("cannot resolve {v:?}")))?;
         let reference = |target: &str| -> Result<String, TemplateError> {
             if let Some((res, attr)) = target.split_once('.') {
-                return lookup(res, Some(attr)).ok_or_else(|| TemplateError::Shape(format!("unknown {target}")));
+                return lookup(res, Some(attr))
+                    .ok_or_else(|| TemplateError::Shape(format!("unknown {target}")));
             }
             if let Some(default) = self.parameters.get(target) {
-                return default.clone().ok_or_else(|| TemplateError::Shape(format!("parameter {target} has no default")));
+                return default.clone().ok_or_else(|| {
+                    TemplateError::Shape(format!("parameter {target} has no default"))
+                });
             }
             lookup(target, None).ok_or_else(|| TemplateError::Shape(format!("unknown {target}")))
         };
         match name.as_str() {
             "Ref" => reference(arg.as_str().unwrap_or_default()),
             "GetAtt" => match &arg {
-                Value::Sequence(parts) => reference(&parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(".")),
+                Value::Sequence(parts) => reference(
+                    &parts
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("."),
+                ),
                 other => reference(other.as_str().unwrap_or_default()),
             },
             "Sub" => {
-                let mut s = arg.as_str().ok_or_else(|| TemplateError::Shape("only the one-argument !Sub is served".into()))?.to_owned();
+                let mut s = arg
+                    .as_str()
+                    .ok_or_else(|| {
+                        TemplateError::Shape("only the one-argument !Sub is served".into())
+                    })?
+                    .to_owned();
                 while let Some(start) = s.find("${") {
-                    let end = s[start..].find('}').map(|e| start + e).ok_or_else(|| TemplateError::Shape(s.clone()))?;
+                    let end = s[start..]
+                        .find('}')
+                        .map(|e| start + e)
+                        .ok_or_else(|| TemplateError::Shape(s.clone()))?;
                     let value = reference(&s[start + 2..end])?;
                     s.replace_range(start..=end, &value);
                 }
                 Ok(s)
             }
-            other => Err(TemplateError::Shape(format!("intrinsic {other} is not served locally"))),
+            other => Err(TemplateError::Shape(format!(
+                "intrinsic {other} is not served locally"
+            ))),
         }
     }
 }
@@ -212,8 +281,14 @@ mod tests {
         assert_eq!(t.resolve(&v("!Ref Q"), &lookup).unwrap(), "Q:ref");
         assert_eq!(t.resolve(&v("{Ref: Claim}"), &lookup).unwrap(), "groups");
         assert_eq!(t.resolve(&v("!GetAtt Q.Arn"), &lookup).unwrap(), "Q:Arn");
-        assert_eq!(t.resolve(&v("{'Fn::GetAtt': [Q, Arn]}"), &lookup).unwrap(), "Q:Arn");
-        assert_eq!(t.resolve(&v("!Sub 'x-${Q}-${Q.Arn}'"), &lookup).unwrap(), "x-Q:ref-Q:Arn");
+        assert_eq!(
+            t.resolve(&v("{'Fn::GetAtt': [Q, Arn]}"), &lookup).unwrap(),
+            "Q:Arn"
+        );
+        assert_eq!(
+            t.resolve(&v("!Sub 'x-${Q}-${Q.Arn}'"), &lookup).unwrap(),
+            "x-Q:ref-Q:Arn"
+        );
         assert!(t.resolve(&v("!Ref Nope"), &|_, _| None).is_err());
     }
 }

@@ -33,7 +33,11 @@ pub enum TokenError {
 impl Keys {
     /// A fresh secret per process: tokens from an earlier run are not accepted.
     pub fn random() -> Keys {
-        let secret = [uuid::Uuid::new_v4().as_bytes().as_slice(), uuid::Uuid::new_v4().as_bytes()].concat();
+        let secret = [
+            uuid::Uuid::new_v4().as_bytes().as_slice(),
+            uuid::Uuid::new_v4().as_bytes(),
+        ]
+        .concat();
         Keys { secret }
     }
 
@@ -43,7 +47,14 @@ impl Keys {
         mac.finalize().into_bytes().to_vec()
     }
 
-    pub fn mint(&self, sub: &str, roles: &[String], roles_claim: &str, now: i64, ttl_secs: i64) -> String {
+    pub fn mint(
+        &self,
+        sub: &str,
+        roles: &[String],
+        roles_claim: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> String {
         let header = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string());
         let mut claims = json!({"sub": sub, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + ttl_secs, "token_use": "access"});
         claims[roles_claim] = json!(roles);
@@ -56,19 +67,33 @@ impl Keys {
     /// The claims of a valid token, flattened to strings as API Gateway passes them to the function.
     pub fn verify(&self, token: &str, now: i64) -> Result<HashMap<String, String>, TokenError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(TokenError::Malformed);
         };
-        let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| TokenError::Malformed)?;
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("any key length");
         mac.update(format!("{h}.{p}").as_bytes());
-        mac.verify_slice(&signature).map_err(|_| TokenError::Signature)?;
-        let claims: serde_json::Map<String, Value> =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| TokenError::Malformed)?).map_err(|_| TokenError::Malformed)?;
-        if claims.get("iss") != Some(&json!(ISSUER)) || claims.get("aud") != Some(&json!(AUDIENCE)) {
+        mac.verify_slice(&signature)
+            .map_err(|_| TokenError::Signature)?;
+        let claims: serde_json::Map<String, Value> = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(p)
+                .map_err(|_| TokenError::Malformed)?,
+        )
+        .map_err(|_| TokenError::Malformed)?;
+        if claims.get("iss") != Some(&json!(ISSUER)) || claims.get("aud") != Some(&json!(AUDIENCE))
+        {
             return Err(TokenError::Audience);
         }
-        if claims.get("exp").and_then(Value::as_i64).is_none_or(|exp| exp <= now) {
+        if claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_none_or(|exp| exp <= now)
+        {
             return Err(TokenError::Expired);
         }
         Ok(claims.into_iter().map(|(k, v)| (k, flatten(&v))).collect())
@@ -78,7 +103,10 @@ impl Keys {
 fn flatten(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(flatten).collect::<Vec<_>>().join(" ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(flatten).collect::<Vec<_>>().join(" ")
+        ),
         other => other.to_string(),
     }
 }
@@ -90,7 +118,13 @@ mod tests {
     #[test]
     fn a_minted_token_verifies_into_api_gateway_shaped_claims() {
         let keys = Keys::random();
-        let t = keys.mint("abc", &["provider".into(), "staff".into()], "cognito:groups", 1000, 60);
+        let t = keys.mint(
+            "abc",
+            &["provider".into(), "staff".into()],
+            "cognito:groups",
+            1000,
+            60,
+        );
         let claims = keys.verify(&t, 1001).unwrap();
         assert_eq!(claims["sub"], "abc");
         assert_eq!(claims["cognito:groups"], "[provider staff]");

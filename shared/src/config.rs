@@ -30,9 +30,9 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let hours = match get("LATE_CANCELLATION_HOURS") {
             None => 24,
-            Some(v) => v
-                .parse::<u16>()
-                .map_err(|_| ConfigError::Invalid("LATE_CANCELLATION_HOURS", "a whole number of hours".into()))?,
+            Some(v) => v.parse::<u16>().map_err(|_| {
+                ConfigError::Invalid("LATE_CANCELLATION_HOURS", "a whole number of hours".into())
+            })?,
         };
         Ok(Config {
             table_name: get("TABLE_NAME"),
@@ -44,7 +44,10 @@ impl Config {
     }
 
     pub fn require(value: &Option<String>, name: &'static str) -> Result<String, ConfigError> {
-        value.clone().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+        value
+            .clone()
+            .filter(|v| !v.is_empty())
+            .ok_or(ConfigError::Missing(name))
     }
 }
 
@@ -58,7 +61,11 @@ mod tests {
         assert_eq!(c.roles_claim, "cognito:groups");
         assert_eq!(c.late_cancellation_window, SignedDuration::from_hours(24));
         assert!(Config::require(&c.table_name, "TABLE_NAME").is_err());
-        let bad = Config::from_lookup(|k| (k == "LATE_CANCELLATION_HOURS").then(|| "soon".to_owned()));
-        assert!(matches!(bad, Err(ConfigError::Invalid("LATE_CANCELLATION_HOURS", _))));
+        let bad =
+            Config::from_lookup(|k| (k == "LATE_CANCELLATION_HOURS").then(|| "soon".to_owned()));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid("LATE_CANCELLATION_HOURS", _))
+        ));
     }
 }

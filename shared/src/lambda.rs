@@ -12,7 +12,9 @@ use crate::stream::Publisher;
 pub type Error = lambda_runtime::Error;
 
 async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }
 
 fn init() {
@@ -27,10 +29,14 @@ pub fn init_local_logging() {
 /// Runs the HTTP function named `function` in template.yaml.
 pub async fn http(function: &str) -> Result<(), Error> {
     init();
-    let endpoint = api::endpoint(function).ok_or_else(|| format!("no endpoint is named {function}"))?;
+    let endpoint =
+        api::endpoint(function).ok_or_else(|| format!("no endpoint is named {function}"))?;
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let ctx: &'static Ctx = Box::leak(Box::new(Ctx::new(aws_sdk_dynamodb::Client::new(&sdk), config)?));
+    let ctx: &'static Ctx = Box::leak(Box::new(Ctx::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        config,
+    )?));
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(api::serve(endpoint, ctx, req).await)
     }))
@@ -48,9 +54,11 @@ pub async fn publish() -> Result<(), Error> {
         bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
         jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
     }));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
-        Ok::<_, Error>(publisher.handle(event.payload).await)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
+            Ok::<_, Error>(publisher.handle(event.payload).await)
+        },
+    ))
     .await
 }
 
@@ -60,9 +68,13 @@ pub async fn worker() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let table = Config::require(&config.table_name, "TABLE_NAME")?;
-    let worker: &'static Worker = Box::leak(Box::new(Worker { store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), table) }));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
-        Ok::<_, Error>(worker.handle(event.payload).await)
-    }))
+    let worker: &'static Worker = Box::leak(Box::new(Worker {
+        store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+    }));
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            Ok::<_, Error>(worker.handle(event.payload).await)
+        },
+    ))
     .await
 }

@@ -36,7 +36,10 @@ impl Intercept for RequestCounter {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let op = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "?".into());
+        let op = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_else(|| "?".into());
         *self.0.lock().unwrap().entry(op).or_default() += 1;
         Ok(())
     }
@@ -53,7 +56,9 @@ static EMULATOR: OnceLock<Emulator> = OnceLock::new();
 
 /// The emulator of this test binary, started on first use; it exits with the binary.
 pub fn emulator_url() -> &'static str {
-    &EMULATOR.get_or_init(|| Emulator::start(0).expect("the emulator starts (run `make venv`)")).url
+    &EMULATOR
+        .get_or_init(|| Emulator::start(0).expect("the emulator starts (run `make venv`)"))
+        .url
 }
 
 pub struct Reply {
@@ -68,11 +73,16 @@ impl Reply {
     }
 
     pub fn id(&self) -> String {
-        self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.body)).to_owned()
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {}", self.body))
+            .to_owned()
     }
 
     pub fn is_problem(&self) -> bool {
-        self.headers.get("content-type").is_some_and(|v| v == "application/problem+json")
+        self.headers
+            .get("content-type")
+            .is_some_and(|v| v == "application/problem+json")
     }
 }
 
@@ -100,7 +110,9 @@ impl TestApp {
     pub async fn spawn_with(clock: Clock) -> TestApp {
         let sdk = local::sdk_config(emulator_url());
         let counter = RequestCounter::default();
-        let counted = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
+        let counted = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(counter.clone())
+            .build();
         let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
         let stack = LocalStack::start(Options {
             prefix,
@@ -114,17 +126,35 @@ impl TestApp {
         let table = stack.stack.table_name().expect("a table").clone();
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        let http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(64).build(connector);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(64)
+            .build(connector);
         counter.take();
-        TestApp { url: stack.url(), stack, http, db: aws_sdk_dynamodb::Client::new(&sdk), table, counter }
+        TestApp {
+            url: stack.url(),
+            stack,
+            http,
+            db: aws_sdk_dynamodb::Client::new(&sdk),
+            table,
+            counter,
+        }
     }
 
     pub fn store(&self) -> shared::store::Store {
         shared::store::Store::new(self.db.clone(), self.table.clone())
     }
 
-    pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<String>, headers: &[(&str, &str)]) -> Reply {
-        let mut req = hyper::Request::builder().method(method).uri(format!("{}{path}", self.url));
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
@@ -134,16 +164,32 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).unwrap();
-        let response = self.http.request(req).await.expect("the local stack answers");
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
+        let response = self
+            .http
+            .request(req)
+            .await
+            .expect("the local stack answers");
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes))) };
-        Reply { status: parts.status.as_u16(), headers: parts.headers, body }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.request("POST", path, Some(token), Some(body.to_string()), &[]).await
+        self.request("POST", path, Some(token), Some(body.to_string()), &[])
+            .await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -152,9 +198,20 @@ impl TestApp {
 
     pub async fn actor(&self, roles: &[&str]) -> Actor {
         let id = Uuid::new_v4();
-        let r = self.request("POST", "/_local/token", None, Some(json!({"sub": id, "roles": roles}).to_string()), &[]).await;
+        let r = self
+            .request(
+                "POST",
+                "/_local/token",
+                None,
+                Some(json!({"sub": id, "roles": roles}).to_string()),
+                &[],
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
-        Actor { id, token: r.body["token"].as_str().unwrap().to_owned() }
+        Actor {
+            id,
+            token: r.body["token"].as_str().unwrap().to_owned(),
+        }
     }
 
     pub async fn patient(&self) -> Actor {
@@ -174,7 +231,13 @@ impl TestApp {
     }
 
     /// `POST /slots` for `provider`, starting `hours` from now, lasting `minutes`.
-    pub async fn create_slot(&self, provider: &Actor, hours: i64, minutes: i64, seats: u32) -> Reply {
+    pub async fn create_slot(
+        &self,
+        provider: &Actor,
+        hours: i64,
+        minutes: i64,
+        seats: u32,
+    ) -> Reply {
         let start = whole_minutes_from_now(hours * 60);
         let end = start.plus(jiff::SignedDuration::from_mins(minutes));
         self.post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats})).await
@@ -188,12 +251,20 @@ impl TestApp {
     }
 
     pub async fn book(&self, patient: &Actor, slot: &str) -> Reply {
-        self.post("/appointments", &patient.token, json!({"slotId": slot})).await
+        self.post("/appointments", &patient.token, json!({"slotId": slot}))
+            .await
     }
 
     pub async fn book_with_key(&self, patient: &Actor, slot: &str, key: &str) -> Reply {
         let body = json!({"slotId": slot}).to_string();
-        self.request("POST", "/appointments", Some(&patient.token), Some(body), &[("idempotency-key", key)]).await
+        self.request(
+            "POST",
+            "/appointments",
+            Some(&patient.token),
+            Some(body),
+            &[("idempotency-key", key)],
+        )
+        .await
     }
 
     pub async fn get_appointment(&self, who: &Actor, id: &str) -> Reply {
@@ -201,12 +272,21 @@ impl TestApp {
     }
 
     pub async fn cancel(&self, who: &Actor, id: &str, reason: &str) -> Reply {
-        self.post(&format!("/appointments/{id}/cancel"), &who.token, json!({"reason": reason})).await
+        self.post(
+            &format!("/appointments/{id}/cancel"),
+            &who.token,
+            json!({"reason": reason}),
+        )
+        .await
     }
 
     /// The slot as stored.
     pub async fn stored_slot(&self, id: &str) -> shared::domain::Slot {
-        self.store().slot(id.parse().unwrap()).await.unwrap().expect("slot exists")
+        self.store()
+            .slot(id.parse().unwrap())
+            .await
+            .unwrap()
+            .expect("slot exists")
     }
 
     /// Every item in the table (tests' tables are small).
@@ -214,7 +294,15 @@ impl TestApp {
         let mut out = vec![];
         let mut start = None;
         loop {
-            let page = self.db.scan().table_name(&self.table).consistent_read(true).set_exclusive_start_key(start).send().await.unwrap();
+            let page = self
+                .db
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
             out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -228,8 +316,16 @@ impl TestApp {
         self.items()
             .await
             .iter()
-            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "APPT"))
-            .filter(|i| i.get("slotId").and_then(|v| v.as_s().ok()).is_some_and(|s| s == slot))
+            .filter(|i| {
+                i.get("SK")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|s| s == "APPT")
+            })
+            .filter(|i| {
+                i.get("slotId")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|s| s == slot)
+            })
             .count()
     }
 

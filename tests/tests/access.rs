@@ -29,10 +29,19 @@ async fn every_role_sees_exactly_what_it_may_of_an_appointment() {
     app.db
         .update_item()
         .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("APPT#{id}")))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("APPT".into()))
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("APPT#{id}")),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("APPT".into()),
+        )
         .update_expression("SET privateNotes = :n")
-        .expression_attribute_values(":n", aws_sdk_dynamodb::types::AttributeValue::S("rule out migraine".into()))
+        .expression_attribute_values(
+            ":n",
+            aws_sdk_dynamodb::types::AttributeValue::S("rule out migraine".into()),
+        )
         .send()
         .await
         .unwrap();
@@ -54,15 +63,28 @@ async fn every_role_sees_exactly_what_it_may_of_an_appointment() {
             problem(&r, 404, "not_found");
         }
     }
-    let anonymous = app.request("GET", &format!("/appointments/{id}"), None, None, &[]).await;
+    let anonymous = app
+        .request("GET", &format!("/appointments/{id}"), None, None, &[])
+        .await;
     problem(&anonymous, 401, "unauthorized");
 
     // Cancel: another patient or provider cannot (and cannot learn it exists); staff can.
-    problem(&app.cancel(&other_patient, &id, "x").await, 404, "not_found");
-    problem(&app.cancel(&other_provider, &id, "x").await, 404, "not_found");
+    problem(
+        &app.cancel(&other_patient, &id, "x").await,
+        404,
+        "not_found",
+    );
+    problem(
+        &app.cancel(&other_provider, &id, "x").await,
+        404,
+        "not_found",
+    );
     let by_staff = app.cancel(&staff, &id, "clinic closed").await;
     assert_eq!(by_staff.status, 200);
-    assert!(by_staff.body.get("privateNotes").is_none(), "staff do not see private notes");
+    assert!(
+        by_staff.body.get("privateNotes").is_none(),
+        "staff do not see private notes"
+    );
 }
 
 #[tokio::test]
@@ -75,18 +97,48 @@ async fn patients_book_for_themselves_and_staff_for_anyone() {
     let slot = app.slot(&provider, 30, 3).await;
     let before = table_size(&app).await;
 
-    let for_other = app.post("/appointments", &patient.token, json!({"slotId": slot, "patientId": other.id})).await;
+    let for_other = app
+        .post(
+            "/appointments",
+            &patient.token,
+            json!({"slotId": slot, "patientId": other.id}),
+        )
+        .await;
     problem(&for_other, 403, "forbidden");
-    let by_provider = app.post("/appointments", &provider.token, json!({"slotId": slot, "patientId": other.id})).await;
+    let by_provider = app
+        .post(
+            "/appointments",
+            &provider.token,
+            json!({"slotId": slot, "patientId": other.id}),
+        )
+        .await;
     problem(&by_provider, 403, "forbidden");
-    let no_patient = app.post("/appointments", &staff.token, json!({"slotId": slot})).await;
+    let no_patient = app
+        .post("/appointments", &staff.token, json!({"slotId": slot}))
+        .await;
     problem(&no_patient, 400, "validation_failed");
-    assert_eq!(table_size(&app).await, before, "refused bookings write nothing");
+    assert_eq!(
+        table_size(&app).await,
+        before,
+        "refused bookings write nothing"
+    );
 
-    let by_staff = app.post("/appointments", &staff.token, json!({"slotId": slot, "patientId": other.id})).await;
+    let by_staff = app
+        .post(
+            "/appointments",
+            &staff.token,
+            json!({"slotId": slot, "patientId": other.id}),
+        )
+        .await;
     assert_eq!(by_staff.status, 201, "{}", by_staff.body);
     assert_eq!(by_staff.body["patientId"], json!(other.id));
-    let own = app.post("/appointments", &patient.token, json!({"slotId": slot, "patientId": patient.id})).await;
+    let own = app
+        .post(
+            "/appointments",
+            &patient.token,
+            json!({"slotId": slot, "patientId": patient.id}),
+        )
+        .await;
     assert_eq!(own.status, 201);
 }
 
@@ -100,8 +152,16 @@ async fn providers_create_only_their_own_slots() {
     let start = clinic_tests::whole_minutes_from_now(24 * 60);
     let end = start.plus(jiff::SignedDuration::from_mins(30));
     let body = json!({"providerId": provider.id, "startTime": start, "endTime": end});
-    problem(&app.post("/slots", &other.token, body.clone()).await, 403, "forbidden");
-    problem(&app.post("/slots", &patient.token, body.clone()).await, 403, "forbidden");
+    problem(
+        &app.post("/slots", &other.token, body.clone()).await,
+        403,
+        "forbidden",
+    );
+    problem(
+        &app.post("/slots", &patient.token, body.clone()).await,
+        403,
+        "forbidden",
+    );
     problem(&app.post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "isOverbook": true})).await, 403, "forbidden");
     assert_eq!(table_size(&app).await, 0);
     assert_eq!(app.post("/slots", &staff.token, body).await.status, 201);
@@ -118,10 +178,17 @@ async fn bad_input_gets_a_problem_naming_it_and_changes_nothing() {
     let raw = |path: &str, body: &str| {
         let (path, body) = (path.to_owned(), body.to_owned());
         let (app, token) = (&app, patient.token.clone());
-        async move { app.request("POST", &path, Some(&token), Some(body), &[]).await }
+        async move {
+            app.request("POST", &path, Some(&token), Some(body), &[])
+                .await
+        }
     };
 
-    problem(&raw("/appointments", "{\"slotId\": ").await, 400, "validation_failed");
+    problem(
+        &raw("/appointments", "{\"slotId\": ").await,
+        400,
+        "validation_failed",
+    );
     problem(&raw("/appointments", "").await, 400, "validation_failed");
     problem(&raw("/appointments", "[]").await, 400, "validation_failed");
     let wrong_type = raw("/appointments", &json!({"slotId": 42}).to_string()).await;
@@ -129,22 +196,82 @@ async fn bad_input_gets_a_problem_naming_it_and_changes_nothing() {
     assert_eq!(wrong_type.body["errors"][0]["field"], "slotId");
     let not_uuid = raw("/appointments", &json!({"slotId": "slot-1"}).to_string()).await;
     assert_eq!(not_uuid.body["errors"][0]["field"], "slotId");
-    let unknown_field = raw("/appointments", &json!({"slotId": slot, "slotID": slot}).to_string()).await;
+    let unknown_field = raw(
+        "/appointments",
+        &json!({"slotId": slot, "slotID": slot}).to_string(),
+    )
+    .await;
     problem(&unknown_field, 400, "validation_failed");
-    let bad_enum = raw("/appointments", &json!({"slotId": slot, "consultationType": "telepathy"}).to_string()).await;
+    let bad_enum = raw(
+        "/appointments",
+        &json!({"slotId": slot, "consultationType": "telepathy"}).to_string(),
+    )
+    .await;
     assert_eq!(bad_enum.body["errors"][0]["field"], "consultationType");
-    let long = raw("/appointments", &json!({"slotId": slot, "reasonForVisit": "x".repeat(1001)}).to_string()).await;
+    let long = raw(
+        "/appointments",
+        &json!({"slotId": slot, "reasonForVisit": "x".repeat(1001)}).to_string(),
+    )
+    .await;
     assert_eq!(long.body["errors"][0]["field"], "reasonForVisit");
-    problem(&raw("/appointments", &json!({"slotId": uuid::Uuid::new_v4()}).to_string()).await, 404, "not_found");
-    let bad_key = app.request("POST", "/appointments", Some(&patient.token), Some(json!({"slotId": slot}).to_string()), &[("idempotency-key", "")]).await;
+    problem(
+        &raw(
+            "/appointments",
+            &json!({"slotId": uuid::Uuid::new_v4()}).to_string(),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    let bad_key = app
+        .request(
+            "POST",
+            "/appointments",
+            Some(&patient.token),
+            Some(json!({"slotId": slot}).to_string()),
+            &[("idempotency-key", "")],
+        )
+        .await;
     problem(&bad_key, 400, "validation_failed");
-    let form = app.request("POST", "/appointments", Some(&patient.token), None, &[("content-type", "text/plain")]).await;
+    let form = app
+        .request(
+            "POST",
+            "/appointments",
+            Some(&patient.token),
+            None,
+            &[("content-type", "text/plain")],
+        )
+        .await;
     problem(&form, 415, "unsupported_media_type");
 
-    problem(&app.get("/appointments/not-a-uuid", &patient.token).await, 400, "validation_failed");
-    problem(&app.get(&format!("/appointments/{}", uuid::Uuid::new_v4()), &patient.token).await, 404, "not_found");
-    problem(&raw(&format!("/appointments/{id}/cancel"), "{}").await, 400, "validation_failed");
-    problem(&raw(&format!("/appointments/{id}/cancel"), &json!({"reason": "  "}).to_string()).await, 400, "validation_failed");
+    problem(
+        &app.get("/appointments/not-a-uuid", &patient.token).await,
+        400,
+        "validation_failed",
+    );
+    problem(
+        &app.get(
+            &format!("/appointments/{}", uuid::Uuid::new_v4()),
+            &patient.token,
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    problem(
+        &raw(&format!("/appointments/{id}/cancel"), "{}").await,
+        400,
+        "validation_failed",
+    );
+    problem(
+        &raw(
+            &format!("/appointments/{id}/cancel"),
+            &json!({"reason": "  "}).to_string(),
+        )
+        .await,
+        400,
+        "validation_failed",
+    );
 
     let start = clinic_tests::whole_minutes_from_now(48 * 60);
     let slot_body = |end: jiff::SignedDuration, seats: u32| {
@@ -152,13 +279,24 @@ async fn bad_input_gets_a_problem_naming_it_and_changes_nothing() {
     };
     let as_provider = |body: String| {
         let (app, token) = (&app, provider.token.clone());
-        async move { app.request("POST", "/slots", Some(&token), Some(body), &[]).await }
+        async move {
+            app.request("POST", "/slots", Some(&token), Some(body), &[])
+                .await
+        }
     };
     let backwards = as_provider(slot_body(jiff::SignedDuration::from_mins(-30), 1)).await;
     problem(&backwards, 400, "validation_failed");
     assert_eq!(backwards.body["errors"][0]["field"], "endTime");
-    problem(&as_provider(slot_body(jiff::SignedDuration::from_mins(30), 0)).await, 400, "validation_failed");
-    problem(&as_provider(slot_body(jiff::SignedDuration::from_hours(13), 1)).await, 400, "validation_failed");
+    problem(
+        &as_provider(slot_body(jiff::SignedDuration::from_mins(30), 0)).await,
+        400,
+        "validation_failed",
+    );
+    problem(
+        &as_provider(slot_body(jiff::SignedDuration::from_hours(13), 1)).await,
+        400,
+        "validation_failed",
+    );
     problem(&as_provider(json!({"providerId": provider.id, "startTime": "2020-01-01T09:00:00Z", "endTime": "2020-01-01T09:30:00Z"}).to_string()).await, 400, "validation_failed");
     problem(&as_provider(json!({"providerId": provider.id, "startTime": "tomorrow", "endTime": "2030-01-01T09:30:00Z"}).to_string()).await, 400, "validation_failed");
 
@@ -167,18 +305,67 @@ async fn bad_input_gets_a_problem_naming_it_and_changes_nothing() {
         let (app, token) = (&app, patient.token.clone());
         async move { app.get(&path, &token).await }
     };
-    problem(&q("providerId=x&startDate=2027-01-01&endDate=2027-01-02").await, 400, "validation_failed");
+    problem(
+        &q("providerId=x&startDate=2027-01-01&endDate=2027-01-02").await,
+        400,
+        "validation_failed",
+    );
     let missing = q("").await;
     problem(&missing, 400, "validation_failed");
-    assert_eq!(missing.body["errors"].as_array().unwrap().len(), 3, "every missing parameter is named");
-    problem(&q(&format!("providerId={}&startDate=2027-01-02&endDate=2027-01-01", provider.id)).await, 400, "validation_failed");
-    problem(&q(&format!("providerId={}&startDate=2027-01-01&endDate=2027-01-02&limit=500", provider.id)).await, 400, "validation_failed");
-    problem(&q(&format!("providerId={}&startDate=2027-01-01&endDate=2027-01-02&cursor=abc", provider.id)).await, 400, "validation_failed");
+    assert_eq!(
+        missing.body["errors"].as_array().unwrap().len(),
+        3,
+        "every missing parameter is named"
+    );
+    problem(
+        &q(&format!(
+            "providerId={}&startDate=2027-01-02&endDate=2027-01-01",
+            provider.id
+        ))
+        .await,
+        400,
+        "validation_failed",
+    );
+    problem(
+        &q(&format!(
+            "providerId={}&startDate=2027-01-01&endDate=2027-01-02&limit=500",
+            provider.id
+        ))
+        .await,
+        400,
+        "validation_failed",
+    );
+    problem(
+        &q(&format!(
+            "providerId={}&startDate=2027-01-01&endDate=2027-01-02&cursor=abc",
+            provider.id
+        ))
+        .await,
+        400,
+        "validation_failed",
+    );
 
     for token in [None, Some("garbage"), Some("a.b.c")] {
-        let r = app.request("POST", "/appointments", token, Some(json!({"slotId": slot}).to_string()), &[]).await;
+        let r = app
+            .request(
+                "POST",
+                "/appointments",
+                token,
+                Some(json!({"slotId": slot}).to_string()),
+                &[],
+            )
+            .await;
         problem(&r, 401, "unauthorized");
     }
-    problem(&app.request("GET", "/nowhere", Some(&patient.token), None, &[]).await, 404, "not_found");
-    assert_eq!(app.items().await, before, "no bad request changed the table");
+    problem(
+        &app.request("GET", "/nowhere", Some(&patient.token), None, &[])
+            .await,
+        404,
+        "not_found",
+    );
+    assert_eq!(
+        app.items().await,
+        before,
+        "no bad request changed the table"
+    );
 }

@@ -7,7 +7,9 @@ use serde_json::json;
 
 mod futures_free {
     /// Runs all futures concurrently on the current runtime and returns their outputs in order.
-    pub async fn join_all<F: std::future::Future + Send + 'static>(futures: Vec<F>) -> Vec<F::Output>
+    pub async fn join_all<F: std::future::Future + Send + 'static>(
+        futures: Vec<F>,
+    ) -> Vec<F::Output>
     where
         F::Output: Send + 'static,
     {
@@ -40,8 +42,15 @@ async fn fifty_patients_race_for_three_seats_and_exactly_three_get_one() {
     )
     .await;
     let booked = replies.iter().filter(|r| r.status == 201).count();
-    let full = replies.iter().filter(|r| r.status == 409 && r.code() == "slot_full").count();
-    let others: Vec<_> = replies.iter().filter(|r| r.status != 201 && !(r.status == 409 && r.code() == "slot_full")).map(|r| (r.status, r.body.clone())).collect();
+    let full = replies
+        .iter()
+        .filter(|r| r.status == 409 && r.code() == "slot_full")
+        .count();
+    let others: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status != 201 && !(r.status == 409 && r.code() == "slot_full"))
+        .map(|r| (r.status, r.body.clone()))
+        .collect();
     assert_eq!((booked, full), (3, 47), "unexpected replies: {others:?}");
     assert!(replies.iter().all(|r| r.status < 500));
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 3);
@@ -71,7 +80,15 @@ async fn one_patient_racing_for_ten_overlapping_slots_gets_exactly_one() {
     )
     .await;
     assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1);
-    assert_eq!(replies.iter().filter(|r| r.status == 409 && r.code() == "patient_conflict").count(), 9, "{:?}", replies.iter().map(|r| &r.body).collect::<Vec<_>>());
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|r| r.status == 409 && r.code() == "patient_conflict")
+            .count(),
+        9,
+        "{:?}",
+        replies.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
     let mut held = 0;
     for s in &slots {
         held += app.stored_slot(s).await.current_bookings;
@@ -120,18 +137,41 @@ async fn the_same_idempotency_key_five_times_at_once_books_once() {
             .collect(),
     )
     .await;
-    assert!(replies.iter().all(|r| r.status == 201), "{:?}", replies.iter().map(|r| &r.body).collect::<Vec<_>>());
+    assert!(
+        replies.iter().all(|r| r.status == 201),
+        "{:?}",
+        replies.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
     let first = replies[0].id();
-    assert!(replies.iter().all(|r| r.id() == first), "every reply names the one appointment");
-    assert_eq!(replies.iter().filter(|r| r.headers.contains_key("idempotent-replayed")).count(), 4);
+    assert!(
+        replies.iter().all(|r| r.id() == first),
+        "every reply names the one appointment"
+    );
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|r| r.headers.contains_key("idempotent-replayed"))
+            .count(),
+        4
+    );
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 1);
     assert_eq!(app.appointments_of_slot(&slot).await, 1);
 
     // A later retry still answers with the first booking; the same key for another slot is refused.
-    assert_eq!(app.book_with_key(&patient, &slot, "visit-2027-01-05").await.id(), first);
+    assert_eq!(
+        app.book_with_key(&patient, &slot, "visit-2027-01-05")
+            .await
+            .id(),
+        first
+    );
     let other = app.slot(&provider, 60, 1).await;
-    let reused = app.book_with_key(&patient, &other, "visit-2027-01-05").await;
-    assert_eq!((reused.status, reused.code()), (422, "idempotency_key_reused"));
+    let reused = app
+        .book_with_key(&patient, &other, "visit-2027-01-05")
+        .await;
+    assert_eq!(
+        (reused.status, reused.code()),
+        (422, "idempotency_key_reused")
+    );
     assert_eq!(app.stored_slot(&other).await.current_bookings, 0);
 }
 
@@ -147,11 +187,18 @@ async fn booking_costs_two_requests_cancel_two_and_get_one() {
     assert_eq!(booked.status, 201);
     let counts = app.counter.take();
     assert_eq!(counts.values().sum::<u32>(), 2, "{counts:?}");
-    assert_eq!((counts["BatchGetItem"], counts["TransactWriteItems"]), (1, 1));
+    assert_eq!(
+        (counts["BatchGetItem"], counts["TransactWriteItems"]),
+        (1, 1)
+    );
 
     let keyed = app.book_with_key(&app.patient().await, &slot, "k-1").await;
     assert_eq!(keyed.status, 201);
-    assert_eq!(app.counter.take().values().sum::<u32>(), 2, "an Idempotency-Key costs no extra request");
+    assert_eq!(
+        app.counter.take().values().sum::<u32>(),
+        2,
+        "an Idempotency-Key costs no extra request"
+    );
 
     let got = app.get_appointment(&patient, &booked.id()).await;
     assert_eq!(got.status, 200);
@@ -160,7 +207,14 @@ async fn booking_costs_two_requests_cancel_two_and_get_one() {
     let cancelled = app.cancel(&patient, &booked.id(), "conflict at work").await;
     assert_eq!(cancelled.status, 200);
     let counts = app.counter.take();
-    assert_eq!(counts, [("GetItem".to_owned(), 1), ("TransactWriteItems".to_owned(), 1)].into());
+    assert_eq!(
+        counts,
+        [
+            ("GetItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 1)
+        ]
+        .into()
+    );
 }
 
 #[tokio::test]
@@ -173,7 +227,11 @@ async fn cancelling_twice_or_after_completion_is_an_invalid_transition() {
     assert_eq!(app.cancel(&patient, &id, "moving away").await.status, 200);
     let again = app.cancel(&patient, &id, "moving away").await;
     assert_eq!((again.status, again.code()), (409, "invalid_transition"));
-    assert_eq!(app.stored_slot(&slot).await.current_bookings, 0, "the seat is freed once");
+    assert_eq!(
+        app.stored_slot(&slot).await.current_bookings,
+        0,
+        "the seat is freed once"
+    );
 
     // A completed appointment (written as the lifecycle endpoints will) cannot be cancelled either.
     let other = app.slot(&provider, 40, 1).await;
@@ -181,16 +239,28 @@ async fn cancelling_twice_or_after_completion_is_an_invalid_transition() {
     app.db
         .update_item()
         .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("APPT#{done}")))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("APPT".into()))
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("APPT#{done}")),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("APPT".into()),
+        )
         .update_expression("SET #s = :c")
         .expression_attribute_names("#s", "status")
-        .expression_attribute_values(":c", aws_sdk_dynamodb::types::AttributeValue::S("completed".into()))
+        .expression_attribute_values(
+            ":c",
+            aws_sdk_dynamodb::types::AttributeValue::S("completed".into()),
+        )
         .send()
         .await
         .unwrap();
     let refused = app.cancel(&patient, &done, "too late").await;
-    assert_eq!((refused.status, refused.code()), (409, "invalid_transition"));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (409, "invalid_transition")
+    );
 }
 
 #[tokio::test]
@@ -235,6 +305,14 @@ async fn a_slot_that_has_started_cannot_be_booked() {
     };
     app.store().create_slot(&slot, now).await.unwrap();
     let r = app.book(&patient, &slot.id.to_string()).await;
-    assert_eq!((r.status, r.code()), (409, "slot_unavailable"), "{}", r.body);
-    assert_eq!(app.stored_slot(&slot.id.to_string()).await.current_bookings, 0);
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "slot_unavailable"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        app.stored_slot(&slot.id.to_string()).await.current_bookings,
+        0
+    );
 }

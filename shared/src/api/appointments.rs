@@ -22,9 +22,19 @@ struct BookBody {
 
 /// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
 fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
-    let Some(raw) = req.headers().get("idempotency-key") else { return Ok(None) };
-    let key = raw.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()));
-    key.map(|k| Some(k.to_owned())).ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
+    let Some(raw) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = raw
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
+        ApiError::field(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )
+    })
 }
 
 /// `POST /appointments`: a patient books a seat for themself; staff and admins book for any patient.
@@ -38,11 +48,17 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
     checks.text(&body.chief_complaint, "chiefComplaint", 500);
     checks.check(symptoms.len() <= 20, "symptoms", "at most 20 symptoms");
     checks.check(
-        symptoms.iter().all(|s| !s.trim().is_empty() && s.chars().count() <= 200),
+        symptoms
+            .iter()
+            .all(|s| !s.trim().is_empty() && s.chars().count() <= 200),
         "symptoms",
         "each symptom must be 1 to 200 characters",
     );
-    checks.check(body.patient_id.is_some() || who.has(crate::domain::Role::Patient), "patientId", "is required when booking for a patient");
+    checks.check(
+        body.patient_id.is_some() || who.has(crate::domain::Role::Patient),
+        "patientId",
+        "is required when booking for a patient",
+    );
     checks.finish()?;
     let patient = body.patient_id.unwrap_or(PatientId::from_uuid(who.id));
     if !who.may_act_for_patient(patient) {
@@ -66,9 +82,17 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
     tracing::info!(appointment_id = %appointment.id, slot_id = %appointment.slot_id, replayed, "appointment booked");
     let mut response = json(201, &appointment.clone().as_seen_by(&who));
     let headers = response.headers_mut();
-    headers.insert("location", format!("/appointments/{}", appointment.id).parse().expect("a valid header"));
+    headers.insert(
+        "location",
+        format!("/appointments/{}", appointment.id)
+            .parse()
+            .expect("a valid header"),
+    );
     if replayed {
-        headers.insert("idempotent-replayed", "true".parse().expect("a valid header"));
+        headers.insert(
+            "idempotent-replayed",
+            "true".parse().expect("a valid header"),
+        );
     }
     Ok(response)
 }
@@ -108,18 +132,33 @@ pub async fn cancel(ctx: &Ctx, req: Request) -> Reply {
             .await?
             .filter(|a| who.may_read(a.patient_id, a.provider_id))
             .ok_or_else(|| ApiError::not_found("appointment"))?;
-        if !(who.may_act_for_patient(appointment.patient_id) || who.may_act_for_provider(appointment.provider_id)) {
-            return Err(ApiError::forbidden("only the patient, the provider, staff or an admin may cancel"));
+        if !(who.may_act_for_patient(appointment.patient_id)
+            || who.may_act_for_provider(appointment.provider_id))
+        {
+            return Err(ApiError::forbidden(
+                "only the patient, the provider, staff or an admin may cancel",
+            ));
         }
         if !appointment.status.can_become(AppointmentStatus::Cancelled) {
             return Err(ApiError::conflict(
                 "invalid_transition",
-                format!("a {} appointment cannot be cancelled", appointment.status.as_str()),
+                format!(
+                    "a {} appointment cannot be cancelled",
+                    appointment.status.as_str()
+                ),
             ));
         }
         let now = ctx.now();
-        if let Some(cancelled) =
-            ctx.store.cancel(&appointment, who.id, body.reason.trim(), ctx.config.late_cancellation_window, now).await?
+        if let Some(cancelled) = ctx
+            .store
+            .cancel(
+                &appointment,
+                who.id,
+                body.reason.trim(),
+                ctx.config.late_cancellation_window,
+                now,
+            )
+            .await?
         {
             tracing::info!(appointment_id = %id, late = cancelled.late_cancellation, "appointment cancelled");
             return Ok(json(200, &cancelled.as_seen_by(&who)));

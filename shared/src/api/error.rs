@@ -23,16 +23,29 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, code, detail: detail.into(), errors: vec![] }
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            errors: vec![],
+        }
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> ApiError {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        ApiError { status: 400, code: "validation_failed", detail: format!("invalid: {}", fields.join(", ")), errors }
+        ApiError {
+            status: 400,
+            code: "validation_failed",
+            detail: format!("invalid: {}", fields.join(", ")),
+            errors,
+        }
     }
 
     pub fn field(field: &str, message: impl Into<String>) -> ApiError {
-        Self::invalid(vec![FieldError { field: field.to_owned(), message: message.into() }])
+        Self::invalid(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
@@ -86,7 +99,9 @@ impl ApiError {
             errors: &self.errors,
         };
         let body = serde_json::to_string(&problem).expect("a problem serializes");
-        let mut builder = Response::builder().status(self.status).header("content-type", "application/problem+json");
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header("content-type", "application/problem+json");
         if self.status == 401 {
             builder = builder.header("www-authenticate", "Bearer");
         }
@@ -99,16 +114,27 @@ impl From<StoreError> for ApiError {
         match &e {
             StoreError::Contended(_) => {
                 tracing::warn!(error = %e, "gave up on a contended write");
-                ApiError::conflict("concurrent_update", "the resource is being changed by other requests; retry")
+                ApiError::conflict(
+                    "concurrent_update",
+                    "the resource is being changed by other requests; retry",
+                )
             }
             // A shape error can quote stored values, which may be patient data: log only its kind.
             StoreError::Corrupt(_) => {
                 tracing::error!(kind = "corrupt_item", "stored item could not be read");
-                ApiError::new(503, "store_unavailable", "the appointment store could not serve this request")
+                ApiError::new(
+                    503,
+                    "store_unavailable",
+                    "the appointment store could not serve this request",
+                )
             }
             StoreError::Dynamo(_) => {
                 tracing::error!(error = %e, "store request failed");
-                ApiError::new(503, "store_unavailable", "the appointment store could not serve this request")
+                ApiError::new(
+                    503,
+                    "store_unavailable",
+                    "the appointment store could not serve this request",
+                )
             }
         }
     }
@@ -120,8 +146,12 @@ impl From<BookingError> for ApiError {
             BookingError::SlotNotFound => ApiError::not_found("slot"),
             BookingError::SlotFull => ApiError::conflict("slot_full", e.to_string()),
             BookingError::SlotUnavailable(why) => ApiError::conflict("slot_unavailable", why),
-            BookingError::PatientConflict(_) => ApiError::conflict("patient_conflict", e.to_string()),
-            BookingError::IdempotencyMismatch => ApiError::new(422, "idempotency_key_reused", e.to_string()),
+            BookingError::PatientConflict(_) => {
+                ApiError::conflict("patient_conflict", e.to_string())
+            }
+            BookingError::IdempotencyMismatch => {
+                ApiError::new(422, "idempotency_key_reused", e.to_string())
+            }
             BookingError::Store(s) => s.into(),
         }
     }
@@ -130,9 +160,10 @@ impl From<BookingError> for ApiError {
 impl From<SlotError> for ApiError {
     fn from(e: SlotError) -> ApiError {
         match e {
-            SlotError::Overlap(ids) => {
-                ApiError::conflict("slot_overlap", format!("overlaps the provider's slot(s) {}", ids.join(", ")))
-            }
+            SlotError::Overlap(ids) => ApiError::conflict(
+                "slot_overlap",
+                format!("overlaps the provider's slot(s) {}", ids.join(", ")),
+            ),
             SlotError::Store(s) => s.into(),
         }
     }

@@ -22,7 +22,8 @@ use crate::store::Store;
 
 pub type Request = lambda_http::Request;
 pub type Reply = Result<Response<Body>, ApiError>;
-pub type Endpoint = for<'a> fn(&'a Ctx, Request) -> Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
+pub type Endpoint =
+    for<'a> fn(&'a Ctx, Request) -> Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
 
 /// "Now", injected so that time rules are testable. `System` reads the real clock on every call.
 #[derive(Clone, Copy, Debug, Default)]
@@ -52,7 +53,11 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(db: aws_sdk_dynamodb::Client, config: Config) -> Result<Ctx, ConfigError> {
         let table = Config::require(&config.table_name, "TABLE_NAME")?;
-        Ok(Ctx { store: Store::new(db, table), config, clock: Clock::System })
+        Ok(Ctx {
+            store: Store::new(db, table),
+            config,
+            clock: Clock::System,
+        })
     }
 
     pub fn now(&self) -> UtcTime {
@@ -76,7 +81,10 @@ endpoints! {
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {
-    ENDPOINTS.iter().find(|(name, _)| *name == function).map(|(_, e)| *e)
+    ENDPOINTS
+        .iter()
+        .find(|(name, _)| *name == function)
+        .map(|(_, e)| *e)
 }
 
 /// Runs one request through `endpoint` and logs its outcome: ids, status and duration, never a body.

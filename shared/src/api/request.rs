@@ -17,7 +17,11 @@ const MAX_BODY: usize = 64 * 1024;
 /// The caller, as API Gateway's JWT authorizer verified it.
 pub fn caller(ctx: &Ctx, req: &Request) -> Result<Caller, ApiError> {
     let claims = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(c)) => c.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims),
+        Some(RequestContext::ApiGatewayV2(c)) => c
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|j| &j.claims),
         _ => None,
     };
     let claims = claims.ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
@@ -32,12 +36,20 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if let Some(ct) = req.headers().get("content-type") {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         if !(ct.starts_with("application/json") || ct.contains("+json")) {
-            return Err(ApiError::new(415, "unsupported_media_type", "the body must be application/json"));
+            return Err(ApiError::new(
+                415,
+                "unsupported_media_type",
+                "the body must be application/json",
+            ));
         }
     }
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY {
-        return Err(ApiError::new(413, "body_too_large", format!("the body may be at most {MAX_BODY} bytes")));
+        return Err(ApiError::new(
+            413,
+            "body_too_large",
+            format!("the body may be at most {MAX_BODY} bytes"),
+        ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::field("body", "a JSON object is required"));
@@ -47,7 +59,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let field = if path == "." { "body".to_owned() } else { path };
-        let message = if inner.is_syntax() || inner.is_eof() { "is not valid JSON".to_owned() } else { strip_position(&inner.to_string()) };
+        let message = if inner.is_syntax() || inner.is_eof() {
+            "is not valid JSON".to_owned()
+        } else {
+            strip_position(&inner.to_string())
+        };
         ApiError::field(&field, message)
     })
 }
@@ -65,8 +81,12 @@ pub fn path_id<T: FromStr>(req: &Request, name: &str) -> Result<T, ApiError>
 where
     T::Err: std::fmt::Display,
 {
-    let raw = req.path_parameters_ref().and_then(|p| p.first(name)).ok_or_else(|| ApiError::field(name, "is required"))?;
-    raw.parse().map_err(|e: T::Err| ApiError::field(name, e.to_string()))
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .ok_or_else(|| ApiError::field(name, "is required"))?;
+    raw.parse()
+        .map_err(|e: T::Err| ApiError::field(name, e.to_string()))
 }
 
 /// Query string parameters, parsed one by one; every failure is collected so that one response names them all.
@@ -77,11 +97,17 @@ pub struct Query<'r> {
 
 impl<'r> Query<'r> {
     pub fn of(req: &'r Request) -> Query<'r> {
-        Query { req, errors: vec![] }
+        Query {
+            req,
+            errors: vec![],
+        }
     }
 
     fn raw(&self, name: &str) -> Option<&'r str> {
-        self.req.query_string_parameters_ref().and_then(|q| q.first(name)).filter(|v| !v.is_empty())
+        self.req
+            .query_string_parameters_ref()
+            .and_then(|q| q.first(name))
+            .filter(|v| !v.is_empty())
     }
 
     pub fn optional<T: FromStr>(&mut self, name: &str, message: &str) -> Option<T> {
@@ -89,7 +115,10 @@ impl<'r> Query<'r> {
         match raw.parse() {
             Ok(v) => Some(v),
             Err(_) => {
-                self.errors.push(FieldError { field: name.to_owned(), message: message.to_owned() });
+                self.errors.push(FieldError {
+                    field: name.to_owned(),
+                    message: message.to_owned(),
+                });
                 None
             }
         }
@@ -97,7 +126,10 @@ impl<'r> Query<'r> {
 
     pub fn required<T: FromStr>(&mut self, name: &str, message: &str) -> Option<T> {
         if self.raw(name).is_none() {
-            self.errors.push(FieldError { field: name.to_owned(), message: "is required".to_owned() });
+            self.errors.push(FieldError {
+                field: name.to_owned(),
+                message: "is required".to_owned(),
+            });
             return None;
         }
         self.optional(name, message)
@@ -108,7 +140,10 @@ impl<'r> Query<'r> {
     }
 
     pub fn fail(&mut self, name: &str, message: &str) {
-        self.errors.push(FieldError { field: name.to_owned(), message: message.to_owned() });
+        self.errors.push(FieldError {
+            field: name.to_owned(),
+            message: message.to_owned(),
+        });
     }
 
     /// Ends parsing: an error naming every bad parameter, if any.
@@ -126,7 +161,9 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Body::Text(serde_json::to_string(value).expect("responses serialize")))
+        .body(Body::Text(
+            serde_json::to_string(value).expect("responses serialize"),
+        ))
         .expect("a valid response")
 }
 
@@ -137,13 +174,20 @@ pub struct Checks(pub Vec<FieldError>);
 impl Checks {
     pub fn check(&mut self, ok: bool, field: &str, message: &str) {
         if !ok {
-            self.0.push(FieldError { field: field.to_owned(), message: message.to_owned() });
+            self.0.push(FieldError {
+                field: field.to_owned(),
+                message: message.to_owned(),
+            });
         }
     }
 
     pub fn text(&mut self, value: &Option<String>, field: &str, max: usize) {
         if let Some(v) = value {
-            self.check(!v.trim().is_empty() && v.chars().count() <= max, field, &format!("must be 1 to {max} characters"));
+            self.check(
+                !v.trim().is_empty() && v.chars().count() <= max,
+                field,
+                &format!("must be 1 to {max} characters"),
+            );
         }
     }
 

@@ -52,25 +52,47 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     let mut checks = Checks::default();
     let interval = Interval::new(body.start_time, body.end_time);
     checks.check(interval.is_ok(), "endTime", "must be after startTime");
-    checks.check(body.start_time.is_whole_minute(), "startTime", "must be on a whole minute");
-    checks.check(body.end_time.is_whole_minute(), "endTime", "must be on a whole minute");
+    checks.check(
+        body.start_time.is_whole_minute(),
+        "startTime",
+        "must be on a whole minute",
+    );
+    checks.check(
+        body.end_time.is_whole_minute(),
+        "endTime",
+        "must be on a whole minute",
+    );
     checks.check(body.start_time > now, "startTime", "must be in the future");
     checks.check(
-        interval.map(|iv| iv.duration() <= MAX_SLOT_LENGTH).unwrap_or(true),
+        interval
+            .map(|iv| iv.duration() <= MAX_SLOT_LENGTH)
+            .unwrap_or(true),
         "endTime",
         "a slot may last at most 12 hours",
     );
-    checks.check((1..=MAX_SEATS).contains(&body.max_bookings), "maxBookings", "must be 1 to 100");
-    checks.check(body.allowed_appointment_types.len() <= 20, "allowedAppointmentTypes", "at most 20");
+    checks.check(
+        (1..=MAX_SEATS).contains(&body.max_bookings),
+        "maxBookings",
+        "must be 1 to 100",
+    );
+    checks.check(
+        body.allowed_appointment_types.len() <= 20,
+        "allowedAppointmentTypes",
+        "at most 20",
+    );
     checks.text(&body.location_id, "locationId", 100);
     checks.text(&body.room_number, "roomNumber", 50);
     checks.text(&body.notes, "notes", 1000);
     checks.finish()?;
     if !who.may_act_for_provider(body.provider_id) {
-        return Err(ApiError::forbidden("only the provider, staff or an admin may create the provider's slots"));
+        return Err(ApiError::forbidden(
+            "only the provider, staff or an admin may create the provider's slots",
+        ));
     }
     if body.is_overbook && !who.is_staff() {
-        return Err(ApiError::forbidden("only staff or an admin may create an overbook slot"));
+        return Err(ApiError::forbidden(
+            "only staff or an admin may create an overbook slot",
+        ));
     }
     let slot = Slot {
         id: SlotId::new(),
@@ -91,7 +113,12 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     ctx.store.create_slot(&slot, now).await?;
     tracing::info!(slot_id = %slot.id, provider_id = %slot.provider_id, "slot created");
     let mut response = json(201, &slot_json(&slot));
-    response.headers_mut().insert("location", format!("/slots/{}", slot.id).parse().expect("a valid header"));
+    response.headers_mut().insert(
+        "location",
+        format!("/slots/{}", slot.id)
+            .parse()
+            .expect("a valid header"),
+    );
     Ok(response)
 }
 
@@ -141,38 +168,67 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
     let from: Option<Bound> = q.required("startDate", BOUND);
     let to: Option<Bound> = q.required("endDate", BOUND);
     let type_id: Option<Uuid> = q.optional("appointmentTypeId", "must be a UUID");
-    let limit: i32 = q.optional("limit", "must be a whole number from 1 to 100").unwrap_or(50);
+    let limit: i32 = q
+        .optional("limit", "must be a whole number from 1 to 100")
+        .unwrap_or(50);
     if !(1..=100).contains(&limit) {
         q.fail("limit", "must be a whole number from 1 to 100");
     }
     if let (Some(f), Some(t)) = (from, to) {
         if t.end() <= f.start() {
             q.fail("endDate", "must be after startDate");
-        } else if f.start().until(t.end()) > SignedDuration::from_hours(24 * i64::from(MAX_RANGE_DAYS)) {
+        } else if f.start().until(t.end())
+            > SignedDuration::from_hours(24 * i64::from(MAX_RANGE_DAYS))
+        {
             q.fail("endDate", "the range may span at most 366 days");
         }
     }
     let cursor = q.text("cursor");
     q.finish()?;
-    let (provider, from, to) = (provider.expect("checked"), from.expect("checked").start(), to.expect("checked").end());
+    let (provider, from, to) = (
+        provider.expect("checked"),
+        from.expect("checked").start(),
+        to.expect("checked").end(),
+    );
 
     // Started slots are not bookable; the cursor is still checked against the range the client asked for.
     let earliest = from.max(ctx.now().plus(SignedDuration::from_secs(1)));
     let pk = keys::provider_slots(provider);
     let start_key = cursor
-        .map(|c| page::decode(c, keys::GSI1PK, &pk, keys::GSI1SK, &from.to_string(), &to.to_string()))
+        .map(|c| {
+            page::decode(
+                c,
+                keys::GSI1PK,
+                &pk,
+                keys::GSI1SK,
+                &from.to_string(),
+                &to.to_string(),
+            )
+        })
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
     let page = if earliest >= to {
-        page::Page { items: vec![], next: None }
+        page::Page {
+            items: vec![],
+            next: None,
+        }
     } else {
-        ctx.store.available_slots(provider, earliest, to, limit, start_key).await?
+        ctx.store
+            .available_slots(provider, earliest, to, limit, start_key)
+            .await?
     };
     let data: Vec<Value> = page
         .items
         .iter()
-        .filter(|s| type_id.is_none_or(|t| s.allowed_appointment_types.is_empty() || s.allowed_appointment_types.contains(&t)))
+        .filter(|s| {
+            type_id.is_none_or(|t| {
+                s.allowed_appointment_types.is_empty() || s.allowed_appointment_types.contains(&t)
+            })
+        })
         .map(slot_json)
         .collect();
-    Ok(json(200, &serde_json::json!({ "data": data, "nextCursor": page.next })))
+    Ok(json(
+        200,
+        &serde_json::json!({ "data": data, "nextCursor": page.next }),
+    ))
 }

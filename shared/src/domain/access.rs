@@ -44,10 +44,16 @@ pub enum CallerError {
 
 impl Caller {
     /// Reads `sub` and the roles claim as API Gateway hands them over.
-    pub fn from_claims(claims: &HashMap<String, String>, roles_claim: &str) -> Result<Caller, CallerError> {
+    pub fn from_claims(
+        claims: &HashMap<String, String>,
+        roles_claim: &str,
+    ) -> Result<Caller, CallerError> {
         let sub = claims.get("sub").ok_or(CallerError::NoToken)?;
         let id = Uuid::parse_str(sub).map_err(|_| CallerError::BadSubject)?;
-        let roles = claims.get(roles_claim).map(|v| parse_roles(v)).unwrap_or_default();
+        let roles = claims
+            .get(roles_claim)
+            .map(|v| parse_roles(v))
+            .unwrap_or_default();
         Ok(Caller { id, roles })
     }
 
@@ -103,7 +109,10 @@ pub fn parse_roles(raw: &str) -> Vec<Role> {
             .collect(),
     };
     let mut roles = Vec::new();
-    for role in names.iter().filter_map(|n| Role::parse(&n.to_ascii_lowercase())) {
+    for role in names
+        .iter()
+        .filter_map(|n| Role::parse(&n.to_ascii_lowercase()))
+    {
         if !roles.contains(&role) {
             roles.push(role);
         }
@@ -117,25 +126,54 @@ mod tests {
 
     #[test]
     fn roles_arrive_in_every_shape_api_gateway_and_issuers_use() {
-        assert_eq!(parse_roles("[provider staff]"), vec![Role::Provider, Role::Staff]);
-        assert_eq!(parse_roles(r#"["provider","admin"]"#), vec![Role::Provider, Role::Admin]);
+        assert_eq!(
+            parse_roles("[provider staff]"),
+            vec![Role::Provider, Role::Staff]
+        );
+        assert_eq!(
+            parse_roles(r#"["provider","admin"]"#),
+            vec![Role::Provider, Role::Admin]
+        );
         assert_eq!(parse_roles("patient"), vec![Role::Patient]);
-        assert_eq!(parse_roles("patient,staff"), vec![Role::Patient, Role::Staff]);
+        assert_eq!(
+            parse_roles("patient,staff"),
+            vec![Role::Patient, Role::Staff]
+        );
         assert_eq!(parse_roles("[]"), vec![]);
-        assert_eq!(parse_roles("[superuser root]"), vec![], "unknown names give no power");
+        assert_eq!(
+            parse_roles("[superuser root]"),
+            vec![],
+            "unknown names give no power"
+        );
     }
 
     fn claims(sub: &str, groups: &str) -> HashMap<String, String> {
-        HashMap::from([("sub".to_owned(), sub.to_owned()), ("cognito:groups".to_owned(), groups.to_owned())])
+        HashMap::from([
+            ("sub".to_owned(), sub.to_owned()),
+            ("cognito:groups".to_owned(), groups.to_owned()),
+        ])
     }
 
     #[test]
     fn a_caller_is_its_sub_and_roles() {
         let id = Uuid::new_v4();
-        let c = Caller::from_claims(&claims(&id.to_string(), "[patient]"), "cognito:groups").unwrap();
-        assert_eq!(c, Caller { id, roles: vec![Role::Patient] });
-        assert_eq!(Caller::from_claims(&HashMap::new(), "cognito:groups"), Err(CallerError::NoToken));
-        assert_eq!(Caller::from_claims(&claims("alice", "[patient]"), "cognito:groups"), Err(CallerError::BadSubject));
+        let c =
+            Caller::from_claims(&claims(&id.to_string(), "[patient]"), "cognito:groups").unwrap();
+        assert_eq!(
+            c,
+            Caller {
+                id,
+                roles: vec![Role::Patient]
+            }
+        );
+        assert_eq!(
+            Caller::from_claims(&HashMap::new(), "cognito:groups"),
+            Err(CallerError::NoToken)
+        );
+        assert_eq!(
+            Caller::from_claims(&claims("alice", "[patient]"), "cognito:groups"),
+            Err(CallerError::BadSubject)
+        );
     }
 
     #[test]
@@ -143,26 +181,49 @@ mod tests {
         let me = PatientId::new();
         let other = PatientId::new();
         let provider = ProviderId::new();
-        let patient = Caller { id: me.uuid(), roles: vec![Role::Patient] };
+        let patient = Caller {
+            id: me.uuid(),
+            roles: vec![Role::Patient],
+        };
         assert!(patient.may_act_for_patient(me) && !patient.may_act_for_patient(other));
         assert!(patient.may_read(me, provider) && !patient.may_read(other, provider));
-        assert!(!patient.may_act_for_provider(provider) && !patient.may_read_private_notes(provider));
+        assert!(
+            !patient.may_act_for_provider(provider) && !patient.may_read_private_notes(provider)
+        );
 
-        let doc = Caller { id: provider.uuid(), roles: vec![Role::Provider] };
+        let doc = Caller {
+            id: provider.uuid(),
+            roles: vec![Role::Provider],
+        };
         assert!(doc.may_read(other, provider) && doc.may_read_private_notes(provider));
         assert!(!doc.may_read(other, ProviderId::new()) && !doc.may_act_for_patient(other));
 
-        let staff = Caller { id: Uuid::new_v4(), roles: vec![Role::Staff] };
+        let staff = Caller {
+            id: Uuid::new_v4(),
+            roles: vec![Role::Staff],
+        };
         assert!(staff.may_act_for_patient(other) && staff.may_act_for_provider(provider));
-        assert!(!staff.may_read_private_notes(provider), "private notes are the provider's and admins' only");
-        let admin = Caller { id: Uuid::new_v4(), roles: vec![Role::Admin] };
+        assert!(
+            !staff.may_read_private_notes(provider),
+            "private notes are the provider's and admins' only"
+        );
+        let admin = Caller {
+            id: Uuid::new_v4(),
+            roles: vec![Role::Admin],
+        };
         assert!(admin.may_read_private_notes(provider));
     }
 
     #[test]
     fn a_role_only_counts_with_the_matching_id() {
         let id = Uuid::new_v4();
-        let provider_only = Caller { id, roles: vec![Role::Provider] };
-        assert!(!provider_only.is_patient(PatientId::from_uuid(id)), "a provider is not a patient by sharing an id");
+        let provider_only = Caller {
+            id,
+            roles: vec![Role::Provider],
+        };
+        assert!(
+            !provider_only.is_patient(PatientId::from_uuid(id)),
+            "a provider is not a patient by sharing an id"
+        );
     }
 }

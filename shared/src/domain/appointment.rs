@@ -3,7 +3,9 @@
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
-use super::{AppointmentId, AppointmentStatus, Caller, Interval, PatientId, ProviderId, SlotId, UtcTime};
+use super::{
+    AppointmentId, AppointmentStatus, Caller, Interval, PatientId, ProviderId, SlotId, UtcTime,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,7 +59,8 @@ pub struct Appointment {
 
 impl Appointment {
     pub fn interval(&self) -> Interval {
-        Interval::new(self.start_time, self.end_time).expect("a stored appointment ends after it starts")
+        Interval::new(self.start_time, self.end_time)
+            .expect("a stored appointment ends after it starts")
     }
 
     /// The appointment as `viewer` may see it: private notes reach only the owning provider and admins.
@@ -82,8 +85,19 @@ mod tests {
     fn cancelling_inside_the_window_is_late_and_outside_it_is_not() {
         let start: UtcTime = "2027-01-02T09:00:00Z".parse().unwrap();
         let day = SignedDuration::from_hours(24);
-        assert!(!is_late_cancellation("2027-01-01T09:00:00Z".parse().unwrap(), start, day));
-        assert!(is_late_cancellation("2027-01-01T09:00:01Z".parse().unwrap(), start, day));
-        assert!(is_late_cancellation("2027-01-02T10:00:00Z".parse().unwrap(), start, day), "after the start");
+        assert!(!is_late_cancellation(
+            "2027-01-01T09:00:00Z".parse().unwrap(),
+            start,
+            day
+        ));
+        assert!(is_late_cancellation(
+            "2027-01-01T09:00:01Z".parse().unwrap(),
+            start,
+            day
+        ));
+        assert!(
+            is_late_cancellation("2027-01-02T10:00:00Z".parse().unwrap(), start, day),
+            "after the start"
+        );
     }
 }

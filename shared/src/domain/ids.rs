@@ -62,7 +62,9 @@ fn parse_uuid(s: &str) -> Result<Uuid, InvalidId> {
     if s.len() != 36 {
         return Err(InvalidId);
     }
-    Uuid::parse_str(s).map(|u| Uuid::from_u128(u.as_u128())).map_err(|_| InvalidId)
+    Uuid::parse_str(s)
+        .map(|u| Uuid::from_u128(u.as_u128()))
+        .map_err(|_| InvalidId)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -95,19 +97,31 @@ mod tests {
         let id: SlotId = "3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d".parse().unwrap();
         assert_eq!(id.to_string(), "3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d");
         assert_eq!(
-            "3F2B8C4E-1D5A-4E7B-9C2D-8A6F0E1B2C3D".parse::<SlotId>().unwrap().to_string(),
+            "3F2B8C4E-1D5A-4E7B-9C2D-8A6F0E1B2C3D"
+                .parse::<SlotId>()
+                .unwrap()
+                .to_string(),
             "3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d",
             "upper case is the same id, printed in lower case"
         );
-        for bad in ["", "abc", "3f2b8c4e1d5a4e7b9c2d8a6f0e1b2c3d", "{3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d}"] {
+        for bad in [
+            "",
+            "abc",
+            "3f2b8c4e1d5a4e7b9c2d8a6f0e1b2c3d",
+            "{3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d}",
+        ] {
             assert_eq!(bad.parse::<SlotId>(), Err(InvalidId), "{bad:?}");
         }
     }
 
     #[test]
     fn ids_deserialize_from_json_strings_and_refuse_other_shapes() {
-        let id: PatientId = serde_json::from_str("\"3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d\"").unwrap();
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d\"");
+        let id: PatientId =
+            serde_json::from_str("\"3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"3f2b8c4e-1d5a-4e7b-9c2d-8a6f0e1b2c3d\""
+        );
         assert!(serde_json::from_str::<PatientId>("\"nope\"").is_err());
         assert!(serde_json::from_str::<PatientId>("42").is_err());
     }

@@ -87,7 +87,10 @@ mod tests {
 
     #[test]
     fn booked_is_derived_from_the_seat_counter() {
-        assert_eq!(slot(3, 2, SlotStatus::Available).state(), SlotState::Available);
+        assert_eq!(
+            slot(3, 2, SlotStatus::Available).state(),
+            SlotState::Available
+        );
         assert_eq!(slot(3, 3, SlotStatus::Available).state(), SlotState::Booked);
         assert_eq!(slot(1, 0, SlotStatus::Blocked).state(), SlotState::Blocked);
         assert_eq!(slot(3, 3, SlotStatus::Available).seats_left(), 0);
@@ -98,6 +101,7 @@ mod tests {
         let s = slot(1, 0, SlotStatus::Available);
         assert!(s.is_bookable_at("2027-01-01T08:59:59Z".parse().unwrap()));
         assert!(!s.is_bookable_at("2027-01-01T09:00:00Z".parse().unwrap()));
-        assert!(!slot(1, 1, SlotStatus::Available).is_bookable_at("2026-01-01T00:00:00Z".parse().unwrap()));
+        assert!(!slot(1, 1, SlotStatus::Available)
+            .is_bookable_at("2026-01-01T00:00:00Z".parse().unwrap()));
     }
 }

@@ -28,15 +28,29 @@ const TRANSITIONS: &[(AppointmentStatus, &[AppointmentStatus])] = &[
 ];
 
 impl AppointmentStatus {
-    pub const ALL: [AppointmentStatus; 7] = [Scheduled, Confirmed, InProgress, Completed, Cancelled, NoShow, Rescheduled];
+    pub const ALL: [AppointmentStatus; 7] = [
+        Scheduled,
+        Confirmed,
+        InProgress,
+        Completed,
+        Cancelled,
+        NoShow,
+        Rescheduled,
+    ];
 
     pub fn can_become(self, next: AppointmentStatus) -> bool {
-        TRANSITIONS.iter().any(|(from, to)| *from == self && to.contains(&next))
+        TRANSITIONS
+            .iter()
+            .any(|(from, to)| *from == self && to.contains(&next))
     }
 
     /// The statuses from which `next` may be reached: the condition a conditional write puts on the item.
     pub fn sources_of(next: AppointmentStatus) -> Vec<AppointmentStatus> {
-        TRANSITIONS.iter().filter(|(_, to)| to.contains(&next)).map(|(from, _)| *from).collect()
+        TRANSITIONS
+            .iter()
+            .filter(|(_, to)| to.contains(&next))
+            .map(|(from, _)| *from)
+            .collect()
     }
 
     /// Holds a seat and the patient's time.
@@ -96,7 +110,11 @@ mod tests {
         ];
         for from in AppointmentStatus::ALL {
             for to in AppointmentStatus::ALL {
-                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from:?} -> {to:?}");
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
             }
         }
     }
@@ -104,18 +122,30 @@ mod tests {
     #[test]
     fn final_statuses_have_no_way_out_and_cancel_comes_only_from_active_ones() {
         for s in [Completed, Cancelled, NoShow, Rescheduled] {
-            assert!(AppointmentStatus::ALL.iter().all(|to| !s.can_become(*to)), "{s:?}");
+            assert!(
+                AppointmentStatus::ALL.iter().all(|to| !s.can_become(*to)),
+                "{s:?}"
+            );
             assert!(!s.is_active());
         }
-        assert_eq!(AppointmentStatus::sources_of(Cancelled), vec![Scheduled, Confirmed]);
+        assert_eq!(
+            AppointmentStatus::sources_of(Cancelled),
+            vec![Scheduled, Confirmed]
+        );
     }
 
     #[test]
     fn statuses_are_snake_case_on_the_wire() {
-        assert_eq!(serde_json::to_string(&InProgress).unwrap(), "\"in_progress\"");
+        assert_eq!(
+            serde_json::to_string(&InProgress).unwrap(),
+            "\"in_progress\""
+        );
         assert_eq!(serde_json::to_string(&NoShow).unwrap(), "\"no_show\"");
         for s in AppointmentStatus::ALL {
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
     }
 }

@@ -14,7 +14,9 @@ pub struct UtcTime(Timestamp);
 
 impl UtcTime {
     pub fn from_timestamp(ts: Timestamp) -> Self {
-        let whole = jiff::TimestampRound::new().smallest(Unit::Second).mode(jiff::RoundMode::Trunc);
+        let whole = jiff::TimestampRound::new()
+            .smallest(Unit::Second)
+            .mode(jiff::RoundMode::Trunc);
         Self(ts.round(whole).unwrap_or(ts))
     }
 
@@ -29,7 +31,10 @@ impl UtcTime {
 
     /// The first instant of a UTC date.
     pub fn start_of(date: Date) -> Self {
-        let ts = date.to_zoned(jiff::tz::TimeZone::UTC).expect("every UTC date has a midnight").timestamp();
+        let ts = date
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .expect("every UTC date has a midnight")
+            .timestamp();
         Self(ts)
     }
 
@@ -38,7 +43,11 @@ impl UtcTime {
     }
 
     pub fn plus(self, d: SignedDuration) -> Self {
-        Self::from_timestamp(self.0.saturating_add(d).expect("saturating add never fails"))
+        Self::from_timestamp(
+            self.0
+                .saturating_add(d)
+                .expect("saturating add never fails"),
+        )
     }
 
     pub fn until(self, later: UtcTime) -> SignedDuration {
@@ -125,7 +134,11 @@ impl Interval {
     pub fn utc_dates(&self) -> Vec<Date> {
         let last = self.end.plus(SignedDuration::from_secs(-1)).utc_date();
         let mut dates = vec![self.start.utc_date()];
-        while let Some(next) = dates.last().and_then(|d| d.tomorrow().ok()).filter(|d| *d <= last) {
+        while let Some(next) = dates
+            .last()
+            .and_then(|d| d.tomorrow().ok())
+            .filter(|d| *d <= last)
+        {
             dates.push(next);
         }
         dates
@@ -147,7 +160,10 @@ impl TryFrom<RawInterval> for Interval {
 
 impl From<Interval> for RawInterval {
     fn from(iv: Interval) -> Self {
-        RawInterval { start: iv.start, end: iv.end }
+        RawInterval {
+            start: iv.start,
+            end: iv.end,
+        }
     }
 }
 
@@ -162,24 +178,46 @@ mod tests {
 
     #[test]
     fn times_are_stored_in_utc_with_a_fixed_width() {
-        assert_eq!(t("2027-03-14T09:30:00-04:00").to_string(), "2027-03-14T13:30:00Z");
-        assert_eq!(t("2027-01-02T03:04:05Z").to_string(), "2027-01-02T03:04:05Z");
-        assert_eq!(serde_json::to_string(&t("2027-01-02T00:00:00+00:00")).unwrap(), "\"2027-01-02T00:00:00Z\"");
+        assert_eq!(
+            t("2027-03-14T09:30:00-04:00").to_string(),
+            "2027-03-14T13:30:00Z"
+        );
+        assert_eq!(
+            t("2027-01-02T03:04:05Z").to_string(),
+            "2027-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            serde_json::to_string(&t("2027-01-02T00:00:00+00:00")).unwrap(),
+            "\"2027-01-02T00:00:00Z\""
+        );
     }
 
     #[test]
     fn times_without_an_offset_or_with_fractions_are_refused() {
-        for bad in ["2027-03-14T09:30:00", "2027-03-14", "tomorrow", "2027-03-14T09:30:00.5Z", ""] {
+        for bad in [
+            "2027-03-14T09:30:00",
+            "2027-03-14",
+            "tomorrow",
+            "2027-03-14T09:30:00.5Z",
+            "",
+        ] {
             assert_eq!(bad.parse::<UtcTime>(), Err(InvalidTime), "{bad:?}");
         }
     }
 
     #[test]
     fn an_interval_must_end_after_it_starts() {
-        assert_eq!(Interval::new(t("2027-01-01T10:00:00Z"), t("2027-01-01T10:00:00Z")), Err(EmptyInterval));
-        assert_eq!(Interval::new(t("2027-01-01T10:00:00Z"), t("2027-01-01T09:00:00Z")), Err(EmptyInterval));
-        let iv: Result<Interval, _> =
-            serde_json::from_str(r#"{"start":"2027-01-01T10:00:00Z","end":"2027-01-01T09:00:00Z"}"#);
+        assert_eq!(
+            Interval::new(t("2027-01-01T10:00:00Z"), t("2027-01-01T10:00:00Z")),
+            Err(EmptyInterval)
+        );
+        assert_eq!(
+            Interval::new(t("2027-01-01T10:00:00Z"), t("2027-01-01T09:00:00Z")),
+            Err(EmptyInterval)
+        );
+        let iv: Result<Interval, _> = serde_json::from_str(
+            r#"{"start":"2027-01-01T10:00:00Z","end":"2027-01-01T09:00:00Z"}"#,
+        );
         assert!(iv.is_err());
     }
 
@@ -196,7 +234,8 @@ mod tests {
     fn an_interval_over_midnight_occupies_both_dates_and_one_ending_at_midnight_only_one() {
         let over = Interval::new(t("2027-01-01T23:30:00Z"), t("2027-01-02T00:30:00Z")).unwrap();
         assert_eq!(over.utc_dates().len(), 2);
-        let to_midnight = Interval::new(t("2027-01-01T23:30:00Z"), t("2027-01-02T00:00:00Z")).unwrap();
+        let to_midnight =
+            Interval::new(t("2027-01-01T23:30:00Z"), t("2027-01-02T00:00:00Z")).unwrap();
         assert_eq!(to_midnight.utc_dates(), vec![jiff::civil::date(2027, 1, 1)]);
     }
 

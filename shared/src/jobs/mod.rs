@@ -14,10 +14,19 @@ use crate::store::{keys, n, Store, StoreError};
 const FREED_SEAT_TTL: SignedDuration = SignedDuration::from_hours(24 * 90);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Job {
     /// A cancellation gave a seat back; recorded per slot so that waitlist offers can use it.
-    SeatFreed { job_id: Uuid, slot_id: SlotId, appointment_id: AppointmentId, freed_at: UtcTime },
+    SeatFreed {
+        job_id: Uuid,
+        slot_id: SlotId,
+        appointment_id: AppointmentId,
+        freed_at: UtcTime,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +57,11 @@ impl Worker {
         let mut response = SqsBatchResponse::default();
         for message in event.records {
             let id = message.message_id.clone().unwrap_or_default();
-            let outcome = match serde_json::from_str::<Job>(message.body.as_deref().unwrap_or_default()) {
-                Ok(job) => self.run(&job).await,
-                Err(e) => Err(JobError::Malformed(e.to_string())),
-            };
+            let outcome =
+                match serde_json::from_str::<Job>(message.body.as_deref().unwrap_or_default()) {
+                    Ok(job) => self.run(&job).await,
+                    Err(e) => Err(JobError::Malformed(e.to_string())),
+                };
             if let Err(e) = outcome {
                 tracing::warn!(message_id = %id, error = %e, "job failed");
                 let mut failure = BatchItemFailure::default();
@@ -64,10 +74,27 @@ impl Worker {
 
     pub async fn run(&self, job: &Job) -> Result<(), JobError> {
         match job {
-            Job::SeatFreed { job_id, slot_id, appointment_id, freed_at } => {
-                let record = FreedSeat { slot_id: *slot_id, appointment_id: *appointment_id, freed_at: *freed_at, job_id: *job_id };
-                let mut item = crate::store::to_item(&record, &keys::freed_seat(*slot_id, *appointment_id), &[])?;
-                item.insert(keys::EXPIRES_AT.into(), n(freed_at.plus(FREED_SEAT_TTL).timestamp().as_second()));
+            Job::SeatFreed {
+                job_id,
+                slot_id,
+                appointment_id,
+                freed_at,
+            } => {
+                let record = FreedSeat {
+                    slot_id: *slot_id,
+                    appointment_id: *appointment_id,
+                    freed_at: *freed_at,
+                    job_id: *job_id,
+                };
+                let mut item = crate::store::to_item(
+                    &record,
+                    &keys::freed_seat(*slot_id, *appointment_id),
+                    &[],
+                )?;
+                item.insert(
+                    keys::EXPIRES_AT.into(),
+                    n(freed_at.plus(FREED_SEAT_TTL).timestamp().as_second()),
+                );
                 let put = self
                     .store
                     .db
@@ -79,7 +106,12 @@ impl Worker {
                     .await;
                 match put {
                     Ok(_) => tracing::info!(%slot_id, %appointment_id, "freed seat recorded"),
-                    Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                    Err(e)
+                        if matches!(
+                            e.as_service_error(),
+                            Some(PutItemError::ConditionalCheckFailedException(_))
+                        ) =>
+                    {
                         tracing::info!(%slot_id, %appointment_id, "freed seat already recorded");
                     }
                     Err(e) => return Err(StoreError::from(e).into()),

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,8 @@ use super::guard::Guard;
 use super::{backoff, from_item, keys, n, s, Item, Store, StoreError, MAX_ATTEMPTS};
 use crate::domain::appointment::is_late_cancellation;
 use crate::domain::{
-    Appointment, AppointmentId, AppointmentStatus, ConsultationType, PatientId, Slot, SlotId, SlotStatus, UtcTime,
+    Appointment, AppointmentId, AppointmentStatus, ConsultationType, PatientId, Slot, SlotId,
+    SlotStatus, UtcTime,
 };
 
 /// How long a retried booking is recognised by its `Idempotency-Key`.
@@ -78,35 +80,50 @@ fn refusal(slot: &Slot, now: UtcTime) -> Option<BookingError> {
     match slot.status {
         SlotStatus::Blocked => Some(BookingError::SlotUnavailable("the slot is blocked")),
         SlotStatus::Cancelled => Some(BookingError::SlotUnavailable("the slot is cancelled")),
-        SlotStatus::Available if slot.start_time <= now => {
-            Some(BookingError::SlotUnavailable("the slot has already started"))
-        }
+        SlotStatus::Available if slot.start_time <= now => Some(BookingError::SlotUnavailable(
+            "the slot has already started",
+        )),
         SlotStatus::Available if slot.seats_left() == 0 => Some(BookingError::SlotFull),
         SlotStatus::Available => None,
     }
 }
 
 /// The per-item reasons of a cancelled transaction, or the error if it failed otherwise.
-fn cancellation_reasons(e: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> Result<Vec<CancellationReason>, StoreError> {
+fn cancellation_reasons(
+    e: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+) -> Result<Vec<CancellationReason>, StoreError> {
     match e.into_service_error() {
-        TransactWriteItemsError::TransactionCanceledException(c) => Ok(c.cancellation_reasons.unwrap_or_default()),
-        other => Err(StoreError::Dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string())),
+        TransactWriteItemsError::TransactionCanceledException(c) => {
+            Ok(c.cancellation_reasons.unwrap_or_default())
+        }
+        other => Err(StoreError::Dynamo(
+            aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
+        )),
     }
 }
 
 fn failed(reasons: &[CancellationReason], index: usize) -> bool {
-    reasons.get(index).and_then(|r| r.code()).is_some_and(|c| c == "ConditionalCheckFailed")
+    reasons
+        .get(index)
+        .and_then(|r| r.code())
+        .is_some_and(|c| c == "ConditionalCheckFailed")
 }
 
 fn conflicted(reasons: &[CancellationReason]) -> bool {
-    reasons.iter().filter_map(|r| r.code()).any(|c| c == "TransactionConflict")
+    reasons
+        .iter()
+        .filter_map(|r| r.code())
+        .any(|c| c == "TransactionConflict")
 }
 
 impl Store {
     pub async fn book(&self, req: &NewBooking, now: UtcTime) -> Result<Booked, BookingError> {
         let slot_key = keys::slot(req.slot_id);
         let guard_key = keys::patient_schedule(req.patient_id);
-        let idem_key = req.idempotency_key.as_deref().map(|k| keys::idempotency(req.caller, k));
+        let idem_key = req
+            .idempotency_key
+            .as_deref()
+            .map(|k| keys::idempotency(req.caller, k));
         for attempt in 1..=MAX_ATTEMPTS {
             let mut wanted = vec![slot_key.clone(), guard_key.clone()];
             wanted.extend(idem_key.clone());
@@ -153,17 +170,32 @@ impl Store {
             let mut writes = vec![
                 self.take_seat(slot.id, now)?,
                 put_new(&self.table, super::appointment_item(&appointment)?)?,
-                guard.take(&self.table, &appointment.id.to_string(), &slot.interval(), now)?,
+                guard.take(
+                    &self.table,
+                    &appointment.id.to_string(),
+                    &slot.interval(),
+                    now,
+                )?,
             ];
             if let Some(key) = &idem_key {
-                let record = IdempotencyRecord { appointment_id: appointment.id, slot_id: slot.id, patient_id: req.patient_id };
+                let record = IdempotencyRecord {
+                    appointment_id: appointment.id,
+                    slot_id: slot.id,
+                    patient_id: req.patient_id,
+                };
                 let expires = now.plus(IDEMPOTENCY_TTL).timestamp().as_second();
                 let mut item: Item = super::to_item(&record, key, &[])?;
                 item.insert(keys::EXPIRES_AT.into(), n(expires));
                 writes.push(put_new(&self.table, item)?);
             }
 
-            let reasons = match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
+            let reasons = match self
+                .db
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(Booked::New(appointment)),
                 Err(e) => cancellation_reasons(e)?,
             };
@@ -177,10 +209,14 @@ impl Store {
                 }
             }
             if failed(&reasons, 1) {
-                return Err(StoreError::Corrupt("a fresh appointment id already exists".into()).into());
+                return Err(
+                    StoreError::Corrupt("a fresh appointment id already exists".into()).into(),
+                );
             }
             if !(failed(&reasons, 0) || failed(&reasons, 2) || conflicted(&reasons)) {
-                return Err(StoreError::Dynamo(format!("transaction cancelled: {reasons:?}")).into());
+                return Err(
+                    StoreError::Dynamo(format!("transaction cancelled: {reasons:?}")).into(),
+                );
             }
             tracing::debug!(attempt, "booking met a concurrent write; retrying");
             backoff(attempt).await;
@@ -188,14 +224,20 @@ impl Store {
         Err(StoreError::Contended(MAX_ATTEMPTS).into())
     }
 
-    async fn replay(&self, req: &NewBooking, record: IdempotencyRecord) -> Result<Booked, BookingError> {
+    async fn replay(
+        &self,
+        req: &NewBooking,
+        record: IdempotencyRecord,
+    ) -> Result<Booked, BookingError> {
         if record.slot_id != req.slot_id || record.patient_id != req.patient_id {
             return Err(BookingError::IdempotencyMismatch);
         }
         let first = self
             .appointment(record.appointment_id)
             .await?
-            .ok_or_else(|| StoreError::Corrupt("idempotency record without its appointment".into()))?;
+            .ok_or_else(|| {
+                StoreError::Corrupt("idempotency record without its appointment".into())
+            })?;
         Ok(Booked::Replayed(first))
     }
 
@@ -204,7 +246,9 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::slot(slot))))
             .update_expression("SET currentBookings = currentBookings + :one, updatedAt = :now")
-            .condition_expression("#status = :available AND currentBookings < maxBookings AND startTime > :now")
+            .condition_expression(
+                "#status = :available AND currentBookings < maxBookings AND startTime > :now",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", s(now.to_string()))
@@ -230,16 +274,26 @@ impl Store {
         cancelled.cancelled_at = Some(now);
         cancelled.cancelled_by = Some(by);
         cancelled.cancellation_reason = Some(reason.to_owned());
-        cancelled.late_cancellation = Some(is_late_cancellation(now, appointment.start_time, late_window));
+        cancelled.late_cancellation = Some(is_late_cancellation(
+            now,
+            appointment.start_time,
+            late_window,
+        ));
         cancelled.updated_at = now;
 
         let values: HashMap<String, AttributeValue> = HashMap::from([
-            (":cancelled".into(), s(AppointmentStatus::Cancelled.as_str())),
+            (
+                ":cancelled".into(),
+                s(AppointmentStatus::Cancelled.as_str()),
+            ),
             (":read".into(), s(appointment.status.as_str())),
             (":now".into(), s(now.to_string())),
             (":by".into(), s(by.to_string())),
             (":reason".into(), s(reason)),
-            (":late".into(), AttributeValue::Bool(cancelled.late_cancellation == Some(true))),
+            (
+                ":late".into(),
+                AttributeValue::Bool(cancelled.late_cancellation == Some(true)),
+            ),
         ]);
         let status = Update::builder()
             .table_name(&self.table)
@@ -264,20 +318,37 @@ impl Store {
         let writes = vec![
             TransactWriteItem::builder().update(status).build(),
             TransactWriteItem::builder().update(seat).build(),
-            Guard::give_back(&self.table, &keys::patient_schedule(appointment.patient_id), &appointment.id.to_string())?,
+            Guard::give_back(
+                &self.table,
+                &keys::patient_schedule(appointment.patient_id),
+                &appointment.id.to_string(),
+            )?,
         ];
-        let reasons = match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
+        let reasons = match self
+            .db
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
             Ok(_) => return Ok(Some(cancelled)),
             Err(e) => cancellation_reasons(e)?,
         };
         if failed(&reasons, 0) || conflicted(&reasons) {
             return Ok(None);
         }
-        Err(StoreError::Corrupt(format!("cancelling {} left the slot or guard inconsistent: {reasons:?}", appointment.id)))
+        Err(StoreError::Corrupt(format!(
+            "cancelling {} left the slot or guard inconsistent: {reasons:?}",
+            appointment.id
+        )))
     }
 }
 
 fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)").build()?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(PK)")
+        .build()?;
     Ok(TransactWriteItem::builder().put(put).build())
 }

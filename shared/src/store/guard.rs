@@ -34,10 +34,18 @@ struct GuardBody {
 impl Guard {
     pub fn read(key: Key, item: Option<Item>) -> Result<Guard, StoreError> {
         match item {
-            None => Ok(Guard { key, intervals: HashMap::new(), version: None }),
+            None => Ok(Guard {
+                key,
+                intervals: HashMap::new(),
+                version: None,
+            }),
             Some(item) => {
                 let body: GuardBody = super::from_item(item)?;
-                Ok(Guard { key, intervals: body.intervals, version: Some(body.version) })
+                Ok(Guard {
+                    key,
+                    intervals: body.intervals,
+                    version: Some(body.version),
+                })
             }
         }
     }
@@ -56,11 +64,20 @@ impl Guard {
 
     /// The write that records `iv` under `id`, valid only if nobody changed the guard since it was read.
     /// Entries that ended before `now` are dropped in the same write, so a guard does not grow forever.
-    pub fn take(&self, table: &str, id: &str, iv: &Interval, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
+    pub fn take(
+        &self,
+        table: &str,
+        id: &str,
+        iv: &Interval,
+        now: UtcTime,
+    ) -> Result<TransactWriteItem, StoreError> {
         let entry: AttributeValue = serde_dynamo::to_attribute_value(iv)?;
         let Some(version) = self.version else {
             let mut item = key_item(&self.key);
-            item.insert("intervals".into(), AttributeValue::M(HashMap::from([(id.to_owned(), entry)])));
+            item.insert(
+                "intervals".into(),
+                AttributeValue::M(HashMap::from([(id.to_owned(), entry)])),
+            );
             item.insert("version".into(), n(1));
             let put = Put::builder()
                 .table_name(table)
@@ -71,7 +88,12 @@ impl Guard {
         };
         let mut names = HashMap::from([("#e".to_owned(), id.to_owned())]);
         let mut expr = "SET intervals.#e = :iv, version = version + :one".to_owned();
-        let stale: Vec<&String> = self.intervals.iter().filter(|(k, v)| v.end() <= now && *k != id).map(|(k, _)| k).collect();
+        let stale: Vec<&String> = self
+            .intervals
+            .iter()
+            .filter(|(k, v)| v.end() <= now && *k != id)
+            .map(|(k, _)| k)
+            .collect();
         for (i, old) in stale.iter().enumerate() {
             expr.push_str(if i == 0 { " REMOVE " } else { ", " });
             expr.push_str(&format!("intervals.#s{i}"));
@@ -114,17 +136,31 @@ mod tests {
     #[test]
     fn conflicts_name_every_overlapping_entry_but_the_one_being_moved() {
         let guard = Guard {
-            key: Key { pk: "P".into(), sk: "S".into() },
+            key: Key {
+                pk: "P".into(),
+                sk: "S".into(),
+            },
             intervals: HashMap::from([
-                ("a".to_owned(), iv("2027-01-01T09:00:00Z", "2027-01-01T09:30:00Z")),
-                ("b".to_owned(), iv("2027-01-01T09:30:00Z", "2027-01-01T10:00:00Z")),
-                ("c".to_owned(), iv("2027-01-01T11:00:00Z", "2027-01-01T12:00:00Z")),
+                (
+                    "a".to_owned(),
+                    iv("2027-01-01T09:00:00Z", "2027-01-01T09:30:00Z"),
+                ),
+                (
+                    "b".to_owned(),
+                    iv("2027-01-01T09:30:00Z", "2027-01-01T10:00:00Z"),
+                ),
+                (
+                    "c".to_owned(),
+                    iv("2027-01-01T11:00:00Z", "2027-01-01T12:00:00Z"),
+                ),
             ]),
             version: Some(3),
         };
         let wanted = iv("2027-01-01T09:15:00Z", "2027-01-01T09:45:00Z");
         assert_eq!(guard.conflicts(&wanted, None), vec!["a", "b"]);
         assert_eq!(guard.conflicts(&wanted, Some("a")), vec!["b"]);
-        assert!(guard.conflicts(&iv("2027-01-01T10:00:00Z", "2027-01-01T11:00:00Z"), None).is_empty());
+        assert!(guard
+            .conflicts(&iv("2027-01-01T10:00:00Z", "2027-01-01T11:00:00Z"), None)
+            .is_empty());
     }
 }

@@ -36,7 +36,10 @@ pub struct Key {
 
 impl Key {
     fn new(pk: String, sk: &str) -> Key {
-        Key { pk, sk: sk.to_owned() }
+        Key {
+            pk,
+            sk: sk.to_owned(),
+        }
     }
 }
 
@@ -115,6 +118,9 @@ mod tests {
     #[test]
     fn idempotency_keys_are_scoped_to_the_caller() {
         let key = "retry-1";
-        assert_ne!(idempotency(Uuid::new_v4(), key), idempotency(Uuid::new_v4(), key));
+        assert_ne!(
+            idempotency(Uuid::new_v4(), key),
+            idempotency(Uuid::new_v4(), key)
+        );
     }
 }

@@ -67,11 +67,18 @@ pub fn n(v: impl std::fmt::Display) -> AttributeValue {
 }
 
 pub fn key_item(key: &Key) -> Item {
-    HashMap::from([(keys::PK.to_owned(), s(&key.pk)), (keys::SK.to_owned(), s(&key.sk))])
+    HashMap::from([
+        (keys::PK.to_owned(), s(&key.pk)),
+        (keys::SK.to_owned(), s(&key.sk)),
+    ])
 }
 
 /// A domain value as a stored item: its fields plus the key attributes.
-pub fn to_item<T: Serialize>(value: &T, key: &Key, extra: &[(&str, String)]) -> Result<Item, StoreError> {
+pub fn to_item<T: Serialize>(
+    value: &T,
+    key: &Key,
+    extra: &[(&str, String)],
+) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(value)?;
     item.extend(key_item(key));
     for (name, value) in extra {
@@ -102,14 +109,20 @@ pub fn slot_item(slot: &Slot) -> Result<Item, StoreError> {
     to_item(
         slot,
         &keys::slot(slot.id),
-        &[(keys::GSI1PK, keys::provider_slots(slot.provider_id)), (keys::GSI1SK, keys::by_start(slot.start_time, slot.id))],
+        &[
+            (keys::GSI1PK, keys::provider_slots(slot.provider_id)),
+            (keys::GSI1SK, keys::by_start(slot.start_time, slot.id)),
+        ],
     )
 }
 
 /// A short random pause before retrying after a concurrent write, so that racing writers spread out.
 pub async fn backoff(attempt: u32) {
     let jitter = (uuid::Uuid::new_v4().as_u128() % 20) as u64;
-    tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(
+        5 * u64::from(attempt) + jitter,
+    ))
+    .await;
 }
 
 /// How many times a write that met a concurrent write is re-read and retried.
@@ -117,17 +130,30 @@ pub const MAX_ATTEMPTS: u32 = 8;
 
 impl Store {
     pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Store {
-        Store { db, table: table.into() }
+        Store {
+            db,
+            table: table.into(),
+        }
     }
 
     /// One strongly consistent GetItem.
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let out = self.db.get_item().table_name(&self.table).set_key(Some(key_item(key))).consistent_read(true).send().await?;
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .consistent_read(true)
+            .send()
+            .await?;
         Ok(out.item)
     }
 
     pub async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
-        self.get(&keys::appointment(id)).await?.map(from_item).transpose()
+        self.get(&keys::appointment(id))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     pub async fn slot(&self, id: SlotId) -> Result<Option<Slot>, StoreError> {
@@ -143,9 +169,21 @@ impl Store {
         pending.dedup();
         let mut attempt = 0;
         while !pending.is_empty() {
-            let request = KeysAndAttributes::builder().set_keys(Some(std::mem::take(&mut pending))).consistent_read(true).build()?;
-            let out = self.db.batch_get_item().request_items(&self.table, request).send().await?;
-            for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()?;
+            let out = self
+                .db
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
                 let key = item_key(&item)?;
                 found.insert(key, item);
             }
@@ -167,5 +205,8 @@ pub fn item_key(item: &Item) -> Result<Key, StoreError> {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
         _ => Err(StoreError::Corrupt(format!("item without {name}"))),
     };
-    Ok(Key { pk: get(keys::PK)?, sk: get(keys::SK)? })
+    Ok(Key {
+        pk: get(keys::PK)?,
+        sk: get(keys::SK)?,
+    })
 }

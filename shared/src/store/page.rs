@@ -34,14 +34,25 @@ pub fn encode(last_evaluated: &Item) -> String {
 
 /// Decodes a cursor for a query on index partition `gsi_pk_name = gsi_pk` whose sort key must lie in
 /// `[from, to]`.
-pub fn decode(cursor: &str, gsi_pk_name: &str, gsi_pk: &str, gsi_sk_name: &str, from: &str, to: &str) -> Result<Item, BadCursor> {
+pub fn decode(
+    cursor: &str,
+    gsi_pk_name: &str,
+    gsi_pk: &str,
+    gsi_sk_name: &str,
+    from: &str,
+    to: &str,
+) -> Result<Item, BadCursor> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| BadCursor)?;
     let flat: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| BadCursor)?;
     if flat.len() != 4 || flat.get(gsi_pk_name).map(String::as_str) != Some(gsi_pk) {
         return Err(BadCursor);
     }
     let sk = flat.get(gsi_sk_name).ok_or(BadCursor)?;
-    if sk.as_str() < from || sk.as_str() > to || !flat.contains_key(super::keys::PK) || !flat.contains_key(super::keys::SK) {
+    if sk.as_str() < from
+        || sk.as_str() > to
+        || !flat.contains_key(super::keys::PK)
+        || !flat.contains_key(super::keys::SK)
+    {
         return Err(BadCursor);
     }
     Ok(flat.into_iter().map(|(k, v)| (k, s(v))).collect())
@@ -64,16 +75,50 @@ mod tests {
     fn a_cursor_round_trips_within_its_own_partition_and_range() {
         let k = key("PROVIDER#a#SLOTS", "2027-01-02T09:00:00Z#x");
         let c = encode(&k);
-        assert_eq!(decode(&c, "GSI1PK", "PROVIDER#a#SLOTS", "GSI1SK", "2027-01-01", "2027-01-03"), Ok(k));
+        assert_eq!(
+            decode(
+                &c,
+                "GSI1PK",
+                "PROVIDER#a#SLOTS",
+                "GSI1SK",
+                "2027-01-01",
+                "2027-01-03"
+            ),
+            Ok(k)
+        );
     }
 
     #[test]
     fn a_cursor_cannot_be_moved_to_another_partition_or_range_or_forged() {
         let c = encode(&key("PROVIDER#a#SLOTS", "2027-01-02T09:00:00Z#x"));
-        assert_eq!(decode(&c, "GSI1PK", "PROVIDER#b#SLOTS", "GSI1SK", "2027-01-01", "2027-01-03"), Err(BadCursor));
-        assert_eq!(decode(&c, "GSI1PK", "PROVIDER#a#SLOTS", "GSI1SK", "2027-01-03", "2027-01-04"), Err(BadCursor));
+        assert_eq!(
+            decode(
+                &c,
+                "GSI1PK",
+                "PROVIDER#b#SLOTS",
+                "GSI1SK",
+                "2027-01-01",
+                "2027-01-03"
+            ),
+            Err(BadCursor)
+        );
+        assert_eq!(
+            decode(
+                &c,
+                "GSI1PK",
+                "PROVIDER#a#SLOTS",
+                "GSI1SK",
+                "2027-01-03",
+                "2027-01-04"
+            ),
+            Err(BadCursor)
+        );
         for junk in ["", "!!!", "e30", "bm90IGpzb24"] {
-            assert_eq!(decode(junk, "GSI1PK", "PROVIDER#a#SLOTS", "GSI1SK", "", "~"), Err(BadCursor), "{junk}");
+            assert_eq!(
+                decode(junk, "GSI1PK", "PROVIDER#a#SLOTS", "GSI1SK", "", "~"),
+                Err(BadCursor),
+                "{junk}"
+            );
         }
     }
 }

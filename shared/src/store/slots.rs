@@ -19,13 +19,23 @@ pub enum SlotError {
 impl Store {
     /// Puts `slot` and records its time in the provider's day guards, in one transaction per attempt.
     pub async fn create_slot(&self, slot: &Slot, now: UtcTime) -> Result<(), SlotError> {
-        let guard_keys: Vec<Key> = slot.interval().utc_dates().into_iter().map(|d| keys::provider_day(slot.provider_id, d)).collect();
+        let guard_keys: Vec<Key> = slot
+            .interval()
+            .utc_dates()
+            .into_iter()
+            .map(|d| keys::provider_day(slot.provider_id, d))
+            .collect();
         let id = slot.id.to_string();
         for attempt in 1..=MAX_ATTEMPTS {
             let mut found = self.get_many(&guard_keys).await?;
-            let guards: Vec<Guard> =
-                guard_keys.iter().map(|k| Guard::read(k.clone(), found.remove(k))).collect::<Result<_, _>>()?;
-            let mut clashes: Vec<String> = guards.iter().flat_map(|g| g.conflicts(&slot.interval(), None)).collect();
+            let guards: Vec<Guard> = guard_keys
+                .iter()
+                .map(|k| Guard::read(k.clone(), found.remove(k)))
+                .collect::<Result<_, _>>()?;
+            let mut clashes: Vec<String> = guards
+                .iter()
+                .flat_map(|g| g.conflicts(&slot.interval(), None))
+                .collect();
             clashes.sort();
             clashes.dedup();
             if !clashes.is_empty() {
@@ -37,18 +47,31 @@ impl Store {
                 .condition_expression("attribute_not_exists(PK)")
                 .build()
                 .map_err(StoreError::from)?;
-            let mut writes = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build()];
+            let mut writes = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(put)
+                .build()];
             for g in &guards {
                 writes.push(g.take(&self.table, &id, &slot.interval(), now)?);
             }
-            match self.db.transact_write_items().set_transact_items(Some(writes)).send().await {
+            match self
+                .db
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) => match e.into_service_error() {
                     TransactWriteItemsError::TransactionCanceledException(_) => {
                         tracing::debug!(attempt, "slot creation met a concurrent write; retrying");
                         backoff(attempt).await;
                     }
-                    other => return Err(StoreError::Dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string()).into()),
+                    other => {
+                        return Err(StoreError::Dynamo(
+                            aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
+                        )
+                        .into())
+                    }
                 },
             }
         }
@@ -85,8 +108,15 @@ impl Store {
             .limit(limit)
             .send()
             .await?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<Slot>, _>>()?;
-        Ok(Page { items, next: out.last_evaluated_key.as_ref().map(page::encode) })
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<Slot>, _>>()?;
+        Ok(Page {
+            items,
+            next: out.last_evaluated_key.as_ref().map(page::encode),
+        })
     }
 }
-

@@ -21,7 +21,10 @@ pub const SOURCE: &str = "appointments";
 /// A side effect of one table change.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    Event { detail_type: &'static str, detail: Value },
+    Event {
+        detail_type: &'static str,
+        detail: Value,
+    },
     Job(Job),
 }
 
@@ -39,7 +42,9 @@ fn appointment(image: &serde_dynamo::Item) -> Result<Option<Appointment>, Publis
     if image.is_empty() {
         return Ok(None);
     }
-    serde_dynamo::from_item(image.clone()).map(Some).map_err(|_| PublishError::Record("appointment image".into()))
+    serde_dynamo::from_item(image.clone())
+        .map(Some)
+        .map_err(|_| PublishError::Record("appointment image".into()))
 }
 
 /// The event name for a status an appointment has just reached.
@@ -74,7 +79,10 @@ fn detail(event_id: Uuid, a: &Appointment) -> Value {
 
 /// An id that is the same every time this record is delivered, so consumers can deduplicate.
 fn effect_id(record: &EventRecord, what: &str) -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{}/{what}", record.event_id).as_bytes())
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("{}/{what}", record.event_id).as_bytes(),
+    )
 }
 
 /// The side effects of one stream record. Pure: tested without AWS.
@@ -88,7 +96,10 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
     }
     let old = appointment(&record.change.old_image)?;
     let new = appointment(&record.change.new_image)?;
-    let event = |detail_type: &'static str, a: &Appointment| Effect::Event { detail_type, detail: detail(effect_id(record, detail_type), a) };
+    let event = |detail_type: &'static str, a: &Appointment| Effect::Event {
+        detail_type,
+        detail: detail(effect_id(record, detail_type), a),
+    };
     Ok(match (record.event_name.as_str(), old, new) {
         ("INSERT", _, Some(new)) => vec![event("appointment.created", &new)],
         ("MODIFY", Some(old), Some(new)) if old.status != new.status => {
@@ -124,9 +135,15 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
 
 /// The names (never the values) of the fields that differ.
 fn changed_fields(old: &Appointment, new: &Appointment) -> Vec<String> {
-    let (Value::Object(a), Value::Object(b)) = (json!(old), json!(new)) else { return vec![] };
-    let mut names: Vec<String> =
-        a.keys().chain(b.keys()).filter(|k| *k != "updatedAt" && a.get(*k) != b.get(*k)).cloned().collect();
+    let (Value::Object(a), Value::Object(b)) = (json!(old), json!(new)) else {
+        return vec![];
+    };
+    let mut names: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| *k != "updatedAt" && a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
     names.sort();
     names.dedup();
     names
@@ -163,7 +180,10 @@ impl Publisher {
         let mut entries = vec![];
         for effect in &effects {
             match effect {
-                Effect::Event { detail_type, detail } => entries.push(
+                Effect::Event {
+                    detail_type,
+                    detail,
+                } => entries.push(
                     PutEventsRequestEntry::builder()
                         .event_bus_name(&self.bus)
                         .source(SOURCE)
@@ -178,7 +198,11 @@ impl Publisher {
                         .message_body(serde_json::to_string(job).expect("jobs serialize"))
                         .send()
                         .await
-                        .map_err(|e| PublishError::Jobs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+                        .map_err(|e| {
+                            PublishError::Jobs(
+                                aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+                            )
+                        })?;
                 }
             }
         }
@@ -189,16 +213,162 @@ impl Publisher {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| PublishError::Events(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| {
+                    PublishError::Events(
+                        aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string(),
+                    )
+                })?;
             if out.failed_entry_count > 0 {
-                return Err(PublishError::Events(format!("{} entries were not accepted", out.failed_entry_count)));
+                return Err(PublishError::Events(format!(
+                    "{} entries were not accepted",
+                    out.failed_entry_count
+                )));
             }
         }
         for effect in &effects {
-            if let Effect::Event { detail_type, detail } = effect {
+            if let Effect::Event {
+                detail_type,
+                detail,
+            } = effect
+            {
                 tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(status: &str, notes: Option<&str>) -> Value {
+        let mut v = json!({
+            "PK": {"S": "APPT#7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"}, "SK": {"S": "APPT"},
+            "id": {"S": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"},
+            "patientId": {"S": "9b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4"},
+            "providerId": {"S": "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"},
+            "slotId": {"S": "0f1e2d3c-4b5a-4968-8776-655443322110"},
+            "startTime": {"S": "2031-03-04T14:00:00Z"}, "endTime": {"S": "2031-03-04T14:30:00Z"},
+            "status": {"S": status}, "consultationType": {"S": "video"},
+            "symptoms": {"L": [{"S": "dizziness"}]},
+            "isPaid": {"BOOL": false}, "createdAt": {"S": "2026-11-24T10:00:00Z"}, "updatedAt": {"S": "2026-11-24T10:05:00Z"}
+        });
+        if let Some(n) = notes {
+            v["notes"] = json!({"S": n});
+        }
+        v
+    }
+
+    fn record(name: &str, sk: &str, old: Option<Value>, new: Option<Value>) -> EventRecord {
+        serde_json::from_value(json!({
+            "eventID": "e1", "eventName": name, "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "eu-west-1",
+            "dynamodb": {"ApproximateCreationDateTime": 1795946400, "Keys": {"PK": {"S": "X"}, "SK": {"S": sk}},
+                "NewImage": new.unwrap_or(json!({})), "OldImage": old.unwrap_or(json!({})), "SequenceNumber": "1", "SizeBytes": 1,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        }))
+        .unwrap()
+    }
+
+    fn kinds(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .map(|e| match e {
+                Effect::Event { detail_type, .. } => detail_type.to_string(),
+                Effect::Job(job) => serde_json::to_value(job).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cancellation_is_an_event_and_a_seat_freed_job() {
+        let r = record(
+            "MODIFY",
+            "APPT",
+            Some(image("scheduled", None)),
+            Some(image("cancelled", None)),
+        );
+        let effects = effects(&r).unwrap();
+        assert_eq!(kinds(&effects), ["appointment.cancelled", "seat-freed"]);
+        assert_eq!(
+            effects,
+            super::effects(&r).unwrap(),
+            "a redelivered record has the same ids"
+        );
+    }
+
+    #[test]
+    fn status_changes_map_to_their_events() {
+        for (status, event) in [
+            ("confirmed", "appointment.checked_in"),
+            ("in_progress", "appointment.started"),
+            ("completed", "appointment.completed"),
+            ("no_show", "appointment.no_show"),
+        ] {
+            let r = record(
+                "MODIFY",
+                "APPT",
+                Some(image("scheduled", None)),
+                Some(image(status, None)),
+            );
+            assert_eq!(kinds(&effects(&r).unwrap()), [event]);
+        }
+    }
+
+    #[test]
+    fn other_changes_name_the_fields_but_never_their_values() {
+        let r = record(
+            "MODIFY",
+            "APPT",
+            Some(image("scheduled", None)),
+            Some(image("scheduled", Some("bring x-rays"))),
+        );
+        let effects = effects(&r).unwrap();
+        let Effect::Event {
+            detail_type,
+            detail,
+        } = &effects[0]
+        else {
+            panic!()
+        };
+        assert_eq!(*detail_type, "appointment.updated");
+        assert_eq!(detail["changedFields"], json!(["notes"]));
+        assert!(
+            !detail.to_string().contains("x-rays") && !detail.to_string().contains("dizziness")
+        );
+    }
+
+    #[test]
+    fn slots_guards_and_removals_publish_nothing() {
+        assert!(effects(&record(
+            "INSERT",
+            "SLOT",
+            None,
+            Some(json!({"PK": {"S": "SLOT#1"}}))
+        ))
+        .unwrap()
+        .is_empty());
+        assert!(effects(&record("MODIFY", "SCHEDULE", None, None))
+            .unwrap()
+            .is_empty());
+        assert!(effects(&record(
+            "REMOVE",
+            "APPT",
+            Some(image("scheduled", None)),
+            None
+        ))
+        .unwrap()
+        .is_empty());
+        assert!(effects(&record(
+            "MODIFY",
+            "APPT",
+            Some(image("scheduled", None)),
+            Some(image("scheduled", None))
+        ))
+        .unwrap()
+        .is_empty());
     }
 }

@@ -1,0 +1,129 @@
+//! Slots: no two of a provider's slots overlap, even when created at once; listing open slots.
+
+use clinic_tests::TestApp;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_overlapping_slots_created_at_once_yield_exactly_one() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let provider = app.provider().await;
+    for round in 0..5 {
+        let (a, b) = tokio::join!(
+            app.create_slot(&provider, 24 + round * 2, 30, 1),
+            app.create_slot(&provider, 24 + round * 2, 45, 1)
+        );
+        let mut statuses = [
+            (a.status, a.code().to_owned()),
+            (b.status, b.code().to_owned()),
+        ];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [(201, String::new()), (409, "slot_overlap".to_owned())],
+            "round {round}"
+        );
+    }
+    // Back to back is not an overlap.
+    let start = clinic_tests::whole_minutes_from_now(100 * 60);
+    let slot = |from: i64| json!({"providerId": provider.id, "startTime": start.plus(jiff::SignedDuration::from_mins(from)), "endTime": start.plus(jiff::SignedDuration::from_mins(from + 30))});
+    assert_eq!(
+        app.post("/slots", &provider.token, slot(0)).await.status,
+        201
+    );
+    assert_eq!(
+        app.post("/slots", &provider.token, slot(30)).await.status,
+        201
+    );
+    assert_eq!(
+        app.post("/slots", &provider.token, slot(15)).await.code(),
+        "slot_overlap"
+    );
+    // Another provider's calendar is separate.
+    let other = app.provider().await;
+    let mut theirs = slot(15);
+    theirs["providerId"] = json!(other.id);
+    assert_eq!(app.post("/slots", &other.token, theirs).await.status, 201);
+}
+
+#[tokio::test]
+async fn available_slots_list_open_future_slots_soonest_first_in_pages() {
+    let app = TestApp::spawn().await;
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let mut created = vec![];
+    for h in [5, 1, 3, 2, 4] {
+        created.push((h, app.slot(&provider, 24 + h, 1).await));
+    }
+    created.sort();
+    // The slot at +2h is taken: it is no longer listed.
+    let taken = created[1].1.clone();
+    assert_eq!(app.book(&patient, &taken).await.status, 201);
+
+    let from = clinic_tests::whole_minutes_from_now(0).utc_date();
+    let to = from
+        .tomorrow()
+        .unwrap()
+        .tomorrow()
+        .unwrap()
+        .tomorrow()
+        .unwrap();
+    let mut cursor: Option<String> = None;
+    let mut seen = vec![];
+    let mut pages = 0;
+    loop {
+        let mut path = format!(
+            "/slots/available?providerId={}&startDate={from}&endDate={to}&limit=2",
+            provider.id
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        app.counter.take();
+        let page = app.get(&path, &patient.token).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(
+            app.counter.take(),
+            [("Query".to_owned(), 1)].into(),
+            "one Query per page"
+        );
+        pages += 1;
+        for s in page.body["data"].as_array().unwrap() {
+            assert_eq!(s["status"], "available");
+            seen.push(s["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10);
+    }
+    let expected: Vec<String> = created
+        .iter()
+        .filter(|(_, id)| *id != taken)
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert_eq!(seen, expected, "open slots, soonest first, each once");
+
+    // A cursor from this provider's listing cannot read another provider's.
+    let other = app.provider().await;
+    let first = app
+        .get(
+            &format!(
+                "/slots/available?providerId={}&startDate={from}&endDate={to}&limit=1",
+                provider.id
+            ),
+            &patient.token,
+        )
+        .await;
+    let c = first.body["nextCursor"].as_str().unwrap();
+    let forged = app
+        .get(
+            &format!(
+                "/slots/available?providerId={}&startDate={from}&endDate={to}&cursor={c}",
+                other.id
+            ),
+            &patient.token,
+        )
+        .await;
+    assert_eq!((forged.status, forged.code()), (400, "validation_failed"));
+}

@@ -1,0 +1,115 @@
+//! template.yaml, functions/ and events/ describe the same functions, and each function's IAM policy
+//! grants only what its code uses.
+
+use std::path::Path;
+
+use local::template::Template;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+#[test]
+fn every_function_has_a_binary_a_fixture_and_a_handler() {
+    let template = Template::load(&local::template_path()).unwrap();
+    let functions = template.functions().unwrap();
+    assert_eq!(functions.len(), 7);
+    for f in &functions {
+        assert!(
+            root()
+                .join(format!("functions/src/bin/{}.rs", f.binary))
+                .exists(),
+            "{} has no binary",
+            f.binary
+        );
+        assert!(
+            root().join(format!("events/{}.json", f.binary)).exists(),
+            "{} has no fixture",
+            f.binary
+        );
+        assert_eq!(
+            shared::api::endpoint(&f.binary).is_some(),
+            !f.routes.is_empty(),
+            "{}",
+            f.binary
+        );
+    }
+    for (name, _) in shared::api::ENDPOINTS {
+        assert!(
+            functions
+                .iter()
+                .any(|f| f.binary == *name && !f.routes.is_empty()),
+            "{name} is not routed in template.yaml"
+        );
+    }
+    let bins = std::fs::read_dir(root().join("functions/src/bin"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        bins,
+        functions.len(),
+        "every binary is a function of the template"
+    );
+}
+
+fn actions(template: &Template, logical_id: &str) -> Vec<String> {
+    let policies = template.resources[logical_id]
+        .properties
+        .get("Policies")
+        .cloned()
+        .unwrap_or_default();
+    let mut out = vec![];
+    for policy in policies.as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            match &statement["Action"] {
+                serde_yaml::Value::String(a) => out.push(a.clone()),
+                serde_yaml::Value::Sequence(list) => {
+                    out.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)))
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn each_function_may_do_only_what_it_does() {
+    let template = Template::load(&local::template_path()).unwrap();
+    let expect = |id: &str, want: &[&str]| assert_eq!(actions(&template, id), want, "{id}");
+    expect("AvailableSlotsFunction", &["dynamodb:Query"]);
+    expect("GetAppointmentFunction", &["dynamodb:GetItem"]);
+    expect(
+        "CreateSlotFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+    );
+    expect(
+        "CreateAppointmentFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+    );
+    expect(
+        "CancelAppointmentFunction",
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    );
+    expect("PublishFunction", &["events:PutEvents", "sqs:SendMessage"]);
+    expect("WorkerFunction", &["dynamodb:PutItem"]);
+    for f in template.functions().unwrap() {
+        let all = actions(&template, &f.logical_id);
+        assert!(
+            !all.iter()
+                .any(|a| a.ends_with(":*") || a.contains("Delete") || a.contains("Scan")),
+            "{}: {all:?}",
+            f.logical_id
+        );
+    }
+}
