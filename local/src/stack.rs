@@ -126,6 +126,14 @@ impl Stack {
         }
     }
 
+    /// The resources of one type, by logical id, with their properties.
+    fn declared(&self, kind: &str) -> Vec<(String, Yaml)> {
+        self.template
+            .of_kind(kind)
+            .map(|(id, r)| (id.clone(), r.properties.clone()))
+            .collect()
+    }
+
     pub fn resolve(&self, v: &Yaml) -> Result<String, Error> {
         let refs = &self.refs;
         Ok(self.template.resolve(v, &|id, attr| {
@@ -139,11 +147,7 @@ impl Stack {
 
     async fn create_tables(&mut self) -> Result<(), Error> {
         let db = aws_sdk_dynamodb::Client::new(&self.sdk);
-        let tables: Vec<(String, Yaml)> = self
-            .template
-            .of_kind("AWS::DynamoDB::Table")
-            .map(|(id, r)| (id.clone(), r.properties.clone()))
-            .collect();
+        let tables: Vec<(String, Yaml)> = self.declared("AWS::DynamoDB::Table");
         for (id, p) in tables {
             let name = self.name_of(&id, &p, "TableName")?;
             let mut create = db
@@ -263,11 +267,7 @@ impl Stack {
 
     /// Queues first, then their attributes: a redrive policy names another queue's ARN.
     async fn create_queues(&mut self) -> Result<(), Error> {
-        let queues: Vec<(String, Yaml)> = self
-            .template
-            .of_kind("AWS::SQS::Queue")
-            .map(|(id, r)| (id.clone(), r.properties.clone()))
-            .collect();
+        let queues: Vec<(String, Yaml)> = self.declared("AWS::SQS::Queue");
         for (id, p) in &queues {
             let name = self.name_of(id, p, "QueueName")?;
             self.create_queue(id, &name).await?;
@@ -303,11 +303,7 @@ impl Stack {
     /// Each bus, with a catch-all rule to the tap queue (local only, not in the template).
     async fn create_buses(&mut self) -> Result<(), Error> {
         let events = aws_sdk_eventbridge::Client::new(&self.sdk);
-        let buses: Vec<(String, Yaml)> = self
-            .template
-            .of_kind("AWS::Events::EventBus")
-            .map(|(id, r)| (id.clone(), r.properties.clone()))
-            .collect();
+        let buses: Vec<(String, Yaml)> = self.declared("AWS::Events::EventBus");
         let tap_arn = self
             .reference("_EventsTap", Some("Arn"))
             .cloned()
@@ -349,11 +345,7 @@ impl Stack {
 
     async fn create_schedule_groups(&mut self) -> Result<(), Error> {
         let scheduler = aws_sdk_scheduler::Client::new(&self.sdk);
-        let groups: Vec<(String, Yaml)> = self
-            .template
-            .of_kind("AWS::Scheduler::ScheduleGroup")
-            .map(|(id, r)| (id.clone(), r.properties.clone()))
-            .collect();
+        let groups: Vec<(String, Yaml)> = self.declared("AWS::Scheduler::ScheduleGroup");
         for (id, p) in groups {
             let name = self.name_of(&id, &p, "Name")?;
             let arn = scheduler
@@ -542,24 +534,33 @@ async fn poll_stream(sdk: SdkConfig, stream_arn: String, publisher: Publisher) {
     }
 }
 
+/// Up to ten messages, or an idle pause and none. Short polls: a long poll would hold the
+/// single-threaded emulator.
+async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let messages = match sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+    {
+        Ok(out) => out.messages.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "queue poll failed");
+            vec![]
+        }
+    };
+    if messages.is_empty() {
+        tokio::time::sleep(IDLE).await;
+    }
+    messages
+}
+
 async fn poll_queue(sdk: SdkConfig, url: String, arn: String, worker: Worker) {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     loop {
-        let messages = match sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-        {
-            Ok(out) => out.messages.unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "queue poll failed");
-                vec![]
-            }
-        };
+        let messages = receive(&sqs, &url).await;
         if messages.is_empty() {
-            tokio::time::sleep(IDLE).await;
             continue;
         }
         let records: Vec<Value> = messages
@@ -598,19 +599,7 @@ async fn poll_queue(sdk: SdkConfig, url: String, arn: String, worker: Worker) {
 async fn poll_tap(sdk: SdkConfig, url: String, events: Arc<Mutex<Vec<Value>>>) {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     loop {
-        let messages = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| o.messages)
-            .unwrap_or_default();
-        if messages.is_empty() {
-            tokio::time::sleep(IDLE).await;
-            continue;
-        }
+        let messages = receive(&sqs, &url).await;
         for m in messages {
             if let Some(event) = m
                 .body

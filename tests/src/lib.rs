@@ -280,6 +280,52 @@ impl TestApp {
         .await
     }
 
+    /// Writes a slot through the store, as the API would not: with a chosen id, or already started.
+    pub async fn put_slot(
+        &self,
+        id: &str,
+        provider: Uuid,
+        start: shared::domain::UtcTime,
+        minutes: i64,
+        seats: u32,
+    ) {
+        let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
+        let slot = shared::domain::Slot {
+            id: id.parse().unwrap(),
+            provider_id: shared::domain::ProviderId::from_uuid(provider),
+            start_time: start,
+            end_time: start.plus(jiff::SignedDuration::from_mins(minutes)),
+            max_bookings: seats,
+            current_bookings: 0,
+            status: shared::domain::SlotStatus::Available,
+            allowed_appointment_types: vec![],
+            location_id: None,
+            room_number: None,
+            notes: None,
+            is_overbook: false,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store().create_slot(&slot, now).await.unwrap();
+    }
+
+    /// Sets one string attribute of a stored appointment, as the lifecycle endpoints of later issues will.
+    pub async fn set_appointment_field(&self, id: &str, field: &str, value: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", S(format!("APPT#{id}")))
+            .key("SK", S("APPT".into()))
+            .update_expression("SET #f = :v")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":v", S(value.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// The slot as stored.
     pub async fn stored_slot(&self, id: &str) -> shared::domain::Slot {
         self.store()

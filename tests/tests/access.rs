@@ -26,25 +26,8 @@ async fn every_role_sees_exactly_what_it_may_of_an_appointment() {
     let slot = app.slot(&provider, 30, 1).await;
     let id = app.book(&patient, &slot).await.id();
     // Private notes are written by the completion endpoint of a later issue; set one directly.
-    app.db
-        .update_item()
-        .table_name(&app.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("APPT#{id}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("APPT".into()),
-        )
-        .update_expression("SET privateNotes = :n")
-        .expression_attribute_values(
-            ":n",
-            aws_sdk_dynamodb::types::AttributeValue::S("rule out migraine".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    app.set_appointment_field(&id, "privateNotes", "rule out migraine")
+        .await;
 
     let cases: [(&str, &Actor, u16, bool); 6] = [
         ("owning patient", &patient, 200, false),

@@ -236,26 +236,8 @@ async fn cancelling_twice_or_after_completion_is_an_invalid_transition() {
     // A completed appointment (written as the lifecycle endpoints will) cannot be cancelled either.
     let other = app.slot(&provider, 40, 1).await;
     let done = app.book(&patient, &other).await.id();
-    app.db
-        .update_item()
-        .table_name(&app.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("APPT#{done}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("APPT".into()),
-        )
-        .update_expression("SET #s = :c")
-        .expression_attribute_names("#s", "status")
-        .expression_attribute_values(
-            ":c",
-            aws_sdk_dynamodb::types::AttributeValue::S("completed".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    app.set_appointment_field(&done, "status", "completed")
+        .await;
     let refused = app.cancel(&patient, &done, "too late").await;
     assert_eq!(
         (refused.status, refused.code()),
@@ -285,34 +267,21 @@ async fn a_slot_that_has_started_cannot_be_booked() {
     let provider = app.provider().await;
     let patient = app.patient().await;
     // Written through the store, since the API refuses to create a slot in the past.
-    let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
-    let start = clinic_tests::whole_minutes_from_now(-30);
-    let slot = shared::domain::Slot {
-        id: shared::domain::SlotId::new(),
-        provider_id: shared::domain::ProviderId::from_uuid(provider.id),
-        start_time: start,
-        end_time: start.plus(jiff::SignedDuration::from_mins(60)),
-        max_bookings: 2,
-        current_bookings: 0,
-        status: shared::domain::SlotStatus::Available,
-        allowed_appointment_types: vec![],
-        location_id: None,
-        room_number: None,
-        notes: None,
-        is_overbook: false,
-        created_at: now,
-        updated_at: now,
-    };
-    app.store().create_slot(&slot, now).await.unwrap();
-    let r = app.book(&patient, &slot.id.to_string()).await;
+    let slot = shared::domain::SlotId::new().to_string();
+    app.put_slot(
+        &slot,
+        provider.id,
+        clinic_tests::whole_minutes_from_now(-30),
+        60,
+        2,
+    )
+    .await;
+    let r = app.book(&patient, &slot).await;
     assert_eq!(
         (r.status, r.code()),
         (409, "slot_unavailable"),
         "{}",
         r.body
     );
-    assert_eq!(
-        app.stored_slot(&slot.id.to_string()).await.current_bookings,
-        0
-    );
+    assert_eq!(app.stored_slot(&slot).await.current_bookings, 0);
 }

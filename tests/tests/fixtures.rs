@@ -26,24 +26,15 @@ fn ctx(app: &TestApp) -> Ctx {
 #[tokio::test]
 async fn every_http_fixture_is_answered_by_its_handler() {
     let app = TestApp::spawn().await;
-    let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
-    let slot = shared::domain::Slot {
-        id: SLOT.parse().unwrap(),
-        provider_id: PROVIDER.parse().unwrap(),
-        start_time: "2031-03-04T16:00:00Z".parse().unwrap(),
-        end_time: "2031-03-04T16:30:00Z".parse().unwrap(),
-        max_bookings: 1,
-        current_bookings: 0,
-        status: shared::domain::SlotStatus::Available,
-        allowed_appointment_types: vec![],
-        location_id: None,
-        room_number: None,
-        notes: None,
-        is_overbook: false,
-        created_at: now,
-        updated_at: now,
-    };
-    app.store().create_slot(&slot, now).await.unwrap();
+    let provider = PROVIDER.parse().unwrap();
+    app.put_slot(
+        SLOT,
+        provider,
+        "2031-03-04T16:00:00Z".parse().unwrap(),
+        30,
+        1,
+    )
+    .await;
     let ctx = ctx(&app);
     let run = |name: &'static str| {
         let ctx = ctx.clone();

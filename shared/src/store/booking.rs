@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -85,20 +84,6 @@ fn refusal(slot: &Slot, now: UtcTime) -> Option<BookingError> {
         )),
         SlotStatus::Available if slot.seats_left() == 0 => Some(BookingError::SlotFull),
         SlotStatus::Available => None,
-    }
-}
-
-/// The per-item reasons of a cancelled transaction, or the error if it failed otherwise.
-fn cancellation_reasons(
-    e: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
-) -> Result<Vec<CancellationReason>, StoreError> {
-    match e.into_service_error() {
-        TransactWriteItemsError::TransactionCanceledException(c) => {
-            Ok(c.cancellation_reasons.unwrap_or_default())
-        }
-        other => Err(StoreError::Dynamo(
-            aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
-        )),
     }
 }
 
@@ -189,15 +174,8 @@ impl Store {
                 writes.push(put_new(&self.table, item)?);
             }
 
-            let reasons = match self
-                .db
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(Booked::New(appointment)),
-                Err(e) => cancellation_reasons(e)?,
+            let Some(reasons) = self.transact(writes).await? else {
+                return Ok(Booked::New(appointment));
             };
             if idem_key.is_some() && failed(&reasons, 3) {
                 continue; // a concurrent request with the same key won: the next read replays it
@@ -324,15 +302,8 @@ impl Store {
                 &appointment.id.to_string(),
             )?,
         ];
-        let reasons = match self
-            .db
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(Some(cancelled)),
-            Err(e) => cancellation_reasons(e)?,
+        let Some(reasons) = self.transact(writes).await? else {
+            return Ok(Some(cancelled));
         };
         if failed(&reasons, 0) || conflicted(&reasons) {
             return Ok(None);

@@ -13,7 +13,8 @@ pub mod slots;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -158,6 +159,29 @@ impl Store {
 
     pub async fn slot(&self, id: SlotId) -> Result<Option<Slot>, StoreError> {
         self.get(&keys::slot(id)).await?.map(from_item).transpose()
+    }
+
+    /// One TransactWriteItems. `Ok(None)` when it committed; `Ok(Some(reasons))` when a condition or a
+    /// concurrent transaction cancelled it, one reason per write in order.
+    pub async fn transact(
+        &self,
+        writes: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<CancellationReason>>, StoreError> {
+        match self
+            .db
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(e) => match e.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    Ok(Some(c.cancellation_reasons.unwrap_or_default()))
+                }
+                other => Err(StoreError::Dynamo(DisplayErrorContext(other).to_string())),
+            },
+        }
     }
 
     /// One consistent BatchGetItem of up to 100 keys; answers by key. Unprocessed keys (throttling) are

@@ -1,6 +1,5 @@
 //! Slots: creating one without overlapping the provider's others, and listing the bookable ones.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::Put;
 
 use super::guard::Guard;
@@ -53,27 +52,11 @@ impl Store {
             for g in &guards {
                 writes.push(g.take(&self.table, &id, &slot.interval(), now)?);
             }
-            match self
-                .db
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) => match e.into_service_error() {
-                    TransactWriteItemsError::TransactionCanceledException(_) => {
-                        tracing::debug!(attempt, "slot creation met a concurrent write; retrying");
-                        backoff(attempt).await;
-                    }
-                    other => {
-                        return Err(StoreError::Dynamo(
-                            aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
-                        )
-                        .into())
-                    }
-                },
+            if self.transact(writes).await?.is_none() {
+                return Ok(());
             }
+            tracing::debug!(attempt, "slot creation met a concurrent write; retrying");
+            backoff(attempt).await;
         }
         Err(StoreError::Contended(MAX_ATTEMPTS).into())
     }
