@@ -74,3 +74,53 @@ impl LocalStack {
         format!("http://{}", self.addr)
     }
 }
+
+/// Writes an open slot through the store, with a chosen id and time (even one already started, which
+/// the API refuses): for fixtures, tests and benchmarks.
+pub async fn put_slot(
+    store: &shared::store::Store,
+    id: &str,
+    provider: &str,
+    start: shared::domain::UtcTime,
+    minutes: i64,
+    seats: u32,
+) -> Result<(), Error> {
+    let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
+    let slot = shared::domain::Slot {
+        id: id.parse()?,
+        provider_id: provider.parse()?,
+        start_time: start,
+        end_time: start.plus(jiff::SignedDuration::from_mins(minutes)),
+        max_bookings: seats,
+        current_bookings: 0,
+        status: shared::domain::SlotStatus::Available,
+        allowed_appointment_types: vec![],
+        location_id: None,
+        room_number: None,
+        notes: None,
+        is_overbook: false,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_slot(&slot, now).await?;
+    Ok(())
+}
+
+/// The slot and provider that events/create-appointment.json names.
+pub const FIXTURE_SLOT: &str = "0f1e2d3c-4b5a-4968-8776-655443322110";
+pub const FIXTURE_PROVIDER: &str = "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01";
+
+/// Puts the fixture's slot (2031-03-04 16:00 UTC), so that the booking fixture is a real booking.
+pub async fn seed_fixture_slot(stack: &stack::Stack, sdk: &SdkConfig) -> Result<(), Error> {
+    let table = stack.table_name().ok_or("no table")?.clone();
+    let store = shared::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), table);
+    put_slot(
+        &store,
+        FIXTURE_SLOT,
+        FIXTURE_PROVIDER,
+        "2031-03-04T16:00:00Z".parse()?,
+        30,
+        1,
+    )
+    .await
+}

@@ -26,11 +26,9 @@ pub fn init_local_logging() {
     init();
 }
 
-/// Runs the HTTP function named `function` in template.yaml.
-pub async fn http(function: &str) -> Result<(), Error> {
+/// Runs one HTTP function: `(its name in template.yaml, its endpoint)`, a constant of [`crate::api`].
+pub async fn http((_, endpoint): (&str, api::Endpoint)) -> Result<(), Error> {
     init();
-    let endpoint =
-        api::endpoint(function).ok_or_else(|| format!("no endpoint is named {function}"))?;
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let ctx: &'static Ctx = Box::leak(Box::new(Ctx::new(

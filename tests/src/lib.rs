@@ -289,24 +289,16 @@ impl TestApp {
         minutes: i64,
         seats: u32,
     ) {
-        let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
-        let slot = shared::domain::Slot {
-            id: id.parse().unwrap(),
-            provider_id: shared::domain::ProviderId::from_uuid(provider),
-            start_time: start,
-            end_time: start.plus(jiff::SignedDuration::from_mins(minutes)),
-            max_bookings: seats,
-            current_bookings: 0,
-            status: shared::domain::SlotStatus::Available,
-            allowed_appointment_types: vec![],
-            location_id: None,
-            room_number: None,
-            notes: None,
-            is_overbook: false,
-            created_at: now,
-            updated_at: now,
-        };
-        self.store().create_slot(&slot, now).await.unwrap();
+        local::put_slot(
+            &self.store(),
+            id,
+            &provider.to_string(),
+            start,
+            minutes,
+            seats,
+        )
+        .await
+        .unwrap();
     }
 
     /// Sets one string attribute of a stored appointment, as the lifecycle endpoints of later issues will.

@@ -6,8 +6,7 @@ use serde_json::Value;
 use shared::api::{self, Ctx};
 use shared::config::Config;
 
-const PROVIDER: &str = "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01";
-const SLOT: &str = "0f1e2d3c-4b5a-4968-8776-655443322110";
+use local::FIXTURE_SLOT as SLOT;
 const APPOINTMENT: &str = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
 
 fn fixture(name: &str) -> String {
@@ -26,15 +25,9 @@ fn ctx(app: &TestApp) -> Ctx {
 #[tokio::test]
 async fn every_http_fixture_is_answered_by_its_handler() {
     let app = TestApp::spawn().await;
-    let provider = PROVIDER.parse().unwrap();
-    app.put_slot(
-        SLOT,
-        provider,
-        "2031-03-04T16:00:00Z".parse().unwrap(),
-        30,
-        1,
-    )
-    .await;
+    local::seed_fixture_slot(&app.stack.stack, &app.stack.stack.sdk)
+        .await
+        .unwrap();
     let ctx = ctx(&app);
     let run = |name: &'static str| {
         let ctx = ctx.clone();

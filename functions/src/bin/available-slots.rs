@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::http("available-slots").await
+    shared::lambda::http(shared::api::AVAILABLE_SLOTS).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::http("cancel-appointment").await
+    shared::lambda::http(shared::api::CANCEL_APPOINTMENT).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::http("create-appointment").await
+    shared::lambda::http(shared::api::CREATE_APPOINTMENT).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::http("create-slot").await
+    shared::lambda::http(shared::api::CREATE_SLOT).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::http("get-appointment").await
+    shared::lambda::http(shared::api::GET_APPOINTMENT).await
 }

@@ -66,18 +66,22 @@ impl Ctx {
 }
 
 macro_rules! endpoints {
-    ($($function:literal => $handler:path),* $(,)?) => {
-        /// Every HTTP function of template.yaml, by its name there, and the handler it runs.
-        pub const ENDPOINTS: &[(&str, Endpoint)] = &[$(($function, |ctx, req| Box::pin($handler(ctx, req)))),*];
+    ($($constant:ident $function:literal => $handler:path),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", $function, "` function of template.yaml. A main names only its own endpoint, so its binary links only that handler.")]
+            pub const $constant: (&str, Endpoint) = ($function, |ctx, req| Box::pin($handler(ctx, req)));
+        )*
+        /// Every HTTP function of template.yaml, by its name there (the local stack routes through this).
+        pub const ENDPOINTS: &[(&str, Endpoint)] = &[$($constant),*];
     };
 }
 
 endpoints! {
-    "create-slot" => slots::create,
-    "available-slots" => slots::available,
-    "create-appointment" => appointments::book,
-    "get-appointment" => appointments::get,
-    "cancel-appointment" => appointments::cancel,
+    CREATE_SLOT "create-slot" => slots::create,
+    AVAILABLE_SLOTS "available-slots" => slots::available,
+    CREATE_APPOINTMENT "create-appointment" => appointments::book,
+    GET_APPOINTMENT "get-appointment" => appointments::get,
+    CANCEL_APPOINTMENT "cancel-appointment" => appointments::cancel,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {
