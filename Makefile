@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: dev test lint build venv toolchain ci clean
+.PHONY: dev test lint build bench venv toolchain ci clean
 
 $(VENV)/.installed: local/requirements.txt
 	python3 -m venv $(VENV)
@@ -23,7 +23,7 @@ toolchain:
 
 ## The whole stack locally: emulator, template.yaml's resources and routes on 127.0.0.1:3000.
 dev: venv
-	cargo run -p local
+	cargo run -p local --bin local
 
 ## All tests: unit, store and API against the emulator, end to end over HTTP.
 test: venv
@@ -39,6 +39,11 @@ lint: venv toolchain
 build: venv
 	rustup target add aarch64-unknown-linux-gnu
 	sam build --beta-features
+
+## Cold start, first response and peak memory of every function's release binary (10 rounds).
+bench: venv
+	cargo build --release -p functions -p local --bins
+	target/release/coldstart 10
 
 ci: test lint
 
