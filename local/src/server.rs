@@ -125,7 +125,7 @@ impl Server {
             let config = stack.config_for(f)?;
             roles_claim = config.roles_claim.clone();
             let mut ctx = Ctx::new(api_db.clone(), config)?;
-            ctx.clock = clock;
+            ctx.clock = clock.clone();
             for r in &f.routes {
                 routes.push((r.clone(), f.binary.clone(), endpoint, ctx.clone()));
             }

@@ -3,6 +3,8 @@
 
 use jiff::SignedDuration;
 
+use crate::domain::lifecycle::CheckInWindow;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub table_name: Option<String>,
@@ -12,6 +14,9 @@ pub struct Config {
     pub roles_claim: String,
     /// A cancellation closer than this to the start is marked `lateCancellation`.
     pub late_cancellation_window: SignedDuration,
+    pub check_in: CheckInWindow,
+    /// Video rooms are `<video_base_url>/<room id>`.
+    pub video_base_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +33,16 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let hours = match get("LATE_CANCELLATION_HOURS") {
-            None => 24,
-            Some(v) => v.parse::<u16>().map_err(|_| {
-                ConfigError::Invalid("LATE_CANCELLATION_HOURS", "a whole number of hours".into())
-            })?,
+        let whole = |name: &'static str, default: u16| match get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u16>()
+                .map_err(|_| ConfigError::Invalid(name, "a whole number".into())),
+        };
+        let hours = whole("LATE_CANCELLATION_HOURS", 24)?;
+        let check_in = CheckInWindow {
+            opens_before: SignedDuration::from_mins(whole("CHECK_IN_OPENS_MINUTES", 30)?.into()),
+            closes_after: SignedDuration::from_mins(whole("CHECK_IN_CLOSES_MINUTES", 15)?.into()),
         };
         Ok(Config {
             table_name: get("TABLE_NAME"),
@@ -40,6 +50,9 @@ impl Config {
             jobs_queue_url: get("JOBS_QUEUE_URL"),
             roles_claim: get("ROLES_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
             late_cancellation_window: SignedDuration::from_hours(hours.into()),
+            check_in,
+            video_base_url: get("VIDEO_BASE_URL")
+                .unwrap_or_else(|| "https://video.clinic.invalid/rooms".to_owned()),
         })
     }
 

@@ -54,8 +54,42 @@ async fn every_http_fixture_is_answered_by_its_handler() {
         (body["slotId"].as_str(), body["consultationType"].as_str()),
         (Some(SLOT), Some("video"))
     );
-    // The fixture's appointment id is not this booking's: the handlers answer for a missing one.
-    for name in ["get-appointment", "cancel-appointment"] {
+    let (status, body) = run("list-appointments").await;
+    assert_eq!(
+        (status, body["data"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
+    let (status, body) = run("upcoming-appointments").await;
+    assert_eq!(
+        (status, body["data"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
+    let (status, body) = run("appointment-history").await;
+    assert_eq!(
+        (status, body["data"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{body}"
+    );
+    let (status, body) = run("no-show-report").await;
+    assert_eq!(
+        (status, body["totalAppointments"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    // The fixtures' appointment id is not this booking's: past parsing, validation and authorization,
+    // the handlers look it up and answer for a missing one.
+    for name in [
+        "get-appointment",
+        "cancel-appointment",
+        "update-appointment",
+        "reschedule-appointment",
+        "check-in-appointment",
+        "start-appointment",
+        "complete-appointment",
+        "no-show-appointment",
+    ] {
         let (status, body) = run(name).await;
         assert_eq!(
             (status, body["code"].as_str()),

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 7);
+    assert_eq!(functions.len(), 17);
     for f in &functions {
         assert!(
             root()
@@ -103,6 +103,38 @@ fn each_function_may_do_only_what_it_does() {
     );
     expect("PublishFunction", &["events:PutEvents", "sqs:SendMessage"]);
     expect("WorkerFunction", &["dynamodb:PutItem"]);
+    for reader in [
+        "ListAppointmentsFunction",
+        "UpcomingAppointmentsFunction",
+        "AppointmentHistoryFunction",
+        "NoShowReportFunction",
+    ] {
+        expect(reader, &["dynamodb:Query"]);
+    }
+    for one_update in [
+        "CheckInAppointmentFunction",
+        "CompleteAppointmentFunction",
+        "NoShowAppointmentFunction",
+    ] {
+        expect(one_update, &["dynamodb:UpdateItem"]);
+    }
+    expect(
+        "StartAppointmentFunction",
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    );
+    expect(
+        "UpdateAppointmentFunction",
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    );
+    expect(
+        "RescheduleAppointmentFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+    );
     for f in template.functions().unwrap() {
         let all = actions(&template, &f.logical_id);
         assert!(

@@ -4,7 +4,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
-use crate::domain::{AppointmentId, AppointmentStatus, ConsultationType, PatientId, SlotId};
+use crate::domain::lifecycle::{refusal, Action};
+use crate::domain::{AppointmentId, Caller, ConsultationType, PatientId, SlotId};
 use crate::store::booking::{Booked, NewBooking};
 use crate::store::MAX_ATTEMPTS;
 
@@ -125,43 +126,83 @@ pub async fn cancel(ctx: &Ctx, req: Request) -> Reply {
     let mut checks = Checks::default();
     checks.text(&Some(body.reason.clone()), "reason", 500);
     checks.finish()?;
+    cancel_as(ctx, &who, id, body.reason.trim()).await
+}
+
+/// Cancels for `who`: read (1), then the transaction (2); read again if the status moved meanwhile.
+pub(crate) async fn cancel_as(ctx: &Ctx, who: &Caller, id: AppointmentId, reason: &str) -> Reply {
     for _ in 0..MAX_ATTEMPTS {
-        let appointment = ctx
-            .store
-            .appointment(id)
-            .await?
-            .filter(|a| who.may_read(a.patient_id, a.provider_id))
-            .ok_or_else(|| ApiError::not_found("appointment"))?;
-        if !(who.may_act_for_patient(appointment.patient_id)
-            || who.may_act_for_provider(appointment.provider_id))
-        {
-            return Err(ApiError::forbidden(
-                "only the patient, the provider, staff or an admin may cancel",
-            ));
-        }
-        if !appointment.status.can_become(AppointmentStatus::Cancelled) {
-            return Err(ApiError::conflict(
-                "invalid_transition",
-                format!(
-                    "a {} appointment cannot be cancelled",
-                    appointment.status.as_str()
-                ),
-            ));
-        }
         let now = ctx.now();
+        let current = ctx.store.appointment(id).await?;
+        if let Some(r) = refusal(
+            Action::Cancel,
+            who,
+            current.as_ref(),
+            now,
+            ctx.config.check_in,
+        ) {
+            return Err(r.into());
+        }
+        let appointment = current.expect("refusal() answers NotFound for a missing appointment");
+        let window = ctx.config.late_cancellation_window;
         if let Some(cancelled) = ctx
             .store
-            .cancel(
-                &appointment,
-                who.id,
-                body.reason.trim(),
-                ctx.config.late_cancellation_window,
+            .cancel(&appointment, who.id, reason, window, now)
+            .await?
+        {
+            tracing::info!(appointment_id = %id, late = cancelled.late_cancellation, "appointment cancelled");
+            return Ok(json(200, &cancelled.as_seen_by(who)));
+        }
+    }
+    Err(crate::store::StoreError::Contended(MAX_ATTEMPTS).into())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RescheduleBody {
+    new_slot_id: SlotId,
+    reason: Option<String>,
+}
+
+/// `POST /appointments/{id}/reschedule`: a scheduled or confirmed appointment moves to a seat of another
+/// slot in one transaction; 201 with the new appointment. Three requests.
+pub async fn reschedule(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: AppointmentId = path_id(&req, "id")?;
+    let body: RescheduleBody = json_body(&req)?;
+    let mut checks = Checks::default();
+    checks.text(&body.reason, "reason", 500);
+    checks.finish()?;
+    for _ in 0..MAX_ATTEMPTS {
+        let now = ctx.now();
+        let current = ctx.store.appointment(id).await?;
+        if let Some(r) = refusal(
+            Action::Reschedule,
+            &who,
+            current.as_ref(),
+            now,
+            ctx.config.check_in,
+        ) {
+            return Err(r.into());
+        }
+        let old = current.expect("refusal() answers NotFound for a missing appointment");
+        if let Some(moved) = ctx
+            .store
+            .reschedule(
+                &old,
+                body.new_slot_id,
+                body.reason.as_deref().map(str::trim),
                 now,
             )
             .await?
         {
-            tracing::info!(appointment_id = %id, late = cancelled.late_cancellation, "appointment cancelled");
-            return Ok(json(200, &cancelled.as_seen_by(&who)));
+            tracing::info!(appointment_id = %moved.id, from = %old.id, "appointment rescheduled");
+            let location = format!("/appointments/{}", moved.id);
+            let mut response = json(201, &moved.as_seen_by(&who));
+            response
+                .headers_mut()
+                .insert("location", location.parse().expect("a valid header"));
+            return Ok(response);
         }
     }
     Err(crate::store::StoreError::Contended(MAX_ATTEMPTS).into())

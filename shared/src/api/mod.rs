@@ -4,17 +4,21 @@
 
 pub mod appointments;
 mod error;
+pub mod lifecycle;
+pub mod lists;
 mod request;
 pub mod slots;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_http::{Body, Response};
 
 pub use error::{ApiError, FieldError};
-pub use request::{caller, json, json_body, path_id, Checks, Query};
+pub use request::{caller, json, json_body, path_id, Bound, Checks, Query, BOUND};
 
 use crate::config::{Config, ConfigError};
 use crate::domain::UtcTime;
@@ -25,12 +29,14 @@ pub type Reply = Result<Response<Body>, ApiError>;
 pub type Endpoint =
     for<'a> fn(&'a Ctx, Request) -> Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
 
-/// "Now", injected so that time rules are testable. `System` reads the real clock on every call.
-#[derive(Clone, Copy, Debug, Default)]
+/// "Now", injected so that time rules are testable. `System` reads the real clock on every call;
+/// `Manual` is a clock a test sets and moves (epoch seconds).
+#[derive(Clone, Debug, Default)]
 pub enum Clock {
     #[default]
     System,
     Fixed(UtcTime),
+    Manual(Arc<AtomicI64>),
 }
 
 impl Clock {
@@ -38,6 +44,21 @@ impl Clock {
         match self {
             Clock::System => UtcTime::from_timestamp(jiff::Timestamp::now()),
             Clock::Fixed(t) => *t,
+            Clock::Manual(secs) => UtcTime::from_timestamp(
+                jiff::Timestamp::from_second(secs.load(Ordering::SeqCst)).unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// A manual clock at `t`.
+    pub fn manual(t: UtcTime) -> Clock {
+        Clock::Manual(Arc::new(AtomicI64::new(t.timestamp().as_second())))
+    }
+
+    /// Moves a manual clock to `t`; other clocks do not move.
+    pub fn set(&self, t: UtcTime) {
+        if let Clock::Manual(secs) = self {
+            secs.store(t.timestamp().as_second(), Ordering::SeqCst);
         }
     }
 }
@@ -82,6 +103,16 @@ endpoints! {
     CREATE_APPOINTMENT "create-appointment" => appointments::book,
     GET_APPOINTMENT "get-appointment" => appointments::get,
     CANCEL_APPOINTMENT "cancel-appointment" => appointments::cancel,
+    LIST_APPOINTMENTS "list-appointments" => lists::list,
+    UPCOMING_APPOINTMENTS "upcoming-appointments" => lists::upcoming,
+    APPOINTMENT_HISTORY "appointment-history" => lists::history,
+    UPDATE_APPOINTMENT "update-appointment" => lifecycle::update,
+    RESCHEDULE_APPOINTMENT "reschedule-appointment" => appointments::reschedule,
+    CHECK_IN_APPOINTMENT "check-in-appointment" => lifecycle::check_in,
+    START_APPOINTMENT "start-appointment" => lifecycle::start,
+    COMPLETE_APPOINTMENT "complete-appointment" => lifecycle::complete,
+    NO_SHOW_APPOINTMENT "no-show-appointment" => lifecycle::no_show,
+    NO_SHOW_REPORT "no-show-report" => lists::no_shows,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {

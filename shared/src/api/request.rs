@@ -3,6 +3,8 @@
 
 use std::str::FromStr;
 
+use jiff::civil::Date;
+
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, Response};
 use serde::de::DeserializeOwned;
@@ -10,6 +12,7 @@ use serde::Serialize;
 
 use super::{ApiError, Ctx, FieldError, Request};
 use crate::domain::access::{Caller, CallerError};
+use crate::domain::UtcTime;
 
 /// Larger bodies are refused before parsing; no endpoint needs more.
 const MAX_BODY: usize = 64 * 1024;
@@ -155,6 +158,44 @@ impl<'r> Query<'r> {
         }
     }
 }
+
+/// A date (`2027-03-14`, the whole UTC day) or an RFC 3339 date-time.
+#[derive(Clone, Copy, Debug)]
+pub enum Bound {
+    Day(Date),
+    At(UtcTime),
+}
+
+impl std::str::FromStr for Bound {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Bound, ()> {
+        if let Ok(d) = s.parse::<Date>() {
+            if s.len() == 10 {
+                return Ok(Bound::Day(d));
+            }
+        }
+        s.parse().map(Bound::At).map_err(|_| ())
+    }
+}
+
+impl Bound {
+    pub fn start(self) -> UtcTime {
+        match self {
+            Bound::Day(d) => UtcTime::start_of(d),
+            Bound::At(t) => t,
+        }
+    }
+
+    /// An end date includes that whole day.
+    pub fn end(self) -> UtcTime {
+        match self {
+            Bound::Day(d) => UtcTime::start_of(d.tomorrow().unwrap_or(d)),
+            Bound::At(t) => t,
+        }
+    }
+}
+
+pub const BOUND: &str = "must be a date (2027-03-14) or an RFC 3339 date-time";
 
 /// A JSON response.
 pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {

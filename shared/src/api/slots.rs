@@ -1,12 +1,11 @@
 //! `POST /slots` and `GET /slots/available`.
 
-use jiff::civil::Date;
 use jiff::SignedDuration;
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{caller, json, json_body, Checks, Ctx, Query, Reply, Request};
+use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, BOUND};
 use crate::api::ApiError;
 use crate::domain::{Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
 use crate::store::{keys, page};
@@ -121,44 +120,6 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     );
     Ok(response)
 }
-
-/// A date (`2027-03-14`, the whole UTC day) or an RFC 3339 date-time.
-#[derive(Clone, Copy)]
-enum Bound {
-    Day(Date),
-    At(UtcTime),
-}
-
-impl std::str::FromStr for Bound {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Bound, ()> {
-        if let Ok(d) = s.parse::<Date>() {
-            if s.len() == 10 {
-                return Ok(Bound::Day(d));
-            }
-        }
-        s.parse().map(Bound::At).map_err(|_| ())
-    }
-}
-
-impl Bound {
-    fn start(self) -> UtcTime {
-        match self {
-            Bound::Day(d) => UtcTime::start_of(d),
-            Bound::At(t) => t,
-        }
-    }
-
-    /// An end date includes that whole day.
-    fn end(self) -> UtcTime {
-        match self {
-            Bound::Day(d) => UtcTime::start_of(d.tomorrow().unwrap_or(d)),
-            Bound::At(t) => t,
-        }
-    }
-}
-
-const BOUND: &str = "must be a date (2027-03-14) or an RFC 3339 date-time";
 
 /// `GET /slots/available`: a provider's future slots with a free seat, soonest first, cursor paged.
 pub async fn available(ctx: &Ctx, req: Request) -> Reply {

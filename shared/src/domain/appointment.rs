@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AppointmentId, AppointmentStatus, Caller, Interval, PatientId, ProviderId, SlotId, UtcTime,
+    Vitals,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -53,11 +54,93 @@ pub struct Appointment {
     pub is_paid: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_in_time: Option<UtcTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_start_time: Option<UtcTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_end_time: Option<UtcTime>,
+    /// Minutes from check-in to the start of the consultation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_room_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_room_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vitals: Option<Vitals>,
+    #[serde(default)]
+    pub follow_up_required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_date: Option<jiff::civil::Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescheduled_to: Option<AppointmentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescheduled_from: Option<AppointmentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_appointment_id: Option<AppointmentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule_reason: Option<String>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
 }
 
 impl Appointment {
+    /// A newly booked appointment for one seat of a slot.
+    #[allow(clippy::too_many_arguments)]
+    pub fn scheduled(
+        id: AppointmentId,
+        patient_id: PatientId,
+        provider_id: ProviderId,
+        slot_id: SlotId,
+        start_time: UtcTime,
+        end_time: UtcTime,
+        consultation_type: ConsultationType,
+        now: UtcTime,
+    ) -> Appointment {
+        Appointment {
+            id,
+            patient_id,
+            provider_id,
+            slot_id,
+            start_time,
+            end_time,
+            status: AppointmentStatus::Scheduled,
+            consultation_type,
+            appointment_type_id: None,
+            reason_for_visit: None,
+            symptoms: vec![],
+            chief_complaint: None,
+            notes: None,
+            private_notes: None,
+            cancellation_reason: None,
+            cancelled_at: None,
+            cancelled_by: None,
+            late_cancellation: None,
+            consultation_fee: None,
+            is_paid: false,
+            payment_id: None,
+            check_in_time: None,
+            actual_start_time: None,
+            actual_end_time: None,
+            wait_time: None,
+            video_room_id: None,
+            video_room_url: None,
+            vitals: None,
+            follow_up_required: false,
+            follow_up_date: None,
+            follow_up_notes: None,
+            rescheduled_to: None,
+            rescheduled_from: None,
+            previous_appointment_id: None,
+            reschedule_reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn interval(&self) -> Interval {
         Interval::new(self.start_time, self.end_time)
             .expect("a stored appointment ends after it starts")

@@ -4,9 +4,11 @@
 pub mod access;
 pub mod appointment;
 pub mod ids;
+pub mod lifecycle;
 pub mod slot;
 pub mod status;
 pub mod time;
+pub mod vitals;
 
 pub use access::{Caller, Role};
 pub use appointment::{Appointment, ConsultationType};
@@ -14,3 +16,4 @@ pub use ids::{AppointmentId, PatientId, ProviderId, SlotId};
 pub use slot::{Slot, SlotState};
 pub use status::{AppointmentStatus, SlotStatus};
 pub use time::{Interval, UtcTime};
+pub use vitals::Vitals;

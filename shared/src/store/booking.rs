@@ -127,31 +127,20 @@ impl Store {
                 return Err(BookingError::PatientConflict(clashes));
             }
 
-            let appointment = Appointment {
-                id: AppointmentId::new(),
-                patient_id: req.patient_id,
-                provider_id: slot.provider_id,
-                slot_id: slot.id,
-                start_time: slot.start_time,
-                end_time: slot.end_time,
-                status: AppointmentStatus::Scheduled,
-                consultation_type: req.consultation_type,
-                appointment_type_id: req.appointment_type_id,
-                reason_for_visit: req.reason_for_visit.clone(),
-                symptoms: req.symptoms.clone(),
-                chief_complaint: req.chief_complaint.clone(),
-                notes: None,
-                private_notes: None,
-                cancellation_reason: None,
-                cancelled_at: None,
-                cancelled_by: None,
-                late_cancellation: None,
-                consultation_fee: None,
-                is_paid: false,
-                payment_id: None,
-                created_at: now,
-                updated_at: now,
-            };
+            let mut appointment = Appointment::scheduled(
+                AppointmentId::new(),
+                req.patient_id,
+                slot.provider_id,
+                slot.id,
+                slot.start_time,
+                slot.end_time,
+                req.consultation_type,
+                now,
+            );
+            appointment.appointment_type_id = req.appointment_type_id;
+            appointment.reason_for_visit = req.reason_for_visit.clone();
+            appointment.symptoms = req.symptoms.clone();
+            appointment.chief_complaint = req.chief_complaint.clone();
             let mut writes = vec![
                 self.take_seat(slot.id, now)?,
                 put_new(&self.table, super::appointment_item(&appointment)?)?,
@@ -160,6 +149,7 @@ impl Store {
                     &appointment.id.to_string(),
                     &slot.interval(),
                     now,
+                    None,
                 )?,
             ];
             if let Some(key) = &idem_key {
@@ -217,6 +207,135 @@ impl Store {
                 StoreError::Corrupt("idempotency record without its appointment".into())
             })?;
         Ok(Booked::Replayed(first))
+    }
+
+    fn give_seat(&self, slot: SlotId, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::slot(slot))))
+            .update_expression("SET currentBookings = currentBookings - :one, updatedAt = :now")
+            .condition_expression("currentBookings > :zero")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Moves `old` (as read) to a seat of `new_slot` in one transaction: the old appointment becomes
+    /// `rescheduled` (if its status is still what was read), its seat is given back, a seat of the new
+    /// slot is taken under the same conditions as a booking, the new appointment is put, and the
+    /// patient's guard swaps the old time for the new under its version. Two requests (the batch read
+    /// and the transaction); `Ok(None)` means `old` changed meanwhile and should be read again.
+    pub async fn reschedule(
+        &self,
+        old: &Appointment,
+        new_slot: SlotId,
+        reason: Option<&str>,
+        now: UtcTime,
+    ) -> Result<Option<Appointment>, BookingError> {
+        if new_slot == old.slot_id {
+            return Err(BookingError::SlotUnavailable(
+                "the appointment is already in this slot",
+            ));
+        }
+        let slot_key = keys::slot(new_slot);
+        let guard_key = keys::patient_schedule(old.patient_id);
+        let old_id = old.id.to_string();
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut found = self
+                .get_many(&[slot_key.clone(), guard_key.clone()])
+                .await?;
+            let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
+            if let Some(no) = refusal(&slot, now) {
+                return Err(no);
+            }
+            let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
+            let clashes = guard.conflicts(&slot.interval(), Some(&old_id));
+            if !clashes.is_empty() {
+                return Err(BookingError::PatientConflict(clashes));
+            }
+            let mut moved = Appointment::scheduled(
+                AppointmentId::new(),
+                old.patient_id,
+                slot.provider_id,
+                slot.id,
+                slot.start_time,
+                slot.end_time,
+                old.consultation_type,
+                now,
+            );
+            moved.appointment_type_id = old.appointment_type_id;
+            moved.reason_for_visit = old.reason_for_visit.clone();
+            moved.symptoms = old.symptoms.clone();
+            moved.chief_complaint = old.chief_complaint.clone();
+            moved.consultation_fee = old.consultation_fee;
+            moved.is_paid = old.is_paid;
+            moved.payment_id = old.payment_id.clone();
+            moved.rescheduled_from = Some(old.id);
+            moved.previous_appointment_id = Some(old.id);
+            moved.reschedule_reason = reason.map(str::to_owned);
+
+            let mut values: HashMap<String, AttributeValue> = HashMap::from([
+                (
+                    ":rescheduled".into(),
+                    s(AppointmentStatus::Rescheduled.as_str()),
+                ),
+                (":read".into(), s(old.status.as_str())),
+                (":now".into(), s(now.to_string())),
+                (":to".into(), s(moved.id.to_string())),
+            ]);
+            let mut expr =
+                "SET #status = :rescheduled, rescheduledTo = :to, updatedAt = :now".to_owned();
+            if let Some(r) = reason {
+                values.insert(":reason".into(), s(r));
+                expr.push_str(", rescheduleReason = :reason");
+            }
+            let leave = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(super::key_item(&keys::appointment(old.id))))
+                .update_expression(expr)
+                .condition_expression("#status = :read")
+                .expression_attribute_names("#status", "status")
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(StoreError::from)?;
+            let writes = vec![
+                TransactWriteItem::builder().update(leave).build(),
+                self.give_seat(old.slot_id, now)?,
+                self.take_seat(slot.id, now)?,
+                put_new(&self.table, super::appointment_item(&moved)?)?,
+                guard.take(
+                    &self.table,
+                    &moved.id.to_string(),
+                    &slot.interval(),
+                    now,
+                    Some(&old_id),
+                )?,
+            ];
+            let Some(reasons) = self.transact(writes).await? else {
+                return Ok(Some(moved));
+            };
+            if failed(&reasons, 0) {
+                return Ok(None);
+            }
+            if failed(&reasons, 2) {
+                let current: Option<Slot> = reasons[2].item.clone().map(from_item).transpose()?;
+                if let Some(no) = current.and_then(|s| refusal(&s, now)) {
+                    return Err(no);
+                }
+            }
+            if failed(&reasons, 1) || failed(&reasons, 3) {
+                return Err(StoreError::Corrupt(format!(
+                    "rescheduling {} met an inconsistent slot: {reasons:?}",
+                    old.id
+                ))
+                .into());
+            }
+            tracing::debug!(attempt, "reschedule met a concurrent write; retrying");
+            backoff(attempt).await;
+        }
+        Err(StoreError::Contended(MAX_ATTEMPTS).into())
     }
 
     fn take_seat(&self, slot: SlotId, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
@@ -284,18 +403,10 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(values))
             .build()?;
-        let seat = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::slot(appointment.slot_id))))
-            .update_expression("SET currentBookings = currentBookings - :one, updatedAt = :now")
-            .condition_expression("currentBookings > :zero")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":now", s(now.to_string()))
-            .build()?;
+        let seat = self.give_seat(appointment.slot_id, now)?;
         let writes = vec![
             TransactWriteItem::builder().update(status).build(),
-            TransactWriteItem::builder().update(seat).build(),
+            seat,
             Guard::give_back(
                 &self.table,
                 &keys::patient_schedule(appointment.patient_id),

@@ -63,13 +63,15 @@ impl Guard {
     }
 
     /// The write that records `iv` under `id`, valid only if nobody changed the guard since it was read.
-    /// Entries that ended before `now` are dropped in the same write, so a guard does not grow forever.
+    /// Entries that ended before `now`, and `release` (an entry being moved), are dropped in the same
+    /// write, so a guard does not grow forever.
     pub fn take(
         &self,
         table: &str,
         id: &str,
         iv: &Interval,
         now: UtcTime,
+        release: Option<&str>,
     ) -> Result<TransactWriteItem, StoreError> {
         let entry: AttributeValue = serde_dynamo::to_attribute_value(iv)?;
         let Some(version) = self.version else {
@@ -91,7 +93,7 @@ impl Guard {
         let stale: Vec<&String> = self
             .intervals
             .iter()
-            .filter(|(k, v)| v.end() <= now && *k != id)
+            .filter(|(k, v)| (v.end() <= now || Some(k.as_str()) == release) && *k != id)
             .map(|(k, _)| k)
             .collect();
         for (i, old) in stale.iter().enumerate() {

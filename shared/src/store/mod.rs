@@ -7,6 +7,8 @@
 pub mod booking;
 pub mod guard;
 pub mod keys;
+pub mod lifecycle;
+pub mod lists;
 pub mod page;
 pub mod slots;
 

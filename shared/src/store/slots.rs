@@ -50,7 +50,7 @@ impl Store {
                 .put(put)
                 .build()];
             for g in &guards {
-                writes.push(g.take(&self.table, &id, &slot.interval(), now)?);
+                writes.push(g.take(&self.table, &id, &slot.interval(), now, None)?);
             }
             if self.transact(writes).await?.is_none() {
                 return Ok(());

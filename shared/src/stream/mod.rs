@@ -56,7 +56,7 @@ fn status_event(status: AppointmentStatus) -> &'static str {
         AppointmentStatus::Completed => "appointment.completed",
         AppointmentStatus::Cancelled => "appointment.cancelled",
         AppointmentStatus::NoShow => "appointment.no_show",
-        AppointmentStatus::Rescheduled => "appointment.rescheduled",
+        AppointmentStatus::Rescheduled => "appointment.updated",
     }
 }
 
@@ -100,37 +100,98 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
         detail_type,
         detail: detail(effect_id(record, detail_type), a),
     };
-    Ok(match (record.event_name.as_str(), old, new) {
-        ("INSERT", _, Some(new)) => vec![event("appointment.created", &new)],
-        ("MODIFY", Some(old), Some(new)) if old.status != new.status => {
-            let mut out = vec![event(status_event(new.status), &new)];
-            if new.status == AppointmentStatus::Cancelled {
-                if let Effect::Event { detail, .. } = &mut out[0] {
-                    detail["lateCancellation"] = new.late_cancellation.unwrap_or(false).into();
-                }
-                out.push(Effect::Job(Job::SeatFreed {
-                    job_id: effect_id(record, "seat-freed"),
-                    slot_id: new.slot_id,
-                    appointment_id: new.id,
-                    freed_at: new.updated_at,
-                }));
+    let mut out = vec![];
+    match (record.event_name.as_str(), old, new) {
+        ("INSERT", _, Some(new)) => match new.rescheduled_from {
+            Some(from) => {
+                let mut e = event("appointment.rescheduled", &new);
+                e.detail()["previousAppointmentId"] = json!(from);
+                out.push(e);
             }
-            out
+            None => out.push(event("appointment.created", &new)),
+        },
+        ("MODIFY", Some(old), Some(new))
+            if old.status != new.status && new.status != AppointmentStatus::Rescheduled =>
+        {
+            let mut e = event(status_event(new.status), &new);
+            match new.status {
+                AppointmentStatus::Cancelled => {
+                    e.detail()["lateCancellation"] = new.late_cancellation.unwrap_or(false).into();
+                }
+                AppointmentStatus::InProgress => {
+                    e.detail()["videoRoomId"] = json!(new.video_room_id);
+                    e.detail()["videoRoomUrl"] = json!(new.video_room_url);
+                }
+                _ => {}
+            }
+            out.push(e);
+            if new.status == AppointmentStatus::Cancelled {
+                out.push(seat_freed(record, &new));
+                if new.is_paid {
+                    out.push(payment(record, "payment.refund_requested", &new));
+                }
+            }
+            if new.status == AppointmentStatus::Completed {
+                if !new.is_paid && new.consultation_fee.is_some_and(|f| f > 0.0) {
+                    out.push(payment(record, "payment.requested", &new));
+                }
+                if new.follow_up_required {
+                    let mut e = event("appointment.follow_up_requested", &new);
+                    e.detail()["followUpDate"] = json!(new.follow_up_date);
+                    out.push(e);
+                }
+            }
         }
         ("MODIFY", Some(old), Some(new)) => {
             let changed = changed_fields(&old, &new);
-            if changed.is_empty() {
-                vec![]
-            } else {
+            if !changed.is_empty() {
                 let mut e = event("appointment.updated", &new);
-                if let Effect::Event { detail, .. } = &mut e {
-                    detail["changedFields"] = changed.into();
-                }
-                vec![e]
+                e.detail()["changedFields"] = changed.into();
+                out.push(e);
+            }
+            // A reschedule gives the old seat back, like a cancellation.
+            if old.status != new.status && new.status == AppointmentStatus::Rescheduled {
+                out.push(seat_freed(record, &new));
             }
         }
-        _ => vec![],
+        _ => {}
+    }
+    Ok(out)
+}
+
+fn seat_freed(record: &EventRecord, a: &Appointment) -> Effect {
+    Effect::Job(Job::SeatFreed {
+        job_id: effect_id(record, "seat-freed"),
+        slot_id: a.slot_id,
+        appointment_id: a.id,
+        freed_at: a.updated_at,
     })
+}
+
+/// A request to the billing service: who, for which appointment, how much. Never why.
+fn payment(record: &EventRecord, detail_type: &'static str, a: &Appointment) -> Effect {
+    Effect::Event {
+        detail_type,
+        detail: json!({
+            "eventId": effect_id(record, detail_type),
+            "appointmentId": a.id,
+            "patientId": a.patient_id,
+            "providerId": a.provider_id,
+            "amount": a.consultation_fee,
+            "paymentId": a.payment_id,
+            "occurredAt": a.updated_at,
+        }),
+    }
+}
+
+impl Effect {
+    /// The detail of an event (a job has none; writing to it is a bug caught by the unit tests).
+    fn detail(&mut self) -> &mut Value {
+        match self {
+            Effect::Event { detail, .. } => detail,
+            Effect::Job(_) => panic!("a job has no event detail"),
+        }
+    }
 }
 
 /// The names (never the values) of the fields that differ.

@@ -1,0 +1,6 @@
+//! The `appointment-history` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::APPOINTMENT_HISTORY).await
+}

@@ -1,0 +1,6 @@
+//! The `reschedule-appointment` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::RESCHEDULE_APPOINTMENT).await
+}

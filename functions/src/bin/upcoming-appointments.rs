@@ -1,0 +1,6 @@
+//! The `upcoming-appointments` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::UPCOMING_APPOINTMENTS).await
+}

@@ -1,0 +1,341 @@
+//! Check-in, start, complete, no-show and `PATCH /appointments/{id}`: each one conditional UpdateItem
+//! (start reads first, for the wait time). When DynamoDB refuses, the item as it was names the rule.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use jiff::civil::Date;
+use serde::Deserialize;
+
+use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
+use crate::domain::lifecycle::{refusal, Action, Refusal};
+use crate::domain::{AppointmentId, AppointmentStatus, Caller, ConsultationType, Vitals};
+use crate::store::lifecycle::{Change, Outcome};
+use crate::store::{n, s};
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        match r {
+            Refusal::NotFound => ApiError::not_found("appointment"),
+            Refusal::Forbidden => {
+                ApiError::forbidden("this role may not do that to this appointment")
+            }
+            Refusal::InvalidTransition { from, action } => ApiError::conflict(
+                "invalid_transition",
+                format!("a {} appointment cannot be {}", from.as_str(), verb(action)),
+            ),
+            Refusal::CheckInWindow { opens, closes } => ApiError::new(
+                422,
+                "check_in_window",
+                format!("check-in is open from {opens} to {closes}"),
+            ),
+            Refusal::NotOverYet { ends } => ApiError::new(
+                422,
+                "appointment_not_over",
+                format!("a no-show can be recorded from {ends}"),
+            ),
+        }
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::CheckIn => "checked in",
+        Action::Start => "started",
+        Action::Complete => "completed",
+        Action::NoShow => "marked as a no-show",
+        Action::Cancel => "cancelled",
+        Action::Reschedule => "rescheduled",
+        Action::Edit => "edited",
+    }
+}
+
+/// The change an action makes, with every rule of `domain::lifecycle` as a condition.
+fn change_for(
+    ctx: &Ctx,
+    who: &Caller,
+    action: Action,
+    id: AppointmentId,
+) -> Result<Change, ApiError> {
+    let scope = action.scope(who).ok_or_else(|| {
+        ApiError::forbidden(format!(
+            "this role may not have appointments {}",
+            verb(action)
+        ))
+    })?;
+    let now = ctx.now();
+    let mut change = Change::new(id, scope, now);
+    if let Some(to) = action.target() {
+        change.from = AppointmentStatus::sources_of(to);
+        change.to = Some(to);
+    }
+    match action {
+        Action::CheckIn => {
+            change.start_between = Some(ctx.config.check_in.starts_open_at(now));
+            change.set.push(("checkInTime", s(now.to_string())));
+        }
+        Action::NoShow => change.ended_by = Some(now),
+        Action::Complete => change.set.push(("actualEndTime", s(now.to_string()))),
+        _ => {}
+    }
+    Ok(change)
+}
+
+/// Applies `change`; on refusal, explains it from the item as it was.
+async fn apply(ctx: &Ctx, who: &Caller, action: Action, change: &Change) -> Reply {
+    match ctx.store.change(change).await? {
+        Outcome::Done(a) => {
+            tracing::info!(appointment_id = %a.id, status = a.status.as_str(), "appointment changed");
+            Ok(json(200, &a.as_seen_by(who)))
+        }
+        Outcome::Refused(old) => {
+            Err(
+                refusal(action, who, old.as_ref(), change.now, ctx.config.check_in)
+                    .map(ApiError::from)
+                    .unwrap_or_else(|| {
+                        ApiError::conflict(
+                            "concurrent_update",
+                            "the appointment changed meanwhile; retry",
+                        )
+                    }),
+            )
+        }
+    }
+}
+
+async fn simple(ctx: &Ctx, req: Request, action: Action) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: AppointmentId = path_id(&req, "id")?;
+    let change = change_for(ctx, &who, action, id)?;
+    apply(ctx, &who, action, &change).await
+}
+
+/// `POST /appointments/{id}/check-in`: from 30 minutes before the start to 15 after (configurable).
+pub async fn check_in(ctx: &Ctx, req: Request) -> Reply {
+    simple(ctx, req, Action::CheckIn).await
+}
+
+/// `POST /appointments/{id}/no-show`: a scheduled or confirmed appointment whose end has passed.
+pub async fn no_show(ctx: &Ctx, req: Request) -> Reply {
+    simple(ctx, req, Action::NoShow).await
+}
+
+/// `POST /appointments/{id}/start`: a confirmed appointment; records the wait since check-in and, for a
+/// video consultation, its room. Two requests: the wait time needs the check-in time.
+pub async fn start(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: AppointmentId = path_id(&req, "id")?;
+    let mut change = change_for(ctx, &who, Action::Start, id)?;
+    let current = ctx.store.appointment(id).await?;
+    if let Some(r) = refusal(
+        Action::Start,
+        &who,
+        current.as_ref(),
+        change.now,
+        ctx.config.check_in,
+    ) {
+        return Err(r.into());
+    }
+    let current = current.expect("refusal() answers NotFound for a missing appointment");
+    change.from = vec![current.status];
+    change
+        .set
+        .push(("actualStartTime", s(change.now.to_string())));
+    if let Some(checked_in) = current.check_in_time {
+        change
+            .set
+            .push(("waitTime", n(checked_in.until(change.now).as_mins().max(0))));
+    }
+    if current.consultation_type == ConsultationType::Video {
+        let room = uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            format!("appointment/{id}").as_bytes(),
+        )
+        .to_string();
+        let url = format!("{}/{room}", ctx.config.video_base_url.trim_end_matches('/'));
+        change.set.push(("videoRoomId", s(room)));
+        change.set.push(("videoRoomUrl", s(url)));
+    }
+    apply(ctx, &who, Action::Start, &change).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Completion {
+    notes: Option<String>,
+    private_notes: Option<String>,
+    vitals: Option<Vitals>,
+    follow_up_required: Option<bool>,
+    follow_up_date: Option<Date>,
+    follow_up_notes: Option<String>,
+}
+
+impl Completion {
+    fn check(&self, today: Date, checks: &mut Checks) {
+        checks.text(&self.notes, "notes", 5000);
+        checks.text(&self.private_notes, "privateNotes", 5000);
+        checks.text(&self.follow_up_notes, "followUpNotes", 2000);
+        for (field, message) in self
+            .vitals
+            .as_ref()
+            .map(Vitals::problems)
+            .unwrap_or_default()
+        {
+            checks.check(false, field, message);
+        }
+        checks.check(
+            self.follow_up_date.is_none_or(|d| d > today),
+            "followUpDate",
+            "must be after today",
+        );
+        checks.check(
+            self.follow_up_required == Some(true)
+                || (self.follow_up_date.is_none() && self.follow_up_notes.is_none()),
+            "followUpRequired",
+            "must be true when a follow-up date or notes are given",
+        );
+    }
+
+    fn sets(self, change: &mut Change) -> Result<(), ApiError> {
+        if let Some(v) = self.notes {
+            change.set.push(("notes", s(v)));
+        }
+        if let Some(v) = self.private_notes {
+            change.set.push(("privateNotes", s(v)));
+        }
+        if let Some(v) = self.vitals {
+            let value: AttributeValue = serde_dynamo::to_attribute_value(v)
+                .map_err(|_| ApiError::field("vitals", "cannot be stored"))?;
+            change.set.push(("vitals", value));
+        }
+        if let Some(v) = self.follow_up_required {
+            change
+                .set
+                .push(("followUpRequired", AttributeValue::Bool(v)));
+        }
+        if let Some(v) = self.follow_up_date {
+            change.set.push(("followUpDate", s(v.to_string())));
+        }
+        if let Some(v) = self.follow_up_notes {
+            change.set.push(("followUpNotes", s(v)));
+        }
+        Ok(())
+    }
+}
+
+/// `POST /appointments/{id}/complete`: an appointment in progress, by its provider or an admin.
+pub async fn complete(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: AppointmentId = path_id(&req, "id")?;
+    let body: Completion = if req.body().is_empty() {
+        Completion::default()
+    } else {
+        json_body(&req)?
+    };
+    let mut checks = Checks::default();
+    body.check(ctx.now().utc_date(), &mut checks);
+    checks.finish()?;
+    let mut change = change_for(ctx, &who, Action::Complete, id)?;
+    body.sets(&mut change)?;
+    apply(ctx, &who, Action::Complete, &change).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Patch {
+    status: Option<AppointmentStatus>,
+    notes: Option<String>,
+    private_notes: Option<String>,
+    consultation_type: Option<ConsultationType>,
+    cancellation_reason: Option<String>,
+}
+
+/// `PATCH /appointments/{id}`: notes, private notes, consultation type, and status by the transition
+/// table. A status change follows the same rules as its own endpoint (check-in window, no-show after
+/// the end); cancelling this way frees the seat as `POST .../cancel` does.
+pub async fn update(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: AppointmentId = path_id(&req, "id")?;
+    let body: Patch = json_body(&req)?;
+    let mut checks = Checks::default();
+    checks.text(&body.notes, "notes", 5000);
+    checks.text(&body.private_notes, "privateNotes", 5000);
+    checks.text(&body.cancellation_reason, "cancellationReason", 500);
+    let edits =
+        body.notes.is_some() || body.private_notes.is_some() || body.consultation_type.is_some();
+    checks.check(
+        edits || body.status.is_some(),
+        "body",
+        "nothing to update: give status, notes, privateNotes or consultationType",
+    );
+    checks.check(
+        body.cancellation_reason.is_none() || body.status == Some(AppointmentStatus::Cancelled),
+        "cancellationReason",
+        "only with status cancelled",
+    );
+    checks.check(
+        !(edits && body.status == Some(AppointmentStatus::Cancelled)),
+        "status",
+        "a cancellation cannot be combined with other changes",
+    );
+    checks.finish()?;
+
+    if (body.notes.is_some() || body.private_notes.is_some())
+        && Action::Complete.scope(&who).is_none()
+    {
+        return Err(ApiError::forbidden(
+            "only the provider or an admin may write notes",
+        ));
+    }
+    let action = match body.status {
+        None => Action::Edit,
+        Some(AppointmentStatus::Confirmed) => Action::CheckIn,
+        Some(AppointmentStatus::InProgress) if edits => {
+            return Err(ApiError::field(
+                "status",
+                "starting cannot be combined with other changes",
+            ));
+        }
+        Some(AppointmentStatus::InProgress) => return start(ctx, req).await,
+        Some(AppointmentStatus::Completed) => Action::Complete,
+        Some(AppointmentStatus::NoShow) => Action::NoShow,
+        Some(AppointmentStatus::Cancelled) => {
+            let reason = body.cancellation_reason.as_deref().unwrap_or("cancelled");
+            return super::appointments::cancel_as(ctx, &who, id, reason).await;
+        }
+        Some(to @ (AppointmentStatus::Scheduled | AppointmentStatus::Rescheduled)) => {
+            let how = if to == AppointmentStatus::Rescheduled {
+                "; use POST /appointments/{id}/reschedule"
+            } else {
+                ""
+            };
+            return Err(ApiError::conflict(
+                "invalid_transition",
+                format!("no appointment can become {}{how}", to.as_str()),
+            ));
+        }
+    };
+    let mut change = change_for(ctx, &who, action, id)?;
+    if body.notes.is_some() || body.private_notes.is_some() {
+        // Notes are the provider's (or an admin's): narrow the scope to theirs.
+        change.scope = Action::Complete.scope(&who).expect("checked above");
+    }
+    if body.consultation_type.is_some() && change.from.is_empty() {
+        change.from = vec![AppointmentStatus::Scheduled, AppointmentStatus::Confirmed];
+    }
+    push_edits(&mut change, &body);
+    apply(ctx, &who, action, &change).await
+}
+
+fn push_edits(change: &mut Change, body: &Patch) {
+    if let Some(v) = &body.notes {
+        change.set.push(("notes", s(v.clone())));
+    }
+    if let Some(v) = &body.private_notes {
+        change.set.push(("privateNotes", s(v.clone())));
+    }
+    if let Some(v) = body.consultation_type {
+        let value = serde_json::to_value(v).expect("an enum serializes");
+        change
+            .set
+            .push(("consultationType", s(value.as_str().unwrap_or_default())));
+    }
+}
