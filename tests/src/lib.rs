@@ -100,11 +100,22 @@ pub struct TestApp {
     pub db: aws_sdk_dynamodb::Client,
     pub table: String,
     pub counter: RequestCounter,
+    /// The handlers' clock; a manual one can be moved with [`TestApp::travel_to`].
+    pub clock: Clock,
 }
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(Clock::System).await
+    }
+
+    /// An app whose handlers think it is `now`, until [`TestApp::travel_to`] moves them.
+    pub async fn spawn_at(now: &str) -> TestApp {
+        Self::spawn_with(Clock::manual(now.parse().expect("an RFC 3339 time"))).await
+    }
+
+    pub fn travel_to(&self, t: &str) {
+        self.clock.set(t.parse().expect("an RFC 3339 time"));
     }
 
     pub async fn spawn_with(clock: Clock) -> TestApp {
@@ -118,7 +129,7 @@ impl TestApp {
             prefix,
             sdk: sdk.clone(),
             api_db: Some(aws_sdk_dynamodb::Client::from_conf(counted)),
-            clock,
+            clock: clock.clone(),
             addr: ([127, 0, 0, 1], 0).into(),
         })
         .await
@@ -137,6 +148,7 @@ impl TestApp {
             db: aws_sdk_dynamodb::Client::new(&sdk),
             table,
             counter,
+            clock,
         }
     }
 
@@ -243,6 +255,41 @@ impl TestApp {
         self.post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats})).await
     }
 
+    /// A slot at a fixed time (`start` RFC 3339) that must be created; its id.
+    pub async fn slot_at(&self, provider: &Actor, start: &str, minutes: i64, seats: u32) -> String {
+        let start: shared::domain::UtcTime = start.parse().unwrap();
+        let end = start.plus(jiff::SignedDuration::from_mins(minutes));
+        let r = self
+            .post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.id()
+    }
+
+    /// `POST /appointments/{id}/<action>` with an optional body.
+    pub async fn act(&self, who: &Actor, id: &str, action: &str, body: Option<Value>) -> Reply {
+        let path = format!("/appointments/{id}/{action}");
+        self.request(
+            "POST",
+            &path,
+            Some(&who.token),
+            body.map(|b| b.to_string()),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn patch(&self, who: &Actor, id: &str, body: Value) -> Reply {
+        self.request(
+            "PATCH",
+            &format!("/appointments/{id}"),
+            Some(&who.token),
+            Some(body.to_string()),
+            &[],
+        )
+        .await
+    }
+
     /// A slot that must exist for the test to go on; its id.
     pub async fn slot(&self, provider: &Actor, hours: i64, seats: u32) -> String {
         let r = self.create_slot(provider, hours, 30, seats).await;
@@ -301,8 +348,23 @@ impl TestApp {
         .unwrap();
     }
 
-    /// Sets one string attribute of a stored appointment, as the lifecycle endpoints of later issues will.
+    /// Sets one string attribute of a stored appointment, as endpoints of later issues will.
     pub async fn set_appointment_field(&self, id: &str, field: &str, value: &str) {
+        self.set_appointment_attribute(
+            id,
+            field,
+            aws_sdk_dynamodb::types::AttributeValue::S(value.into()),
+        )
+        .await
+    }
+
+    /// Sets one attribute of a stored appointment (a fee, a payment) as billing will.
+    pub async fn set_appointment_attribute(
+        &self,
+        id: &str,
+        field: &str,
+        value: aws_sdk_dynamodb::types::AttributeValue,
+    ) {
         use aws_sdk_dynamodb::types::AttributeValue::S;
         self.db
             .update_item()
@@ -312,7 +374,7 @@ impl TestApp {
             .update_expression("SET #f = :v")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#f", field)
-            .expression_attribute_values(":v", S(value.into()))
+            .expression_attribute_values(":v", value)
             .send()
             .await
             .unwrap();

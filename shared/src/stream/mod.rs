@@ -432,4 +432,75 @@ mod tests {
         .unwrap()
         .is_empty());
     }
+
+    #[test]
+    fn a_paid_cancellation_asks_billing_for_a_refund() {
+        let mut paid = image("cancelled", None);
+        paid["isPaid"] = json!({"BOOL": true});
+        paid["paymentId"] = json!({"S": "pay_123"});
+        paid["consultationFee"] = json!({"N": "80"});
+        let r = record("MODIFY", "APPT", Some(image("scheduled", None)), Some(paid));
+        let effects = effects(&r).unwrap();
+        assert_eq!(
+            kinds(&effects),
+            [
+                "appointment.cancelled",
+                "seat-freed",
+                "payment.refund_requested"
+            ]
+        );
+        let Effect::Event { detail, .. } = &effects[2] else {
+            panic!()
+        };
+        assert_eq!(
+            (detail["paymentId"].as_str(), detail["amount"].as_f64()),
+            (Some("pay_123"), Some(80.0))
+        );
+    }
+
+    #[test]
+    fn a_reschedule_is_one_rescheduled_event_and_frees_the_old_seat() {
+        let mut new = image("scheduled", None);
+        new["rescheduledFrom"] = json!({"S": "0f1e2d3c-4b5a-4968-8776-655443322110"});
+        let inserted = effects(&record("INSERT", "APPT", None, Some(new))).unwrap();
+        assert_eq!(kinds(&inserted), ["appointment.rescheduled"]);
+        let Effect::Event { detail, .. } = &inserted[0] else {
+            panic!()
+        };
+        assert_eq!(
+            detail["previousAppointmentId"],
+            "0f1e2d3c-4b5a-4968-8776-655443322110"
+        );
+        let mut old = image("rescheduled", None);
+        old["rescheduledTo"] = json!({"S": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"});
+        let left = effects(&record(
+            "MODIFY",
+            "APPT",
+            Some(image("confirmed", None)),
+            Some(old),
+        ))
+        .unwrap();
+        assert_eq!(kinds(&left), ["appointment.updated", "seat-freed"]);
+    }
+
+    #[test]
+    fn a_completion_without_a_fee_or_with_payment_requests_nothing_from_billing() {
+        let mut paid = image("completed", None);
+        paid["isPaid"] = json!({"BOOL": true});
+        paid["consultationFee"] = json!({"N": "80"});
+        let r = record(
+            "MODIFY",
+            "APPT",
+            Some(image("in_progress", None)),
+            Some(paid),
+        );
+        assert_eq!(kinds(&effects(&r).unwrap()), ["appointment.completed"]);
+        let r = record(
+            "MODIFY",
+            "APPT",
+            Some(image("in_progress", None)),
+            Some(image("completed", None)),
+        );
+        assert_eq!(kinds(&effects(&r).unwrap()), ["appointment.completed"]);
+    }
 }
