@@ -938,3 +938,141 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
         }
     }
 }
+
+#[tokio::test]
+async fn bad_lifecycle_input_gets_a_problem_and_changes_nothing() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let (provider, patient) = (app.provider().await, app.patient().await);
+    let id = booked(&app, &provider, &patient, "2027-06-01T09:00:00Z", false).await;
+    app.travel_to("2027-06-01T08:50:00Z");
+    ok(&app.act(&patient, &id, "check-in", None).await, 200);
+    ok(&app.act(&provider, &id, "start", None).await, 200);
+    let before = app.items().await;
+
+    let raw = |method: &'static str, path: String, body: &'static str| {
+        let (app, token) = (&app, provider.token.clone());
+        async move {
+            app.request(method, &path, Some(&token), Some(body.to_owned()), &[])
+                .await
+        }
+    };
+    let cases: Vec<(&str, String, &str, u16)> = vec![
+        (
+            "POST",
+            format!("/appointments/{id}/complete"),
+            "{\"vitals\": {\"heartRate\": 900}}",
+            400,
+        ),
+        (
+            "POST",
+            format!("/appointments/{id}/complete"),
+            "{\"vitals\": \"fine\"}",
+            400,
+        ),
+        (
+            "POST",
+            format!("/appointments/{id}/complete"),
+            "{\"followUpDate\": \"next week\", \"followUpRequired\": true}",
+            400,
+        ),
+        (
+            "POST",
+            format!("/appointments/{id}/complete"),
+            "{\"followUpNotes\": \"x\"}",
+            400,
+        ),
+        (
+            "POST",
+            format!("/appointments/{id}/complete"),
+            "{\"notes\": ",
+            400,
+        ),
+        (
+            "POST",
+            format!("/appointments/{id}/complete"),
+            "{\"mood\": \"good\"}",
+            400,
+        ),
+        (
+            "PATCH",
+            format!("/appointments/{id}"),
+            "{\"status\": 3}",
+            400,
+        ),
+        (
+            "PATCH",
+            format!("/appointments/{id}"),
+            "{\"consultationType\": \"carrier pigeon\"}",
+            400,
+        ),
+        (
+            "PATCH",
+            format!("/appointments/{id}"),
+            "{\"cancellationReason\": \"no status\"}",
+            400,
+        ),
+        (
+            "PATCH",
+            format!("/appointments/{id}"),
+            "{\"consultationType\": \"video\"}",
+            409,
+        ),
+        (
+            "PATCH",
+            format!("/appointments/{id}"),
+            "{\"status\": \"confirmed\"}",
+            409,
+        ),
+        ("POST", format!("/appointments/{id}/reschedule"), "{}", 400),
+        (
+            "POST",
+            format!("/appointments/{id}/reschedule"),
+            "{\"newSlotId\": null}",
+            400,
+        ),
+        ("POST", format!("/appointments/{id}/no-show"), "", 409),
+        ("POST", format!("/appointments/{id}/check-in"), "", 409),
+        ("POST", "/appointments/not-an-id/start".to_owned(), "", 400),
+        (
+            "POST",
+            format!("/appointments/{}/complete", uuid::Uuid::new_v4()),
+            "{}",
+            404,
+        ),
+        ("GET", "/appointments?limit=0".to_owned(), "", 400),
+        (
+            "GET",
+            "/appointments?startDate=2027-06-02&endDate=2027-06-01".to_owned(),
+            "",
+            400,
+        ),
+        ("GET", "/appointments?cursor=e30".to_owned(), "", 400),
+        (
+            "GET",
+            "/appointments/history?limit=1000".to_owned(),
+            "",
+            400,
+        ),
+        ("GET", "/appointments/reports/no-shows".to_owned(), "", 400),
+    ];
+    for (method, path, body, status) in cases {
+        let body = if method == "GET" || body.is_empty() {
+            ""
+        } else {
+            body
+        };
+        let r = if body.is_empty() {
+            app.request(method, &path, Some(&provider.token), None, &[])
+                .await
+        } else {
+            raw(method, path.clone(), body).await
+        };
+        assert_eq!(r.status, status, "{method} {path} {body}: {}", r.body);
+        assert!(r.is_problem(), "{method} {path}");
+    }
+    assert_eq!(
+        app.items().await,
+        before,
+        "no bad request changed the table"
+    );
+}
