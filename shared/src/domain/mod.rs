@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod appointment;
+pub mod calendar;
 pub mod ids;
 pub mod lifecycle;
 pub mod slot;
