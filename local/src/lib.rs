@@ -99,6 +99,7 @@ pub async fn put_slot(
         room_number: None,
         notes: None,
         is_overbook: false,
+        block_reason: None,
         created_at: now,
         updated_at: now,
     };

@@ -100,6 +100,76 @@ async fn every_http_fixture_is_answered_by_its_handler() {
 }
 
 #[tokio::test]
+async fn the_slot_and_type_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    let ctx = ctx(&app);
+    let run = |name: &'static str| {
+        let ctx = ctx.clone();
+        async move {
+            let request = lambda_http::request::from_str(&fixture(name))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let response = api::serve(api::endpoint(name).unwrap(), &ctx, request).await;
+            let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            (response.status().as_u16(), body)
+        }
+    };
+    let (status, body) = run("bulk-create-slots").await;
+    assert_eq!(status, 201, "{body}");
+    let created = body["created"].as_u64().unwrap();
+    assert!(created > 50, "{body}");
+    let (status, again) = run("bulk-create-slots").await;
+    assert_eq!(
+        (
+            status,
+            again["created"].as_u64(),
+            again["existing"].as_u64()
+        ),
+        (201, Some(0), Some(created))
+    );
+    // Tuesday 2031-03-04 in New York (the stored zone): 4 morning and 6 afternoon slots.
+    let (status, day) = run("provider-schedule").await;
+    assert_eq!(status, 200, "{day}");
+    assert_eq!(
+        (day["timeZone"].as_str(), day["summary"]["total"].as_u64()),
+        (Some("America/New_York"), Some(10))
+    );
+    assert_eq!(day["slots"][0]["localStartTime"], "2031-03-04T09:00:00");
+    let (status, blocked) = run("block-slots").await;
+    assert_eq!(
+        (status, blocked["blocked"].as_array().map(Vec::len)),
+        (200, Some(3)),
+        "{blocked}"
+    );
+    let (status, body) = run("release-slot").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+
+    let (status, body) = run("create-appointment-type").await;
+    assert_eq!(
+        (status, body["consultationFee"].as_f64()),
+        (201, Some(45.0)),
+        "{body}"
+    );
+    let (status, body) = run("list-appointment-types").await;
+    assert_eq!(
+        (status, body["data"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
+    for name in ["get-appointment-type", "update-appointment-type"] {
+        let (status, body) = run(name).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{name}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_stream_fixture_becomes_an_appointment_created_event() {
     let app = TestApp::spawn().await;
     let event: aws_lambda_events::event::dynamodb::Event =

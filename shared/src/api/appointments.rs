@@ -19,6 +19,8 @@ struct BookBody {
     reason_for_visit: Option<String>,
     symptoms: Option<Vec<String>>,
     chief_complaint: Option<String>,
+    #[serde(default)]
+    is_overbook: bool,
 }
 
 /// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
@@ -65,13 +67,17 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
     if !who.may_act_for_patient(patient) {
         return Err(ApiError::forbidden("a patient may book only for themself"));
     }
+    if body.is_overbook && !who.is_staff() {
+        return Err(ApiError::forbidden("only staff or an admin may overbook"));
+    }
     let booking = NewBooking {
         caller: who.id,
         idempotency_key: key,
         slot_id: body.slot_id,
         patient_id: patient,
-        consultation_type: body.consultation_type.unwrap_or_default(),
+        consultation_type: body.consultation_type,
         appointment_type_id: body.appointment_type_id,
+        overbook: body.is_overbook,
         reason_for_visit: body.reason_for_visit,
         symptoms,
         chief_complaint: body.chief_complaint,

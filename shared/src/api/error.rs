@@ -152,6 +152,16 @@ impl From<BookingError> for ApiError {
             BookingError::IdempotencyMismatch => {
                 ApiError::new(422, "idempotency_key_reused", e.to_string())
             }
+            BookingError::TypeNotFound => ApiError::not_found("appointment type"),
+            BookingError::TypeInactive => {
+                ApiError::conflict("appointment_type_inactive", e.to_string())
+            }
+            BookingError::TypeNotAllowed => {
+                ApiError::conflict("appointment_type_not_allowed", e.to_string())
+            }
+            BookingError::ConsultationNotOffered => {
+                ApiError::conflict("consultation_type_not_offered", e.to_string())
+            }
             BookingError::Store(s) => s.into(),
         }
     }

@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod lists;
 mod request;
 pub mod slots;
+pub mod types;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -113,6 +114,14 @@ endpoints! {
     COMPLETE_APPOINTMENT "complete-appointment" => lifecycle::complete,
     NO_SHOW_APPOINTMENT "no-show-appointment" => lifecycle::no_show,
     NO_SHOW_REPORT "no-show-report" => lists::no_shows,
+    CREATE_APPOINTMENT_TYPE "create-appointment-type" => types::create,
+    LIST_APPOINTMENT_TYPES "list-appointment-types" => types::list,
+    GET_APPOINTMENT_TYPE "get-appointment-type" => types::get,
+    UPDATE_APPOINTMENT_TYPE "update-appointment-type" => types::update,
+    BULK_CREATE_SLOTS "bulk-create-slots" => slots::bulk,
+    BLOCK_SLOTS "block-slots" => slots::block,
+    RELEASE_SLOT "release-slot" => slots::release,
+    PROVIDER_SCHEDULE "provider-schedule" => slots::schedule,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {

@@ -7,7 +7,10 @@ use uuid::Uuid;
 
 use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, BOUND};
 use crate::api::ApiError;
-use crate::domain::{Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
+use crate::domain::calendar::{generate, Plan, WorkingHours};
+use crate::domain::{
+    AppointmentStatus, Interval, ProviderId, Slot, SlotId, SlotState, SlotStatus, UtcTime,
+};
 use crate::store::{keys, page};
 
 const MAX_SLOT_LENGTH: SignedDuration = SignedDuration::from_hours(12);
@@ -106,6 +109,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
         room_number: body.room_number,
         notes: body.notes,
         is_overbook: body.is_overbook,
+        block_reason: None,
         created_at: now,
         updated_at: now,
     };
@@ -191,5 +195,341 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
     Ok(json(
         200,
         &serde_json::json!({ "data": data, "nextCursor": page.next }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BulkRequest {
+    provider_id: ProviderId,
+    time_zone: String,
+    start_date: jiff::civil::Date,
+    end_date: jiff::civil::Date,
+    working_hours: WorkingHours,
+    slot_duration: i64,
+    #[serde(default)]
+    break_time: i64,
+    #[serde(default)]
+    exclude_dates: Vec<jiff::civil::Date>,
+    #[serde(default = "one")]
+    max_bookings: u32,
+    #[serde(default)]
+    allowed_appointment_types: Vec<Uuid>,
+    location_id: Option<String>,
+    room_number: Option<String>,
+}
+
+/// At most this many slots in one local day: one transaction holds them and the day's guards.
+const MAX_SLOTS_PER_DAY: usize = 96;
+
+/// `POST /slots/bulk`: a provider's slots from working hours in their time zone, over up to a year.
+/// Ids derive from provider and start, so a repeated request creates nothing and says so.
+pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let body: BulkRequest = json_body(&req)?;
+    let now = ctx.now();
+    let mut checks = Checks::default();
+    let zone = jiff::tz::TimeZone::get(&body.time_zone);
+    checks.check(
+        zone.is_ok(),
+        "timeZone",
+        "must be an IANA time zone such as America/New_York",
+    );
+    checks.check(
+        body.end_date >= body.start_date,
+        "endDate",
+        "must not be before startDate",
+    );
+    checks.check(
+        body.start_date
+            .until(body.end_date)
+            .map(|s| s.get_days() < 366)
+            .unwrap_or(false),
+        "endDate",
+        "the range may span at most one year",
+    );
+    checks.check(
+        (5..=480).contains(&body.slot_duration),
+        "slotDuration",
+        "must be 5 to 480 minutes",
+    );
+    checks.check(
+        (0..=240).contains(&body.break_time),
+        "breakTime",
+        "must be 0 to 240 minutes",
+    );
+    checks.check(
+        (1..=MAX_SEATS).contains(&body.max_bookings),
+        "maxBookings",
+        "must be 1 to 100",
+    );
+    checks.check(
+        body.exclude_dates.len() <= 366,
+        "excludeDates",
+        "at most 366 dates",
+    );
+    checks.text(&body.location_id, "locationId", 100);
+    checks.text(&body.room_number, "roomNumber", 50);
+    for (field, message) in body.working_hours.problems() {
+        checks.check(false, &field, message);
+    }
+    checks.finish()?;
+    if !who.may_act_for_provider(body.provider_id) {
+        return Err(ApiError::forbidden(
+            "only the provider, staff or an admin may create the provider's slots",
+        ));
+    }
+    let plan = Plan {
+        time_zone: zone.expect("checked"),
+        start_date: body.start_date,
+        end_date: body.end_date,
+        hours: body.working_hours,
+        slot: SignedDuration::from_mins(body.slot_duration),
+        break_time: SignedDuration::from_mins(body.break_time),
+        exclude: body.exclude_dates.into_iter().collect(),
+    };
+    let mut days: std::collections::BTreeMap<jiff::civil::Date, Vec<Slot>> = Default::default();
+    for planned in generate(&plan) {
+        let start = planned.interval.start();
+        if start <= now {
+            continue; // today's hours that have passed
+        }
+        let id = SlotId::from_uuid(Uuid::new_v5(
+            &body.provider_id.uuid(),
+            start.to_string().as_bytes(),
+        ));
+        days.entry(planned.local_date).or_default().push(Slot {
+            id,
+            provider_id: body.provider_id,
+            start_time: start,
+            end_time: planned.interval.end(),
+            max_bookings: body.max_bookings,
+            current_bookings: 0,
+            status: SlotStatus::Available,
+            allowed_appointment_types: body.allowed_appointment_types.clone(),
+            location_id: body.location_id.clone(),
+            room_number: body.room_number.clone(),
+            notes: None,
+            is_overbook: false,
+            block_reason: None,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    if let Some((date, _)) = days.iter().find(|(_, s)| s.len() > MAX_SLOTS_PER_DAY) {
+        return Err(ApiError::field(
+            "slotDuration",
+            &format!("{date} would have more than {MAX_SLOTS_PER_DAY} slots"),
+        ));
+    }
+    let requested: usize = days.values().map(Vec::len).sum();
+    let done = ctx
+        .store
+        .create_many(
+            body.provider_id,
+            days.into_iter().collect(),
+            &body.time_zone,
+            now,
+        )
+        .await?;
+    tracing::info!(provider_id = %body.provider_id, requested, created = done.created.len(), existing = done.existing, "bulk slots");
+    let slots: Vec<Value> = done.created.iter().map(slot_json).collect();
+    Ok(json(
+        201,
+        &serde_json::json!({"created": done.created.len(), "existing": done.existing, "slots": slots}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BlockRequest {
+    provider_id: ProviderId,
+    start_time: UtcTime,
+    end_time: UtcTime,
+    reason: Option<String>,
+}
+
+/// `POST /slots/block`: blocks every open slot without bookings that overlaps the range; slots with
+/// bookings stay as they are and are listed as skipped (their appointments are cancelled explicitly).
+pub async fn block(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let body: BlockRequest = json_body(&req)?;
+    let mut checks = Checks::default();
+    let range = Interval::new(body.start_time, body.end_time);
+    checks.check(range.is_ok(), "endTime", "must be after startTime");
+    checks.check(
+        range.is_ok_and(|r| r.duration() <= SignedDuration::from_hours(24 * 92)),
+        "endTime",
+        "a block may span at most 92 days",
+    );
+    checks.text(&body.reason, "reason", 500);
+    checks.finish()?;
+    if !who.may_act_for_provider(body.provider_id) {
+        return Err(ApiError::forbidden(
+            "only the provider, staff or an admin may block the provider's slots",
+        ));
+    }
+    let range = range.expect("checked");
+    let now = ctx.now();
+    // A slot lasts at most 12 hours, so one that overlaps the range starts at most 12 hours before it.
+    let candidates = ctx
+        .store
+        .slots_between(
+            body.provider_id,
+            range.start().plus(-MAX_SLOT_LENGTH),
+            range.end(),
+        )
+        .await?;
+    let (mut blocked, mut skipped) = (vec![], vec![]);
+    for slot in candidates
+        .into_iter()
+        .filter(|s| s.interval().overlaps(&range))
+    {
+        let why = match slot.status {
+            SlotStatus::Blocked => Some("already_blocked"),
+            SlotStatus::Cancelled => Some("cancelled"),
+            SlotStatus::Available if slot.current_bookings > 0 => Some("has_bookings"),
+            SlotStatus::Available
+                if ctx
+                    .store
+                    .block_slot(&slot, body.reason.as_deref(), now)
+                    .await? =>
+            {
+                None
+            }
+            SlotStatus::Available => Some("has_bookings"), // booked meanwhile
+        };
+        match why {
+            None => blocked.push(slot.id),
+            Some(reason) => skipped.push(serde_json::json!({"slotId": slot.id, "startTime": slot.start_time, "reason": reason, "currentBookings": slot.current_bookings})),
+        }
+    }
+    tracing::info!(provider_id = %body.provider_id, blocked = blocked.len(), skipped = skipped.len(), "slots blocked");
+    Ok(json(
+        200,
+        &serde_json::json!({"blocked": blocked, "skipped": skipped}),
+    ))
+}
+
+/// `POST /slots/{id}/release`: a blocked slot with no bookings becomes available again.
+pub async fn release(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: SlotId = super::path_id(&req, "id")?;
+    let scope = if who.is_staff() {
+        None
+    } else if who.has(crate::domain::Role::Provider) {
+        Some(ProviderId::from_uuid(who.id))
+    } else {
+        return Err(ApiError::forbidden(
+            "only the provider, staff or an admin may release a slot",
+        ));
+    };
+    match ctx.store.release_slot(id, scope, ctx.now()).await? {
+        Ok(slot) => Ok(json(200, &slot_json(&slot))),
+        Err(None) => Err(ApiError::not_found("slot")),
+        Err(Some(old)) if scope.is_some_and(|p| p != old.provider_id) => Err(ApiError::forbidden(
+            "only the provider, staff or an admin may release a slot",
+        )),
+        Err(Some(old)) if old.current_bookings > 0 => Err(ApiError::conflict(
+            "slot_has_bookings",
+            "a slot with bookings cannot be released",
+        )),
+        Err(Some(old)) => Err(ApiError::conflict(
+            "slot_not_blocked",
+            format!("the slot is {}", old.status.as_str()),
+        )),
+    }
+}
+
+/// `GET /providers/{providerId}/schedule?date=YYYY-MM-DD&timeZone=...`: the provider's day in a time
+/// zone (theirs by default), every slot with its seats and bookings, and a summary.
+pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let provider: ProviderId = super::path_id(&req, "providerId")?;
+    let mut q = Query::of(&req);
+    let date: Option<jiff::civil::Date> = q.required("date", "must be a date such as 2027-03-14");
+    let zone_name = q.text("timeZone").map(str::to_owned);
+    if let Some(z) = &zone_name {
+        if jiff::tz::TimeZone::get(z).is_err() {
+            q.fail(
+                "timeZone",
+                "must be an IANA time zone such as America/New_York",
+            );
+        }
+    }
+    q.finish()?;
+    if !who.may_act_for_provider(provider) {
+        return Err(ApiError::forbidden(
+            "only the provider, staff or an admin may see the provider's schedule",
+        ));
+    }
+    let zone_name = match zone_name {
+        Some(z) => z,
+        None => ctx
+            .store
+            .provider_time_zone(provider)
+            .await?
+            .ok_or_else(|| {
+                ApiError::field(
+                    "timeZone",
+                    "is required: no time zone is stored for this provider",
+                )
+            })?,
+    };
+    let zone = jiff::tz::TimeZone::get(&zone_name)
+        .map_err(|_| ApiError::field("timeZone", "the stored time zone is unknown"))?;
+    let date = date.expect("checked");
+    let bound = |d: jiff::civil::Date| {
+        d.to_zoned(zone.clone())
+            .map(|z| UtcTime::from_timestamp(z.timestamp()))
+    };
+    let (from, to) = match (
+        bound(date),
+        date.tomorrow()
+            .map_err(|_| ())
+            .and_then(|t| bound(t).map_err(|_| ())),
+    ) {
+        (Ok(f), Ok(t)) => (f, t),
+        _ => return Err(ApiError::field("date", "is out of range")),
+    };
+    let slots = ctx.store.slots_between(provider, from, to).await?;
+    let query = crate::store::lists::ListQuery {
+        owner: crate::store::lists::Owner::Provider(provider),
+        from: Some(from),
+        to: Some(to),
+        statuses: vec![],
+        with: None,
+        newest_first: false,
+        limit: 1000,
+    };
+    let appointments = ctx.store.list_appointments(&query, None).await?.items;
+    let (mut available, mut booked, mut blocked) = (0, 0, 0);
+    let rows: Vec<Value> = slots
+        .iter()
+        .map(|slot| {
+            match slot.state() {
+                SlotState::Available => available += 1,
+                SlotState::Booked => booked += 1,
+                SlotState::Blocked => blocked += 1,
+                SlotState::Cancelled => {}
+            }
+            let bookings: Vec<Value> = appointments
+                .iter()
+                .filter(|a| a.slot_id == slot.id && !matches!(a.status, AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled))
+                .map(|a| serde_json::json!({"appointmentId": a.id, "patientId": a.patient_id, "status": a.status}))
+                .collect();
+            let mut row = slot_json(slot);
+            row["localStartTime"] = slot.start_time.timestamp().to_zoned(zone.clone()).datetime().to_string().into();
+            row["localEndTime"] = slot.end_time.timestamp().to_zoned(zone.clone()).datetime().to_string().into();
+            row["bookings"] = bookings.into();
+            row
+        })
+        .collect();
+    Ok(json(
+        200,
+        &serde_json::json!({
+            "providerId": provider, "date": date, "timeZone": zone_name, "slots": rows,
+            "summary": {"total": slots.len(), "available": available, "booked": booked, "blocked": blocked},
+        }),
     ))
 }

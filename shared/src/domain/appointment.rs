@@ -52,6 +52,9 @@ pub struct Appointment {
     pub consultation_fee: Option<f64>,
     #[serde(default)]
     pub is_paid: bool,
+    /// Booked by staff one seat beyond the slot's seats.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_overbook: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +124,7 @@ impl Appointment {
             late_cancellation: None,
             consultation_fee: None,
             is_paid: false,
+            is_overbook: false,
             payment_id: None,
             check_in_time: None,
             actual_start_time: None,

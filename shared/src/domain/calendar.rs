@@ -22,7 +22,10 @@ impl<'de> Deserialize<'de> for ClockTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         let bad = || serde::de::Error::custom("must be a time of day HH:MM, such as 08:30");
-        let (h, m) = s.split_once(':').filter(|(h, m)| h.len() == 2 && m.len() == 2).ok_or_else(bad)?;
+        let (h, m) = s
+            .split_once(':')
+            .filter(|(h, m)| h.len() == 2 && m.len() == 2)
+            .ok_or_else(bad)?;
         let (h, m): (i8, i8) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
         Time::new(h, m, 0, 0).map(ClockTime).map_err(|_| bad())
     }
@@ -83,7 +86,10 @@ impl WorkingHours {
             Weekday::Saturday => self.saturday,
             Weekday::Sunday => self.sunday,
         };
-        hours.unwrap_or(DayHours { is_off: true, ..Default::default() })
+        hours.unwrap_or(DayHours {
+            is_off: true,
+            ..Default::default()
+        })
     }
 
     /// `(field, message)` for sessions that end before they start or overlap each other.
@@ -102,16 +108,25 @@ impl WorkingHours {
             let Some(h) = hours else { continue };
             for (part, s) in [("morning", h.morning), ("afternoon", h.afternoon)] {
                 if s.is_some_and(|s| s.end <= s.start) {
-                    out.push((format!("workingHours.{name}.{part}"), "end must be after start"));
+                    out.push((
+                        format!("workingHours.{name}.{part}"),
+                        "end must be after start",
+                    ));
                 }
             }
             if let (Some(m), Some(a)) = (h.morning, h.afternoon) {
                 if a.start < m.end {
-                    out.push((format!("workingHours.{name}.afternoon"), "must start after the morning ends"));
+                    out.push((
+                        format!("workingHours.{name}.afternoon"),
+                        "must start after the morning ends",
+                    ));
                 }
             }
         }
-        if days.iter().all(|(_, h)| h.is_none_or(|h| h.sessions().is_empty())) {
+        if days
+            .iter()
+            .all(|(_, h)| h.is_none_or(|h| h.sessions().is_empty()))
+        {
             out.push(("workingHours".into(), "at least one day needs a session"));
         }
         out
@@ -143,7 +158,10 @@ fn instant(tz: &TimeZone, dt: DateTime) -> Option<UtcTime> {
         return None;
     }
     // In a fold the earlier offset is the first occurrence.
-    ambiguous.earlier().ok().map(|z| UtcTime::from_timestamp(z.timestamp()))
+    ambiguous
+        .earlier()
+        .ok()
+        .map(|z| UtcTime::from_timestamp(z.timestamp()))
 }
 
 /// Every slot of the plan, in time order.
@@ -156,7 +174,9 @@ pub fn generate(plan: &Plan) -> Vec<Planned> {
             for session in plan.hours.on(date.weekday()).sessions() {
                 let session_end = date.to_datetime(session.end.0);
                 // The session's end in real time: a nonexistent end (in a gap) is its later reading.
-                let Ok(end_limit) = plan.time_zone.to_ambiguous_zoned(session_end).later() else { continue };
+                let Ok(end_limit) = plan.time_zone.to_ambiguous_zoned(session_end).later() else {
+                    continue;
+                };
                 let end_limit = UtcTime::from_timestamp(end_limit.timestamp());
                 let mut civil = date.to_datetime(session.start.0);
                 while civil < session_end {
@@ -165,9 +185,14 @@ pub fn generate(plan: &Plan) -> Vec<Planned> {
                         if end > end_limit {
                             break;
                         }
-                        out.push(Planned { local_date: date, interval: Interval::new(start, end).expect("a slot has a length") });
+                        out.push(Planned {
+                            local_date: date,
+                            interval: Interval::new(start, end).expect("a slot has a length"),
+                        });
                     }
-                    let Ok(next) = civil.checked_add(step) else { break };
+                    let Ok(next) = civil.checked_add(step) else {
+                        break;
+                    };
                     civil = next;
                 }
             }
@@ -183,13 +208,31 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn day(morning: Option<(i8, i8, i8, i8)>, afternoon: Option<(i8, i8, i8, i8)>) -> Option<DayHours> {
-        let s = |(a, b, c, d): (i8, i8, i8, i8)| Session { start: ClockTime::hm(a, b), end: ClockTime::hm(c, d) };
-        Some(DayHours { morning: morning.map(s), afternoon: afternoon.map(s), is_off: false })
+    fn day(
+        morning: Option<(i8, i8, i8, i8)>,
+        afternoon: Option<(i8, i8, i8, i8)>,
+    ) -> Option<DayHours> {
+        let s = |(a, b, c, d): (i8, i8, i8, i8)| Session {
+            start: ClockTime::hm(a, b),
+            end: ClockTime::hm(c, d),
+        };
+        Some(DayHours {
+            morning: morning.map(s),
+            afternoon: afternoon.map(s),
+            is_off: false,
+        })
     }
 
     fn every_day(hours: Option<DayHours>) -> WorkingHours {
-        WorkingHours { monday: hours, tuesday: hours, wednesday: hours, thursday: hours, friday: hours, saturday: hours, sunday: hours }
+        WorkingHours {
+            monday: hours,
+            tuesday: hours,
+            wednesday: hours,
+            thursday: hours,
+            friday: hours,
+            saturday: hours,
+            sunday: hours,
+        }
     }
 
     fn plan(tz: &str, from: Date, to: Date, hours: WorkingHours, slot: i64, brk: i64) -> Plan {
@@ -205,52 +248,134 @@ mod tests {
     }
 
     fn starts(p: &Plan) -> Vec<String> {
-        generate(p).iter().map(|s| s.interval.start().to_string()).collect()
+        generate(p)
+            .iter()
+            .map(|s| s.interval.start().to_string())
+            .collect()
     }
 
     #[test]
     fn new_york_spring_forward_yields_nothing_in_the_missing_hour() {
         let d = jiff::civil::date(2027, 3, 14);
-        let p = plan("America/New_York", d, d, every_day(day(Some((2, 0, 3, 0)), None)), 30, 0);
-        assert!(generate(&p).is_empty(), "02:00-03:00 does not exist on 2027-03-14");
-        let p = plan("America/New_York", d, d, every_day(day(Some((1, 0, 4, 0)), None)), 30, 0);
+        let p = plan(
+            "America/New_York",
+            d,
+            d,
+            every_day(day(Some((2, 0, 3, 0)), None)),
+            30,
+            0,
+        );
+        assert!(
+            generate(&p).is_empty(),
+            "02:00-03:00 does not exist on 2027-03-14"
+        );
+        let p = plan(
+            "America/New_York",
+            d,
+            d,
+            every_day(day(Some((1, 0, 4, 0)), None)),
+            30,
+            0,
+        );
         // 01:00 and 01:30 EST, then 03:00 and 03:30 EDT.
-        assert_eq!(starts(&p), ["2027-03-14T06:00:00Z", "2027-03-14T06:30:00Z", "2027-03-14T07:00:00Z", "2027-03-14T07:30:00Z"]);
+        assert_eq!(
+            starts(&p),
+            [
+                "2027-03-14T06:00:00Z",
+                "2027-03-14T06:30:00Z",
+                "2027-03-14T07:00:00Z",
+                "2027-03-14T07:30:00Z"
+            ]
+        );
     }
 
     #[test]
     fn new_york_fall_back_does_not_double_the_repeated_hour() {
         let d = jiff::civil::date(2027, 11, 7);
-        let p = plan("America/New_York", d, d, every_day(day(Some((1, 0, 3, 0)), None)), 30, 0);
+        let p = plan(
+            "America/New_York",
+            d,
+            d,
+            every_day(day(Some((1, 0, 3, 0)), None)),
+            30,
+            0,
+        );
         // 01:00 and 01:30 EDT (first pass only), then 02:00 and 02:30 EST.
-        assert_eq!(starts(&p), ["2027-11-07T05:00:00Z", "2027-11-07T05:30:00Z", "2027-11-07T07:00:00Z", "2027-11-07T07:30:00Z"]);
-        assert!(generate(&p).iter().all(|s| s.interval.duration() == SignedDuration::from_mins(30)));
+        assert_eq!(
+            starts(&p),
+            [
+                "2027-11-07T05:00:00Z",
+                "2027-11-07T05:30:00Z",
+                "2027-11-07T07:00:00Z",
+                "2027-11-07T07:30:00Z"
+            ]
+        );
+        assert!(generate(&p)
+            .iter()
+            .all(|s| s.interval.duration() == SignedDuration::from_mins(30)));
     }
 
     #[test]
     fn london_spring_forward_and_fall_back() {
         let d = jiff::civil::date(2027, 3, 28);
-        let p = plan("Europe/London", d, d, every_day(day(Some((0, 30, 2, 30)), None)), 30, 0);
+        let p = plan(
+            "Europe/London",
+            d,
+            d,
+            every_day(day(Some((0, 30, 2, 30)), None)),
+            30,
+            0,
+        );
         // 00:30 GMT; 01:00 and 01:30 do not exist; 02:00 BST.
         assert_eq!(starts(&p), ["2027-03-28T00:30:00Z", "2027-03-28T01:00:00Z"]);
         let d = jiff::civil::date(2027, 10, 31);
-        let p = plan("Europe/London", d, d, every_day(day(Some((0, 30, 2, 30)), None)), 30, 0);
+        let p = plan(
+            "Europe/London",
+            d,
+            d,
+            every_day(day(Some((0, 30, 2, 30)), None)),
+            30,
+            0,
+        );
         // 00:30 and 01:00, 01:30 BST (first pass), 02:00 GMT.
-        assert_eq!(starts(&p), ["2027-10-30T23:30:00Z", "2027-10-31T00:00:00Z", "2027-10-31T00:30:00Z", "2027-10-31T02:00:00Z"]);
+        assert_eq!(
+            starts(&p),
+            [
+                "2027-10-30T23:30:00Z",
+                "2027-10-31T00:00:00Z",
+                "2027-10-31T00:30:00Z",
+                "2027-10-31T02:00:00Z"
+            ]
+        );
     }
 
     #[test]
     fn a_clinic_week_with_breaks_a_day_off_and_an_excluded_date() {
         let mut hours = every_day(day(Some((9, 0, 12, 0)), Some((13, 0, 17, 0))));
-        hours.saturday = Some(DayHours { is_off: true, ..Default::default() });
+        hours.saturday = Some(DayHours {
+            is_off: true,
+            ..Default::default()
+        });
         hours.sunday = None;
-        let mut p = plan("Europe/Berlin", jiff::civil::date(2027, 6, 7), jiff::civil::date(2027, 6, 13), hours, 30, 10);
+        let mut p = plan(
+            "Europe/Berlin",
+            jiff::civil::date(2027, 6, 7),
+            jiff::civil::date(2027, 6, 13),
+            hours,
+            30,
+            10,
+        );
         p.exclude.insert(jiff::civil::date(2027, 6, 9));
         let slots = generate(&p);
         // 4 working days x (morning 09:00, 09:40, 10:20, 11:00 = 4; afternoon 13:00 .. 16:20 = 6).
         assert_eq!(slots.len(), 4 * 10);
-        assert_eq!(slots[0].interval.start().to_string(), "2027-06-07T07:00:00Z");
-        assert!(slots.iter().all(|s| s.local_date != jiff::civil::date(2027, 6, 9)));
+        assert_eq!(
+            slots[0].interval.start().to_string(),
+            "2027-06-07T07:00:00Z"
+        );
+        assert!(slots
+            .iter()
+            .all(|s| s.local_date != jiff::civil::date(2027, 6, 9)));
     }
 
     #[test]
@@ -263,11 +388,21 @@ mod tests {
         assert_eq!(WorkingHours::default().problems()[0].0, "workingHours");
         assert!(serde_json::from_str::<ClockTime>("\"9:00\"").is_err());
         assert!(serde_json::from_str::<ClockTime>("\"24:00\"").is_err());
-        assert_eq!(serde_json::from_str::<ClockTime>("\"08:30\"").unwrap(), ClockTime::hm(8, 30));
+        assert_eq!(
+            serde_json::from_str::<ClockTime>("\"08:30\"").unwrap(),
+            ClockTime::hm(8, 30)
+        );
     }
 
     fn zones() -> impl Strategy<Value = &'static str> {
-        prop::sample::select(vec!["UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "America/Santiago"])
+        prop::sample::select(vec![
+            "UTC",
+            "America/New_York",
+            "Europe/London",
+            "Australia/Lord_Howe",
+            "Asia/Kolkata",
+            "America/Santiago",
+        ])
     }
 
     fn session() -> impl Strategy<Value = (i8, i8, i8, i8)> {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod appointment;
+pub mod appointment_type;
 pub mod calendar;
 pub mod ids;
 pub mod lifecycle;
@@ -13,6 +14,7 @@ pub mod vitals;
 
 pub use access::{Caller, Role};
 pub use appointment::{Appointment, ConsultationType};
+pub use appointment_type::AppointmentType;
 pub use ids::{AppointmentId, PatientId, ProviderId, SlotId};
 pub use slot::{Slot, SlotState};
 pub use status::{AppointmentStatus, SlotStatus};

@@ -24,6 +24,8 @@ pub struct Slot {
     pub notes: Option<String>,
     #[serde(default)]
     pub is_overbook: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_reason: Option<String>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
 }
@@ -80,6 +82,7 @@ mod tests {
             room_number: None,
             notes: None,
             is_overbook: false,
+            block_reason: None,
             created_at: "2026-12-01T00:00:00Z".parse().unwrap(),
             updated_at: "2026-12-01T00:00:00Z".parse().unwrap(),
         }

@@ -20,8 +20,8 @@ use super::guard::Guard;
 use super::{backoff, from_item, keys, n, s, Item, Store, StoreError, MAX_ATTEMPTS};
 use crate::domain::appointment::is_late_cancellation;
 use crate::domain::{
-    Appointment, AppointmentId, AppointmentStatus, ConsultationType, PatientId, Slot, SlotId,
-    SlotStatus, UtcTime,
+    Appointment, AppointmentId, AppointmentStatus, AppointmentType, ConsultationType, PatientId,
+    Slot, SlotId, SlotStatus, UtcTime,
 };
 
 /// How long a retried booking is recognised by its `Idempotency-Key`.
@@ -34,8 +34,11 @@ pub struct NewBooking {
     pub idempotency_key: Option<String>,
     pub slot_id: SlotId,
     pub patient_id: PatientId,
-    pub consultation_type: ConsultationType,
+    /// As asked; with a type, it must be one the type offers (default: the type's first).
+    pub consultation_type: Option<ConsultationType>,
     pub appointment_type_id: Option<Uuid>,
+    /// Staff booking one seat beyond `maxBookings`.
+    pub overbook: bool,
     pub reason_for_visit: Option<String>,
     pub symptoms: Vec<String>,
     pub chief_complaint: Option<String>,
@@ -60,6 +63,14 @@ pub enum BookingError {
     PatientConflict(Vec<String>),
     #[error("this Idempotency-Key was used for a different booking")]
     IdempotencyMismatch,
+    #[error("appointment type not found")]
+    TypeNotFound,
+    #[error("the appointment type is no longer offered")]
+    TypeInactive,
+    #[error("this slot does not allow that appointment type")]
+    TypeNotAllowed,
+    #[error("the appointment type is not offered as that consultation type")]
+    ConsultationNotOffered,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,16 +86,45 @@ struct IdempotencyRecord {
 
 /// Why a slot cannot be booked, judged from its stored state (read before, or returned by a failed
 /// condition).
-fn refusal(slot: &Slot, now: UtcTime) -> Option<BookingError> {
+fn refusal(slot: &Slot, now: UtcTime, overbook: bool) -> Option<BookingError> {
     match slot.status {
         SlotStatus::Blocked => Some(BookingError::SlotUnavailable("the slot is blocked")),
         SlotStatus::Cancelled => Some(BookingError::SlotUnavailable("the slot is cancelled")),
         SlotStatus::Available if slot.start_time <= now => Some(BookingError::SlotUnavailable(
             "the slot has already started",
         )),
-        SlotStatus::Available if slot.seats_left() == 0 => Some(BookingError::SlotFull),
+        SlotStatus::Available
+            if slot.current_bookings >= slot.max_bookings + u32::from(overbook) =>
+        {
+            Some(BookingError::SlotFull)
+        }
         SlotStatus::Available => None,
     }
+}
+
+/// The consultation type a booking gets, if the slot admits the appointment type and the type offers it.
+fn admit(
+    slot: &Slot,
+    kind: Option<&AppointmentType>,
+    asked: Option<ConsultationType>,
+) -> Result<ConsultationType, BookingError> {
+    let Some(kind) = kind else {
+        return if slot.allowed_appointment_types.is_empty() {
+            Ok(asked.unwrap_or_default())
+        } else {
+            Err(BookingError::TypeNotAllowed)
+        };
+    };
+    if !kind.is_active {
+        return Err(BookingError::TypeInactive);
+    }
+    if !slot.allowed_appointment_types.is_empty()
+        && !slot.allowed_appointment_types.contains(&kind.id)
+    {
+        return Err(BookingError::TypeNotAllowed);
+    }
+    kind.consultation(asked)
+        .ok_or(BookingError::ConsultationNotOffered)
 }
 
 fn failed(reasons: &[CancellationReason], index: usize) -> bool {
@@ -109,18 +149,28 @@ impl Store {
             .idempotency_key
             .as_deref()
             .map(|k| keys::idempotency(req.caller, k));
+        let type_key = req.appointment_type_id.map(keys::appointment_type);
+        let req_overbook = req.overbook;
         for attempt in 1..=MAX_ATTEMPTS {
             let mut wanted = vec![slot_key.clone(), guard_key.clone()];
             wanted.extend(idem_key.clone());
+            wanted.extend(type_key.clone());
             let mut found = self.get_many(&wanted).await?;
 
             if let Some(record) = idem_key.as_ref().and_then(|k| found.remove(k)) {
                 return self.replay(req, from_item(record)?).await;
             }
             let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
-            if let Some(no) = refusal(&slot, now) {
+            if let Some(no) = refusal(&slot, now, req_overbook) {
                 return Err(no);
             }
+            let kind = match &type_key {
+                None => None,
+                Some(k) => Some(from_item::<AppointmentType>(
+                    found.remove(k).ok_or(BookingError::TypeNotFound)?,
+                )?),
+            };
+            let consultation = admit(&slot, kind.as_ref(), req.consultation_type)?;
             let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
             let clashes = guard.conflicts(&slot.interval(), None);
             if !clashes.is_empty() {
@@ -134,15 +184,17 @@ impl Store {
                 slot.id,
                 slot.start_time,
                 slot.end_time,
-                req.consultation_type,
+                consultation,
                 now,
             );
             appointment.appointment_type_id = req.appointment_type_id;
+            appointment.consultation_fee = kind.as_ref().map(|t| t.consultation_fee);
+            appointment.is_overbook = req.overbook;
             appointment.reason_for_visit = req.reason_for_visit.clone();
             appointment.symptoms = req.symptoms.clone();
             appointment.chief_complaint = req.chief_complaint.clone();
             let mut writes = vec![
-                self.take_seat(slot.id, now)?,
+                self.take_seat(slot.id, now, req.overbook)?,
                 put_new(&self.table, super::appointment_item(&appointment)?)?,
                 guard.take(
                     &self.table,
@@ -172,7 +224,7 @@ impl Store {
             }
             if failed(&reasons, 0) {
                 let current: Option<Slot> = reasons[0].item.clone().map(from_item).transpose()?;
-                if let Some(no) = current.and_then(|s| refusal(&s, now)) {
+                if let Some(no) = current.and_then(|s| refusal(&s, now, req_overbook)) {
                     return Err(no);
                 }
             }
@@ -242,12 +294,13 @@ impl Store {
         let slot_key = keys::slot(new_slot);
         let guard_key = keys::patient_schedule(old.patient_id);
         let old_id = old.id.to_string();
+        let req_overbook = false;
         for attempt in 1..=MAX_ATTEMPTS {
             let mut found = self
                 .get_many(&[slot_key.clone(), guard_key.clone()])
                 .await?;
             let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
-            if let Some(no) = refusal(&slot, now) {
+            if let Some(no) = refusal(&slot, now, req_overbook) {
                 return Err(no);
             }
             let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
@@ -303,7 +356,7 @@ impl Store {
             let writes = vec![
                 TransactWriteItem::builder().update(leave).build(),
                 self.give_seat(old.slot_id, now)?,
-                self.take_seat(slot.id, now)?,
+                self.take_seat(slot.id, now, false)?,
                 put_new(&self.table, super::appointment_item(&moved)?)?,
                 guard.take(
                     &self.table,
@@ -321,7 +374,7 @@ impl Store {
             }
             if failed(&reasons, 2) {
                 let current: Option<Slot> = reasons[2].item.clone().map(from_item).transpose()?;
-                if let Some(no) = current.and_then(|s| refusal(&s, now)) {
+                if let Some(no) = current.and_then(|s| refusal(&s, now, req_overbook)) {
                     return Err(no);
                 }
             }
@@ -338,14 +391,26 @@ impl Store {
         Err(StoreError::Contended(MAX_ATTEMPTS).into())
     }
 
-    fn take_seat(&self, slot: SlotId, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
+    /// One more seat taken, if the slot is open, not started and not full (for an overbook: at most one
+    /// beyond `maxBookings`). The counter commutes, so concurrent bookings need no retry among themselves.
+    fn take_seat(
+        &self,
+        slot: SlotId,
+        now: UtcTime,
+        overbook: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let seats = if overbook {
+            "currentBookings <= maxBookings"
+        } else {
+            "currentBookings < maxBookings"
+        };
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::slot(slot))))
             .update_expression("SET currentBookings = currentBookings + :one, updatedAt = :now")
-            .condition_expression(
-                "#status = :available AND currentBookings < maxBookings AND startTime > :now",
-            )
+            .condition_expression(format!(
+                "#status = :available AND {seats} AND startTime > :now"
+            ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", s(now.to_string()))

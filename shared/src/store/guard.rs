@@ -73,13 +73,24 @@ impl Guard {
         now: UtcTime,
         release: Option<&str>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let entry: AttributeValue = serde_dynamo::to_attribute_value(iv)?;
+        self.take_all(table, &[(id.to_owned(), *iv)], now, release)
+    }
+
+    /// [`Guard::take`] for several entries at once (a day of generated slots).
+    pub fn take_all(
+        &self,
+        table: &str,
+        entries: &[(String, Interval)],
+        now: UtcTime,
+        release: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut values: HashMap<String, AttributeValue> = HashMap::new();
+        for (id, iv) in entries {
+            values.insert(id.clone(), serde_dynamo::to_attribute_value(iv)?);
+        }
         let Some(version) = self.version else {
             let mut item = key_item(&self.key);
-            item.insert(
-                "intervals".into(),
-                AttributeValue::M(HashMap::from([(id.to_owned(), entry)])),
-            );
+            item.insert("intervals".into(), AttributeValue::M(values));
             item.insert("version".into(), n(1));
             let put = Put::builder()
                 .table_name(table)
@@ -88,12 +99,23 @@ impl Guard {
                 .build()?;
             return Ok(TransactWriteItem::builder().put(put).build());
         };
-        let mut names = HashMap::from([("#e".to_owned(), id.to_owned())]);
-        let mut expr = "SET intervals.#e = :iv, version = version + :one".to_owned();
+        let mut names = HashMap::new();
+        let mut expression_values =
+            HashMap::from([(":one".to_owned(), n(1)), (":read".to_owned(), n(version))]);
+        let mut sets = vec![];
+        for (i, (id, value)) in values.into_iter().enumerate() {
+            names.insert(format!("#e{i}"), id);
+            expression_values.insert(format!(":e{i}"), value);
+            sets.push(format!("intervals.#e{i} = :e{i}"));
+        }
+        let mut expr = format!("SET {}, version = version + :one", sets.join(", "));
+        let taking: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
         let stale: Vec<&String> = self
             .intervals
             .iter()
-            .filter(|(k, v)| (v.end() <= now || Some(k.as_str()) == release) && *k != id)
+            .filter(|(k, v)| {
+                (v.end() <= now || Some(k.as_str()) == release) && !taking.contains(&k.as_str())
+            })
             .map(|(k, _)| k)
             .collect();
         for (i, old) in stale.iter().enumerate() {
@@ -107,9 +129,7 @@ impl Guard {
             .update_expression(expr)
             .condition_expression("version = :read")
             .set_expression_attribute_names(Some(names))
-            .expression_attribute_values(":iv", entry)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":read", n(version))
+            .set_expression_attribute_values(Some(expression_values))
             .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
     }

@@ -7,6 +7,8 @@
 //! | provider day guard | `PROVIDER#<pid>` | `DAY#<date>` | | | no two slots of a provider overlap |
 //! | patient guard | `PATIENT#<pid>` | `SCHEDULE` | | | no two active appointments of a patient overlap |
 //! | idempotency record | `IDEM#<caller>#<key>` | `IDEM` | | | a retried booking returns the first result |
+//! | appointment type | `TYPE#<id>` | `TYPE` | `TYPES` / `<name>#<id>` | | get by id; all types by name |
+//! | provider profile | `PROVIDER#<pid>` | `PROFILE` | | | the provider's time zone |
 //! | freed seat | `SLOT#<id>` | `FREED#<appointment>` | | | the worker's record of a seat given back |
 //!
 //! Times in sort keys are fixed-width UTC (`UtcTime`), so string order is time order.
@@ -65,6 +67,17 @@ pub fn idempotency(caller: Uuid, key: &str) -> Key {
 
 pub fn freed_seat(slot: SlotId, appointment: AppointmentId) -> Key {
     Key::new(format!("SLOT#{slot}"), &format!("FREED#{appointment}"))
+}
+
+pub fn appointment_type(id: Uuid) -> Key {
+    Key::new(format!("TYPE#{id}"), "TYPE")
+}
+
+/// GSI1 partition of every appointment type.
+pub const TYPES: &str = "TYPES";
+
+pub fn provider_profile(provider: ProviderId) -> Key {
+    Key::new(format!("PROVIDER#{provider}"), "PROFILE")
 }
 
 /// GSI1 partition of a patient's appointments.

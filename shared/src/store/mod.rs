@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod lists;
 pub mod page;
 pub mod slots;
+pub mod types;
 
 use std::collections::HashMap;
 
@@ -186,40 +187,47 @@ impl Store {
         }
     }
 
-    /// One consistent BatchGetItem of up to 100 keys; answers by key. Unprocessed keys (throttling) are
-    /// fetched again, which is the only case that costs another request.
+    /// Consistent BatchGetItems, 100 keys each (the API's limit); answers by key. Unprocessed keys
+    /// (throttling) are fetched again, which is the only case that costs more requests.
     pub async fn get_many(&self, wanted: &[Key]) -> Result<HashMap<Key, Item>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut found = HashMap::new();
-        let mut pending: Vec<Item> = wanted.iter().map(key_item).collect();
-        pending.dedup();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
-                .build()?;
-            let out = self
-                .db
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let key = item_key(&item)?;
-                found.insert(key, item);
+        let mut unique: Vec<Item> = vec![];
+        for key in wanted.iter().map(key_item) {
+            if !unique.contains(&key) {
+                unique.push(key);
             }
-            if let Some(rest) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                pending = rest.keys;
-                attempt += 1;
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(StoreError::Contended(attempt));
+        }
+        for chunk in unique.chunks(100) {
+            let mut pending: Vec<Item> = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()?;
+                let out = self
+                    .db
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let key = item_key(&item)?;
+                    found.insert(key, item);
                 }
-                backoff(attempt).await;
+                if let Some(rest) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    pending = rest.keys;
+                    attempt += 1;
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(StoreError::Contended(attempt));
+                    }
+                    backoff(attempt).await;
+                }
             }
         }
         Ok(found)

@@ -5,7 +5,9 @@ use aws_sdk_dynamodb::types::Put;
 use super::guard::Guard;
 use super::page::{self, Page};
 use super::{backoff, from_item, keys, s, Item, Key, Store, StoreError, MAX_ATTEMPTS};
-use crate::domain::{ProviderId, Slot, SlotStatus, UtcTime};
+use std::collections::HashMap;
+
+use crate::domain::{ProviderId, Slot, SlotId, SlotStatus, UtcTime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SlotError {
@@ -101,5 +103,357 @@ impl Store {
             items,
             next: out.last_evaluated_key.as_ref().map(page::encode),
         })
+    }
+}
+
+/// What a bulk creation did.
+#[derive(Debug, Default)]
+pub struct Bulk {
+    pub created: Vec<Slot>,
+    /// Slots of the request that already existed (same provider and start: same id).
+    pub existing: usize,
+}
+
+/// Why a slot was left as it was by a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    HasBookings,
+    AlreadyBlocked,
+    Cancelled,
+}
+
+impl Store {
+    /// Creates `slots` (all of one provider, with ids derived from their starts), one transaction per
+    /// local day, days written concurrently with a bound. First one batch read per 100 UTC days of the
+    /// provider's day guards: a slot whose id is already there exists, one that overlaps any other entry
+    /// fails the whole request before anything is written.
+    pub async fn create_many(
+        &self,
+        provider: ProviderId,
+        days: Vec<(jiff::civil::Date, Vec<Slot>)>,
+        time_zone: &str,
+        now: UtcTime,
+    ) -> Result<Bulk, SlotError> {
+        let ours: std::collections::HashSet<String> = days
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|s| s.id.to_string()))
+            .collect();
+        let guard_keys = |slots: &[Slot]| -> Vec<Key> {
+            let mut keys: Vec<Key> = slots
+                .iter()
+                .flat_map(|s| s.interval().utc_dates())
+                .map(|d| keys::provider_day(provider, d))
+                .collect();
+            keys.dedup();
+            keys
+        };
+        let all: Vec<Slot> = days.iter().flat_map(|(_, s)| s.clone()).collect();
+        let mut wanted = guard_keys(&all);
+        let profile_key = keys::provider_profile(provider);
+        wanted.push(profile_key.clone());
+        let mut found = self.get_many(&wanted).await?;
+        let guards: HashMap<Key, Guard> = guard_keys(&all)
+            .into_iter()
+            .map(|k| Guard::read(k.clone(), found.remove(&k)).map(|g| (k, g)))
+            .collect::<Result<_, _>>()?;
+
+        let mut bulk = Bulk::default();
+        let mut clashes = vec![];
+        let mut todo = vec![];
+        for (date, slots) in days {
+            let mut fresh = vec![];
+            for slot in slots {
+                let id = slot.id.to_string();
+                let day_guards: Vec<&Guard> = slot
+                    .interval()
+                    .utc_dates()
+                    .iter()
+                    .map(|d| &guards[&keys::provider_day(provider, *d)])
+                    .collect();
+                if day_guards.iter().any(|g| g.intervals.contains_key(&id)) {
+                    bulk.existing += 1;
+                    continue;
+                }
+                for g in &day_guards {
+                    clashes.extend(
+                        g.conflicts(&slot.interval(), None)
+                            .into_iter()
+                            .filter(|c| !ours.contains(c))
+                            .map(|c| format!("{} overlaps {c}", slot.start_time)),
+                    );
+                }
+                fresh.push(slot);
+            }
+            if !fresh.is_empty() {
+                todo.push((date, fresh));
+            }
+        }
+        clashes.sort();
+        clashes.dedup();
+        if !clashes.is_empty() {
+            return Err(SlotError::Overlap(clashes));
+        }
+
+        let stored_zone = found
+            .remove(&profile_key)
+            .and_then(|i| i.get("timeZone").and_then(|v| v.as_s().ok()).cloned());
+        let mut profile = (stored_zone.as_deref() != Some(time_zone)).then(|| {
+            let mut item = super::key_item(&profile_key);
+            item.insert("timeZone".into(), s(time_zone));
+            item.insert("providerId".into(), s(provider.to_string()));
+            item.insert("updatedAt".into(), s(now.to_string()));
+            item
+        });
+        if todo.is_empty() {
+            if let Some(item) = profile {
+                self.db
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(StoreError::from)?;
+            }
+            return Ok(bulk);
+        }
+
+        const CONCURRENT_DAYS: usize = 4;
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DAYS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (_, slots) in todo {
+            let store = self.clone();
+            let day_guards: Vec<Guard> = guard_keys(&slots)
+                .iter()
+                .map(|k| guards[k].clone())
+                .collect();
+            let permits = permits.clone();
+            let extra = profile.take();
+            tasks.spawn(async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                store.write_day(slots, day_guards, extra, now).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let slots =
+                done.map_err(|e| StoreError::Dynamo(format!("a day's write panicked: {e}")))??;
+            bulk.created.extend(slots);
+        }
+        bulk.created.sort_by_key(|s| s.start_time);
+        Ok(bulk)
+    }
+
+    /// One day of a bulk creation in one transaction; on a concurrent guard change, reads that day's
+    /// guards again and retries. Returns the slots it created.
+    async fn write_day(
+        &self,
+        mut slots: Vec<Slot>,
+        mut guards: Vec<Guard>,
+        profile: Option<Item>,
+        now: UtcTime,
+    ) -> Result<Vec<Slot>, SlotError> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut writes = vec![];
+            for slot in &slots {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(super::slot_item(slot)?))
+                    .condition_expression("attribute_not_exists(PK)")
+                    .build()
+                    .map_err(StoreError::from)?;
+                writes.push(
+                    aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                        .put(put)
+                        .build(),
+                );
+            }
+            for g in &guards {
+                let date_key = &g.key;
+                let entries: Vec<(String, crate::domain::Interval)> = slots
+                    .iter()
+                    .filter(|s| {
+                        s.interval()
+                            .utc_dates()
+                            .iter()
+                            .any(|d| &keys::provider_day(s.provider_id, *d) == date_key)
+                    })
+                    .map(|s| (s.id.to_string(), s.interval()))
+                    .collect();
+                writes.push(g.take_all(&self.table, &entries, now, None)?);
+            }
+            if let Some(item) = profile.clone() {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(StoreError::from)?;
+                writes.push(
+                    aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                        .put(put)
+                        .build(),
+                );
+            }
+            if self.transact(writes).await?.is_none() {
+                return Ok(slots);
+            }
+            tracing::debug!(
+                attempt,
+                "a day of slots met a concurrent write; reading its guards again"
+            );
+            backoff(attempt).await;
+            let keys: Vec<Key> = guards.iter().map(|g| g.key.clone()).collect();
+            let mut found = self.get_many(&keys).await?;
+            guards = keys
+                .into_iter()
+                .map(|k| Guard::read(k.clone(), found.remove(&k)))
+                .collect::<Result<_, _>>()?;
+            // Slots that a concurrent identical request created meanwhile are done.
+            slots.retain(|s| {
+                !guards
+                    .iter()
+                    .any(|g| g.intervals.contains_key(&s.id.to_string()))
+            });
+            if slots.is_empty() {
+                return Ok(slots);
+            }
+            let clashes: Vec<String> = slots
+                .iter()
+                .flat_map(|s| guards.iter().flat_map(|g| g.conflicts(&s.interval(), None)))
+                .collect();
+            if !clashes.is_empty() {
+                return Err(SlotError::Overlap(clashes));
+            }
+        }
+        Err(StoreError::Contended(MAX_ATTEMPTS).into())
+    }
+
+    /// A provider's slots starting in `[from, to)`, every page.
+    pub async fn slots_between(
+        &self,
+        provider: ProviderId,
+        from: UtcTime,
+        to: UtcTime,
+    ) -> Result<Vec<Slot>, StoreError> {
+        let mut out = vec![];
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(keys::provider_slots(provider)))
+                .expression_attribute_values(":lo", s(from.to_string()))
+                .expression_attribute_values(":hi", s(to.to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Blocks `slot` if it is open and has no bookings; `Ok(false)` if it changed meanwhile.
+    pub async fn block_slot(
+        &self,
+        slot: &Slot,
+        reason: Option<&str>,
+        now: UtcTime,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::slot(slot.id))))
+            .update_expression(if reason.is_some() {
+                "SET #status = :blocked, updatedAt = :now, blockReason = :reason"
+            } else {
+                "SET #status = :blocked, updatedAt = :now"
+            })
+            .condition_expression("#status = :available AND currentBookings = :zero")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":blocked", s(SlotStatus::Blocked.as_str()))
+            .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
+            .expression_attribute_values(
+                ":zero",
+                aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
+            )
+            .expression_attribute_values(":now", s(now.to_string()));
+        if let Some(r) = reason {
+            update = update.expression_attribute_values(":reason", s(r));
+        }
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens a blocked slot without bookings again, in one conditional write. `Err(Some(slot))` is the
+    /// slot as it was when the condition failed; `Err(None)`: there is no such slot.
+    pub async fn release_slot(
+        &self,
+        id: SlotId,
+        provider: Option<ProviderId>,
+        now: UtcTime,
+    ) -> Result<Result<Slot, Option<Slot>>, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+        let mut condition = "#status = :blocked AND currentBookings = :zero".to_owned();
+        let mut update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::slot(id))))
+            .update_expression("SET #status = :available, updatedAt = :now REMOVE blockReason")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":blocked", s(SlotStatus::Blocked.as_str()))
+            .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
+            .expression_attribute_values(
+                ":zero",
+                aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
+            )
+            .expression_attribute_values(":now", s(now.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(p) = provider {
+            condition.push_str(" AND providerId = :me");
+            update = update.expression_attribute_values(":me", s(p.to_string()));
+        }
+        match update.condition_expression(condition).send().await {
+            Ok(out) => Ok(Ok(from_item(out.attributes.unwrap_or_default())?)),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(f) => {
+                    Ok(Err(f.item.map(from_item).transpose()?))
+                }
+                other => Err(StoreError::Dynamo(
+                    aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
+                )),
+            },
+        }
+    }
+
+    /// The time zone stored for a provider by a bulk request, if any.
+    pub async fn provider_time_zone(
+        &self,
+        provider: ProviderId,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(&keys::provider_profile(provider))
+            .await?
+            .and_then(|i| i.get("timeZone").and_then(|v| v.as_s().ok()).cloned()))
     }
 }

@@ -1,0 +1,6 @@
+//! The `bulk-create-slots` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::BULK_CREATE_SLOTS).await
+}

@@ -1,0 +1,6 @@
+//! The `provider-schedule` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::PROVIDER_SCHEDULE).await
+}

@@ -1,0 +1,193 @@
+//! `POST /appointment-types`, `GET /appointment-types`, `GET` and `PATCH /appointment-types/{id}`.
+//! Staff and admins write; everyone signed in reads.
+
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    caller, json, json_body, path_id, ApiError, Checks, Ctx, FieldError, Query, Reply, Request,
+};
+use crate::domain::{AppointmentType, Caller, ConsultationType};
+use crate::store::keys;
+
+fn staff_only(who: &Caller) -> Result<(), ApiError> {
+    if who.is_staff() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only staff or an admin may manage appointment types",
+        ))
+    }
+}
+
+fn valid(t: &AppointmentType) -> Result<(), ApiError> {
+    let problems = t.problems();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        problems
+            .into_iter()
+            .map(|(f, m)| FieldError {
+                field: f.into(),
+                message: m.into(),
+            })
+            .collect(),
+    ))
+}
+
+fn all_consultations() -> Vec<ConsultationType> {
+    vec![
+        ConsultationType::InPerson,
+        ConsultationType::Video,
+        ConsultationType::Phone,
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewType {
+    name: String,
+    duration_minutes: u32,
+    #[serde(default)]
+    consultation_fee: f64,
+    consultation_types: Option<Vec<ConsultationType>>,
+    #[serde(default = "yes")]
+    is_active: bool,
+    description: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn create(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let body: NewType = json_body(&req)?;
+    staff_only(&who)?;
+    let now = ctx.now();
+    let mut kinds = body.consultation_types.unwrap_or_else(all_consultations);
+    kinds.dedup();
+    let t = AppointmentType {
+        id: Uuid::new_v4(),
+        name: body.name.trim().to_owned(),
+        duration_minutes: body.duration_minutes,
+        consultation_fee: body.consultation_fee,
+        consultation_types: kinds,
+        is_active: body.is_active,
+        description: body.description,
+        created_at: now,
+        updated_at: now,
+    };
+    valid(&t)?;
+    ctx.store.put_type(&t).await?;
+    let mut response = json(201, &t);
+    response.headers_mut().insert(
+        "location",
+        format!("/appointment-types/{}", t.id)
+            .parse()
+            .expect("a valid header"),
+    );
+    Ok(response)
+}
+
+pub async fn list(ctx: &Ctx, req: Request) -> Reply {
+    caller(ctx, &req)?;
+    let mut q = Query::of(&req);
+    let active: Option<bool> = q.optional("active", "must be true or false");
+    let limit: i32 = q
+        .optional("limit", "must be a whole number from 1 to 100")
+        .unwrap_or(100);
+    if !(1..=100).contains(&limit) {
+        q.fail("limit", "must be a whole number from 1 to 100");
+    }
+    let cursor = q.text("cursor");
+    q.finish()?;
+    let start = cursor
+        .map(|c| crate::store::page::decode(c, keys::GSI1PK, keys::TYPES, keys::GSI1SK, "", "~"))
+        .transpose()
+        .map_err(|e| ApiError::field("cursor", e.to_string()))?;
+    let page = ctx
+        .store
+        .list_types(active.unwrap_or(false), limit, start)
+        .await?;
+    Ok(json(
+        200,
+        &json!({ "data": page.items, "nextCursor": page.next }),
+    ))
+}
+
+pub async fn get(ctx: &Ctx, req: Request) -> Reply {
+    caller(ctx, &req)?;
+    let id: Uuid = path_id(&req, "id")?;
+    let t = ctx
+        .store
+        .appointment_type(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("appointment type"))?;
+    Ok(json(200, &t))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TypePatch {
+    name: Option<String>,
+    duration_minutes: Option<u32>,
+    consultation_fee: Option<f64>,
+    consultation_types: Option<Vec<ConsultationType>>,
+    is_active: Option<bool>,
+    description: Option<String>,
+}
+
+pub async fn update(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: Uuid = path_id(&req, "id")?;
+    let body: TypePatch = json_body(&req)?;
+    staff_only(&who)?;
+    let mut checks = Checks::default();
+    checks.check(
+        body.name.is_some()
+            || body.duration_minutes.is_some()
+            || body.consultation_fee.is_some()
+            || body.consultation_types.is_some()
+            || body.is_active.is_some()
+            || body.description.is_some(),
+        "body",
+        "nothing to update",
+    );
+    checks.finish()?;
+    for _ in 0..crate::store::MAX_ATTEMPTS {
+        let mut t = ctx
+            .store
+            .appointment_type(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("appointment type"))?;
+        let read_at = t.updated_at.to_string();
+        if let Some(v) = &body.name {
+            t.name = v.trim().to_owned();
+        }
+        if let Some(v) = body.duration_minutes {
+            t.duration_minutes = v;
+        }
+        if let Some(v) = body.consultation_fee {
+            t.consultation_fee = v;
+        }
+        if let Some(v) = &body.consultation_types {
+            t.consultation_types = v.clone();
+            t.consultation_types.dedup();
+        }
+        if let Some(v) = body.is_active {
+            t.is_active = v;
+        }
+        if let Some(v) = &body.description {
+            t.description = Some(v.clone());
+        }
+        t.updated_at = ctx.now();
+        valid(&t)?;
+        if ctx.store.replace_type(&t, &read_at).await? {
+            return Ok(json(200, &t));
+        }
+    }
+    Err(crate::store::StoreError::Contended(crate::store::MAX_ATTEMPTS).into())
+}

@@ -1,0 +1,119 @@
+//! Appointment types: what a visit is (a name, a length, a fee, how it may be held).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{ConsultationType, UtcTime};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppointmentType {
+    pub id: Uuid,
+    pub name: String,
+    pub duration_minutes: u32,
+    pub consultation_fee: f64,
+    /// The ways it may be held; a booking must pick one of them.
+    pub consultation_types: Vec<ConsultationType>,
+    pub is_active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub created_at: UtcTime,
+    pub updated_at: UtcTime,
+}
+
+impl AppointmentType {
+    /// `(field, message)` for every value out of range.
+    pub fn problems(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = vec![];
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            out.push(("name", "must be 1 to 100 characters"));
+        }
+        if !(5..=480).contains(&self.duration_minutes) {
+            out.push(("durationMinutes", "must be 5 to 480"));
+        }
+        let cents = self.consultation_fee * 100.0;
+        if !(self.consultation_fee.is_finite()
+            && (0.0..=100_000.0).contains(&self.consultation_fee)
+            && (cents - cents.round()).abs() < 1e-6)
+        {
+            out.push((
+                "consultationFee",
+                "must be 0 to 100000 with at most two decimals",
+            ));
+        }
+        if self.consultation_types.is_empty() {
+            out.push((
+                "consultationTypes",
+                "must name at least one of in_person, video, phone",
+            ));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 1000)
+        {
+            out.push(("description", "must be at most 1000 characters"));
+        }
+        out
+    }
+
+    /// How a booking of this type is held: the one asked for if the type offers it.
+    pub fn consultation(&self, asked: Option<ConsultationType>) -> Option<ConsultationType> {
+        match asked {
+            Some(c) => self.consultation_types.contains(&c).then_some(c),
+            None => self.consultation_types.first().copied(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> AppointmentType {
+        AppointmentType {
+            id: Uuid::new_v4(),
+            name: "Follow-up".into(),
+            duration_minutes: 20,
+            consultation_fee: 45.5,
+            consultation_types: vec![ConsultationType::Video, ConsultationType::Phone],
+            is_active: true,
+            description: None,
+            created_at: "2027-01-01T00:00:00Z".parse().unwrap(),
+            updated_at: "2027-01-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_type_offers_only_its_consultation_types() {
+        assert_eq!(t().consultation(None), Some(ConsultationType::Video));
+        assert_eq!(
+            t().consultation(Some(ConsultationType::Phone)),
+            Some(ConsultationType::Phone)
+        );
+        assert_eq!(t().consultation(Some(ConsultationType::InPerson)), None);
+    }
+
+    #[test]
+    fn out_of_range_values_are_named() {
+        assert!(t().problems().is_empty());
+        let bad = AppointmentType {
+            name: " ".into(),
+            duration_minutes: 2,
+            consultation_fee: 10.005,
+            consultation_types: vec![],
+            ..t()
+        };
+        let fields: Vec<_> = bad.problems().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "durationMinutes",
+                "consultationFee",
+                "consultationTypes"
+            ]
+        );
+    }
+}

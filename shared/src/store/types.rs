@@ -1,0 +1,102 @@
+//! Appointment types: `TYPE#<id>`, listed by name on GSI1 (`TYPES`).
+
+use uuid::Uuid;
+
+use super::page::{self, Page};
+use super::{from_item, keys, s, to_item, Item, Store, StoreError};
+use crate::domain::AppointmentType;
+
+fn type_item(t: &AppointmentType) -> Result<Item, StoreError> {
+    to_item(
+        t,
+        &keys::appointment_type(t.id),
+        &[
+            (keys::GSI1PK, keys::TYPES.to_owned()),
+            (keys::GSI1SK, format!("{}#{}", t.name.to_lowercase(), t.id)),
+        ],
+    )
+}
+
+impl Store {
+    pub async fn put_type(&self, t: &AppointmentType) -> Result<(), StoreError> {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(type_item(t)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces `t` if it is still as it was read (its `updatedAt`); `false` if it changed meanwhile.
+    pub async fn replace_type(
+        &self,
+        t: &AppointmentType,
+        read_at: &str,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(type_item(t)?))
+            .condition_expression("updatedAt = :read")
+            .expression_attribute_values(":read", s(read_at))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn appointment_type(&self, id: Uuid) -> Result<Option<AppointmentType>, StoreError> {
+        self.get(&keys::appointment_type(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Types by name, one Query per page.
+    pub async fn list_types(
+        &self,
+        active_only: bool,
+        limit: i32,
+        start_key: Option<Item>,
+    ) -> Result<Page<AppointmentType>, StoreError> {
+        let mut q = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(keys::TYPES))
+            .set_exclusive_start_key(start_key)
+            .limit(limit);
+        if active_only {
+            q = q
+                .filter_expression("isActive = :yes")
+                .expression_attribute_values(
+                    ":yes",
+                    aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+                );
+        }
+        let out = q.send().await?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            next: out.last_evaluated_key.as_ref().map(page::encode),
+        })
+    }
+}
