@@ -319,7 +319,7 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
     if let Some((date, _)) = days.iter().find(|(_, s)| s.len() > MAX_SLOTS_PER_DAY) {
         return Err(ApiError::field(
             "slotDuration",
-            &format!("{date} would have more than {MAX_SLOTS_PER_DAY} slots"),
+            format!("{date} would have more than {MAX_SLOTS_PER_DAY} slots"),
         ));
     }
     let requested: usize = days.values().map(Vec::len).sum();
