@@ -430,13 +430,13 @@ pub async fn release(ctx: &Ctx, req: Request) -> Reply {
         Err(Some(old)) if scope.is_some_and(|p| p != old.provider_id) => Err(ApiError::forbidden(
             "only the provider, staff or an admin may release a slot",
         )),
-        Err(Some(old)) if old.current_bookings > 0 => Err(ApiError::conflict(
-            "slot_has_bookings",
-            "a slot with bookings cannot be released",
-        )),
-        Err(Some(old)) => Err(ApiError::conflict(
+        Err(Some(old)) if old.status != SlotStatus::Blocked => Err(ApiError::conflict(
             "slot_not_blocked",
             format!("the slot is {}", old.status.as_str()),
+        )),
+        Err(Some(_)) => Err(ApiError::conflict(
+            "slot_has_bookings",
+            "a blocked slot with bookings cannot be released",
         )),
     }
 }

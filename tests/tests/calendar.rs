@@ -1,0 +1,506 @@
+//! A provider's calendar: bulk generation, blocks and releases, the day schedule, appointment types
+//! and overbooking.
+
+use std::time::Instant;
+
+use clinic_tests::{Actor, Reply, TestApp};
+use serde_json::{json, Value};
+
+const EARLY: &str = "2027-06-01T07:00:00Z";
+
+fn ok(r: &Reply, status: u16) {
+    assert_eq!(r.status, status, "{}", r.body);
+}
+
+fn problem(r: &Reply, status: u16, code: &str) {
+    assert_eq!((r.status, r.code()), (status, code), "{}", r.body);
+    assert!(r.is_problem());
+}
+
+fn every_day(start: &str, end: &str) -> Value {
+    let day = json!({"morning": {"start": start, "end": end}});
+    json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day})
+}
+
+fn bulk_body(provider: &Actor, tz: &str, from: &str, to: &str, hours: Value) -> Value {
+    json!({"providerId": provider.id, "timeZone": tz, "startDate": from, "endDate": to, "workingHours": hours, "slotDuration": 30})
+}
+
+#[tokio::test]
+async fn ninety_days_of_sixteen_slots_cost_one_batch_read_and_one_transaction_a_day() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let provider = app.provider().await;
+    let body = bulk_body(
+        &provider,
+        "Europe/London",
+        "2027-07-01",
+        "2027-09-28",
+        every_day("08:00", "16:00"),
+    );
+    app.counter.take();
+    let started = Instant::now();
+    let first = app.post("/slots/bulk", &provider.token, body.clone()).await;
+    let took = started.elapsed();
+    ok(&first, 201);
+    assert_eq!(first.body["created"], 90 * 16);
+    let counts = app.counter.take();
+    assert_eq!(
+        (
+            counts["BatchGetItem"],
+            counts["TransactWriteItems"],
+            counts.values().sum::<u32>()
+        ),
+        (1, 90, 91),
+        "{counts:?}"
+    );
+    println!(
+        "bulk of 90 days x 16 slots against the emulator: {} ms, {counts:?}",
+        took.as_millis()
+    );
+
+    let again = app.post("/slots/bulk", &provider.token, body).await;
+    ok(&again, 201);
+    assert_eq!(
+        (
+            again.body["created"].as_u64(),
+            again.body["existing"].as_u64()
+        ),
+        (Some(0), Some(1440))
+    );
+    assert_eq!(
+        app.counter.take(),
+        [("BatchGetItem".to_owned(), 1)].into(),
+        "a repeat reads and writes nothing"
+    );
+
+    // London summer time: 08:00 BST is 07:00 UTC.
+    assert_eq!(first.body["slots"][0]["startTime"], "2027-07-01T07:00:00Z");
+}
+
+#[tokio::test]
+async fn a_bulk_request_that_overlaps_existing_slots_lists_them_and_writes_nothing() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let provider = app.provider().await;
+    let existing = app.slot_at(&provider, "2027-07-02T10:15:00Z", 30, 1).await;
+    let before = app.items().await;
+    let r = app
+        .post(
+            "/slots/bulk",
+            &provider.token,
+            bulk_body(
+                &provider,
+                "UTC",
+                "2027-07-01",
+                "2027-07-05",
+                every_day("09:00", "12:00"),
+            ),
+        )
+        .await;
+    problem(&r, 409, "slot_overlap");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains(&existing),
+        "{}",
+        r.body
+    );
+    assert_eq!(app.items().await, before);
+
+    let bad = app
+        .post(
+            "/slots/bulk",
+            &provider.token,
+            json!({"providerId": provider.id, "timeZone": "Mars/Olympus", "startDate": "2027-07-05", "endDate": "2027-07-01",
+                   "workingHours": {"monday": {"morning": {"start": "12:00", "end": "09:00"}}}, "slotDuration": 2}),
+        )
+        .await;
+    problem(&bad, 400, "validation_failed");
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in [
+        "timeZone",
+        "endDate",
+        "slotDuration",
+        "workingHours.monday.morning",
+    ] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+    problem(
+        &app.post(
+            "/slots/bulk",
+            &app.provider().await.token,
+            bulk_body(
+                &provider,
+                "UTC",
+                "2027-07-10",
+                "2027-07-11",
+                every_day("09:00", "10:00"),
+            ),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    let year = bulk_body(
+        &provider,
+        "UTC",
+        "2027-07-10",
+        "2028-07-11",
+        every_day("09:00", "10:00"),
+    );
+    problem(
+        &app.post("/slots/bulk", &provider.token, year).await,
+        400,
+        "validation_failed",
+    );
+    assert_eq!(app.items().await, before);
+}
+
+#[tokio::test]
+async fn blocking_a_range_skips_booked_slots_and_release_reopens_the_rest() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let (provider, patient) = (app.provider().await, app.patient().await);
+    let made = app
+        .post(
+            "/slots/bulk",
+            &provider.token,
+            bulk_body(
+                &provider,
+                "UTC",
+                "2027-07-01",
+                "2027-07-01",
+                every_day("09:00", "11:00"),
+            ),
+        )
+        .await;
+    ok(&made, 201);
+    let ids: Vec<String> = made.body["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    ok(&app.book(&patient, &ids[1]).await, 201);
+
+    let block = json!({"providerId": provider.id, "startTime": "2027-07-01T09:15:00Z", "endTime": "2027-07-01T11:00:00Z", "reason": "team meeting"});
+    problem(
+        &app.post("/slots/block", &patient.token, block.clone())
+            .await,
+        403,
+        "forbidden",
+    );
+    let r = app
+        .post("/slots/block", &provider.token, block.clone())
+        .await;
+    ok(&r, 200);
+    assert_eq!(r.body["blocked"], json!([ids[0], ids[2], ids[3]]));
+    assert_eq!(r.body["skipped"][0]["slotId"], json!(ids[1]));
+    assert_eq!(r.body["skipped"][0]["reason"], "has_bookings");
+    assert_eq!(
+        app.stored_slot(&ids[1]).await.current_bookings,
+        1,
+        "the booked slot is untouched"
+    );
+    problem(
+        &app.book(&app.patient().await, &ids[0]).await,
+        409,
+        "slot_unavailable",
+    );
+    let again = app.post("/slots/block", &provider.token, block).await;
+    assert_eq!(again.body["blocked"], json!([]));
+
+    problem(
+        &app.post(
+            &format!("/slots/{}/release", ids[1]),
+            &provider.token,
+            json!({}),
+        )
+        .await,
+        409,
+        "slot_not_blocked",
+    );
+    problem(
+        &app.post(
+            &format!("/slots/{}/release", ids[0]),
+            &app.provider().await.token,
+            json!({}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    problem(
+        &app.post(
+            &format!("/slots/{}/release", ids[0]),
+            &patient.token,
+            json!({}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    problem(
+        &app.post(
+            &format!("/slots/{}/release", uuid::Uuid::new_v4()),
+            &provider.token,
+            json!({}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    let released = app
+        .post(
+            &format!("/slots/{}/release", ids[0]),
+            &provider.token,
+            json!({}),
+        )
+        .await;
+    ok(&released, 200);
+    assert_eq!(released.body["status"], "available");
+    ok(&app.book(&app.patient().await, &ids[0]).await, 201);
+}
+
+#[tokio::test]
+async fn the_day_schedule_is_the_providers_local_day_even_on_the_long_one() {
+    let app = TestApp::spawn_at("2027-10-01T00:00:00Z").await;
+    let (provider, patient) = (app.provider().await, app.patient().await);
+    let hours = json!({"sunday": {"morning": {"start": "00:00", "end": "23:30"}}});
+    let mut body = bulk_body(
+        &provider,
+        "America/New_York",
+        "2027-11-07",
+        "2027-11-07",
+        hours,
+    );
+    body["slotDuration"] = json!(60);
+    body["breakTime"] = json!(30);
+    let made = app.post("/slots/bulk", &provider.token, body).await;
+    ok(&made, 201);
+    let first = made.body["slots"][0]["id"].as_str().unwrap().to_owned();
+    ok(&app.book(&patient, &first).await, 201);
+
+    let path = format!("/providers/{}/schedule?date=2027-11-07", provider.id);
+    let day = app.get(&path, &provider.token).await;
+    ok(&day, 200);
+    assert_eq!(
+        day.body["timeZone"], "America/New_York",
+        "the zone stored by the bulk request"
+    );
+    let slots = day.body["slots"].as_array().unwrap();
+    assert_eq!(slots.len() as u64, made.body["created"].as_u64().unwrap());
+    assert_eq!(slots[0]["localStartTime"], "2027-11-07T00:00:00");
+    assert_eq!(
+        day.body["summary"],
+        json!({"total": slots.len(), "available": slots.len() - 1, "booked": 1, "blocked": 0})
+    );
+    assert_eq!(slots[0]["bookings"][0]["patientId"], json!(patient.id));
+
+    let utc = app
+        .get(&format!("{path}&timeZone=UTC"), &provider.token)
+        .await;
+    ok(&utc, 200);
+    assert!(
+        utc.body["slots"].as_array().unwrap().len() < slots.len(),
+        "the UTC day starts four hours later"
+    );
+    problem(&app.get(&path, &patient.token).await, 403, "forbidden");
+    problem(
+        &app.get(&format!("{path}&timeZone=Nowhere/Land"), &provider.token)
+            .await,
+        400,
+        "validation_failed",
+    );
+    let stranger = app.provider().await;
+    problem(
+        &app.get(
+            &format!("/providers/{}/schedule?date=2027-11-07", stranger.id),
+            &stranger.token,
+        )
+        .await,
+        400,
+        "validation_failed",
+    );
+    ok(&app.get(&path, &app.staff().await.token).await, 200);
+}
+
+#[tokio::test]
+async fn appointment_types_set_the_fee_and_what_a_slot_admits() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let (staff, provider, patient) = (app.staff().await, app.provider().await, app.patient().await);
+    let new_type = json!({"name": "Hypertension follow-up", "durationMinutes": 20, "consultationFee": 45.0, "consultationTypes": ["video"]});
+    problem(
+        &app.post("/appointment-types", &provider.token, new_type.clone())
+            .await,
+        403,
+        "forbidden",
+    );
+    problem(
+        &app.post(
+            "/appointment-types",
+            &staff.token,
+            json!({"name": "", "durationMinutes": 2}),
+        )
+        .await,
+        400,
+        "validation_failed",
+    );
+    let created = app.post("/appointment-types", &staff.token, new_type).await;
+    ok(&created, 201);
+    let type_id = created.id();
+    let other = app
+        .post(
+            "/appointment-types",
+            &staff.token,
+            json!({"name": "Annual physical", "durationMinutes": 45}),
+        )
+        .await
+        .id();
+
+    let listed = app.get("/appointment-types", &patient.token).await;
+    let names: Vec<&str> = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Annual physical", "Hypertension follow-up"],
+        "sorted by name"
+    );
+    ok(
+        &app.get(&format!("/appointment-types/{type_id}"), &patient.token)
+            .await,
+        200,
+    );
+
+    let start: shared::domain::UtcTime = "2027-06-02T09:00:00Z".parse().unwrap();
+    let restricted = app
+        .post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": start.plus(jiff::SignedDuration::from_mins(20)), "maxBookings": 3, "allowedAppointmentTypes": [type_id]}))
+        .await
+        .id();
+    let book = |body: Value| {
+        let (app, token) = (&app, patient.token.clone());
+        async move { app.post("/appointments", &token, body).await }
+    };
+    problem(
+        &book(json!({"slotId": restricted, "appointmentTypeId": other})).await,
+        409,
+        "appointment_type_not_allowed",
+    );
+    problem(
+        &book(json!({"slotId": restricted})).await,
+        409,
+        "appointment_type_not_allowed",
+    );
+    problem(&book(json!({"slotId": restricted, "appointmentTypeId": type_id, "consultationType": "in_person"})).await, 409, "consultation_type_not_offered");
+    problem(
+        &book(json!({"slotId": restricted, "appointmentTypeId": uuid::Uuid::new_v4()})).await,
+        404,
+        "not_found",
+    );
+    app.counter.take();
+    let booked = book(json!({"slotId": restricted, "appointmentTypeId": type_id})).await;
+    ok(&booked, 201);
+    assert_eq!(
+        app.counter.take().values().sum::<u32>(),
+        2,
+        "the type is read in the same batch"
+    );
+    assert_eq!(
+        (
+            booked.body["consultationFee"].as_f64(),
+            booked.body["consultationType"].as_str()
+        ),
+        (Some(45.0), Some("video"))
+    );
+
+    let patched = app
+        .request(
+            "PATCH",
+            &format!("/appointment-types/{type_id}"),
+            Some(&staff.token),
+            Some(json!({"isActive": false}).to_string()),
+            &[],
+        )
+        .await;
+    ok(&patched, 200);
+    let someone = app.patient().await;
+    let r = app
+        .post(
+            "/appointments",
+            &someone.token,
+            json!({"slotId": restricted, "appointmentTypeId": type_id}),
+        )
+        .await;
+    problem(&r, 409, "appointment_type_inactive");
+    let active = app
+        .get("/appointment-types?active=true", &patient.token)
+        .await;
+    assert_eq!(active.body["data"].as_array().unwrap().len(), 1);
+    let bad_patch = app
+        .request(
+            "PATCH",
+            &format!("/appointment-types/{type_id}"),
+            Some(&staff.token),
+            Some(json!({"consultationTypes": []}).to_string()),
+            &[],
+        )
+        .await;
+    problem(&bad_patch, 400, "validation_failed");
+}
+
+#[tokio::test]
+async fn staff_may_overbook_one_seat_and_nobody_else_may() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let (provider, staff) = (app.provider().await, app.staff().await);
+    let slot = app.slot_at(&provider, "2027-06-02T09:00:00Z", 30, 1).await;
+    let first = app.patient().await;
+    ok(&app.book(&first, &slot).await, 201);
+    let second = app.patient().await;
+    problem(
+        &app.post(
+            "/appointments",
+            &second.token,
+            json!({"slotId": slot, "isOverbook": true}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    problem(
+        &app.post(
+            "/appointments",
+            &staff.token,
+            json!({"slotId": slot, "patientId": second.id}),
+        )
+        .await,
+        409,
+        "slot_full",
+    );
+    let over = app
+        .post(
+            "/appointments",
+            &staff.token,
+            json!({"slotId": slot, "patientId": second.id, "isOverbook": true}),
+        )
+        .await;
+    ok(&over, 201);
+    assert_eq!(over.body["isOverbook"], true);
+    let third = app.patient().await;
+    problem(
+        &app.post(
+            "/appointments",
+            &staff.token,
+            json!({"slotId": slot, "patientId": third.id, "isOverbook": true}),
+        )
+        .await,
+        409,
+        "slot_full",
+    );
+    assert_eq!(app.stored_slot(&slot).await.current_bookings, 2);
+}
