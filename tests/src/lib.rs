@@ -86,6 +86,18 @@ impl Reply {
     }
 }
 
+/// Asserts a success status, showing the body when it is not.
+pub fn ok(r: &Reply, status: u16) {
+    assert_eq!(r.status, status, "{}", r.body);
+}
+
+/// Asserts a problem+json answer with this status and code.
+pub fn problem(r: &Reply, status: u16, code: &str) {
+    assert_eq!((r.status, r.code()), (status, code), "{}", r.body);
+    assert!(r.is_problem(), "content-type of {}", r.body);
+    assert_eq!(r.body["status"], status);
+}
+
 /// A person with a token: a patient, a provider, staff or an admin.
 #[derive(Clone, Debug)]
 pub struct Actor {

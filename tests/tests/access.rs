@@ -1,17 +1,11 @@
 //! Who may do what (DESIGN.md section 7) and what bad input gets: each a 4xx problem+json with a
 //! stable code, and the table unchanged.
 
-use clinic_tests::{Actor, Reply, TestApp};
+use clinic_tests::{problem, Actor, TestApp};
 use serde_json::json;
 
 async fn table_size(app: &TestApp) -> usize {
     app.items().await.len()
-}
-
-fn problem(r: &Reply, status: u16, code: &str) {
-    assert_eq!((r.status, r.code()), (status, code), "{}", r.body);
-    assert!(r.is_problem(), "content-type of {}", r.body);
-    assert_eq!(r.body["status"], status);
 }
 
 #[tokio::test]

@@ -22,6 +22,15 @@ fn ctx(app: &TestApp) -> Ctx {
     Ctx::new(app.db.clone(), config).unwrap()
 }
 
+/// Feeds events/<name>.json to the handler of that function, as the Lambda runtime would.
+async fn run(ctx: &Ctx, name: &str) -> (u16, Value) {
+    let request =
+        lambda_http::request::from_str(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let response = api::serve(api::endpoint(name).unwrap(), ctx, request).await;
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    (response.status().as_u16(), body)
+}
+
 #[tokio::test]
 async fn every_http_fixture_is_answered_by_its_handler() {
     let app = TestApp::spawn().await;
@@ -29,16 +38,7 @@ async fn every_http_fixture_is_answered_by_its_handler() {
         .await
         .unwrap();
     let ctx = ctx(&app);
-    let run = |name: &'static str| {
-        let ctx = ctx.clone();
-        async move {
-            let request = lambda_http::request::from_str(&fixture(name))
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let response = api::serve(api::endpoint(name).unwrap(), &ctx, request).await;
-            let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-            (response.status().as_u16(), body)
-        }
-    };
+    let run = |name: &'static str| run(&ctx, name);
     let (status, body) = run("create-slot").await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(
@@ -103,16 +103,7 @@ async fn every_http_fixture_is_answered_by_its_handler() {
 async fn the_slot_and_type_fixtures_are_answered_by_their_handlers() {
     let app = TestApp::spawn().await;
     let ctx = ctx(&app);
-    let run = |name: &'static str| {
-        let ctx = ctx.clone();
-        async move {
-            let request = lambda_http::request::from_str(&fixture(name))
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let response = api::serve(api::endpoint(name).unwrap(), &ctx, request).await;
-            let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-            (response.status().as_u16(), body)
-        }
-    };
+    let run = |name: &'static str| run(&ctx, name);
     let (status, body) = run("bulk-create-slots").await;
     assert_eq!(status, 201, "{body}");
     let created = body["created"].as_u64().unwrap();

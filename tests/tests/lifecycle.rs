@@ -4,19 +4,10 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use clinic_tests::{Actor, Reply, TestApp};
+use clinic_tests::{ok, problem, Actor, TestApp};
 use serde_json::{json, Value};
 
 const EARLY: &str = "2027-06-01T07:00:00Z";
-
-fn ok(r: &Reply, status: u16) {
-    assert_eq!(r.status, status, "{}", r.body);
-}
-
-fn problem(r: &Reply, status: u16, code: &str) {
-    assert_eq!((r.status, r.code()), (status, code), "{}", r.body);
-    assert!(r.is_problem());
-}
 
 async fn booked(
     app: &TestApp,
