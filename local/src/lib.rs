@@ -86,23 +86,9 @@ pub async fn put_slot(
     seats: u32,
 ) -> Result<(), Error> {
     let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
-    let slot = shared::domain::Slot {
-        id: id.parse()?,
-        provider_id: provider.parse()?,
-        start_time: start,
-        end_time: start.plus(jiff::SignedDuration::from_mins(minutes)),
-        max_bookings: seats,
-        current_bookings: 0,
-        status: shared::domain::SlotStatus::Available,
-        allowed_appointment_types: vec![],
-        location_id: None,
-        room_number: None,
-        notes: None,
-        is_overbook: false,
-        block_reason: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let interval =
+        shared::domain::Interval::new(start, start.plus(jiff::SignedDuration::from_mins(minutes)))?;
+    let slot = shared::domain::Slot::open(id.parse()?, provider.parse()?, interval, seats, now);
     store.create_slot(&slot, now).await?;
     Ok(())
 }

@@ -96,23 +96,18 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
             "only staff or an admin may create an overbook slot",
         ));
     }
-    let slot = Slot {
-        id: SlotId::new(),
-        provider_id: body.provider_id,
-        start_time: body.start_time,
-        end_time: body.end_time,
-        max_bookings: body.max_bookings,
-        current_bookings: 0,
-        status: SlotStatus::Available,
-        allowed_appointment_types: body.allowed_appointment_types,
-        location_id: body.location_id,
-        room_number: body.room_number,
-        notes: body.notes,
-        is_overbook: body.is_overbook,
-        block_reason: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut slot = Slot::open(
+        SlotId::new(),
+        body.provider_id,
+        interval.expect("checked"),
+        body.max_bookings,
+        now,
+    );
+    slot.allowed_appointment_types = body.allowed_appointment_types;
+    slot.location_id = body.location_id;
+    slot.room_number = body.room_number;
+    slot.notes = body.notes;
+    slot.is_overbook = body.is_overbook;
     ctx.store.create_slot(&slot, now).await?;
     tracing::info!(slot_id = %slot.id, provider_id = %slot.provider_id, "slot created");
     let mut response = json(201, &slot_json(&slot));
@@ -298,23 +293,17 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
             &body.provider_id.uuid(),
             start.to_string().as_bytes(),
         ));
-        days.entry(planned.local_date).or_default().push(Slot {
+        let mut slot = Slot::open(
             id,
-            provider_id: body.provider_id,
-            start_time: start,
-            end_time: planned.interval.end(),
-            max_bookings: body.max_bookings,
-            current_bookings: 0,
-            status: SlotStatus::Available,
-            allowed_appointment_types: body.allowed_appointment_types.clone(),
-            location_id: body.location_id.clone(),
-            room_number: body.room_number.clone(),
-            notes: None,
-            is_overbook: false,
-            block_reason: None,
-            created_at: now,
-            updated_at: now,
-        });
+            body.provider_id,
+            planned.interval,
+            body.max_bookings,
+            now,
+        );
+        slot.allowed_appointment_types = body.allowed_appointment_types.clone();
+        slot.location_id = body.location_id.clone();
+        slot.room_number = body.room_number.clone();
+        days.entry(planned.local_date).or_default().push(slot);
     }
     if let Some((date, _)) = days.iter().find(|(_, s)| s.len() > MAX_SLOTS_PER_DAY) {
         return Err(ApiError::field(

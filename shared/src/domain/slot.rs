@@ -41,6 +41,33 @@ pub enum SlotState {
 }
 
 impl Slot {
+    /// A new open slot with no bookings and no restrictions.
+    pub fn open(
+        id: SlotId,
+        provider_id: ProviderId,
+        interval: Interval,
+        max_bookings: u32,
+        now: UtcTime,
+    ) -> Slot {
+        Slot {
+            id,
+            provider_id,
+            start_time: interval.start(),
+            end_time: interval.end(),
+            max_bookings,
+            current_bookings: 0,
+            status: SlotStatus::Available,
+            allowed_appointment_types: vec![],
+            location_id: None,
+            room_number: None,
+            notes: None,
+            is_overbook: false,
+            block_reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn interval(&self) -> Interval {
         Interval::new(self.start_time, self.end_time).expect("a stored slot ends after it starts")
     }
@@ -69,23 +96,21 @@ mod tests {
     use super::*;
 
     fn slot(max: u32, current: u32, status: SlotStatus) -> Slot {
-        Slot {
-            id: SlotId::new(),
-            provider_id: ProviderId::new(),
-            start_time: "2027-01-01T09:00:00Z".parse().unwrap(),
-            end_time: "2027-01-01T09:30:00Z".parse().unwrap(),
-            max_bookings: max,
-            current_bookings: current,
-            status,
-            allowed_appointment_types: vec![],
-            location_id: None,
-            room_number: None,
-            notes: None,
-            is_overbook: false,
-            block_reason: None,
-            created_at: "2026-12-01T00:00:00Z".parse().unwrap(),
-            updated_at: "2026-12-01T00:00:00Z".parse().unwrap(),
-        }
+        let iv = Interval::new(
+            "2027-01-01T09:00:00Z".parse().unwrap(),
+            "2027-01-01T09:30:00Z".parse().unwrap(),
+        )
+        .unwrap();
+        let mut s = Slot::open(
+            SlotId::new(),
+            ProviderId::new(),
+            iv,
+            max,
+            "2026-12-01T00:00:00Z".parse().unwrap(),
+        );
+        s.current_bookings = current;
+        s.status = status;
+        s
     }
 
     #[test]

@@ -157,31 +157,22 @@ impl Store {
             patient_id: PatientId,
             status: AppointmentStatus,
         }
+        let query = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi")
+            .projection_expression("patientId, #status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pk", s(keys::provider_appointments(provider)))
+            .expression_attribute_values(":lo", s(from.to_string()))
+            .expression_attribute_values(":hi", s(to.to_string()));
         let mut out = vec![];
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI2)
-                .key_condition_expression("GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi")
-                .projection_expression("patientId, #status")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":pk", s(keys::provider_appointments(provider)))
-                .expression_attribute_values(":lo", s(from.to_string()))
-                .expression_attribute_values(":hi", s(to.to_string()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                let v: Visit = from_item(item)?;
-                out.push((v.patient_id, v.status));
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
+        for item in self.all_pages(query).await? {
+            let v: Visit = from_item(item)?;
+            out.push((v.patient_id, v.status));
         }
+        Ok(out)
     }
 }

@@ -164,6 +164,23 @@ impl Store {
         self.get(&keys::slot(id)).await?.map(from_item).transpose()
     }
 
+    /// Every item a query matches, page after page (for reports and whole days, not for client paging).
+    pub async fn all_pages(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = vec![];
+        let mut start: Option<Item> = None;
+        loop {
+            let page = query.clone().set_exclusive_start_key(start).send().await?;
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     /// One TransactWriteItems. `Ok(None)` when it committed; `Ok(Some(reasons))` when a condition or a
     /// concurrent transaction cancelled it, one reason per write in order.
     pub async fn transact(

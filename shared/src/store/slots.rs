@@ -336,29 +336,20 @@ impl Store {
         from: UtcTime,
         to: UtcTime,
     ) -> Result<Vec<Slot>, StoreError> {
-        let mut out = vec![];
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1)
-                .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi")
-                .expression_attribute_values(":pk", s(keys::provider_slots(provider)))
-                .expression_attribute_values(":lo", s(from.to_string()))
-                .expression_attribute_values(":hi", s(to.to_string()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(keys::provider_slots(provider)))
+            .expression_attribute_values(":lo", s(from.to_string()))
+            .expression_attribute_values(":hi", s(to.to_string()));
+        self.all_pages(query)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     /// Blocks `slot` if it is open and has no bookings; `Ok(false)` if it changed meanwhile.
