@@ -131,16 +131,7 @@ impl Store {
             .limit(q.limit)
             .send()
             .await?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<Appointment>, _>>()?;
-        Ok(Page {
-            items,
-            next: out.last_evaluated_key.as_ref().map(page::encode),
-        })
+        page::of(out)
     }
 
     /// `(patient, status)` of every appointment of `provider` starting in `[from, to)`: the whole range,

@@ -21,6 +21,20 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// A Query's answer as a page of `T`, its LastEvaluatedKey as the next cursor.
+pub fn of<T: serde::de::DeserializeOwned>(
+    out: aws_sdk_dynamodb::operation::query::QueryOutput,
+) -> Result<Page<T>, super::StoreError> {
+    let next = out.last_evaluated_key.as_ref().map(encode);
+    let items = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(super::from_item)
+        .collect::<Result<Vec<T>, _>>()?;
+    Ok(Page { items, next })
+}
+
 pub fn encode(last_evaluated: &Item) -> String {
     let flat: HashMap<&str, &str> = last_evaluated
         .iter()

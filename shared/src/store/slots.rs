@@ -93,16 +93,7 @@ impl Store {
             .limit(limit)
             .send()
             .await?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<Slot>, _>>()?;
-        Ok(Page {
-            items,
-            next: out.last_evaluated_key.as_ref().map(page::encode),
-        })
+        page::of(out)
     }
 }
 

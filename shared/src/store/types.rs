@@ -88,15 +88,6 @@ impl Store {
                 );
         }
         let out = q.send().await?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            next: out.last_evaluated_key.as_ref().map(page::encode),
-        })
+        page::of(out)
     }
 }
