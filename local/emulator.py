@@ -1,26 +1,47 @@
-"""The AWS emulator for the local stack and the tests: moto, served by one thread.
+"""The AWS emulator for the local stack and the tests: moto, served by one thread, made faithful.
 
 moto's own `moto_server` is threaded and not linearizable under concurrent transactions (it lost
 updates in measurements: DESIGN.md section 9); werkzeug's server with threaded=False answers one
 request at a time, so every transaction is atomic. Prints "PORT <n>" once listening. Exits when its
 standard input closes, so it never outlives the process that started it.
+
+moto is kinder than AWS. This wrapper makes it say no where AWS says no, always (`Limits`), and fail
+the way AWS fails under load, on request (`Faults`, from EMULATOR_FAULTS and EMULATOR_SEED):
+
+    EMULATOR_FAULTS=transaction_conflict=0.3,write_conflict=0.1,throttling=0.05,put_events=0.2,send_message=0.05
+    EMULATOR_SEED=7
+
+Requests whose user agent names the app `emulator-exempt` (the test harness's own inspection and
+fixtures) get no faults; the limits apply to every request.
 """
+import copy
+import io
+import json
 import logging
 import os
+import random
+import re
 import sys
 import threading
 
-import copy
-
+import moto
 import moto.dynamodb.models as dynamodb_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+# The patches below reach into moto's internals; they were written against this version.
+MOTO_VERSION = "5.2.5"
+if moto.__version__ != MOTO_VERSION:
+    sys.exit(f"emulator.py patches moto {MOTO_VERSION}, found {moto.__version__}: pin it in local/requirements.txt")
+
+EXEMPT_APP = "emulator-exempt"
+
 
 class _CopyOncePerTransaction:
     """moto backs up a table for rollback once per item of a transaction (a deep copy of the whole
-    table, stream records included, 17 times for a day of 16 slots). The copies are all taken before
-    anything changes, so one copy per table serves them all: same rollback, linear cost."""
+    table, 17 times for a day of 16 slots). The copies are all taken before anything changes, so one
+    copy per table serves them all: same rollback, linear cost. The stream shard is not copied: a
+    rollback keeps the live shard and cuts it back (see `_rollback_keeps_the_stream`)."""
 
     def __init__(self) -> None:
         self.copies: dict[int, object] | None = None
@@ -29,35 +50,426 @@ class _CopyOncePerTransaction:
         if self.copies is None:
             return copy.deepcopy(obj, memo)
         if id(obj) not in self.copies:
-            self.copies[id(obj)] = copy.deepcopy(obj)
+            shard = getattr(obj, "stream_shard", None)
+            self.copies[id(obj)] = copy.deepcopy(obj, {id(shard): shard} if shard is not None else {})
         return self.copies[id(obj)]
 
     def __getattr__(self, name):
         return getattr(copy, name)
 
 
-def _copy_tables_once() -> None:
+def _rollback_keeps_the_stream() -> None:
+    """A cancelled transaction leaves no trace, stream included.
+
+    moto rolls a transaction back by putting the table's copy in its place. The copy shares the live
+    stream shard (above), which holds records of the writes being rolled back; and a reader's shard
+    iterator points at the live table's shard. So after moto's rollback the live table object is put
+    back, its state restored from the copy, and its shard cut back to its length before the
+    transaction: readers see exactly the committed changes, on the shard they already read."""
     shim = _CopyOncePerTransaction()
     dynamodb_models.copy = shim
     original = dynamodb_models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(self, transact_items):
+        live = dict(self.tables)
+        lengths = {
+            name: len(t.stream_shard.items) for name, t in live.items() if t.stream_shard is not None
+        }
         shim.copies = {}
         try:
             return original(self, transact_items)
+        except Exception:
+            for name, table in live.items():
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table:
+                    shard = table.stream_shard
+                    table.__dict__.update(restored.__dict__)
+                    table.stream_shard = shard
+                    self.tables[name] = table
+                if table.stream_shard is not None and name in lengths:
+                    del table.stream_shard.items[lengths[name]:]
+            raise
         finally:
             shim.copies = None
 
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+class Refusal(Exception):
+    """An answer given instead of moto's: status, AWS error type, message, extra body fields."""
+
+    def __init__(self, status, kind, message, service="dynamodb", **extra):
+        super().__init__(message)
+        self.status, self.kind, self.message, self.service, self.extra = status, kind, message, service, extra
+
+    def body(self):
+        prefix = {
+            "dynamodb": "com.amazonaws.dynamodb.v20120810#",
+            "sqs": "com.amazonaws.sqs#",
+            "events": "",
+        }[self.service]
+        body = {"__type": prefix + self.kind, "message": self.message}
+        if self.service == "dynamodb" and self.kind == "TransactionCanceledException":
+            body = {"__type": prefix + self.kind, "Message": self.message}
+        body.update(self.extra)
+        return body
+
+
+def validation(message):
+    return Refusal(400, "ValidationException", message)
+
+
+# --- Limits: what DynamoDB refuses, always --------------------------------------------------------
+#
+# Each number below is from "Quotas in Amazon DynamoDB",
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+# (also published as .../developerguide/Constraints.html).
+
+EXPRESSION_MAX_BYTES = 4 * 1024  # "Expression parameters: the maximum length of any expression string is 4 KB"
+IN_MAX_OPERANDS = 100  # "The IN comparator ... a maximum of 100 values"
+TRANSACTION_MAX_ACTIONS = 100  # "TransactWriteItems ... up to 100 actions"
+TRANSACTION_MAX_BYTES = 4 * 1024 * 1024  # "The aggregate size of the items in the transaction cannot exceed 4 MB"
+ITEM_MAX_BYTES = 400 * 1024  # "The maximum item size in DynamoDB is 400 KB"
+BATCH_GET_MAX_KEYS = 100  # "A single BatchGetItem operation can retrieve a maximum of 100 items"
+
+EXPRESSIONS = {
+    "KeyConditionExpression": "KeyConditionExpression",
+    "FilterExpression": "FilterExpression",
+    "ConditionExpression": "ConditionExpression",
+    "UpdateExpression": "UpdateExpression",
+    "ProjectionExpression": "ProjectionExpression",
+}
+
+
+def value_size(v) -> int:
+    """Item sizes as DynamoDB counts them: names and values in UTF-8 bytes, numbers about 1 byte per
+    two digits plus one (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)."""
+    (kind, inner), = v.items()
+    if kind in ("S", "B"):
+        return len(inner.encode()) if kind == "S" else len(inner)
+    if kind == "N":
+        return (len(inner.strip("-").replace(".", "")) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "BS"):
+        return sum(len(x.encode()) for x in inner)
+    if kind == "NS":
+        return sum((len(x) + 1) // 2 + 1 for x in inner)
+    if kind == "L":
+        return 3 + sum(value_size(x) + 1 for x in inner)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + value_size(x) + 1 for k, x in inner.items())
+    return 0
+
+
+def item_size(item) -> int:
+    return sum(len(k.encode()) + value_size(v) for k, v in item.items())
+
+
+def check_expressions(op: dict) -> None:
+    used = ""
+    for field, label in EXPRESSIONS.items():
+        expr = op.get(field)
+        if expr is None:
+            continue
+        used += " " + expr
+        size = len(expr.encode())
+        if size > EXPRESSION_MAX_BYTES:
+            raise validation(
+                f"Invalid {label}: Expression size has exceeded the maximum allowed size; expression size: {size}"
+            )
+        for operands in re.findall(r"\bIN\s*\(([^)]*)\)", expr, flags=re.IGNORECASE):
+            count = len([o for o in operands.split(",") if o.strip()])
+            if count > IN_MAX_OPERANDS:
+                raise validation(
+                    f"Invalid {label}: The IN operator is provided with too many operands; number of operands: {count}"
+                )
+    for provided, prefix in (("ExpressionAttributeNames", "Names"), ("ExpressionAttributeValues", "Values")):
+        for token in op.get(provided) or {}:
+            if not re.search(re.escape(token) + r"(?![A-Za-z0-9_])", used):
+                raise validation(
+                    f"Value provided in ExpressionAttribute{prefix} unused in expressions: keys: {{{token}}}"
+                )
+
+
+def check_item(item) -> None:
+    if item is not None and item_size(item) > ITEM_MAX_BYTES:
+        raise validation("Item size has exceeded the maximum allowed size")
+
+
+def check_transaction(request: dict) -> None:
+    actions = request.get("TransactItems") or []
+    if len(actions) > TRANSACTION_MAX_ACTIONS:
+        raise validation(
+            "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {TRANSACTION_MAX_ACTIONS}"
+        )
+    seen = set()
+    total = 0
+    for action in actions:
+        (_, op), = action.items()
+        check_expressions(op)
+        check_item(op.get("Item"))
+        key = op.get("Key") or {}
+        if "Item" in op:
+            # The key of a Put is in its item; which attributes are keys, moto knows.
+            key = {k: v for k, v in op["Item"].items() if k in ("PK", "SK")} or op["Item"]
+        ident = (op.get("TableName"), json.dumps(key, sort_keys=True))
+        if ident in seen:
+            raise validation("Transaction request cannot include multiple operations on one item")
+        seen.add(ident)
+        total += item_size(op.get("Item") or {}) + item_size(key)
+        total += sum(value_size(v) for v in (op.get("ExpressionAttributeValues") or {}).values())
+    if total > TRANSACTION_MAX_BYTES:
+        raise validation("Transaction request cannot be larger than 4 MB")
+
+
+# Key conditions as DynamoDB accepts them: `k = :v`, optionally `AND` one sort-key condition
+# (=, <, <=, >, >=, BETWEEN, begins_with).
+_NAME = r"(#?[A-Za-z0-9_]+)"
+_VALUE = r"(:[A-Za-z0-9_]+)"
+_SORT_FORMS = [
+    (re.compile(rf"^{_NAME}\s*(=|<=|>=|<|>)\s*{_VALUE}$"), "cmp"),
+    (re.compile(rf"^{_NAME}\s+BETWEEN\s+{_VALUE}\s+AND\s+{_VALUE}$", re.IGNORECASE), "between"),
+    (re.compile(rf"^begins_with\s*\(\s*{_NAME}\s*,\s*{_VALUE}\s*\)$", re.IGNORECASE), "begins"),
+]
+
+
+def _scalar(v):
+    (kind, inner), = v.items()
+    return float(inner) if kind == "N" else inner
+
+
+def check_start_key(request: dict) -> None:
+    """An ExclusiveStartKey must lie inside the query's key condition: DynamoDB answers
+    "The provided starting key is outside query boundaries based on provided conditions"."""
+    start = request.get("ExclusiveStartKey")
+    condition = request.get("KeyConditionExpression")
+    if not start or not condition:
+        return
+    names = request.get("ExpressionAttributeNames") or {}
+    values = request.get("ExpressionAttributeValues") or {}
+    name = lambda n: names.get(n, n)
+    parts = re.split(r"\s+AND\s+(?![^()]*\))", condition.strip().strip("()"), flags=re.IGNORECASE)
+    # BETWEEN's own AND splits it: glue `x BETWEEN :a` and `:b` back together.
+    glued = []
+    for p in parts:
+        if glued and re.search(r"\bBETWEEN\s+:\w+$", glued[-1], re.IGNORECASE):
+            glued[-1] += " AND " + p
+        else:
+            glued.append(p)
+    outside = validation("The provided starting key is outside query boundaries based on provided conditions")
+    for part in glued:
+        part = part.strip().strip("()").strip()
+        for pattern, form in _SORT_FORMS:
+            m = pattern.match(part)
+            if not m:
+                continue
+            attr = name(m.group(1))
+            if attr not in start:
+                break
+            have = _scalar(start[attr])
+            if form == "cmp":
+                want = _scalar(values[m.group(3)])
+                ok = {"=": have == want, "<": have < want, "<=": have <= want, ">": have > want, ">=": have >= want}[m.group(2)]
+            elif form == "between":
+                ok = _scalar(values[m.group(2)]) <= have <= _scalar(values[m.group(3)])
+            else:
+                ok = str(have).startswith(str(_scalar(values[m.group(2)])))
+            if not ok:
+                raise outside
+            break
+
+
+def check_dynamodb(operation: str, request: dict) -> None:
+    if operation == "TransactWriteItems":
+        check_transaction(request)
+        return
+    check_expressions(request)
+    if operation == "PutItem":
+        check_item(request.get("Item"))
+    if operation == "Query":
+        check_start_key(request)
+    if operation == "BatchGetItem":
+        count = sum(len(t.get("Keys") or []) for t in (request.get("RequestItems") or {}).values())
+        if count > BATCH_GET_MAX_KEYS:
+            raise validation("Too many items requested for the BatchGetItem call")
+
+
+# --- Faults: what AWS does under load, on request ------------------------------------------------
+
+FAULT_KINDS = ("transaction_conflict", "write_conflict", "throttling", "put_events", "send_message")
+THROTTLED = {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
+
+
+class Faults:
+    def __init__(self, spec: str, seed: int | None):
+        self.p = {k: 0.0 for k in FAULT_KINDS}
+        for part in filter(None, (s.strip() for s in spec.split(","))):
+            kind, _, rate = part.partition("=")
+            if kind not in self.p:
+                sys.exit(f"EMULATOR_FAULTS: unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
+            try:
+                self.p[kind] = float(rate)
+            except ValueError:
+                sys.exit(f"EMULATOR_FAULTS: {kind} needs a probability, got {rate!r}")
+            if not 0.0 <= self.p[kind] <= 1.0:
+                sys.exit(f"EMULATOR_FAULTS: {kind}={rate} is not between 0 and 1")
+        self.rng = random.Random(seed)
+        self.counts = {k: 0 for k in FAULT_KINDS}
+
+    def hit(self, kind: str) -> bool:
+        if self.p[kind] > 0 and self.rng.random() < self.p[kind]:
+            self.counts[kind] += 1
+            return True
+        return False
+
+    def dynamodb(self, operation: str, request: dict):
+        """A refusal to answer instead of moto, or a smaller request to send it, or None."""
+        if operation in THROTTLED and self.hit("throttling"):
+            if operation == "BatchGetItem":
+                return "unprocessed"
+            # On-demand tables throttle hot partitions with either of these:
+            # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+            kind = self.rng.choice(["ThrottlingException", "ProvisionedThroughputExceededException"])
+            return Refusal(400, kind, "Throughput exceeds the current capacity of your table or index. "
+                           "DynamoDB is automatically scaling your table or index so please try again shortly.")
+        if operation == "TransactWriteItems" and self.hit("transaction_conflict"):
+            n = len(request.get("TransactItems") or [])
+            conflicted = self.rng.randrange(max(n, 1))
+            reasons = [
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+                if i == conflicted else {"Code": "None"}
+                for i in range(n)
+            ]
+            codes = ", ".join(r["Code"] for r in reasons)
+            return Refusal(400, "TransactionCanceledException",
+                           f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+                           CancellationReasons=reasons)
+        if operation in ("PutItem", "UpdateItem", "DeleteItem") and self.hit("write_conflict"):
+            return Refusal(400, "TransactionConflictException",
+                           "Transaction is ongoing for the item")
+        return None
+
+
+# --- The WSGI layer ------------------------------------------------------------------------------
+
+def respond(start_response, status: int, body: dict, headers=()):
+    data = json.dumps(body).encode()
+    reason = {400: "Bad Request", 500: "Internal Server Error"}.get(status, "OK")
+    start_response(f"{status} {reason}", [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("Content-Length", str(len(data))),
+        *headers,
+    ])
+    return [data]
+
+
+class Faithful:
+    def __init__(self, app, faults: Faults):
+        self.app = app
+        self.faults = faults
+
+    def forward(self, environ, body: bytes):
+        """moto's answer to `body`: status, headers and parsed JSON."""
+        environ = dict(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        captured = {}
+
+        def start(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        chunks = b"".join(self.app(environ, start))
+        return captured["status"], captured["headers"], chunks
+
+    def __call__(self, environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target:
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        service, _, operation = target.partition(".")
+        exempt = EXEMPT_APP in environ.get("HTTP_X_AMZ_USER_AGENT", "") + environ.get("HTTP_USER_AGENT", "")
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = None
+        try:
+            if request is not None and service.startswith("DynamoDB_"):
+                check_dynamodb(operation, request)
+                fault = None if exempt else self.faults.dynamodb(operation, request)
+                if fault == "unprocessed":
+                    return self.batch_get_partly(environ, start_response, request)
+                if fault is not None:
+                    raise fault
+            if request is not None and not exempt and target == "AWSEvents.PutEvents":
+                return self.put_events_partly(environ, start_response, request)
+            if not exempt and target == "AmazonSQS.SendMessage" and self.faults.hit("send_message"):
+                raise Refusal(500, "InternalError", "We encountered an internal error. Please try again.", service="sqs")
+        except Refusal as r:
+            return respond(start_response, r.status, r.body())
+        status, headers, chunks = self.forward(environ, body)
+        start_response(status, headers)
+        return [chunks]
+
+    def batch_get_partly(self, environ, start_response, request):
+        """Throttled BatchGetItem: answers part of the keys and returns the rest as UnprocessedKeys."""
+        asked = request.get("RequestItems") or {}
+        served, unprocessed = {}, {}
+        for table, spec in asked.items():
+            keys = spec.get("Keys") or []
+            cut = self.faults.rng.randrange(len(keys) + 1) if keys else 0
+            if keys[:cut]:
+                served[table] = {**spec, "Keys": keys[:cut]}
+            if keys[cut:]:
+                unprocessed[table] = {**spec, "Keys": keys[cut:]}
+        answer = {"Responses": {t: [] for t in asked}, "UnprocessedKeys": unprocessed}
+        if served:
+            status, _, chunks = self.forward(environ, json.dumps({**request, "RequestItems": served}).encode())
+            got = json.loads(chunks)
+            if not status.startswith("200"):
+                return respond(start_response, int(status.split()[0]), got)
+            answer["Responses"].update(got.get("Responses") or {})
+        return respond(start_response, 200, answer)
+
+    def put_events_partly(self, environ, start_response, request):
+        """PutEvents whose failed entries fail inside a 200 answer, as EventBridge does:
+        https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html"""
+        entries = request.get("Entries") or []
+        failing = [self.faults.hit("put_events") for _ in entries]
+        if not any(failing):
+            status, headers, chunks = self.forward(environ, json.dumps(request).encode())
+            start_response(status, headers)
+            return [chunks]
+        passing = [e for e, f in zip(entries, failing) if not f]
+        results = []
+        if passing:
+            status, headers, chunks = self.forward(environ, json.dumps({**request, "Entries": passing}).encode())
+            if not status.startswith("200"):
+                start_response(status, headers)
+                return [chunks]
+            results = list(json.loads(chunks).get("Entries") or [])
+        out = []
+        for f in failing:
+            if f:
+                out.append({"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service error."})
+            else:
+                out.append(results.pop(0) if results else {})
+        return respond(start_response, 200, {"FailedEntryCount": sum(failing), "Entries": out})
+
+
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    _copy_tables_once()
-    app = DomainDispatcherApplication(create_backend_app)
+    _rollback_keeps_the_stream()
+    seed = os.environ.get("EMULATOR_SEED")
+    faults = Faults(os.environ.get("EMULATOR_FAULTS", ""), int(seed) if seed else None)
+    app = Faithful(DomainDispatcherApplication(create_backend_app), faults)
     server = make_server("127.0.0.1", port, app, threaded=False, processes=1)
+    on = ", ".join(f"{k}={v}" for k, v in faults.p.items() if v) or "off"
     print(f"PORT {server.server_port}", flush=True)
+    print(f"emulator on 127.0.0.1:{server.server_port}; faults {on}; seed {seed or 'random'}", file=sys.stderr, flush=True)
 
     def exit_with_parent() -> None:
         sys.stdin.read()

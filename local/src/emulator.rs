@@ -1,4 +1,4 @@
-//! Starts the emulator (moto, single-threaded; see emulator.py) as a child process.
+//! Starts the emulator (moto, single-threaded, made faithful; see emulator.py) as a child process.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -16,11 +16,47 @@ pub fn python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"))
 }
 
+/// Which failures the emulator injects (`EMULATOR_FAULTS`, e.g.
+/// `transaction_conflict=0.3,throttling=0.05`) and the seed of its random choices (`EMULATOR_SEED`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    pub spec: String,
+    pub seed: Option<u64>,
+}
+
+impl Faults {
+    /// None injected.
+    pub fn off() -> Faults {
+        Faults::default()
+    }
+
+    /// As `EMULATOR_FAULTS` and `EMULATOR_SEED` say (off when unset).
+    pub fn from_env() -> Faults {
+        Faults {
+            spec: std::env::var("EMULATOR_FAULTS").unwrap_or_default(),
+            seed: std::env::var("EMULATOR_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok()),
+        }
+    }
+}
+
 impl Emulator {
-    /// Starts on `port` (0: any free port) and waits until it listens.
+    /// Starts on `port` (0: any free port) with the faults of the environment, and waits until it
+    /// listens.
     pub fn start(port: u16) -> std::io::Result<Emulator> {
+        Self::start_with(port, &Faults::from_env())
+    }
+
+    pub fn start_with(port: u16, faults: &Faults) -> std::io::Result<Emulator> {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emulator.py");
-        let mut child = Command::new(python())
+        let mut command = Command::new(python());
+        command.env("EMULATOR_FAULTS", &faults.spec);
+        match faults.seed {
+            Some(seed) => command.env("EMULATOR_SEED", seed.to_string()),
+            None => command.env_remove("EMULATOR_SEED"),
+        };
+        let mut child = command
             .arg(script)
             .arg(port.to_string())
             .stdin(Stdio::piped())
@@ -34,7 +70,11 @@ impl Emulator {
                 )
             })?;
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("the emulator's stdout is not piped"))?;
+        BufReader::new(stdout).read_line(&mut line)?;
         let port = line
             .trim()
             .strip_prefix("PORT ")

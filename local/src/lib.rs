@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod server;
+pub mod sources;
 pub mod stack;
 pub mod template;
 pub mod token;
@@ -22,12 +23,17 @@ pub fn template_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
 }
 
+/// The app name (in the SDK's user agent) whose requests the emulator never injects faults into: the
+/// local stack's stand-ins for AWS itself, and the test harness's inspection and fixtures.
+pub const EXEMPT_APP: &str = "emulator-exempt";
+
 /// SDK configuration for the emulator at `endpoint`: fixed region and dummy credentials.
 pub fn sdk_config(endpoint: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
+        .retry_config(shared::lambda::sdk_retries())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"),
         ))

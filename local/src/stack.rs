@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
@@ -21,6 +20,7 @@ use shared::jobs::Worker;
 use shared::store::Store;
 use shared::stream::Publisher;
 
+use crate::sources::{poll_queue, poll_tap, StreamMapping};
 use crate::template::{Function, Template};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -376,22 +376,49 @@ impl Stack {
             .and_then(|(id, _)| self.reference(id, None))
     }
 
-    /// Starts the pollers that stand in for Lambda's event source mappings and the bus tap.
+    /// Starts what stands in for Lambda's event source mappings, and the bus tap. Their own calls (reading
+    /// the stream, receiving and deleting messages) are AWS's, not the service's, so they get no faults;
+    /// `publish` and the worker use the service's clients.
     pub fn spawn_pollers(self: &Arc<Self>) -> Result<(), Error> {
+        let infra = self
+            .sdk
+            .to_builder()
+            .app_name(aws_config::AppName::new(crate::EXEMPT_APP)?)
+            .build();
         for f in &self.functions {
             let config = self.config_for(f)?;
-            if let Some(table) = &f.stream_of {
+            if let Some(source) = &f.stream {
                 let publisher = Publisher {
                     events: aws_sdk_eventbridge::Client::new(&self.sdk),
                     sqs: aws_sdk_sqs::Client::new(&self.sdk),
                     bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
                     jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
                 };
-                let stream_arn = self
-                    .reference(table, Some("StreamArn"))
-                    .cloned()
-                    .ok_or("table without a stream")?;
-                tokio::spawn(poll_stream(self.sdk.clone(), stream_arn, publisher));
+                let mapping = StreamMapping {
+                    streams: aws_sdk_dynamodbstreams::Client::new(&infra),
+                    sqs: aws_sdk_sqs::Client::new(&infra),
+                    stream_arn: self
+                        .reference(&source.table, Some("StreamArn"))
+                        .cloned()
+                        .ok_or("table without a stream")?,
+                    on_failure: match &source.on_failure {
+                        Some(q) => Some(
+                            self.reference(q, None)
+                                .cloned()
+                                .ok_or("unknown OnFailure queue")?,
+                        ),
+                        None => None,
+                    },
+                    function_arn: format!(
+                        "arn:aws:lambda:{}:{ACCOUNT}:function:{}-{}",
+                        self.region(),
+                        self.prefix,
+                        f.logical_id
+                    ),
+                    source: source.clone(),
+                    publisher,
+                };
+                tokio::spawn(mapping.run());
             }
             if let Some(queue) = &f.queue {
                 let url = self
@@ -408,214 +435,19 @@ impl Stack {
                     .reference(queue, Some("Arn"))
                     .cloned()
                     .unwrap_or_default();
-                tokio::spawn(poll_queue(self.sdk.clone(), url, arn, worker));
+                tokio::spawn(poll_queue(
+                    aws_sdk_sqs::Client::new(&infra),
+                    url,
+                    arn,
+                    worker,
+                ));
             }
         }
         tokio::spawn(poll_tap(
-            self.sdk.clone(),
+            aws_sdk_sqs::Client::new(&infra),
             self.tap_queue_url.clone(),
             self.events.clone(),
         ));
         Ok(())
-    }
-}
-
-const IDLE: Duration = Duration::from_millis(100);
-
-/// A stream record from the DynamoDB Streams API in the shape Lambda delivers it.
-fn lambda_record(r: aws_sdk_dynamodbstreams::types::Record, stream_arn: &str) -> Value {
-    let image = |m: Option<HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
-        serde_json::to_value(serde_dynamo::Item::from(m.unwrap_or_default())).unwrap_or(Value::Null)
-    };
-    let d = r
-        .dynamodb
-        .unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
-    json!({
-        "eventID": r.event_id,
-        "eventName": r.event_name.map(|e| e.as_str().to_owned()),
-        "eventVersion": r.event_version,
-        "eventSource": r.event_source,
-        "awsRegion": r.aws_region,
-        "eventSourceARN": stream_arn,
-        "dynamodb": {
-            "ApproximateCreationDateTime": d.approximate_creation_date_time.map(|t| t.secs()).unwrap_or_default(),
-            "Keys": image(d.keys),
-            "NewImage": image(d.new_image),
-            "OldImage": image(d.old_image),
-            "SequenceNumber": d.sequence_number,
-            "SizeBytes": d.size_bytes.unwrap_or_default(),
-            "StreamViewType": d.stream_view_type.map(|v| v.as_str().to_owned()),
-        }
-    })
-}
-
-async fn poll_stream(sdk: SdkConfig, stream_arn: String, publisher: Publisher) {
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
-    let mut iterators: HashMap<String, Option<String>> = HashMap::new();
-    let mut pending: Vec<Value> = vec![];
-    loop {
-        if let Ok(out) = streams
-            .describe_stream()
-            .stream_arn(&stream_arn)
-            .send()
-            .await
-        {
-            for shard in out
-                .stream_description
-                .and_then(|d| d.shards)
-                .unwrap_or_default()
-            {
-                let Some(id) = shard.shard_id else { continue };
-                if iterators.contains_key(&id) {
-                    continue;
-                }
-                let it = streams
-                    .get_shard_iterator()
-                    .stream_arn(&stream_arn)
-                    .shard_id(&id)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                    .send()
-                    .await
-                    .ok()
-                    .and_then(|o| o.shard_iterator);
-                iterators.insert(id, it);
-            }
-        }
-        for it in iterators.values_mut() {
-            let Some(current) = it.clone() else { continue };
-            match streams
-                .get_records()
-                .shard_iterator(current)
-                .limit(100)
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    pending.extend(
-                        out.records
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|r| lambda_record(r, &stream_arn)),
-                    );
-                    *it = out.next_shard_iterator;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(e), "stream poll failed")
-                }
-            }
-        }
-        if pending.is_empty() {
-            tokio::time::sleep(IDLE).await;
-            continue;
-        }
-        let event: aws_lambda_events::event::dynamodb::Event =
-            match serde_json::from_value(json!({ "Records": pending })) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(error = %e, "stream records do not parse as a Lambda event");
-                    pending.clear();
-                    continue;
-                }
-            };
-        let failures = publisher.handle(event).await.batch_item_failures;
-        // Like Lambda with ReportBatchItemFailures: retry from the first failed record, keep the rest.
-        match failures.first().and_then(|f| f.item_identifier.clone()) {
-            None => pending.clear(),
-            Some(seq) => {
-                let from = pending
-                    .iter()
-                    .position(|r| r["dynamodb"]["SequenceNumber"] == json!(seq))
-                    .unwrap_or(0);
-                pending.drain(..from);
-                tokio::time::sleep(IDLE * 5).await;
-            }
-        }
-    }
-}
-
-/// Up to ten messages, or an idle pause and none. Short polls: a long poll would hold the
-/// single-threaded emulator.
-async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-    let messages = match sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-    {
-        Ok(out) => out.messages.unwrap_or_default(),
-        Err(e) => {
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "queue poll failed");
-            vec![]
-        }
-    };
-    if messages.is_empty() {
-        tokio::time::sleep(IDLE).await;
-    }
-    messages
-}
-
-async fn poll_queue(sdk: SdkConfig, url: String, arn: String, worker: Worker) {
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    loop {
-        let messages = receive(&sqs, &url).await;
-        if messages.is_empty() {
-            continue;
-        }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body, "eventSource": "aws:sqs", "eventSourceARN": arn, "attributes": {}, "messageAttributes": {}}))
-            .collect();
-        let event = match serde_json::from_value(json!({ "Records": records })) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %e, "messages do not parse as an SQS event");
-                continue;
-            }
-        };
-        let failed: Vec<String> = worker
-            .handle(event)
-            .await
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        for m in messages {
-            if !failed.iter().any(|f| Some(f) == m.message_id.as_ref()) {
-                if let Some(handle) = m.receipt_handle {
-                    let _ = sqs
-                        .delete_message()
-                        .queue_url(&url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await;
-                }
-            }
-        }
-    }
-}
-
-async fn poll_tap(sdk: SdkConfig, url: String, events: Arc<Mutex<Vec<Value>>>) {
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    loop {
-        let messages = receive(&sqs, &url).await;
-        for m in messages {
-            if let Some(event) = m
-                .body
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<Value>(b).ok())
-            {
-                events.lock().expect("events lock").push(event);
-            }
-            if let Some(handle) = m.receipt_handle {
-                let _ = sqs
-                    .delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await;
-            }
-        }
     }
 }

@@ -28,6 +28,18 @@ pub struct Route {
     pub path: String,
 }
 
+/// A `DynamoDB` event of a function: how Lambda's event source mapping reads the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamSource {
+    /// Logical id of the table.
+    pub table: String,
+    pub batch_size: usize,
+    /// Retries of a failing record before it is bypassed; `None` is Lambda's default, infinite.
+    pub maximum_retry_attempts: Option<u32>,
+    /// Logical id of the queue that gets the metadata of bypassed records.
+    pub on_failure: Option<String>,
+}
+
 /// A function as the local stack runs it.
 #[derive(Clone, Debug)]
 pub struct Function {
@@ -35,8 +47,8 @@ pub struct Function {
     /// Its binary under functions/, also its name in `shared::api::ENDPOINTS`.
     pub binary: String,
     pub routes: Vec<Route>,
-    /// Logical id of the table whose stream feeds it.
-    pub stream_of: Option<String>,
+    /// The table stream that feeds it, as its event source mapping reads it.
+    pub stream: Option<StreamSource>,
     /// Logical id of the queue that feeds it.
     pub queue: Option<String>,
     /// Environment: globals, then its own; values still unresolved.
@@ -160,7 +172,7 @@ impl Template {
                 logical_id: id.clone(),
                 binary,
                 routes: vec![],
-                stream_of: None,
+                stream: None,
                 queue: None,
                 environment: self.globals_env.clone(),
             };
@@ -192,7 +204,29 @@ impl Template {
                             .unwrap_or("/")
                             .to_owned(),
                     }),
-                    Some("DynamoDB") => function.stream_of = source("Stream"),
+                    Some("DynamoDB") => {
+                        let number = |name: &str| props.get(name).and_then(Value::as_i64);
+                        function.stream = Some(StreamSource {
+                            table: source("Stream").ok_or_else(|| {
+                                TemplateError::Shape(format!("{id}: a DynamoDB event needs Stream"))
+                            })?,
+                            // Defaults from https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html
+                            batch_size: number("BatchSize")
+                                .map_or(100, |n| n.clamp(1, 10_000) as usize),
+                            maximum_retry_attempts: number("MaximumRetryAttempts")
+                                .filter(|n| *n >= 0)
+                                .map(|n| n as u32),
+                            on_failure: props
+                                .get("DestinationConfig")
+                                .and_then(|d| d.get("OnFailure"))
+                                .and_then(|o| o.get("Destination"))
+                                .and_then(intrinsic)
+                                .and_then(|(_, arg)| {
+                                    arg.as_str()
+                                        .map(|s| s.split('.').next().unwrap_or(s).to_owned())
+                                }),
+                        })
+                    }
                     Some("SQS") => function.queue = source("Queue"),
                     other => {
                         return Err(TemplateError::Shape(format!(

@@ -13,8 +13,18 @@ pub type Error = lambda_runtime::Error;
 
 async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(sdk_retries())
         .load()
         .await
+}
+
+/// The SDK's own retries: few and quick, because [`crate::store::retry`] retries what is transient
+/// within the request's budget. The SDK's default first pause is up to a second, a tenth of a
+/// function's timeout.
+pub fn sdk_retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(2)
+        .with_initial_backoff(std::time::Duration::from_millis(20))
 }
 
 fn init() {

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use local::emulator::Emulator;
+use local::emulator::{Emulator, Faults};
 use local::{LocalStack, Options};
 use serde_json::{json, Value};
 use shared::api::Clock;
@@ -53,12 +53,63 @@ impl RequestCounter {
 }
 
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+static FAULTY_EMULATOR: OnceLock<Emulator> = OnceLock::new();
 
-/// The emulator of this test binary, started on first use; it exits with the binary.
+/// What the faulty emulator injects unless `EMULATOR_FAULTS` says otherwise: the mix of DESIGN.md
+/// section 9, at rates far above what AWS shows, so that every retry path runs in every run.
+pub const TEST_FAULTS: &str =
+    "transaction_conflict=0.3,write_conflict=0.1,throttling=0.05,put_events=0.2,send_message=0.05";
+
+/// The emulator of this test binary, started on first use with the faults of the environment
+/// (`EMULATOR_FAULTS`, normally unset: none); it exits with the binary.
 pub fn emulator_url() -> &'static str {
     &EMULATOR
         .get_or_init(|| Emulator::start(0).expect("the emulator starts (run `make venv`)"))
         .url
+}
+
+/// A second emulator of this test binary that injects faults: `EMULATOR_FAULTS` if set, else
+/// [`TEST_FAULTS`]; seeded by `EMULATOR_SEED` if set, else by the clock. The seed is printed, so a
+/// failing run can be repeated with `EMULATOR_SEED=<seed>`.
+pub fn faulty_emulator_url() -> &'static str {
+    &FAULTY_EMULATOR
+        .get_or_init(|| {
+            let mut faults = Faults::from_env();
+            if faults.spec.is_empty() {
+                faults.spec = TEST_FAULTS.to_owned();
+            }
+            let seed = faults.seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64 % 1_000_000)
+                    .unwrap_or_default()
+            });
+            faults.seed = Some(seed);
+            eprintln!(
+                "faulty emulator: EMULATOR_FAULTS={} EMULATOR_SEED={seed}",
+                faults.spec
+            );
+            Emulator::start_with(0, &faults).expect("the emulator starts (run `make venv`)")
+        })
+        .url
+}
+
+/// Which emulator a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aws {
+    /// Limits enforced, no faults injected (unless `EMULATOR_FAULTS` is set for the whole run).
+    Faithful,
+    /// Limits enforced and faults injected.
+    Faulty,
+}
+
+impl Aws {
+    fn url(self) -> &'static str {
+        match self {
+            Aws::Faithful => emulator_url(),
+            Aws::Faulty => faulty_emulator_url(),
+        }
+    }
 }
 
 pub struct Reply {
@@ -114,6 +165,7 @@ pub struct TestApp {
     pub counter: RequestCounter,
     /// The handlers' clock; a manual one can be moved with [`TestApp::travel_to`].
     pub clock: Clock,
+    pub aws: Aws,
 }
 
 impl TestApp {
@@ -130,8 +182,22 @@ impl TestApp {
         self.clock.set(t.parse().expect("an RFC 3339 time"));
     }
 
+    /// An app on the emulator that injects faults.
+    pub async fn spawn_faulty() -> TestApp {
+        Self::spawn_on(Aws::Faulty, Clock::System).await
+    }
+
     pub async fn spawn_with(clock: Clock) -> TestApp {
-        let sdk = local::sdk_config(emulator_url());
+        Self::spawn_on(Aws::Faithful, clock).await
+    }
+
+    pub async fn spawn_on(aws: Aws, clock: Clock) -> TestApp {
+        let sdk = local::sdk_config(aws.url());
+        // The test's own reads and fixtures are not the service under test: no faults for them.
+        let inspector = sdk
+            .to_builder()
+            .app_name(aws_config::AppName::new(local::EXEMPT_APP).expect("a valid app name"))
+            .build();
         let counter = RequestCounter::default();
         let counted = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(counter.clone())
@@ -157,10 +223,11 @@ impl TestApp {
             url: stack.url(),
             stack,
             http,
-            db: aws_sdk_dynamodb::Client::new(&sdk),
+            db: aws_sdk_dynamodb::Client::new(&inspector),
             table,
             counter,
             clock,
+            aws,
         }
     }
 

@@ -7,7 +7,7 @@ use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Requ
 use crate::domain::lifecycle::{refusal, Action};
 use crate::domain::{AppointmentId, Caller, ConsultationType, PatientId, SlotId};
 use crate::store::booking::{Booked, NewBooking};
-use crate::store::MAX_ATTEMPTS;
+use crate::store::retry::{retrying, Attempt};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -137,7 +137,7 @@ pub async fn cancel(ctx: &Ctx, req: Request) -> Reply {
 
 /// Cancels for `who`: read (1), then the transaction (2); read again if the status moved meanwhile.
 pub(crate) async fn cancel_as(ctx: &Ctx, who: &Caller, id: AppointmentId, reason: &str) -> Reply {
-    for _ in 0..MAX_ATTEMPTS {
+    retrying("cancel", || async {
         let now = ctx.now();
         let current = ctx.store.appointment(id).await?;
         if let Some(r) = refusal(
@@ -157,10 +157,11 @@ pub(crate) async fn cancel_as(ctx: &Ctx, who: &Caller, id: AppointmentId, reason
             .await?
         {
             tracing::info!(appointment_id = %id, late = cancelled.late_cancellation, "appointment cancelled");
-            return Ok(json(200, &cancelled.as_seen_by(who)));
+            return Ok(Attempt::Done(json(200, &cancelled.as_seen_by(who))));
         }
-    }
-    Err(crate::store::StoreError::Contended(MAX_ATTEMPTS).into())
+        Ok(Attempt::Again)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -179,7 +180,7 @@ pub async fn reschedule(ctx: &Ctx, req: Request) -> Reply {
     let mut checks = Checks::default();
     checks.text(&body.reason, "reason", 500);
     checks.finish()?;
-    for _ in 0..MAX_ATTEMPTS {
+    retrying("reschedule", || async {
         let now = ctx.now();
         let current = ctx.store.appointment(id).await?;
         if let Some(r) = refusal(
@@ -208,8 +209,9 @@ pub async fn reschedule(ctx: &Ctx, req: Request) -> Reply {
             response
                 .headers_mut()
                 .insert("location", location.parse().expect("a valid header"));
-            return Ok(response);
+            return Ok(Attempt::Done(response));
         }
-    }
-    Err(crate::store::StoreError::Contended(MAX_ATTEMPTS).into())
+        Ok(Attempt::Again)
+    })
+    .await
 }

@@ -19,6 +19,22 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Seconds for the `Retry-After` header of a 503.
+    pub retry_after: Option<u32>,
+    /// The store asked for a retry that has not been made yet (see [`crate::store::retry`]).
+    transient: bool,
+}
+
+impl crate::store::retry::Transient for ApiError {
+    fn is_transient(&self) -> bool {
+        self.transient
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.detail)
+    }
 }
 
 impl ApiError {
@@ -28,16 +44,17 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: vec![],
+            retry_after: None,
+            transient: false,
         }
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> ApiError {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let detail = format!("invalid: {}", fields.join(", "));
         ApiError {
-            status: 400,
-            code: "validation_failed",
-            detail: format!("invalid: {}", fields.join(", ")),
             errors,
+            ..Self::new(400, "validation_failed", detail)
         }
     }
 
@@ -62,6 +79,19 @@ impl ApiError {
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
         Self::new(409, code, detail)
+    }
+
+    /// 503 `contended`: a transient condition (contention, throttling) outlasted the retries; the
+    /// client should retry after `Retry-After` seconds (DESIGN.md section 5).
+    pub fn contended() -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..Self::new(
+                503,
+                "contended",
+                "the schedule is busy with other requests right now; retry after the Retry-After seconds",
+            )
+        }
     }
 
     fn title(&self) -> &'static str {
@@ -105,6 +135,9 @@ impl ApiError {
         if self.status == 401 {
             builder = builder.header("www-authenticate", "Bearer");
         }
+        if let Some(seconds) = self.retry_after {
+            builder = builder.header("retry-after", seconds.to_string());
+        }
         builder.body(Body::Text(body)).expect("a valid response")
     }
 }
@@ -114,11 +147,12 @@ impl From<StoreError> for ApiError {
         match &e {
             StoreError::Contended(_) => {
                 tracing::warn!(error = %e, "gave up on a contended write");
-                ApiError::conflict(
-                    "concurrent_update",
-                    "the resource is being changed by other requests; retry",
-                )
+                ApiError::contended()
             }
+            StoreError::Transient(_) => ApiError {
+                transient: true,
+                ..ApiError::contended()
+            },
             // A shape error can quote stored values, which may be patient data: log only its kind.
             StoreError::Corrupt(_) => {
                 tracing::error!(kind = "corrupt_item", "stored item could not be read");

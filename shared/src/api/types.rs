@@ -157,7 +157,7 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
         "nothing to update",
     );
     checks.finish()?;
-    for _ in 0..crate::store::MAX_ATTEMPTS {
+    crate::store::retry::retrying("update appointment type", || async {
         let mut t = ctx
             .store
             .appointment_type(id)
@@ -185,9 +185,11 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
         }
         t.updated_at = ctx.now();
         valid(&t)?;
-        if ctx.store.replace_type(&t, &read_at).await? {
-            return Ok(json(200, &t));
-        }
-    }
-    Err(crate::store::StoreError::Contended(crate::store::MAX_ATTEMPTS).into())
+        Ok(if ctx.store.replace_type(&t, &read_at).await? {
+            crate::store::retry::Attempt::Done(json(200, &t))
+        } else {
+            crate::store::retry::Attempt::Again
+        })
+    })
+    .await
 }

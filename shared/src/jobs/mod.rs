@@ -101,10 +101,10 @@ impl Worker {
                     .put_item()
                     .table_name(&self.store.table)
                     .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(PK)")
-                    .send()
-                    .await;
-                match put {
+                    .condition_expression("attribute_not_exists(PK)");
+                match crate::store::retry::answered("record freed seat", || put.clone().send())
+                    .await?
+                {
                     Ok(_) => tracing::info!(%slot_id, %appointment_id, "freed seat recorded"),
                     Err(e)
                         if matches!(

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
 use jiff::SignedDuration;
@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::guard::Guard;
-use super::{backoff, from_item, keys, n, s, Item, Store, StoreError, MAX_ATTEMPTS};
+use super::retry::{retrying, Attempt, Transient};
+use super::{from_item, keys, n, s, Item, Key, Store, StoreError};
 use crate::domain::appointment::is_late_cancellation;
 use crate::domain::{
     Appointment, AppointmentId, AppointmentStatus, AppointmentType, ConsultationType, PatientId,
@@ -75,6 +76,12 @@ pub enum BookingError {
     Store(#[from] StoreError),
 }
 
+impl Transient for BookingError {
+    fn is_transient(&self) -> bool {
+        matches!(self, BookingError::Store(e) if e.is_transient())
+    }
+}
+
 /// The stored idempotency record: which appointment a key produced, and for what.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +89,17 @@ struct IdempotencyRecord {
     appointment_id: AppointmentId,
     slot_id: SlotId,
     patient_id: PatientId,
+    /// Unix seconds; the table's TTL deletes the record some time after (up to days later), so a
+    /// record past it is treated as gone.
+    #[serde(default)]
+    expires_at: Option<i64>,
+}
+
+impl IdempotencyRecord {
+    fn expired(&self, now: UtcTime) -> bool {
+        self.expires_at
+            .is_some_and(|at| at <= now.timestamp().as_second())
+    }
 }
 
 /// Why a slot cannot be booked, judged from its stored state (read before, or returned by a failed
@@ -134,114 +152,128 @@ fn failed(reasons: &[CancellationReason], index: usize) -> bool {
         .is_some_and(|c| c == "ConditionalCheckFailed")
 }
 
-fn conflicted(reasons: &[CancellationReason]) -> bool {
-    reasons
-        .iter()
-        .filter_map(|r| r.code())
-        .any(|c| c == "TransactionConflict")
-}
-
 impl Store {
     pub async fn book(&self, req: &NewBooking, now: UtcTime) -> Result<Booked, BookingError> {
+        retrying("book", || self.book_once(req, now)).await
+    }
+
+    /// One read and one transaction; `Again` when a concurrent write moved what was read.
+    async fn book_once(
+        &self,
+        req: &NewBooking,
+        now: UtcTime,
+    ) -> Result<Attempt<Booked>, BookingError> {
         let slot_key = keys::slot(req.slot_id);
         let guard_key = keys::patient_schedule(req.patient_id);
-        let idem_key = req
+        let idem_key: Option<Key> = req
             .idempotency_key
             .as_deref()
             .map(|k| keys::idempotency(req.caller, k));
         let type_key = req.appointment_type_id.map(keys::appointment_type);
-        let req_overbook = req.overbook;
-        for attempt in 1..=MAX_ATTEMPTS {
-            let mut wanted = vec![slot_key.clone(), guard_key.clone()];
-            wanted.extend(idem_key.clone());
-            wanted.extend(type_key.clone());
-            let mut found = self.get_many(&wanted).await?;
+        let mut wanted = vec![slot_key.clone(), guard_key.clone()];
+        wanted.extend(idem_key.clone());
+        wanted.extend(type_key.clone());
+        let mut found = self.get_many(&wanted).await?;
 
-            if let Some(record) = idem_key.as_ref().and_then(|k| found.remove(k)) {
-                return self.replay(req, from_item(record)?).await;
-            }
-            let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
-            if let Some(no) = refusal(&slot, now, req_overbook) {
+        let earlier: Option<IdempotencyRecord> = idem_key
+            .as_ref()
+            .and_then(|k| found.remove(k))
+            .map(from_item)
+            .transpose()?;
+        if let Some(record) = earlier.filter(|r| !r.expired(now)) {
+            return self.replay(req, record).await.map(Attempt::Done);
+        }
+        let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
+        if let Some(no) = refusal(&slot, now, req.overbook) {
+            return Err(no);
+        }
+        let kind = match &type_key {
+            None => None,
+            Some(k) => Some(from_item::<AppointmentType>(
+                found.remove(k).ok_or(BookingError::TypeNotFound)?,
+            )?),
+        };
+        let consultation = admit(&slot, kind.as_ref(), req.consultation_type)?;
+        let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
+        let clashes = guard.conflicts(&slot.interval(), None);
+        if !clashes.is_empty() {
+            return Err(BookingError::PatientConflict(clashes));
+        }
+
+        let mut appointment = Appointment::scheduled(
+            AppointmentId::new(),
+            req.patient_id,
+            slot.provider_id,
+            slot.id,
+            slot.start_time,
+            slot.end_time,
+            consultation,
+            now,
+        );
+        appointment.appointment_type_id = req.appointment_type_id;
+        appointment.consultation_fee = kind.as_ref().map(|t| t.consultation_fee);
+        appointment.is_overbook = req.overbook;
+        appointment.reason_for_visit = req.reason_for_visit.clone();
+        appointment.symptoms = req.symptoms.clone();
+        appointment.chief_complaint = req.chief_complaint.clone();
+        const SEAT: usize = 0;
+        const APPOINTMENT: usize = 1;
+        const GUARD: usize = 2;
+        let mut writes = vec![
+            self.take_seat(slot.id, now, req.overbook)?,
+            put_new(&self.table, super::appointment_item(&appointment)?)?,
+            guard.take(
+                &self.table,
+                &appointment.id.to_string(),
+                &slot.interval(),
+                now,
+                None,
+            )?,
+        ];
+        let mut idem_at = None;
+        if let Some(key) = &idem_key {
+            let record = IdempotencyRecord {
+                appointment_id: appointment.id,
+                slot_id: slot.id,
+                patient_id: req.patient_id,
+                expires_at: Some(now.plus(IDEMPOTENCY_TTL).timestamp().as_second()),
+            };
+            idem_at = Some(writes.len());
+            writes.push(put_unless_live(
+                &self.table,
+                super::to_item(&record, key, &[])?,
+                now,
+            )?);
+        }
+        let mut type_at = None;
+        if let Some(key) = &type_key {
+            // The type was active when read; it must still be when the seat is taken.
+            type_at = Some(writes.len());
+            writes.push(still_active(&self.table, key)?);
+        }
+
+        let Some(reasons) = self.transact(writes).await? else {
+            return Ok(Attempt::Done(Booked::New(appointment)));
+        };
+        if idem_at.is_some_and(|i| failed(&reasons, i)) {
+            return Ok(Attempt::Again); // a concurrent request with the same key won: the next read replays it
+        }
+        if type_at.is_some_and(|i| failed(&reasons, i)) {
+            return Err(BookingError::TypeInactive);
+        }
+        if failed(&reasons, SEAT) {
+            let current: Option<Slot> = reasons[SEAT].item.clone().map(from_item).transpose()?;
+            if let Some(no) = current.and_then(|s| refusal(&s, now, req.overbook)) {
                 return Err(no);
             }
-            let kind = match &type_key {
-                None => None,
-                Some(k) => Some(from_item::<AppointmentType>(
-                    found.remove(k).ok_or(BookingError::TypeNotFound)?,
-                )?),
-            };
-            let consultation = admit(&slot, kind.as_ref(), req.consultation_type)?;
-            let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-            let clashes = guard.conflicts(&slot.interval(), None);
-            if !clashes.is_empty() {
-                return Err(BookingError::PatientConflict(clashes));
-            }
-
-            let mut appointment = Appointment::scheduled(
-                AppointmentId::new(),
-                req.patient_id,
-                slot.provider_id,
-                slot.id,
-                slot.start_time,
-                slot.end_time,
-                consultation,
-                now,
-            );
-            appointment.appointment_type_id = req.appointment_type_id;
-            appointment.consultation_fee = kind.as_ref().map(|t| t.consultation_fee);
-            appointment.is_overbook = req.overbook;
-            appointment.reason_for_visit = req.reason_for_visit.clone();
-            appointment.symptoms = req.symptoms.clone();
-            appointment.chief_complaint = req.chief_complaint.clone();
-            let mut writes = vec![
-                self.take_seat(slot.id, now, req.overbook)?,
-                put_new(&self.table, super::appointment_item(&appointment)?)?,
-                guard.take(
-                    &self.table,
-                    &appointment.id.to_string(),
-                    &slot.interval(),
-                    now,
-                    None,
-                )?,
-            ];
-            if let Some(key) = &idem_key {
-                let record = IdempotencyRecord {
-                    appointment_id: appointment.id,
-                    slot_id: slot.id,
-                    patient_id: req.patient_id,
-                };
-                let expires = now.plus(IDEMPOTENCY_TTL).timestamp().as_second();
-                let mut item: Item = super::to_item(&record, key, &[])?;
-                item.insert(keys::EXPIRES_AT.into(), n(expires));
-                writes.push(put_new(&self.table, item)?);
-            }
-
-            let Some(reasons) = self.transact(writes).await? else {
-                return Ok(Booked::New(appointment));
-            };
-            if idem_key.is_some() && failed(&reasons, 3) {
-                continue; // a concurrent request with the same key won: the next read replays it
-            }
-            if failed(&reasons, 0) {
-                let current: Option<Slot> = reasons[0].item.clone().map(from_item).transpose()?;
-                if let Some(no) = current.and_then(|s| refusal(&s, now, req_overbook)) {
-                    return Err(no);
-                }
-            }
-            if failed(&reasons, 1) {
-                return Err(
-                    StoreError::Corrupt("a fresh appointment id already exists".into()).into(),
-                );
-            }
-            if !(failed(&reasons, 0) || failed(&reasons, 2) || conflicted(&reasons)) {
-                return Err(
-                    StoreError::Dynamo(format!("transaction cancelled: {reasons:?}")).into(),
-                );
-            }
-            tracing::debug!(attempt, "booking met a concurrent write; retrying");
-            backoff(attempt).await;
         }
-        Err(StoreError::Contended(MAX_ATTEMPTS).into())
+        if failed(&reasons, APPOINTMENT) {
+            return Err(StoreError::Corrupt("a fresh appointment id already exists".into()).into());
+        }
+        if failed(&reasons, SEAT) || failed(&reasons, GUARD) {
+            return Ok(Attempt::Again);
+        }
+        Err(StoreError::Dynamo(format!("transaction cancelled: {reasons:?}")).into())
     }
 
     async fn replay(
@@ -291,11 +323,24 @@ impl Store {
                 "the appointment is already in this slot",
             ));
         }
+        retrying("reschedule", || {
+            self.reschedule_once(old, new_slot, reason, now)
+        })
+        .await
+    }
+
+    async fn reschedule_once(
+        &self,
+        old: &Appointment,
+        new_slot: SlotId,
+        reason: Option<&str>,
+        now: UtcTime,
+    ) -> Result<Attempt<Option<Appointment>>, BookingError> {
         let slot_key = keys::slot(new_slot);
         let guard_key = keys::patient_schedule(old.patient_id);
         let old_id = old.id.to_string();
         let req_overbook = false;
-        for attempt in 1..=MAX_ATTEMPTS {
+        {
             let mut found = self
                 .get_many(&[slot_key.clone(), guard_key.clone()])
                 .await?;
@@ -367,10 +412,10 @@ impl Store {
                 )?,
             ];
             let Some(reasons) = self.transact(writes).await? else {
-                return Ok(Some(moved));
+                return Ok(Attempt::Done(Some(moved)));
             };
             if failed(&reasons, 0) {
-                return Ok(None);
+                return Ok(Attempt::Done(None));
             }
             if failed(&reasons, 2) {
                 let current: Option<Slot> = reasons[2].item.clone().map(from_item).transpose()?;
@@ -385,10 +430,8 @@ impl Store {
                 ))
                 .into());
             }
-            tracing::debug!(attempt, "reschedule met a concurrent write; retrying");
-            backoff(attempt).await;
+            Ok(Attempt::Again)
         }
-        Err(StoreError::Contended(MAX_ATTEMPTS).into())
     }
 
     /// One more seat taken, if the slot is open, not started and not full (for an overbook: at most one
@@ -481,7 +524,7 @@ impl Store {
         let Some(reasons) = self.transact(writes).await? else {
             return Ok(Some(cancelled));
         };
-        if failed(&reasons, 0) || conflicted(&reasons) {
+        if failed(&reasons, 0) {
             return Ok(None);
         }
         Err(StoreError::Corrupt(format!(
@@ -489,6 +532,30 @@ impl Store {
             appointment.id
         )))
     }
+}
+
+/// A put that succeeds if no record lives under the key: absent, or past its `expiresAt` and only
+/// waiting for TTL to delete it.
+fn put_unless_live(table: &str, item: Item, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(PK) OR #expires <= :now")
+        .expression_attribute_names("#expires", keys::EXPIRES_AT)
+        .expression_attribute_values(":now", n(now.timestamp().as_second()))
+        .build()?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A check that the appointment type under `key` still exists and is active.
+fn still_active(table: &str, key: &Key) -> Result<TransactWriteItem, StoreError> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(super::key_item(key)))
+        .condition_expression("isActive = :yes")
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .build()?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
 fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {

@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
+use super::retry::answered;
 use super::{from_item, key_item, keys, s, Store, StoreError};
 use crate::domain::lifecycle::Scope;
 use crate::domain::{Appointment, AppointmentId, AppointmentStatus, UtcTime};
+use aws_sdk_dynamodb::error::SdkError;
 
 /// One change to an appointment and the conditions under which it may happen.
 #[derive(Clone, Debug)]
@@ -123,7 +125,7 @@ impl Store {
             condition.push("endTime <= :end".into());
         }
 
-        let result = self
+        let update = self
             .db
             .update_item()
             .table_name(&self.table)
@@ -133,21 +135,19 @@ impl Store {
             .set_expression_attribute_names((!names.is_empty()).then_some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        // A plain write meets `TransactionConflictException` while a transaction holds the item.
+        match answered("change appointment", || update.clone().send()).await? {
             Ok(out) => Ok(Outcome::Done(from_item(
                 out.attributes.unwrap_or_default(),
             )?)),
-            Err(e) => match e.into_service_error() {
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(failed) => {
                     Ok(Outcome::Refused(failed.item.map(from_item).transpose()?))
                 }
-                other => Err(StoreError::Dynamo(
-                    aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
-                )),
+                other => Err(StoreError::service(other)),
             },
+            Err(e) => Err(e.into()),
         }
     }
 }

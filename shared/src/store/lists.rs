@@ -117,7 +117,7 @@ impl Store {
             values.insert(":with".into(), s(other.to_string()));
             filters.push("#with = :with".into());
         }
-        let out = self
+        let query = self
             .db
             .query()
             .table_name(&self.table)
@@ -128,10 +128,8 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .scan_index_forward(!q.newest_first)
             .set_exclusive_start_key(start_key)
-            .limit(q.limit)
-            .send()
-            .await?;
-        page::of(out)
+            .limit(q.limit);
+        self.page(query).await
     }
 
     /// `(patient, status)` of every appointment of `provider` starting in `[from, to)`: the whole range,

@@ -10,12 +10,13 @@ pub mod keys;
 pub mod lifecycle;
 pub mod lists;
 pub mod page;
+pub mod retry;
 pub mod slots;
 pub mod types;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 use serde::de::DeserializeOwned;
@@ -38,15 +39,59 @@ pub struct Store {
 pub enum StoreError {
     #[error("DynamoDB request failed: {0}")]
     Dynamo(String),
+    /// Worth retrying: throttled, a conflicting transaction, a timeout or a server error.
+    #[error("DynamoDB asked to retry: {0}")]
+    Transient(String),
     #[error("a stored item does not have the expected shape: {0}")]
     Corrupt(String),
-    #[error("gave up after {0} attempts that each met a concurrent write")]
+    #[error("gave up after {0} attempts that each met a concurrent write or throttling")]
     Contended(u32),
 }
 
-impl<E: std::error::Error + 'static, R: std::fmt::Debug> From<SdkError<E, R>> for StoreError {
+/// Error codes that mean "retry" rather than "no"
+/// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html).
+pub(crate) const TRANSIENT_CODES: [&str; 7] = [
+    "TransactionConflictException",
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+impl StoreError {
+    /// A service error, kept as transient when its code says so.
+    pub fn service<E>(e: E) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let transient = e.code().is_some_and(|c| TRANSIENT_CODES.contains(&c));
+        let text = DisplayErrorContext(e).to_string();
+        if transient {
+            StoreError::Transient(text)
+        } else {
+            StoreError::Dynamo(text)
+        }
+    }
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     fn from(e: SdkError<E, R>) -> Self {
-        StoreError::Dynamo(DisplayErrorContext(e).to_string())
+        match e {
+            SdkError::ServiceError(context) => StoreError::service(context.into_err()),
+            // No answer, or no answer that parses: the request may not have reached the table.
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => {
+                StoreError::Transient(DisplayErrorContext(e).to_string())
+            }
+            other => StoreError::Dynamo(DisplayErrorContext(other).to_string()),
+        }
     }
 }
 
@@ -120,18 +165,6 @@ pub fn slot_item(slot: &Slot) -> Result<Item, StoreError> {
     )
 }
 
-/// A short random pause before retrying after a concurrent write, so that racing writers spread out.
-pub async fn backoff(attempt: u32) {
-    let jitter = (uuid::Uuid::new_v4().as_u128() % 20) as u64;
-    tokio::time::sleep(std::time::Duration::from_millis(
-        5 * u64::from(attempt) + jitter,
-    ))
-    .await;
-}
-
-/// How many times a write that met a concurrent write is re-read and retried.
-pub const MAX_ATTEMPTS: u32 = 8;
-
 impl Store {
     pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Store {
         Store {
@@ -140,17 +173,20 @@ impl Store {
         }
     }
 
-    /// One strongly consistent GetItem.
+    /// One strongly consistent GetItem (more when throttled).
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(key)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item)
+        retry::patiently("read", || async {
+            let out = self
+                .db
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key_item(key)))
+                .consistent_read(true)
+                .send()
+                .await?;
+            Ok::<_, StoreError>(out.item)
+        })
+        .await
     }
 
     pub async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
@@ -164,6 +200,14 @@ impl Store {
         self.get(&keys::slot(id)).await?.map(from_item).transpose()
     }
 
+    /// One page of a query (retried when throttled), its LastEvaluatedKey as the next cursor.
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<page::Page<T>, StoreError> {
+        page::of(retry::patiently("query", || query.clone().send()).await?)
+    }
+
     /// Every item a query matches, page after page (for reports and whole days, not for client paging).
     pub async fn all_pages(
         &self,
@@ -172,7 +216,10 @@ impl Store {
         let mut out = vec![];
         let mut start: Option<Item> = None;
         loop {
-            let page = query.clone().set_exclusive_start_key(start).send().await?;
+            let page = retry::patiently("query", || {
+                query.clone().set_exclusive_start_key(start.clone()).send()
+            })
+            .await?;
             out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -181,8 +228,9 @@ impl Store {
         }
     }
 
-    /// One TransactWriteItems. `Ok(None)` when it committed; `Ok(Some(reasons))` when a condition or a
-    /// concurrent transaction cancelled it, one reason per write in order.
+    /// One TransactWriteItems. `Ok(None)` when it committed; `Ok(Some(reasons))` when a condition
+    /// cancelled it, one reason per write in order. Cancelled only by conflicting transactions or
+    /// throttling, it is `StoreError::Transient`: retry it.
     pub async fn transact(
         &self,
         writes: Vec<TransactWriteItem>,
@@ -197,9 +245,17 @@ impl Store {
             Ok(_) => Ok(None),
             Err(e) => match e.into_service_error() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
-                    Ok(Some(c.cancellation_reasons.unwrap_or_default()))
+                    let reasons = c.cancellation_reasons.clone().unwrap_or_default();
+                    let said_no = reasons
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed"));
+                    if said_no {
+                        Ok(Some(reasons))
+                    } else {
+                        Err(StoreError::Transient(DisplayErrorContext(c).to_string()))
+                    }
                 }
-                other => Err(StoreError::Dynamo(DisplayErrorContext(other).to_string())),
+                other => Err(StoreError::service(other)),
             },
         }
     }
@@ -207,7 +263,6 @@ impl Store {
     /// Consistent BatchGetItems, 100 keys each (the API's limit); answers by key. Unprocessed keys
     /// (throttling) are fetched again, which is the only case that costs more requests.
     pub async fn get_many(&self, wanted: &[Key]) -> Result<HashMap<Key, Item>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut found = HashMap::new();
         let mut unique: Vec<Item> = vec![];
         for key in wanted.iter().map(key_item) {
@@ -215,39 +270,56 @@ impl Store {
                 unique.push(key);
             }
         }
+        // BatchGetItem takes at most 100 keys:
+        // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
         for chunk in unique.chunks(100) {
             let mut pending: Vec<Item> = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()?;
-                let out = self
-                    .db
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let key = item_key(&item)?;
-                    found.insert(key, item);
-                }
-                if let Some(rest) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    pending = rest.keys;
-                    attempt += 1;
-                    if attempt >= MAX_ATTEMPTS {
-                        return Err(StoreError::Contended(attempt));
+            let mut backoff = retry::Backoff::new("batch read");
+            loop {
+                match self.batch_get(pending.clone()).await {
+                    Ok((items, unprocessed)) => {
+                        for item in items {
+                            found.insert(item_key(&item)?, item);
+                        }
+                        pending = unprocessed;
+                        if pending.is_empty() {
+                            break;
+                        }
                     }
-                    backoff(attempt).await;
+                    Err(e) if retry::Transient::is_transient(&e) => {}
+                    Err(e) => return Err(e),
                 }
+                backoff.pause().await?;
             }
         }
         Ok(found)
+    }
+}
+
+impl Store {
+    /// One consistent BatchGetItem: the items found and the keys left unprocessed.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<(Vec<Item>, Vec<Item>), StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()?;
+        let out = self
+            .db
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await?;
+        let items = out
+            .responses
+            .and_then(|mut r| r.remove(&self.table))
+            .unwrap_or_default();
+        let unprocessed = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(&self.table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
+        Ok((items, unprocessed))
     }
 }
 

@@ -3,8 +3,9 @@
 use aws_sdk_dynamodb::types::Put;
 
 use super::guard::Guard;
-use super::page::{self, Page};
-use super::{backoff, from_item, keys, s, Item, Key, Store, StoreError, MAX_ATTEMPTS};
+use super::page::Page;
+use super::retry::{self, retrying, Attempt, Backoff, Transient};
+use super::{from_item, keys, s, Item, Key, Store, StoreError};
 use std::collections::HashMap;
 
 use crate::domain::{ProviderId, Slot, SlotId, SlotStatus, UtcTime};
@@ -17,6 +18,12 @@ pub enum SlotError {
     Store(#[from] StoreError),
 }
 
+impl Transient for SlotError {
+    fn is_transient(&self) -> bool {
+        matches!(self, SlotError::Store(e) if e.is_transient())
+    }
+}
+
 impl Store {
     /// Puts `slot` and records its time in the provider's day guards, in one transaction per attempt.
     pub async fn create_slot(&self, slot: &Slot, now: UtcTime) -> Result<(), SlotError> {
@@ -27,8 +34,21 @@ impl Store {
             .map(|d| keys::provider_day(slot.provider_id, d))
             .collect();
         let id = slot.id.to_string();
-        for attempt in 1..=MAX_ATTEMPTS {
-            let mut found = self.get_many(&guard_keys).await?;
+        retrying("create slot", || {
+            self.create_slot_once(slot, &guard_keys, &id, now)
+        })
+        .await
+    }
+
+    async fn create_slot_once(
+        &self,
+        slot: &Slot,
+        guard_keys: &[Key],
+        id: &str,
+        now: UtcTime,
+    ) -> Result<Attempt<()>, SlotError> {
+        {
+            let mut found = self.get_many(guard_keys).await?;
             let guards: Vec<Guard> = guard_keys
                 .iter()
                 .map(|k| Guard::read(k.clone(), found.remove(k)))
@@ -52,15 +72,13 @@ impl Store {
                 .put(put)
                 .build()];
             for g in &guards {
-                writes.push(g.take(&self.table, &id, &slot.interval(), now, None)?);
+                writes.push(g.take(&self.table, id, &slot.interval(), now, None)?);
             }
-            if self.transact(writes).await?.is_none() {
-                return Ok(());
-            }
-            tracing::debug!(attempt, "slot creation met a concurrent write; retrying");
-            backoff(attempt).await;
+            Ok(match self.transact(writes).await? {
+                None => Attempt::Done(()),
+                Some(_) => Attempt::Again,
+            })
         }
-        Err(StoreError::Contended(MAX_ATTEMPTS).into())
     }
 
     /// A provider's open slots with a free seat that start in `[from, to)`, soonest first; one Query.
@@ -77,7 +95,7 @@ impl Store {
     ) -> Result<Page<Slot>, StoreError> {
         let pk = keys::provider_slots(provider);
         let (lo, hi) = (from.to_string(), to.to_string());
-        let out = self
+        let query = self
             .db
             .query()
             .table_name(&self.table)
@@ -90,10 +108,8 @@ impl Store {
             .expression_attribute_values(":hi", s(hi))
             .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
             .set_exclusive_start_key(start_key)
-            .limit(limit)
-            .send()
-            .await?;
-        page::of(out)
+            .limit(limit);
+        self.page(query).await
     }
 }
 
@@ -197,13 +213,12 @@ impl Store {
         });
         if todo.is_empty() {
             if let Some(item) = profile {
-                self.db
+                let put = self
+                    .db
                     .put_item()
                     .table_name(&self.table)
-                    .set_item(Some(item))
-                    .send()
-                    .await
-                    .map_err(StoreError::from)?;
+                    .set_item(Some(item));
+                retry::patiently("store the provider's zone", || put.clone().send()).await?;
             }
             return Ok(bulk);
         }
@@ -245,7 +260,8 @@ impl Store {
         profile: Option<Item>,
         now: UtcTime,
     ) -> Result<Vec<Slot>, SlotError> {
-        for attempt in 1..=MAX_ATTEMPTS {
+        let mut backoff = Backoff::new("write a day of slots");
+        loop {
             let mut writes = vec![];
             for slot in &slots {
                 let put = Put::builder()
@@ -286,14 +302,14 @@ impl Store {
                         .build(),
                 );
             }
-            if self.transact(writes).await?.is_none() {
-                return Ok(slots);
+            match self.transact(writes).await {
+                Ok(None) => return Ok(slots),
+                Ok(Some(_)) => {}
+                Err(e) if e.is_transient() => {}
+                Err(e) => return Err(e.into()),
             }
-            tracing::debug!(
-                attempt,
-                "a day of slots met a concurrent write; reading its guards again"
-            );
-            backoff(attempt).await;
+            tracing::debug!("a day of slots met a concurrent write; reading its guards again");
+            backoff.pause().await?;
             let keys: Vec<Key> = guards.iter().map(|g| g.key.clone()).collect();
             let mut found = self.get_many(&keys).await?;
             guards = keys
@@ -317,7 +333,6 @@ impl Store {
                 return Err(SlotError::Overlap(clashes));
             }
         }
-        Err(StoreError::Contended(MAX_ATTEMPTS).into())
     }
 
     /// A provider's slots starting in `[from, to)`, every page.
@@ -372,7 +387,7 @@ impl Store {
         if let Some(r) = reason {
             update = update.expression_attribute_values(":reason", s(r));
         }
-        match update.send().await {
+        match retry::answered("block slot", || update.clone().send()).await? {
             Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
@@ -415,16 +430,16 @@ impl Store {
             condition.push_str(" AND providerId = :me");
             update = update.expression_attribute_values(":me", s(p.to_string()));
         }
-        match update.condition_expression(condition).send().await {
+        let update = update.condition_expression(condition);
+        match retry::answered("release slot", || update.clone().send()).await? {
             Ok(out) => Ok(Ok(from_item(out.attributes.unwrap_or_default())?)),
-            Err(e) => match e.into_service_error() {
+            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(f) => {
                     Ok(Err(f.item.map(from_item).transpose()?))
                 }
-                other => Err(StoreError::Dynamo(
-                    aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
-                )),
+                other => Err(StoreError::service(other)),
             },
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::page::{self, Page};
+use super::page::Page;
 use super::{from_item, keys, s, to_item, Item, Store, StoreError};
 use crate::domain::AppointmentType;
 
@@ -19,13 +19,13 @@ fn type_item(t: &AppointmentType) -> Result<Item, StoreError> {
 
 impl Store {
     pub async fn put_type(&self, t: &AppointmentType) -> Result<(), StoreError> {
-        self.db
+        let put = self
+            .db
             .put_item()
             .table_name(&self.table)
             .set_item(Some(type_item(t)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await?;
+            .condition_expression("attribute_not_exists(PK)");
+        super::retry::answered("create appointment type", || put.clone().send()).await??;
         Ok(())
     }
 
@@ -35,16 +35,14 @@ impl Store {
         t: &AppointmentType,
         read_at: &str,
     ) -> Result<bool, StoreError> {
-        let out = self
+        let put = self
             .db
             .put_item()
             .table_name(&self.table)
             .set_item(Some(type_item(t)?))
             .condition_expression("updatedAt = :read")
-            .expression_attribute_values(":read", s(read_at))
-            .send()
-            .await;
-        match out {
+            .expression_attribute_values(":read", s(read_at));
+        match super::retry::answered("update appointment type", || put.clone().send()).await? {
             Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
@@ -87,7 +85,6 @@ impl Store {
                     aws_sdk_dynamodb::types::AttributeValue::Bool(true),
                 );
         }
-        let out = q.send().await?;
-        page::of(out)
+        self.page(q).await
     }
 }
