@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: dev test lint build bench venv toolchain ci clean
+.PHONY: dev test lint build bench bench-contention venv toolchain ci clean
 
 $(VENV)/.installed: local/requirements.txt
 	python3 -m venv $(VENV)
@@ -44,6 +44,11 @@ build: venv
 bench: venv
 	cargo build --release -p functions -p local --bins
 	target/release/coldstart 10
+
+## 50 concurrent bookings of a 3-seat slot, without faults and with transaction_conflict=0.3.
+bench-contention: venv
+	cargo build --release -p local --bin contention
+	target/release/contention
 
 ci: test lint
 

@@ -240,7 +240,7 @@ impl StreamMapping {
         let Some(record) = shard.pending.pop_front() else {
             return;
         };
-        let attempts = shard.retries + 1;
+        let attempts = shard.retries.max(1);
         shard.last = sequence_of(&record);
         shard.retries = 0;
         let seq = sequence_of(&record).unwrap_or_default();

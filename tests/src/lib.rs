@@ -166,6 +166,8 @@ pub struct TestApp {
     /// The handlers' clock; a manual one can be moved with [`TestApp::travel_to`].
     pub clock: Clock,
     pub aws: Aws,
+    /// SDK configuration for the test's own requests, which get no injected faults.
+    pub inspector: aws_config::SdkConfig,
 }
 
 impl TestApp {
@@ -228,6 +230,7 @@ impl TestApp {
             counter,
             clock,
             aws,
+            inspector,
         }
     }
 
@@ -508,10 +511,57 @@ impl TestApp {
             .count()
     }
 
-    /// The events on the bus so far (through `GET /_local/events`).
+    /// The events on the bus so far (through `GET /_local/events`), each once: delivery is at least
+    /// once, and a consumer knows a redelivered event by its `eventId`.
     pub async fn events(&self) -> Vec<Value> {
         let r = self.request("GET", "/_local/events", None, None, &[]).await;
-        r.body["data"].as_array().cloned().unwrap_or_default()
+        let mut seen = std::collections::HashSet::new();
+        r.body["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| seen.insert(e["detail"]["eventId"].to_string()))
+            .collect()
+    }
+
+    /// Messages that arrived on one of the stack's queues (by logical id in template.yaml), read and
+    /// deleted; waits up to 20 s for at least one.
+    pub async fn drain_queue(&self, logical_id: &str) -> Vec<Value> {
+        let url = self
+            .stack
+            .stack
+            .reference(logical_id, None)
+            .cloned()
+            .unwrap_or_else(|| panic!("no queue {logical_id}"));
+        let sqs = aws_sdk_sqs::Client::new(&self.inspector);
+        for _ in 0..200 {
+            let out = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("the queue answers");
+            let messages = out.messages.unwrap_or_default();
+            if !messages.is_empty() {
+                let mut bodies = vec![];
+                for m in messages {
+                    bodies.push(
+                        serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null),
+                    );
+                    sqs.delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(m.receipt_handle().unwrap_or_default())
+                        .send()
+                        .await
+                        .expect("deleted");
+                }
+                return bodies;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        vec![]
     }
 
     /// Waits until `done` holds for the events on the bus, or fails after 20 s.
@@ -532,4 +582,53 @@ pub fn whole_minutes_from_now(minutes: i64) -> shared::domain::UtcTime {
     let now = jiff::Timestamp::now().as_second();
     let t = (now / 60 + 1 + minutes) * 60;
     shared::domain::UtcTime::from_timestamp(jiff::Timestamp::from_second(t).unwrap())
+}
+
+/// Runs all futures at once, each on its own task, and returns their outputs in order.
+pub async fn join_all<F: std::future::Future + Send + 'static>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task completes"));
+    }
+    out
+}
+
+/// Asserts that a reply is one of `allowed` (status, code; code "" for a success), or, when the
+/// emulator injects faults, the one 5xx the service may give: 503 `contended` with `Retry-After`.
+/// Returns whether it was that 503.
+pub fn settled(r: &Reply, allowed: &[(u16, &str)], aws: Aws) -> bool {
+    if r.status == 503 && aws == Aws::Faulty {
+        problem(r, 503, "contended");
+        assert!(r.headers.contains_key("retry-after"), "{}", r.body);
+        return true;
+    }
+    let code = if r.status < 300 { "" } else { r.code() };
+    assert!(
+        allowed.contains(&(r.status, code)),
+        "{} {} is not one of {allowed:?}",
+        r.status,
+        r.body
+    );
+    false
+}
+
+/// Writes the same scenario as two tests: against the faithful emulator and the faulty one.
+#[macro_export]
+macro_rules! both_ways {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn without_faults() {
+                super::$scenario($crate::Aws::Faithful).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn with_faults() {
+                super::$scenario($crate::Aws::Faulty).await
+            }
+        }
+    )*};
 }

@@ -1,10 +1,18 @@
 //! The asynchronous path: table -> stream -> publish -> EventBridge (seen through the bus tap) and
-//! -> SQS -> worker.
+//! -> SQS -> worker. Every scenario runs twice (`both_ways!`), the second time with PutEvents entries,
+//! SendMessage calls and the table's writes failing as AWS's do.
 
-use std::time::Duration;
-
-use clinic_tests::TestApp;
+use aws_sdk_dynamodb::types::AttributeValue;
+use clinic_tests::{both_ways, join_all, ok, settled, Aws, TestApp};
 use serde_json::{json, Value};
+use shared::api::Clock;
+
+both_ways!(
+    booking_and_cancelling_publish_one_event_each_without_patient_data,
+    a_cancellation_reaches_the_worker_which_records_the_freed_seat_once,
+    a_race_publishes_one_event_per_committed_booking_and_none_for_the_rolled_back,
+    a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are_published,
+);
 
 fn of<'a>(events: &'a [Value], kind: &str, appointment: &str) -> Vec<&'a Value> {
     events
@@ -13,9 +21,8 @@ fn of<'a>(events: &'a [Value], kind: &str, appointment: &str) -> Vec<&'a Value> 
         .collect()
 }
 
-#[tokio::test]
-async fn booking_and_cancelling_publish_one_event_each_without_patient_data() {
-    let app = TestApp::spawn().await;
+async fn booking_and_cancelling_publish_one_event_each_without_patient_data(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slot = app.slot(&provider, 30, 1).await;
@@ -26,24 +33,22 @@ async fn booking_and_cancelling_publish_one_event_each_without_patient_data() {
             json!({"slotId": slot, "reasonForVisit": "persistent migraine", "symptoms": ["aura", "nausea"], "chiefComplaint": "headache for 3 weeks"}),
         )
         .await;
-    assert_eq!(booked.status, 201, "{}", booked.body);
+    ok(&booked, 201);
     let id = booked.id();
-    assert_eq!(
-        app.cancel(&patient, &id, "found another clinic")
-            .await
-            .status,
-        200
+    ok(
+        &app.cancel(&patient, &id, "found another clinic").await,
+        200,
     );
 
     app.wait_for_events(|e| of(e, "appointment.cancelled", &id).len() == 1)
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await; // would a duplicate follow?
-    let events = app
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await; // would another event follow?
+    let events: Vec<Value> = app
         .events()
         .await
         .into_iter()
         .filter(|e| e["detail"]["appointmentId"] == id.as_str())
-        .collect::<Vec<_>>();
+        .collect();
     assert_eq!(
         of(&events, "appointment.created", &id).len(),
         1,
@@ -54,7 +59,7 @@ async fn booking_and_cancelling_publish_one_event_each_without_patient_data() {
         1,
         "{events:#?}"
     );
-    assert_eq!(events.len(), 2);
+    assert_eq!(events.len(), 2, "{events:#?}");
 
     let allowed = [
         "eventId",
@@ -87,36 +92,37 @@ async fn booking_and_cancelling_publish_one_event_each_without_patient_data() {
     let cancelled = of(&events, "appointment.cancelled", &id)[0];
     assert_eq!(cancelled["detail"]["status"], "cancelled");
     assert_eq!(cancelled["detail"]["lateCancellation"], false);
-    let ids: Vec<&Value> = events.iter().map(|e| &e["detail"]["eventId"]).collect();
-    assert_ne!(ids[0], ids[1], "each change has its own event id");
+    assert_ne!(
+        events[0]["detail"]["eventId"],
+        events[1]["detail"]["eventId"]
+    );
 }
 
-#[tokio::test]
-async fn a_cancellation_reaches_the_worker_which_records_the_freed_seat_once() {
-    let app = TestApp::spawn().await;
+async fn a_cancellation_reaches_the_worker_which_records_the_freed_seat_once(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slot = app.slot(&provider, 30, 1).await;
     let id = app.book(&patient, &slot).await.id();
-    assert_eq!(app.cancel(&patient, &id, "travel").await.status, 200);
+    ok(&app.cancel(&patient, &id, "travel").await, 200);
 
-    let key = format!("FREED#{id}");
+    let key = shared::store::keys::freed_seat(slot.parse().unwrap(), id.parse().unwrap());
     let mut recorded = vec![];
     for _ in 0..200 {
         recorded = app
             .items()
             .await
             .into_iter()
-            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()) == Some(&key))
+            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()) == Some(&key.sk))
             .collect();
         if !recorded.is_empty() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(recorded.len(), 1, "the worker recorded the freed seat");
     let item = &recorded[0];
-    assert_eq!(item["PK"].as_s().unwrap(), &format!("SLOT#{slot}"));
+    assert_eq!(item["PK"].as_s().unwrap(), &key.pk);
     assert!(
         item.contains_key("expiresAt"),
         "the record expires through the table's TTL"
@@ -134,7 +140,127 @@ async fn a_cancellation_reaches_the_worker_which_records_the_freed_seat_once() {
         .items()
         .await
         .into_iter()
-        .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()) == Some(&key))
+        .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()) == Some(&key.sk))
         .collect();
     assert_eq!(again, recorded);
+}
+
+/// The defect of the first local stack: a rolled-back transaction left its records on a stream shard
+/// that was then replaced, so a race published an event for an appointment that never existed and
+/// nothing after it was published at all.
+async fn a_race_publishes_one_event_per_committed_booking_and_none_for_the_rolled_back(aws: Aws) {
+    let app = std::sync::Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let provider = app.provider().await;
+    let first = app.patient().await;
+    let warm_up = app.slot(&provider, 20, 1).await;
+    let before = app.book(&first, &warm_up).await;
+    ok(&before, 201);
+
+    let raced = app.slot(&provider, 30, 1).await;
+    let mut patients = vec![];
+    for _ in 0..8 {
+        patients.push(app.patient().await);
+    }
+    let replies = join_all(
+        patients
+            .iter()
+            .cloned()
+            .map(|p| {
+                let (app, slot) = (app.clone(), raced.clone());
+                async move { app.book(&p, &slot).await }
+            })
+            .collect(),
+    )
+    .await;
+    for r in &replies {
+        settled(r, &[(201, ""), (409, "slot_full")], aws);
+    }
+    let winners: Vec<String> = replies
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.id())
+        .collect();
+    assert!(winners.len() <= 1);
+
+    // After the race: one more booking and a cancellation must still be published.
+    let after_slot = app.slot(&provider, 40, 1).await;
+    let after = app.book(&first, &after_slot).await;
+    ok(&after, 201);
+    ok(&app.cancel(&first, &after.id(), "plans changed").await, 200);
+    let mut expected: Vec<(&str, String)> = vec![
+        ("appointment.created", before.id()),
+        ("appointment.created", after.id()),
+        ("appointment.cancelled", after.id()),
+    ];
+    expected.extend(winners.iter().map(|w| ("appointment.created", w.clone())));
+    let events = app
+        .wait_for_events(|e| expected.iter().all(|(kind, id)| of(e, kind, id).len() == 1))
+        .await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await; // would a stray event follow?
+    let events_now = app.events().await;
+    assert_eq!(
+        events_now.len(),
+        events.len().max(expected.len()),
+        "{events_now:#?}"
+    );
+    let for_raced: Vec<&Value> = events_now
+        .iter()
+        .filter(|e| e["detail"]["slotId"] == raced.as_str())
+        .collect();
+    assert_eq!(
+        for_raced.len(),
+        winners.len(),
+        "exactly one event per committed booking of the raced slot: {for_raced:#?}"
+    );
+    for e in &for_raced {
+        let id = e["detail"]["appointmentId"].as_str().unwrap();
+        assert!(
+            winners.iter().any(|w| w == id),
+            "an event for {id}, which was rolled back"
+        );
+    }
+}
+
+/// A record `publish` can never handle is retried `MaximumRetryAttempts` times, then its metadata goes
+/// to the stream's on-failure queue, and the stream moves on.
+async fn a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are_published(
+    aws: Aws,
+) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
+    let poison = uuid::Uuid::new_v4();
+    let key = shared::store::keys::appointment(shared::domain::AppointmentId::from_uuid(poison));
+    app.db
+        .put_item()
+        .table_name(&app.table)
+        .item("PK", AttributeValue::S(key.pk.clone()))
+        .item("SK", AttributeValue::S(key.sk.clone()))
+        .item("status", AttributeValue::S("no-such-status".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slot = app.slot(&provider, 30, 1).await;
+    let booked = app.book(&patient, &slot).await;
+    ok(&booked, 201);
+    app.wait_for_events(|e| of(e, "appointment.created", &booked.id()).len() == 1)
+        .await;
+
+    let failures = app.drain_queue("StreamFailuresQueue").await;
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    let failure = &failures[0];
+    assert_eq!(
+        failure["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(
+        failure["requestContext"]["approximateInvokeCount"], 11,
+        "the first try and MaximumRetryAttempts (10) retries"
+    );
+    let info = &failure["DDBStreamBatchInfo"];
+    assert_eq!(info["batchSize"], 1);
+    assert_eq!(info["startSequenceNumber"], info["endSequenceNumber"]);
+    assert!(info["streamArn"].as_str().unwrap().contains("/stream/"));
 }

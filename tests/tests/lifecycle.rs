@@ -1,8 +1,6 @@
 //! A clinic's day: check-in, start, complete, no-show, PATCH, reschedule, lists and the no-show report,
 //! with the handlers' clock set by the test.
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use clinic_tests::{ok, problem, Actor, TestApp};
 use serde_json::{json, Value};
@@ -550,122 +548,6 @@ async fn rescheduling_moves_the_seat_and_the_patients_time_in_one_step() {
     assert!(!serde_json::to_string(&events)
         .unwrap()
         .contains("earlier bus"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_reschedule_and_a_booking_race_for_the_last_seat() {
-    let app = Arc::new(TestApp::spawn_at(EARLY).await);
-    let provider = app.provider().await;
-    for round in 0..6 {
-        let (mover, booker) = (app.patient().await, app.patient().await);
-        let old = booked(
-            &app,
-            &provider,
-            &mover,
-            &format!("2027-06-0{}T09:00:00Z", round + 2),
-            false,
-        )
-        .await;
-        let old_slot = app.get_appointment(&mover, &old).await.body["slotId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let last = app
-            .slot_at(
-                &app.provider().await,
-                &format!("2027-06-0{}T15:00:00Z", round + 2),
-                30,
-                1,
-            )
-            .await;
-        let (a, b) = (app.clone(), app.clone());
-        let (mv, bk) = (mover.clone(), booker.clone());
-        let (o, l1, l2) = (old.clone(), last.clone(), last.clone());
-        let (moved, booked) = tokio::join!(
-            tokio::spawn(async move {
-                a.post(
-                    &format!("/appointments/{o}/reschedule"),
-                    &mv.token,
-                    json!({"newSlotId": l1}),
-                )
-                .await
-            }),
-            tokio::spawn(async move { b.book(&bk, &l2).await })
-        );
-        let (moved, booked) = (moved.unwrap(), booked.unwrap());
-        let winners = [moved.status == 201, booked.status == 201]
-            .iter()
-            .filter(|w| **w)
-            .count();
-        assert_eq!(
-            winners, 1,
-            "round {round}: {} / {}",
-            moved.body, booked.body
-        );
-        let loser = if moved.status == 201 { &booked } else { &moved };
-        assert_eq!(
-            (loser.status, loser.code()),
-            (409, "slot_full"),
-            "{}",
-            loser.body
-        );
-        assert_eq!(app.stored_slot(&last).await.current_bookings, 1);
-        assert_eq!(
-            app.stored_slot(&old_slot).await.current_bookings,
-            if moved.status == 201 { 0 } else { 1 }
-        );
-        assert_eq!(app.appointments_of_slot(&last).await, 1);
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cancel_and_a_check_in_at_once_end_in_one_consistent_state() {
-    let app = Arc::new(TestApp::spawn_at(EARLY).await);
-    let provider = app.provider().await;
-    for round in 0..6 {
-        let patient = app.patient().await;
-        app.travel_to(EARLY);
-        let start = format!("2027-06-0{}T09:00:00Z", round + 2);
-        let id = booked(&app, &provider, &patient, &start, false).await;
-        let slot = app.get_appointment(&patient, &id).await.body["slotId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        app.travel_to(&format!("2027-06-0{}T08:50:00Z", round + 2));
-        let (a, b, p1, p2, i1, i2) = (
-            app.clone(),
-            app.clone(),
-            patient.clone(),
-            patient.clone(),
-            id.clone(),
-            id.clone(),
-        );
-        let (cancel, check_in) = tokio::join!(
-            tokio::spawn(async move { a.cancel(&p1, &i1, "changed my mind").await }),
-            tokio::spawn(async move { b.act(&p2, &i2, "check-in", None).await })
-        );
-        let (cancel, check_in) = (cancel.unwrap(), check_in.unwrap());
-        // Cancel always wins in the end: from scheduled, or from confirmed after the check-in.
-        ok(&cancel, 200);
-        assert!(
-            check_in.status == 200
-                || (check_in.status == 409 && check_in.code() == "invalid_transition"),
-            "{}",
-            check_in.body
-        );
-        let stored = app.get_appointment(&patient, &id).await;
-        assert_eq!(stored.body["status"], "cancelled");
-        assert_eq!(
-            stored.body["checkInTime"].is_string(),
-            check_in.status == 200,
-            "check-in time only if it happened"
-        );
-        assert_eq!(app.stored_slot(&slot).await.current_bookings, 0);
-        // The patient's time is free again.
-        app.travel_to(EARLY);
-        let again = app.slot_at(&app.provider().await, &start, 30, 1).await;
-        ok(&app.book(&patient, &again).await, 201);
-    }
 }
 
 #[tokio::test]

@@ -1,49 +1,6 @@
 //! Slots: no two of a provider's slots overlap, even when created at once; listing open slots.
 
 use clinic_tests::TestApp;
-use serde_json::json;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_overlapping_slots_created_at_once_yield_exactly_one() {
-    let app = std::sync::Arc::new(TestApp::spawn().await);
-    let provider = app.provider().await;
-    for round in 0..5 {
-        let (a, b) = tokio::join!(
-            app.create_slot(&provider, 24 + round * 2, 30, 1),
-            app.create_slot(&provider, 24 + round * 2, 45, 1)
-        );
-        let mut statuses = [
-            (a.status, a.code().to_owned()),
-            (b.status, b.code().to_owned()),
-        ];
-        statuses.sort();
-        assert_eq!(
-            statuses,
-            [(201, String::new()), (409, "slot_overlap".to_owned())],
-            "round {round}"
-        );
-    }
-    // Back to back is not an overlap.
-    let start = clinic_tests::whole_minutes_from_now(100 * 60);
-    let slot = |from: i64| json!({"providerId": provider.id, "startTime": start.plus(jiff::SignedDuration::from_mins(from)), "endTime": start.plus(jiff::SignedDuration::from_mins(from + 30))});
-    assert_eq!(
-        app.post("/slots", &provider.token, slot(0)).await.status,
-        201
-    );
-    assert_eq!(
-        app.post("/slots", &provider.token, slot(30)).await.status,
-        201
-    );
-    assert_eq!(
-        app.post("/slots", &provider.token, slot(15)).await.code(),
-        "slot_overlap"
-    );
-    // Another provider's calendar is separate.
-    let other = app.provider().await;
-    let mut theirs = slot(15);
-    theirs["providerId"] = json!(other.id);
-    assert_eq!(app.post("/slots", &other.token, theirs).await.status, 201);
-}
 
 #[tokio::test]
 async fn available_slots_list_open_future_slots_soonest_first_in_pages() {

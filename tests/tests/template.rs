@@ -81,6 +81,14 @@ fn each_function_may_do_only_what_it_does() {
     expect("AvailableSlotsFunction", &["dynamodb:Query"]);
     expect("GetAppointmentFunction", &["dynamodb:GetItem"]);
     expect(
+        "BlockSlotsFunction",
+        &["dynamodb:Query", "dynamodb:UpdateItem"],
+    );
+    expect(
+        "ProviderScheduleFunction",
+        &["dynamodb:GetItem", "dynamodb:Query"],
+    );
+    expect(
         "CreateSlotFunction",
         &[
             "dynamodb:BatchGetItem",
@@ -92,6 +100,7 @@ fn each_function_may_do_only_what_it_does() {
         "CreateAppointmentFunction",
         &[
             "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
@@ -143,5 +152,58 @@ fn each_function_may_do_only_what_it_does() {
             "{}: {all:?}",
             f.logical_id
         );
+    }
+}
+
+/// Every query of the service reads an index; every other DynamoDB action is on the table's items.
+/// So a statement that names an index allows only Query, and one that names the table never Query.
+#[test]
+fn queries_reach_only_indexes_and_item_actions_only_the_table() {
+    let template = Template::load(&local::template_path()).unwrap();
+    for f in template.functions().unwrap() {
+        let r = &template.resources[&f.logical_id];
+        let Some(policies) = r.properties.get("Policies").and_then(|p| p.as_sequence()) else {
+            continue;
+        };
+        for statement in policies
+            .iter()
+            .filter_map(|p| p["Statement"].as_sequence())
+            .flatten()
+        {
+            let actions: Vec<String> = match &statement["Action"] {
+                serde_yaml::Value::String(a) => vec![a.clone()],
+                serde_yaml::Value::Sequence(list) => list
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect(),
+                _ => vec![],
+            };
+            let dynamo: Vec<&String> = actions
+                .iter()
+                .filter(|a| a.starts_with("dynamodb:"))
+                .collect();
+            if dynamo.is_empty() {
+                continue;
+            }
+            let resources = format!("{:?}", statement["Resource"]);
+            let on_index = resources.contains("/index/");
+            let on_table = resources.contains("Table.Arn") && !on_index
+                || resources.contains("GetAtt") && resources.contains("Table");
+            for a in &dynamo {
+                if *a == "dynamodb:Query" {
+                    assert!(
+                        on_index && !on_table,
+                        "{}: Query must name only indexes: {resources}",
+                        f.logical_id
+                    );
+                } else {
+                    assert!(
+                        !on_index,
+                        "{}: {a} must not name an index: {resources}",
+                        f.logical_id
+                    );
+                }
+            }
+        }
     }
 }

@@ -183,6 +183,9 @@ impl From<BookingError> for ApiError {
             BookingError::PatientConflict(_) => {
                 ApiError::conflict("patient_conflict", e.to_string())
             }
+            BookingError::TooManyAppointments(_) => {
+                ApiError::conflict("too_many_appointments", e.to_string())
+            }
             BookingError::IdempotencyMismatch => {
                 ApiError::new(422, "idempotency_key_reused", e.to_string())
             }

@@ -16,7 +16,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::guard::Guard;
+use super::guard::{Guard, MAX_ACTIVE_PER_PATIENT};
 use super::retry::{retrying, Attempt, Transient};
 use super::{from_item, keys, n, s, Item, Key, Store, StoreError};
 use crate::domain::appointment::is_late_cancellation;
@@ -62,6 +62,8 @@ pub enum BookingError {
     SlotUnavailable(&'static str),
     #[error("the patient already has an appointment at that time")]
     PatientConflict(Vec<String>),
+    #[error("the patient already holds the most active appointments allowed ({0})")]
+    TooManyAppointments(usize),
     #[error("this Idempotency-Key was used for a different booking")]
     IdempotencyMismatch,
     #[error("appointment type not found")]
@@ -198,6 +200,9 @@ impl Store {
         let clashes = guard.conflicts(&slot.interval(), None);
         if !clashes.is_empty() {
             return Err(BookingError::PatientConflict(clashes));
+        }
+        if guard.active(now) >= MAX_ACTIVE_PER_PATIENT {
+            return Err(BookingError::TooManyAppointments(MAX_ACTIVE_PER_PATIENT));
         }
 
         let mut appointment = Appointment::scheduled(

@@ -16,6 +16,14 @@ use serde::{Deserialize, Serialize};
 use super::{key_item, n, Item, Key, StoreError};
 use crate::domain::{Interval, UtcTime};
 
+/// Ended entries removed by one write at the most: each costs about 50 bytes of expression
+/// (`intervals.#sN` and a 36-character id in the names), so 20 add about 1 KB to an expression that
+/// DynamoDB caps at 4 KB (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+pub const MAX_REMOVALS: usize = 20;
+
+/// Active appointments a patient may hold at once; the guard item stays far below 400 KB.
+pub const MAX_ACTIVE_PER_PATIENT: usize = 100;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Guard {
     pub key: Key,
@@ -48,6 +56,11 @@ impl Guard {
                 })
             }
         }
+    }
+
+    /// Entries that have not ended by `now`.
+    pub fn active(&self, now: UtcTime) -> usize {
+        self.intervals.values().filter(|v| v.end() > now).count()
     }
 
     /// The ids of the entries that overlap `iv`, `except` the entry being moved.
@@ -108,16 +121,29 @@ impl Guard {
             expression_values.insert(format!(":e{i}"), value);
             sets.push(format!("intervals.#e{i} = :e{i}"));
         }
-        let mut expr = format!("SET {}, version = version + :one", sets.join(", "));
+        sets.push("version = version + :one".to_owned());
+        let mut expr = format!("SET {}", sets.join(", "));
         let taking: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
-        let stale: Vec<&String> = self
+        // At most MAX_REMOVALS ended entries go per write (the one being moved always goes), so the
+        // expression stays far below DynamoDB's 4 KB; later writes remove the rest.
+        let mut stale: Vec<&String> = self
             .intervals
             .iter()
             .filter(|(k, v)| {
-                (v.end() <= now || Some(k.as_str()) == release) && !taking.contains(&k.as_str())
+                v.end() <= now && Some(k.as_str()) != release && !taking.contains(&k.as_str())
             })
             .map(|(k, _)| k)
             .collect();
+        stale.sort();
+        stale.truncate(MAX_REMOVALS);
+        if let Some(moved) = release
+            .and_then(|r| self.intervals.get_key_value(r))
+            .map(|(k, _)| k)
+        {
+            if !taking.contains(&moved.as_str()) {
+                stale.push(moved);
+            }
+        }
         for (i, old) in stale.iter().enumerate() {
             expr.push_str(if i == 0 { " REMOVE " } else { ", " });
             expr.push_str(&format!("intervals.#s{i}"));
@@ -150,6 +176,76 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn expression(w: &TransactWriteItem) -> (String, usize) {
+        match (w.update(), w.put()) {
+            (Some(u), _) => (
+                u.update_expression().to_owned(),
+                u.expression_attribute_names().map_or(0, |n| n.len()),
+            ),
+            _ => panic!("an update"),
+        }
+    }
+
+    #[test]
+    fn a_write_removes_a_bounded_number_of_ended_entries_and_stays_under_4_kb() {
+        let mut intervals = HashMap::new();
+        for i in 0..300 {
+            let id = uuid::Uuid::new_v4().to_string();
+            let day = 1 + i % 28;
+            intervals.insert(
+                id,
+                iv(
+                    &format!("2027-01-{day:02}T09:00:00Z"),
+                    &format!("2027-01-{day:02}T09:30:00Z"),
+                ),
+            );
+        }
+        let guard = Guard {
+            key: Key {
+                pk: "P".into(),
+                sk: "S".into(),
+            },
+            intervals,
+            version: Some(7),
+        };
+        let now: UtcTime = "2027-06-01T00:00:00Z".parse().unwrap();
+        let new = iv("2027-07-01T09:00:00Z", "2027-07-01T09:30:00Z");
+        let w = guard
+            .take("t", &uuid::Uuid::new_v4().to_string(), &new, now, None)
+            .unwrap();
+        let (expr, names) = expression(&w);
+        assert_eq!(names, 1 + MAX_REMOVALS);
+        let names_bytes: usize = w
+            .update()
+            .unwrap()
+            .expression_attribute_names()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        assert!(
+            expr.len() + names_bytes < 4096 / 2,
+            "{} bytes",
+            expr.len() + names_bytes
+        );
+    }
+
+    #[test]
+    fn a_write_with_no_new_entries_still_moves_the_version() {
+        let guard = Guard {
+            key: Key {
+                pk: "P".into(),
+                sk: "S".into(),
+            },
+            intervals: HashMap::new(),
+            version: Some(2),
+        };
+        let w = guard
+            .take_all("t", &[], "2027-01-01T00:00:00Z".parse().unwrap(), None)
+            .unwrap();
+        assert_eq!(expression(&w).0, "SET version = version + :one");
+    }
 
     fn iv(a: &str, b: &str) -> Interval {
         Interval::new(a.parse().unwrap(), b.parse().unwrap()).unwrap()

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::domain::{Appointment, AppointmentStatus};
 use crate::jobs::Job;
 use crate::store::keys::{self, ItemKind};
+use crate::store::retry::Backoff;
 
 /// EventBridge `source` of every event this service emits.
 pub const SOURCE: &str = "appointments";
@@ -252,40 +253,10 @@ impl Publisher {
                         .detail(detail.to_string())
                         .build(),
                 ),
-                Effect::Job(job) => {
-                    self.sqs
-                        .send_message()
-                        .queue_url(&self.jobs_queue_url)
-                        .message_body(serde_json::to_string(job).expect("jobs serialize"))
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            PublishError::Jobs(
-                                aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-                            )
-                        })?;
-                }
+                Effect::Job(job) => self.send_job(job).await?,
             }
         }
-        if !entries.is_empty() {
-            let out = self
-                .events
-                .put_events()
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| {
-                    PublishError::Events(
-                        aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string(),
-                    )
-                })?;
-            if out.failed_entry_count > 0 {
-                return Err(PublishError::Events(format!(
-                    "{} entries were not accepted",
-                    out.failed_entry_count
-                )));
-            }
-        }
+        self.put_events(entries).await?;
         for effect in &effects {
             if let Effect::Event {
                 detail_type,
@@ -296,6 +267,75 @@ impl Publisher {
             }
         }
         Ok(())
+    }
+
+    /// PutEvents, resending only the entries that failed inside a 200 answer (EventBridge reports
+    /// them one by one: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html),
+    /// within the retry budget. Resending the whole record would publish its accepted events twice.
+    async fn put_events(
+        &self,
+        mut entries: Vec<PutEventsRequestEntry>,
+    ) -> Result<(), PublishError> {
+        let mut backoff = Backoff::new("put events");
+        while !entries.is_empty() {
+            match self
+                .events
+                .put_events()
+                .set_entries(Some(entries.clone()))
+                .send()
+                .await
+            {
+                Ok(out) if out.failed_entry_count == 0 => return Ok(()),
+                Ok(out) => {
+                    let results = out.entries.unwrap_or_default();
+                    let mut failed = vec![];
+                    for (entry, result) in entries.into_iter().zip(results) {
+                        if let Some(code) = result.error_code() {
+                            tracing::warn!(
+                                error_code = code,
+                                detail_type = entry.detail_type(),
+                                "event not accepted; resending it"
+                            );
+                            failed.push(entry);
+                        }
+                    }
+                    entries = failed;
+                }
+                Err(e) => tracing::warn!(
+                    error = %aws_sdk_eventbridge::error::DisplayErrorContext(&e),
+                    "PutEvents failed; resending"
+                ),
+            }
+            if entries.is_empty() {
+                return Ok(());
+            }
+            backoff.pause().await.map_err(|_| {
+                PublishError::Events(format!("{} entries not accepted", entries.len()))
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn send_job(&self, job: &Job) -> Result<(), PublishError> {
+        let body = serde_json::to_string(job).map_err(|e| PublishError::Jobs(e.to_string()))?;
+        let mut backoff = Backoff::new("send job");
+        loop {
+            match self
+                .sqs
+                .send_message()
+                .queue_url(&self.jobs_queue_url)
+                .message_body(&body)
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let e = aws_sdk_sqs::error::DisplayErrorContext(e).to_string();
+                    tracing::warn!(error = %e, "SendMessage failed; resending");
+                    backoff.pause().await.map_err(|_| PublishError::Jobs(e))?;
+                }
+            }
+        }
     }
 }
 

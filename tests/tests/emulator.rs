@@ -1,0 +1,334 @@
+//! The emulator says no where DynamoDB says no, with DynamoDB's error type and message, and fails the
+//! way AWS fails when asked to (local/emulator.py). Each limit is from "Quotas in Amazon DynamoDB"
+//! (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use clinic_tests::TestApp;
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn put(table: &str, pk: &str, padding: usize) -> TransactWriteItem {
+    let item = Put::builder()
+        .table_name(table)
+        .item("PK", s(pk))
+        .item("SK", s("X"))
+        .item("padding", s(&"x".repeat(padding)))
+        .build()
+        .unwrap();
+    TransactWriteItem::builder().put(item).build()
+}
+
+/// The error's code and message, which must be what DynamoDB answers.
+fn refused<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    r: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> (String, String) {
+    let e = r.expect_err("DynamoDB refuses this");
+    let aws_sdk_dynamodb::error::SdkError::ServiceError(e) = e else {
+        panic!("not a service error: {e:?}");
+    };
+    let e = e.into_err();
+    (
+        e.code().unwrap_or_default().to_owned(),
+        e.message().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn table() -> (TestApp, Client, String) {
+    let app = TestApp::spawn().await;
+    let (db, table) = (app.db.clone(), app.table.clone());
+    (app, db, table)
+}
+
+#[tokio::test]
+async fn expressions_over_4_kb_and_in_over_100_operands_are_refused() {
+    let (_app, db, table) = table().await;
+    let long = format!(
+        "attribute_not_exists(PK) OR padding = :{}",
+        "v".repeat(4100)
+    );
+    let (code, message) = refused(
+        db.put_item()
+            .table_name(&table)
+            .item("PK", s("a"))
+            .item("SK", s("b"))
+            .condition_expression(long.clone())
+            .expression_attribute_values(format!(":{}", "v".repeat(4100)), s("x"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.starts_with(
+            "Invalid ConditionExpression: Expression size has exceeded the maximum allowed size"
+        ),
+        "{message}"
+    );
+
+    let mut scan = db.scan().table_name(&table);
+    let mut operands = vec![];
+    for i in 0..101 {
+        operands.push(format!(":v{i}"));
+        scan = scan.expression_attribute_values(format!(":v{i}"), s(&i.to_string()));
+    }
+    let (code, message) = refused(
+        scan.filter_expression(format!("PK IN ({})", operands.join(", ")))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains(
+            "The IN operator is provided with too many operands; number of operands: 101"
+        ),
+        "{message}"
+    );
+
+    // 100 operands are fine.
+    let mut scan = db.scan().table_name(&table);
+    for i in 0..100 {
+        scan = scan.expression_attribute_values(format!(":v{i}"), s(&i.to_string()));
+    }
+    let fine: Vec<String> = (0..100).map(|i| format!(":v{i}")).collect();
+    scan.filter_expression(format!("PK IN ({})", fine.join(", ")))
+        .send()
+        .await
+        .expect("100 operands are within the limit");
+}
+
+#[tokio::test]
+async fn transactions_over_100_actions_over_4_mb_or_with_two_actions_on_one_item_are_refused() {
+    let (_app, db, table) = table().await;
+    let many: Vec<TransactWriteItem> = (0..101).map(|i| put(&table, &format!("k{i}"), 1)).collect();
+    let (code, message) = refused(
+        db.transact_write_items()
+            .set_transact_items(Some(many))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("Member must have length less than or equal to 100"),
+        "{message}"
+    );
+
+    let big: Vec<TransactWriteItem> = (0..11)
+        .map(|i| put(&table, &format!("b{i}"), 390_000))
+        .collect();
+    let (code, message) = refused(
+        db.transact_write_items()
+            .set_transact_items(Some(big))
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        (
+            "ValidationException",
+            "Transaction request cannot be larger than 4 MB"
+        )
+    );
+
+    let update = Update::builder()
+        .table_name(&table)
+        .key("PK", s("same"))
+        .key("SK", s("X"))
+        .update_expression("SET n = :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .build()
+        .unwrap();
+    let twice = vec![
+        put(&table, "same", 1),
+        TransactWriteItem::builder().update(update).build(),
+    ];
+    let (code, message) = refused(
+        db.transact_write_items()
+            .set_transact_items(Some(twice))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("multiple operations on one item"),
+        "{message}"
+    );
+
+    let scanned = db.scan().table_name(&table).send().await.unwrap();
+    assert_eq!(scanned.count, 0, "a refused transaction writes nothing");
+}
+
+#[tokio::test]
+async fn items_over_400_kb_and_batch_reads_over_100_keys_are_refused() {
+    let (_app, db, table) = table().await;
+    let (code, message) = refused(
+        db.put_item()
+            .table_name(&table)
+            .item("PK", s("big"))
+            .item("SK", s("X"))
+            .item("padding", s(&"x".repeat(410 * 1024)))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("Item size has exceeded the maximum allowed size"),
+        "{message}"
+    );
+
+    let mut keys = KeysAndAttributes::builder();
+    for i in 0..101 {
+        keys = keys.keys(
+            [
+                ("PK".to_owned(), s(&format!("k{i}"))),
+                ("SK".to_owned(), s("X")),
+            ]
+            .into_iter()
+            .collect(),
+        );
+    }
+    let (code, message) = refused(
+        db.batch_get_item()
+            .request_items(&table, keys.build().unwrap())
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("Too many items requested for the BatchGetItem call"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_start_key_outside_the_key_condition_and_unused_names_or_values_are_refused() {
+    let (_app, db, table) = table().await;
+    let start = |sk: &str| {
+        [("PK".to_owned(), s("p")), ("SK".to_owned(), s(sk))]
+            .into_iter()
+            .collect()
+    };
+    let query = || {
+        db.query()
+            .table_name(&table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s("p"))
+            .expression_attribute_values(":lo", s("2030-01-02"))
+            .expression_attribute_values(":hi", s("2030-01-05"))
+    };
+    let (code, message) = refused(
+        query()
+            .set_exclusive_start_key(Some(start("2030-01-01")))
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        (
+            "ValidationException",
+            "The provided starting key is outside query boundaries based on provided conditions"
+        )
+    );
+    query()
+        .set_exclusive_start_key(Some(start("2030-01-03")))
+        .send()
+        .await
+        .expect("a start key inside the range is fine");
+
+    let (code, message) = refused(
+        db.update_item()
+            .table_name(&table)
+            .key("PK", s("a"))
+            .key("SK", s("b"))
+            .update_expression("SET n = :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":spare", AttributeValue::N("2".into()))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains(
+            "Value provided in ExpressionAttributeValues unused in expressions: keys: {:spare}"
+        ),
+        "{message}"
+    );
+
+    let unused_in_transaction = Update::builder()
+        .table_name(&table)
+        .key("PK", s("a"))
+        .key("SK", s("b"))
+        .update_expression("SET n = :one")
+        .expression_attribute_names("#spare", "spare")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .build()
+        .unwrap();
+    let (code, message) = refused(
+        db.transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(unused_in_transaction)
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("ExpressionAttributeNames unused in expressions: keys: {#spare}"),
+        "{message}"
+    );
+}
+
+/// The faulty emulator cancels transactions with `TransactionConflict`, as DynamoDB does while another
+/// transaction holds an item; the test's own (exempt) client never sees a fault.
+#[tokio::test]
+async fn the_faulty_emulator_injects_conflicts_into_the_service_and_not_into_the_test() {
+    let app = TestApp::spawn_faulty().await;
+    let service = Client::new(&local::sdk_config(clinic_tests::faulty_emulator_url()));
+    let (mut written, mut conflicts) = (0, 0);
+    for i in 0..60 {
+        match service
+            .transact_write_items()
+            .transact_items(put(&app.table, &format!("f{i}"), 1))
+            .send()
+            .await
+        {
+            Ok(_) => written += 1,
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let reasons = c.cancellation_reasons.unwrap_or_default();
+                    assert_eq!(reasons.len(), 1);
+                    assert_eq!(reasons[0].code(), Some("TransactionConflict"));
+                    conflicts += 1;
+                }
+                // Throttling is injected too (and survives the SDK's own retry now and then).
+                other => assert!(
+                    matches!(
+                        other.code(),
+                        Some("ThrottlingException" | "ProvisionedThroughputExceededException")
+                    ),
+                    "{other:?}"
+                ),
+            },
+        }
+    }
+    // TEST_FAULTS cancels 30 % of transactions: 60 attempts with none cancelled is a 1e-9 chance.
+    assert!(conflicts > 0, "no transaction was cancelled");
+    assert!(written > 0, "every transaction failed");
+    let stored = app.db.scan().table_name(&app.table).send().await.unwrap();
+    assert_eq!(
+        stored.count, written,
+        "a cancelled transaction writes nothing"
+    );
+    for i in 0..60 {
+        app.db
+            .transact_write_items()
+            .transact_items(put(&app.table, &format!("g{i}"), 1))
+            .send()
+            .await
+            .expect("the test's own client gets no faults");
+    }
+}

@@ -1,0 +1,291 @@
+//! The concurrency suite: many clients at once on one slot, one patient, one key. Each scenario runs
+//! twice (`both_ways!`): against the faithful emulator, and against one that injects the failures AWS
+//! produces (conflicting transactions, throttling, unprocessed keys). The invariants hold both ways:
+//! seats taken == appointments <= capacity, no patient overlap, nothing lost; the only 5xx allowed is a
+//! 503 `contended` with `Retry-After`.
+
+use std::sync::Arc;
+
+use clinic_tests::{both_ways, join_all, ok, settled, Aws, TestApp};
+use serde_json::json;
+use shared::api::Clock;
+
+const EARLY: &str = "2027-06-01T07:00:00Z";
+
+both_ways!(
+    fifty_patients_race_for_three_seats_and_exactly_three_get_one,
+    one_patient_racing_for_ten_overlapping_slots_gets_exactly_one,
+    the_same_idempotency_key_five_times_at_once_books_once,
+    two_overlapping_slots_created_at_once_yield_exactly_one,
+    a_reschedule_and_a_booking_race_for_the_last_seat,
+    a_cancel_and_a_check_in_at_once_end_in_one_consistent_state,
+);
+
+async fn fifty_patients_race_for_three_seats_and_exactly_three_get_one(aws: Aws) {
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let provider = app.provider().await;
+    let slot = app.slot(&provider, 48, 3).await;
+    let mut patients = vec![];
+    for _ in 0..50 {
+        patients.push(app.patient().await);
+    }
+    let replies = join_all(
+        patients
+            .into_iter()
+            .map(|p| {
+                let (app, slot) = (app.clone(), slot.clone());
+                async move { app.book(&p, &slot).await }
+            })
+            .collect(),
+    )
+    .await;
+    let mut gave_up = 0;
+    for r in &replies {
+        gave_up += usize::from(settled(r, &[(201, ""), (409, "slot_full")], aws));
+    }
+    let booked = replies.iter().filter(|r| r.status == 201).count();
+    assert!(booked <= 3, "{booked} bookings of 3 seats");
+    assert!(
+        booked + gave_up >= 3,
+        "a seat was left although nobody gave up"
+    );
+    if aws == Aws::Faithful {
+        assert_eq!(booked, 3);
+    }
+    assert_eq!(
+        app.stored_slot(&slot).await.current_bookings as usize,
+        booked
+    );
+    assert_eq!(app.appointments_of_slot(&slot).await, booked);
+}
+
+async fn one_patient_racing_for_ten_overlapping_slots_gets_exactly_one(aws: Aws) {
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let patient = app.patient().await;
+    let mut slots = vec![];
+    for i in 0..10 {
+        // Ten providers, each with a slot that overlaps the others by at least 20 minutes.
+        let provider = app.provider().await;
+        let r = app.create_slot(&provider, 72, 30 + i, 1).await;
+        ok(&r, 201);
+        slots.push(r.id());
+    }
+    let replies = join_all(
+        slots
+            .iter()
+            .map(|s| {
+                let (app, p, s) = (app.clone(), patient.clone(), s.clone());
+                async move { app.book(&p, &s).await }
+            })
+            .collect(),
+    )
+    .await;
+    let mut gave_up = 0;
+    for r in &replies {
+        gave_up += usize::from(settled(r, &[(201, ""), (409, "patient_conflict")], aws));
+    }
+    let booked = replies.iter().filter(|r| r.status == 201).count();
+    assert!(
+        booked == 1 || (booked == 0 && gave_up > 0),
+        "{booked} overlapping bookings"
+    );
+    let mut held = 0;
+    for s in &slots {
+        held += app.stored_slot(s).await.current_bookings as usize;
+    }
+    assert_eq!(held, booked, "only the winning slot lost a seat");
+}
+
+async fn the_same_idempotency_key_five_times_at_once_books_once(aws: Aws) {
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slot = app.slot(&provider, 50, 5).await;
+    let replies = join_all(
+        (0..5)
+            .map(|_| {
+                let (app, p, s) = (app.clone(), patient.clone(), slot.clone());
+                async move { app.book_with_key(&p, &s, "visit-2027-01-05").await }
+            })
+            .collect(),
+    )
+    .await;
+    for r in &replies {
+        settled(r, &[(201, "")], aws);
+    }
+    let ids: Vec<String> = replies
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.id())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1]),
+        "every reply names the one appointment: {ids:?}"
+    );
+    // A retry after the race answers with the one appointment, whoever won.
+    let again = app.book_with_key(&patient, &slot, "visit-2027-01-05").await;
+    ok(&again, 201);
+    assert!(ids.iter().all(|id| *id == again.id()));
+    assert_eq!(app.stored_slot(&slot).await.current_bookings, 1);
+    assert_eq!(app.appointments_of_slot(&slot).await, 1);
+
+    // The same key for another slot is refused and takes nothing.
+    let other = app.slot(&provider, 60, 1).await;
+    let reused = app
+        .book_with_key(&patient, &other, "visit-2027-01-05")
+        .await;
+    clinic_tests::problem(&reused, 422, "idempotency_key_reused");
+    assert_eq!(app.stored_slot(&other).await.current_bookings, 0);
+}
+
+async fn two_overlapping_slots_created_at_once_yield_exactly_one(aws: Aws) {
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let provider = app.provider().await;
+    for round in 0..5 {
+        let (a, b) = tokio::join!(
+            app.create_slot(&provider, 24 + round * 2, 30, 1),
+            app.create_slot(&provider, 24 + round * 2, 45, 1)
+        );
+        let allowed = [(201, ""), (409, "slot_overlap")];
+        let gave_up =
+            usize::from(settled(&a, &allowed, aws)) + usize::from(settled(&b, &allowed, aws));
+        let created = [&a, &b].iter().filter(|r| r.status == 201).count();
+        assert!(
+            created == 1 || (created == 0 && gave_up > 0),
+            "round {round}: {} / {}",
+            a.body,
+            b.body
+        );
+    }
+    // Back to back is not an overlap; another provider's calendar is separate.
+    let start = clinic_tests::whole_minutes_from_now(100 * 60);
+    let slot = |from: i64| json!({"providerId": provider.id, "startTime": start.plus(jiff::SignedDuration::from_mins(from)), "endTime": start.plus(jiff::SignedDuration::from_mins(from + 30))});
+    ok(&app.post("/slots", &provider.token, slot(0)).await, 201);
+    ok(&app.post("/slots", &provider.token, slot(30)).await, 201);
+    clinic_tests::problem(
+        &app.post("/slots", &provider.token, slot(15)).await,
+        409,
+        "slot_overlap",
+    );
+    let other = app.provider().await;
+    let mut theirs = slot(15);
+    theirs["providerId"] = json!(other.id);
+    ok(&app.post("/slots", &other.token, theirs).await, 201);
+}
+
+async fn booked_at(
+    app: &TestApp,
+    provider: &clinic_tests::Actor,
+    patient: &clinic_tests::Actor,
+    start: &str,
+) -> (String, String) {
+    let slot = app.slot_at(provider, start, 30, 1).await;
+    let r = app.book(patient, &slot).await;
+    ok(&r, 201);
+    (r.id(), slot)
+}
+
+async fn a_reschedule_and_a_booking_race_for_the_last_seat(aws: Aws) {
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::manual(EARLY.parse().unwrap())).await);
+    let provider = app.provider().await;
+    for round in 0..6 {
+        let (mover, booker) = (app.patient().await, app.patient().await);
+        let (old, old_slot) = booked_at(
+            &app,
+            &provider,
+            &mover,
+            &format!("2027-06-0{}T09:00:00Z", round + 2),
+        )
+        .await;
+        let last = app
+            .slot_at(
+                &app.provider().await,
+                &format!("2027-06-0{}T15:00:00Z", round + 2),
+                30,
+                1,
+            )
+            .await;
+        let (a, b) = (app.clone(), app.clone());
+        let (mv, bk) = (mover.clone(), booker.clone());
+        let (o, l1, l2) = (old.clone(), last.clone(), last.clone());
+        let (moved, booked) = tokio::join!(
+            tokio::spawn(async move {
+                a.post(
+                    &format!("/appointments/{o}/reschedule"),
+                    &mv.token,
+                    json!({"newSlotId": l1}),
+                )
+                .await
+            }),
+            tokio::spawn(async move { b.book(&bk, &l2).await })
+        );
+        let (moved, booked) = (moved.unwrap(), booked.unwrap());
+        let gave_up = usize::from(settled(&moved, &[(201, ""), (409, "slot_full")], aws))
+            + usize::from(settled(&booked, &[(201, ""), (409, "slot_full")], aws));
+        let winners = [moved.status == 201, booked.status == 201]
+            .iter()
+            .filter(|w| **w)
+            .count();
+        assert!(
+            winners == 1 || (winners == 0 && gave_up > 0),
+            "round {round}: {} / {}",
+            moved.body,
+            booked.body
+        );
+        assert_eq!(
+            app.stored_slot(&last).await.current_bookings as usize,
+            winners
+        );
+        assert_eq!(
+            app.stored_slot(&old_slot).await.current_bookings,
+            if moved.status == 201 { 0 } else { 1 }
+        );
+        assert_eq!(app.appointments_of_slot(&last).await, winners);
+    }
+}
+
+async fn a_cancel_and_a_check_in_at_once_end_in_one_consistent_state(aws: Aws) {
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::manual(EARLY.parse().unwrap())).await);
+    let provider = app.provider().await;
+    for round in 0..6 {
+        let patient = app.patient().await;
+        app.travel_to(EARLY);
+        let start = format!("2027-06-0{}T09:00:00Z", round + 2);
+        let (id, slot) = booked_at(&app, &provider, &patient, &start).await;
+        app.travel_to(&format!("2027-06-0{}T08:50:00Z", round + 2));
+        let (a, b, p1, p2, i1, i2) = (
+            app.clone(),
+            app.clone(),
+            patient.clone(),
+            patient.clone(),
+            id.clone(),
+            id.clone(),
+        );
+        let (cancel, check_in) = tokio::join!(
+            tokio::spawn(async move { a.cancel(&p1, &i1, "changed my mind").await }),
+            tokio::spawn(async move { b.act(&p2, &i2, "check-in", None).await })
+        );
+        let (cancel, check_in) = (cancel.unwrap(), check_in.unwrap());
+        // Cancel wins in the end (from scheduled, or from confirmed after the check-in), unless it
+        // gave up under injected faults.
+        let cancel_gave_up = settled(&cancel, &[(200, "")], aws);
+        settled(&check_in, &[(200, ""), (409, "invalid_transition")], aws);
+        let stored = app.get_appointment(&patient, &id).await;
+        let seats = app.stored_slot(&slot).await.current_bookings;
+        if cancel_gave_up {
+            assert_eq!(seats, u32::from(stored.body["status"] != "cancelled"));
+            continue;
+        }
+        assert_eq!(stored.body["status"], "cancelled");
+        assert_eq!(
+            stored.body["checkInTime"].is_string(),
+            check_in.status == 200,
+            "check-in time only if it happened"
+        );
+        assert_eq!(seats, 0);
+        // The patient's time is free again.
+        app.travel_to(EARLY);
+        let again = app.slot_at(&app.provider().await, &start, 30, 1).await;
+        ok(&app.book(&patient, &again).await, 201);
+    }
+}
