@@ -3,13 +3,9 @@
 //! as stories. DynamoDB requests made by the HTTP handlers are counted by an SDK interceptor.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -21,36 +17,7 @@ use serde_json::{json, Value};
 use shared::api::Clock;
 use uuid::Uuid;
 
-/// Counts the DynamoDB requests sent on the wire, by operation.
-#[derive(Clone, Debug, Default)]
-pub struct RequestCounter(Arc<Mutex<HashMap<String, u32>>>);
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_else(|| "?".into());
-        *self.0.lock().unwrap().entry(op).or_default() += 1;
-        Ok(())
-    }
-}
-
-impl RequestCounter {
-    /// The counts since the last call, and a fresh start.
-    pub fn take(&self) -> HashMap<String, u32> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
+pub use local::counter::RequestCounter;
 
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
 static FAULTY_EMULATOR: OnceLock<Emulator> = OnceLock::new();

@@ -5,40 +5,16 @@
 //! bookings' reads are included), and p50/p99 latency.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use local::counter::RequestCounter;
 use local::emulator::{Emulator, Faults};
 use local::{LocalStack, Options};
 use serde_json::{json, Value};
-
-#[derive(Clone, Debug, Default)]
-struct Counter(Arc<Mutex<u32>>);
-
-impl Intercept for Counter {
-    fn name(&self) -> &'static str {
-        "Counter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Ok(mut n) = self.0.lock() {
-            *n += 1;
-        }
-        Ok(())
-    }
-}
 
 type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -78,7 +54,7 @@ struct Outcome {
 async fn run(faults: &Faults) -> Result<Outcome, local::Error> {
     let emulator = Emulator::start_with(0, faults)?;
     let sdk = local::sdk_config(&emulator.url);
-    let counter = Counter::default();
+    let counter = RequestCounter::default();
     let counted = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .interceptor(counter.clone())
         .build();
@@ -127,9 +103,7 @@ async fn run(faults: &Faults) -> Result<Outcome, local::Error> {
     for _ in 0..50 {
         patients.push(token(json!(["patient"])).await.1);
     }
-    if let Ok(mut n) = counter.0.lock() {
-        *n = 0;
-    }
+    counter.take();
     let mut tasks = vec![];
     for patient in patients {
         let (http, url, slot_id) = (
@@ -164,7 +138,7 @@ async fn run(faults: &Faults) -> Result<Outcome, local::Error> {
     if !others.is_empty() {
         return Err(format!("unexpected answers: {others:?}").into());
     }
-    outcome.requests = counter.0.lock().map(|n| *n).unwrap_or_default();
+    outcome.requests = counter.take().values().sum();
     outcome.latencies.sort();
     drop(stack);
     drop(emulator);
