@@ -82,15 +82,13 @@ where
     R: std::fmt::Debug,
 {
     fn from(e: SdkError<E, R>) -> Self {
-        match e {
-            SdkError::ServiceError(context) => StoreError::service(context.into_err()),
-            // No answer, or no answer that parses: the request may not have reached the table.
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => {
-                StoreError::Transient(DisplayErrorContext(e).to_string())
-            }
-            other => StoreError::Dynamo(DisplayErrorContext(other).to_string()),
+        // One rule for what is worth retrying: retry::is_transient.
+        let transient = retry::is_transient(&e);
+        let text = DisplayErrorContext(e).to_string();
+        if transient {
+            StoreError::Transient(text)
+        } else {
+            StoreError::Dynamo(text)
         }
     }
 }
