@@ -48,6 +48,9 @@ pub struct Options {
     pub api_db: Option<aws_sdk_dynamodb::Client>,
     pub clock: Clock,
     pub addr: SocketAddr,
+    /// Template parameters to override, as `sam deploy --parameter-overrides` does; a name of the form
+    /// `Resource.Property` overrides that property instead (tests: `JobsQueue.VisibilityTimeout`).
+    pub parameters: Vec<(String, String)>,
 }
 
 pub struct LocalStack {
@@ -58,7 +61,13 @@ pub struct LocalStack {
 
 impl LocalStack {
     pub async fn start(options: Options) -> Result<LocalStack, Error> {
-        let template = template::Template::load(&template_path())?;
+        let mut template = template::Template::load(&template_path())?;
+        for (name, value) in &options.parameters {
+            match name.split_once('.') {
+                Some((resource, property)) => template.set_property(resource, property, value)?,
+                None => template.set_parameter(name, value)?,
+            }
+        }
         let stack = Arc::new(
             stack::Stack::provision(template, &options.prefix, options.sdk.clone()).await?,
         );

@@ -20,6 +20,7 @@ async fn main() -> Result<(), local::Error> {
         sdk,
         api_db: None,
         clock: Default::default(),
+        parameters: vec![],
         addr: ([127, 0, 0, 1], port).into(),
     })
     .await?;

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -22,7 +23,7 @@ pub struct Server {
     pub stack: Arc<Stack>,
     pub keys: Keys,
     pub roles_claim: String,
-    routes: Vec<(Route, String, Endpoint, Ctx)>,
+    routes: Vec<(Route, String, Endpoint, Ctx, Duration)>,
 }
 
 type Reply = hyper::Response<Full<Bytes>>;
@@ -48,6 +49,70 @@ fn into_hyper(r: lambda_http::Response<lambda_http::Body>) -> Reply {
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Lambda's limit on a synchronous response: 6 MB
+/// (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// Runs a handler under Lambda's limits and answers as API Gateway does when one is passed: a function
+/// that runs past its `Timeout` is stopped (503, as the HTTP API answers when its integration does not
+/// answer), and a response over 6 MB never reaches the client (502, a bad answer from the integration).
+/// Locally both come as problem+json, so the client sees which limit it was.
+pub async fn as_lambda(
+    function: &str,
+    timeout: Duration,
+    run: impl std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
+) -> Reply {
+    let Ok(response) = tokio::time::timeout(timeout, run).await else {
+        tracing::error!(
+            function,
+            timeout_s = timeout.as_secs_f64(),
+            "function timed out"
+        );
+        return gateway_problem(
+            503,
+            "function_timeout",
+            format!(
+                "{function} ran past its {} s timeout",
+                timeout.as_secs_f64()
+            ),
+        );
+    };
+    let reply = into_hyper(response);
+    let size = hyper::body::Body::size_hint(reply.body())
+        .exact()
+        .unwrap_or(0) as usize
+        + reply
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 6)
+            .sum::<usize>();
+    if size > MAX_RESPONSE_BYTES {
+        tracing::error!(function, size, "response over Lambda's 6 MB");
+        return gateway_problem(
+            502,
+            "response_too_large",
+            format!(
+                "{function} answered {size} bytes; Lambda returns at most {MAX_RESPONSE_BYTES}"
+            ),
+        );
+    }
+    reply
+}
+
+fn gateway_problem(status: u16, code: &str, detail: String) -> Reply {
+    let title = if status == 503 {
+        "Service Unavailable"
+    } else {
+        "Bad Gateway"
+    };
+    respond(
+        status,
+        "application/problem+json",
+        json!({"type": format!("/problems/{code}"), "title": title, "status": status, "detail": detail, "code": code})
+            .to_string(),
+    )
 }
 
 /// `{id}` segments of `template` matched against `path`.
@@ -127,7 +192,13 @@ impl Server {
             let mut ctx = Ctx::new(api_db.clone(), config)?;
             ctx.clock = clock.clone();
             for r in &f.routes {
-                routes.push((r.clone(), f.binary.clone(), endpoint, ctx.clone()));
+                routes.push((
+                    r.clone(),
+                    f.binary.clone(),
+                    endpoint,
+                    ctx.clone(),
+                    f.timeout,
+                ));
             }
         }
         // Literal segments win over parameters, as in API Gateway (`/slots/available` before `/slots/{id}`).
@@ -177,13 +248,16 @@ impl Server {
             }
             _ => {}
         }
-        let found = self.routes.iter().find_map(|(route, name, endpoint, ctx)| {
-            (route.method == parts.method.as_str() || route.method == "ANY")
-                .then(|| match_path(&route.path, &path))
-                .flatten()
-                .map(|params| (route, name, *endpoint, ctx, params))
-        });
-        let Some((route, name, endpoint, ctx, params)) = found else {
+        let found = self
+            .routes
+            .iter()
+            .find_map(|(route, name, endpoint, ctx, timeout)| {
+                (route.method == parts.method.as_str() || route.method == "ANY")
+                    .then(|| match_path(&route.path, &path))
+                    .flatten()
+                    .map(|params| (route, name, *endpoint, ctx, *timeout, params))
+            });
+        let Some((route, name, endpoint, ctx, timeout, params)) = found else {
             return problem(ApiError::not_found("route"));
         };
         let claims = match self.authorize(&parts.headers) {
@@ -196,7 +270,7 @@ impl Server {
             Err(e) => return problem(ApiError::field("request", e.to_string())),
         };
         tracing::debug!(function = %name, "invoke");
-        into_hyper(api::serve(endpoint, ctx, request).await)
+        as_lambda(name, timeout, api::serve(endpoint, ctx, request)).await
     }
 
     /// What API Gateway's JWT authorizer does before the function runs.
@@ -329,6 +403,56 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(body: String) -> lambda_http::Response<lambda_http::Body> {
+        lambda_http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(lambda_http::Body::Text(body))
+            .unwrap()
+    }
+
+    async fn problem_of(reply: Reply) -> (u16, Value) {
+        let status = reply.status().as_u16();
+        assert_eq!(reply.headers()["content-type"], "application/problem+json");
+        let bytes = reply.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_function_past_its_timeout_is_stopped_and_answered_with_503() {
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            answer("{}".into())
+        };
+        let started = std::time::Instant::now();
+        let reply = as_lambda("slow", Duration::from_millis(50), slow).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let (status, body) = problem_of(reply).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some("function_timeout"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_response_over_six_megabytes_never_reaches_the_client() {
+        let big = "x".repeat(MAX_RESPONSE_BYTES);
+        let reply = as_lambda("big", Duration::from_secs(1), async { answer(big) }).await;
+        let (status, body) = problem_of(reply).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (502, Some("response_too_large"))
+        );
+
+        let fits = "x".repeat(MAX_RESPONSE_BYTES - 1000);
+        let reply = as_lambda("fits", Duration::from_secs(1), async { answer(fits) }).await;
+        assert_eq!(reply.status(), 200);
+        assert_eq!(
+            reply.into_body().collect().await.unwrap().to_bytes().len(),
+            MAX_RESPONSE_BYTES - 1000
+        );
+    }
 
     #[test]
     fn paths_match_their_templates_and_decode_parameters() {

@@ -53,6 +53,10 @@ pub struct Function {
     pub queue: Option<String>,
     /// Environment: globals, then its own; values still unresolved.
     pub environment: BTreeMap<String, Value>,
+    /// `Timeout`: its own, else the globals', else Lambda's default of 3 seconds.
+    pub timeout: std::time::Duration,
+    /// `MemorySize` in MB: its own, else the globals', else Lambda's default of 128.
+    pub memory_mb: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +64,7 @@ pub struct Template {
     pub parameters: BTreeMap<String, Option<String>>,
     pub resources: BTreeMap<String, Resource>,
     globals_env: BTreeMap<String, Value>,
+    globals: Value,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -142,11 +147,49 @@ impl Template {
             .and_then(|g| g.get("Function"))
             .map(env_of)
             .unwrap_or_default();
+        let globals = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .cloned()
+            .unwrap_or(Value::Null);
         Ok(Template {
             parameters,
             resources,
             globals_env,
+            globals,
         })
+    }
+
+    /// Overrides a parameter's default; the template must declare it.
+    pub fn set_parameter(&mut self, name: &str, value: &str) -> Result<(), TemplateError> {
+        let slot = self
+            .parameters
+            .get_mut(name)
+            .ok_or_else(|| TemplateError::Shape(format!("no parameter {name}")))?;
+        *slot = Some(value.to_owned());
+        Ok(())
+    }
+
+    /// Overrides a top-level property of a resource (for tests: a queue's `VisibilityTimeout`).
+    pub fn set_property(
+        &mut self,
+        resource: &str,
+        property: &str,
+        value: &str,
+    ) -> Result<(), TemplateError> {
+        let r = self
+            .resources
+            .get_mut(resource)
+            .ok_or_else(|| TemplateError::Shape(format!("no resource {resource}")))?;
+        let props = r
+            .properties
+            .as_mapping_mut()
+            .ok_or_else(|| TemplateError::Shape(format!("{resource} has no Properties")))?;
+        props.insert(
+            Value::String(property.to_owned()),
+            Value::String(value.to_owned()),
+        );
+        Ok(())
     }
 
     pub fn of_kind<'a>(
@@ -168,6 +211,15 @@ impl Template {
                     TemplateError::Shape(format!("{id} has no Metadata.BuildProperties.Binary"))
                 })?
                 .to_owned();
+            // Defaults: https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html and
+            // https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+            let setting = |name: &str, default: u64| {
+                r.properties
+                    .get(name)
+                    .or_else(|| self.globals.get(name))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(default)
+            };
             let mut function = Function {
                 logical_id: id.clone(),
                 binary,
@@ -175,6 +227,8 @@ impl Template {
                 stream: None,
                 queue: None,
                 environment: self.globals_env.clone(),
+                timeout: std::time::Duration::from_secs(setting("Timeout", 3)),
+                memory_mb: setting("MemorySize", 128) as u32,
             };
             function.environment.extend(env_of(&r.properties));
             let events = r

@@ -17,6 +17,8 @@ pub struct Config {
     pub check_in: CheckInWindow,
     /// Video rooms are `<video_base_url>/<room id>`.
     pub video_base_url: String,
+    /// A patient may hold at most this many appointments that have not ended (1 to 1000).
+    pub max_active_per_patient: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,13 @@ impl Config {
             opens_before: SignedDuration::from_mins(whole("CHECK_IN_OPENS_MINUTES", 30)?.into()),
             closes_after: SignedDuration::from_mins(whole("CHECK_IN_CLOSES_MINUTES", 15)?.into()),
         };
+        let max_active = whole("MAX_ACTIVE_APPOINTMENTS_PER_PATIENT", 100)?;
+        if !(1..=1000).contains(&max_active) {
+            return Err(ConfigError::Invalid(
+                "MAX_ACTIVE_APPOINTMENTS_PER_PATIENT",
+                "1 to 1000".into(),
+            ));
+        }
         Ok(Config {
             table_name: get("TABLE_NAME"),
             event_bus_name: get("EVENT_BUS_NAME"),
@@ -53,6 +62,7 @@ impl Config {
             check_in,
             video_base_url: get("VIDEO_BASE_URL")
                 .unwrap_or_else(|| "https://video.clinic.invalid/rooms".to_owned()),
+            max_active_per_patient: max_active.into(),
         })
     }
 

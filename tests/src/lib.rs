@@ -161,6 +161,11 @@ impl TestApp {
     }
 
     pub async fn spawn_on(aws: Aws, clock: Clock) -> TestApp {
+        Self::spawn_configured(aws, clock, &[]).await
+    }
+
+    /// An app deployed with `parameters` overriding template.yaml's defaults.
+    pub async fn spawn_configured(aws: Aws, clock: Clock, parameters: &[(&str, &str)]) -> TestApp {
         let sdk = local::sdk_config(aws.url());
         // The test's own reads and fixtures are not the service under test: no faults for them.
         let inspector = sdk
@@ -178,6 +183,10 @@ impl TestApp {
             api_db: Some(aws_sdk_dynamodb::Client::from_conf(counted)),
             clock: clock.clone(),
             addr: ([127, 0, 0, 1], 0).into(),
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         })
         .await
         .expect("the local stack starts");

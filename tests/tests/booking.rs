@@ -140,3 +140,43 @@ async fn a_slot_that_has_started_cannot_be_booked() {
     );
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 0);
 }
+
+#[tokio::test]
+async fn a_patient_holds_at_most_the_configured_number_of_active_appointments() {
+    let app = TestApp::spawn_configured(
+        clinic_tests::Aws::Faithful,
+        shared::api::Clock::manual("2030-05-06T08:00:00Z".parse().unwrap()),
+        &[("MaxActiveAppointmentsPerPatient", "2")],
+    )
+    .await;
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slots = [
+        app.slot_at(&provider, "2030-05-06T09:00:00Z", 30, 1).await,
+        app.slot_at(&provider, "2030-05-06T10:00:00Z", 30, 1).await,
+        app.slot_at(&provider, "2030-05-06T11:00:00Z", 30, 1).await,
+    ];
+    let first = app.book(&patient, &slots[0]).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(app.book(&patient, &slots[1]).await.status, 201);
+
+    let before = app.items().await.len();
+    let refused = app.book(&patient, &slots[2]).await;
+    clinic_tests::problem(&refused, 409, "too_many_appointments");
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains('2'),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        app.items().await.len(),
+        before,
+        "a refused booking changes nothing"
+    );
+    assert_eq!(app.stored_slot(&slots[2]).await.current_bookings, 0);
+
+    // Once the first has ended, it no longer counts.
+    app.travel_to("2030-05-06T09:31:00Z");
+    let third = app.book(&patient, &slots[2]).await;
+    assert_eq!(third.status, 201, "{}", third.body);
+}

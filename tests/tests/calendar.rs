@@ -495,3 +495,202 @@ async fn staff_may_overbook_one_seat_and_nobody_else_may() {
     );
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 2);
 }
+
+#[tokio::test]
+async fn appointment_types_page_through_names_in_any_script() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff().await;
+    let names = [
+        "Zahnreinigung",
+        "Échographie",
+        "Ärztliche Beratung",
+        "心理咨询",
+    ];
+    for name in names {
+        ok(
+            &app.post(
+                "/appointment-types",
+                &staff.token,
+                json!({"name": name, "durationMinutes": 30}),
+            )
+            .await,
+            201,
+        );
+    }
+    let mut seen = vec![];
+    let mut path = "/appointment-types?limit=1".to_owned();
+    for _ in 0..10 {
+        let page = app.get(&path, &staff.token).await;
+        ok(&page, 200);
+        for t in page.body["data"].as_array().unwrap() {
+            seen.push(t["name"].as_str().unwrap().to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(c) => path = format!("/appointment-types?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    expected.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn the_day_schedule_reads_every_booking_of_a_busy_day() {
+    use shared::domain::{Appointment, AppointmentId, ConsultationType};
+    let app = TestApp::spawn_at("2030-03-01T00:00:00Z").await;
+    let provider = app.provider().await;
+    // Eleven group sessions of 100 seats, every seat taken: more bookings than one page of a query.
+    let mut writes = vec![];
+    for hour in 8..19 {
+        let slot = app
+            .slot_at(&provider, &format!("2030-03-04T{hour:02}:00:00Z"), 30, 100)
+            .await;
+        let slot = app.stored_slot(&slot).await;
+        for _ in 0..100 {
+            let a = Appointment::scheduled(
+                AppointmentId::new(),
+                shared::domain::PatientId::from_uuid(uuid::Uuid::new_v4()),
+                slot.provider_id,
+                slot.id,
+                slot.start_time,
+                slot.end_time,
+                ConsultationType::InPerson,
+                slot.created_at,
+            );
+            let item = shared::store::appointment_item(&a).unwrap();
+            writes.push(
+                aws_sdk_dynamodb::types::WriteRequest::builder()
+                    .put_request(
+                        aws_sdk_dynamodb::types::PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            );
+        }
+    }
+    for chunk in writes.chunks(25) {
+        let out = app
+            .db
+            .batch_write_item()
+            .request_items(&app.table, chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(out.unprocessed_items.unwrap_or_default().is_empty());
+    }
+
+    let day = app
+        .get(
+            &format!(
+                "/providers/{}/schedule?date=2030-03-04&timeZone=UTC",
+                provider.id
+            ),
+            &provider.token,
+        )
+        .await;
+    ok(&day, 200);
+    let slots = day.body["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 11);
+    let bookings: usize = slots
+        .iter()
+        .map(|s| s["bookings"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        bookings, 1100,
+        "every booking of the day, past the first page"
+    );
+}
+
+#[tokio::test]
+async fn bulk_and_block_refuse_more_than_their_bounds_and_change_nothing() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let provider = app.provider().await;
+    let before = app.items().await.len();
+
+    // More appointment types than a slot admits: a day's transaction would grow past 4 MB.
+    let mut body = bulk_body(
+        &provider,
+        "UTC",
+        "2027-07-01",
+        "2027-07-01",
+        every_day("08:00", "09:00"),
+    );
+    body["allowedAppointmentTypes"] = json!((0..21)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect::<Vec<_>>());
+    let r = app.post("/slots/bulk", &provider.token, body).await;
+    problem(&r, 400, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "allowedAppointmentTypes");
+
+    // A year of 24 slots a day is 8,760 slots: more than one request may create.
+    let mut body = bulk_body(
+        &provider,
+        "UTC",
+        "2027-07-01",
+        "2028-06-29",
+        every_day("00:00", "12:00"),
+    );
+    body["slotDuration"] = json!(30);
+    let r = app.post("/slots/bulk", &provider.token, body).await;
+    problem(&r, 400, "validation_failed");
+    let detail = r.body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        detail.contains("8760 slots") && detail.contains("2500"),
+        "{detail}"
+    );
+    assert_eq!(app.items().await.len(), before, "nothing written");
+
+    // 11 days of 96 slots: 1,056 slots, more than one block may touch; 10 days is within the bound.
+    let mut body = bulk_body(
+        &provider,
+        "UTC",
+        "2027-07-01",
+        "2027-07-11",
+        every_day("00:00", "08:00"),
+    );
+    body["slotDuration"] = json!(5);
+    let made = app.post("/slots/bulk", &provider.token, body).await;
+    ok(&made, 201);
+    assert_eq!(made.body["created"], 11 * 96);
+    let items = app.items().await;
+    let block = |from: &str, to: &str| json!({"providerId": provider.id, "startTime": from, "endTime": to, "reason": "leave"});
+    let r = app
+        .post(
+            "/slots/block",
+            &provider.token,
+            block("2027-07-01T00:00:00Z", "2027-07-12T00:00:00Z"),
+        )
+        .await;
+    problem(&r, 400, "validation_failed");
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1056 slots"),
+        "{}",
+        r.body
+    );
+    assert_eq!(app.items().await, items, "nothing blocked");
+    let r = app
+        .post(
+            "/slots/block",
+            &provider.token,
+            block("2027-07-01T00:00:00Z", "2027-07-11T00:00:00Z"),
+        )
+        .await;
+    ok(&r, 200);
+    assert_eq!(r.body["blocked"].as_array().unwrap().len(), 960);
+    let blocked = r.body["blocked"].as_array().unwrap();
+    let made_ids: Vec<&Value> = made.body["slots"].as_array().unwrap()[..960]
+        .iter()
+        .map(|s| &s["id"])
+        .collect();
+    assert_eq!(
+        blocked.iter().collect::<Vec<_>>(),
+        made_ids,
+        "in start order"
+    );
+}

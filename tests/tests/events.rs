@@ -12,7 +12,28 @@ both_ways!(
     a_cancellation_reaches_the_worker_which_records_the_freed_seat_once,
     a_race_publishes_one_event_per_committed_booking_and_none_for_the_rolled_back,
     a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are_published,
+    a_poison_job_goes_to_the_dead_letter_queue_after_its_receives_and_the_jobs_beside_it_run,
 );
+
+/// The worker's record of a freed seat, waited for (up to 20 s).
+async fn freed(
+    app: &TestApp,
+    key: &shared::store::Key,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    for _ in 0..200 {
+        let found: Vec<_> = app
+            .items()
+            .await
+            .into_iter()
+            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()) == Some(&key.sk))
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    vec![]
+}
 
 fn of<'a>(events: &'a [Value], kind: &str, appointment: &str) -> Vec<&'a Value> {
     events
@@ -107,19 +128,7 @@ async fn a_cancellation_reaches_the_worker_which_records_the_freed_seat_once(aws
     ok(&app.cancel(&patient, &id, "travel").await, 200);
 
     let key = shared::store::keys::freed_seat(slot.parse().unwrap(), id.parse().unwrap());
-    let mut recorded = vec![];
-    for _ in 0..200 {
-        recorded = app
-            .items()
-            .await
-            .into_iter()
-            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()) == Some(&key.sk))
-            .collect();
-        if !recorded.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let recorded = freed(&app, &key).await;
     assert_eq!(recorded.len(), 1, "the worker recorded the freed seat");
     let item = &recorded[0];
     assert_eq!(item["PK"].as_s().unwrap(), &key.pk);
@@ -263,4 +272,43 @@ async fn a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are
     assert_eq!(info["batchSize"], 1);
     assert_eq!(info["startSequenceNumber"], info["endSequenceNumber"]);
     assert!(info["streamArn"].as_str().unwrap().contains("/stream/"));
+}
+
+/// A job the worker can never run comes back after each visibility timeout and, after the redrive
+/// policy's `maxReceiveCount` (5), lands on the dead-letter queue; the queue goes on serving other jobs.
+/// The stack is deployed with a 1-second visibility timeout so that this takes seconds, not minutes.
+async fn a_poison_job_goes_to_the_dead_letter_queue_after_its_receives_and_the_jobs_beside_it_run(
+    aws: Aws,
+) {
+    let app =
+        TestApp::spawn_configured(aws, Clock::System, &[("JobsQueue.VisibilityTimeout", "1")])
+            .await;
+    let url = app
+        .stack
+        .stack
+        .reference("JobsQueue", None)
+        .unwrap()
+        .clone();
+    aws_sdk_sqs::Client::new(&app.inspector)
+        .send_message()
+        .queue_url(&url)
+        .message_body(r#"{"type": "no-such-job", "jobId": "x"}"#)
+        .send()
+        .await
+        .unwrap();
+
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slot = app.slot(&provider, 30, 1).await;
+    let id = app.book(&patient, &slot).await.id();
+    ok(&app.cancel(&patient, &id, "travel").await, 200);
+
+    let dead = app.drain_queue("JobsDeadLetterQueue").await;
+    assert_eq!(dead, vec![json!({"type": "no-such-job", "jobId": "x"})]);
+    let key = shared::store::keys::freed_seat(slot.parse().unwrap(), id.parse().unwrap());
+    assert_eq!(
+        freed(&app, &key).await.len(),
+        1,
+        "the seat-freed job beside it ran"
+    );
 }

@@ -84,3 +84,37 @@ async fn available_slots_list_open_future_slots_soonest_first_in_pages() {
         .await;
     assert_eq!((forged.status, forged.code()), (400, "validation_failed"));
 }
+
+#[tokio::test]
+async fn a_cursor_that_time_has_overtaken_continues_with_the_slots_still_ahead() {
+    let app = TestApp::spawn_at("2030-02-01T08:00:00Z").await;
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slots = [
+        app.slot_at(&provider, "2030-02-01T09:00:00Z", 30, 1).await,
+        app.slot_at(&provider, "2030-02-01T10:00:00Z", 30, 1).await,
+        app.slot_at(&provider, "2030-02-01T11:00:00Z", 30, 1).await,
+    ];
+    let path = format!(
+        "/slots/available?providerId={}&startDate=2030-02-01&endDate=2030-02-02&limit=1",
+        provider.id
+    );
+    let first = app.get(&path, &patient.token).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["data"][0]["id"], slots[0].as_str());
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+
+    // The client reads on after the first slot has started: the query's lower bound is now past the
+    // cursor, which DynamoDB would refuse as an ExclusiveStartKey.
+    app.travel_to("2030-02-01T10:30:00Z");
+    let second = app
+        .get(&format!("{path}&cursor={cursor}"), &patient.token)
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(
+        second.body["data"][0]["id"],
+        slots[2].as_str(),
+        "{}",
+        second.body
+    );
+}

@@ -63,6 +63,7 @@ async fn run(faults: &Faults) -> Result<Outcome, local::Error> {
         sdk: sdk.clone(),
         api_db: Some(aws_sdk_dynamodb::Client::from_conf(counted)),
         clock: Default::default(),
+        parameters: vec![],
         addr: ([127, 0, 0, 1], 0).into(),
     })
     .await?;

@@ -81,6 +81,7 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
         reason_for_visit: body.reason_for_visit,
         symptoms,
         chief_complaint: body.chief_complaint,
+        max_active: ctx.config.max_active_per_patient,
     };
     let (appointment, replayed) = match ctx.store.book(&booking, ctx.now()).await? {
         Booked::New(a) => (a, false),

@@ -16,6 +16,9 @@ use crate::store::{keys, page};
 const MAX_SLOT_LENGTH: SignedDuration = SignedDuration::from_hours(12);
 const MAX_SEATS: u32 = 100;
 const MAX_RANGE_DAYS: i32 = 366;
+/// At most this many slots overlap one block request (three weeks of 15-minute slots, 12 hours a day),
+/// one conditional update each, a few at a time: well inside the function's timeout.
+pub const MAX_BLOCK_SLOTS: usize = 1000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -78,7 +81,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
         "must be 1 to 100",
     );
     checks.check(
-        body.allowed_appointment_types.len() <= 20,
+        body.allowed_appointment_types.len() <= MAX_ALLOWED_TYPES,
         "allowedAppointmentTypes",
         "at most 20",
     );
@@ -162,11 +165,19 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
                 &pk,
                 keys::GSI1SK,
                 &from.to_string(),
-                &to.to_string(),
+                Some(&to.to_string()),
             )
         })
         .transpose()
-        .map_err(|e| ApiError::field("cursor", e.to_string()))?;
+        .map_err(|e| ApiError::field("cursor", e.to_string()))?
+        // The query starts at `earliest`, which moves with the clock, and DynamoDB refuses an
+        // ExclusiveStartKey outside the key condition. A cursor that "now" has overtaken points at
+        // slots that have started since: everything up to `earliest` is past, so the page starts there.
+        .filter(|key| {
+            key.get(keys::GSI1SK)
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk.as_str() >= earliest.to_string().as_str())
+        });
     let page = if earliest >= to {
         page::Page {
             items: vec![],
@@ -214,8 +225,21 @@ struct BulkRequest {
     room_number: Option<String>,
 }
 
-/// At most this many slots in one local day: one transaction holds them and the day's guards.
+/// At most this many slots in one local day: one transaction holds them and the day's guards
+/// (a transaction has at most 100 actions:
+/// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html).
 const MAX_SLOTS_PER_DAY: usize = 96;
+
+/// At most this many slots per bulk request (a year of 8 one-hour slots every weekday, or a quarter of
+/// 15-minute slots), so that its response stays far below Lambda's 6 MB
+/// (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html) and its day transactions
+/// finish well inside API Gateway's 30-second integration timeout
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+pub const MAX_BULK_SLOTS: usize = 2500;
+
+/// At most this many appointment types a slot admits (single and bulk alike): they are stored on every
+/// slot, and a day's transaction of 96 slots must stay below 4 MB.
+const MAX_ALLOWED_TYPES: usize = 20;
 
 /// `POST /slots/bulk`: a provider's slots from working hours in their time zone, over up to a year.
 /// Ids derive from provider and start, so a repeated request creates nothing and says so.
@@ -263,6 +287,11 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
         "excludeDates",
         "at most 366 dates",
     );
+    checks.check(
+        body.allowed_appointment_types.len() <= MAX_ALLOWED_TYPES,
+        "allowedAppointmentTypes",
+        "at most 20",
+    );
     checks.text(&body.location_id, "locationId", 100);
     checks.text(&body.room_number, "roomNumber", 50);
     for (field, message) in body.working_hours.problems() {
@@ -283,27 +312,31 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
         break_time: SignedDuration::from_mins(body.break_time),
         exclude: body.exclude_dates.into_iter().collect(),
     };
+    let planned: Vec<_> = generate(&plan)
+        .into_iter()
+        .filter(|p| p.interval.start() > now) // today's hours that have passed
+        .collect();
+    if planned.len() > MAX_BULK_SLOTS {
+        return Err(ApiError::field(
+            "endDate",
+            format!(
+                "the request would create {} slots; at most {MAX_BULK_SLOTS} per request: split the range",
+                planned.len()
+            ),
+        ));
+    }
     let mut days: std::collections::BTreeMap<jiff::civil::Date, Vec<Slot>> = Default::default();
-    for planned in generate(&plan) {
-        let start = planned.interval.start();
-        if start <= now {
-            continue; // today's hours that have passed
-        }
+    for p in planned {
+        let start = p.interval.start();
         let id = SlotId::from_uuid(Uuid::new_v5(
             &body.provider_id.uuid(),
             start.to_string().as_bytes(),
         ));
-        let mut slot = Slot::open(
-            id,
-            body.provider_id,
-            planned.interval,
-            body.max_bookings,
-            now,
-        );
+        let mut slot = Slot::open(id, body.provider_id, p.interval, body.max_bookings, now);
         slot.allowed_appointment_types = body.allowed_appointment_types.clone();
         slot.location_id = body.location_id.clone();
         slot.room_number = body.room_number.clone();
-        days.entry(planned.local_date).or_default().push(slot);
+        days.entry(p.local_date).or_default().push(slot);
     }
     if let Some((date, _)) = days.iter().find(|(_, s)| s.len() > MAX_SLOTS_PER_DAY) {
         return Err(ApiError::field(
@@ -369,28 +402,42 @@ pub async fn block(ctx: &Ctx, req: Request) -> Reply {
             range.end(),
         )
         .await?;
-    let (mut blocked, mut skipped) = (vec![], vec![]);
-    for slot in candidates
+    let candidates: Vec<Slot> = candidates
         .into_iter()
         .filter(|s| s.interval().overlaps(&range))
-    {
+        .collect();
+    if candidates.len() > MAX_BLOCK_SLOTS {
+        return Err(ApiError::field(
+            "endTime",
+            format!(
+                "the range holds {} slots; block at most {MAX_BLOCK_SLOTS} per request: split the range",
+                candidates.len()
+            ),
+        ));
+    }
+    let (mut blocked, mut skipped) = (vec![], vec![]);
+    let mut open = vec![];
+    for slot in candidates {
         let why = match slot.status {
-            SlotStatus::Blocked => Some("already_blocked"),
-            SlotStatus::Cancelled => Some("cancelled"),
-            SlotStatus::Available if slot.current_bookings > 0 => Some("has_bookings"),
-            SlotStatus::Available
-                if ctx
-                    .store
-                    .block_slot(&slot, body.reason.as_deref(), now)
-                    .await? =>
-            {
-                None
+            SlotStatus::Blocked => "already_blocked",
+            SlotStatus::Cancelled => "cancelled",
+            SlotStatus::Available if slot.current_bookings > 0 => "has_bookings",
+            SlotStatus::Available => {
+                open.push(slot);
+                continue;
             }
-            SlotStatus::Available => Some("has_bookings"), // booked meanwhile
         };
-        match why {
-            None => blocked.push(slot.id),
-            Some(reason) => skipped.push(serde_json::json!({"slotId": slot.id, "startTime": slot.start_time, "reason": reason, "currentBookings": slot.current_bookings})),
+        skipped.push(skip(&slot, why));
+    }
+    for (slot, done) in ctx
+        .store
+        .block_slots(open, body.reason.as_deref(), now)
+        .await?
+    {
+        if done {
+            blocked.push(slot.id);
+        } else {
+            skipped.push(skip(&slot, "has_bookings")); // booked meanwhile
         }
     }
     tracing::info!(provider_id = %body.provider_id, blocked = blocked.len(), skipped = skipped.len(), "slots blocked");
@@ -398,6 +445,10 @@ pub async fn block(ctx: &Ctx, req: Request) -> Reply {
         200,
         &serde_json::json!({"blocked": blocked, "skipped": skipped}),
     ))
+}
+
+fn skip(slot: &Slot, reason: &str) -> Value {
+    serde_json::json!({"slotId": slot.id, "startTime": slot.start_time, "reason": reason, "currentBookings": slot.current_bookings})
 }
 
 /// `POST /slots/{id}/release`: a blocked slot with no bookings becomes available again.
@@ -482,16 +533,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
         _ => return Err(ApiError::field("date", "is out of range")),
     };
     let slots = ctx.store.slots_between(provider, from, to).await?;
-    let query = crate::store::lists::ListQuery {
-        owner: crate::store::lists::Owner::Provider(provider),
-        from: Some(from),
-        to: Some(to),
-        statuses: vec![],
-        with: None,
-        newest_first: false,
-        limit: 1000,
-    };
-    let appointments = ctx.store.list_appointments(&query, None).await?.items;
+    let appointments = ctx.store.bookings(provider, from, to).await?;
     let (mut available, mut booked, mut blocked) = (0, 0, 0);
     let rows: Vec<Value> = slots
         .iter()

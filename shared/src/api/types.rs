@@ -105,7 +105,7 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
     let cursor = q.text("cursor");
     q.finish()?;
     let start = cursor
-        .map(|c| crate::store::page::decode(c, keys::GSI1PK, keys::TYPES, keys::GSI1SK, "", "~"))
+        .map(|c| crate::store::page::decode(c, keys::GSI1PK, keys::TYPES, keys::GSI1SK, "", None))
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
     let page = ctx

@@ -16,7 +16,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::guard::{Guard, MAX_ACTIVE_PER_PATIENT};
+use super::guard::Guard;
 use super::retry::{retrying, Attempt, Transient};
 use super::{from_item, keys, n, s, Item, Key, Store, StoreError};
 use crate::domain::appointment::is_late_cancellation;
@@ -43,6 +43,8 @@ pub struct NewBooking {
     pub reason_for_visit: Option<String>,
     pub symptoms: Vec<String>,
     pub chief_complaint: Option<String>,
+    /// The patient's cap on appointments that have not ended (`Config::max_active_per_patient`).
+    pub max_active: usize,
 }
 
 #[derive(Debug)]
@@ -201,8 +203,8 @@ impl Store {
         if !clashes.is_empty() {
             return Err(BookingError::PatientConflict(clashes));
         }
-        if guard.active(now) >= MAX_ACTIVE_PER_PATIENT {
-            return Err(BookingError::TooManyAppointments(MAX_ACTIVE_PER_PATIENT));
+        if guard.active(now) >= req.max_active {
+            return Err(BookingError::TooManyAppointments(req.max_active));
         }
 
         let mut appointment = Appointment::scheduled(
@@ -345,98 +347,96 @@ impl Store {
         let guard_key = keys::patient_schedule(old.patient_id);
         let old_id = old.id.to_string();
         let req_overbook = false;
-        {
-            let mut found = self
-                .get_many(&[slot_key.clone(), guard_key.clone()])
-                .await?;
-            let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
-            if let Some(no) = refusal(&slot, now, req_overbook) {
+        let mut found = self
+            .get_many(&[slot_key.clone(), guard_key.clone()])
+            .await?;
+        let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
+        if let Some(no) = refusal(&slot, now, req_overbook) {
+            return Err(no);
+        }
+        let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
+        let clashes = guard.conflicts(&slot.interval(), Some(&old_id));
+        if !clashes.is_empty() {
+            return Err(BookingError::PatientConflict(clashes));
+        }
+        let mut moved = Appointment::scheduled(
+            AppointmentId::new(),
+            old.patient_id,
+            slot.provider_id,
+            slot.id,
+            slot.start_time,
+            slot.end_time,
+            old.consultation_type,
+            now,
+        );
+        moved.appointment_type_id = old.appointment_type_id;
+        moved.reason_for_visit = old.reason_for_visit.clone();
+        moved.symptoms = old.symptoms.clone();
+        moved.chief_complaint = old.chief_complaint.clone();
+        moved.consultation_fee = old.consultation_fee;
+        moved.is_paid = old.is_paid;
+        moved.payment_id = old.payment_id.clone();
+        moved.rescheduled_from = Some(old.id);
+        moved.previous_appointment_id = Some(old.id);
+        moved.reschedule_reason = reason.map(str::to_owned);
+
+        let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (
+                ":rescheduled".into(),
+                s(AppointmentStatus::Rescheduled.as_str()),
+            ),
+            (":read".into(), s(old.status.as_str())),
+            (":now".into(), s(now.to_string())),
+            (":to".into(), s(moved.id.to_string())),
+        ]);
+        let mut expr =
+            "SET #status = :rescheduled, rescheduledTo = :to, updatedAt = :now".to_owned();
+        if let Some(r) = reason {
+            values.insert(":reason".into(), s(r));
+            expr.push_str(", rescheduleReason = :reason");
+        }
+        let leave = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::appointment(old.id))))
+            .update_expression(expr)
+            .condition_expression("#status = :read")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(StoreError::from)?;
+        let writes = vec![
+            TransactWriteItem::builder().update(leave).build(),
+            self.give_seat(old.slot_id, now)?,
+            self.take_seat(slot.id, now, false)?,
+            put_new(&self.table, super::appointment_item(&moved)?)?,
+            guard.take(
+                &self.table,
+                &moved.id.to_string(),
+                &slot.interval(),
+                now,
+                Some(&old_id),
+            )?,
+        ];
+        let Some(reasons) = self.transact(writes).await? else {
+            return Ok(Attempt::Done(Some(moved)));
+        };
+        if failed(&reasons, 0) {
+            return Ok(Attempt::Done(None));
+        }
+        if failed(&reasons, 2) {
+            let current: Option<Slot> = reasons[2].item.clone().map(from_item).transpose()?;
+            if let Some(no) = current.and_then(|s| refusal(&s, now, req_overbook)) {
                 return Err(no);
             }
-            let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-            let clashes = guard.conflicts(&slot.interval(), Some(&old_id));
-            if !clashes.is_empty() {
-                return Err(BookingError::PatientConflict(clashes));
-            }
-            let mut moved = Appointment::scheduled(
-                AppointmentId::new(),
-                old.patient_id,
-                slot.provider_id,
-                slot.id,
-                slot.start_time,
-                slot.end_time,
-                old.consultation_type,
-                now,
-            );
-            moved.appointment_type_id = old.appointment_type_id;
-            moved.reason_for_visit = old.reason_for_visit.clone();
-            moved.symptoms = old.symptoms.clone();
-            moved.chief_complaint = old.chief_complaint.clone();
-            moved.consultation_fee = old.consultation_fee;
-            moved.is_paid = old.is_paid;
-            moved.payment_id = old.payment_id.clone();
-            moved.rescheduled_from = Some(old.id);
-            moved.previous_appointment_id = Some(old.id);
-            moved.reschedule_reason = reason.map(str::to_owned);
-
-            let mut values: HashMap<String, AttributeValue> = HashMap::from([
-                (
-                    ":rescheduled".into(),
-                    s(AppointmentStatus::Rescheduled.as_str()),
-                ),
-                (":read".into(), s(old.status.as_str())),
-                (":now".into(), s(now.to_string())),
-                (":to".into(), s(moved.id.to_string())),
-            ]);
-            let mut expr =
-                "SET #status = :rescheduled, rescheduledTo = :to, updatedAt = :now".to_owned();
-            if let Some(r) = reason {
-                values.insert(":reason".into(), s(r));
-                expr.push_str(", rescheduleReason = :reason");
-            }
-            let leave = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(super::key_item(&keys::appointment(old.id))))
-                .update_expression(expr)
-                .condition_expression("#status = :read")
-                .expression_attribute_names("#status", "status")
-                .set_expression_attribute_values(Some(values))
-                .build()
-                .map_err(StoreError::from)?;
-            let writes = vec![
-                TransactWriteItem::builder().update(leave).build(),
-                self.give_seat(old.slot_id, now)?,
-                self.take_seat(slot.id, now, false)?,
-                put_new(&self.table, super::appointment_item(&moved)?)?,
-                guard.take(
-                    &self.table,
-                    &moved.id.to_string(),
-                    &slot.interval(),
-                    now,
-                    Some(&old_id),
-                )?,
-            ];
-            let Some(reasons) = self.transact(writes).await? else {
-                return Ok(Attempt::Done(Some(moved)));
-            };
-            if failed(&reasons, 0) {
-                return Ok(Attempt::Done(None));
-            }
-            if failed(&reasons, 2) {
-                let current: Option<Slot> = reasons[2].item.clone().map(from_item).transpose()?;
-                if let Some(no) = current.and_then(|s| refusal(&s, now, req_overbook)) {
-                    return Err(no);
-                }
-            }
-            if failed(&reasons, 1) || failed(&reasons, 3) {
-                return Err(StoreError::Corrupt(format!(
-                    "rescheduling {} met an inconsistent slot: {reasons:?}",
-                    old.id
-                ))
-                .into());
-            }
-            Ok(Attempt::Again)
         }
+        if failed(&reasons, 1) || failed(&reasons, 3) {
+            return Err(StoreError::Corrupt(format!(
+                "rescheduling {} met an inconsistent slot: {reasons:?}",
+                old.id
+            ))
+            .into());
+        }
+        Ok(Attempt::Again)
     }
 
     /// One more seat taken, if the slot is open, not started and not full (for an overbook: at most one

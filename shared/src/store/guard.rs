@@ -21,9 +21,6 @@ use crate::domain::{Interval, UtcTime};
 /// DynamoDB caps at 4 KB (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
 pub const MAX_REMOVALS: usize = 20;
 
-/// Active appointments a patient may hold at once; the guard item stays far below 400 KB.
-pub const MAX_ACTIVE_PER_PATIENT: usize = 100;
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Guard {
     pub key: Key,

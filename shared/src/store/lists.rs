@@ -50,10 +50,10 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    fn bounds(&self) -> (String, String) {
+    fn bounds(&self) -> (String, Option<String>) {
         (
             self.from.map(|t| t.to_string()).unwrap_or_default(),
-            self.to.map(|t| t.to_string()).unwrap_or_else(|| "~".into()),
+            self.to.map(|t| t.to_string()),
         )
     }
 
@@ -62,9 +62,19 @@ impl ListQuery {
         let (_, pk_name, sk_name, pk) = self.owner.index();
         let (lo, hi) = self.bounds();
         cursor
-            .map(|c| page::decode(c, pk_name, &pk, sk_name, &lo, &hi))
+            .map(|c| page::decode(c, pk_name, &pk, sk_name, &lo, hi.as_deref()))
             .transpose()
     }
+}
+
+/// An appointment as a provider's schedule lists it under its slot.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Booking {
+    pub id: crate::domain::AppointmentId,
+    pub patient_id: PatientId,
+    pub slot_id: crate::domain::SlotId,
+    pub status: AppointmentStatus,
 }
 
 impl Store {
@@ -91,7 +101,7 @@ impl Store {
         if q.from.is_some() {
             values.insert(":lo".into(), s(lo));
         }
-        if q.to.is_some() {
+        if let Some(hi) = hi {
             values.insert(":hi".into(), s(hi));
         }
         let mut filters = vec![];
@@ -130,6 +140,32 @@ impl Store {
             .set_exclusive_start_key(start_key)
             .limit(q.limit);
         self.page(query).await
+    }
+
+    /// Every appointment of `provider` starting in `[from, to)` (a day's schedule): the whole range, page
+    /// after page (a query page stops at 1 MB), reading only what a schedule shows.
+    pub async fn bookings(
+        &self,
+        provider: ProviderId,
+        from: UtcTime,
+        to: UtcTime,
+    ) -> Result<Vec<Booking>, StoreError> {
+        let query = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi")
+            .projection_expression("id, patientId, slotId, #status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pk", s(keys::provider_appointments(provider)))
+            .expression_attribute_values(":lo", s(from.to_string()))
+            .expression_attribute_values(":hi", s(to.to_string()));
+        self.all_pages(query)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     /// `(patient, status)` of every appointment of `provider` starting in `[from, to)`: the whole range,

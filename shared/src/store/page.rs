@@ -47,14 +47,15 @@ pub fn encode(last_evaluated: &Item) -> String {
 }
 
 /// Decodes a cursor for a query on index partition `gsi_pk_name = gsi_pk` whose sort key must lie in
-/// `[from, to]`.
+/// `[from, to]` (`to: None`: no upper bound; a sort key may begin with any character, so no sentinel
+/// string serves as one).
 pub fn decode(
     cursor: &str,
     gsi_pk_name: &str,
     gsi_pk: &str,
     gsi_sk_name: &str,
     from: &str,
-    to: &str,
+    to: Option<&str>,
 ) -> Result<Item, BadCursor> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| BadCursor)?;
     let flat: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| BadCursor)?;
@@ -63,7 +64,7 @@ pub fn decode(
     }
     let sk = flat.get(gsi_sk_name).ok_or(BadCursor)?;
     if sk.as_str() < from
-        || sk.as_str() > to
+        || to.is_some_and(|to| sk.as_str() > to)
         || !flat.contains_key(super::keys::PK)
         || !flat.contains_key(super::keys::SK)
     {
@@ -96,7 +97,7 @@ mod tests {
                 "PROVIDER#a#SLOTS",
                 "GSI1SK",
                 "2027-01-01",
-                "2027-01-03"
+                Some("2027-01-03")
             ),
             Ok(k)
         );
@@ -112,7 +113,7 @@ mod tests {
                 "PROVIDER#b#SLOTS",
                 "GSI1SK",
                 "2027-01-01",
-                "2027-01-03"
+                Some("2027-01-03")
             ),
             Err(BadCursor)
         );
@@ -123,13 +124,19 @@ mod tests {
                 "PROVIDER#a#SLOTS",
                 "GSI1SK",
                 "2027-01-03",
-                "2027-01-04"
+                Some("2027-01-04")
             ),
             Err(BadCursor)
         );
+        // No upper bound: a sort key that begins with any letter is inside.
+        let accented = key("TYPES", "échographie#x");
+        assert_eq!(
+            decode(&encode(&accented), "GSI1PK", "TYPES", "GSI1SK", "", None),
+            Ok(accented)
+        );
         for junk in ["", "!!!", "e30", "bm90IGpzb24"] {
             assert_eq!(
-                decode(junk, "GSI1PK", "PROVIDER#a#SLOTS", "GSI1SK", "", "~"),
+                decode(junk, "GSI1PK", "PROVIDER#a#SLOTS", "GSI1SK", "", None),
                 Err(BadCursor),
                 "{junk}"
             );

@@ -47,38 +47,36 @@ impl Store {
         id: &str,
         now: UtcTime,
     ) -> Result<Attempt<()>, SlotError> {
-        {
-            let mut found = self.get_many(guard_keys).await?;
-            let guards: Vec<Guard> = guard_keys
-                .iter()
-                .map(|k| Guard::read(k.clone(), found.remove(k)))
-                .collect::<Result<_, _>>()?;
-            let mut clashes: Vec<String> = guards
-                .iter()
-                .flat_map(|g| g.conflicts(&slot.interval(), None))
-                .collect();
-            clashes.sort();
-            clashes.dedup();
-            if !clashes.is_empty() {
-                return Err(SlotError::Overlap(clashes));
-            }
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(super::slot_item(slot)?))
-                .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .map_err(StoreError::from)?;
-            let mut writes = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .put(put)
-                .build()];
-            for g in &guards {
-                writes.push(g.take(&self.table, id, &slot.interval(), now, None)?);
-            }
-            Ok(match self.transact(writes).await? {
-                None => Attempt::Done(()),
-                Some(_) => Attempt::Again,
-            })
+        let mut found = self.get_many(guard_keys).await?;
+        let guards: Vec<Guard> = guard_keys
+            .iter()
+            .map(|k| Guard::read(k.clone(), found.remove(k)))
+            .collect::<Result<_, _>>()?;
+        let mut clashes: Vec<String> = guards
+            .iter()
+            .flat_map(|g| g.conflicts(&slot.interval(), None))
+            .collect();
+        clashes.sort();
+        clashes.dedup();
+        if !clashes.is_empty() {
+            return Err(SlotError::Overlap(clashes));
         }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(super::slot_item(slot)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(StoreError::from)?;
+        let mut writes = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put)
+            .build()];
+        for g in &guards {
+            writes.push(g.take(&self.table, id, &slot.interval(), now, None)?);
+        }
+        Ok(match self.transact(writes).await? {
+            None => Attempt::Done(()),
+            Some(_) => Attempt::Again,
+        })
     }
 
     /// A provider's open slots with a free seat that start in `[from, to)`, soonest first; one Query.
@@ -111,6 +109,17 @@ impl Store {
             .limit(limit);
         self.page(query).await
     }
+}
+
+type Blocking = (usize, Slot, Result<bool, StoreError>);
+
+fn joined(
+    next: Option<Result<Blocking, tokio::task::JoinError>>,
+) -> Result<(usize, Slot, bool), StoreError> {
+    let (i, slot, done) = next
+        .expect("a task is running")
+        .map_err(|e| StoreError::Dynamo(format!("a block update panicked: {e}")))?;
+    Ok((i, slot, done?))
 }
 
 /// What a bulk creation did.
@@ -356,6 +365,37 @@ impl Store {
             .into_iter()
             .map(from_item)
             .collect()
+    }
+
+    /// Blocks each of `slots` that is still open without bookings, a few updates at a time; each comes back
+    /// with whether it was blocked (`false`: booked or changed meanwhile), in the order given. On a failure
+    /// the updates already sent stand, and a repeated request skips them as `already_blocked`.
+    pub async fn block_slots(
+        &self,
+        slots: Vec<Slot>,
+        reason: Option<&str>,
+        now: UtcTime,
+    ) -> Result<Vec<(Slot, bool)>, StoreError> {
+        const CONCURRENT: usize = 8;
+        let reason = reason.map(str::to_owned);
+        let mut out: Vec<Option<(Slot, bool)>> = slots.iter().map(|_| None).collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, slot) in slots.into_iter().enumerate() {
+            if tasks.len() == CONCURRENT {
+                let (i, slot, done) = joined(tasks.join_next().await)?;
+                out[i] = Some((slot, done));
+            }
+            let (store, reason) = (self.clone(), reason.clone());
+            tasks.spawn(async move {
+                let done = store.block_slot(&slot, reason.as_deref(), now).await;
+                (i, slot, done)
+            });
+        }
+        while let Some(next) = tasks.join_next().await {
+            let (i, slot, done) = joined(Some(next))?;
+            out[i] = Some((slot, done));
+        }
+        Ok(out.into_iter().flatten().collect())
     }
 
     /// Blocks `slot` if it is open and has no bookings; `Ok(false)` if it changed meanwhile.
