@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: dev test lint build bench bench-contention venv toolchain ci clean
+.PHONY: dev test lint build bench bench-contention bench-largest venv toolchain ci clean
 
 $(VENV)/.installed: local/requirements.txt
 	python3 -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: venv
 bench-contention: venv
 	cargo build --release -p local --bin contention
 	target/release/contention
+
+## The largest requests accepted (bulk, block, a full day's schedule): wall, CPU, peak memory, requests.
+bench-largest: venv
+	cargo build --release -p local --bin largest
+	target/release/largest
 
 ci: test lint
 

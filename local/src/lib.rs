@@ -2,6 +2,7 @@
 //! Docker. [`LocalStack::start`] provisions template.yaml in the emulator, serves its routes and runs
 //! the stream and queue pollers; `make dev` runs it on 127.0.0.1:3000 and the tests on a free port.
 
+pub mod client;
 pub mod counter;
 pub mod emulator;
 pub mod server;

@@ -207,3 +207,32 @@ fn queries_reach_only_indexes_and_item_actions_only_the_table() {
         }
     }
 }
+
+#[test]
+fn http_functions_end_before_api_gateway_gives_up_and_the_largest_requests_get_more() {
+    let template = Template::load(&local::template_path()).unwrap();
+    let functions = template.functions().unwrap();
+    for f in functions.iter().filter(|f| !f.routes.is_empty()) {
+        // An HTTP API integration answers within 30 s or the client gets a 503
+        // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+        assert!(
+            f.timeout < std::time::Duration::from_secs(30),
+            "{}: {:?}",
+            f.logical_id,
+            f.timeout
+        );
+    }
+    let of = |id: &str| functions.iter().find(|f| f.logical_id == id).unwrap();
+    assert_eq!(of("GetAppointmentFunction").timeout.as_secs(), 10);
+    assert_eq!(of("GetAppointmentFunction").memory_mb, 128);
+    for id in [
+        "BulkCreateSlotsFunction",
+        "BlockSlotsFunction",
+        "ProviderScheduleFunction",
+    ] {
+        assert!(
+            of(id).timeout.as_secs() > 10 && of(id).memory_mb > 128,
+            "{id}"
+        );
+    }
+}

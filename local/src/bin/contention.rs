@@ -7,41 +7,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use local::client::{call, http, token};
 use local::counter::RequestCounter;
 use local::emulator::{Emulator, Faults};
 use local::{LocalStack, Options};
-use serde_json::{json, Value};
-
-type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
-
-async fn call(http: &Http, url: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    let mut req = hyper::Request::builder()
-        .method("POST")
-        .uri(url)
-        .header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("a request");
-    let response = http.request(req).await.expect("the local stack answers");
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
+use serde_json::json;
 
 struct Outcome {
     created: usize,
@@ -67,33 +37,18 @@ async fn run(faults: &Faults) -> Result<Outcome, local::Error> {
         addr: ([127, 0, 0, 1], 0).into(),
     })
     .await?;
-    let http: Http = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(64)
-        .build_http();
+    let http = http();
     let base = stack.url();
-    let token = |roles: Value| {
-        let (http, base) = (http.clone(), base.clone());
-        async move {
-            let sub = uuid::Uuid::new_v4();
-            let (_, body) = call(
-                &http,
-                &format!("{base}/_local/token"),
-                None,
-                json!({"sub": sub, "roles": roles}),
-            )
-            .await;
-            (sub, body["token"].as_str().unwrap_or_default().to_owned())
-        }
-    };
-    let (provider, provider_token) = token(json!(["provider"])).await;
+    let (provider, provider_token) = token(&http, &base, &["provider"]).await;
     let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48);
     let start = jiff::Timestamp::from_second(start.as_second() / 60 * 60)?;
     let end = start + jiff::SignedDuration::from_mins(30);
-    let (status, slot) = call(
+    let (status, _, slot) = call(
         &http,
+        "POST",
         &format!("{base}/slots"),
         Some(&provider_token),
-        json!({"providerId": provider, "startTime": start.to_string(), "endTime": end.to_string(), "maxBookings": 3}),
+        Some(json!({"providerId": provider, "startTime": start.to_string(), "endTime": end.to_string(), "maxBookings": 3})),
     )
     .await;
     if status != 201 {
@@ -102,7 +57,7 @@ async fn run(faults: &Faults) -> Result<Outcome, local::Error> {
     let slot_id = slot["id"].as_str().unwrap_or_default().to_owned();
     let mut patients = vec![];
     for _ in 0..50 {
-        patients.push(token(json!(["patient"])).await.1);
+        patients.push(token(&http, &base, &["patient"]).await.1);
     }
     counter.take();
     let mut tasks = vec![];
@@ -114,7 +69,14 @@ async fn run(faults: &Faults) -> Result<Outcome, local::Error> {
         );
         tasks.push(tokio::spawn(async move {
             let began = Instant::now();
-            let (status, _) = call(&http, &url, Some(&patient), json!({"slotId": slot_id})).await;
+            let (status, _, _) = call(
+                &http,
+                "POST",
+                &url,
+                Some(&patient),
+                Some(json!({"slotId": slot_id})),
+            )
+            .await;
             (status, began.elapsed())
         }));
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::page::{self, BadCursor, Page};
-use super::{from_item, keys, s, Item, Store, StoreError};
+use super::{keys, s, Item, Store, StoreError};
 use crate::domain::{Appointment, AppointmentStatus, PatientId, ProviderId, UtcTime};
 
 /// Whose appointments: the partition a list reads.
@@ -161,11 +161,7 @@ impl Store {
             .expression_attribute_values(":pk", s(keys::provider_appointments(provider)))
             .expression_attribute_values(":lo", s(from.to_string()))
             .expression_attribute_values(":hi", s(to.to_string()));
-        self.all_pages(query)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        self.all_pages(query).await
     }
 
     /// `(patient, status)` of every appointment of `provider` starting in `[from, to)`: the whole range,
@@ -193,11 +189,10 @@ impl Store {
             .expression_attribute_values(":pk", s(keys::provider_appointments(provider)))
             .expression_attribute_values(":lo", s(from.to_string()))
             .expression_attribute_values(":hi", s(to.to_string()));
-        let mut out = vec![];
-        for item in self.all_pages(query).await? {
-            let v: Visit = from_item(item)?;
-            out.push((v.patient_id, v.status));
-        }
-        Ok(out)
+        let visits: Vec<Visit> = self.all_pages(query).await?;
+        Ok(visits
+            .into_iter()
+            .map(|v| (v.patient_id, v.status))
+            .collect())
     }
 }

@@ -206,11 +206,12 @@ impl Store {
         page::of(retry::patiently("query", || query.clone().send()).await?)
     }
 
-    /// Every item a query matches, page after page (for reports and whole days, not for client paging).
-    pub async fn all_pages(
+    /// Every item a query matches as `T`, page after page (for reports and whole days, not for client
+    /// paging); each page is converted as it arrives, so at most one page (1 MB) of raw items is held.
+    pub async fn all_pages<T: DeserializeOwned>(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-    ) -> Result<Vec<Item>, StoreError> {
+    ) -> Result<Vec<T>, StoreError> {
         let mut out = vec![];
         let mut start: Option<Item> = None;
         loop {
@@ -218,7 +219,9 @@ impl Store {
                 query.clone().set_exclusive_start_key(start.clone()).send()
             })
             .await?;
-            out.extend(page.items.unwrap_or_default());
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
             start = page.last_evaluated_key;
             if start.is_none() {
                 return Ok(out);

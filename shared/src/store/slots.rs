@@ -232,7 +232,7 @@ impl Store {
             return Ok(bulk);
         }
 
-        const CONCURRENT_DAYS: usize = 4;
+        const CONCURRENT_DAYS: usize = 8;
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DAYS));
         let mut tasks = tokio::task::JoinSet::new();
         for (_, slots) in todo {
@@ -360,11 +360,7 @@ impl Store {
             .expression_attribute_values(":pk", s(keys::provider_slots(provider)))
             .expression_attribute_values(":lo", s(from.to_string()))
             .expression_attribute_values(":hi", s(to.to_string()));
-        self.all_pages(query)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        self.all_pages(query).await
     }
 
     /// Blocks each of `slots` that is still open without bookings, a few updates at a time; each comes back
