@@ -197,6 +197,19 @@ def check_item(item) -> None:
         raise validation("Item size has exceeded the maximum allowed size")
 
 
+def key_names(table_name):
+    """The key attributes of a table as moto holds it, or None if there is no such table (then the
+    request fails in moto with DynamoDB's own ResourceNotFoundException)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    for regions in list(dynamodb_backends.values()):
+        for backend in list(regions.values()):
+            table = backend.tables.get(table_name)
+            if table is not None:
+                return {table.hash_key_attr, table.range_key_attr} - {None}
+    return None
+
+
 def check_transaction(request: dict) -> None:
     actions = request.get("TransactItems") or []
     if len(actions) > TRANSACTION_MAX_ACTIONS:
@@ -212,8 +225,9 @@ def check_transaction(request: dict) -> None:
         check_item(op.get("Item"))
         key = op.get("Key") or {}
         if "Item" in op:
-            # The key of a Put is in its item; which attributes are keys, moto knows.
-            key = {k: v for k, v in op["Item"].items() if k in ("PK", "SK")} or op["Item"]
+            # The key of a Put is in its item: the attributes the table's key schema names.
+            names = key_names(op.get("TableName"))
+            key = {k: v for k, v in op["Item"].items() if names is None or k in names}
         ident = (op.get("TableName"), json.dumps(key, sort_keys=True))
         if ident in seen:
             raise validation("Transaction request cannot include multiple operations on one item")
