@@ -540,6 +540,50 @@ impl TestApp {
         vec![]
     }
 
+    /// Waits until the events about `appointment` are exactly `kinds` (detail-types, in any order: the
+    /// bus keeps none), then a moment more to see that nothing else follows; fails as soon as one
+    /// arrives that is not expected, or after 20 s. Returns every event on the bus.
+    pub async fn wait_for_kinds(&self, appointment: &str, kinds: &[&str]) -> Vec<Value> {
+        let mut expected: Vec<&str> = kinds.to_vec();
+        expected.sort_unstable();
+        let arrived = |events: &[Value]| -> Vec<String> {
+            let mut k: Vec<String> = events
+                .iter()
+                .filter(|e| e["detail"]["appointmentId"] == appointment)
+                .map(|e| e["detail-type"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            k.sort_unstable();
+            k
+        };
+        let mut settled = false;
+        for _ in 0..200 {
+            let events = self.events().await;
+            let got = arrived(&events);
+            let mut rest = expected.clone();
+            for k in &got {
+                match rest.iter().position(|e| e == k) {
+                    Some(i) => {
+                        rest.remove(i);
+                    }
+                    None => {
+                        panic!("unexpected {k} for {appointment}: {got:?}, expected {expected:?}")
+                    }
+                }
+            }
+            if rest.is_empty() {
+                if settled {
+                    return events;
+                }
+                settled = true;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                continue;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let got = arrived(&self.events().await);
+        panic!("events for {appointment} did not arrive: {got:?}, expected {expected:?}");
+    }
+
     /// Waits until `done` holds for the events on the bus, or fails after 20 s.
     pub async fn wait_for_events(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         for _ in 0..200 {

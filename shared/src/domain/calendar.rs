@@ -152,22 +152,41 @@ pub struct Planned {
     pub interval: Interval,
 }
 
+fn in_gap(tz: &TimeZone, dt: DateTime) -> bool {
+    matches!(
+        tz.to_ambiguous_zoned(dt).offset(),
+        jiff::tz::AmbiguousOffset::Gap { .. }
+    )
+}
+
 fn instant(tz: &TimeZone, dt: DateTime) -> Option<UtcTime> {
-    let ambiguous = tz.to_ambiguous_zoned(dt);
-    if matches!(ambiguous.offset(), jiff::tz::AmbiguousOffset::Gap { .. }) {
+    if in_gap(tz, dt) {
         return None;
     }
     // In a fold the earlier offset is the first occurrence.
-    ambiguous
+    tz.to_ambiguous_zoned(dt)
         .earlier()
         .ok()
         .map(|z| UtcTime::from_timestamp(z.timestamp()))
 }
 
-/// Every slot of the plan, in time order.
+/// Whether a slot ending at local `end` ends inside a gap. Ending exactly where a gap begins is ending
+/// at the transition itself, which is fine: the slot's end is exclusive.
+fn ends_in_gap(tz: &TimeZone, end: DateTime) -> bool {
+    in_gap(tz, end)
+        && end
+            .checked_sub(SignedDuration::from_nanos(1))
+            .is_ok_and(|before| in_gap(tz, before))
+}
+
+/// Every slot of the plan, in time order. Candidates start every `slot + break` of local time from
+/// each session's start; a candidate is skipped when its local start or end falls in a gap, or when, read
+/// as instants, it would begin before the previous slot's end (plus the break, inside one session). So no
+/// two slots overlap whatever the zone's jumps (Lord Howe moves by 30 minutes) and lengths.
 pub fn generate(plan: &Plan) -> Vec<Planned> {
     let step = Span::new().minutes((plan.slot + plan.break_time).as_mins());
-    let mut out = vec![];
+    let length = Span::new().minutes(plan.slot.as_mins());
+    let mut out: Vec<Planned> = vec![];
     let mut date = plan.start_date;
     while date <= plan.end_date {
         if !plan.exclude.contains(&date) {
@@ -178,17 +197,26 @@ pub fn generate(plan: &Plan) -> Vec<Planned> {
                     continue;
                 };
                 let end_limit = UtcTime::from_timestamp(end_limit.timestamp());
+                // The earliest instant the session's next slot may start: after the previous slot (of
+                // any session), and after the break as well within this session.
+                let mut free_from = out.last().map(|p| p.interval.end());
                 let mut civil = date.to_datetime(session.start.0);
                 while civil < session_end {
-                    if let Some(start) = instant(&plan.time_zone, civil) {
+                    let start = instant(&plan.time_zone, civil);
+                    let local_end = civil.checked_add(length).ok();
+                    if let (Some(start), Some(local_end)) = (start, local_end) {
                         let end = start.plus(plan.slot);
                         if end > end_limit {
                             break;
                         }
-                        out.push(Planned {
-                            local_date: date,
-                            interval: Interval::new(start, end).expect("a slot has a length"),
-                        });
+                        let clear = free_from.is_none_or(|t| start >= t);
+                        if clear && !ends_in_gap(&plan.time_zone, local_end) {
+                            out.push(Planned {
+                                local_date: date,
+                                interval: Interval::new(start, end).expect("a slot has a length"),
+                            });
+                            free_from = Some(end.plus(plan.break_time));
+                        }
                     }
                     let Ok(next) = civil.checked_add(step) else {
                         break;
@@ -313,6 +341,55 @@ mod tests {
         assert!(generate(&p)
             .iter()
             .all(|s| s.interval.duration() == SignedDuration::from_mins(30)));
+    }
+
+    /// Found by the property test (issue 8): two overlapping slots where the clock jumps.
+    #[test]
+    fn slots_do_not_overlap_where_new_york_and_lord_howe_jump() {
+        let ny = jiff::civil::date(2030, 3, 10);
+        let p = plan(
+            "America/New_York",
+            ny,
+            ny,
+            every_day(day(Some((0, 0, 5, 0)), None)),
+            28,
+            10,
+        );
+        // 01:54 EST (06:54Z) would end at 02:22, which does not exist; before the fix it was kept and
+        // overlapped 03:10 EDT (07:10Z), which now follows the 01:16 EST slot.
+        assert_eq!(
+            starts(&p),
+            [
+                "2030-03-10T05:00:00Z",
+                "2030-03-10T05:38:00Z",
+                "2030-03-10T06:16:00Z",
+                "2030-03-10T07:10:00Z",
+                "2030-03-10T07:48:00Z",
+                "2030-03-10T08:26:00Z"
+            ]
+        );
+        let lh = jiff::civil::date(2030, 10, 6);
+        for (slot, brk) in [(28, 10), (30, 0), (45, 5)] {
+            let p = plan(
+                "Australia/Lord_Howe",
+                lh,
+                lh,
+                every_day(day(Some((0, 0, 6, 0)), None)),
+                slot,
+                brk,
+            );
+            let slots = generate(&p);
+            assert!(slots.len() > 3);
+            for w in slots.windows(2) {
+                assert!(
+                    w[0].interval.end().plus(SignedDuration::from_mins(brk))
+                        <= w[1].interval.start(),
+                    "{slot}/{brk}: {:?} then {:?}",
+                    w[0].interval,
+                    w[1].interval
+                );
+            }
+        }
     }
 
     #[test]
@@ -457,6 +534,12 @@ mod tests {
                 prop_assert!(s.interval.end().timestamp() <= session_end.timestamp());
                 if let Some(next) = slots.get(i + 1) {
                     prop_assert!(s.interval.end() <= next.interval.start(), "no overlap");
+                    if next.local_date == s.local_date {
+                        prop_assert!(
+                            s.interval.end().plus(SignedDuration::from_mins(brk)) <= next.interval.start(),
+                            "the break holds in real time"
+                        );
+                    }
                     if next.local_date == s.local_date {
                         // Consecutive in local time by a whole number of steps (one, unless a
                         // transition removed the starts in between).
