@@ -942,3 +942,223 @@ async fn bad_lifecycle_input_gets_a_problem_and_changes_nothing() {
         "no bad request changed the table"
     );
 }
+
+#[tokio::test]
+async fn a_provider_reschedules_only_into_their_own_slots() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let (x, y, patient) = (
+        app.provider().await,
+        app.provider().await,
+        app.patient().await,
+    );
+    let id = booked(&app, &x, &patient, "2027-06-01T09:00:00Z", false).await;
+    let theirs = app.slot_at(&y, "2027-06-01T10:00:00Z", 30, 1).await;
+    let before = app.items().await;
+    let r = app
+        .post(
+            &format!("/appointments/{id}/reschedule"),
+            &x.token,
+            json!({"newSlotId": theirs}),
+        )
+        .await;
+    problem(&r, 403, "forbidden");
+    assert_eq!(app.items().await, before, "nothing moved, no seat taken");
+
+    let own = app.slot_at(&x, "2027-06-01T11:00:00Z", 30, 1).await;
+    let r = app
+        .post(
+            &format!("/appointments/{id}/reschedule"),
+            &x.token,
+            json!({"newSlotId": own}),
+        )
+        .await;
+    ok(&r, 201);
+    // The patient may move to any slot they could book, another provider's included.
+    let r = app
+        .post(
+            &format!("/appointments/{}/reschedule", r.id()),
+            &patient.token,
+            json!({"newSlotId": theirs}),
+        )
+        .await;
+    ok(&r, 201);
+}
+
+#[tokio::test]
+async fn rescheduling_applies_bookings_type_rules() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let (staff, provider, patient) = (app.staff().await, app.provider().await, app.patient().await);
+    let new_type = |name: &str, kinds: Value| json!({"name": name, "durationMinutes": 30, "consultationTypes": kinds});
+    let t1 = app
+        .post(
+            "/appointment-types",
+            &staff.token,
+            new_type("T1", json!(["video", "in_person"])),
+        )
+        .await
+        .id();
+    let t2 = app
+        .post(
+            "/appointment-types",
+            &staff.token,
+            new_type("T2", json!(["in_person"])),
+        )
+        .await
+        .id();
+    let slot_for = |start: &str, types: Value| json!({"providerId": provider.id, "startTime": start, "endTime": start.replace(":00:00Z", ":30:00Z"), "allowedAppointmentTypes": types});
+    let first = app
+        .post(
+            "/slots",
+            &provider.token,
+            slot_for("2027-06-01T09:00:00Z", json!([])),
+        )
+        .await
+        .id();
+    let typed = app
+        .post(
+            "/appointments",
+            &patient.token,
+            json!({"slotId": first, "appointmentTypeId": t1, "consultationType": "video"}),
+        )
+        .await;
+    ok(&typed, 201);
+    let only_t2 = app
+        .post(
+            "/slots",
+            &provider.token,
+            slot_for("2027-06-01T10:00:00Z", json!([t2])),
+        )
+        .await
+        .id();
+    let before = app.items().await;
+    let move_to = |id: String, slot: String| {
+        let app = &app;
+        let token = patient.token.clone();
+        async move {
+            app.post(
+                &format!("/appointments/{id}/reschedule"),
+                &token,
+                json!({"newSlotId": slot}),
+            )
+            .await
+        }
+    };
+    problem(
+        &move_to(typed.id(), only_t2.clone()).await,
+        409,
+        "appointment_type_not_allowed",
+    );
+    // An appointment of no type cannot move into a slot that admits only some types either.
+    let untyped = app
+        .post(
+            "/appointments",
+            &patient.token,
+            json!({"slotId": app.post("/slots", &provider.token, slot_for("2027-06-01T12:00:00Z", json!([]))).await.id()}),
+        )
+        .await;
+    ok(&untyped, 201);
+    let before_untyped = app.items().await;
+    problem(
+        &move_to(untyped.id(), only_t2.clone()).await,
+        409,
+        "appointment_type_not_allowed",
+    );
+    assert_eq!(app.items().await, before_untyped);
+
+    // A slot that admits T1, once T1 is deactivated.
+    let t1_slot = app
+        .post(
+            "/slots",
+            &provider.token,
+            slot_for("2027-06-01T14:00:00Z", json!([t1])),
+        )
+        .await
+        .id();
+    ok(
+        &app.request(
+            "PATCH",
+            &format!("/appointment-types/{t1}"),
+            Some(&staff.token),
+            Some(json!({"isActive": false}).to_string()),
+            &[("content-type", "application/json")],
+        )
+        .await,
+        200,
+    );
+    problem(
+        &move_to(typed.id(), t1_slot).await,
+        409,
+        "appointment_type_inactive",
+    );
+    let appointments = |items: Vec<std::collections::HashMap<String, AttributeValue>>| {
+        items
+            .into_iter()
+            .filter(|i| i["PK"].as_s().unwrap().starts_with("APPT#"))
+            .collect::<Vec<_>>()
+    };
+    let (now, then) = (appointments(app.items().await), appointments(before));
+    assert_eq!(
+        now.len(),
+        then.len() + 1,
+        "only the untyped booking came since"
+    );
+    assert!(then.iter().all(|a| now.contains(a)), "no appointment moved");
+}
+
+#[tokio::test]
+async fn after_the_end_only_staff_cancel_and_nobody_reschedules_for_the_patient() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let (provider, patient, staff) = (app.provider().await, app.patient().await, app.staff().await);
+    let slot = app.slot_at(&provider, "2027-06-01T09:00:00Z", 1, 1).await;
+    let id = app.book(&patient, &slot).await.id();
+    let later = app.slot_at(&provider, "2027-06-02T09:00:00Z", 30, 1).await;
+
+    app.travel_to("2027-06-01T09:06:00Z");
+    let before = app.items().await;
+    problem(
+        &app.cancel(&patient, &id, "forgot").await,
+        422,
+        "appointment_over",
+    );
+    problem(
+        &app.patch(
+            &patient,
+            &id,
+            json!({"status": "cancelled", "cancellationReason": "forgot"}),
+        )
+        .await,
+        422,
+        "appointment_over",
+    );
+    problem(
+        &app.post(
+            &format!("/appointments/{id}/reschedule"),
+            &patient.token,
+            json!({"newSlotId": later}),
+        )
+        .await,
+        422,
+        "appointment_over",
+    );
+    assert_eq!(app.items().await, before, "nothing changed");
+
+    // The provider records the no-show; it shows in the day's report.
+    ok(&app.act(&provider, &id, "no-show", None).await, 200);
+    let report = app
+        .get(
+            &format!("/appointments/reports/no-shows?providerId={}&startDate=2027-06-01&endDate=2027-06-01", provider.id),
+            &staff.token,
+        )
+        .await;
+    ok(&report, 200);
+    assert_eq!(report.body["noShows"], 1, "{}", report.body);
+
+    // Another past appointment: staff may still cancel it, with a reason.
+    let slot = app.slot_at(&provider, "2027-06-01T10:00:00Z", 1, 1).await;
+    app.travel_to("2027-06-01T09:30:00Z");
+    let other = app.book(&patient, &slot).await.id();
+    app.travel_to("2027-06-01T10:05:00Z");
+    let r = app.cancel(&staff, &other, "clinic closed early").await;
+    ok(&r, 200);
+    assert_eq!(r.body["status"], "cancelled");
+}

@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
 use crate::domain::lifecycle::{refusal, Action};
-use crate::domain::{AppointmentId, Caller, ConsultationType, PatientId, SlotId};
-use crate::store::booking::{Booked, NewBooking};
+use crate::domain::{AppointmentId, Caller, ConsultationType, PatientId, ProviderId, Role, SlotId};
+use crate::store::booking::{Booked, Move, NewBooking};
 use crate::store::retry::{retrying, Attempt};
 
 #[derive(Deserialize)]
@@ -154,7 +154,14 @@ pub(crate) async fn cancel_as(ctx: &Ctx, who: &Caller, id: AppointmentId, reason
         let window = ctx.config.late_cancellation_window;
         if let Some(cancelled) = ctx
             .store
-            .cancel(&appointment, who.id, reason, window, now)
+            .cancel(
+                &appointment,
+                who.id,
+                reason,
+                window,
+                !who.is_staff(),
+                now,
+            )
             .await?
         {
             tracing::info!(appointment_id = %id, late = cancelled.late_cancellation, "appointment cancelled");
@@ -198,8 +205,13 @@ pub async fn reschedule(ctx: &Ctx, req: Request) -> Reply {
             .store
             .reschedule(
                 &old,
-                body.new_slot_id,
-                body.reason.as_deref().map(str::trim),
+                &Move {
+                    slot: body.new_slot_id,
+                    reason: body.reason.as_deref().map(str::trim),
+                    own_slots_of: (who.has(Role::Provider) && !who.is_staff())
+                        .then(|| ProviderId::from_uuid(who.id)),
+                    before_end: !who.is_staff(),
+                },
                 now,
             )
             .await?

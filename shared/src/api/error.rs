@@ -199,6 +199,7 @@ impl From<BookingError> for ApiError {
             BookingError::ConsultationNotOffered => {
                 ApiError::conflict("consultation_type_not_offered", e.to_string())
             }
+            BookingError::NotOwnSlot => ApiError::forbidden(e.to_string()),
             BookingError::Store(s) => s.into(),
         }
     }

@@ -32,6 +32,11 @@ impl From<Refusal> for ApiError {
                 "appointment_not_over",
                 format!("a no-show can be recorded from {ends}"),
             ),
+            Refusal::AlreadyOver { ended } => ApiError::new(
+                422,
+                "appointment_over",
+                format!("the appointment ended at {ended}: the provider completes it or records a no-show; staff can still cancel it"),
+            ),
         }
     }
 }

@@ -122,6 +122,10 @@ pub enum Refusal {
     NotOverYet {
         ends: UtcTime,
     },
+    /// Cancel or reschedule after the end, by anyone but staff and admin.
+    AlreadyOver {
+        ended: UtcTime,
+    },
 }
 
 /// The first rule `action` breaks on `appointment` (as read) for `caller` at `now`, if any.
@@ -155,6 +159,9 @@ pub fn refusal(
             (now < opens || now > closes).then_some(Refusal::CheckInWindow { opens, closes })
         }
         Action::NoShow => (now < a.end_time).then_some(Refusal::NotOverYet { ends: a.end_time }),
+        // After the end it is for the provider to complete it or mark a no-show (DESIGN.md section 7).
+        Action::Cancel | Action::Reschedule => (now >= a.end_time && !caller.is_staff())
+            .then_some(Refusal::AlreadyOver { ended: a.end_time }),
         _ => None,
     }
 }

@@ -22,7 +22,7 @@ use super::{from_item, keys, n, s, Item, Key, Store, StoreError};
 use crate::domain::appointment::is_late_cancellation;
 use crate::domain::{
     Appointment, AppointmentId, AppointmentStatus, AppointmentType, ConsultationType, PatientId,
-    Slot, SlotId, SlotStatus, UtcTime,
+    ProviderId, Slot, SlotId, SlotStatus, UtcTime,
 };
 
 /// How long a retried booking is recognised by its `Idempotency-Key`.
@@ -45,6 +45,17 @@ pub struct NewBooking {
     pub chief_complaint: Option<String>,
     /// The patient's cap on appointments that have not ended (`Config::max_active_per_patient`).
     pub max_active: usize,
+}
+
+/// Where and under which rules an appointment moves.
+#[derive(Clone, Copy, Debug)]
+pub struct Move<'a> {
+    pub slot: SlotId,
+    pub reason: Option<&'a str>,
+    /// A provider (not staff) moves appointments only into their own slots.
+    pub own_slots_of: Option<ProviderId>,
+    /// Only while the appointment has not ended (anyone but staff and admin).
+    pub before_end: bool,
 }
 
 #[derive(Debug)]
@@ -76,6 +87,8 @@ pub enum BookingError {
     TypeNotAllowed,
     #[error("the appointment type is not offered as that consultation type")]
     ConsultationNotOffered,
+    #[error("a provider may move an appointment only into one of their own slots")]
+    NotOwnSlot,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -321,39 +334,46 @@ impl Store {
     pub async fn reschedule(
         &self,
         old: &Appointment,
-        new_slot: SlotId,
-        reason: Option<&str>,
+        to: &Move<'_>,
         now: UtcTime,
     ) -> Result<Option<Appointment>, BookingError> {
-        if new_slot == old.slot_id {
+        if to.slot == old.slot_id {
             return Err(BookingError::SlotUnavailable(
                 "the appointment is already in this slot",
             ));
         }
-        retrying("reschedule", || {
-            self.reschedule_once(old, new_slot, reason, now)
-        })
-        .await
+        retrying("reschedule", || self.reschedule_once(old, to, now)).await
     }
 
     async fn reschedule_once(
         &self,
         old: &Appointment,
-        new_slot: SlotId,
-        reason: Option<&str>,
+        to: &Move<'_>,
         now: UtcTime,
     ) -> Result<Attempt<Option<Appointment>>, BookingError> {
-        let slot_key = keys::slot(new_slot);
+        let slot_key = keys::slot(to.slot);
         let guard_key = keys::patient_schedule(old.patient_id);
+        let type_key = old.appointment_type_id.map(keys::appointment_type);
         let old_id = old.id.to_string();
         let req_overbook = false;
-        let mut found = self
-            .get_many(&[slot_key.clone(), guard_key.clone()])
-            .await?;
+        let mut wanted = vec![slot_key.clone(), guard_key.clone()];
+        wanted.extend(type_key.clone());
+        let mut found = self.get_many(&wanted).await?;
         let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
+        if to.own_slots_of.is_some_and(|p| p != slot.provider_id) {
+            return Err(BookingError::NotOwnSlot);
+        }
         if let Some(no) = refusal(&slot, now, req_overbook) {
             return Err(no);
         }
+        // Exactly booking's rules for the appointment's type and consultation.
+        let kind = match &type_key {
+            None => None,
+            Some(k) => Some(from_item::<AppointmentType>(
+                found.remove(k).ok_or(BookingError::TypeNotFound)?,
+            )?),
+        };
+        admit(&slot, kind.as_ref(), Some(old.consultation_type))?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         let clashes = guard.conflicts(&slot.interval(), Some(&old_id));
         if !clashes.is_empty() {
@@ -378,7 +398,7 @@ impl Store {
         moved.payment_id = old.payment_id.clone();
         moved.rescheduled_from = Some(old.id);
         moved.previous_appointment_id = Some(old.id);
-        moved.reschedule_reason = reason.map(str::to_owned);
+        moved.reschedule_reason = to.reason.map(str::to_owned);
 
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (
@@ -391,7 +411,7 @@ impl Store {
         ]);
         let mut expr =
             "SET #status = :rescheduled, rescheduledTo = :to, updatedAt = :now".to_owned();
-        if let Some(r) = reason {
+        if let Some(r) = to.reason {
             values.insert(":reason".into(), s(r));
             expr.push_str(", rescheduleReason = :reason");
         }
@@ -399,12 +419,16 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::appointment(old.id))))
             .update_expression(expr)
-            .condition_expression("#status = :read")
+            .condition_expression(if to.before_end {
+                "#status = :read AND endTime > :now"
+            } else {
+                "#status = :read"
+            })
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(StoreError::from)?;
-        let writes = vec![
+        let mut writes = vec![
             TransactWriteItem::builder().update(leave).build(),
             self.give_seat(old.slot_id, now)?,
             self.take_seat(slot.id, now, false)?,
@@ -417,9 +441,16 @@ impl Store {
                 Some(&old_id),
             )?,
         ];
+        const TYPE: usize = 5;
+        if let Some(key) = &type_key {
+            writes.push(still_active(&self.table, key)?);
+        }
         let Some(reasons) = self.transact(writes).await? else {
             return Ok(Attempt::Done(Some(moved)));
         };
+        if type_key.is_some() && failed(&reasons, TYPE) {
+            return Err(BookingError::TypeInactive);
+        }
         if failed(&reasons, 0) {
             return Ok(Attempt::Done(None));
         }
@@ -477,6 +508,7 @@ impl Store {
         by: Uuid,
         reason: &str,
         late_window: SignedDuration,
+        before_end: bool,
         now: UtcTime,
     ) -> Result<Option<Appointment>, StoreError> {
         let mut cancelled = appointment.clone();
@@ -512,7 +544,11 @@ impl Store {
                 "SET #status = :cancelled, cancelledAt = :now, cancelledBy = :by, cancellationReason = :reason, \
                  lateCancellation = :late, updatedAt = :now",
             )
-            .condition_expression("#status = :read")
+            .condition_expression(if before_end {
+                "#status = :read AND endTime > :now"
+            } else {
+                "#status = :read"
+            })
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(values))
             .build()?;
