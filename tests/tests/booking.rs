@@ -180,3 +180,37 @@ async fn a_patient_holds_at_most_the_configured_number_of_active_appointments() 
     let third = app.book(&patient, &slots[2]).await;
     assert_eq!(third.status, 201, "{}", third.body);
 }
+
+#[tokio::test]
+async fn the_same_idempotency_key_with_a_different_request_is_refused() {
+    let app = TestApp::spawn().await;
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slot = app.slot(&provider, 30, 2).await;
+    let book = |consultation: &'static str| {
+        let (app, token, slot) = (&app, patient.token.clone(), slot.clone());
+        async move {
+            app.request(
+                "POST",
+                "/appointments",
+                Some(&token),
+                Some(json!({"slotId": slot, "consultationType": consultation}).to_string()),
+                &[
+                    ("content-type", "application/json"),
+                    ("idempotency-key", "visit-42"),
+                ],
+            )
+            .await
+        }
+    };
+    let first = book("video").await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let replayed = book("video").await;
+    assert_eq!((replayed.status, replayed.id()), (201, first.id()));
+
+    let before = app.items().await;
+    let changed = book("phone").await;
+    clinic_tests::problem(&changed, 422, "idempotency_key_reused");
+    assert_eq!(app.items().await, before, "nothing booked");
+    assert_eq!(app.stored_slot(&slot).await.current_bookings, 1);
+}

@@ -694,3 +694,50 @@ async fn bulk_and_block_refuse_more_than_their_bounds_and_change_nothing() {
         "in start order"
     );
 }
+
+#[tokio::test]
+async fn concurrent_changes_to_an_appointment_type_are_both_kept() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let staff = app.staff().await;
+    for round in 0..5 {
+        let id = app
+            .post(
+                "/appointment-types",
+                &staff.token,
+                json!({"name": format!("Checkup {round}"), "durationMinutes": 30, "consultationFee": 10.0}),
+            )
+            .await
+            .id();
+        let patch = |body: Value| {
+            let (app, token, id) = (app.clone(), staff.token.clone(), id.clone());
+            async move {
+                app.request(
+                    "PATCH",
+                    &format!("/appointment-types/{id}"),
+                    Some(&token),
+                    Some(body.to_string()),
+                    &[("content-type", "application/json")],
+                )
+                .await
+            }
+        };
+        let answers = clinic_tests::join_all(vec![
+            patch(json!({"name": format!("Renamed {round}")})),
+            patch(json!({"consultationFee": 25.5})),
+        ])
+        .await;
+        for a in &answers {
+            ok(a, 200);
+        }
+        let t = app
+            .get(&format!("/appointment-types/{id}"), &staff.token)
+            .await;
+        assert_eq!(
+            (t.body["name"].as_str(), t.body["consultationFee"].as_f64()),
+            (Some(format!("Renamed {round}").as_str()), Some(25.5)),
+            "round {round}: {}",
+            t.body
+        );
+        assert_eq!(t.body["version"], 3);
+    }
+}

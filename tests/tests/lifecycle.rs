@@ -1162,3 +1162,52 @@ async fn after_the_end_only_staff_cancel_and_nobody_reschedules_for_the_patient(
     ok(&r, 200);
     assert_eq!(r.body["status"], "cancelled");
 }
+
+#[tokio::test]
+async fn patch_keeps_the_consultation_type_to_what_the_appointment_type_offers() {
+    let app = TestApp::spawn_at(EARLY).await;
+    let (staff, provider, patient) = (app.staff().await, app.provider().await, app.patient().await);
+    let video_only = app
+        .post(
+            "/appointment-types",
+            &staff.token,
+            json!({"name": "Tele-dermatology", "durationMinutes": 20, "consultationTypes": ["video"]}),
+        )
+        .await
+        .id();
+    let slot = app.slot_at(&provider, "2027-06-01T09:00:00Z", 30, 1).await;
+    let r = app
+        .post(
+            "/appointments",
+            &patient.token,
+            json!({"slotId": slot, "appointmentTypeId": video_only}),
+        )
+        .await;
+    ok(&r, 201);
+    let id = r.id();
+    assert_eq!(r.body["consultationType"], "video");
+    let before = app.items().await;
+    problem(
+        &app.patch(&patient, &id, json!({"consultationType": "in_person"}))
+            .await,
+        409,
+        "consultation_type_not_offered",
+    );
+    assert_eq!(app.items().await, before);
+    // Someone who may not see it learns nothing from the type's rules.
+    problem(
+        &app.patch(
+            &app.patient().await,
+            &id,
+            json!({"consultationType": "in_person"}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    ok(
+        &app.patch(&patient, &id, json!({"consultationType": "video"}))
+            .await,
+        200,
+    );
+}

@@ -326,8 +326,36 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
     if body.consultation_type.is_some() && change.from.is_empty() {
         change.from = vec![AppointmentStatus::Scheduled, AppointmentStatus::Confirmed];
     }
+    if let Some(asked) = body.consultation_type {
+        offered(ctx, &who, id, asked).await?;
+    }
     push_edits(&mut change, &body);
     apply(ctx, &who, action, &change).await
+}
+
+/// A typed appointment changes only to a consultation type its type offers, as booking requires: two
+/// more reads (the appointment, its type). One the caller may not see is left to the update to refuse.
+async fn offered(
+    ctx: &Ctx,
+    who: &Caller,
+    id: AppointmentId,
+    asked: ConsultationType,
+) -> Result<(), ApiError> {
+    let Some(a) = ctx.store.appointment(id).await? else {
+        return Ok(());
+    };
+    let Some(type_id) = a
+        .appointment_type_id
+        .filter(|_| who.may_read(a.patient_id, a.provider_id))
+    else {
+        return Ok(());
+    };
+    match ctx.store.appointment_type(type_id).await? {
+        Some(kind) if !kind.consultation_types.contains(&asked) => {
+            Err(crate::store::booking::BookingError::ConsultationNotOffered.into())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn push_edits(change: &mut Change, body: &Patch) {

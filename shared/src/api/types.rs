@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{
     caller, json, json_body, path_id, ApiError, Checks, Ctx, FieldError, Query, Reply, Request,
 };
+use crate::domain::appointment_type::distinct;
 use crate::domain::{AppointmentType, Caller, ConsultationType};
 use crate::store::keys;
 
@@ -67,8 +68,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     let body: NewType = json_body(&req)?;
     staff_only(&who)?;
     let now = ctx.now();
-    let mut kinds = body.consultation_types.unwrap_or_else(all_consultations);
-    kinds.dedup();
+    let kinds = distinct(&body.consultation_types.unwrap_or_else(all_consultations));
     let t = AppointmentType {
         id: Uuid::new_v4(),
         name: body.name.trim().to_owned(),
@@ -79,6 +79,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
         description: body.description,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     valid(&t)?;
     ctx.store.put_type(&t).await?;
@@ -163,7 +164,7 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
             .appointment_type(id)
             .await?
             .ok_or_else(|| ApiError::not_found("appointment type"))?;
-        let read_at = t.updated_at.to_string();
+        let read = t.version;
         if let Some(v) = &body.name {
             t.name = v.trim().to_owned();
         }
@@ -174,8 +175,7 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
             t.consultation_fee = v;
         }
         if let Some(v) = &body.consultation_types {
-            t.consultation_types = v.clone();
-            t.consultation_types.dedup();
+            t.consultation_types = distinct(v);
         }
         if let Some(v) = body.is_active {
             t.is_active = v;
@@ -184,8 +184,9 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
             t.description = Some(v.clone());
         }
         t.updated_at = ctx.now();
+        t.version = read + 1;
         valid(&t)?;
-        Ok(if ctx.store.replace_type(&t, &read_at).await? {
+        Ok(if ctx.store.replace_type(&t, read).await? {
             crate::store::retry::Attempt::Done(json(200, &t))
         } else {
             crate::store::retry::Attempt::Again

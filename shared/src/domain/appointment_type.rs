@@ -19,6 +19,20 @@ pub struct AppointmentType {
     pub description: Option<String>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
+    /// Grows by one with every change: the optimistic check of a PATCH (types stored before it have 0).
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// `kinds` without repeats, in the order given (the first is a booking's default).
+pub fn distinct(kinds: &[ConsultationType]) -> Vec<ConsultationType> {
+    let mut out: Vec<ConsultationType> = vec![];
+    for k in kinds {
+        if !out.contains(k) {
+            out.push(*k);
+        }
+    }
+    out
 }
 
 impl AppointmentType {
@@ -82,6 +96,7 @@ mod tests {
             description: None,
             created_at: "2027-01-01T00:00:00Z".parse().unwrap(),
             updated_at: "2027-01-01T00:00:00Z".parse().unwrap(),
+            version: 1,
         }
     }
 

@@ -110,6 +110,32 @@ struct IdempotencyRecord {
     /// record past it is treated as gone.
     #[serde(default)]
     expires_at: Option<i64>,
+    /// SHA-256 of what was asked (see [`NewBooking::fingerprint`]); records from before it have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request: Option<String>,
+}
+
+impl NewBooking {
+    /// What makes two bookings the same request, hashed: a retry with the same key must ask for the
+    /// same thing (slot, patient, type, consultation, overbook, reason, symptoms, complaint), or it is
+    /// another request reusing the key.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let asked = serde_json::json!([
+            self.slot_id,
+            self.patient_id,
+            self.appointment_type_id,
+            self.consultation_type,
+            self.overbook,
+            self.reason_for_visit,
+            self.symptoms,
+            self.chief_complaint,
+        ]);
+        Sha256::digest(asked.to_string().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 impl IdempotencyRecord {
@@ -257,6 +283,7 @@ impl Store {
                 slot_id: slot.id,
                 patient_id: req.patient_id,
                 expires_at: Some(now.plus(IDEMPOTENCY_TTL).timestamp().as_second()),
+                request: Some(req.fingerprint()),
             };
             idem_at = Some(writes.len());
             writes.push(put_unless_live(
@@ -301,7 +328,11 @@ impl Store {
         req: &NewBooking,
         record: IdempotencyRecord,
     ) -> Result<Booked, BookingError> {
-        if record.slot_id != req.slot_id || record.patient_id != req.patient_id {
+        let same = match &record.request {
+            Some(hash) => *hash == req.fingerprint(),
+            None => record.slot_id == req.slot_id && record.patient_id == req.patient_id,
+        };
+        if !same {
             return Err(BookingError::IdempotencyMismatch);
         }
         let first = self

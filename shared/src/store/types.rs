@@ -29,19 +29,20 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces `t` if it is still as it was read (its `updatedAt`); `false` if it changed meanwhile.
-    pub async fn replace_type(
-        &self,
-        t: &AppointmentType,
-        read_at: &str,
-    ) -> Result<bool, StoreError> {
-        let put = self
+    /// Replaces `t` if it is still the version that was read; `false` if it changed meanwhile. A version
+    /// number, not `updatedAt`: two changes within one second have the same `updatedAt`.
+    pub async fn replace_type(&self, t: &AppointmentType, read: u64) -> Result<bool, StoreError> {
+        let mut put = self
             .db
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(type_item(t)?))
-            .condition_expression("updatedAt = :read")
-            .expression_attribute_values(":read", s(read_at));
+            .set_item(Some(type_item(t)?));
+        put = if read == 0 {
+            put.condition_expression("attribute_exists(PK) AND attribute_not_exists(version)")
+        } else {
+            put.condition_expression("version = :read")
+                .expression_attribute_values(":read", super::n(read))
+        };
         match super::retry::answered("update appointment type", || put.clone().send()).await? {
             Ok(_) => Ok(true),
             Err(e)
