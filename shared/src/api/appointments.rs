@@ -58,6 +58,13 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
         "each symptom must be 1 to 200 characters",
     );
     checks.check(
+        !symptoms
+            .iter()
+            .any(|s| crate::domain::text::has_forbidden(s)),
+        "symptoms",
+        crate::domain::text::FORBIDDEN,
+    );
+    checks.check(
         body.patient_id.is_some() || who.has(crate::domain::Role::Patient),
         "patientId",
         "is required when booking for a patient",

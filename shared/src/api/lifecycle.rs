@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
 use crate::domain::lifecycle::{refusal, Action, Refusal};
-use crate::domain::{AppointmentId, AppointmentStatus, Caller, ConsultationType, Vitals};
+use crate::domain::{AppointmentId, AppointmentStatus, Caller, ConsultationType, Day, Vitals};
 use crate::store::lifecycle::{Change, Outcome};
 use crate::store::{n, s};
 
@@ -169,7 +169,7 @@ struct Completion {
     private_notes: Option<String>,
     vitals: Option<Vitals>,
     follow_up_required: Option<bool>,
-    follow_up_date: Option<Date>,
+    follow_up_date: Option<Day>,
     follow_up_notes: Option<String>,
 }
 
@@ -187,7 +187,7 @@ impl Completion {
             checks.check(false, field, message);
         }
         checks.check(
-            self.follow_up_date.is_none_or(|d| d > today),
+            self.follow_up_date.is_none_or(|d| d.date() > today),
             "followUpDate",
             "must be after today",
         );

@@ -3,8 +3,6 @@
 
 use std::str::FromStr;
 
-use jiff::civil::Date;
-
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, Response};
 use serde::de::DeserializeOwned;
@@ -12,7 +10,7 @@ use serde::Serialize;
 
 use super::{ApiError, Ctx, FieldError, Request};
 use crate::domain::access::{Caller, CallerError};
-use crate::domain::UtcTime;
+use crate::domain::{Day, UtcTime};
 
 /// Larger bodies are refused before parsing; no endpoint needs more.
 const MAX_BODY: usize = 64 * 1024;
@@ -57,24 +55,36 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::field("body", "a JSON object is required"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // Syntax first, so that a broken body is named by its position; then the shape: serde would
+    // otherwise take a JSON array for a struct, field by field.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
+    let kind = match &value {
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Array(_) => Some("an array"),
+        serde_json::Value::String(_) => Some("a string"),
+        serde_json::Value::Number(_) => Some("a number"),
+        serde_json::Value::Bool(_) => Some("a boolean"),
+        serde_json::Value::Null => Some("null"),
+    };
+    if let Some(kind) = kind {
+        return Err(ApiError::field(
+            "body",
+            format!("must be a JSON object, not {kind}"),
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
         let field = if path == "." { "body".to_owned() } else { path };
-        let message = if inner.is_syntax() || inner.is_eof() {
-            "is not valid JSON".to_owned()
-        } else {
-            strip_position(&inner.to_string())
-        };
-        ApiError::field(&field, message)
+        ApiError::field(&field, plain(&e.into_inner().to_string()))
     })
 }
 
-/// serde_json appends " at line 1 column 17"; the field name says more to a client.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
+/// serde's message without the names of our Rust types: "invalid type: sequence, expected struct
+/// WorkingHours" becomes "invalid type: sequence, expected a JSON object".
+fn plain(message: &str) -> String {
+    match message.find("expected struct ") {
+        Some(i) => format!("{}expected a JSON object", &message[..i]),
         None => message.to_owned(),
     }
 }
@@ -159,20 +169,18 @@ impl<'r> Query<'r> {
     }
 }
 
-/// A date (`2027-03-14`, the whole UTC day) or an RFC 3339 date-time.
+/// A date (`2027-03-14`, the whole UTC day) or an RFC 3339 date-time, in the years 2000 to 2099.
 #[derive(Clone, Copy, Debug)]
 pub enum Bound {
-    Day(Date),
+    Day(Day),
     At(UtcTime),
 }
 
 impl std::str::FromStr for Bound {
     type Err = ();
     fn from_str(s: &str) -> Result<Bound, ()> {
-        if let Ok(d) = s.parse::<Date>() {
-            if s.len() == 10 {
-                return Ok(Bound::Day(d));
-            }
+        if s.len() == 10 {
+            return s.parse().map(Bound::Day).map_err(|_| ());
         }
         s.parse().map(Bound::At).map_err(|_| ())
     }
@@ -181,7 +189,7 @@ impl std::str::FromStr for Bound {
 impl Bound {
     pub fn start(self) -> UtcTime {
         match self {
-            Bound::Day(d) => UtcTime::start_of(d),
+            Bound::Day(d) => d.start(),
             Bound::At(t) => t,
         }
     }
@@ -189,13 +197,14 @@ impl Bound {
     /// An end date includes that whole day.
     pub fn end(self) -> UtcTime {
         match self {
-            Bound::Day(d) => UtcTime::start_of(d.tomorrow().unwrap_or(d)),
+            Bound::Day(d) => d.end(),
             Bound::At(t) => t,
         }
     }
 }
 
-pub const BOUND: &str = "must be a date (2027-03-14) or an RFC 3339 date-time";
+pub const BOUND: &str =
+    "must be a date (2027-03-14) or an RFC 3339 date-time, in the years 2000 to 2099";
 
 /// A JSON response.
 pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
@@ -228,6 +237,11 @@ impl Checks {
                 !v.trim().is_empty() && v.chars().count() <= max,
                 field,
                 &format!("must be 1 to {max} characters"),
+            );
+            self.check(
+                !crate::domain::text::has_forbidden(v),
+                field,
+                crate::domain::text::FORBIDDEN,
             );
         }
     }

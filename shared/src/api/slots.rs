@@ -9,7 +9,7 @@ use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, 
 use crate::api::ApiError;
 use crate::domain::calendar::{generate, Plan, WorkingHours};
 use crate::domain::{
-    AppointmentStatus, Interval, ProviderId, Slot, SlotId, SlotState, SlotStatus, UtcTime,
+    AppointmentStatus, Day, Interval, ProviderId, Slot, SlotId, SlotState, SlotStatus, UtcTime,
 };
 use crate::store::{keys, page};
 
@@ -209,14 +209,14 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
 struct BulkRequest {
     provider_id: ProviderId,
     time_zone: String,
-    start_date: jiff::civil::Date,
-    end_date: jiff::civil::Date,
+    start_date: Day,
+    end_date: Day,
     working_hours: WorkingHours,
     slot_duration: i64,
     #[serde(default)]
     break_time: i64,
     #[serde(default)]
-    exclude_dates: Vec<jiff::civil::Date>,
+    exclude_dates: Vec<Day>,
     #[serde(default = "one")]
     max_bookings: u32,
     #[serde(default)]
@@ -261,7 +261,8 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
     );
     checks.check(
         body.start_date
-            .until(body.end_date)
+            .date()
+            .until(body.end_date.date())
             .map(|s| s.get_days() < 366)
             .unwrap_or(false),
         "endDate",
@@ -305,12 +306,12 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
     }
     let plan = Plan {
         time_zone: zone.expect("checked"),
-        start_date: body.start_date,
-        end_date: body.end_date,
+        start_date: body.start_date.date(),
+        end_date: body.end_date.date(),
         hours: body.working_hours,
         slot: SignedDuration::from_mins(body.slot_duration),
         break_time: SignedDuration::from_mins(body.break_time),
-        exclude: body.exclude_dates.into_iter().collect(),
+        exclude: body.exclude_dates.into_iter().map(Day::date).collect(),
     };
     let planned: Vec<_> = generate(&plan)
         .into_iter()
@@ -487,7 +488,8 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let provider: ProviderId = super::path_id(&req, "providerId")?;
     let mut q = Query::of(&req);
-    let date: Option<jiff::civil::Date> = q.required("date", "must be a date such as 2027-03-14");
+    let date: Option<Day> =
+        q.required("date", "must be a date such as 2027-03-14, in 2000 to 2099");
     let zone_name = q.text("timeZone").map(str::to_owned);
     if let Some(z) = &zone_name {
         if jiff::tz::TimeZone::get(z).is_err() {
@@ -518,7 +520,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     };
     let zone = jiff::tz::TimeZone::get(&zone_name)
         .map_err(|_| ApiError::field("timeZone", "the stored time zone is unknown"))?;
-    let date = date.expect("checked");
+    let date = date.expect("checked").date();
     let bound = |d: jiff::civil::Date| {
         d.to_zoned(zone.clone())
             .map(|z| UtcTime::from_timestamp(z.timestamp()))

@@ -69,6 +69,16 @@ impl AppointmentType {
         {
             out.push(("description", "must be at most 1000 characters"));
         }
+        if super::text::has_forbidden(&self.name) {
+            out.push(("name", super::text::FORBIDDEN));
+        }
+        if self
+            .description
+            .as_deref()
+            .is_some_and(super::text::has_forbidden)
+        {
+            out.push(("description", super::text::FORBIDDEN));
+        }
         out
     }
 

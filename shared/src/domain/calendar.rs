@@ -24,7 +24,11 @@ impl<'de> Deserialize<'de> for ClockTime {
         let bad = || serde::de::Error::custom("must be a time of day HH:MM, such as 08:30");
         let (h, m) = s
             .split_once(':')
-            .filter(|(h, m)| h.len() == 2 && m.len() == 2)
+            .filter(|(h, m)| {
+                h.len() == 2
+                    && m.len() == 2
+                    && h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())
+            })
             .ok_or_else(bad)?;
         let (h, m): (i8, i8) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
         Time::new(h, m, 0, 0).map(ClockTime).map_err(|_| bad())

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod slot;
 pub mod status;
+pub mod text;
 pub mod time;
 pub mod vitals;
 
@@ -18,5 +19,5 @@ pub use appointment_type::AppointmentType;
 pub use ids::{AppointmentId, PatientId, ProviderId, SlotId};
 pub use slot::{Slot, SlotState};
 pub use status::{AppointmentStatus, SlotStatus};
-pub use time::{Interval, UtcTime};
+pub use time::{Day, Interval, UtcTime};
 pub use vitals::Vitals;

@@ -29,12 +29,17 @@ impl UtcTime {
         self.0.to_zoned(jiff::tz::TimeZone::UTC).date()
     }
 
-    /// The first instant of a UTC date.
+    /// The first instant of a UTC date (the dates this service takes are [`Day`]s, 2000 to 2099; at the
+    /// very ends of jiff's range it saturates instead of failing).
     pub fn start_of(date: Date) -> Self {
         let ts = date
             .to_zoned(jiff::tz::TimeZone::UTC)
-            .expect("every UTC date has a midnight")
-            .timestamp();
+            .map(|z| z.timestamp())
+            .unwrap_or(if date.year() < 0 {
+                Timestamp::MIN
+            } else {
+                Timestamp::MAX
+            });
         Self(ts)
     }
 
@@ -62,8 +67,66 @@ impl fmt::Display for UtcTime {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be an RFC 3339 date-time with an offset, such as 2027-03-14T09:30:00Z")]
+#[error("must be an RFC 3339 date-time with an offset, such as 2027-03-14T09:30:00Z, in the years 2000 to 2099")]
 pub struct InvalidTime;
+
+/// The years this service takes (DESIGN.md section 8): nothing computed from them can overflow.
+pub const YEARS: std::ops::RangeInclusive<i16> = 2000..=2099;
+
+/// A calendar date as clients send it (`2027-03-14`), in the years 2000 to 2099.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(Date);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a date such as 2027-03-14, in the years 2000 to 2099")]
+pub struct InvalidDay;
+
+impl Day {
+    pub fn date(self) -> Date {
+        self.0
+    }
+
+    /// The first instant of this day in UTC.
+    pub fn start(self) -> UtcTime {
+        UtcTime::start_of(self.0)
+    }
+
+    /// The first instant after this UTC day.
+    pub fn end(self) -> UtcTime {
+        UtcTime::start_of(self.0.tomorrow().unwrap_or(self.0))
+    }
+}
+
+impl FromStr for Day {
+    type Err = InvalidDay;
+
+    fn from_str(s: &str) -> Result<Self, InvalidDay> {
+        let d: Date = s.parse().map_err(|_| InvalidDay)?;
+        if s.len() != 10 || !YEARS.contains(&d.year()) {
+            return Err(InvalidDay);
+        }
+        Ok(Self(d))
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Serialize for Day {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 impl FromStr for UtcTime {
     type Err = InvalidTime;
@@ -71,7 +134,8 @@ impl FromStr for UtcTime {
     /// Any RFC 3339 offset is accepted (`-05:00`, `Z`); the value is kept in UTC.
     fn from_str(s: &str) -> Result<Self, InvalidTime> {
         let ts: Timestamp = s.parse().map_err(|_| InvalidTime)?;
-        if ts.subsec_nanosecond() != 0 {
+        let year = ts.to_zoned(jiff::tz::TimeZone::UTC).year();
+        if ts.subsec_nanosecond() != 0 || !YEARS.contains(&year) {
             return Err(InvalidTime);
         }
         Ok(Self(ts))

@@ -62,6 +62,11 @@ pub fn decode(
     if flat.len() != 4 || flat.get(gsi_pk_name).map(String::as_str) != Some(gsi_pk) {
         return Err(BadCursor);
     }
+    // Keys are never empty, and DynamoDB caps a sort key at 1,024 bytes (a partition key at 2,048):
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+    if flat.values().any(|v| v.is_empty() || v.len() > 1024) {
+        return Err(BadCursor);
+    }
     let sk = flat.get(gsi_sk_name).ok_or(BadCursor)?;
     if sk.as_str() < from
         || to.is_some_and(|to| sk.as_str() > to)
@@ -134,6 +139,22 @@ mod tests {
             decode(&encode(&accented), "GSI1PK", "TYPES", "GSI1SK", "", None),
             Ok(accented)
         );
+        // A real cursor with its table key edited to nothing or to something no key can be.
+        for pk in [String::new(), "A".repeat(3000)] {
+            let mut edited = key("PROVIDER#a#SLOTS", "2027-01-02T09:00:00Z#x");
+            edited.insert("PK".into(), s(pk));
+            assert_eq!(
+                decode(
+                    &encode(&edited),
+                    "GSI1PK",
+                    "PROVIDER#a#SLOTS",
+                    "GSI1SK",
+                    "",
+                    None
+                ),
+                Err(BadCursor)
+            );
+        }
         for junk in ["", "!!!", "e30", "bm90IGpzb24"] {
             assert_eq!(
                 decode(junk, "GSI1PK", "PROVIDER#a#SLOTS", "GSI1SK", "", None),

@@ -1,0 +1,296 @@
+//! Bad input everywhere gets a clear 4xx problem and changes nothing: dates out of range, bodies of
+//! the wrong shape, control characters, edited cursors, and what the local server meets before a
+//! handler runs.
+
+use clinic_tests::{Actor, TestApp};
+use serde_json::{json, Value};
+
+async fn send(
+    app: &TestApp,
+    who: &Actor,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> clinic_tests::Reply {
+    app.request(
+        method,
+        path,
+        Some(&who.token),
+        body.map(|b| b.to_string()),
+        &[("content-type", "application/json")],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn dates_outside_2000_to_2099_are_refused_by_every_endpoint_that_takes_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.actor(&["provider", "staff", "admin"]).await;
+    let p = &admin.id;
+    let patient = app.patient().await;
+    let slot = app.slot(&admin, 30, 1).await;
+    let appointment = app.book(&patient, &slot).await.id();
+    let hours = json!({"monday": {"morning": {"start": "09:00", "end": "10:00"}}});
+    let before = app.items().await;
+
+    let mut cases: Vec<(&str, String, Option<Value>)> = vec![];
+    for far in [
+        "9999-12-30",
+        "2100-01-01",
+        "1999-12-31",
+        "0000-01-01",
+        "-000001-01-01",
+    ] {
+        cases.extend([
+            ("GET", format!("/slots/available?providerId={p}&startDate=2030-01-01&endDate={far}"), None),
+            ("GET", format!("/slots/available?providerId={p}&startDate={far}&endDate=2030-01-01"), None),
+            ("GET", format!("/appointments?providerId={p}&startDate={far}"), None),
+            ("GET", format!("/appointments?providerId={p}&endDate={far}"), None),
+            ("GET", format!("/appointments/reports/no-shows?providerId={p}&startDate=2030-01-01&endDate={far}"), None),
+            ("GET", format!("/providers/{p}/schedule?date={far}&timeZone=UTC"), None),
+            ("POST", "/slots/bulk".into(), Some(json!({"providerId": p, "timeZone": "UTC", "startDate": far, "endDate": far, "workingHours": hours, "slotDuration": 30}))),
+            ("POST", "/slots/bulk".into(), Some(json!({"providerId": p, "timeZone": "UTC", "startDate": "2030-01-07", "endDate": "2030-01-07", "excludeDates": [far], "workingHours": hours, "slotDuration": 30}))),
+            ("POST", format!("/appointments/{appointment}/complete"), Some(json!({"followUpRequired": true, "followUpDate": far}))),
+        ]);
+    }
+    for far in [
+        "9999-12-30T09:00:00Z",
+        "2100-01-01T00:00:00Z",
+        "1999-12-31T23:59:00Z",
+    ] {
+        cases.extend([
+            (
+                "GET",
+                format!("/appointments?providerId={p}&startDate={far}"),
+                None,
+            ),
+            (
+                "POST",
+                "/slots".into(),
+                Some(json!({"providerId": p, "startTime": far, "endTime": "2030-01-01T09:30:00Z"})),
+            ),
+            (
+                "POST",
+                "/slots".into(),
+                Some(json!({"providerId": p, "startTime": "2030-01-01T09:00:00Z", "endTime": far})),
+            ),
+            (
+                "POST",
+                "/slots/block".into(),
+                Some(json!({"providerId": p, "startTime": "2030-01-01T00:00:00Z", "endTime": far})),
+            ),
+        ]);
+    }
+    for (method, path, body) in cases {
+        let r = send(&app, &admin, method, &path, body.clone()).await;
+        assert_eq!(r.status, 400, "{method} {path} {body:?}: {}", r.body);
+        assert!(r.is_problem(), "{method} {path}");
+        let field = r.body["errors"][0]["field"].as_str().unwrap_or_default();
+        assert!(
+            [
+                "startDate",
+                "endDate",
+                "date",
+                "startTime",
+                "endTime",
+                "followUpDate"
+            ]
+            .contains(&field)
+                || field.starts_with("excludeDates"),
+            "{method} {path}: the date is named, not {field:?}: {}",
+            r.body
+        );
+    }
+    assert_eq!(app.items().await, before, "nothing changed");
+
+    // The last day of the range is a day like any other.
+    for path in [
+        format!("/appointments?providerId={p}&startDate=2099-12-31"),
+        format!("/slots/available?providerId={p}&startDate=2099-12-01&endDate=2099-12-31"),
+        format!("/providers/{p}/schedule?date=2099-12-31&timeZone=UTC"),
+        format!(
+            "/appointments/reports/no-shows?providerId={p}&startDate=2099-12-01&endDate=2099-12-31"
+        ),
+    ] {
+        let r = send(&app, &admin, "GET", &path, None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn a_body_must_be_a_json_object_and_its_errors_name_what_is_wrong() {
+    let app = TestApp::spawn().await;
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slot = app.slot(&provider, 30, 1).await;
+    let before = app.items().await;
+    let raw = |body: String| {
+        let (app, token) = (&app, patient.token.clone());
+        async move {
+            app.request(
+                "POST",
+                "/appointments",
+                Some(&token),
+                Some(body),
+                &[("content-type", "application/json")],
+            )
+            .await
+        }
+    };
+    // serde takes an array for a struct, field by field: `["<slot>", null, ...]` once booked.
+    let array = json!([slot, null, null, null, null, null, null, false]).to_string();
+    for (body, expected) in [
+        (array.as_str(), "must be a JSON object, not an array"),
+        ("[]", "must be a JSON object, not an array"),
+        ("\"x\"", "must be a JSON object, not a string"),
+        ("null", "must be a JSON object, not null"),
+    ] {
+        let r = raw(body.to_owned()).await;
+        clinic_tests::problem(&r, 400, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], "body", "{body}");
+        assert_eq!(r.body["errors"][0]["message"], expected, "{body}");
+        assert!(!r.body.to_string().contains("BookBody"), "{}", r.body);
+    }
+    let r = raw(format!("{{\"slotId\": \"{slot}\",}}")).await;
+    clinic_tests::problem(&r, 400, "validation_failed");
+    let message = r.body["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(r.body["errors"][0]["field"], "body");
+    assert!(
+        message.contains("trailing comma") && message.contains("line 1 column"),
+        "{message}"
+    );
+    assert_eq!(app.items().await, before, "nothing booked");
+
+    // A nested value of the wrong shape is named by its path, without Rust's type names.
+    let r = send(
+        &app,
+        &provider,
+        "POST",
+        "/slots/bulk",
+        Some(json!({"providerId": provider.id, "timeZone": "UTC", "startDate": "2030-01-07", "endDate": "2030-01-07", "workingHours": "weekdays", "slotDuration": 30})),
+    )
+    .await;
+    clinic_tests::problem(&r, 400, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "workingHours");
+    assert_eq!(
+        r.body["errors"][0]["message"],
+        "invalid type: string \"weekdays\", expected a JSON object"
+    );
+}
+
+#[tokio::test]
+async fn free_text_refuses_control_characters_and_times_are_only_hh_mm() {
+    let app = TestApp::spawn().await;
+    let (provider, patient, staff) = (app.provider().await, app.patient().await, app.staff().await);
+    let slot = app.slot(&provider, 30, 1).await;
+    let booked = app.book(&patient, &slot).await.id();
+    let before = app.items().await;
+    let start = clinic_tests::whole_minutes_from_now(60 * 40);
+    let end = start.plus(jiff::SignedDuration::from_mins(30));
+    let cases: Vec<(&Actor, &str, String, Value, &str)> = vec![
+        (
+            &patient,
+            "POST",
+            "/appointments".into(),
+            json!({"slotId": slot, "reasonForVisit": "pain\u{0}"}),
+            "reasonForVisit",
+        ),
+        (
+            &patient,
+            "POST",
+            "/appointments".into(),
+            json!({"slotId": slot, "symptoms": ["ok", "bell\u{7}"]}),
+            "symptoms",
+        ),
+        (
+            &patient,
+            "POST",
+            format!("/appointments/{booked}/cancel"),
+            json!({"reason": "moved\u{202e}txt.exe"}),
+            "reason",
+        ),
+        (
+            &provider,
+            "POST",
+            "/slots".into(),
+            json!({"providerId": provider.id, "startTime": start, "endTime": end, "notes": "\u{1b}[31mINTERNAL"}),
+            "notes",
+        ),
+        (
+            &staff,
+            "POST",
+            "/appointment-types".into(),
+            json!({"name": "Check\u{2066}up", "durationMinutes": 30}),
+            "name",
+        ),
+        (
+            &provider,
+            "POST",
+            "/slots/bulk".into(),
+            json!({"providerId": provider.id, "timeZone": "UTC", "startDate": "2030-01-07", "endDate": "2030-01-07", "workingHours": {"monday": {"morning": {"start": "+9:00", "end": "10:00"}}}, "slotDuration": 30}),
+            "workingHours.monday.morning.start",
+        ),
+    ];
+    for (who, method, path, body, field) in cases {
+        let r = send(&app, who, method, &path, Some(body.clone())).await;
+        clinic_tests::problem(&r, 400, "validation_failed");
+        assert_eq!(
+            r.body["errors"][0]["field"], field,
+            "{path} {body}: {}",
+            r.body
+        );
+    }
+    assert_eq!(app.items().await, before, "nothing changed");
+
+    // Newlines and tabs are text.
+    let r = send(
+        &app,
+        &patient,
+        "POST",
+        &format!("/appointments/{booked}/cancel"),
+        Some(json!({"reason": "Moved away.\n\tNew address follows."})),
+    )
+    .await;
+    clinic_tests::ok(&r, 200);
+    // A type's consultation types are kept once each, in the order given.
+    let r = send(
+        &app,
+        &staff,
+        "POST",
+        "/appointment-types",
+        Some(json!({"name": "Follow-up", "durationMinutes": 15, "consultationTypes": ["video", "phone", "video"]})),
+    )
+    .await;
+    clinic_tests::ok(&r, 201);
+    assert_eq!(r.body["consultationTypes"], json!(["video", "phone"]));
+}
+
+#[tokio::test]
+async fn an_edited_cursor_is_refused() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let patient = app.patient().await;
+    let provider = app.provider().await;
+    for h in 1..=2 {
+        let slot = app.slot(&provider, 30 + h, 1).await;
+        clinic_tests::ok(&app.book(&patient, &slot).await, 201);
+    }
+    let page = app.get("/appointments?limit=1", &patient.token).await;
+    let cursor = page.body["nextCursor"].as_str().unwrap();
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key: serde_json::Map<String, Value> =
+        serde_json::from_slice(&engine.decode(cursor).unwrap()).unwrap();
+    for pk in [String::new(), "A".repeat(3000)] {
+        let mut edited = key.clone();
+        edited.insert("PK".into(), Value::String(pk));
+        let forged = engine.encode(Value::Object(edited).to_string());
+        let r = app
+            .get(
+                &format!("/appointments?limit=1&cursor={forged}"),
+                &patient.token,
+            )
+            .await;
+        clinic_tests::problem(&r, 400, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], "cursor");
+    }
+}
