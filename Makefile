@@ -12,8 +12,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 .PHONY: dev test lint build bench bench-contention bench-largest venv toolchain ci clean
 
 $(VENV)/.installed: local/requirements.txt
+	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements.txt
+	set -o pipefail; $(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r local/requirements.txt \
+		| { grep --line-buffered '^Collecting' || true; } | sed -u -E 's/^Collecting ([^ ]+).*/  \1/'
+	@echo "Installed into $(VENV)."
 	touch $@
 
 venv: $(VENV)/.installed

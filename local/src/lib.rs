@@ -77,7 +77,14 @@ impl LocalStack {
             .api_db
             .unwrap_or_else(|| aws_sdk_dynamodb::Client::new(&options.sdk));
         let server = Arc::new(server::Server::new(stack.clone(), api_db, options.clock)?);
-        let listener = tokio::net::TcpListener::bind(options.addr).await?;
+        let listener = tokio::net::TcpListener::bind(options.addr)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot listen on {}: {e} (another `make dev`? set PORT to another port)",
+                    options.addr
+                )
+            })?;
         let addr = listener.local_addr()?;
         tokio::spawn(server.clone().serve(listener));
         Ok(LocalStack {

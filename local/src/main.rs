@@ -5,14 +5,8 @@ use local::{emulator::Emulator, LocalStack, Options};
 #[tokio::main]
 async fn main() -> Result<(), local::Error> {
     tracing_subscriber_init();
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let emulator_port: u16 = std::env::var("EMULATOR_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let port = port_from("PORT", 3000)?;
+    let emulator_port = port_from("EMULATOR_PORT", 0)?;
     let emulator = Emulator::start(emulator_port)?;
     let sdk = local::sdk_config(&emulator.url);
     let stack = LocalStack::start(Options {
@@ -33,6 +27,17 @@ async fn main() -> Result<(), local::Error> {
     tokio::signal::ctrl_c().await?;
     drop(emulator);
     Ok(())
+}
+
+/// A port from the environment: absent is `default`, anything but a port number is an error.
+fn port_from(name: &str, default: u16) -> Result<u16, local::Error> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name}={v:?} is not a port number (0 to 65535)").into()),
+    }
 }
 
 fn tracing_subscriber_init() {

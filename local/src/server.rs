@@ -102,17 +102,81 @@ pub async fn as_lambda(
 }
 
 fn gateway_problem(status: u16, code: &str, detail: String) -> Reply {
-    let title = if status == 503 {
-        "Service Unavailable"
-    } else {
-        "Bad Gateway"
-    };
+    let title = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
     respond(
         status,
         "application/problem+json",
         json!({"type": format!("/problems/{code}"), "title": title, "status": status, "detail": detail, "code": code})
             .to_string(),
     )
+}
+
+/// API Gateway's HTTP API takes at most 10,240 bytes of request line and header values
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+pub const MAX_HEAD_BYTES: usize = 10_240;
+
+/// hyper answers a request line over 64 KB with its own bare 414 before any handler runs, so the first
+/// request of a connection is looked at first (without consuming it): a line longer than API Gateway
+/// takes gets the problem here. Later requests on a kept-alive connection are left to hyper and
+/// [`too_large`]. Returns whether it answered.
+async fn refuse_long_line(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let mut buf = vec![0u8; MAX_HEAD_BYTES + 1];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let Ok(n) = stream.peek(&mut buf).await else {
+            return false;
+        };
+        if n == 0 || buf[..n].windows(2).any(|w| w == b"\r\n") {
+            return false; // closed, or a line of acceptable length: hyper reads it
+        }
+        if n > MAX_HEAD_BYTES {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let problem = json!({"type": "/problems/uri_too_long", "title": "URI Too Long", "status": 414,
+        "detail": format!("the request line is over {MAX_HEAD_BYTES} bytes"), "code": "uri_too_long"})
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 414 URI Too Long\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{problem}",
+        problem.len()
+    );
+    let _ = stream.write_all(answer.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    true
+}
+
+/// A request whose target or head is larger than API Gateway takes: 414 or 431, as problem+json.
+fn too_large(parts: &http::request::Parts) -> Option<Reply> {
+    let target = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+    let line = parts.method.as_str().len() + target + " HTTP/1.1".len() + 1;
+    if line > MAX_HEAD_BYTES {
+        return Some(gateway_problem(
+            414,
+            "uri_too_long",
+            format!("the request line is {line} bytes; at most {MAX_HEAD_BYTES}"),
+        ));
+    }
+    let head = line
+        + parts
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum::<usize>();
+    (head > MAX_HEAD_BYTES).then(|| {
+        gateway_problem(
+            431,
+            "headers_too_large",
+            format!("the request line and headers are {head} bytes; at most {MAX_HEAD_BYTES}"),
+        )
+    })
 }
 
 /// `{id}` segments of `template` matched against `path`.
@@ -144,7 +208,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+            // On bytes: `%€` has a multi-byte character where two hex digits should be.
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(b);
                 i += 3;
                 continue;
@@ -218,11 +284,18 @@ impl Server {
             };
             let server = self.clone();
             tokio::spawn(async move {
+                let mut stream = stream;
+                if refuse_long_line(&mut stream).await {
+                    return;
+                }
                 let service = hyper::service::service_fn(move |req| {
                     let server = server.clone();
                     async move { Ok::<_, Infallible>(server.handle(req).await) }
                 });
+                // Heads up to 1 MB reach `handle`, which refuses what API Gateway refuses with a
+                // problem; past that, hyper's own bare 431.
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .max_buf_size(1 << 20)
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
@@ -231,6 +304,9 @@ impl Server {
 
     async fn handle(&self, req: hyper::Request<Incoming>) -> Reply {
         let (parts, body) = req.into_parts();
+        if let Some(refused) = too_large(&parts) {
+            return refused;
+        }
         let body = match body.collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return problem(ApiError::field("body", "could not be read")),

@@ -294,3 +294,84 @@ async fn an_edited_cursor_is_refused() {
         assert_eq!(r.body["errors"][0]["field"], "cursor");
     }
 }
+
+/// Sends `head` (request line and headers, without the blank line) over a plain TCP connection and
+/// returns the status and body of the answer: for requests a well-behaved client cannot build.
+async fn raw_request(app: &TestApp, head: &[u8]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head).await.unwrap();
+    stream
+        .write_all(b"\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![];
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_local_server_answers_broken_and_oversized_requests_with_problems() {
+    let app = TestApp::spawn().await;
+    let patient = app.patient().await;
+    let auth = format!("authorization: Bearer {}", patient.token);
+
+    // A broken percent-encoding of a multi-byte character used to panic and close the connection.
+    let head = format!("GET /appointments/%\u{20ac} HTTP/1.1\r\nhost: x\r\n{auth}");
+    let (status, body) = raw_request(&app, head.as_bytes()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("validation_failed")),
+        "{body}"
+    );
+
+    let long = format!(
+        "GET /appointments/{} HTTP/1.1\r\nhost: x\r\n{auth}",
+        "a".repeat(70_000)
+    );
+    let (status, body) = raw_request(&app, long.as_bytes()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (414, Some("uri_too_long")),
+        "{body}"
+    );
+
+    let big = format!(
+        "GET /appointments HTTP/1.1\r\nhost: x\r\n{auth}\r\nx-padding: {}",
+        "p".repeat(20_000)
+    );
+    let (status, body) = raw_request(&app, big.as_bytes()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (431, Some("headers_too_large")),
+        "{body}"
+    );
+
+    // The server is still there.
+    clinic_tests::ok(&app.get("/appointments", &patient.token).await, 200);
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let started = local::LocalStack::start(local::Options {
+        prefix: format!("p{}", &uuid::Uuid::new_v4().simple().to_string()[..10]),
+        sdk: local::sdk_config(clinic_tests::emulator_url()),
+        api_db: None,
+        clock: Default::default(),
+        addr,
+        parameters: vec![],
+    })
+    .await;
+    let error = started.err().expect("the port is taken").to_string();
+    assert!(error.contains(&addr.to_string()), "{error}");
+}

@@ -118,3 +118,71 @@ async fn a_cursor_that_time_has_overtaken_continues_with_the_slots_still_ahead()
         second.body
     );
 }
+
+#[tokio::test]
+async fn patients_see_a_slots_time_and_seats_but_not_the_clinics_notes() {
+    let app = TestApp::spawn_at("2030-02-01T08:00:00Z").await;
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let r = app
+        .post(
+            "/slots",
+            &provider.token,
+            serde_json::json!({"providerId": provider.id, "startTime": "2030-02-01T09:00:00Z", "endTime": "2030-02-01T09:30:00Z", "notes": "INTERNAL: double-check insurance", "roomNumber": "4B"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let path = format!(
+        "/slots/available?providerId={}&startDate=2030-02-01&endDate=2030-02-01",
+        provider.id
+    );
+    let seen = app.get(&path, &patient.token).await;
+    assert_eq!(seen.status, 200);
+    let slot = &seen.body["data"][0];
+    assert_eq!(slot["roomNumber"], "4B");
+    assert!(slot.get("notes").is_none(), "{slot}");
+    let own = app.get(&path, &provider.token).await;
+    assert_eq!(
+        own.body["data"][0]["notes"],
+        "INTERNAL: double-check insurance"
+    );
+    let staff = app.get(&path, &app.staff().await.token).await;
+    assert_eq!(
+        staff.body["data"][0]["notes"],
+        "INTERNAL: double-check insurance"
+    );
+}
+
+/// As the README says: `limit` is what one read examines and the free-seat filter applies after it,
+/// so a page can be short, or empty, while `nextCursor` leads on.
+#[tokio::test]
+async fn a_page_can_be_short_and_the_cursor_leads_to_the_rest() {
+    let app = TestApp::spawn_at("2030-02-01T08:00:00Z").await;
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slots = [
+        app.slot_at(&provider, "2030-02-01T09:00:00Z", 30, 1).await,
+        app.slot_at(&provider, "2030-02-01T10:00:00Z", 30, 1).await,
+        app.slot_at(&provider, "2030-02-01T11:00:00Z", 30, 1).await,
+    ];
+    assert_eq!(app.book(&patient, &slots[0]).await.status, 201);
+    assert_eq!(app.book(&patient, &slots[1]).await.status, 201);
+    let path = format!(
+        "/slots/available?providerId={}&startDate=2030-02-01&endDate=2030-02-01&limit=2",
+        provider.id
+    );
+    let first = app.get(&path, &patient.token).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.body["data"],
+        serde_json::json!([]),
+        "both read slots are full"
+    );
+    let cursor = first.body["nextCursor"]
+        .as_str()
+        .expect("a cursor leads on");
+    let second = app
+        .get(&format!("{path}&cursor={cursor}"), &patient.token)
+        .await;
+    assert_eq!(second.body["data"][0]["id"], slots[2].as_str());
+}

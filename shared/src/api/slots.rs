@@ -9,7 +9,8 @@ use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, 
 use crate::api::ApiError;
 use crate::domain::calendar::{generate, Plan, WorkingHours};
 use crate::domain::{
-    AppointmentStatus, Day, Interval, ProviderId, Slot, SlotId, SlotState, SlotStatus, UtcTime,
+    AppointmentStatus, Caller, Day, Interval, ProviderId, Slot, SlotId, SlotState, SlotStatus,
+    UtcTime,
 };
 use crate::store::{keys, page};
 
@@ -46,6 +47,19 @@ pub fn slot_json(slot: &Slot) -> Value {
     let mut v = serde_json::to_value(slot).expect("a slot serializes");
     v["status"] = serde_json::to_value(slot.state()).expect("a state serializes");
     v["seatsLeft"] = slot.seats_left().into();
+    v
+}
+
+/// A slot as `who` may see it: its notes and block reason are the clinic's, shown only to its provider,
+/// staff and admins; patients see the time, place, seats and what it admits.
+pub fn slot_json_for(slot: &Slot, who: &Caller) -> Value {
+    let mut v = slot_json(slot);
+    if !who.may_act_for_provider(slot.provider_id) {
+        if let Some(fields) = v.as_object_mut() {
+            fields.remove("notes");
+            fields.remove("blockReason");
+        }
+    }
     v
 }
 
@@ -125,7 +139,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
 
 /// `GET /slots/available`: a provider's future slots with a free seat, soonest first, cursor paged.
 pub async fn available(ctx: &Ctx, req: Request) -> Reply {
-    caller(ctx, &req)?;
+    let who = caller(ctx, &req)?;
     let mut q = Query::of(&req);
     let provider: Option<ProviderId> = q.required("providerId", "must be a UUID");
     let from: Option<Bound> = q.required("startDate", BOUND);
@@ -196,7 +210,7 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
                 s.allowed_appointment_types.is_empty() || s.allowed_appointment_types.contains(&t)
             })
         })
-        .map(slot_json)
+        .map(|s| slot_json_for(s, &who))
         .collect();
     Ok(json(
         200,
