@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
 use crate::domain::lifecycle::{refusal, Action};
 use crate::domain::{AppointmentId, Caller, ConsultationType, PatientId, ProviderId, Role, SlotId};
-use crate::store::booking::{Booked, Move, NewBooking};
+use crate::store::booking::{Booked, NewBooking};
+use crate::store::reschedule::Move;
 use crate::store::retry::{retrying, Attempt};
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+use crate::domain::admission::Inadmissible;
 use crate::store::booking::BookingError;
 use crate::store::slots::SlotError;
 use crate::store::StoreError;
@@ -178,8 +179,7 @@ impl From<BookingError> for ApiError {
     fn from(e: BookingError) -> ApiError {
         match e {
             BookingError::SlotNotFound => ApiError::not_found("slot"),
-            BookingError::SlotFull => ApiError::conflict("slot_full", e.to_string()),
-            BookingError::SlotUnavailable(why) => ApiError::conflict("slot_unavailable", why),
+            BookingError::Inadmissible(why) => why.into(),
             BookingError::PatientConflict(_) => {
                 ApiError::conflict("patient_conflict", e.to_string())
             }
@@ -190,17 +190,24 @@ impl From<BookingError> for ApiError {
                 ApiError::new(422, "idempotency_key_reused", e.to_string())
             }
             BookingError::TypeNotFound => ApiError::not_found("appointment type"),
-            BookingError::TypeInactive => {
-                ApiError::conflict("appointment_type_inactive", e.to_string())
-            }
-            BookingError::TypeNotAllowed => {
-                ApiError::conflict("appointment_type_not_allowed", e.to_string())
-            }
-            BookingError::ConsultationNotOffered => {
-                ApiError::conflict("consultation_type_not_offered", e.to_string())
-            }
             BookingError::NotOwnSlot => ApiError::forbidden(e.to_string()),
             BookingError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<Inadmissible> for ApiError {
+    fn from(e: Inadmissible) -> ApiError {
+        let code = match e {
+            Inadmissible::SlotFull => "slot_full",
+            Inadmissible::SlotUnavailable(_) => "slot_unavailable",
+            Inadmissible::TypeInactive => "appointment_type_inactive",
+            Inadmissible::TypeNotAllowed => "appointment_type_not_allowed",
+            Inadmissible::ConsultationNotOffered => "consultation_type_not_offered",
+        };
+        match e {
+            Inadmissible::SlotUnavailable(why) => ApiError::conflict(code, why),
+            _ => ApiError::conflict(code, e.to_string()),
         }
     }
 }

@@ -352,7 +352,7 @@ async fn offered(
     };
     match ctx.store.appointment_type(type_id).await? {
         Some(kind) if !kind.consultation_types.contains(&asked) => {
-            Err(crate::store::booking::BookingError::ConsultationNotOffered.into())
+            Err(crate::domain::admission::Inadmissible::ConsultationNotOffered.into())
         }
         _ => Ok(()),
     }

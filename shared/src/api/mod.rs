@@ -2,13 +2,14 @@
 //! the store, shape the response. Every failure is an [`ApiError`], turned into problem+json in exactly
 //! one place ([`ApiError::into_response`]).
 
+pub mod appointment_types;
 pub mod appointments;
+pub mod calendar;
 mod error;
 pub mod lifecycle;
 pub mod lists;
 mod request;
 pub mod slots;
-pub mod types;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,7 +37,6 @@ pub type Endpoint =
 pub enum Clock {
     #[default]
     System,
-    Fixed(UtcTime),
     Manual(Arc<AtomicI64>),
 }
 
@@ -44,7 +44,6 @@ impl Clock {
     pub fn now(&self) -> UtcTime {
         match self {
             Clock::System => UtcTime::from_timestamp(jiff::Timestamp::now()),
-            Clock::Fixed(t) => *t,
             Clock::Manual(secs) => UtcTime::from_timestamp(
                 jiff::Timestamp::from_second(secs.load(Ordering::SeqCst)).unwrap_or_default(),
             ),
@@ -114,14 +113,14 @@ endpoints! {
     COMPLETE_APPOINTMENT "complete-appointment" => lifecycle::complete,
     NO_SHOW_APPOINTMENT "no-show-appointment" => lifecycle::no_show,
     NO_SHOW_REPORT "no-show-report" => lists::no_shows,
-    CREATE_APPOINTMENT_TYPE "create-appointment-type" => types::create,
-    LIST_APPOINTMENT_TYPES "list-appointment-types" => types::list,
-    GET_APPOINTMENT_TYPE "get-appointment-type" => types::get,
-    UPDATE_APPOINTMENT_TYPE "update-appointment-type" => types::update,
-    BULK_CREATE_SLOTS "bulk-create-slots" => slots::bulk,
+    CREATE_APPOINTMENT_TYPE "create-appointment-type" => appointment_types::create,
+    LIST_APPOINTMENT_TYPES "list-appointment-types" => appointment_types::list,
+    GET_APPOINTMENT_TYPE "get-appointment-type" => appointment_types::get,
+    UPDATE_APPOINTMENT_TYPE "update-appointment-type" => appointment_types::update,
+    BULK_CREATE_SLOTS "bulk-create-slots" => calendar::bulk,
     BLOCK_SLOTS "block-slots" => slots::block,
     RELEASE_SLOT "release-slot" => slots::release,
-    PROVIDER_SCHEDULE "provider-schedule" => slots::schedule,
+    PROVIDER_SCHEDULE "provider-schedule" => calendar::schedule,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {

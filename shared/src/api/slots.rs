@@ -1,4 +1,5 @@
-//! `POST /slots` and `GET /slots/available`.
+//! A provider's slots one by one: `POST /slots`, `GET /slots/available`, `POST /slots/block` and
+//! `POST /slots/{id}/release`. Slots by the calendar (bulk, the day schedule) are in `calendar.rs`.
 
 use jiff::SignedDuration;
 use serde::Deserialize;
@@ -7,19 +8,18 @@ use uuid::Uuid;
 
 use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, BOUND};
 use crate::api::ApiError;
-use crate::domain::calendar::{generate, Plan, WorkingHours};
-use crate::domain::{
-    AppointmentStatus, Caller, Day, Interval, ProviderId, Slot, SlotId, SlotState, SlotStatus,
-    UtcTime,
-};
+use crate::domain::{Caller, Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
 use crate::store::{keys, page};
 
 const MAX_SLOT_LENGTH: SignedDuration = SignedDuration::from_hours(12);
-const MAX_SEATS: u32 = 100;
+pub(super) const MAX_SEATS: u32 = 100;
 const MAX_RANGE_DAYS: i32 = 366;
 /// At most this many slots overlap one block request (three weeks of 15-minute slots, 12 hours a day),
 /// one conditional update each, a few at a time: well inside the function's timeout.
 pub const MAX_BLOCK_SLOTS: usize = 1000;
+/// At most this many appointment types a slot admits (single and bulk alike): they are stored on every
+/// slot, and a day's transaction of 96 slots must stay below 4 MB.
+pub(super) const MAX_ALLOWED_TYPES: usize = 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -38,7 +38,7 @@ struct NewSlot {
     is_overbook: bool,
 }
 
-fn one() -> u32 {
+pub(super) fn one() -> u32 {
     1
 }
 
@@ -220,165 +220,6 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BulkRequest {
-    provider_id: ProviderId,
-    time_zone: String,
-    start_date: Day,
-    end_date: Day,
-    working_hours: WorkingHours,
-    slot_duration: i64,
-    #[serde(default)]
-    break_time: i64,
-    #[serde(default)]
-    exclude_dates: Vec<Day>,
-    #[serde(default = "one")]
-    max_bookings: u32,
-    #[serde(default)]
-    allowed_appointment_types: Vec<Uuid>,
-    location_id: Option<String>,
-    room_number: Option<String>,
-}
-
-/// At most this many slots in one local day: one transaction holds them and the day's guards
-/// (a transaction has at most 100 actions:
-/// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html).
-const MAX_SLOTS_PER_DAY: usize = 96;
-
-/// At most this many slots per bulk request (a year of 8 one-hour slots every weekday, or a quarter of
-/// 15-minute slots), so that its response stays far below Lambda's 6 MB
-/// (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html) and its day transactions
-/// finish well inside API Gateway's 30-second integration timeout
-/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
-pub const MAX_BULK_SLOTS: usize = 2500;
-
-/// At most this many appointment types a slot admits (single and bulk alike): they are stored on every
-/// slot, and a day's transaction of 96 slots must stay below 4 MB.
-const MAX_ALLOWED_TYPES: usize = 20;
-
-/// `POST /slots/bulk`: a provider's slots from working hours in their time zone, over up to a year.
-/// Ids derive from provider and start, so a repeated request creates nothing and says so.
-pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
-    let who = caller(ctx, &req)?;
-    let body: BulkRequest = json_body(&req)?;
-    let now = ctx.now();
-    let mut checks = Checks::default();
-    let zone = jiff::tz::TimeZone::get(&body.time_zone);
-    checks.check(
-        zone.is_ok(),
-        "timeZone",
-        "must be an IANA time zone such as America/New_York",
-    );
-    checks.check(
-        body.end_date >= body.start_date,
-        "endDate",
-        "must not be before startDate",
-    );
-    checks.check(
-        body.start_date
-            .date()
-            .until(body.end_date.date())
-            .map(|s| s.get_days() < 366)
-            .unwrap_or(false),
-        "endDate",
-        "the range may span at most one year",
-    );
-    checks.check(
-        (5..=480).contains(&body.slot_duration),
-        "slotDuration",
-        "must be 5 to 480 minutes",
-    );
-    checks.check(
-        (0..=240).contains(&body.break_time),
-        "breakTime",
-        "must be 0 to 240 minutes",
-    );
-    checks.check(
-        (1..=MAX_SEATS).contains(&body.max_bookings),
-        "maxBookings",
-        "must be 1 to 100",
-    );
-    checks.check(
-        body.exclude_dates.len() <= 366,
-        "excludeDates",
-        "at most 366 dates",
-    );
-    checks.check(
-        body.allowed_appointment_types.len() <= MAX_ALLOWED_TYPES,
-        "allowedAppointmentTypes",
-        "at most 20",
-    );
-    checks.text(&body.location_id, "locationId", 100);
-    checks.text(&body.room_number, "roomNumber", 50);
-    for (field, message) in body.working_hours.problems() {
-        checks.check(false, &field, message);
-    }
-    checks.finish()?;
-    if !who.may_act_for_provider(body.provider_id) {
-        return Err(ApiError::forbidden(
-            "only the provider, staff or an admin may create the provider's slots",
-        ));
-    }
-    let plan = Plan {
-        time_zone: zone.expect("checked"),
-        start_date: body.start_date.date(),
-        end_date: body.end_date.date(),
-        hours: body.working_hours,
-        slot: SignedDuration::from_mins(body.slot_duration),
-        break_time: SignedDuration::from_mins(body.break_time),
-        exclude: body.exclude_dates.into_iter().map(Day::date).collect(),
-    };
-    let planned: Vec<_> = generate(&plan)
-        .into_iter()
-        .filter(|p| p.interval.start() > now) // today's hours that have passed
-        .collect();
-    if planned.len() > MAX_BULK_SLOTS {
-        return Err(ApiError::field(
-            "endDate",
-            format!(
-                "the request would create {} slots; at most {MAX_BULK_SLOTS} per request: split the range",
-                planned.len()
-            ),
-        ));
-    }
-    let mut days: std::collections::BTreeMap<jiff::civil::Date, Vec<Slot>> = Default::default();
-    for p in planned {
-        let start = p.interval.start();
-        let id = SlotId::from_uuid(Uuid::new_v5(
-            &body.provider_id.uuid(),
-            start.to_string().as_bytes(),
-        ));
-        let mut slot = Slot::open(id, body.provider_id, p.interval, body.max_bookings, now);
-        slot.allowed_appointment_types = body.allowed_appointment_types.clone();
-        slot.location_id = body.location_id.clone();
-        slot.room_number = body.room_number.clone();
-        days.entry(p.local_date).or_default().push(slot);
-    }
-    if let Some((date, _)) = days.iter().find(|(_, s)| s.len() > MAX_SLOTS_PER_DAY) {
-        return Err(ApiError::field(
-            "slotDuration",
-            format!("{date} would have more than {MAX_SLOTS_PER_DAY} slots"),
-        ));
-    }
-    let requested: usize = days.values().map(Vec::len).sum();
-    let done = ctx
-        .store
-        .create_many(
-            body.provider_id,
-            days.into_iter().collect(),
-            &body.time_zone,
-            now,
-        )
-        .await?;
-    tracing::info!(provider_id = %body.provider_id, requested, created = done.created.len(), existing = done.existing, "bulk slots");
-    let slots: Vec<Value> = done.created.iter().map(slot_json).collect();
-    Ok(json(
-        201,
-        &serde_json::json!({"created": done.created.len(), "existing": done.existing, "slots": slots}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct BlockRequest {
     provider_id: ProviderId,
     start_time: UtcTime,
@@ -494,89 +335,4 @@ pub async fn release(ctx: &Ctx, req: Request) -> Reply {
             "a blocked slot with bookings cannot be released",
         )),
     }
-}
-
-/// `GET /providers/{providerId}/schedule?date=YYYY-MM-DD&timeZone=...`: the provider's day in a time
-/// zone (theirs by default), every slot with its seats and bookings, and a summary.
-pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
-    let who = caller(ctx, &req)?;
-    let provider: ProviderId = super::path_id(&req, "providerId")?;
-    let mut q = Query::of(&req);
-    let date: Option<Day> =
-        q.required("date", "must be a date such as 2027-03-14, in 2000 to 2099");
-    let zone_name = q.text("timeZone").map(str::to_owned);
-    if let Some(z) = &zone_name {
-        if jiff::tz::TimeZone::get(z).is_err() {
-            q.fail(
-                "timeZone",
-                "must be an IANA time zone such as America/New_York",
-            );
-        }
-    }
-    q.finish()?;
-    if !who.may_act_for_provider(provider) {
-        return Err(ApiError::forbidden(
-            "only the provider, staff or an admin may see the provider's schedule",
-        ));
-    }
-    let zone_name = match zone_name {
-        Some(z) => z,
-        None => ctx
-            .store
-            .provider_time_zone(provider)
-            .await?
-            .ok_or_else(|| {
-                ApiError::field(
-                    "timeZone",
-                    "is required: no time zone is stored for this provider",
-                )
-            })?,
-    };
-    let zone = jiff::tz::TimeZone::get(&zone_name)
-        .map_err(|_| ApiError::field("timeZone", "the stored time zone is unknown"))?;
-    let date = date.expect("checked").date();
-    let bound = |d: jiff::civil::Date| {
-        d.to_zoned(zone.clone())
-            .map(|z| UtcTime::from_timestamp(z.timestamp()))
-    };
-    let (from, to) = match (
-        bound(date),
-        date.tomorrow()
-            .map_err(|_| ())
-            .and_then(|t| bound(t).map_err(|_| ())),
-    ) {
-        (Ok(f), Ok(t)) => (f, t),
-        _ => return Err(ApiError::field("date", "is out of range")),
-    };
-    let slots = ctx.store.slots_between(provider, from, to).await?;
-    let appointments = ctx.store.bookings(provider, from, to).await?;
-    let (mut available, mut booked, mut blocked) = (0, 0, 0);
-    let rows: Vec<Value> = slots
-        .iter()
-        .map(|slot| {
-            match slot.state() {
-                SlotState::Available => available += 1,
-                SlotState::Booked => booked += 1,
-                SlotState::Blocked => blocked += 1,
-                SlotState::Cancelled => {}
-            }
-            let bookings: Vec<Value> = appointments
-                .iter()
-                .filter(|a| a.slot_id == slot.id && !matches!(a.status, AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled))
-                .map(|a| serde_json::json!({"appointmentId": a.id, "patientId": a.patient_id, "status": a.status}))
-                .collect();
-            let mut row = slot_json(slot);
-            row["localStartTime"] = slot.start_time.timestamp().to_zoned(zone.clone()).datetime().to_string().into();
-            row["localEndTime"] = slot.end_time.timestamp().to_zoned(zone.clone()).datetime().to_string().into();
-            row["bookings"] = bookings.into();
-            row
-        })
-        .collect();
-    Ok(json(
-        200,
-        &serde_json::json!({
-            "providerId": provider, "date": date, "timeZone": zone_name, "slots": rows,
-            "summary": {"total": slots.len(), "available": available, "booked": booked, "blocked": blocked},
-        }),
-    ))
 }

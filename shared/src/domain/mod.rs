@@ -2,6 +2,7 @@
 //! Nothing here performs I/O or knows about AWS, so every rule is tested as a plain function.
 
 pub mod access;
+pub mod admission;
 pub mod appointment;
 pub mod appointment_type;
 pub mod calendar;

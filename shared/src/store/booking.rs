@@ -1,4 +1,5 @@
-//! Booking and cancelling: the two writes where double booking would happen if it could.
+//! Booking: the write where double booking would happen if it could. Cancelling and rescheduling, which
+//! give seats back and move them, are in `cancel.rs` and `reschedule.rs`.
 //!
 //! Book is two requests: one consistent BatchGetItem (slot, patient guard, idempotency record), then one
 //! TransactWriteItems that takes a seat under `status = available AND currentBookings < maxBookings AND
@@ -6,11 +7,9 @@
 //! the idempotency record. The seat counter commutes, so fifty racing patients need no retries among
 //! themselves: exactly `maxBookings` transactions pass the seat condition.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
@@ -18,11 +17,11 @@ use uuid::Uuid;
 
 use super::guard::Guard;
 use super::retry::{retrying, Attempt, Transient};
-use super::{from_item, keys, n, s, Item, Key, Store, StoreError};
-use crate::domain::appointment::is_late_cancellation;
+use super::{from_item, keys, n, s, Item, Key, Store, StoreError, Writes};
+use crate::domain::admission::{admit, bookable, Inadmissible};
 use crate::domain::{
-    Appointment, AppointmentId, AppointmentStatus, AppointmentType, ConsultationType, PatientId,
-    ProviderId, Slot, SlotId, SlotStatus, UtcTime,
+    Appointment, AppointmentId, AppointmentType, ConsultationType, PatientId, Slot, SlotId,
+    SlotStatus, UtcTime,
 };
 
 /// How long a retried booking is recognised by its `Idempotency-Key`.
@@ -47,17 +46,6 @@ pub struct NewBooking {
     pub max_active: usize,
 }
 
-/// Where and under which rules an appointment moves.
-#[derive(Clone, Copy, Debug)]
-pub struct Move<'a> {
-    pub slot: SlotId,
-    pub reason: Option<&'a str>,
-    /// A provider (not staff) moves appointments only into their own slots.
-    pub own_slots_of: Option<ProviderId>,
-    /// Only while the appointment has not ended (anyone but staff and admin).
-    pub before_end: bool,
-}
-
 #[derive(Debug)]
 pub enum Booked {
     New(Appointment),
@@ -69,10 +57,8 @@ pub enum Booked {
 pub enum BookingError {
     #[error("slot not found")]
     SlotNotFound,
-    #[error("every seat of this slot is taken")]
-    SlotFull,
-    #[error("the slot cannot be booked: {0}")]
-    SlotUnavailable(&'static str),
+    #[error(transparent)]
+    Inadmissible(#[from] Inadmissible),
     #[error("the patient already has an appointment at that time")]
     PatientConflict(Vec<String>),
     #[error("the patient already holds the most active appointments allowed ({0})")]
@@ -81,12 +67,6 @@ pub enum BookingError {
     IdempotencyMismatch,
     #[error("appointment type not found")]
     TypeNotFound,
-    #[error("the appointment type is no longer offered")]
-    TypeInactive,
-    #[error("this slot does not allow that appointment type")]
-    TypeNotAllowed,
-    #[error("the appointment type is not offered as that consultation type")]
-    ConsultationNotOffered,
     #[error("a provider may move an appointment only into one of their own slots")]
     NotOwnSlot,
     #[error(transparent)]
@@ -145,56 +125,6 @@ impl IdempotencyRecord {
     }
 }
 
-/// Why a slot cannot be booked, judged from its stored state (read before, or returned by a failed
-/// condition).
-fn refusal(slot: &Slot, now: UtcTime, overbook: bool) -> Option<BookingError> {
-    match slot.status {
-        SlotStatus::Blocked => Some(BookingError::SlotUnavailable("the slot is blocked")),
-        SlotStatus::Cancelled => Some(BookingError::SlotUnavailable("the slot is cancelled")),
-        SlotStatus::Available if slot.start_time <= now => Some(BookingError::SlotUnavailable(
-            "the slot has already started",
-        )),
-        SlotStatus::Available
-            if slot.current_bookings >= slot.max_bookings + u32::from(overbook) =>
-        {
-            Some(BookingError::SlotFull)
-        }
-        SlotStatus::Available => None,
-    }
-}
-
-/// The consultation type a booking gets, if the slot admits the appointment type and the type offers it.
-fn admit(
-    slot: &Slot,
-    kind: Option<&AppointmentType>,
-    asked: Option<ConsultationType>,
-) -> Result<ConsultationType, BookingError> {
-    let Some(kind) = kind else {
-        return if slot.allowed_appointment_types.is_empty() {
-            Ok(asked.unwrap_or_default())
-        } else {
-            Err(BookingError::TypeNotAllowed)
-        };
-    };
-    if !kind.is_active {
-        return Err(BookingError::TypeInactive);
-    }
-    if !slot.allowed_appointment_types.is_empty()
-        && !slot.allowed_appointment_types.contains(&kind.id)
-    {
-        return Err(BookingError::TypeNotAllowed);
-    }
-    kind.consultation(asked)
-        .ok_or(BookingError::ConsultationNotOffered)
-}
-
-fn failed(reasons: &[CancellationReason], index: usize) -> bool {
-    reasons
-        .get(index)
-        .and_then(|r| r.code())
-        .is_some_and(|c| c == "ConditionalCheckFailed")
-}
-
 impl Store {
     pub async fn book(&self, req: &NewBooking, now: UtcTime) -> Result<Booked, BookingError> {
         retrying("book", || self.book_once(req, now)).await
@@ -227,9 +157,7 @@ impl Store {
             return self.replay(req, record).await.map(Attempt::Done);
         }
         let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
-        if let Some(no) = refusal(&slot, now, req.overbook) {
-            return Err(no);
-        }
+        bookable(&slot, now, req.overbook)?;
         let kind = match &type_key {
             None => None,
             Some(k) => Some(from_item::<AppointmentType>(
@@ -262,12 +190,23 @@ impl Store {
         appointment.reason_for_visit = req.reason_for_visit.clone();
         appointment.symptoms = req.symptoms.clone();
         appointment.chief_complaint = req.chief_complaint.clone();
-        const SEAT: usize = 0;
-        const APPOINTMENT: usize = 1;
-        const GUARD: usize = 2;
-        let mut writes = vec![
-            self.take_seat(slot.id, now, req.overbook)?,
+
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum W {
+            Seat,
+            Appointment,
+            Guard,
+            Idempotency,
+            TypeActive,
+        }
+        let mut writes = Writes::new();
+        writes.add(W::Seat, self.take_seat(slot.id, now, req.overbook)?);
+        writes.add(
+            W::Appointment,
             put_new(&self.table, super::appointment_item(&appointment)?)?,
+        );
+        writes.add(
+            W::Guard,
             guard.take(
                 &self.table,
                 &appointment.id.to_string(),
@@ -275,8 +214,7 @@ impl Store {
                 now,
                 None,
             )?,
-        ];
-        let mut idem_at = None;
+        );
         if let Some(key) = &idem_key {
             let record = IdempotencyRecord {
                 appointment_id: appointment.id,
@@ -285,42 +223,35 @@ impl Store {
                 expires_at: Some(now.plus(IDEMPOTENCY_TTL).timestamp().as_second()),
                 request: Some(req.fingerprint()),
             };
-            idem_at = Some(writes.len());
-            writes.push(put_unless_live(
-                &self.table,
-                super::to_item(&record, key, &[])?,
-                now,
-            )?);
+            writes.add(
+                W::Idempotency,
+                put_unless_live(&self.table, super::to_item(&record, key, &[])?, now)?,
+            );
         }
-        let mut type_at = None;
         if let Some(key) = &type_key {
             // The type was active when read; it must still be when the seat is taken.
-            type_at = Some(writes.len());
-            writes.push(still_active(&self.table, key)?);
+            writes.add(W::TypeActive, still_active(&self.table, key)?);
         }
 
-        let Some(reasons) = self.transact(writes).await? else {
+        let Some(refused) = self.commit(writes).await? else {
             return Ok(Attempt::Done(Booked::New(appointment)));
         };
-        if idem_at.is_some_and(|i| failed(&reasons, i)) {
+        if refused.has(W::Idempotency) {
             return Ok(Attempt::Again); // a concurrent request with the same key won: the next read replays it
         }
-        if type_at.is_some_and(|i| failed(&reasons, i)) {
-            return Err(BookingError::TypeInactive);
+        if refused.has(W::TypeActive) {
+            return Err(Inadmissible::TypeInactive.into());
         }
-        if failed(&reasons, SEAT) {
-            let current: Option<Slot> = reasons[SEAT].item.clone().map(from_item).transpose()?;
-            if let Some(no) = current.and_then(|s| refusal(&s, now, req.overbook)) {
-                return Err(no);
-            }
+        if let Some(current) = refused.item(W::Seat) {
+            bookable(&from_item(current)?, now, req.overbook)?;
         }
-        if failed(&reasons, APPOINTMENT) {
+        if refused.has(W::Appointment) {
             return Err(StoreError::Corrupt("a fresh appointment id already exists".into()).into());
         }
-        if failed(&reasons, SEAT) || failed(&reasons, GUARD) {
+        if refused.has(W::Seat) || refused.has(W::Guard) {
             return Ok(Attempt::Again);
         }
-        Err(StoreError::Dynamo(format!("transaction cancelled: {reasons:?}")).into())
+        Err(StoreError::Dynamo(format!("transaction cancelled: {refused:?}")).into())
     }
 
     async fn replay(
@@ -344,7 +275,11 @@ impl Store {
         Ok(Booked::Replayed(first))
     }
 
-    fn give_seat(&self, slot: SlotId, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
+    pub(super) fn give_seat(
+        &self,
+        slot: SlotId,
+        now: UtcTime,
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::slot(slot))))
@@ -357,153 +292,9 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Moves `old` (as read) to a seat of `new_slot` in one transaction: the old appointment becomes
-    /// `rescheduled` (if its status is still what was read), its seat is given back, a seat of the new
-    /// slot is taken under the same conditions as a booking, the new appointment is put, and the
-    /// patient's guard swaps the old time for the new under its version. Two requests (the batch read
-    /// and the transaction); `Ok(None)` means `old` changed meanwhile and should be read again.
-    pub async fn reschedule(
-        &self,
-        old: &Appointment,
-        to: &Move<'_>,
-        now: UtcTime,
-    ) -> Result<Option<Appointment>, BookingError> {
-        if to.slot == old.slot_id {
-            return Err(BookingError::SlotUnavailable(
-                "the appointment is already in this slot",
-            ));
-        }
-        retrying("reschedule", || self.reschedule_once(old, to, now)).await
-    }
-
-    async fn reschedule_once(
-        &self,
-        old: &Appointment,
-        to: &Move<'_>,
-        now: UtcTime,
-    ) -> Result<Attempt<Option<Appointment>>, BookingError> {
-        let slot_key = keys::slot(to.slot);
-        let guard_key = keys::patient_schedule(old.patient_id);
-        let type_key = old.appointment_type_id.map(keys::appointment_type);
-        let old_id = old.id.to_string();
-        let req_overbook = false;
-        let mut wanted = vec![slot_key.clone(), guard_key.clone()];
-        wanted.extend(type_key.clone());
-        let mut found = self.get_many(&wanted).await?;
-        let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
-        if to.own_slots_of.is_some_and(|p| p != slot.provider_id) {
-            return Err(BookingError::NotOwnSlot);
-        }
-        if let Some(no) = refusal(&slot, now, req_overbook) {
-            return Err(no);
-        }
-        // Exactly booking's rules for the appointment's type and consultation.
-        let kind = match &type_key {
-            None => None,
-            Some(k) => Some(from_item::<AppointmentType>(
-                found.remove(k).ok_or(BookingError::TypeNotFound)?,
-            )?),
-        };
-        admit(&slot, kind.as_ref(), Some(old.consultation_type))?;
-        let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-        let clashes = guard.conflicts(&slot.interval(), Some(&old_id));
-        if !clashes.is_empty() {
-            return Err(BookingError::PatientConflict(clashes));
-        }
-        let mut moved = Appointment::scheduled(
-            AppointmentId::new(),
-            old.patient_id,
-            slot.provider_id,
-            slot.id,
-            slot.start_time,
-            slot.end_time,
-            old.consultation_type,
-            now,
-        );
-        moved.appointment_type_id = old.appointment_type_id;
-        moved.reason_for_visit = old.reason_for_visit.clone();
-        moved.symptoms = old.symptoms.clone();
-        moved.chief_complaint = old.chief_complaint.clone();
-        moved.consultation_fee = old.consultation_fee;
-        moved.is_paid = old.is_paid;
-        moved.payment_id = old.payment_id.clone();
-        moved.rescheduled_from = Some(old.id);
-        moved.previous_appointment_id = Some(old.id);
-        moved.reschedule_reason = to.reason.map(str::to_owned);
-
-        let mut values: HashMap<String, AttributeValue> = HashMap::from([
-            (
-                ":rescheduled".into(),
-                s(AppointmentStatus::Rescheduled.as_str()),
-            ),
-            (":read".into(), s(old.status.as_str())),
-            (":now".into(), s(now.to_string())),
-            (":to".into(), s(moved.id.to_string())),
-        ]);
-        let mut expr =
-            "SET #status = :rescheduled, rescheduledTo = :to, updatedAt = :now".to_owned();
-        if let Some(r) = to.reason {
-            values.insert(":reason".into(), s(r));
-            expr.push_str(", rescheduleReason = :reason");
-        }
-        let leave = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::appointment(old.id))))
-            .update_expression(expr)
-            .condition_expression(if to.before_end {
-                "#status = :read AND endTime > :now"
-            } else {
-                "#status = :read"
-            })
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(StoreError::from)?;
-        let mut writes = vec![
-            TransactWriteItem::builder().update(leave).build(),
-            self.give_seat(old.slot_id, now)?,
-            self.take_seat(slot.id, now, false)?,
-            put_new(&self.table, super::appointment_item(&moved)?)?,
-            guard.take(
-                &self.table,
-                &moved.id.to_string(),
-                &slot.interval(),
-                now,
-                Some(&old_id),
-            )?,
-        ];
-        const TYPE: usize = 5;
-        if let Some(key) = &type_key {
-            writes.push(still_active(&self.table, key)?);
-        }
-        let Some(reasons) = self.transact(writes).await? else {
-            return Ok(Attempt::Done(Some(moved)));
-        };
-        if type_key.is_some() && failed(&reasons, TYPE) {
-            return Err(BookingError::TypeInactive);
-        }
-        if failed(&reasons, 0) {
-            return Ok(Attempt::Done(None));
-        }
-        if failed(&reasons, 2) {
-            let current: Option<Slot> = reasons[2].item.clone().map(from_item).transpose()?;
-            if let Some(no) = current.and_then(|s| refusal(&s, now, req_overbook)) {
-                return Err(no);
-            }
-        }
-        if failed(&reasons, 1) || failed(&reasons, 3) {
-            return Err(StoreError::Corrupt(format!(
-                "rescheduling {} met an inconsistent slot: {reasons:?}",
-                old.id
-            ))
-            .into());
-        }
-        Ok(Attempt::Again)
-    }
-
     /// One more seat taken, if the slot is open, not started and not full (for an overbook: at most one
     /// beyond `maxBookings`). The counter commutes, so concurrent bookings need no retry among themselves.
-    fn take_seat(
+    pub(super) fn take_seat(
         &self,
         slot: SlotId,
         now: UtcTime,
@@ -529,81 +320,6 @@ impl Store {
             .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
-
-    /// Cancels `appointment` as it was read: valid only if its status has not changed since. Frees the
-    /// seat and the patient's time in the same transaction. `Ok(None)` means the status moved under us
-    /// and the caller should read again.
-    pub async fn cancel(
-        &self,
-        appointment: &Appointment,
-        by: Uuid,
-        reason: &str,
-        late_window: SignedDuration,
-        before_end: bool,
-        now: UtcTime,
-    ) -> Result<Option<Appointment>, StoreError> {
-        let mut cancelled = appointment.clone();
-        cancelled.status = AppointmentStatus::Cancelled;
-        cancelled.cancelled_at = Some(now);
-        cancelled.cancelled_by = Some(by);
-        cancelled.cancellation_reason = Some(reason.to_owned());
-        cancelled.late_cancellation = Some(is_late_cancellation(
-            now,
-            appointment.start_time,
-            late_window,
-        ));
-        cancelled.updated_at = now;
-
-        let values: HashMap<String, AttributeValue> = HashMap::from([
-            (
-                ":cancelled".into(),
-                s(AppointmentStatus::Cancelled.as_str()),
-            ),
-            (":read".into(), s(appointment.status.as_str())),
-            (":now".into(), s(now.to_string())),
-            (":by".into(), s(by.to_string())),
-            (":reason".into(), s(reason)),
-            (
-                ":late".into(),
-                AttributeValue::Bool(cancelled.late_cancellation == Some(true)),
-            ),
-        ]);
-        let status = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::appointment(appointment.id))))
-            .update_expression(
-                "SET #status = :cancelled, cancelledAt = :now, cancelledBy = :by, cancellationReason = :reason, \
-                 lateCancellation = :late, updatedAt = :now",
-            )
-            .condition_expression(if before_end {
-                "#status = :read AND endTime > :now"
-            } else {
-                "#status = :read"
-            })
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .build()?;
-        let seat = self.give_seat(appointment.slot_id, now)?;
-        let writes = vec![
-            TransactWriteItem::builder().update(status).build(),
-            seat,
-            Guard::give_back(
-                &self.table,
-                &keys::patient_schedule(appointment.patient_id),
-                &appointment.id.to_string(),
-            )?,
-        ];
-        let Some(reasons) = self.transact(writes).await? else {
-            return Ok(Some(cancelled));
-        };
-        if failed(&reasons, 0) {
-            return Ok(None);
-        }
-        Err(StoreError::Corrupt(format!(
-            "cancelling {} left the slot or guard inconsistent: {reasons:?}",
-            appointment.id
-        )))
-    }
 }
 
 /// A put that succeeds if no record lives under the key: absent, or past its `expiresAt` and only
@@ -620,7 +336,7 @@ fn put_unless_live(table: &str, item: Item, now: UtcTime) -> Result<TransactWrit
 }
 
 /// A check that the appointment type under `key` still exists and is active.
-fn still_active(table: &str, key: &Key) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn still_active(table: &str, key: &Key) -> Result<TransactWriteItem, StoreError> {
     let check = ConditionCheck::builder()
         .table_name(table)
         .set_key(Some(super::key_item(key)))
@@ -630,7 +346,7 @@ fn still_active(table: &str, key: &Key) -> Result<TransactWriteItem, StoreError>
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
-fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))

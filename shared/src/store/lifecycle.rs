@@ -22,7 +22,6 @@ pub struct Change {
     pub from: Vec<AppointmentStatus>,
     pub to: Option<AppointmentStatus>,
     pub set: Vec<(&'static str, AttributeValue)>,
-    pub remove: Vec<&'static str>,
     /// The start must lie in this range (check-in).
     pub start_between: Option<(UtcTime, UtcTime)>,
     /// The end must be at or before this instant (no-show).
@@ -38,7 +37,6 @@ impl Change {
             from: vec![],
             to: None,
             set: vec![],
-            remove: vec![],
             start_between: None,
             ended_by: None,
             now,
@@ -69,19 +67,7 @@ impl Store {
             values.insert(format!(":a{i}"), value.clone());
             sets.push(format!("#a{i} = :a{i}"));
         }
-        let mut update = format!("SET {}", sets.join(", "));
-        if !c.remove.is_empty() {
-            let removed: Vec<String> = c
-                .remove
-                .iter()
-                .enumerate()
-                .map(|(i, attr)| {
-                    names.insert(format!("#r{i}"), (*attr).to_owned());
-                    format!("#r{i}")
-                })
-                .collect();
-            update.push_str(&format!(" REMOVE {}", removed.join(", ")));
-        }
+        let update = format!("SET {}", sets.join(", "));
 
         let mut condition = vec!["attribute_exists(PK)".to_owned()];
         if !c.from.is_empty() {

@@ -4,15 +4,17 @@
 //! that could double-book is a conditional write or a transaction (see `booking`), so correctness does
 //! not depend on the order in which concurrent requests arrive.
 
+pub mod appointment_types;
 pub mod booking;
+pub mod cancel;
 pub mod guard;
 pub mod keys;
 pub mod lifecycle;
 pub mod lists;
 pub mod page;
+pub mod reschedule;
 pub mod retry;
 pub mod slots;
-pub mod types;
 
 use std::collections::HashMap;
 
@@ -32,6 +34,44 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Store {
     pub db: aws_sdk_dynamodb::Client,
     pub table: String,
+}
+
+/// The writes of one transaction, each under a name, so that a cancellation is read by name and not by
+/// position.
+pub struct Writes<N>(Vec<(N, TransactWriteItem)>);
+
+impl<N> Writes<N> {
+    pub fn new() -> Self {
+        Writes(vec![])
+    }
+
+    pub fn add(&mut self, name: N, write: TransactWriteItem) {
+        self.0.push((name, write));
+    }
+}
+
+impl<N> Default for Writes<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The named writes whose conditions failed, and the item each returned, if it asked for it.
+#[derive(Debug)]
+pub struct Refused<N>(Vec<(N, Option<Item>)>);
+
+impl<N: Copy + PartialEq> Refused<N> {
+    pub fn has(&self, name: N) -> bool {
+        self.0.iter().any(|(n, _)| *n == name)
+    }
+
+    /// The item as it was when `name`'s condition failed.
+    pub fn item(&self, name: N) -> Option<Item> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, i)| i.clone())
+    }
 }
 
 /// Failures of the store itself, as opposed to a rule saying no.
@@ -227,6 +267,25 @@ impl Store {
                 return Ok(out);
             }
         }
+    }
+
+    /// One transaction of named writes. `Ok(None)` when it committed; `Ok(Some(refused))` names the
+    /// writes whose conditions failed, each with the item it returned (where it asked for `ALL_OLD`).
+    pub async fn commit<N: Copy + PartialEq>(
+        &self,
+        writes: Writes<N>,
+    ) -> Result<Option<Refused<N>>, StoreError> {
+        let (names, items): (Vec<N>, Vec<TransactWriteItem>) = writes.0.into_iter().unzip();
+        Ok(self.transact(items).await?.map(|reasons| {
+            Refused(
+                names
+                    .into_iter()
+                    .zip(reasons)
+                    .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                    .map(|(n, r)| (n, r.item))
+                    .collect(),
+            )
+        }))
     }
 
     /// One TransactWriteItems. `Ok(None)` when it committed; `Ok(Some(reasons))` when a condition

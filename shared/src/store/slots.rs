@@ -130,14 +130,6 @@ pub struct Bulk {
     pub existing: usize,
 }
 
-/// Why a slot was left as it was by a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Skip {
-    HasBookings,
-    AlreadyBlocked,
-    Cancelled,
-}
-
 impl Store {
     /// Creates `slots` (all of one provider, with ids derived from their starts), one transaction per
     /// local day, days written concurrently with a bound. First one batch read per 100 UTC days of the

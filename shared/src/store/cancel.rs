@@ -1,0 +1,99 @@
+//! Cancelling: the status, the seat and the patient's time in one transaction.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use jiff::SignedDuration;
+use uuid::Uuid;
+
+use super::guard::Guard;
+use super::{keys, s, Store, StoreError, Writes};
+use crate::domain::appointment::is_late_cancellation;
+use crate::domain::{Appointment, AppointmentStatus, UtcTime};
+
+impl Store {
+    /// Cancels `appointment` as it was read: valid only if its status has not changed since. Frees the
+    /// seat and the patient's time in the same transaction. `Ok(None)` means the status moved under us
+    /// and the caller should read again.
+    pub async fn cancel(
+        &self,
+        appointment: &Appointment,
+        by: Uuid,
+        reason: &str,
+        late_window: SignedDuration,
+        before_end: bool,
+        now: UtcTime,
+    ) -> Result<Option<Appointment>, StoreError> {
+        let mut cancelled = appointment.clone();
+        cancelled.status = AppointmentStatus::Cancelled;
+        cancelled.cancelled_at = Some(now);
+        cancelled.cancelled_by = Some(by);
+        cancelled.cancellation_reason = Some(reason.to_owned());
+        cancelled.late_cancellation = Some(is_late_cancellation(
+            now,
+            appointment.start_time,
+            late_window,
+        ));
+        cancelled.updated_at = now;
+
+        let values: HashMap<String, AttributeValue> = HashMap::from([
+            (
+                ":cancelled".into(),
+                s(AppointmentStatus::Cancelled.as_str()),
+            ),
+            (":read".into(), s(appointment.status.as_str())),
+            (":now".into(), s(now.to_string())),
+            (":by".into(), s(by.to_string())),
+            (":reason".into(), s(reason)),
+            (
+                ":late".into(),
+                AttributeValue::Bool(cancelled.late_cancellation == Some(true)),
+            ),
+        ]);
+        let status = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::appointment(appointment.id))))
+            .update_expression(
+                "SET #status = :cancelled, cancelledAt = :now, cancelledBy = :by, cancellationReason = :reason, \
+                 lateCancellation = :late, updatedAt = :now",
+            )
+            .condition_expression(if before_end {
+                "#status = :read AND endTime > :now"
+            } else {
+                "#status = :read"
+            })
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()?;
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum W {
+            Status,
+            FreeSeat,
+            Guard,
+        }
+        let mut writes = Writes::new();
+        writes.add(
+            W::Status,
+            TransactWriteItem::builder().update(status).build(),
+        );
+        writes.add(W::FreeSeat, self.give_seat(appointment.slot_id, now)?);
+        writes.add(
+            W::Guard,
+            Guard::give_back(
+                &self.table,
+                &keys::patient_schedule(appointment.patient_id),
+                &appointment.id.to_string(),
+            )?,
+        );
+        let Some(refused) = self.commit(writes).await? else {
+            return Ok(Some(cancelled));
+        };
+        if refused.has(W::Status) {
+            return Ok(None);
+        }
+        Err(StoreError::Corrupt(format!(
+            "cancelling {} left the slot or guard inconsistent: {refused:?}",
+            appointment.id
+        )))
+    }
+}

@@ -1,0 +1,180 @@
+//! Rescheduling: an appointment moves to a seat of another slot in one transaction, under booking's
+//! rules for the new slot.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+
+use super::booking::{put_new, still_active, BookingError};
+use super::guard::Guard;
+use super::retry::{retrying, Attempt};
+use super::{from_item, keys, s, Store, StoreError, Writes};
+use crate::domain::admission::{admit, bookable, Inadmissible};
+use crate::domain::{
+    Appointment, AppointmentId, AppointmentStatus, AppointmentType, ProviderId, Slot, SlotId,
+    UtcTime,
+};
+
+/// Where and under which rules an appointment moves.
+#[derive(Clone, Copy, Debug)]
+pub struct Move<'a> {
+    pub slot: SlotId,
+    pub reason: Option<&'a str>,
+    /// A provider (not staff) moves appointments only into their own slots.
+    pub own_slots_of: Option<ProviderId>,
+    /// Only while the appointment has not ended (anyone but staff and admin).
+    pub before_end: bool,
+}
+
+impl Store {
+    /// Moves `old` (as read) to a seat of `new_slot` in one transaction: the old appointment becomes
+    /// `rescheduled` (if its status is still what was read), its seat is given back, a seat of the new
+    /// slot is taken under the same conditions as a booking, the new appointment is put, and the
+    /// patient's guard swaps the old time for the new under its version. Two requests (the batch read
+    /// and the transaction); `Ok(None)` means `old` changed meanwhile and should be read again.
+    pub async fn reschedule(
+        &self,
+        old: &Appointment,
+        to: &Move<'_>,
+        now: UtcTime,
+    ) -> Result<Option<Appointment>, BookingError> {
+        if to.slot == old.slot_id {
+            return Err(
+                Inadmissible::SlotUnavailable("the appointment is already in this slot").into(),
+            );
+        }
+        retrying("reschedule", || self.reschedule_once(old, to, now)).await
+    }
+
+    async fn reschedule_once(
+        &self,
+        old: &Appointment,
+        to: &Move<'_>,
+        now: UtcTime,
+    ) -> Result<Attempt<Option<Appointment>>, BookingError> {
+        let slot_key = keys::slot(to.slot);
+        let guard_key = keys::patient_schedule(old.patient_id);
+        let type_key = old.appointment_type_id.map(keys::appointment_type);
+        let old_id = old.id.to_string();
+        let mut wanted = vec![slot_key.clone(), guard_key.clone()];
+        wanted.extend(type_key.clone());
+        let mut found = self.get_many(&wanted).await?;
+        let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
+        if to.own_slots_of.is_some_and(|p| p != slot.provider_id) {
+            return Err(BookingError::NotOwnSlot);
+        }
+        bookable(&slot, now, false)?;
+        // Exactly booking's rules for the appointment's type and consultation.
+        let kind = match &type_key {
+            None => None,
+            Some(k) => Some(from_item::<AppointmentType>(
+                found.remove(k).ok_or(BookingError::TypeNotFound)?,
+            )?),
+        };
+        admit(&slot, kind.as_ref(), Some(old.consultation_type))?;
+        let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
+        let clashes = guard.conflicts(&slot.interval(), Some(&old_id));
+        if !clashes.is_empty() {
+            return Err(BookingError::PatientConflict(clashes));
+        }
+        let mut moved = Appointment::scheduled(
+            AppointmentId::new(),
+            old.patient_id,
+            slot.provider_id,
+            slot.id,
+            slot.start_time,
+            slot.end_time,
+            old.consultation_type,
+            now,
+        );
+        moved.appointment_type_id = old.appointment_type_id;
+        moved.reason_for_visit = old.reason_for_visit.clone();
+        moved.symptoms = old.symptoms.clone();
+        moved.chief_complaint = old.chief_complaint.clone();
+        moved.consultation_fee = old.consultation_fee;
+        moved.is_paid = old.is_paid;
+        moved.payment_id = old.payment_id.clone();
+        moved.rescheduled_from = Some(old.id);
+        moved.previous_appointment_id = Some(old.id);
+        moved.reschedule_reason = to.reason.map(str::to_owned);
+
+        let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (
+                ":rescheduled".into(),
+                s(AppointmentStatus::Rescheduled.as_str()),
+            ),
+            (":read".into(), s(old.status.as_str())),
+            (":now".into(), s(now.to_string())),
+            (":to".into(), s(moved.id.to_string())),
+        ]);
+        let mut expr =
+            "SET #status = :rescheduled, rescheduledTo = :to, updatedAt = :now".to_owned();
+        if let Some(r) = to.reason {
+            values.insert(":reason".into(), s(r));
+            expr.push_str(", rescheduleReason = :reason");
+        }
+        let leave = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::appointment(old.id))))
+            .update_expression(expr)
+            .condition_expression(if to.before_end {
+                "#status = :read AND endTime > :now"
+            } else {
+                "#status = :read"
+            })
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(StoreError::from)?;
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum W {
+            Leave,
+            FreeOldSeat,
+            TakeSeat,
+            Appointment,
+            Guard,
+            TypeActive,
+        }
+        let mut writes = Writes::new();
+        writes.add(W::Leave, TransactWriteItem::builder().update(leave).build());
+        writes.add(W::FreeOldSeat, self.give_seat(old.slot_id, now)?);
+        writes.add(W::TakeSeat, self.take_seat(slot.id, now, false)?);
+        writes.add(
+            W::Appointment,
+            put_new(&self.table, super::appointment_item(&moved)?)?,
+        );
+        writes.add(
+            W::Guard,
+            guard.take(
+                &self.table,
+                &moved.id.to_string(),
+                &slot.interval(),
+                now,
+                Some(&old_id),
+            )?,
+        );
+        if let Some(key) = &type_key {
+            writes.add(W::TypeActive, still_active(&self.table, key)?);
+        }
+        let Some(refused) = self.commit(writes).await? else {
+            return Ok(Attempt::Done(Some(moved)));
+        };
+        if refused.has(W::TypeActive) {
+            return Err(Inadmissible::TypeInactive.into());
+        }
+        if refused.has(W::Leave) {
+            return Ok(Attempt::Done(None));
+        }
+        if let Some(current) = refused.item(W::TakeSeat) {
+            bookable(&from_item(current)?, now, false)?;
+        }
+        if refused.has(W::FreeOldSeat) || refused.has(W::Appointment) {
+            return Err(StoreError::Corrupt(format!(
+                "rescheduling {} met an inconsistent slot: {refused:?}",
+                old.id
+            ))
+            .into());
+        }
+        Ok(Attempt::Again)
+    }
+}
