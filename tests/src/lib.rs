@@ -597,6 +597,17 @@ impl TestApp {
     }
 }
 
+/// Working hours of one morning session, every day of the week.
+pub fn every_day(start: &str, end: &str) -> Value {
+    let day = json!({"morning": {"start": start, "end": end}});
+    json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day})
+}
+
+/// A `POST /slots/bulk` body of 30-minute slots.
+pub fn bulk_body(provider: &Actor, tz: &str, from: &str, to: &str, hours: Value) -> Value {
+    json!({"providerId": provider.id, "timeZone": tz, "startDate": from, "endDate": to, "workingHours": hours, "slotDuration": 30})
+}
+
 /// Now plus `minutes`, on a whole minute.
 pub fn whole_minutes_from_now(minutes: i64) -> shared::domain::UtcTime {
     let now = jiff::Timestamp::now().as_second();

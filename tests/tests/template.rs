@@ -236,3 +236,61 @@ fn http_functions_end_before_api_gateway_gives_up_and_the_largest_requests_get_m
         );
     }
 }
+
+/// The error catalogue, the README's table of it and DESIGN.md section 11 say the same.
+#[test]
+fn the_error_catalogue_is_the_one_the_readme_and_the_design_list() {
+    use shared::api::Code;
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut documented: Vec<(u16, String)> = readme
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let status = cells.get(1)?.parse().ok()?;
+            let code = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((status, code.to_owned()))
+        })
+        .collect();
+    let mut catalogue: Vec<(u16, String)> = Code::ALL
+        .iter()
+        .map(|c| (c.status(), c.as_str().to_owned()))
+        .collect();
+    documented.sort();
+    catalogue.sort();
+    assert_eq!(documented, catalogue, "README's error table");
+
+    // DESIGN.md (beside the repository) names some codes with their statuses in section 11's
+    // "Errors:" paragraph; each is in the catalogue with that status.
+    let design = std::fs::read_to_string(root().join("../shared/DESIGN.md")).unwrap();
+    let errors = design
+        .split("\nErrors: ")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("DESIGN.md section 11 has an Errors paragraph");
+    let mut status = 0u16;
+    let mut named = 0;
+    for word in errors.split_whitespace() {
+        if let Ok(s) = word
+            .trim_matches(|c: char| !c.is_ascii_digit())
+            .parse::<u16>()
+        {
+            if (400..600).contains(&s) {
+                status = s;
+            }
+        }
+        if let Some(code) = word
+            .trim_matches(|c: char| c == ',' || c == '/' || c == '(' || c == ')')
+            .strip_prefix('`')
+            .and_then(|w| w.strip_suffix('`'))
+        {
+            if code.chars().all(|c| c.is_ascii_lowercase() || c == '_') && code.contains('_')
+                || code == "contended"
+            {
+                let found = Code::ALL.iter().find(|c| c.as_str() == code);
+                assert_eq!(found.map(|c| c.status()), Some(status), "{code}");
+                named += 1;
+            }
+        }
+    }
+    assert!(named >= 8, "found {named} codes in DESIGN.md");
+}

@@ -1,4 +1,7 @@
-//! Problem details (RFC 9457) with a stable `code` per failure.
+//! Problem details (RFC 9457) with a stable `code` per failure. [`Code`] is the closed catalogue of
+//! every code a client can see (DESIGN.md section 11): its HTTP status and its name are one match each.
+
+use std::sync::Arc;
 
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -8,22 +11,84 @@ use crate::store::booking::BookingError;
 use crate::store::slots::SlotError;
 use crate::store::StoreError;
 
+macro_rules! catalogue {
+    ($($variant:ident $status:literal $name:literal: $doc:literal,)*) => {
+        /// Every failure a client of the HTTP API can see.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            pub fn status(self) -> u16 {
+                match self {
+                    $(Code::$variant => $status,)*
+                }
+            }
+
+            /// The stable name clients match on (`code`, and the last segment of `type`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                }
+            }
+
+            /// What the code means, for the OpenAPI document.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $doc,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    ValidationFailed 400 "validation_failed": "A parameter or body field is missing or out of range; `errors` names each.",
+    Unauthorized 401 "unauthorized": "No valid bearer token.",
+    Forbidden 403 "forbidden": "The caller's role may not do this.",
+    NotFound 404 "not_found": "No such resource, or not one the caller may see.",
+    BodyTooLarge 413 "body_too_large": "The body is larger than the service takes.",
+    UnsupportedMediaType 415 "unsupported_media_type": "The body is not application/json.",
+    InvalidTransition 409 "invalid_transition": "The appointment's status does not allow this action.",
+    SlotFull 409 "slot_full": "Every seat of the slot is taken.",
+    SlotUnavailable 409 "slot_unavailable": "The slot is blocked, cancelled or has started.",
+    SlotOverlap 409 "slot_overlap": "The slot overlaps another slot of the provider.",
+    SlotNotBlocked 409 "slot_not_blocked": "Only a blocked slot can be released.",
+    SlotHasBookings 409 "slot_has_bookings": "The slot has bookings.",
+    PatientConflict 409 "patient_conflict": "The patient already has an appointment at that time.",
+    TooManyAppointments 409 "too_many_appointments": "The patient holds the most appointments allowed at once.",
+    AppointmentTypeInactive 409 "appointment_type_inactive": "The appointment type is no longer offered.",
+    AppointmentTypeNotAllowed 409 "appointment_type_not_allowed": "The slot does not admit that appointment type.",
+    ConsultationTypeNotOffered 409 "consultation_type_not_offered": "The appointment type is not offered as that consultation type.",
+    ConcurrentUpdate 409 "concurrent_update": "The appointment changed meanwhile; read it again.",
+    IdempotencyKeyReused 422 "idempotency_key_reused": "The Idempotency-Key was used for a different request.",
+    CheckInWindow 422 "check_in_window": "Check-in is not open at this time.",
+    AppointmentNotOver 422 "appointment_not_over": "A no-show can be recorded only after the end.",
+    AppointmentOver 422 "appointment_over": "The appointment has ended; only staff can cancel it now.",
+    Contended 503 "contended": "Contention or throttling outlasted the retries; retry after Retry-After seconds.",
+    StoreUnavailable 503 "store_unavailable": "The store could not serve the request.",
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
-    pub status: u16,
-    pub code: &'static str,
+    pub code: Code,
     pub detail: String,
     pub errors: Vec<FieldError>,
     /// Seconds for the `Retry-After` header of a 503.
     pub retry_after: Option<u32>,
     /// The store asked for a retry that has not been made yet (see [`crate::store::retry`]).
     transient: bool,
+    /// What failed underneath (an SDK error), for logs; never shown to clients.
+    source: Option<Arc<StoreError>>,
 }
 
 impl crate::store::retry::Transient for ApiError {
@@ -34,20 +99,38 @@ impl crate::store::retry::Transient for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.code, self.detail)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status(),
+            self.code.as_str(),
+            self.detail
+        )
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn new(code: Code, detail: impl Into<String>) -> ApiError {
         ApiError {
-            status,
             code,
             detail: detail.into(),
             errors: vec![],
             retry_after: None,
             transient: false,
+            source: None,
         }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.status()
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> ApiError {
@@ -55,7 +138,7 @@ impl ApiError {
         let detail = format!("invalid: {}", fields.join(", "));
         ApiError {
             errors,
-            ..Self::new(400, "validation_failed", detail)
+            ..Self::new(Code::ValidationFailed, detail)
         }
     }
 
@@ -67,19 +150,15 @@ impl ApiError {
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
-        Self::new(401, "unauthorized", detail)
+        Self::new(Code::Unauthorized, detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
-        Self::new(403, "forbidden", detail)
+        Self::new(Code::Forbidden, detail)
     }
 
     pub fn not_found(what: &str) -> ApiError {
-        Self::new(404, "not_found", format!("{what} not found"))
-    }
-
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
-        Self::new(409, code, detail)
+        Self::new(Code::NotFound, format!("{what} not found"))
     }
 
     /// 503 `contended`: a transient condition (contention, throttling) outlasted the retries; the
@@ -88,26 +167,17 @@ impl ApiError {
         ApiError {
             retry_after: Some(1),
             ..Self::new(
-                503,
-                "contended",
+                Code::Contended,
                 "the schedule is busy with other requests right now; retry after the Retry-After seconds",
             )
         }
     }
 
     fn title(&self) -> &'static str {
-        match self.status {
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            409 => "Conflict",
-            413 => "Content Too Large",
-            415 => "Unsupported Media Type",
-            422 => "Unprocessable Content",
-            503 => "Service Unavailable",
-            _ => "Error",
-        }
+        lambda_http::http::StatusCode::from_u16(self.status())
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error")
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -122,18 +192,18 @@ impl ApiError {
             errors: &'a [FieldError],
         }
         let problem = Problem {
-            r#type: format!("/problems/{}", self.code),
+            r#type: format!("/problems/{}", self.code.as_str()),
             title: self.title(),
-            status: self.status,
+            status: self.status(),
             detail: &self.detail,
-            code: self.code,
+            code: self.code.as_str(),
             errors: &self.errors,
         };
         let body = serde_json::to_string(&problem).expect("a problem serializes");
         let mut builder = Response::builder()
-            .status(self.status)
+            .status(self.status())
             .header("content-type", "application/problem+json");
-        if self.status == 401 {
+        if self.code == Code::Unauthorized {
             builder = builder.header("www-authenticate", "Bearer");
         }
         if let Some(seconds) = self.retry_after {
@@ -145,7 +215,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        match &e {
+        let mut out = match &e {
             StoreError::Contended(_) => {
                 tracing::warn!(error = %e, "gave up on a contended write");
                 ApiError::contended()
@@ -158,56 +228,51 @@ impl From<StoreError> for ApiError {
             StoreError::Corrupt(_) => {
                 tracing::error!(kind = "corrupt_item", "stored item could not be read");
                 ApiError::new(
-                    503,
-                    "store_unavailable",
+                    Code::StoreUnavailable,
                     "the appointment store could not serve this request",
                 )
             }
             StoreError::Dynamo(_) => {
-                tracing::error!(error = %e, "store request failed");
+                tracing::error!(error = %crate::store::chain(&e), "store request failed");
                 ApiError::new(
-                    503,
-                    "store_unavailable",
+                    Code::StoreUnavailable,
                     "the appointment store could not serve this request",
                 )
             }
-        }
+        };
+        out.source = Some(Arc::new(e));
+        out
     }
 }
 
 impl From<BookingError> for ApiError {
     fn from(e: BookingError) -> ApiError {
-        match e {
-            BookingError::SlotNotFound => ApiError::not_found("slot"),
-            BookingError::Inadmissible(why) => why.into(),
-            BookingError::PatientConflict(_) => {
-                ApiError::conflict("patient_conflict", e.to_string())
-            }
-            BookingError::TooManyAppointments(_) => {
-                ApiError::conflict("too_many_appointments", e.to_string())
-            }
-            BookingError::IdempotencyMismatch => {
-                ApiError::new(422, "idempotency_key_reused", e.to_string())
-            }
-            BookingError::TypeNotFound => ApiError::not_found("appointment type"),
-            BookingError::NotOwnSlot => ApiError::forbidden(e.to_string()),
-            BookingError::Store(s) => s.into(),
-        }
+        let code = match e {
+            BookingError::SlotNotFound => return ApiError::not_found("slot"),
+            BookingError::TypeNotFound => return ApiError::not_found("appointment type"),
+            BookingError::Inadmissible(why) => return why.into(),
+            BookingError::Store(s) => return s.into(),
+            BookingError::PatientConflict(_) => Code::PatientConflict,
+            BookingError::TooManyAppointments(_) => Code::TooManyAppointments,
+            BookingError::IdempotencyMismatch => Code::IdempotencyKeyReused,
+            BookingError::NotOwnSlot => Code::Forbidden,
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
 impl From<Inadmissible> for ApiError {
     fn from(e: Inadmissible) -> ApiError {
         let code = match e {
-            Inadmissible::SlotFull => "slot_full",
-            Inadmissible::SlotUnavailable(_) => "slot_unavailable",
-            Inadmissible::TypeInactive => "appointment_type_inactive",
-            Inadmissible::TypeNotAllowed => "appointment_type_not_allowed",
-            Inadmissible::ConsultationNotOffered => "consultation_type_not_offered",
+            Inadmissible::SlotFull => Code::SlotFull,
+            Inadmissible::SlotUnavailable(_) => Code::SlotUnavailable,
+            Inadmissible::TypeInactive => Code::AppointmentTypeInactive,
+            Inadmissible::TypeNotAllowed => Code::AppointmentTypeNotAllowed,
+            Inadmissible::ConsultationNotOffered => Code::ConsultationTypeNotOffered,
         };
         match e {
-            Inadmissible::SlotUnavailable(why) => ApiError::conflict(code, why),
-            _ => ApiError::conflict(code, e.to_string()),
+            Inadmissible::SlotUnavailable(why) => ApiError::new(code, why),
+            _ => ApiError::new(code, e.to_string()),
         }
     }
 }
@@ -215,11 +280,34 @@ impl From<Inadmissible> for ApiError {
 impl From<SlotError> for ApiError {
     fn from(e: SlotError) -> ApiError {
         match e {
-            SlotError::Overlap(ids) => ApiError::conflict(
-                "slot_overlap",
+            SlotError::Overlap(ids) => ApiError::new(
+                Code::SlotOverlap,
                 format!("overlaps the provider's slot(s) {}", ids.join(", ")),
             ),
             SlotError::Store(s) => s.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_one_name_and_a_client_error_or_a_retryable_status() {
+        let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Code::ALL.len(), "names are unique");
+        for c in Code::ALL {
+            assert!(
+                (400..500).contains(&c.status()) || c.status() == 503,
+                "{c:?}: no 5xx but 503"
+            );
+            assert!(c
+                .as_str()
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch == '_'));
         }
     }
 }

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
+use super::{caller, json, json_body, path_id, ApiError, Checks, Code, Ctx, Reply, Request};
 use crate::domain::lifecycle::{refusal, Action, Refusal};
 use crate::domain::{AppointmentId, AppointmentStatus, Caller, ConsultationType, Day, Vitals};
 use crate::store::lifecycle::{Change, Outcome};
@@ -18,23 +18,20 @@ impl From<Refusal> for ApiError {
             Refusal::Forbidden => {
                 ApiError::forbidden("this role may not do that to this appointment")
             }
-            Refusal::InvalidTransition { from, action } => ApiError::conflict(
-                "invalid_transition",
+            Refusal::InvalidTransition { from, action } => ApiError::new(
+                Code::InvalidTransition,
                 format!("a {} appointment cannot be {}", from.as_str(), verb(action)),
             ),
             Refusal::CheckInWindow { opens, closes } => ApiError::new(
-                422,
-                "check_in_window",
+                Code::CheckInWindow,
                 format!("check-in is open from {opens} to {closes}"),
             ),
             Refusal::NotOverYet { ends } => ApiError::new(
-                422,
-                "appointment_not_over",
+                Code::AppointmentNotOver,
                 format!("a no-show can be recorded from {ends}"),
             ),
             Refusal::AlreadyOver { ended } => ApiError::new(
-                422,
-                "appointment_over",
+                Code::AppointmentOver,
                 format!("the appointment ended at {ended}: the provider completes it or records a no-show; staff can still cancel it"),
             ),
         }
@@ -96,8 +93,8 @@ async fn apply(ctx: &Ctx, who: &Caller, action: Action, change: &Change) -> Repl
                 refusal(action, who, old.as_ref(), change.now, ctx.config.check_in)
                     .map(ApiError::from)
                     .unwrap_or_else(|| {
-                        ApiError::conflict(
-                            "concurrent_update",
+                        ApiError::new(
+                            Code::ConcurrentUpdate,
                             "the appointment changed meanwhile; retry",
                         )
                     }),
@@ -312,8 +309,8 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
             } else {
                 ""
             };
-            return Err(ApiError::conflict(
-                "invalid_transition",
+            return Err(ApiError::new(
+                Code::InvalidTransition,
                 format!("no appointment can become {}{how}", to.as_str()),
             ));
         }

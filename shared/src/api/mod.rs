@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use lambda_http::{Body, Response};
 
-pub use error::{ApiError, FieldError};
+pub use error::{ApiError, Code, FieldError};
 pub use request::{caller, json, json_body, path_id, Bound, Checks, Query, BOUND};
 
 use crate::config::{Config, ConfigError};

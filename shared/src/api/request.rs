@@ -8,7 +8,7 @@ use lambda_http::{Body, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{ApiError, Ctx, FieldError, Request};
+use super::{ApiError, Code, Ctx, FieldError, Request};
 use crate::domain::access::{Caller, CallerError};
 use crate::domain::{Day, UtcTime};
 
@@ -38,8 +38,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         if !(ct.starts_with("application/json") || ct.contains("+json")) {
             return Err(ApiError::new(
-                415,
-                "unsupported_media_type",
+                Code::UnsupportedMediaType,
                 "the body must be application/json",
             ));
         }
@@ -47,8 +46,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY {
         return Err(ApiError::new(
-            413,
-            "body_too_large",
+            Code::BodyTooLarge,
             format!("the body may be at most {MAX_BODY} bytes"),
         ));
     }

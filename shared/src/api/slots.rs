@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, BOUND};
-use crate::api::ApiError;
+use crate::api::{ApiError, Code};
 use crate::domain::{Caller, Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
 use crate::store::{keys, page};
 
@@ -326,12 +326,12 @@ pub async fn release(ctx: &Ctx, req: Request) -> Reply {
         Err(Some(old)) if scope.is_some_and(|p| p != old.provider_id) => Err(ApiError::forbidden(
             "only the provider, staff or an admin may release a slot",
         )),
-        Err(Some(old)) if old.status != SlotStatus::Blocked => Err(ApiError::conflict(
-            "slot_not_blocked",
+        Err(Some(old)) if old.status != SlotStatus::Blocked => Err(ApiError::new(
+            Code::SlotNotBlocked,
             format!("the slot is {}", old.status.as_str()),
         )),
-        Err(Some(_)) => Err(ApiError::conflict(
-            "slot_has_bookings",
+        Err(Some(_)) => Err(ApiError::new(
+            Code::SlotHasBookings,
             "a blocked slot with bookings cannot be released",
         )),
     }

@@ -251,7 +251,7 @@ impl Store {
         if refused.has(W::Seat) || refused.has(W::Guard) {
             return Ok(Attempt::Again);
         }
-        Err(StoreError::Dynamo(format!("transaction cancelled: {refused:?}")).into())
+        Err(StoreError::internal(format!("transaction cancelled: {refused:?}")).into())
     }
 
     async fn replay(

@@ -74,14 +74,17 @@ impl<N: Copy + PartialEq> Refused<N> {
     }
 }
 
+/// What failed underneath: an SDK error, kept whole for logs.
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Failures of the store itself, as opposed to a rule saying no.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("DynamoDB request failed: {0}")]
-    Dynamo(String),
+    #[error("DynamoDB request failed")]
+    Dynamo(#[source] Source),
     /// Worth retrying: throttled, a conflicting transaction, a timeout or a server error.
-    #[error("DynamoDB asked to retry: {0}")]
-    Transient(String),
+    #[error("DynamoDB asked to retry")]
+    Transient(#[source] Source),
     #[error("a stored item does not have the expected shape: {0}")]
     Corrupt(String),
     #[error("gave up after {0} attempts that each met a concurrent write or throttling")]
@@ -104,38 +107,44 @@ impl StoreError {
     /// A service error, kept as transient when its code says so.
     pub fn service<E>(e: E) -> StoreError
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let transient = e.code().is_some_and(|c| TRANSIENT_CODES.contains(&c));
-        let text = DisplayErrorContext(e).to_string();
-        if transient {
-            StoreError::Transient(text)
+        if e.code().is_some_and(|c| TRANSIENT_CODES.contains(&c)) {
+            StoreError::Transient(Box::new(e))
         } else {
-            StoreError::Dynamo(text)
+            StoreError::Dynamo(Box::new(e))
         }
     }
+
+    /// A failure of ours rather than DynamoDB's (a task that panicked, a cancellation no rule explains).
+    pub fn internal(what: impl Into<String>) -> StoreError {
+        StoreError::Dynamo(what.into().into())
+    }
+}
+
+/// An error and every source under it, on one line, for logs.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    DisplayErrorContext(e).to_string()
 }
 
 impl<E, R> From<SdkError<E, R>> for StoreError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     fn from(e: SdkError<E, R>) -> Self {
         // One rule for what is worth retrying: retry::is_transient.
-        let transient = retry::is_transient(&e);
-        let text = DisplayErrorContext(e).to_string();
-        if transient {
-            StoreError::Transient(text)
+        if retry::is_transient(&e) {
+            StoreError::Transient(Box::new(e))
         } else {
-            StoreError::Dynamo(text)
+            StoreError::Dynamo(Box::new(e))
         }
     }
 }
 
 impl From<aws_sdk_dynamodb::error::BuildError> for StoreError {
     fn from(e: aws_sdk_dynamodb::error::BuildError) -> Self {
-        StoreError::Dynamo(e.to_string())
+        StoreError::Dynamo(Box::new(e))
     }
 }
 
@@ -312,7 +321,7 @@ impl Store {
                     if said_no {
                         Ok(Some(reasons))
                     } else {
-                        Err(StoreError::Transient(DisplayErrorContext(c).to_string()))
+                        Err(StoreError::Transient(Box::new(c)))
                     }
                 }
                 other => Err(StoreError::service(other)),

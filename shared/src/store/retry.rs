@@ -30,6 +30,9 @@ pub enum Attempt<T> {
 /// How long retries may take in all. Every function's `Timeout` in template.yaml is at least 10 s, so
 /// a request that gives up still answers well inside it.
 pub const BUDGET: Duration = Duration::from_millis(3_000);
+/// Retries made even past the budget: when every request is slow (a loaded store, not contention), the
+/// budget alone would give up after one retry. Three retries stay inside every function's timeout.
+pub const MIN_ATTEMPTS: u32 = 3;
 /// The first pause's upper bound; it doubles with each attempt up to [`CAP`].
 pub const BASE: Duration = Duration::from_millis(10);
 pub const CAP: Duration = Duration::from_millis(400);
@@ -72,11 +75,12 @@ impl Backoff {
         }
     }
 
-    /// Waits before the next attempt, or says `Contended` when that would pass the budget.
+    /// Waits before the next attempt, or says `Contended` when that would pass the budget (and at
+    /// least [`MIN_ATTEMPTS`] were made).
     pub async fn pause(&mut self) -> Result<(), StoreError> {
         self.attempts += 1;
         let pause = full_jitter(self.attempts);
-        if self.started.elapsed() + pause > BUDGET {
+        if self.started.elapsed() + pause > BUDGET && self.attempts >= MIN_ATTEMPTS {
             tracing::warn!(
                 what = self.what,
                 attempts = self.attempts,

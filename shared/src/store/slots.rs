@@ -118,7 +118,7 @@ fn joined(
 ) -> Result<(usize, Slot, bool), StoreError> {
     let (i, slot, done) = next
         .expect("a task is running")
-        .map_err(|e| StoreError::Dynamo(format!("a block update panicked: {e}")))?;
+        .map_err(|e| StoreError::internal(format!("a block update panicked: {e}")))?;
     Ok((i, slot, done?))
 }
 
@@ -245,7 +245,7 @@ impl Store {
         }
         while let Some(done) = tasks.join_next().await {
             let slots =
-                done.map_err(|e| StoreError::Dynamo(format!("a day's write panicked: {e}")))??;
+                done.map_err(|e| StoreError::internal(format!("a day's write panicked: {e}")))??;
             bulk.created.extend(slots);
         }
         bulk.created.sort_by_key(|s| s.start_time);
