@@ -167,7 +167,7 @@ pub(crate) async fn cancel_as(ctx: &Ctx, who: &Caller, id: AppointmentId, reason
                 who.id,
                 reason,
                 window,
-                !who.is_staff(),
+                Action::Cancel.only_before_end(who),
                 now,
             )
             .await?
@@ -218,7 +218,7 @@ pub async fn reschedule(ctx: &Ctx, req: Request) -> Reply {
                     reason: body.reason.as_deref().map(str::trim),
                     own_slots_of: (who.has(Role::Provider) && !who.is_staff())
                         .then(|| ProviderId::from_uuid(who.id)),
-                    before_end: !who.is_staff(),
+                    before_end: Action::Reschedule.only_before_end(&who),
                 },
                 now,
             )

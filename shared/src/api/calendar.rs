@@ -10,7 +10,7 @@ use super::slots::{slot_json, MAX_ALLOWED_TYPES, MAX_SEATS};
 use super::{caller, json, json_body, Checks, Ctx, Query, Reply, Request};
 use crate::api::ApiError;
 use crate::domain::calendar::{generate, Plan, WorkingHours};
-use crate::domain::{AppointmentStatus, Day, ProviderId, Slot, SlotId, SlotState, UtcTime};
+use crate::domain::{Day, ProviderId, Slot, SlotId, SlotState, UtcTime};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -233,7 +233,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
             }
             let bookings: Vec<Value> = appointments
                 .iter()
-                .filter(|a| a.slot_id == slot.id && !matches!(a.status, AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled))
+                .filter(|a| a.slot_id == slot.id && a.status.was_due())
                 .map(|a| serde_json::json!({"appointmentId": a.id, "patientId": a.patient_id, "status": a.status}))
                 .collect();
             let mut row = slot_json(slot);

@@ -1,15 +1,13 @@
 //! Check-in, start, complete, no-show and `PATCH /appointments/{id}`: each one conditional UpdateItem
 //! (start reads first, for the wait time). When DynamoDB refuses, the item as it was names the rule.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::civil::Date;
 use serde::Deserialize;
 
 use super::{caller, json, json_body, path_id, ApiError, Checks, Code, Ctx, Reply, Request};
-use crate::domain::lifecycle::{refusal, Action, Refusal};
+use crate::domain::lifecycle::{refusal, transition, Action, Refusal, Set, Transition};
 use crate::domain::{AppointmentId, AppointmentStatus, Caller, ConsultationType, Day, Vitals};
-use crate::store::lifecycle::{Change, Outcome};
-use crate::store::{n, s};
+use crate::store::lifecycle::Outcome;
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> ApiError {
@@ -20,7 +18,11 @@ impl From<Refusal> for ApiError {
             }
             Refusal::InvalidTransition { from, action } => ApiError::new(
                 Code::InvalidTransition,
-                format!("a {} appointment cannot be {}", from.as_str(), verb(action)),
+                format!(
+                    "a {} appointment cannot be {}",
+                    from.as_str(),
+                    action.rule().verb
+                ),
             ),
             Refusal::CheckInWindow { opens, closes } => ApiError::new(
                 Code::CheckInWindow,
@@ -38,68 +40,42 @@ impl From<Refusal> for ApiError {
     }
 }
 
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::CheckIn => "checked in",
-        Action::Start => "started",
-        Action::Complete => "completed",
-        Action::NoShow => "marked as a no-show",
-        Action::Cancel => "cancelled",
-        Action::Reschedule => "rescheduled",
-        Action::Edit => "edited",
-    }
-}
-
-/// The change an action makes, with every rule of `domain::lifecycle` as a condition.
+/// The change an action makes, with every rule of its row in `domain::lifecycle::RULES` as a condition.
 fn change_for(
     ctx: &Ctx,
     who: &Caller,
     action: Action,
     id: AppointmentId,
-) -> Result<Change, ApiError> {
-    let scope = action.scope(who).ok_or_else(|| {
+) -> Result<Transition, ApiError> {
+    transition(action, who, id, ctx.now(), ctx.config.check_in).ok_or_else(|| {
         ApiError::forbidden(format!(
             "this role may not have appointments {}",
-            verb(action)
+            action.rule().verb
         ))
-    })?;
-    let now = ctx.now();
-    let mut change = Change::new(id, scope, now);
-    if let Some(to) = action.target() {
-        change.from = AppointmentStatus::sources_of(to);
-        change.to = Some(to);
-    }
-    match action {
-        Action::CheckIn => {
-            change.start_between = Some(ctx.config.check_in.starts_open_at(now));
-            change.set.push(("checkInTime", s(now.to_string())));
-        }
-        Action::NoShow => change.ended_by = Some(now),
-        Action::Complete => change.set.push(("actualEndTime", s(now.to_string()))),
-        _ => {}
-    }
-    Ok(change)
+    })
 }
 
 /// Applies `change`; on refusal, explains it from the item as it was.
-async fn apply(ctx: &Ctx, who: &Caller, action: Action, change: &Change) -> Reply {
+async fn apply(ctx: &Ctx, who: &Caller, change: &Transition) -> Reply {
     match ctx.store.change(change).await? {
         Outcome::Done(a) => {
             tracing::info!(appointment_id = %a.id, status = a.status.as_str(), "appointment changed");
             Ok(json(200, &a.as_seen_by(who)))
         }
-        Outcome::Refused(old) => {
-            Err(
-                refusal(action, who, old.as_ref(), change.now, ctx.config.check_in)
-                    .map(ApiError::from)
-                    .unwrap_or_else(|| {
-                        ApiError::new(
-                            Code::ConcurrentUpdate,
-                            "the appointment changed meanwhile; retry",
-                        )
-                    }),
+        Outcome::Refused(old) => Err(refusal(
+            change.action,
+            who,
+            old.as_ref(),
+            change.now,
+            ctx.config.check_in,
+        )
+        .map(ApiError::from)
+        .unwrap_or_else(|| {
+            ApiError::new(
+                Code::ConcurrentUpdate,
+                "the appointment changed meanwhile; retry",
             )
-        }
+        })),
     }
 }
 
@@ -107,7 +83,7 @@ async fn simple(ctx: &Ctx, req: Request, action: Action) -> Reply {
     let who = caller(ctx, &req)?;
     let id: AppointmentId = path_id(&req, "id")?;
     let change = change_for(ctx, &who, action, id)?;
-    apply(ctx, &who, action, &change).await
+    apply(ctx, &who, &change).await
 }
 
 /// `POST /appointments/{id}/check-in`: from 30 minutes before the start to 15 after (configurable).
@@ -138,13 +114,8 @@ pub async fn start(ctx: &Ctx, req: Request) -> Reply {
     }
     let current = current.expect("refusal() answers NotFound for a missing appointment");
     change.from = vec![current.status];
-    change
-        .set
-        .push(("actualStartTime", s(change.now.to_string())));
     if let Some(checked_in) = current.check_in_time {
-        change
-            .set
-            .push(("waitTime", n(checked_in.until(change.now).as_mins().max(0))));
+        change.set(Set::WaitTime(checked_in.until(change.now).as_mins().max(0)));
     }
     if current.consultation_type == ConsultationType::Video {
         let room = uuid::Uuid::new_v5(
@@ -153,10 +124,9 @@ pub async fn start(ctx: &Ctx, req: Request) -> Reply {
         )
         .to_string();
         let url = format!("{}/{room}", ctx.config.video_base_url.trim_end_matches('/'));
-        change.set.push(("videoRoomId", s(room)));
-        change.set.push(("videoRoomUrl", s(url)));
+        change.set(Set::VideoRoom { id: room, url });
     }
-    apply(ctx, &who, Action::Start, &change).await
+    apply(ctx, &who, &change).await
 }
 
 #[derive(Deserialize, Default)]
@@ -196,30 +166,18 @@ impl Completion {
         );
     }
 
-    fn sets(self, change: &mut Change) -> Result<(), ApiError> {
-        if let Some(v) = self.notes {
-            change.set.push(("notes", s(v)));
+    fn sets(self, change: &mut Transition) {
+        let values = [
+            self.notes.map(Set::Notes),
+            self.private_notes.map(Set::PrivateNotes),
+            self.vitals.map(Set::Vitals),
+            self.follow_up_required.map(Set::FollowUpRequired),
+            self.follow_up_date.map(|d| Set::FollowUpDate(d.date())),
+            self.follow_up_notes.map(Set::FollowUpNotes),
+        ];
+        for v in values.into_iter().flatten() {
+            change.set(v);
         }
-        if let Some(v) = self.private_notes {
-            change.set.push(("privateNotes", s(v)));
-        }
-        if let Some(v) = self.vitals {
-            let value: AttributeValue = serde_dynamo::to_attribute_value(v)
-                .map_err(|_| ApiError::field("vitals", "cannot be stored"))?;
-            change.set.push(("vitals", value));
-        }
-        if let Some(v) = self.follow_up_required {
-            change
-                .set
-                .push(("followUpRequired", AttributeValue::Bool(v)));
-        }
-        if let Some(v) = self.follow_up_date {
-            change.set.push(("followUpDate", s(v.to_string())));
-        }
-        if let Some(v) = self.follow_up_notes {
-            change.set.push(("followUpNotes", s(v)));
-        }
-        Ok(())
     }
 }
 
@@ -236,8 +194,8 @@ pub async fn complete(ctx: &Ctx, req: Request) -> Reply {
     body.check(ctx.now().utc_date(), &mut checks);
     checks.finish()?;
     let mut change = change_for(ctx, &who, Action::Complete, id)?;
-    body.sets(&mut change)?;
-    apply(ctx, &who, Action::Complete, &change).await
+    body.sets(&mut change);
+    apply(ctx, &who, &change).await
 }
 
 #[derive(Deserialize)]
@@ -289,45 +247,50 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
     }
     let action = match body.status {
         None => Action::Edit,
-        Some(AppointmentStatus::Confirmed) => Action::CheckIn,
-        Some(AppointmentStatus::InProgress) if edits => {
-            return Err(ApiError::field(
-                "status",
-                "starting cannot be combined with other changes",
-            ));
-        }
-        Some(AppointmentStatus::InProgress) => return start(ctx, req).await,
-        Some(AppointmentStatus::Completed) => Action::Complete,
-        Some(AppointmentStatus::NoShow) => Action::NoShow,
-        Some(AppointmentStatus::Cancelled) => {
-            let reason = body.cancellation_reason.as_deref().unwrap_or("cancelled");
-            return super::appointments::cancel_as(ctx, &who, id, reason).await;
-        }
-        Some(to @ (AppointmentStatus::Scheduled | AppointmentStatus::Rescheduled)) => {
-            let how = if to == AppointmentStatus::Rescheduled {
-                "; use POST /appointments/{id}/reschedule"
-            } else {
-                ""
-            };
-            return Err(ApiError::new(
-                Code::InvalidTransition,
-                format!("no appointment can become {}{how}", to.as_str()),
-            ));
-        }
+        Some(to) => match Action::leading_to(to) {
+            Some(Action::Start) if edits => {
+                return Err(ApiError::field(
+                    "status",
+                    "starting cannot be combined with other changes",
+                ));
+            }
+            Some(Action::Start) => return start(ctx, req).await,
+            Some(Action::Cancel) => {
+                let reason = body.cancellation_reason.as_deref().unwrap_or("cancelled");
+                return super::appointments::cancel_as(ctx, &who, id, reason).await;
+            }
+            Some(Action::Reschedule) => {
+                return Err(ApiError::new(
+                    Code::InvalidTransition,
+                    "no appointment can become rescheduled; use POST /appointments/{id}/reschedule",
+                ));
+            }
+            Some(action) => action,
+            None => {
+                return Err(ApiError::new(
+                    Code::InvalidTransition,
+                    format!("no appointment can become {}", to.as_str()),
+                ));
+            }
+        },
     };
     let mut change = change_for(ctx, &who, action, id)?;
     if body.notes.is_some() || body.private_notes.is_some() {
-        // Notes are the provider's (or an admin's): narrow the scope to theirs.
+        // Notes are the clinician's (the provider or an admin): narrow the scope to theirs.
         change.scope = Action::Complete.scope(&who).expect("checked above");
-    }
-    if body.consultation_type.is_some() && change.from.is_empty() {
-        change.from = vec![AppointmentStatus::Scheduled, AppointmentStatus::Confirmed];
     }
     if let Some(asked) = body.consultation_type {
         offered(ctx, &who, id, asked).await?;
     }
-    push_edits(&mut change, &body);
-    apply(ctx, &who, action, &change).await
+    let edits = [
+        body.notes.map(Set::Notes),
+        body.private_notes.map(Set::PrivateNotes),
+        body.consultation_type.map(Set::ConsultationType),
+    ];
+    for v in edits.into_iter().flatten() {
+        change.set(v);
+    }
+    apply(ctx, &who, &change).await
 }
 
 /// A typed appointment changes only to a consultation type its type offers, as booking requires: two
@@ -352,20 +315,5 @@ async fn offered(
             Err(crate::domain::admission::Inadmissible::ConsultationNotOffered.into())
         }
         _ => Ok(()),
-    }
-}
-
-fn push_edits(change: &mut Change, body: &Patch) {
-    if let Some(v) = &body.notes {
-        change.set.push(("notes", s(v.clone())));
-    }
-    if let Some(v) = &body.private_notes {
-        change.set.push(("privateNotes", s(v.clone())));
-    }
-    if let Some(v) = body.consultation_type {
-        let value = serde_json::to_value(v).expect("an enum serializes");
-        change
-            .set
-            .push(("consultationType", s(value.as_str().unwrap_or_default())));
     }
 }

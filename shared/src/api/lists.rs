@@ -221,11 +221,8 @@ pub async fn no_shows(ctx: &Ctx, req: Request) -> Reply {
     let mut by_patient: std::collections::BTreeMap<PatientId, (u32, u32)> = Default::default();
     let (mut due, mut missed) = (0u32, 0u32);
     for (patient, status) in visits {
-        // Cancelled and rescheduled appointments were never due; the rest were kept or missed.
-        if matches!(
-            status,
-            AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled
-        ) {
+        // Of those that were due, each was kept or missed.
+        if !status.was_due() {
             continue;
         }
         let entry = by_patient.entry(patient).or_default();

@@ -17,6 +17,16 @@ pub enum ConsultationType {
     Phone,
 }
 
+impl ConsultationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsultationType::InPerson => "in_person",
+            ConsultationType::Video => "video",
+            ConsultationType::Phone => "phone",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Appointment {

@@ -1,10 +1,14 @@
-//! The actions of an appointment's life and their rules: who may take each, from which statuses, and in
-//! which time window. The store turns the same rules into one condition expression; when DynamoDB
-//! refuses, [`refusal`] reads the item as it was and names the rule that failed.
+//! The life of an appointment in one place: [`RULES`], one row per action, says what status it leads
+//! to, who may take it, when, what it records and which event its change publishes. [`transition`]
+//! turns a row into a typed [`Transition`] the store writes as one conditional update (the same rules
+//! as its condition); when DynamoDB refuses, [`refusal`] reads the item as it was and names the rule
+//! that failed. Cancel and reschedule are transactions of their own, under the same rows.
 
 use jiff::SignedDuration;
 
-use super::{Appointment, AppointmentStatus, Caller, Role, UtcTime};
+use super::{
+    Appointment, AppointmentId, AppointmentStatus, Caller, ConsultationType, Role, UtcTime, Vitals,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -17,6 +21,143 @@ pub enum Action {
     /// Changing notes or the consultation type.
     Edit,
 }
+
+/// Who may take an action: the appointment's patient, its provider, staff, admins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Who {
+    pub patient: bool,
+    pub provider: bool,
+    pub staff: bool,
+    pub admin: bool,
+}
+
+const EVERYONE: Who = Who {
+    patient: true,
+    provider: true,
+    staff: true,
+    admin: true,
+};
+const CLINIC: Who = Who {
+    patient: false,
+    provider: true,
+    staff: true,
+    admin: true,
+};
+/// Clinical notes and vitals: the treating provider, or an admin.
+const CLINICIAN: Who = Who {
+    patient: false,
+    provider: true,
+    staff: false,
+    admin: true,
+};
+
+/// When an action may be taken, relative to the appointment's times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    Anytime,
+    /// Within the check-in window around the start.
+    CheckInWindow,
+    /// Once the end has passed.
+    AfterEnd,
+    /// Before the end; after it, only staff and admins.
+    BeforeEndUnlessStaff,
+}
+
+/// What an action records besides the status (the times it stamps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    CheckInTime,
+    ActualStartTime,
+    ActualEndTime,
+}
+
+/// One action's rules.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub action: Action,
+    /// The status it leads to, if it changes the status.
+    pub to: Option<AppointmentStatus>,
+    pub who: Who,
+    pub when: When,
+    pub stamps: &'static [Stamp],
+    /// The EventBridge detail-type of the change (the stream publishes it).
+    pub event: &'static str,
+    /// How a refusal of it is worded: "a completed appointment cannot be {verb}".
+    pub verb: &'static str,
+}
+
+use AppointmentStatus as S;
+
+/// Every action of an appointment's life.
+pub const RULES: &[Rule] = &[
+    Rule {
+        action: Action::CheckIn,
+        to: Some(S::Confirmed),
+        who: EVERYONE,
+        when: When::CheckInWindow,
+        stamps: &[Stamp::CheckInTime],
+        event: "appointment.checked_in",
+        verb: "checked in",
+    },
+    Rule {
+        action: Action::Start,
+        to: Some(S::InProgress),
+        who: CLINIC,
+        when: When::Anytime,
+        stamps: &[Stamp::ActualStartTime],
+        event: "appointment.started",
+        verb: "started",
+    },
+    Rule {
+        action: Action::Complete,
+        to: Some(S::Completed),
+        who: CLINICIAN,
+        when: When::Anytime,
+        stamps: &[Stamp::ActualEndTime],
+        event: "appointment.completed",
+        verb: "completed",
+    },
+    Rule {
+        action: Action::NoShow,
+        to: Some(S::NoShow),
+        who: CLINIC,
+        when: When::AfterEnd,
+        stamps: &[],
+        event: "appointment.no_show",
+        verb: "marked as a no-show",
+    },
+    Rule {
+        action: Action::Cancel,
+        to: Some(S::Cancelled),
+        who: EVERYONE,
+        when: When::BeforeEndUnlessStaff,
+        stamps: &[],
+        event: "appointment.cancelled",
+        verb: "cancelled",
+    },
+    Rule {
+        action: Action::Reschedule,
+        to: Some(S::Rescheduled),
+        who: EVERYONE,
+        when: When::BeforeEndUnlessStaff,
+        stamps: &[],
+        // The replacement's insert publishes `appointment.rescheduled`; the old one's change is an update.
+        event: "appointment.updated",
+        verb: "rescheduled",
+    },
+    Rule {
+        action: Action::Edit,
+        to: None,
+        who: EVERYONE,
+        when: When::Anytime,
+        stamps: &[],
+        event: "appointment.updated",
+        verb: "edited",
+    },
+];
+
+/// The statuses in which an appointment's consultation type may still change (notes may change in any).
+const BEFORE_THE_VISIT: &[AppointmentStatus] = &[S::Scheduled, S::Confirmed];
 
 /// When check-in is open, relative to the start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,40 +192,43 @@ pub enum Scope {
 }
 
 impl Action {
-    /// The status the action leads to, if it changes the status.
-    pub fn target(self) -> Option<AppointmentStatus> {
-        match self {
-            Action::CheckIn => Some(AppointmentStatus::Confirmed),
-            Action::Start => Some(AppointmentStatus::InProgress),
-            Action::Complete => Some(AppointmentStatus::Completed),
-            Action::NoShow => Some(AppointmentStatus::NoShow),
-            Action::Cancel => Some(AppointmentStatus::Cancelled),
-            Action::Reschedule => Some(AppointmentStatus::Rescheduled),
-            Action::Edit => None,
-        }
+    pub fn rule(self) -> &'static Rule {
+        RULES
+            .iter()
+            .find(|r| r.action == self)
+            .expect("every action has a rule")
     }
 
-    /// Which roles may act: `(the appointment's patient, its provider, staff, admin)`.
-    fn allowed(self) -> (bool, bool, bool, bool) {
-        match self {
-            Action::CheckIn | Action::Cancel | Action::Reschedule | Action::Edit => {
-                (true, true, true, true)
-            }
-            Action::Start | Action::NoShow => (false, true, true, true),
-            // Clinical notes and vitals: the treating provider, or an admin.
-            Action::Complete => (false, true, false, true),
+    /// The status the action leads to, if it changes the status.
+    pub fn target(self) -> Option<AppointmentStatus> {
+        self.rule().to
+    }
+
+    /// The action that leads to `status` (what `PATCH {"status": ...}` means), if any.
+    pub fn leading_to(status: AppointmentStatus) -> Option<Action> {
+        RULES
+            .iter()
+            .find(|r| r.to == Some(status))
+            .map(|r| r.action)
+    }
+
+    /// The statuses the action may start from.
+    pub fn from(self) -> Vec<AppointmentStatus> {
+        match self.target() {
+            Some(to) => AppointmentStatus::sources_of(to),
+            None => AppointmentStatus::ALL.to_vec(),
         }
     }
 
     /// The caller's reach for this action, or `None` if no appointment could be theirs to act on.
     pub fn scope(self, caller: &Caller) -> Option<Scope> {
-        let (patient, provider, staff, admin) = self.allowed();
-        if (staff && caller.has(Role::Staff)) || (admin && caller.has(Role::Admin)) {
+        let who = self.rule().who;
+        if (who.staff && caller.has(Role::Staff)) || (who.admin && caller.has(Role::Admin)) {
             return Some(Scope::Any);
         }
         match (
-            patient && caller.has(Role::Patient),
-            provider && caller.has(Role::Provider),
+            who.patient && caller.has(Role::Patient),
+            who.provider && caller.has(Role::Provider),
         ) {
             (true, true) => Some(Scope::PatientOrProvider(caller.id)),
             (true, false) => Some(Scope::Patient(caller.id)),
@@ -92,6 +236,19 @@ impl Action {
             (false, false) => None,
         }
     }
+}
+
+impl Action {
+    /// Whether `caller`'s write of this action must also hold "the appointment has not ended" (its
+    /// condition, against a read made just before the end).
+    pub fn only_before_end(self, caller: &Caller) -> bool {
+        self.rule().when == When::BeforeEndUnlessStaff && !caller.is_staff()
+    }
+}
+
+/// The event a change of an appointment's status to `status` publishes.
+pub fn status_event(status: AppointmentStatus) -> &'static str {
+    Action::leading_to(status).map_or("appointment.updated", |a| a.rule().event)
 }
 
 impl Scope {
@@ -103,6 +260,92 @@ impl Scope {
             Scope::PatientOrProvider(id) => a.patient_id.uuid() == id || a.provider_id.uuid() == id,
         }
     }
+}
+
+/// A value an action writes besides the status, typed; the store names its attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Set {
+    CheckInTime(UtcTime),
+    ActualStartTime(UtcTime),
+    ActualEndTime(UtcTime),
+    /// Minutes from check-in to start.
+    WaitTime(i64),
+    VideoRoom {
+        id: String,
+        url: String,
+    },
+    Notes(String),
+    PrivateNotes(String),
+    Vitals(Vitals),
+    FollowUpRequired(bool),
+    FollowUpDate(jiff::civil::Date),
+    FollowUpNotes(String),
+    ConsultationType(ConsultationType),
+}
+
+/// One conditional change of one appointment: everything the rules require of the item as it is, and
+/// what to write.
+#[derive(Clone, Debug)]
+pub struct Transition {
+    pub action: Action,
+    pub id: AppointmentId,
+    pub scope: Scope,
+    /// The statuses it may be in.
+    pub from: Vec<AppointmentStatus>,
+    pub to: Option<AppointmentStatus>,
+    /// The start must lie in this range (check-in).
+    pub start_between: Option<(UtcTime, UtcTime)>,
+    /// The end must be at or before this instant (no-show).
+    pub ended_by: Option<UtcTime>,
+    pub sets: Vec<Set>,
+    pub now: UtcTime,
+}
+
+impl Transition {
+    /// Adds a value to write; a new consultation type narrows the change to appointments not yet seen.
+    pub fn set(&mut self, value: Set) {
+        if matches!(value, Set::ConsultationType(_)) {
+            self.from.retain(|s| BEFORE_THE_VISIT.contains(s));
+        }
+        self.sets.push(value);
+    }
+}
+
+/// The change `action` makes to appointment `id` for `caller` at `now`, with every rule of its row as a
+/// condition; `None` when the caller's role may never take it.
+pub fn transition(
+    action: Action,
+    caller: &Caller,
+    id: AppointmentId,
+    now: UtcTime,
+    window: CheckInWindow,
+) -> Option<Transition> {
+    let rule = action.rule();
+    let scope = action.scope(caller)?;
+    let mut t = Transition {
+        action,
+        id,
+        scope,
+        from: action.from(),
+        to: rule.to,
+        start_between: None,
+        ended_by: None,
+        sets: vec![],
+        now,
+    };
+    match rule.when {
+        When::CheckInWindow => t.start_between = Some(window.starts_open_at(now)),
+        When::AfterEnd => t.ended_by = Some(now),
+        When::Anytime | When::BeforeEndUnlessStaff => {}
+    }
+    for stamp in rule.stamps {
+        t.set(match stamp {
+            Stamp::CheckInTime => Set::CheckInTime(now),
+            Stamp::ActualStartTime => Set::ActualStartTime(now),
+            Stamp::ActualEndTime => Set::ActualEndTime(now),
+        });
+    }
+    Some(t)
 }
 
 /// Why an action was refused.
@@ -142,27 +385,25 @@ pub fn refusal(
     if !action.scope(caller).is_some_and(|s| s.covers(a)) {
         return Some(Refusal::Forbidden);
     }
-    if let Some(to) = action.target() {
-        if !a.status.can_become(to) {
-            return Some(Refusal::InvalidTransition {
-                from: a.status,
-                action,
-            });
-        }
+    if !action.from().contains(&a.status) {
+        return Some(Refusal::InvalidTransition {
+            from: a.status,
+            action,
+        });
     }
-    match action {
-        Action::CheckIn => {
+    match action.rule().when {
+        When::CheckInWindow => {
             let (opens, closes) = (
                 a.start_time.plus(-window.opens_before),
                 a.start_time.plus(window.closes_after),
             );
             (now < opens || now > closes).then_some(Refusal::CheckInWindow { opens, closes })
         }
-        Action::NoShow => (now < a.end_time).then_some(Refusal::NotOverYet { ends: a.end_time }),
+        When::AfterEnd => (now < a.end_time).then_some(Refusal::NotOverYet { ends: a.end_time }),
         // After the end it is for the provider to complete it or mark a no-show (DESIGN.md section 7).
-        Action::Cancel | Action::Reschedule => (now >= a.end_time && !caller.is_staff())
+        When::BeforeEndUnlessStaff => (now >= a.end_time && !caller.is_staff())
             .then_some(Refusal::AlreadyOver { ended: a.end_time }),
-        _ => None,
+        When::Anytime => None,
     }
 }
 
@@ -341,5 +582,32 @@ mod tests {
         };
         assert_eq!(Action::NoShow.scope(&staff), Some(Scope::Any));
         assert_eq!(Action::Complete.scope(&staff), None);
+    }
+
+    #[test]
+    fn every_action_has_one_row_and_every_target_is_reachable() {
+        for a in [
+            Action::CheckIn,
+            Action::Start,
+            Action::Complete,
+            Action::NoShow,
+            Action::Cancel,
+            Action::Reschedule,
+            Action::Edit,
+        ] {
+            assert_eq!(RULES.iter().filter(|r| r.action == a).count(), 1, "{a:?}");
+            if let Some(to) = a.target() {
+                assert!(!a.from().is_empty(), "{a:?} starts somewhere");
+                assert_eq!(Action::leading_to(to), Some(a));
+            }
+        }
+        assert_eq!(
+            status_event(AppointmentStatus::Confirmed),
+            "appointment.checked_in"
+        );
+        assert_eq!(
+            status_event(AppointmentStatus::Scheduled),
+            "appointment.updated"
+        );
     }
 }

@@ -53,6 +53,12 @@ impl AppointmentStatus {
             .collect()
     }
 
+    /// Counted as an appointment that was to take place: all but the cancelled and the rescheduled
+    /// (whose replacement counts instead). Reports and the day schedule count these.
+    pub fn was_due(self) -> bool {
+        !matches!(self, Cancelled | Rescheduled)
+    }
+
     /// Holds a seat and the patient's time.
     pub fn is_active(self) -> bool {
         matches!(self, Scheduled | Confirmed | InProgress)

@@ -8,40 +8,32 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::retry::answered;
-use super::{from_item, key_item, keys, s, Store, StoreError};
-use crate::domain::lifecycle::Scope;
-use crate::domain::{Appointment, AppointmentId, AppointmentStatus, UtcTime};
+use super::{from_item, key_item, keys, n, s, Store, StoreError};
+use crate::domain::lifecycle::{Scope, Set, Transition};
+use crate::domain::{Appointment, AppointmentStatus, UtcTime};
 use aws_sdk_dynamodb::error::SdkError;
 
-/// One change to an appointment and the conditions under which it may happen.
-#[derive(Clone, Debug)]
-pub struct Change {
-    pub id: AppointmentId,
-    pub scope: Scope,
-    /// The statuses it may be in; empty: any.
-    pub from: Vec<AppointmentStatus>,
-    pub to: Option<AppointmentStatus>,
-    pub set: Vec<(&'static str, AttributeValue)>,
-    /// The start must lie in this range (check-in).
-    pub start_between: Option<(UtcTime, UtcTime)>,
-    /// The end must be at or before this instant (no-show).
-    pub ended_by: Option<UtcTime>,
-    pub now: UtcTime,
-}
-
-impl Change {
-    pub fn new(id: AppointmentId, scope: Scope, now: UtcTime) -> Change {
-        Change {
-            id,
-            scope,
-            from: vec![],
-            to: None,
-            set: vec![],
-            start_between: None,
-            ended_by: None,
-            now,
-        }
-    }
+/// The attribute a value is stored under, and the value as DynamoDB holds it.
+fn attribute(value: &Set) -> Result<Vec<(&'static str, AttributeValue)>, StoreError> {
+    let time = |t: &UtcTime| s(t.to_string());
+    Ok(match value {
+        Set::CheckInTime(t) => vec![("checkInTime", time(t))],
+        Set::ActualStartTime(t) => vec![("actualStartTime", time(t))],
+        Set::ActualEndTime(t) => vec![("actualEndTime", time(t))],
+        Set::WaitTime(mins) => vec![("waitTime", n(mins))],
+        Set::VideoRoom { id, url } => vec![("videoRoomId", s(id)), ("videoRoomUrl", s(url))],
+        Set::Notes(v) => vec![("notes", s(v))],
+        Set::PrivateNotes(v) => vec![("privateNotes", s(v))],
+        Set::Vitals(v) => vec![(
+            "vitals",
+            serde_dynamo::to_attribute_value(v)
+                .map_err(|e| StoreError::Corrupt(format!("vitals: {e}")))?,
+        )],
+        Set::FollowUpRequired(v) => vec![("followUpRequired", AttributeValue::Bool(*v))],
+        Set::FollowUpDate(d) => vec![("followUpDate", s(d.to_string()))],
+        Set::FollowUpNotes(v) => vec![("followUpNotes", s(v))],
+        Set::ConsultationType(c) => vec![("consultationType", s(c.as_str()))],
+    })
 }
 
 #[derive(Debug)]
@@ -52,7 +44,8 @@ pub enum Outcome {
 }
 
 impl Store {
-    pub async fn change(&self, c: &Change) -> Result<Outcome, StoreError> {
+    /// Writes `c` as one conditional UpdateItem.
+    pub async fn change(&self, c: &Transition) -> Result<Outcome, StoreError> {
         let mut names: HashMap<String, String> = HashMap::new();
         let mut values: HashMap<String, AttributeValue> =
             HashMap::from([(":now".to_owned(), s(c.now.to_string()))]);
@@ -62,15 +55,23 @@ impl Store {
             values.insert(":to".into(), s(to.as_str()));
             sets.push("#status = :to".into());
         }
-        for (i, (attr, value)) in c.set.iter().enumerate() {
-            names.insert(format!("#a{i}"), (*attr).to_owned());
-            values.insert(format!(":a{i}"), value.clone());
+        let written: Vec<(&str, AttributeValue)> = c
+            .sets
+            .iter()
+            .map(attribute)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        for (i, (attr, value)) in written.into_iter().enumerate() {
+            names.insert(format!("#a{i}"), attr.to_owned());
+            values.insert(format!(":a{i}"), value);
             sets.push(format!("#a{i} = :a{i}"));
         }
         let update = format!("SET {}", sets.join(", "));
 
         let mut condition = vec!["attribute_exists(PK)".to_owned()];
-        if !c.from.is_empty() {
+        if c.from.len() < AppointmentStatus::ALL.len() {
             names.insert("#status".into(), "status".into());
             let placeholders: Vec<String> = c
                 .from

@@ -11,6 +11,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::domain::lifecycle::status_event;
 use crate::domain::{Appointment, AppointmentStatus};
 use crate::jobs::Job;
 use crate::store::keys::{self, ItemKind};
@@ -49,18 +50,6 @@ fn appointment(image: &serde_dynamo::Item) -> Result<Option<Appointment>, Publis
 }
 
 /// The event name for a status an appointment has just reached.
-fn status_event(status: AppointmentStatus) -> &'static str {
-    match status {
-        AppointmentStatus::Scheduled => "appointment.updated",
-        AppointmentStatus::Confirmed => "appointment.checked_in",
-        AppointmentStatus::InProgress => "appointment.started",
-        AppointmentStatus::Completed => "appointment.completed",
-        AppointmentStatus::Cancelled => "appointment.cancelled",
-        AppointmentStatus::NoShow => "appointment.no_show",
-        AppointmentStatus::Rescheduled => "appointment.updated",
-    }
-}
-
 /// What a consumer may know of an appointment: ids, times, status. Built field by field, so nothing
 /// added to `Appointment` later leaks into events by default.
 fn detail(event_id: Uuid, a: &Appointment) -> Value {
