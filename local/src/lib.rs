@@ -72,7 +72,7 @@ impl LocalStack {
         let stack = Arc::new(
             stack::Stack::provision(template, &options.prefix, options.sdk.clone()).await?,
         );
-        stack.spawn_pollers()?;
+        sources::start(&stack)?;
         let api_db = options
             .api_db
             .unwrap_or_else(|| aws_sdk_dynamodb::Client::new(&options.sdk));

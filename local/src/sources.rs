@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use shared::jobs::Worker;
 use shared::stream::Publisher;
 
+use crate::stack::{Error, Stack, ACCOUNT};
 use crate::template::StreamSource;
 
 const IDLE: Duration = Duration::from_millis(100);
@@ -385,4 +386,70 @@ pub async fn poll_tap(sqs: aws_sdk_sqs::Client, url: String, events: Arc<Mutex<V
             delete(&sqs, &url, m).await;
         }
     }
+}
+
+/// Starts what stands in for Lambda's event source mappings, and the bus tap. Their own calls (reading
+/// the stream, receiving and deleting messages) are AWS's, not the service's, so they get no faults;
+/// `publish` and the worker use the service's clients.
+pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
+    let infra = stack
+        .sdk
+        .to_builder()
+        .app_name(aws_config::AppName::new(crate::EXEMPT_APP)?)
+        .build();
+    for f in &stack.functions {
+        let config = stack.config_for(f)?;
+        if let Some(source) = &f.stream {
+            let publisher = Publisher::from_config(&config, &stack.sdk)?;
+            let mapping = StreamMapping {
+                streams: aws_sdk_dynamodbstreams::Client::new(&infra),
+                sqs: aws_sdk_sqs::Client::new(&infra),
+                stream_arn: stack
+                    .reference(&source.table, Some("StreamArn"))
+                    .cloned()
+                    .ok_or("table without a stream")?,
+                on_failure: match &source.on_failure {
+                    Some(q) => Some(
+                        stack
+                            .reference(q, None)
+                            .cloned()
+                            .ok_or("unknown OnFailure queue")?,
+                    ),
+                    None => None,
+                },
+                function_arn: format!(
+                    "arn:aws:lambda:{}:{ACCOUNT}:function:{}-{}",
+                    stack.region(),
+                    stack.prefix,
+                    f.logical_id
+                ),
+                source: source.clone(),
+                publisher,
+            };
+            tokio::spawn(mapping.run());
+        }
+        if let Some(queue) = &f.queue {
+            let url = stack
+                .reference(queue, None)
+                .cloned()
+                .ok_or("unknown queue")?;
+            let worker = Worker::from_config(&config, &stack.sdk)?;
+            let arn = stack
+                .reference(queue, Some("Arn"))
+                .cloned()
+                .unwrap_or_default();
+            tokio::spawn(poll_queue(
+                aws_sdk_sqs::Client::new(&infra),
+                url,
+                arn,
+                worker,
+            ));
+        }
+    }
+    tokio::spawn(poll_tap(
+        aws_sdk_sqs::Client::new(&infra),
+        stack.tap_queue_url.clone(),
+        stack.events.clone(),
+    ));
+    Ok(())
 }

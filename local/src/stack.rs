@@ -1,7 +1,6 @@
 //! Builds in the emulator everything template.yaml declares (tables, queues, the event bus, schedule
-//! groups), gives each function the configuration its template environment resolves to, and drives the
-//! asynchronous paths: the table stream into `publish`, queues into their functions, and every event on
-//! the bus into a tap queue that `GET /_local/events` reads.
+//! groups) and gives each function the configuration its template environment resolves to. What drives
+//! the asynchronous paths (stream, queues, the bus tap) is in `sources.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,11 +15,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 use shared::config::Config;
-use shared::jobs::Worker;
-use shared::store::Store;
-use shared::stream::Publisher;
 
-use crate::sources::{poll_queue, poll_tap, StreamMapping};
 use crate::template::{Function, Template};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -112,7 +107,7 @@ impl Stack {
         Ok(stack)
     }
 
-    fn region(&self) -> String {
+    pub fn region(&self) -> String {
         self.sdk
             .region()
             .map(|r| r.to_string())
@@ -374,80 +369,5 @@ impl Stack {
             .of_kind("AWS::DynamoDB::Table")
             .next()
             .and_then(|(id, _)| self.reference(id, None))
-    }
-
-    /// Starts what stands in for Lambda's event source mappings, and the bus tap. Their own calls (reading
-    /// the stream, receiving and deleting messages) are AWS's, not the service's, so they get no faults;
-    /// `publish` and the worker use the service's clients.
-    pub fn spawn_pollers(self: &Arc<Self>) -> Result<(), Error> {
-        let infra = self
-            .sdk
-            .to_builder()
-            .app_name(aws_config::AppName::new(crate::EXEMPT_APP)?)
-            .build();
-        for f in &self.functions {
-            let config = self.config_for(f)?;
-            if let Some(source) = &f.stream {
-                let publisher = Publisher {
-                    events: aws_sdk_eventbridge::Client::new(&self.sdk),
-                    sqs: aws_sdk_sqs::Client::new(&self.sdk),
-                    bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
-                    jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
-                };
-                let mapping = StreamMapping {
-                    streams: aws_sdk_dynamodbstreams::Client::new(&infra),
-                    sqs: aws_sdk_sqs::Client::new(&infra),
-                    stream_arn: self
-                        .reference(&source.table, Some("StreamArn"))
-                        .cloned()
-                        .ok_or("table without a stream")?,
-                    on_failure: match &source.on_failure {
-                        Some(q) => Some(
-                            self.reference(q, None)
-                                .cloned()
-                                .ok_or("unknown OnFailure queue")?,
-                        ),
-                        None => None,
-                    },
-                    function_arn: format!(
-                        "arn:aws:lambda:{}:{ACCOUNT}:function:{}-{}",
-                        self.region(),
-                        self.prefix,
-                        f.logical_id
-                    ),
-                    source: source.clone(),
-                    publisher,
-                };
-                tokio::spawn(mapping.run());
-            }
-            if let Some(queue) = &f.queue {
-                let url = self
-                    .reference(queue, None)
-                    .cloned()
-                    .ok_or("unknown queue")?;
-                let worker = Worker {
-                    store: Store::new(
-                        aws_sdk_dynamodb::Client::new(&self.sdk),
-                        Config::require(&config.table_name, "TABLE_NAME")?,
-                    ),
-                };
-                let arn = self
-                    .reference(queue, Some("Arn"))
-                    .cloned()
-                    .unwrap_or_default();
-                tokio::spawn(poll_queue(
-                    aws_sdk_sqs::Client::new(&infra),
-                    url,
-                    arn,
-                    worker,
-                ));
-            }
-        }
-        tokio::spawn(poll_tap(
-            aws_sdk_sqs::Client::new(&infra),
-            self.tap_queue_url.clone(),
-            self.events.clone(),
-        ));
-        Ok(())
     }
 }

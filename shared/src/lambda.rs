@@ -6,7 +6,6 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use crate::api::{self, Ctx};
 use crate::config::Config;
 use crate::jobs::Worker;
-use crate::store::Store;
 use crate::stream::Publisher;
 
 pub type Error = lambda_runtime::Error;
@@ -56,12 +55,7 @@ pub async fn publish() -> Result<(), Error> {
     init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let publisher: &'static Publisher = Box::leak(Box::new(Publisher {
-        events: aws_sdk_eventbridge::Client::new(&sdk),
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
-        jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
-    }));
+    let publisher: &'static Publisher = Box::leak(Box::new(Publisher::from_config(&config, &sdk)?));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
             Ok::<_, Error>(publisher.handle(event.payload).await)
@@ -75,10 +69,7 @@ pub async fn worker() -> Result<(), Error> {
     init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let table = Config::require(&config.table_name, "TABLE_NAME")?;
-    let worker: &'static Worker = Box::leak(Box::new(Worker {
-        store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-    }));
+    let worker: &'static Worker = Box::leak(Box::new(Worker::from_config(&config, &sdk)?));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             Ok::<_, Error>(worker.handle(event.payload).await)

@@ -52,6 +52,17 @@ struct FreedSeat {
 }
 
 impl Worker {
+    /// The worker `config` describes (`TABLE_NAME`) on `sdk`, for the Lambda main and the local stack.
+    pub fn from_config(
+        config: &crate::config::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Worker, crate::config::ConfigError> {
+        let table = crate::config::Config::require(&config.table_name, "TABLE_NAME")?;
+        Ok(Worker {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), table),
+        })
+    }
+
     /// Runs each message; only the ids of failed ones are returned, so only those are delivered again.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();

@@ -210,6 +210,21 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// The publisher `config` describes (`EVENT_BUS_NAME`, `JOBS_QUEUE_URL`) on `sdk`: the Lambda main
+    /// and the local stack build it the same way.
+    pub fn from_config(
+        config: &crate::config::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Publisher, crate::config::ConfigError> {
+        use crate::config::Config;
+        Ok(Publisher {
+            events: aws_sdk_eventbridge::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
+            jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
+        })
+    }
+
     /// Handles a batch in order; at the first record that fails, reports it and stops, so Lambda retries
     /// from there and no later change overtakes an earlier one.
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
