@@ -423,12 +423,11 @@ impl TestApp {
         field: &str,
         value: aws_sdk_dynamodb::types::AttributeValue,
     ) {
-        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let key = shared::store::keys::appointment(id.parse().expect("an appointment id"));
         self.db
             .update_item()
             .table_name(&self.table)
-            .key("PK", S(format!("APPT#{id}")))
-            .key("SK", S("APPT".into()))
+            .set_key(Some(shared::store::key_item(&key)))
             .update_expression("SET #f = :v")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#f", field)

@@ -220,14 +220,9 @@ async fn the_queue_fixture_is_run_by_the_worker_and_a_bad_message_is_reported_al
         .db
         .get_item()
         .table_name(&app.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("SLOT#{SLOT}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("FREED#{APPOINTMENT}")),
-        )
+        .set_key(Some(shared::store::key_item(
+            &shared::store::keys::freed_seat(SLOT.parse().unwrap(), APPOINTMENT.parse().unwrap()),
+        )))
         .send()
         .await
         .unwrap()

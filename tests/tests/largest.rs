@@ -173,7 +173,7 @@ async fn the_day_schedule_reads_every_booking_of_a_busy_day() {
                 ConsultationType::InPerson,
                 slot.created_at,
             );
-            let item = shared::store::appointment_item(&a).unwrap();
+            let item = shared::store::items::item(&a).unwrap();
             writes.push(
                 aws_sdk_dynamodb::types::WriteRequest::builder()
                     .put_request(

@@ -1093,7 +1093,12 @@ async fn rescheduling_applies_bookings_type_rules() {
     let appointments = |items: Vec<std::collections::HashMap<String, AttributeValue>>| {
         items
             .into_iter()
-            .filter(|i| i["PK"].as_s().unwrap().starts_with("APPT#"))
+            .filter(|i| {
+                let id = i.get("id").and_then(|v| v.as_s().ok());
+                id.and_then(|id| id.parse().ok()).is_some_and(|id| {
+                    shared::store::keys::appointment(id).pk == *i["PK"].as_s().unwrap()
+                })
+            })
             .collect::<Vec<_>>()
     };
     let (now, then) = (appointments(app.items().await), appointments(before));

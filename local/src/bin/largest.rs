@@ -198,7 +198,7 @@ async fn main() -> Result<(), local::Error> {
                 aws_sdk_dynamodb::types::WriteRequest::builder()
                     .put_request(
                         aws_sdk_dynamodb::types::PutRequest::builder()
-                            .set_item(Some(shared::store::appointment_item(&a)?))
+                            .set_item(Some(shared::store::items::item(&a)?))
                             .build()?,
                     )
                     .build(),

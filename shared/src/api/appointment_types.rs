@@ -10,7 +10,7 @@ use super::{
 };
 use crate::domain::appointment_type::distinct;
 use crate::domain::{AppointmentType, Caller, ConsultationType};
-use crate::store::keys;
+use crate::store::items::Range;
 
 fn staff_only(who: &Caller) -> Result<(), ApiError> {
     if who.is_staff() {
@@ -106,7 +106,7 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
     let cursor = q.text("cursor");
     q.finish()?;
     let start = cursor
-        .map(|c| crate::store::page::decode(c, keys::GSI1PK, keys::TYPES, keys::GSI1SK, "", None))
+        .map(|c| Range::types_by_name().cursor(c))
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
     let page = ctx

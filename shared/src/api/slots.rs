@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, BOUND};
 use crate::api::{ApiError, Code};
 use crate::domain::{Caller, Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
-use crate::store::{keys, page};
+use crate::store::items::Range;
+use crate::store::page;
 
 const MAX_SLOT_LENGTH: SignedDuration = SignedDuration::from_hours(12);
 pub(super) const MAX_SEATS: u32 = 100;
@@ -169,38 +170,24 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
     );
 
     // Started slots are not bookable; the cursor is still checked against the range the client asked for.
+    let asked = Range::provider_slots(provider, from, to);
     let earliest = from.max(ctx.now().plus(SignedDuration::from_secs(1)));
-    let pk = keys::provider_slots(provider);
+    let range = asked.clone().from(earliest);
     let start_key = cursor
-        .map(|c| {
-            page::decode(
-                c,
-                keys::GSI1PK,
-                &pk,
-                keys::GSI1SK,
-                &from.to_string(),
-                Some(&to.to_string()),
-            )
-        })
+        .map(|c| asked.cursor(c))
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?
         // The query starts at `earliest`, which moves with the clock, and DynamoDB refuses an
         // ExclusiveStartKey outside the key condition. A cursor that "now" has overtaken points at
         // slots that have started since: everything up to `earliest` is past, so the page starts there.
-        .filter(|key| {
-            key.get(keys::GSI1SK)
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|sk| sk.as_str() >= earliest.to_string().as_str())
-        });
+        .filter(|key| range.admits(key));
     let page = if earliest >= to {
         page::Page {
             items: vec![],
             next: None,
         }
     } else {
-        ctx.store
-            .available_slots(provider, earliest, to, limit, start_key)
-            .await?
+        ctx.store.available_slots(&range, limit, start_key).await?
     };
     let data: Vec<Value> = page
         .items

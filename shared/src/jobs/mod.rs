@@ -2,16 +2,12 @@
 //! least once, and a job run twice leaves the table as one run does.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::{AppointmentId, SlotId, UtcTime};
-use crate::store::{keys, n, Store, StoreError};
-
-/// How long the record of a freed seat is kept (the table's TTL removes it).
-const FREED_SEAT_TTL: SignedDuration = SignedDuration::from_hours(24 * 90);
+use crate::store::items::FreedSeat;
+use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(
@@ -40,15 +36,6 @@ pub enum JobError {
 #[derive(Clone, Debug)]
 pub struct Worker {
     pub store: Store,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct FreedSeat {
-    slot_id: SlotId,
-    appointment_id: AppointmentId,
-    freed_at: UtcTime,
-    job_id: Uuid,
 }
 
 impl Worker {
@@ -91,41 +78,16 @@ impl Worker {
                 appointment_id,
                 freed_at,
             } => {
-                let record = FreedSeat {
+                let seat = FreedSeat {
                     slot_id: *slot_id,
                     appointment_id: *appointment_id,
                     freed_at: *freed_at,
                     job_id: *job_id,
                 };
-                let mut item = crate::store::to_item(
-                    &record,
-                    &keys::freed_seat(*slot_id, *appointment_id),
-                    &[],
-                )?;
-                item.insert(
-                    keys::EXPIRES_AT.into(),
-                    n(freed_at.plus(FREED_SEAT_TTL).timestamp().as_second()),
-                );
-                let put = self
-                    .store
-                    .db
-                    .put_item()
-                    .table_name(&self.store.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(PK)");
-                match crate::store::retry::answered("record freed seat", || put.clone().send())
-                    .await?
-                {
-                    Ok(_) => tracing::info!(%slot_id, %appointment_id, "freed seat recorded"),
-                    Err(e)
-                        if matches!(
-                            e.as_service_error(),
-                            Some(PutItemError::ConditionalCheckFailedException(_))
-                        ) =>
-                    {
-                        tracing::info!(%slot_id, %appointment_id, "freed seat already recorded");
-                    }
-                    Err(e) => return Err(StoreError::from(e).into()),
+                if self.store.record_freed_seat(&seat).await? {
+                    tracing::info!(%slot_id, %appointment_id, "freed seat recorded");
+                } else {
+                    tracing::info!(%slot_id, %appointment_id, "freed seat already recorded");
                 }
                 Ok(())
             }

@@ -2,20 +2,10 @@
 
 use uuid::Uuid;
 
+use super::items::{item, Range};
 use super::page::Page;
-use super::{from_item, keys, s, to_item, Item, Store, StoreError};
+use super::{from_item, keys, Item, Store, StoreError};
 use crate::domain::AppointmentType;
-
-fn type_item(t: &AppointmentType) -> Result<Item, StoreError> {
-    to_item(
-        t,
-        &keys::appointment_type(t.id),
-        &[
-            (keys::GSI1PK, keys::TYPES.to_owned()),
-            (keys::GSI1SK, format!("{}#{}", t.name.to_lowercase(), t.id)),
-        ],
-    )
-}
 
 impl Store {
     pub async fn put_type(&self, t: &AppointmentType) -> Result<(), StoreError> {
@@ -23,7 +13,7 @@ impl Store {
             .db
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(type_item(t)?))
+            .set_item(Some(item(t)?))
             .condition_expression("attribute_not_exists(PK)");
         super::retry::answered("create appointment type", || put.clone().send()).await??;
         Ok(())
@@ -36,7 +26,7 @@ impl Store {
             .db
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(type_item(t)?));
+            .set_item(Some(item(t)?));
         put = if read == 0 {
             put.condition_expression("attribute_exists(PK) AND attribute_not_exists(version)")
         } else {
@@ -69,13 +59,8 @@ impl Store {
         limit: i32,
         start_key: Option<Item>,
     ) -> Result<Page<AppointmentType>, StoreError> {
-        let mut q = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(keys::TYPES))
+        let mut q = Range::types_by_name()
+            .query(self)
             .set_exclusive_start_key(start_key)
             .limit(limit);
         if active_only {

@@ -203,7 +203,7 @@ impl Store {
         writes.add(W::Seat, self.take_seat(slot.id, now, req.overbook)?);
         writes.add(
             W::Appointment,
-            put_new(&self.table, super::appointment_item(&appointment)?)?,
+            put_new(&self.table, super::items::item(&appointment)?)?,
         );
         writes.add(
             W::Guard,

@@ -100,6 +100,11 @@ pub fn by_start(start: UtcTime, id: impl std::fmt::Display) -> String {
     format!("{start}#{id}")
 }
 
+/// A name's sort key: lower case, then the id (two types may share a name).
+pub fn by_name(name: &str, id: impl std::fmt::Display) -> String {
+    format!("{}#{id}", name.to_lowercase())
+}
+
 /// What kind of item a stored image is, read from its sort key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ItemKind {

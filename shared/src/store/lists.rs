@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::page::{self, BadCursor, Page};
-use super::{keys, s, Item, Store, StoreError};
+use super::items::Range;
+use super::page::{BadCursor, Page};
+use super::{s, Item, Store, StoreError};
 use crate::domain::{Appointment, AppointmentStatus, PatientId, ProviderId, UtcTime};
 
 /// Whose appointments: the partition a list reads.
@@ -14,25 +15,6 @@ use crate::domain::{Appointment, AppointmentStatus, PatientId, ProviderId, UtcTi
 pub enum Owner {
     Patient(PatientId),
     Provider(ProviderId),
-}
-
-impl Owner {
-    fn index(self) -> (&'static str, &'static str, &'static str, String) {
-        match self {
-            Owner::Patient(p) => (
-                keys::GSI1,
-                keys::GSI1PK,
-                keys::GSI1SK,
-                keys::patient_appointments(p),
-            ),
-            Owner::Provider(p) => (
-                keys::GSI2,
-                keys::GSI2PK,
-                keys::GSI2SK,
-                keys::provider_appointments(p),
-            ),
-        }
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -50,20 +32,18 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    fn bounds(&self) -> (String, Option<String>) {
-        (
-            self.from.map(|t| t.to_string()).unwrap_or_default(),
-            self.to.map(|t| t.to_string()),
-        )
+    /// The partition and range this list reads.
+    pub fn range(&self) -> Range {
+        match self.owner {
+            Owner::Patient(p) => Range::patient_appointments(p, self.from, self.to),
+            Owner::Provider(p) => Range::provider_appointments(p, self.from, self.to),
+        }
     }
 
     /// Checks a cursor against this query's partition and range.
     pub fn start_key(&self, cursor: Option<&str>) -> Result<Option<Item>, BadCursor> {
-        let (_, pk_name, sk_name, pk) = self.owner.index();
-        let (lo, hi) = self.bounds();
-        cursor
-            .map(|c| page::decode(c, pk_name, &pk, sk_name, &lo, hi.as_deref()))
-            .transpose()
+        let range = self.range();
+        cursor.map(|c| range.cursor(c)).transpose()
     }
 }
 
@@ -83,27 +63,8 @@ impl Store {
         q: &ListQuery,
         start_key: Option<Item>,
     ) -> Result<Page<Appointment>, StoreError> {
-        let (index, pk_name, sk_name, pk) = q.owner.index();
-        let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
-        if q.from.is_some() || q.to.is_some() {
-            names.insert("#sk".to_owned(), sk_name.to_owned());
-        }
-        let mut values: HashMap<String, AttributeValue> =
-            HashMap::from([(":pk".to_owned(), s(pk))]);
-        let mut key = "#pk = :pk".to_owned();
-        let (lo, hi) = q.bounds();
-        match (q.from, q.to) {
-            (Some(_), Some(_)) => key.push_str(" AND #sk BETWEEN :lo AND :hi"),
-            (Some(_), None) => key.push_str(" AND #sk >= :lo"),
-            (None, Some(_)) => key.push_str(" AND #sk < :hi"),
-            (None, None) => {}
-        }
-        if q.from.is_some() {
-            values.insert(":lo".into(), s(lo));
-        }
-        if let Some(hi) = hi {
-            values.insert(":hi".into(), s(hi));
-        }
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut values: HashMap<String, AttributeValue> = HashMap::new();
         let mut filters = vec![];
         if !q.statuses.is_empty() {
             names.insert("#status".into(), "status".into());
@@ -127,18 +88,19 @@ impl Store {
             values.insert(":with".into(), s(other.to_string()));
             filters.push("#with = :with".into());
         }
-        let query = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression(key)
+        let mut query = q
+            .range()
+            .query(self)
             .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
             .scan_index_forward(!q.newest_first)
             .set_exclusive_start_key(start_key)
             .limit(q.limit);
+        for (k, v) in names {
+            query = query.expression_attribute_names(k, v);
+        }
+        for (k, v) in values {
+            query = query.expression_attribute_values(k, v);
+        }
         self.page(query).await
     }
 
@@ -150,17 +112,10 @@ impl Store {
         from: UtcTime,
         to: UtcTime,
     ) -> Result<Vec<Booking>, StoreError> {
-        let query = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI2)
-            .key_condition_expression("GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi")
+        let query = Range::provider_appointments(provider, Some(from), Some(to))
+            .query(self)
             .projection_expression("id, patientId, slotId, #status")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pk", s(keys::provider_appointments(provider)))
-            .expression_attribute_values(":lo", s(from.to_string()))
-            .expression_attribute_values(":hi", s(to.to_string()));
+            .expression_attribute_names("#status", "status");
         self.all_pages(query).await
     }
 
@@ -178,17 +133,10 @@ impl Store {
             patient_id: PatientId,
             status: AppointmentStatus,
         }
-        let query = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI2)
-            .key_condition_expression("GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi")
+        let query = Range::provider_appointments(provider, Some(from), Some(to))
+            .query(self)
             .projection_expression("patientId, #status")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pk", s(keys::provider_appointments(provider)))
-            .expression_attribute_values(":lo", s(from.to_string()))
-            .expression_attribute_values(":hi", s(to.to_string()));
+            .expression_attribute_names("#status", "status");
         let visits: Vec<Visit> = self.all_pages(query).await?;
         Ok(visits
             .into_iter()

@@ -8,6 +8,7 @@ pub mod appointment_types;
 pub mod booking;
 pub mod cancel;
 pub mod guard;
+pub mod items;
 pub mod keys;
 pub mod lifecycle;
 pub mod lists;
@@ -185,31 +186,6 @@ pub fn to_item<T: Serialize>(
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     Ok(serde_dynamo::from_item(item)?)
-}
-
-pub fn appointment_item(a: &Appointment) -> Result<Item, StoreError> {
-    let by_start = keys::by_start(a.start_time, a.id);
-    to_item(
-        a,
-        &keys::appointment(a.id),
-        &[
-            (keys::GSI1PK, keys::patient_appointments(a.patient_id)),
-            (keys::GSI1SK, by_start.clone()),
-            (keys::GSI2PK, keys::provider_appointments(a.provider_id)),
-            (keys::GSI2SK, by_start),
-        ],
-    )
-}
-
-pub fn slot_item(slot: &Slot) -> Result<Item, StoreError> {
-    to_item(
-        slot,
-        &keys::slot(slot.id),
-        &[
-            (keys::GSI1PK, keys::provider_slots(slot.provider_id)),
-            (keys::GSI1SK, keys::by_start(slot.start_time, slot.id)),
-        ],
-    )
 }
 
 impl Store {

@@ -141,7 +141,7 @@ impl Store {
         writes.add(W::TakeSeat, self.take_seat(slot.id, now, false)?);
         writes.add(
             W::Appointment,
-            put_new(&self.table, super::appointment_item(&moved)?)?,
+            put_new(&self.table, super::items::item(&moved)?)?,
         );
         writes.add(
             W::Guard,

@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::types::Put;
 
 use super::guard::Guard;
+use super::items::{item, ProviderProfile, Range};
 use super::page::Page;
 use super::retry::{self, retrying, Attempt, Backoff, Transient};
 use super::{from_item, keys, s, Item, Key, Store, StoreError};
@@ -63,7 +64,7 @@ impl Store {
         }
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(super::slot_item(slot)?))
+            .set_item(Some(item(slot)?))
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(StoreError::from)?;
@@ -79,31 +80,20 @@ impl Store {
         })
     }
 
-    /// A provider's open slots with a free seat that start in `[from, to)`, soonest first; one Query.
-    /// `start_key` is a cursor already checked against this partition (see [`page::decode`]).
+    /// The open slots with a free seat of `range` (see [`Range::provider_slots`]), soonest first; one
+    /// Query. `start_key` is a cursor the range has checked.
     /// The seat check is an attribute-to-attribute filter, so a page can hold fewer than `limit` items
     /// while `next` still points further.
     pub async fn available_slots(
         &self,
-        provider: ProviderId,
-        from: UtcTime,
-        to: UtcTime,
+        range: &Range,
         limit: i32,
         start_key: Option<Item>,
     ) -> Result<Page<Slot>, StoreError> {
-        let pk = keys::provider_slots(provider);
-        let (lo, hi) = (from.to_string(), to.to_string());
-        let query = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi")
+        let query = range
+            .query(self)
             .filter_expression("#status = :available AND currentBookings < maxBookings")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(hi))
             .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
             .set_exclusive_start_key(start_key)
             .limit(limit);
@@ -202,16 +192,16 @@ impl Store {
             return Err(SlotError::Overlap(clashes));
         }
 
-        let stored_zone = found
-            .remove(&profile_key)
-            .and_then(|i| i.get("timeZone").and_then(|v| v.as_s().ok()).cloned());
-        let mut profile = (stored_zone.as_deref() != Some(time_zone)).then(|| {
-            let mut item = super::key_item(&profile_key);
-            item.insert("timeZone".into(), s(time_zone));
-            item.insert("providerId".into(), s(provider.to_string()));
-            item.insert("updatedAt".into(), s(now.to_string()));
-            item
-        });
+        let stored: Option<ProviderProfile> =
+            found.remove(&profile_key).map(from_item).transpose()?;
+        let mut profile = match stored {
+            Some(p) if p.time_zone == time_zone => None,
+            _ => Some(item(&ProviderProfile {
+                provider_id: provider,
+                time_zone: time_zone.to_owned(),
+                updated_at: now,
+            })?),
+        };
         if todo.is_empty() {
             if let Some(item) = profile {
                 let put = self
@@ -267,7 +257,7 @@ impl Store {
             for slot in &slots {
                 let put = Put::builder()
                     .table_name(&self.table)
-                    .set_item(Some(super::slot_item(slot)?))
+                    .set_item(Some(item(slot)?))
                     .condition_expression("attribute_not_exists(PK)")
                     .build()
                     .map_err(StoreError::from)?;
@@ -343,16 +333,8 @@ impl Store {
         from: UtcTime,
         to: UtcTime,
     ) -> Result<Vec<Slot>, StoreError> {
-        let query = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(keys::provider_slots(provider)))
-            .expression_attribute_values(":lo", s(from.to_string()))
-            .expression_attribute_values(":hi", s(to.to_string()));
-        self.all_pages(query).await
+        self.all_pages(Range::provider_slots(provider, from, to).query(self))
+            .await
     }
 
     /// Blocks each of `slots` that is still open without bookings, a few updates at a time; each comes back
@@ -476,9 +458,11 @@ impl Store {
         &self,
         provider: ProviderId,
     ) -> Result<Option<String>, StoreError> {
-        Ok(self
+        let profile: Option<ProviderProfile> = self
             .get(&keys::provider_profile(provider))
             .await?
-            .and_then(|i| i.get("timeZone").and_then(|v| v.as_s().ok()).cloned()))
+            .map(from_item)
+            .transpose()?;
+        Ok(profile.map(|p| p.time_zone))
     }
 }

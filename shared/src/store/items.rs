@@ -1,0 +1,455 @@
+//! Items own their keys, queries are named access patterns. Every stored item type says through
+//! [`Stored`] what its primary key and index keys are (from `keys.rs`, where the key formats live); every
+//! query of a range is a [`Range`] that owns its index, its key condition and the check of its cursors.
+
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{self, Key};
+use super::page::{self, BadCursor};
+use super::{n, s, to_item, Item, Store, StoreError};
+use crate::domain::{
+    Appointment, AppointmentId, AppointmentType, PatientId, ProviderId, Slot, SlotId, UtcTime,
+};
+
+/// An item type as the table stores it.
+pub trait Stored: Serialize {
+    fn key(&self) -> Key;
+
+    /// Its keys on the secondary indexes it appears in, as `(attribute, value)`.
+    fn index_keys(&self) -> Vec<(&'static str, String)> {
+        vec![]
+    }
+
+    /// When the table's TTL may delete it (epoch seconds), if ever.
+    fn expires_at(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// `value` as its stored item: its fields, its key and index keys, its expiry.
+pub fn item<T: Stored>(value: &T) -> Result<Item, StoreError> {
+    let mut item = to_item(value, &value.key(), &value.index_keys())?;
+    if let Some(at) = value.expires_at() {
+        item.insert(keys::EXPIRES_AT.to_owned(), n(at));
+    }
+    Ok(item)
+}
+
+impl Stored for Appointment {
+    fn key(&self) -> Key {
+        keys::appointment(self.id)
+    }
+
+    fn index_keys(&self) -> Vec<(&'static str, String)> {
+        let by_start = keys::by_start(self.start_time, self.id);
+        vec![
+            (keys::GSI1PK, keys::patient_appointments(self.patient_id)),
+            (keys::GSI1SK, by_start.clone()),
+            (keys::GSI2PK, keys::provider_appointments(self.provider_id)),
+            (keys::GSI2SK, by_start),
+        ]
+    }
+}
+
+impl Stored for Slot {
+    fn key(&self) -> Key {
+        keys::slot(self.id)
+    }
+
+    fn index_keys(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (keys::GSI1PK, keys::provider_slots(self.provider_id)),
+            (keys::GSI1SK, keys::by_start(self.start_time, self.id)),
+        ]
+    }
+}
+
+impl Stored for AppointmentType {
+    fn key(&self) -> Key {
+        keys::appointment_type(self.id)
+    }
+
+    fn index_keys(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (keys::GSI1PK, keys::TYPES.to_owned()),
+            (keys::GSI1SK, keys::by_name(&self.name, self.id)),
+        ]
+    }
+}
+
+/// What the service keeps of a provider: the time zone of their last bulk generation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderProfile {
+    pub provider_id: ProviderId,
+    pub time_zone: String,
+    pub updated_at: UtcTime,
+}
+
+impl Stored for ProviderProfile {
+    fn key(&self) -> Key {
+        keys::provider_profile(self.provider_id)
+    }
+}
+
+/// The worker's record of a seat given back, kept for 90 days.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreedSeat {
+    pub slot_id: SlotId,
+    pub appointment_id: AppointmentId,
+    pub freed_at: UtcTime,
+    pub job_id: uuid::Uuid,
+}
+
+impl FreedSeat {
+    pub const KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
+}
+
+impl Stored for FreedSeat {
+    fn key(&self) -> Key {
+        keys::freed_seat(self.slot_id, self.appointment_id)
+    }
+
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.freed_at.plus(Self::KEPT).timestamp().as_second())
+    }
+}
+
+impl Store {
+    /// Records a freed seat once: `false` if it was recorded before (a job delivered again).
+    pub async fn record_freed_seat(&self, seat: &FreedSeat) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let put = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(seat)?))
+            .condition_expression("attribute_not_exists(PK)");
+        match super::retry::answered("record freed seat", || put.clone().send()).await? {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A named access pattern: one partition of one index, and a range of its sort key (`[lo, hi]`, either
+/// end open). It builds its query and checks a cursor against itself, so a cursor cannot be edited
+/// into another partition or outside the range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub index: &'static str,
+    pk_name: &'static str,
+    sk_name: &'static str,
+    pk: String,
+    lo: Option<String>,
+    hi: Option<String>,
+}
+
+impl Range {
+    /// A provider's slots that start in `[from, to)`, by start.
+    pub fn provider_slots(provider: ProviderId, from: UtcTime, to: UtcTime) -> Range {
+        Range {
+            index: keys::GSI1,
+            pk_name: keys::GSI1PK,
+            sk_name: keys::GSI1SK,
+            pk: keys::provider_slots(provider),
+            lo: Some(from.to_string()),
+            hi: Some(to.to_string()),
+        }
+    }
+
+    /// A patient's appointments that start in the range, by start.
+    pub fn patient_appointments(
+        patient: PatientId,
+        from: Option<UtcTime>,
+        to: Option<UtcTime>,
+    ) -> Range {
+        Range {
+            index: keys::GSI1,
+            pk_name: keys::GSI1PK,
+            sk_name: keys::GSI1SK,
+            pk: keys::patient_appointments(patient),
+            lo: from.map(|t| t.to_string()),
+            hi: to.map(|t| t.to_string()),
+        }
+    }
+
+    /// A provider's appointments that start in the range, by start.
+    pub fn provider_appointments(
+        provider: ProviderId,
+        from: Option<UtcTime>,
+        to: Option<UtcTime>,
+    ) -> Range {
+        Range {
+            index: keys::GSI2,
+            pk_name: keys::GSI2PK,
+            sk_name: keys::GSI2SK,
+            pk: keys::provider_appointments(provider),
+            lo: from.map(|t| t.to_string()),
+            hi: to.map(|t| t.to_string()),
+        }
+    }
+
+    /// Every appointment type, by name.
+    pub fn types_by_name() -> Range {
+        Range {
+            index: keys::GSI1,
+            pk_name: keys::GSI1PK,
+            sk_name: keys::GSI1SK,
+            pk: keys::TYPES.to_owned(),
+            lo: None,
+            hi: None,
+        }
+    }
+
+    /// The same partition from a later lower bound.
+    pub fn from(mut self, lo: UtcTime) -> Range {
+        self.lo = Some(lo.to_string());
+        self
+    }
+
+    /// Whether a cursor's key lies at or after the lower bound (a moving "now" may overtake it).
+    pub fn admits(&self, start_key: &Item) -> bool {
+        let sk = start_key.get(self.sk_name).and_then(|v| v.as_s().ok());
+        match (&self.lo, sk) {
+            (Some(lo), Some(sk)) => sk >= lo,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        }
+    }
+
+    /// A client's cursor as this query's `ExclusiveStartKey`, if it belongs to this partition and range.
+    pub fn cursor(&self, cursor: &str) -> Result<Item, BadCursor> {
+        page::decode(
+            cursor,
+            self.pk_name,
+            &self.pk,
+            self.sk_name,
+            self.lo.as_deref().unwrap_or(""),
+            self.hi.as_deref(),
+        )
+    }
+
+    /// The Query of this range (more conditions, names and values can be added to it).
+    pub fn query(&self, store: &Store) -> QueryFluentBuilder {
+        let mut condition = "#pk = :pk".to_owned();
+        let mut q = store
+            .db
+            .query()
+            .table_name(&store.table)
+            .index_name(self.index)
+            .expression_attribute_names("#pk", self.pk_name)
+            .expression_attribute_values(":pk", s(&self.pk));
+        if self.lo.is_some() || self.hi.is_some() {
+            q = q.expression_attribute_names("#sk", self.sk_name);
+        }
+        match (&self.lo, &self.hi) {
+            (Some(lo), Some(hi)) => {
+                condition.push_str(" AND #sk BETWEEN :lo AND :hi");
+                q = q
+                    .expression_attribute_values(":lo", s(lo))
+                    .expression_attribute_values(":hi", s(hi));
+            }
+            (Some(lo), None) => {
+                condition.push_str(" AND #sk >= :lo");
+                q = q.expression_attribute_values(":lo", s(lo));
+            }
+            (None, Some(hi)) => {
+                condition.push_str(" AND #sk < :hi");
+                q = q.expression_attribute_values(":hi", s(hi));
+            }
+            (None, None) => {}
+        }
+        q.key_condition_expression(condition)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The stored shape of every item type, pinned: a change here is a change of the table's contract.
+
+    use super::*;
+    use crate::domain::{ConsultationType, Interval};
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn t(s: &str) -> UtcTime {
+        s.parse().unwrap()
+    }
+
+    fn keys_of(item: &Item) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = item
+            .iter()
+            .filter(|(k, _)| k.starts_with("PK") || k.starts_with("SK") || k.starts_with("GSI"))
+            .map(|(k, v)| (k.clone(), v.as_s().unwrap().clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn pairs(p: &[(&str, String)]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = p
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn an_appointment_is_found_by_id_by_patient_and_by_provider() {
+        let (id, patient, provider, slot) = (
+            AppointmentId::new(),
+            PatientId::new(),
+            ProviderId::new(),
+            SlotId::new(),
+        );
+        let start = t("2030-01-02T09:00:00Z");
+        let a = Appointment::scheduled(
+            id,
+            patient,
+            provider,
+            slot,
+            start,
+            t("2030-01-02T09:30:00Z"),
+            ConsultationType::Video,
+            t("2030-01-01T00:00:00Z"),
+        );
+        let stored = item(&a).unwrap();
+        assert_eq!(
+            keys_of(&stored),
+            pairs(&[
+                ("PK", format!("APPT#{id}")),
+                ("SK", "APPT".into()),
+                ("GSI1PK", format!("PATIENT#{patient}")),
+                ("GSI1SK", format!("2030-01-02T09:00:00Z#{id}")),
+                ("GSI2PK", format!("PROVIDER#{provider}")),
+                ("GSI2SK", format!("2030-01-02T09:00:00Z#{id}")),
+            ])
+        );
+        assert_eq!(
+            stored["consultationType"],
+            AttributeValue::S("video".into())
+        );
+        assert!(!stored.contains_key(keys::EXPIRES_AT));
+    }
+
+    #[test]
+    fn a_slot_is_found_by_id_and_by_provider_and_start() {
+        let (id, provider) = (SlotId::new(), ProviderId::new());
+        let start = t("2030-01-02T09:00:00Z");
+        let slot = Slot::open(
+            id,
+            provider,
+            Interval::new(start, t("2030-01-02T09:30:00Z")).unwrap(),
+            3,
+            t("2030-01-01T00:00:00Z"),
+        );
+        assert_eq!(
+            keys_of(&item(&slot).unwrap()),
+            pairs(&[
+                ("PK", format!("SLOT#{id}")),
+                ("SK", "SLOT".into()),
+                ("GSI1PK", format!("PROVIDER#{provider}#SLOTS")),
+                ("GSI1SK", format!("2030-01-02T09:00:00Z#{id}")),
+            ])
+        );
+    }
+
+    #[test]
+    fn an_appointment_type_is_listed_by_its_name_in_lower_case() {
+        let now = t("2030-01-01T00:00:00Z");
+        let kind = AppointmentType {
+            id: uuid::Uuid::new_v4(),
+            name: "Échographie".into(),
+            duration_minutes: 30,
+            consultation_fee: 10.0,
+            consultation_types: vec![ConsultationType::InPerson],
+            is_active: true,
+            description: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        assert_eq!(
+            keys_of(&item(&kind).unwrap()),
+            pairs(&[
+                ("PK", format!("TYPE#{}", kind.id)),
+                ("SK", "TYPE".into()),
+                ("GSI1PK", "TYPES".into()),
+                ("GSI1SK", format!("échographie#{}", kind.id)),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_profile_and_a_freed_seat_live_under_their_owner_and_the_seat_expires() {
+        let provider = ProviderId::new();
+        let profile = ProviderProfile {
+            provider_id: provider,
+            time_zone: "Europe/Paris".into(),
+            updated_at: t("2030-01-01T00:00:00Z"),
+        };
+        assert_eq!(
+            keys_of(&item(&profile).unwrap()),
+            pairs(&[
+                ("PK", format!("PROVIDER#{provider}")),
+                ("SK", "PROFILE".into())
+            ])
+        );
+        let seat = FreedSeat {
+            slot_id: SlotId::new(),
+            appointment_id: AppointmentId::new(),
+            freed_at: t("2030-01-01T00:00:00Z"),
+            job_id: uuid::Uuid::new_v4(),
+        };
+        let stored = item(&seat).unwrap();
+        assert_eq!(
+            keys_of(&stored),
+            pairs(&[
+                ("PK", format!("SLOT#{}", seat.slot_id)),
+                ("SK", format!("FREED#{}", seat.appointment_id)),
+            ])
+        );
+        assert_eq!(
+            stored[keys::EXPIRES_AT],
+            AttributeValue::N((1_893_456_000i64 + 90 * 86_400).to_string())
+        );
+    }
+
+    #[test]
+    fn a_range_takes_only_its_own_cursors() {
+        let provider = ProviderId::new();
+        let range = Range::provider_slots(
+            provider,
+            t("2030-01-01T00:00:00Z"),
+            t("2030-01-02T00:00:00Z"),
+        );
+        let mut inside = Item::new();
+        inside.insert("PK".into(), s("SLOT#x"));
+        inside.insert("SK".into(), s("SLOT"));
+        inside.insert("GSI1PK".into(), s(keys::provider_slots(provider)));
+        inside.insert("GSI1SK".into(), s("2030-01-01T09:00:00Z#x"));
+        assert!(range.cursor(&page::encode(&inside)).is_ok());
+        assert!(range.admits(&inside));
+        assert!(!range
+            .clone()
+            .from(t("2030-01-01T10:00:00Z"))
+            .admits(&inside));
+        let other = Range::provider_slots(
+            ProviderId::new(),
+            t("2030-01-01T00:00:00Z"),
+            t("2030-01-02T00:00:00Z"),
+        );
+        assert!(other.cursor(&page::encode(&inside)).is_err());
+    }
+}
