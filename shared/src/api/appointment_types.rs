@@ -2,9 +2,9 @@
 //! Staff and admins write; everyone signed in reads.
 
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
+use super::views::Page;
 use super::{
     caller, json, json_body, path_id, ApiError, Checks, Ctx, FieldError, Query, Reply, Request,
 };
@@ -115,7 +115,10 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
         .await?;
     Ok(json(
         200,
-        &json!({ "data": page.items, "nextCursor": page.next }),
+        &Page {
+            data: page.items,
+            next_cursor: page.next,
+        },
     ))
 }
 

@@ -3,10 +3,12 @@
 
 use jiff::SignedDuration;
 use serde::Deserialize;
-use serde_json::Value;
 use uuid::Uuid;
 
-use super::slots::{slot_json, MAX_ALLOWED_TYPES, MAX_SEATS};
+use super::slots::{MAX_ALLOWED_TYPES, MAX_SEATS};
+use super::views::{
+    BulkCreated, Schedule, ScheduleRow, ScheduleSummary, ScheduledBooking, SlotView,
+};
 use super::{caller, json, json_body, Checks, Ctx, Query, Reply, Request};
 use crate::api::ApiError;
 use crate::domain::calendar::{generate, Plan, WorkingHours};
@@ -160,10 +162,13 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
         )
         .await?;
     tracing::info!(provider_id = %body.provider_id, requested, created = done.created.len(), existing = done.existing, "bulk slots");
-    let slots: Vec<Value> = done.created.iter().map(slot_json).collect();
     Ok(json(
         201,
-        &serde_json::json!({"created": done.created.len(), "existing": done.existing, "slots": slots}),
+        &BulkCreated {
+            created: done.created.len(),
+            existing: done.existing,
+            slots: done.created.iter().map(SlotView::of).collect(),
+        },
     ))
 }
 
@@ -221,33 +226,44 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     };
     let slots = ctx.store.slots_between(provider, from, to).await?;
     let appointments = ctx.store.bookings(provider, from, to).await?;
-    let (mut available, mut booked, mut blocked) = (0, 0, 0);
-    let rows: Vec<Value> = slots
+    let mut summary = ScheduleSummary {
+        total: slots.len(),
+        ..Default::default()
+    };
+    let local = |t: UtcTime| t.timestamp().to_zoned(zone.clone()).datetime().to_string();
+    let rows: Vec<ScheduleRow> = slots
         .iter()
         .map(|slot| {
             match slot.state() {
-                SlotState::Available => available += 1,
-                SlotState::Booked => booked += 1,
-                SlotState::Blocked => blocked += 1,
+                SlotState::Available => summary.available += 1,
+                SlotState::Booked => summary.booked += 1,
+                SlotState::Blocked => summary.blocked += 1,
                 SlotState::Cancelled => {}
             }
-            let bookings: Vec<Value> = appointments
-                .iter()
-                .filter(|a| a.slot_id == slot.id && a.status.was_due())
-                .map(|a| serde_json::json!({"appointmentId": a.id, "patientId": a.patient_id, "status": a.status}))
-                .collect();
-            let mut row = slot_json(slot);
-            row["localStartTime"] = slot.start_time.timestamp().to_zoned(zone.clone()).datetime().to_string().into();
-            row["localEndTime"] = slot.end_time.timestamp().to_zoned(zone.clone()).datetime().to_string().into();
-            row["bookings"] = bookings.into();
-            row
+            ScheduleRow {
+                slot: SlotView::of(slot),
+                local_start_time: local(slot.start_time),
+                local_end_time: local(slot.end_time),
+                bookings: appointments
+                    .iter()
+                    .filter(|a| a.slot_id == slot.id && a.status.was_due())
+                    .map(|a| ScheduledBooking {
+                        appointment_id: a.id,
+                        patient_id: a.patient_id,
+                        status: a.status,
+                    })
+                    .collect(),
+            }
         })
         .collect();
     Ok(json(
         200,
-        &serde_json::json!({
-            "providerId": provider, "date": date, "timeZone": zone_name, "slots": rows,
-            "summary": {"total": slots.len(), "available": available, "booked": booked, "blocked": blocked},
-        }),
+        &Schedule {
+            provider_id: provider,
+            date,
+            time_zone: zone_name,
+            slots: rows,
+            summary,
+        },
     ))
 }

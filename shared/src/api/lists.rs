@@ -2,8 +2,8 @@
 //! A patient's list is always their own and a provider's their own; staff and admins name whose.
 
 use jiff::SignedDuration;
-use serde_json::json;
 
+use super::views::{NoShowReport, Page, PatientNoShows};
 use super::{caller, json, ApiError, Bound, Ctx, Query, Reply, Request, BOUND};
 use crate::domain::{Appointment, AppointmentStatus, Caller, PatientId, ProviderId, Role, UtcTime};
 use crate::store::lists::{ListQuery, Owner};
@@ -80,7 +80,13 @@ fn statuses(q: &mut Query) -> Vec<AppointmentStatus> {
 
 fn page_json(who: &Caller, items: Vec<Appointment>, next: Option<String>) -> Reply {
     let data: Vec<Appointment> = items.into_iter().map(|a| a.as_seen_by(who)).collect();
-    Ok(json(200, &json!({ "data": data, "nextCursor": next })))
+    Ok(json(
+        200,
+        &Page {
+            data,
+            next_cursor: next,
+        },
+    ))
 }
 
 /// `GET /appointments`: filters patientId, providerId, status, startDate..endDate; cursor paged, one
@@ -233,11 +239,15 @@ pub async fn no_shows(ctx: &Ctx, req: Request) -> Reply {
             missed += 1;
         }
     }
-    let mut rows: Vec<_> = by_patient
+    let mut rows: Vec<PatientNoShows> = by_patient
         .into_iter()
-        .map(|(p, (appointments, no_shows))| json!({"patientId": p, "appointments": appointments, "noShows": no_shows}))
+        .map(|(patient_id, (appointments, no_shows))| PatientNoShows {
+            patient_id,
+            appointments,
+            no_shows,
+        })
         .collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r["noShows"].as_u64()));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.no_shows));
     let rate = if due == 0 {
         0.0
     } else {
@@ -245,9 +255,14 @@ pub async fn no_shows(ctx: &Ctx, req: Request) -> Reply {
     };
     Ok(json(
         200,
-        &json!({
-            "providerId": provider, "startDate": from, "endDate": to,
-            "totalAppointments": due, "noShows": missed, "noShowRate": rate, "byPatient": rows,
-        }),
+        &NoShowReport {
+            provider_id: provider,
+            start_date: from,
+            end_date: to,
+            total_appointments: due,
+            no_shows: missed,
+            no_show_rate: rate,
+            by_patient: rows,
+        },
     ))
 }

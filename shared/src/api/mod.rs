@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod lists;
 mod request;
 pub mod slots;
+pub mod views;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -3,12 +3,12 @@
 
 use jiff::SignedDuration;
 use serde::Deserialize;
-use serde_json::Value;
 use uuid::Uuid;
 
+use super::views::{Blocked, Page, Skipped, SlotView};
 use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, BOUND};
 use crate::api::{ApiError, Code};
-use crate::domain::{Caller, Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
+use crate::domain::{Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
 use crate::store::items::Range;
 use crate::store::page;
 
@@ -41,27 +41,6 @@ struct NewSlot {
 
 pub(super) fn one() -> u32 {
     1
-}
-
-/// A slot as clients see it: `status` is derived (`booked` when no seat is left).
-pub fn slot_json(slot: &Slot) -> Value {
-    let mut v = serde_json::to_value(slot).expect("a slot serializes");
-    v["status"] = serde_json::to_value(slot.state()).expect("a state serializes");
-    v["seatsLeft"] = slot.seats_left().into();
-    v
-}
-
-/// A slot as `who` may see it: its notes and block reason are the clinic's, shown only to its provider,
-/// staff and admins; patients see the time, place, seats and what it admits.
-pub fn slot_json_for(slot: &Slot, who: &Caller) -> Value {
-    let mut v = slot_json(slot);
-    if !who.may_act_for_provider(slot.provider_id) {
-        if let Some(fields) = v.as_object_mut() {
-            fields.remove("notes");
-            fields.remove("blockReason");
-        }
-    }
-    v
 }
 
 /// `POST /slots`: a provider publishes one slot of their own time (staff and admins for any provider).
@@ -128,7 +107,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     slot.is_overbook = body.is_overbook;
     ctx.store.create_slot(&slot, now).await?;
     tracing::info!(slot_id = %slot.id, provider_id = %slot.provider_id, "slot created");
-    let mut response = json(201, &slot_json(&slot));
+    let mut response = json(201, &SlotView::of(&slot));
     response.headers_mut().insert(
         "location",
         format!("/slots/{}", slot.id)
@@ -189,7 +168,7 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
     } else {
         ctx.store.available_slots(&range, limit, start_key).await?
     };
-    let data: Vec<Value> = page
+    let data: Vec<SlotView> = page
         .items
         .iter()
         .filter(|s| {
@@ -197,11 +176,14 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
                 s.allowed_appointment_types.is_empty() || s.allowed_appointment_types.contains(&t)
             })
         })
-        .map(|s| slot_json_for(s, &who))
+        .map(|s| SlotView::for_caller(s, &who))
         .collect();
     Ok(json(
         200,
-        &serde_json::json!({ "data": data, "nextCursor": page.next }),
+        &Page {
+            data,
+            next_cursor: page.next,
+        },
     ))
 }
 
@@ -284,14 +266,16 @@ pub async fn block(ctx: &Ctx, req: Request) -> Reply {
         }
     }
     tracing::info!(provider_id = %body.provider_id, blocked = blocked.len(), skipped = skipped.len(), "slots blocked");
-    Ok(json(
-        200,
-        &serde_json::json!({"blocked": blocked, "skipped": skipped}),
-    ))
+    Ok(json(200, &Blocked { blocked, skipped }))
 }
 
-fn skip(slot: &Slot, reason: &str) -> Value {
-    serde_json::json!({"slotId": slot.id, "startTime": slot.start_time, "reason": reason, "currentBookings": slot.current_bookings})
+fn skip(slot: &Slot, reason: &'static str) -> Skipped {
+    Skipped {
+        slot_id: slot.id,
+        start_time: slot.start_time,
+        reason,
+        current_bookings: slot.current_bookings,
+    }
 }
 
 /// `POST /slots/{id}/release`: a blocked slot with no bookings becomes available again.
@@ -308,7 +292,7 @@ pub async fn release(ctx: &Ctx, req: Request) -> Reply {
         ));
     };
     match ctx.store.release_slot(id, scope, ctx.now()).await? {
-        Ok(slot) => Ok(json(200, &slot_json(&slot))),
+        Ok(slot) => Ok(json(200, &SlotView::of(&slot))),
         Err(None) => Err(ApiError::not_found("slot")),
         Err(Some(old)) if scope.is_some_and(|p| p != old.provider_id) => Err(ApiError::forbidden(
             "only the provider, staff or an admin may release a slot",

@@ -1,0 +1,170 @@
+//! What the HTTP API answers, as types: every response body is one of these (or a domain type such as
+//! `Appointment` and `AppointmentType`), so the contract is read here rather than from `json!` calls.
+
+use serde::Serialize;
+
+use crate::domain::{
+    AppointmentId, AppointmentStatus, Caller, PatientId, ProviderId, Slot, SlotId, SlotState,
+    UtcTime,
+};
+
+/// A page of a list and the cursor of the next, if any (a page may hold fewer items than `limit`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A slot as clients see it: `status` is derived (`booked` when no seat is left); `notes` and
+/// `blockReason` only for its provider, staff and admins.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlotView {
+    pub id: SlotId,
+    pub provider_id: ProviderId,
+    pub start_time: UtcTime,
+    pub end_time: UtcTime,
+    pub status: SlotState,
+    pub max_bookings: u32,
+    pub current_bookings: u32,
+    pub seats_left: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_appointment_types: Vec<uuid::Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub is_overbook: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_reason: Option<String>,
+    pub created_at: UtcTime,
+    pub updated_at: UtcTime,
+}
+
+impl SlotView {
+    /// The whole slot, for its provider, staff and admins.
+    pub fn of(slot: &Slot) -> SlotView {
+        SlotView {
+            id: slot.id,
+            provider_id: slot.provider_id,
+            start_time: slot.start_time,
+            end_time: slot.end_time,
+            status: slot.state(),
+            max_bookings: slot.max_bookings,
+            current_bookings: slot.current_bookings,
+            seats_left: slot.seats_left(),
+            allowed_appointment_types: slot.allowed_appointment_types.clone(),
+            location_id: slot.location_id.clone(),
+            room_number: slot.room_number.clone(),
+            notes: slot.notes.clone(),
+            is_overbook: slot.is_overbook,
+            block_reason: slot.block_reason.clone(),
+            created_at: slot.created_at,
+            updated_at: slot.updated_at,
+        }
+    }
+
+    /// The slot as `who` may see it: the clinic's notes and block reason stay with the clinic.
+    pub fn for_caller(slot: &Slot, who: &Caller) -> SlotView {
+        let mut view = Self::of(slot);
+        if !who.may_act_for_provider(slot.provider_id) {
+            view.notes = None;
+            view.block_reason = None;
+        }
+        view
+    }
+}
+
+/// What `POST /slots/bulk` did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkCreated {
+    pub created: usize,
+    /// Slots of the request that already existed (a repeated request creates none).
+    pub existing: usize,
+    pub slots: Vec<SlotView>,
+}
+
+/// A slot a block left as it was, and why.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    pub slot_id: SlotId,
+    pub start_time: UtcTime,
+    /// `has_bookings`, `already_blocked` or `cancelled`.
+    pub reason: &'static str,
+    pub current_bookings: u32,
+}
+
+/// What `POST /slots/block` did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    pub blocked: Vec<SlotId>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// An appointment under its slot in a day's schedule.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledBooking {
+    pub appointment_id: AppointmentId,
+    pub patient_id: PatientId,
+    pub status: AppointmentStatus,
+}
+
+/// A slot of a day's schedule, in the day's zone too.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleRow {
+    #[serde(flatten)]
+    pub slot: SlotView,
+    pub local_start_time: String,
+    pub local_end_time: String,
+    pub bookings: Vec<ScheduledBooking>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleSummary {
+    pub total: usize,
+    pub available: usize,
+    pub booked: usize,
+    pub blocked: usize,
+}
+
+/// `GET /providers/{providerId}/schedule`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schedule {
+    pub provider_id: ProviderId,
+    pub date: jiff::civil::Date,
+    pub time_zone: String,
+    pub slots: Vec<ScheduleRow>,
+    pub summary: ScheduleSummary,
+}
+
+/// One patient's line of a no-show report.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientNoShows {
+    pub patient_id: PatientId,
+    pub appointments: u32,
+    pub no_shows: u32,
+}
+
+/// `GET /appointments/reports/no-shows`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoShowReport {
+    pub provider_id: ProviderId,
+    pub start_date: UtcTime,
+    pub end_date: UtcTime,
+    pub total_appointments: u32,
+    pub no_shows: u32,
+    pub no_show_rate: f64,
+    pub by_patient: Vec<PatientNoShows>,
+}
