@@ -1,7 +1,7 @@
 //! The HTTP side of the local stack: every HttpApi route of template.yaml on 127.0.0.1, each request
 //! checked like API Gateway's JWT authorizer would, turned into the API Gateway v2 event Lambda would
 //! receive, and answered by the same `shared::api` handler the Lambda runs. Plus `/_local/token` and
-//! `/_local/events`.
+//! `/_local/events` and `/_local/openapi.json`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -314,6 +314,9 @@ impl Server {
         let path = parts.uri.path().to_owned();
         match (parts.method.as_str(), path.as_str()) {
             ("POST", "/_local/token") => return self.mint(&body),
+            ("GET", "/_local/openapi.json") => {
+                return respond(200, "application/json", shared::api::openapi::json());
+            }
             ("GET", "/_local/events") => {
                 let events = self.stack.events.lock().expect("events lock").clone();
                 return respond(

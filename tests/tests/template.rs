@@ -294,3 +294,54 @@ fn the_error_catalogue_is_the_one_the_readme_and_the_design_list() {
     }
     assert!(named >= 8, "found {named} codes in DESIGN.md");
 }
+
+/// `openapi.json` at the repository root is the generated document, byte for byte. After a change of
+/// a route or a type: `UPDATE_OPENAPI=1 cargo test -p clinic-tests --test template openapi`.
+#[test]
+fn the_checked_in_openapi_document_is_the_generated_one() {
+    let generated = shared::api::openapi::json();
+    let path = root().join("openapi.json");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "openapi.json is out of date: UPDATE_OPENAPI=1 cargo test -p clinic-tests --test template openapi"
+    );
+}
+
+#[test]
+fn the_openapi_document_has_every_route_of_the_template_and_every_error_code() {
+    let template = Template::load(&local::template_path()).unwrap();
+    let mut declared: Vec<(String, String, String)> = template
+        .functions()
+        .unwrap()
+        .into_iter()
+        .flat_map(|f| {
+            f.routes
+                .into_iter()
+                .map(move |r| (f.binary.clone(), r.method, r.path))
+        })
+        .collect();
+    let mut documented: Vec<(String, String, String)> = shared::api::openapi::routes_documented()
+        .into_iter()
+        .map(|(f, m, p)| (f.to_owned(), m, p.to_owned()))
+        .collect();
+    declared.sort();
+    documented.sort();
+    assert_eq!(documented, declared);
+
+    let doc: serde_json::Value = serde_json::from_str(&shared::api::openapi::json()).unwrap();
+    let codes = doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"].clone();
+    for c in shared::api::Code::ALL {
+        assert!(
+            codes
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(c.as_str())),
+            "{c:?}"
+        );
+    }
+    assert_eq!(doc["openapi"], "3.1.0");
+}

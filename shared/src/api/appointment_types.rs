@@ -48,7 +48,8 @@ fn all_consultations() -> Vec<ConsultationType> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct NewType {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewType {
     name: String,
     duration_minutes: u32,
     #[serde(default)]
@@ -135,7 +136,8 @@ pub async fn get(ctx: &Ctx, req: Request) -> Reply {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct TypePatch {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TypePatch {
     name: Option<String>,
     duration_minutes: Option<u32>,
     consultation_fee: Option<f64>,

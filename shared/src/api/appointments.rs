@@ -12,7 +12,8 @@ use crate::store::retry::{retrying, Attempt};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BookBody {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BookBody {
     slot_id: SlotId,
     patient_id: Option<PatientId>,
     appointment_type_id: Option<Uuid>,
@@ -128,7 +129,8 @@ pub async fn get(ctx: &Ctx, req: Request) -> Reply {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CancelBody {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CancelBody {
     reason: String,
 }
 
@@ -182,7 +184,8 @@ pub(crate) async fn cancel_as(ctx: &Ctx, who: &Caller, id: AppointmentId, reason
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RescheduleBody {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RescheduleBody {
     new_slot_id: SlotId,
     reason: Option<String>,
 }

@@ -16,7 +16,8 @@ use crate::domain::{Day, ProviderId, Slot, SlotId, SlotState, UtcTime};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BulkRequest {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BulkRequest {
     provider_id: ProviderId,
     time_zone: String,
     start_date: Day,

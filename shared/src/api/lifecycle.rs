@@ -131,7 +131,8 @@ pub async fn start(ctx: &Ctx, req: Request) -> Reply {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Completion {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Completion {
     notes: Option<String>,
     private_notes: Option<String>,
     vitals: Option<Vitals>,
@@ -200,7 +201,8 @@ pub async fn complete(ctx: &Ctx, req: Request) -> Reply {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Patch {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Patch {
     status: Option<AppointmentStatus>,
     notes: Option<String>,
     private_notes: Option<String>,

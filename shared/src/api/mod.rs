@@ -8,6 +8,8 @@ pub mod calendar;
 mod error;
 pub mod lifecycle;
 pub mod lists;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod request;
 pub mod slots;
 pub mod views;

@@ -24,7 +24,8 @@ pub(super) const MAX_ALLOWED_TYPES: usize = 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct NewSlot {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewSlot {
     provider_id: ProviderId,
     start_time: UtcTime,
     end_time: UtcTime,
@@ -189,7 +190,8 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BlockRequest {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlockRequest {
     provider_id: ProviderId,
     start_time: UtcTime,
     end_time: UtcTime,

@@ -11,6 +11,7 @@ use crate::domain::{
 /// A page of a list and the cursor of the next, if any (a page may hold fewer items than `limit`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
@@ -20,6 +21,7 @@ pub struct Page<T> {
 /// `blockReason` only for its provider, staff and admins.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlotView {
     pub id: SlotId,
     pub provider_id: ProviderId,
@@ -81,6 +83,7 @@ impl SlotView {
 /// What `POST /slots/bulk` did.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkCreated {
     pub created: usize,
     /// Slots of the request that already existed (a repeated request creates none).
@@ -91,6 +94,7 @@ pub struct BulkCreated {
 /// A slot a block left as it was, and why.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Skipped {
     pub slot_id: SlotId,
     pub start_time: UtcTime,
@@ -102,6 +106,7 @@ pub struct Skipped {
 /// What `POST /slots/block` did.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Blocked {
     pub blocked: Vec<SlotId>,
     pub skipped: Vec<Skipped>,
@@ -110,6 +115,7 @@ pub struct Blocked {
 /// An appointment under its slot in a day's schedule.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduledBooking {
     pub appointment_id: AppointmentId,
     pub patient_id: PatientId,
@@ -119,6 +125,7 @@ pub struct ScheduledBooking {
 /// A slot of a day's schedule, in the day's zone too.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleRow {
     #[serde(flatten)]
     pub slot: SlotView,
@@ -129,6 +136,7 @@ pub struct ScheduleRow {
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleSummary {
     pub total: usize,
     pub available: usize,
@@ -139,6 +147,7 @@ pub struct ScheduleSummary {
 /// `GET /providers/{providerId}/schedule`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
     pub provider_id: ProviderId,
     pub date: jiff::civil::Date,
@@ -150,6 +159,7 @@ pub struct Schedule {
 /// One patient's line of a no-show report.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PatientNoShows {
     pub patient_id: PatientId,
     pub appointments: u32,
@@ -159,6 +169,7 @@ pub struct PatientNoShows {
 /// `GET /appointments/reports/no-shows`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoShowReport {
     pub provider_id: ProviderId,
     pub start_date: UtcTime,

@@ -7,6 +7,7 @@ use super::{ConsultationType, UtcTime};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppointmentType {
     pub id: Uuid,
     pub name: String,

@@ -43,6 +43,7 @@ impl ClockTime {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub start: ClockTime,
     pub end: ClockTime,
@@ -50,6 +51,7 @@ pub struct Session {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayHours {
     pub morning: Option<Session>,
     pub afternoon: Option<Session>,
@@ -69,6 +71,7 @@ impl DayHours {
 /// Hours per weekday; a day that is absent is off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkingHours {
     pub monday: Option<DayHours>,
     pub tuesday: Option<DayHours>,

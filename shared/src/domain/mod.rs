@@ -8,6 +8,8 @@ pub mod appointment_type;
 pub mod calendar;
 pub mod ids;
 pub mod lifecycle;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod slot;
 pub mod status;
 pub mod text;

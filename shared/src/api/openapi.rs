@@ -1,0 +1,379 @@
+//! The OpenAPI 3.1 document of every route, generated: schemas come from the request and response types
+//! (utoipa's `ToSchema` derives, behind the `openapi` feature so that the Lambda functions do not carry
+//! them), routes from [`ROUTES`], errors from the catalogue [`Code`]. utoipa because it derives schemas
+//! from the serde types themselves (renames, skipped and optional fields included) and emits 3.1; the
+//! handlers parse requests by hand, so each route's parameters are listed here, next to its types.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
+    PathsBuilder, Ref, RefOr, Required,
+};
+use utoipa::{PartialSchema, ToSchema};
+
+use super::views::{Blocked, BulkCreated, NoShowReport, Page, Schedule, SlotView};
+use super::Code;
+use crate::domain::{Appointment, AppointmentType};
+
+type Schemas = Vec<(String, RefOr<Schema>)>;
+type SchemaFn = fn(&mut Schemas) -> RefOr<Schema>;
+
+/// A reference to `T`'s component, collecting `T` and what it refers to.
+fn named<T: ToSchema>(all: &mut Schemas) -> RefOr<Schema> {
+    all.push((T::name().into_owned(), T::schema()));
+    T::schemas(all);
+    Ref::from_schema_name(T::name()).into()
+}
+
+/// `T`'s schema in place (for generic pages, whose component names would collide).
+fn inline<T: PartialSchema + ToSchema>(all: &mut Schemas) -> RefOr<Schema> {
+    T::schemas(all);
+    T::schema()
+}
+
+#[derive(Clone, Copy)]
+enum P {
+    Uuid,
+    /// A date, or a date-time (the whole UTC day of a date).
+    Bound,
+    Day,
+    Limit,
+    Text,
+    Bool,
+    Statuses,
+}
+
+#[derive(Clone, Copy)]
+struct Param {
+    name: &'static str,
+    kind: P,
+    required: bool,
+    description: &'static str,
+}
+
+const fn q(name: &'static str, kind: P, required: bool, description: &'static str) -> Param {
+    Param {
+        name,
+        kind,
+        required,
+        description,
+    }
+}
+
+/// One route: what template.yaml names it, what it takes and what it answers.
+struct Route {
+    function: &'static str,
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    query: Vec<Param>,
+    body: Option<SchemaFn>,
+    ok: (u16, SchemaFn),
+    errors: &'static [Code],
+}
+
+use Code::*;
+
+const BOOKING_CONFLICTS: &[Code] = &[
+    ValidationFailed,
+    Forbidden,
+    NotFound,
+    SlotFull,
+    SlotUnavailable,
+    PatientConflict,
+    TooManyAppointments,
+    AppointmentTypeInactive,
+    AppointmentTypeNotAllowed,
+    ConsultationTypeNotOffered,
+    IdempotencyKeyReused,
+    Contended,
+];
+const CHANGE: &[Code] = &[
+    ValidationFailed,
+    Forbidden,
+    NotFound,
+    InvalidTransition,
+    ConcurrentUpdate,
+    Contended,
+];
+const LIST: &[Param] = &[
+    q(
+        "patientId",
+        P::Uuid,
+        false,
+        "Staff and admins: whose appointments.",
+    ),
+    q(
+        "providerId",
+        P::Uuid,
+        false,
+        "Staff and admins: whose appointments; patients: only with this provider.",
+    ),
+];
+const PAGE: &[Param] = &[
+    q(
+        "limit",
+        P::Limit,
+        false,
+        "Items one read examines (1 to 100); filters apply after it, so a page may be short.",
+    ),
+    q(
+        "cursor",
+        P::Text,
+        false,
+        "`nextCursor` of the previous page.",
+    ),
+];
+
+fn appointment_page(all: &mut Schemas) -> RefOr<Schema> {
+    inline::<Page<Appointment>>(all)
+}
+
+/// Every HTTP route of template.yaml.
+fn routes() -> Vec<Route> {
+    vec![
+        Route { function: "create-slot", method: "POST", path: "/slots", summary: "A provider publishes a slot of their time (staff and admins for any provider).", query: vec![], body: Some(named::<super::slots::NewSlot>), ok: (201, named::<SlotView>), errors: &[ValidationFailed, Forbidden, SlotOverlap, Contended] },
+        Route { function: "available-slots", method: "GET", path: "/slots/available", summary: "A provider's future slots with a free seat, soonest first.", query: vec![q("providerId", P::Uuid, true, "The provider."), q("startDate", P::Bound, true, "From this date (its whole UTC day) or date-time."), q("endDate", P::Bound, true, "To this date (its whole UTC day) or date-time; at most 366 days after the start."), q("appointmentTypeId", P::Uuid, false, "Only slots that admit this type."), q("limit", P::Limit, false, "Slots one read examines (1 to 100); full ones are left out after it."), q("cursor", P::Text, false, "`nextCursor` of the previous page.")], body: None, ok: (200, |all| inline::<Page<SlotView>>(all)), errors: &[ValidationFailed, Contended] },
+        Route { function: "create-appointment", method: "POST", path: "/appointments", summary: "Books a seat of a slot: a patient for themself, staff and admins for anyone. An Idempotency-Key header makes a retry return the first booking.", query: vec![], body: Some(named::<super::appointments::BookBody>), ok: (201, named::<Appointment>), errors: BOOKING_CONFLICTS },
+        Route { function: "get-appointment", method: "GET", path: "/appointments/{id}", summary: "One appointment, as the caller may see it.", query: vec![], body: None, ok: (200, named::<Appointment>), errors: &[ValidationFailed, NotFound, Contended] },
+        Route { function: "cancel-appointment", method: "POST", path: "/appointments/{id}/cancel", summary: "Cancels a scheduled or confirmed appointment; frees its seat.", query: vec![], body: Some(named::<super::appointments::CancelBody>), ok: (200, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, InvalidTransition, AppointmentOver, Contended] },
+        Route { function: "list-appointments", method: "GET", path: "/appointments", summary: "Appointments by start time: the caller's own; staff and admins name a patient or provider.", query: vec![LIST[0], LIST[1], q("status", P::Statuses, false, "One or more statuses, comma-separated."), q("startDate", P::Bound, false, "Starting from."), q("endDate", P::Bound, false, "Starting before the end of."), PAGE[0], PAGE[1]], body: None, ok: (200, appointment_page), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "upcoming-appointments", method: "GET", path: "/appointments/upcoming", summary: "The next ten scheduled or confirmed appointments.", query: vec![LIST[0], LIST[1]], body: None, ok: (200, appointment_page), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "appointment-history", method: "GET", path: "/appointments/history", summary: "Completed appointments, newest first.", query: vec![LIST[0], LIST[1], PAGE[0], PAGE[1]], body: None, ok: (200, appointment_page), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "update-appointment", method: "PATCH", path: "/appointments/{id}", summary: "Notes, private notes, consultation type, or a status by the transition table.", query: vec![], body: Some(named::<super::lifecycle::Patch>), ok: (200, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, InvalidTransition, ConcurrentUpdate, CheckInWindow, AppointmentNotOver, AppointmentOver, ConsultationTypeNotOffered, Contended] },
+        Route { function: "reschedule-appointment", method: "POST", path: "/appointments/{id}/reschedule", summary: "Moves a scheduled or confirmed appointment to a seat of another slot; answers the new appointment.", query: vec![], body: Some(named::<super::appointments::RescheduleBody>), ok: (201, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, InvalidTransition, AppointmentOver, SlotFull, SlotUnavailable, PatientConflict, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, Contended] },
+        Route { function: "check-in-appointment", method: "POST", path: "/appointments/{id}/check-in", summary: "Checks in, within the check-in window.", query: vec![], body: None, ok: (200, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, InvalidTransition, ConcurrentUpdate, CheckInWindow, Contended] },
+        Route { function: "start-appointment", method: "POST", path: "/appointments/{id}/start", summary: "Starts a checked-in appointment; a video one gets its room.", query: vec![], body: None, ok: (200, named::<Appointment>), errors: CHANGE },
+        Route { function: "complete-appointment", method: "POST", path: "/appointments/{id}/complete", summary: "Completes an appointment in progress, with notes, vitals and a follow-up.", query: vec![], body: Some(named::<super::lifecycle::Completion>), ok: (200, named::<Appointment>), errors: CHANGE },
+        Route { function: "no-show-appointment", method: "POST", path: "/appointments/{id}/no-show", summary: "Marks a no-show once the end has passed.", query: vec![], body: None, ok: (200, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, InvalidTransition, ConcurrentUpdate, AppointmentNotOver, Contended] },
+        Route { function: "no-show-report", method: "GET", path: "/appointments/reports/no-shows", summary: "A provider's no-shows over a range, by patient.", query: vec![q("providerId", P::Uuid, true, "The provider."), q("startDate", P::Bound, true, "From."), q("endDate", P::Bound, true, "To; at most 366 days.")], body: None, ok: (200, named::<NoShowReport>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "create-appointment-type", method: "POST", path: "/appointment-types", summary: "Staff and admins define an appointment type.", query: vec![], body: Some(named::<super::appointment_types::NewType>), ok: (201, named::<AppointmentType>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "list-appointment-types", method: "GET", path: "/appointment-types", summary: "Appointment types by name.", query: vec![q("active", P::Bool, false, "Only active types."), PAGE[0], PAGE[1]], body: None, ok: (200, |all| inline::<Page<AppointmentType>>(all)), errors: &[ValidationFailed, Contended] },
+        Route { function: "get-appointment-type", method: "GET", path: "/appointment-types/{id}", summary: "One appointment type.", query: vec![], body: None, ok: (200, named::<AppointmentType>), errors: &[ValidationFailed, NotFound, Contended] },
+        Route { function: "update-appointment-type", method: "PATCH", path: "/appointment-types/{id}", summary: "Staff and admins change a type.", query: vec![], body: Some(named::<super::appointment_types::TypePatch>), ok: (200, named::<AppointmentType>), errors: &[ValidationFailed, Forbidden, NotFound, Contended] },
+        Route { function: "bulk-create-slots", method: "POST", path: "/slots/bulk", summary: "Slots from working hours in the provider's zone (at most 2,500 a request, 96 a day).", query: vec![], body: Some(named::<super::calendar::BulkRequest>), ok: (201, named::<BulkCreated>), errors: &[ValidationFailed, Forbidden, SlotOverlap, Contended] },
+        Route { function: "block-slots", method: "POST", path: "/slots/block", summary: "Blocks every open slot without bookings in a range (at most 1,000 slots).", query: vec![], body: Some(named::<super::slots::BlockRequest>), ok: (200, named::<Blocked>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "release-slot", method: "POST", path: "/slots/{id}/release", summary: "Opens a blocked slot without bookings again.", query: vec![], body: None, ok: (200, named::<SlotView>), errors: &[ValidationFailed, Forbidden, NotFound, SlotNotBlocked, SlotHasBookings, Contended] },
+        Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day in their zone (or `timeZone`), slot by slot.", query: vec![q("date", P::Day, true, "The day."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
+    ]
+}
+
+fn param_schema(kind: P) -> Schema {
+    let string = |format: Option<KnownFormat>| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(format.map(SchemaFormat::KnownFormat))
+    };
+    match kind {
+        P::Uuid => string(Some(KnownFormat::Uuid)).into(),
+        P::Bound => string(None)
+            .pattern(Some(r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$"))
+            .description(Some("A date (its whole UTC day) or an RFC 3339 date-time, years 2000 to 2099."))
+            .into(),
+        P::Day => string(Some(KnownFormat::Date))
+            .pattern(Some(r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"))
+            .into(),
+        P::Limit => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(100))
+            .into(),
+        P::Text => string(None).into(),
+        P::Bool => ObjectBuilder::new().schema_type(Type::Boolean).into(),
+        P::Statuses => string(None)
+            .pattern(Some(r"^(scheduled|confirmed|in_progress|completed|cancelled|no_show|rescheduled)(,(scheduled|confirmed|in_progress|completed|cancelled|no_show|rescheduled))*$"))
+            .into(),
+    }
+}
+
+/// The problem+json body of every error: `code` is one of the catalogue.
+fn problem() -> Schema {
+    let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    let field_error = ObjectBuilder::new()
+        .property("field", ObjectBuilder::new().schema_type(Type::String))
+        .property("message", ObjectBuilder::new().schema_type(Type::String))
+        .required("field")
+        .required("message");
+    ObjectBuilder::new()
+        .description(Some("RFC 9457 problem details with a stable `code`."))
+        .property("type", ObjectBuilder::new().schema_type(Type::String))
+        .property("title", ObjectBuilder::new().schema_type(Type::String))
+        .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("detail", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(codes)),
+        )
+        .property("errors", ArrayBuilder::new().items(field_error))
+        .required("type")
+        .required("title")
+        .required("status")
+        .required("detail")
+        .required("code")
+        .into()
+}
+
+/// The whole document.
+pub fn document() -> OpenApi {
+    let mut all: Schemas = vec![];
+    let mut paths: BTreeMap<&str, Vec<(HttpMethod, utoipa::openapi::path::Operation)>> =
+        BTreeMap::new();
+    for r in routes() {
+        let mut op = OperationBuilder::new()
+            .operation_id(Some(r.function))
+            .summary(Some(r.summary));
+        for segment in r.path.split('/') {
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                op = op.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .schema(Some(param_schema(P::Uuid))),
+                );
+            }
+        }
+        for p in &r.query {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(p.name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(if p.required {
+                        Required::True
+                    } else {
+                        Required::False
+                    })
+                    .description(Some(p.description))
+                    .schema(Some(param_schema(p.kind))),
+            );
+        }
+        if r.function == "create-appointment" {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some("1 to 255 visible ASCII characters; a retry with the same key and request returns the first booking."))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(255))
+                            .pattern(Some("^[!-~]+$")),
+                    )),
+            );
+        }
+        if let Some(body) = r.body {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(body(&mut all))).build(),
+                    )
+                    .build(),
+            ));
+        }
+        let ok = ResponseBuilder::new()
+            .description(if r.ok.0 == 201 { "Created" } else { "OK" })
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some((r.ok.1)(&mut all)))
+                    .build(),
+            )
+            .build();
+        op = op.response(r.ok.0.to_string(), ok);
+        let mut by_status: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+        by_status
+            .entry(401)
+            .or_default()
+            .push(Unauthorized.as_str());
+        let takes_body = r.body.is_some();
+        for c in r.errors.iter().chain(if takes_body {
+            &[BodyTooLarge, UnsupportedMediaType][..]
+        } else {
+            &[][..]
+        }) {
+            by_status.entry(c.status()).or_default().push(c.as_str());
+        }
+        for (status, codes) in by_status {
+            let problem = ResponseBuilder::new()
+                .description(format!("`{}`", codes.join("`, `")))
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build();
+            op = op.response(status.to_string(), problem);
+        }
+        let method = match r.method {
+            "GET" => HttpMethod::Get,
+            "PATCH" => HttpMethod::Patch,
+            _ => HttpMethod::Post,
+        };
+        paths.entry(r.path).or_default().push((method, op.build()));
+    }
+    let mut builder = PathsBuilder::new();
+    for (path, ops) in paths {
+        for (method, op) in ops {
+            builder = builder.path(path, PathItem::new(method, op));
+        }
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    let mut components = ComponentsBuilder::new()
+        .schema("Problem", problem())
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    for (name, schema) in all {
+        components = components.schema(name, schema);
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Clinic appointments")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some("The scheduling back end of a telehealth and clinic platform. Every request needs a bearer JWT; errors are application/problem+json with a stable `code`."))
+                .build(),
+        )
+        .paths(builder.build())
+        .components(Some(components.build()))
+        .security(Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]))
+        .build()
+}
+
+/// The document as the checked-in `openapi.json` holds it.
+pub fn json() -> String {
+    document()
+        .to_pretty_json()
+        .expect("the document serializes")
+        + "\n"
+}
+
+/// `(function, method, path)` of every documented route, for the check against template.yaml.
+pub fn routes_documented() -> Vec<(&'static str, String, &'static str)> {
+    routes()
+        .into_iter()
+        .map(|r| (r.function, r.method.to_owned(), r.path))
+        .collect()
+}
