@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: dev test lint build bench bench-contention bench-largest venv toolchain ci clean
+.PHONY: dev test lint build bench bench-contention bench-largest contract venv toolchain ci clean
 
 $(VENV)/.installed: local/requirements.txt
 	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
@@ -58,7 +58,11 @@ bench-largest: venv
 	cargo build --release -p local --bin largest
 	target/release/largest
 
-ci: test lint
+## schemathesis against the running local stack: every operation of openapi.json as each role.
+contract: venv
+	local/contract.sh
+
+ci: test lint contract
 
 clean:
 	rm -rf target .aws-sam $(VENV)

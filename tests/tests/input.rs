@@ -375,3 +375,21 @@ async fn a_port_in_use_is_named() {
     let error = started.err().expect("the port is taken").to_string();
     assert!(error.contains(&addr.to_string()), "{error}");
 }
+
+/// Found by schemathesis: an empty query value (`?providerId=`) was taken for an absent one.
+#[tokio::test]
+async fn an_empty_query_value_is_a_wrong_value_not_an_absent_one() {
+    let app = TestApp::spawn().await;
+    let patient = app.patient().await;
+    for (path, field) in [
+        ("/appointments/upcoming?providerId=", "providerId"),
+        ("/appointments/history?patientId=", "patientId"),
+        ("/appointments?status=", "status"),
+        ("/appointments?limit=", "limit"),
+        ("/appointment-types?cursor=", "cursor"),
+    ] {
+        let r = app.get(path, &patient.token).await;
+        clinic_tests::problem(&r, 400, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], field, "{path}: {}", r.body);
+    }
+}

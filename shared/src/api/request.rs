@@ -114,11 +114,11 @@ impl<'r> Query<'r> {
         }
     }
 
+    /// A parameter's value as sent; present but empty (`?providerId=`) is a value, and a wrong one.
     fn raw(&self, name: &str) -> Option<&'r str> {
         self.req
             .query_string_parameters_ref()
             .and_then(|q| q.first(name))
-            .filter(|v| !v.is_empty())
     }
 
     pub fn optional<T: FromStr>(&mut self, name: &str, message: &str) -> Option<T> {
