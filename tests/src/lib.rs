@@ -2,6 +2,8 @@
 //! bus) per test, served over real HTTP, and a `TestApp` with one helper per endpoint so that tests read
 //! as stories. DynamoDB requests made by the HTTP handlers are counted by an SDK interceptor.
 
+pub mod api;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -313,15 +315,13 @@ impl TestApp {
         self.post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats})).await
     }
 
-    /// A slot at a fixed time (`start` RFC 3339) that must be created; its id.
-    pub async fn slot_at(&self, provider: &Actor, start: &str, minutes: i64, seats: u32) -> String {
-        let start: shared::domain::UtcTime = start.parse().unwrap();
-        let end = start.plus(jiff::SignedDuration::from_mins(minutes));
-        let r = self
-            .post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats}))
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        r.id()
+    /// A slot that must be created (`NewSlot::at(start)`, with `.minutes(..)` and `.seats(..)`); its id.
+    pub async fn slot_at(&self, provider: &Actor, slot: api::NewSlot<'_>) -> String {
+        self.create_slot_at(provider, slot)
+            .await
+            .unwrap_or_else(|p| panic!("the slot is not created: {p:?}"))
+            .id
+            .to_string()
     }
 
     /// `POST /appointments/{id}/<action>` with an optional body.

@@ -1,6 +1,7 @@
 //! Booking and cancelling over HTTP against the local stack: the request budget, cancellation rules,
 //! and what the table looks like afterwards. The races are in races.rs.
 
+use clinic_tests::api::NewSlot;
 use clinic_tests::TestApp;
 use serde_json::json;
 
@@ -152,9 +153,12 @@ async fn a_patient_holds_at_most_the_configured_number_of_active_appointments() 
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slots = [
-        app.slot_at(&provider, "2030-05-06T09:00:00Z", 30, 1).await,
-        app.slot_at(&provider, "2030-05-06T10:00:00Z", 30, 1).await,
-        app.slot_at(&provider, "2030-05-06T11:00:00Z", 30, 1).await,
+        app.slot_at(&provider, NewSlot::at("2030-05-06T09:00:00Z"))
+            .await,
+        app.slot_at(&provider, NewSlot::at("2030-05-06T10:00:00Z"))
+            .await,
+        app.slot_at(&provider, NewSlot::at("2030-05-06T11:00:00Z"))
+            .await,
     ];
     let first = app.book(&patient, &slots[0]).await;
     assert_eq!(first.status, 201, "{}", first.body);

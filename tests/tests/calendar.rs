@@ -1,6 +1,7 @@
 //! A provider's calendar: bulk generation, blocks and releases, the day schedule, appointment types
 //! and overbooking.
 
+use clinic_tests::api::NewSlot;
 use clinic_tests::{bulk_body, every_day, ok, problem, TestApp};
 use serde_json::{json, Value};
 
@@ -10,7 +11,9 @@ const EARLY: &str = "2027-06-01T07:00:00Z";
 async fn a_bulk_request_that_overlaps_existing_slots_lists_them_and_writes_nothing() {
     let app = TestApp::spawn_at(EARLY).await;
     let provider = app.provider().await;
-    let existing = app.slot_at(&provider, "2027-07-02T10:15:00Z", 30, 1).await;
+    let existing = app
+        .slot_at(&provider, NewSlot::at("2027-07-02T10:15:00Z"))
+        .await;
     let before = app.items().await;
     let r = app
         .post(
@@ -387,7 +390,9 @@ async fn appointment_types_set_the_fee_and_what_a_slot_admits() {
 async fn staff_may_overbook_one_seat_and_nobody_else_may() {
     let app = TestApp::spawn_at(EARLY).await;
     let (provider, staff) = (app.provider().await, app.staff().await);
-    let slot = app.slot_at(&provider, "2027-06-02T09:00:00Z", 30, 1).await;
+    let slot = app
+        .slot_at(&provider, NewSlot::at("2027-06-02T09:00:00Z"))
+        .await;
     let first = app.patient().await;
     ok(&app.book(&first, &slot).await, 201);
     let second = app.patient().await;

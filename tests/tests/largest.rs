@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use clinic_tests::api::NewSlot;
 use clinic_tests::{bulk_body, every_day, ok, problem, TestApp};
 use serde_json::{json, Value};
 
@@ -159,7 +160,10 @@ async fn the_day_schedule_reads_every_booking_of_a_busy_day() {
     let mut writes = vec![];
     for hour in 8..19 {
         let slot = app
-            .slot_at(&provider, &format!("2030-03-04T{hour:02}:00:00Z"), 30, 100)
+            .slot_at(
+                &provider,
+                NewSlot::at(&format!("2030-03-04T{hour:02}:00:00Z")).seats(100),
+            )
             .await;
         let slot = app.stored_slot(&slot).await;
         for _ in 0..100 {

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use clinic_tests::api::NewSlot;
 use clinic_tests::{both_ways, join_all, ok, settled, Aws, TestApp};
 use serde_json::json;
 use shared::api::Clock;
@@ -179,7 +180,7 @@ async fn booked_at(
     patient: &clinic_tests::Actor,
     start: &str,
 ) -> (String, String) {
-    let slot = app.slot_at(provider, start, 30, 1).await;
+    let slot = app.slot_at(provider, NewSlot::at(start)).await;
     let r = app.book(patient, &slot).await;
     ok(&r, 201);
     (r.id(), slot)
@@ -200,9 +201,7 @@ async fn a_reschedule_and_a_booking_race_for_the_last_seat(aws: Aws) {
         let last = app
             .slot_at(
                 &app.provider().await,
-                &format!("2027-06-0{}T15:00:00Z", round + 2),
-                30,
-                1,
+                NewSlot::at(&format!("2027-06-0{}T15:00:00Z", round + 2)),
             )
             .await;
         let (a, b) = (app.clone(), app.clone());
@@ -285,7 +284,9 @@ async fn a_cancel_and_a_check_in_at_once_end_in_one_consistent_state(aws: Aws) {
         assert_eq!(seats, 0);
         // The patient's time is free again.
         app.travel_to(EARLY);
-        let again = app.slot_at(&app.provider().await, &start, 30, 1).await;
+        let again = app
+            .slot_at(&app.provider().await, NewSlot::at(&start))
+            .await;
         ok(&app.book(&patient, &again).await, 201);
     }
 }

@@ -1,5 +1,6 @@
 //! Slots: no two of a provider's slots overlap, even when created at once; listing open slots.
 
+use clinic_tests::api::NewSlot;
 use clinic_tests::TestApp;
 
 #[tokio::test]
@@ -91,9 +92,12 @@ async fn a_cursor_that_time_has_overtaken_continues_with_the_slots_still_ahead()
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slots = [
-        app.slot_at(&provider, "2030-02-01T09:00:00Z", 30, 1).await,
-        app.slot_at(&provider, "2030-02-01T10:00:00Z", 30, 1).await,
-        app.slot_at(&provider, "2030-02-01T11:00:00Z", 30, 1).await,
+        app.slot_at(&provider, NewSlot::at("2030-02-01T09:00:00Z"))
+            .await,
+        app.slot_at(&provider, NewSlot::at("2030-02-01T10:00:00Z"))
+            .await,
+        app.slot_at(&provider, NewSlot::at("2030-02-01T11:00:00Z"))
+            .await,
     ];
     let path = format!(
         "/slots/available?providerId={}&startDate=2030-02-01&endDate=2030-02-02&limit=1",
@@ -161,9 +165,12 @@ async fn a_page_can_be_short_and_the_cursor_leads_to_the_rest() {
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slots = [
-        app.slot_at(&provider, "2030-02-01T09:00:00Z", 30, 1).await,
-        app.slot_at(&provider, "2030-02-01T10:00:00Z", 30, 1).await,
-        app.slot_at(&provider, "2030-02-01T11:00:00Z", 30, 1).await,
+        app.slot_at(&provider, NewSlot::at("2030-02-01T09:00:00Z"))
+            .await,
+        app.slot_at(&provider, NewSlot::at("2030-02-01T10:00:00Z"))
+            .await,
+        app.slot_at(&provider, NewSlot::at("2030-02-01T11:00:00Z"))
+            .await,
     ];
     assert_eq!(app.book(&patient, &slots[0]).await.status, 201);
     assert_eq!(app.book(&patient, &slots[1]).await.status, 201);

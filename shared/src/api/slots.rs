@@ -275,7 +275,7 @@ fn skip(slot: &Slot, reason: &'static str) -> Skipped {
     Skipped {
         slot_id: slot.id,
         start_time: slot.start_time,
-        reason,
+        reason: reason.to_owned(),
         current_bookings: slot.current_bookings,
     }
 }

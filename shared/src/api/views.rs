@@ -1,7 +1,7 @@
 //! What the HTTP API answers, as types: every response body is one of these (or a domain type such as
 //! `Appointment` and `AppointmentType`), so the contract is read here rather than from `json!` calls.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     AppointmentId, AppointmentStatus, Caller, PatientId, ProviderId, Slot, SlotId, SlotState,
@@ -9,7 +9,7 @@ use crate::domain::{
 };
 
 /// A page of a list and the cursor of the next, if any (a page may hold fewer items than `limit`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
@@ -19,7 +19,7 @@ pub struct Page<T> {
 
 /// A slot as clients see it: `status` is derived (`booked` when no seat is left); `notes` and
 /// `blockReason` only for its provider, staff and admins.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlotView {
@@ -31,7 +31,7 @@ pub struct SlotView {
     pub max_bookings: u32,
     pub current_bookings: u32,
     pub seats_left: u32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_appointment_types: Vec<uuid::Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location_id: Option<String>,
@@ -81,7 +81,7 @@ impl SlotView {
 }
 
 /// What `POST /slots/bulk` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkCreated {
@@ -92,19 +92,19 @@ pub struct BulkCreated {
 }
 
 /// A slot a block left as it was, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Skipped {
     pub slot_id: SlotId,
     pub start_time: UtcTime,
     /// `has_bookings`, `already_blocked` or `cancelled`.
-    pub reason: &'static str,
+    pub reason: String,
     pub current_bookings: u32,
 }
 
 /// What `POST /slots/block` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Blocked {
@@ -113,7 +113,7 @@ pub struct Blocked {
 }
 
 /// An appointment under its slot in a day's schedule.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduledBooking {
@@ -123,7 +123,7 @@ pub struct ScheduledBooking {
 }
 
 /// A slot of a day's schedule, in the day's zone too.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleRow {
@@ -134,7 +134,7 @@ pub struct ScheduleRow {
     pub bookings: Vec<ScheduledBooking>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleSummary {
@@ -145,7 +145,7 @@ pub struct ScheduleSummary {
 }
 
 /// `GET /providers/{providerId}/schedule`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
@@ -157,7 +157,7 @@ pub struct Schedule {
 }
 
 /// One patient's line of a no-show report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PatientNoShows {
@@ -167,7 +167,7 @@ pub struct PatientNoShows {
 }
 
 /// `GET /appointments/reports/no-shows`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoShowReport {
