@@ -451,5 +451,104 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
         stack.tap_queue_url.clone(),
         stack.events.clone(),
     ));
+    let groups: Vec<String> = stack
+        .template
+        .of_kind("AWS::Scheduler::ScheduleGroup")
+        .filter_map(|(id, _)| stack.reference(id, None).cloned())
+        .collect();
+    let queues: HashMap<String, String> = stack
+        .template
+        .of_kind("AWS::SQS::Queue")
+        .filter_map(|(id, _)| {
+            Some((
+                stack.reference(id, Some("Arn"))?.clone(),
+                stack.reference(id, None)?.clone(),
+            ))
+        })
+        .collect();
+    tokio::spawn(fire_schedules(
+        aws_sdk_scheduler::Client::new(&infra),
+        aws_sdk_sqs::Client::new(&infra),
+        groups,
+        queues,
+    ));
     Ok(())
+}
+
+/// What EventBridge Scheduler does with one-time schedules: at their `at()` time (UTC here), sends the
+/// target's input to its queue, then deletes the schedule (`ActionAfterCompletion: DELETE`). Polled
+/// twice a second, so a schedule fires within about half a second of its time.
+pub async fn fire_schedules(
+    scheduler: aws_sdk_scheduler::Client,
+    sqs: aws_sdk_sqs::Client,
+    groups: Vec<String>,
+    queues: HashMap<String, String>,
+) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = jiff::Timestamp::now();
+        for group in &groups {
+            let listed = match scheduler.list_schedules().group_name(group).send().await {
+                Ok(out) => out.schedules,
+                Err(e) => {
+                    tracing::warn!(error = %aws_sdk_scheduler::error::DisplayErrorContext(e), "cannot list schedules");
+                    continue;
+                }
+            };
+            for summary in listed {
+                let Some(name) = summary.name else { continue };
+                let schedule = match scheduler
+                    .get_schedule()
+                    .group_name(group)
+                    .name(&name)
+                    .send()
+                    .await
+                {
+                    Ok(s) => s,
+                    Err(_) => continue, // deleted meanwhile
+                };
+                let Some(at) = schedule
+                    .schedule_expression()
+                    .and_then(|e| e.strip_prefix("at("))
+                    .and_then(|e| e.strip_suffix(')'))
+                    .and_then(|e| e.parse::<jiff::civil::DateTime>().ok())
+                    .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                else {
+                    tracing::warn!(%name, "a schedule the local stack cannot fire: only at() in UTC");
+                    continue;
+                };
+                if at.timestamp() > now {
+                    continue;
+                }
+                let Some(target) = schedule.target() else {
+                    continue;
+                };
+                let Some(url) = queues.get(target.arn()) else {
+                    tracing::warn!(%name, arn = target.arn(), "a schedule whose target is not a queue of the stack");
+                    continue;
+                };
+                let sent = sqs
+                    .send_message()
+                    .queue_url(url)
+                    .message_body(target.input().unwrap_or("{}"))
+                    .send()
+                    .await;
+                if let Err(e) = sent {
+                    tracing::warn!(%name, error = %aws_sdk_sqs::error::DisplayErrorContext(e), "schedule not delivered; retrying");
+                    continue;
+                }
+                tracing::debug!(%name, late_ms = (now - at.timestamp()).get_milliseconds(), "schedule fired");
+                if schedule.action_after_completion()
+                    == Some(&aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
+                {
+                    let _ = scheduler
+                        .delete_schedule()
+                        .group_name(group)
+                        .name(&name)
+                        .send()
+                        .await;
+                }
+            }
+        }
+    }
 }

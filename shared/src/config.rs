@@ -19,6 +19,23 @@ pub struct Config {
     pub video_base_url: String,
     /// A patient may hold at most this many appointments that have not ended (1 to 1000).
     pub max_active_per_patient: usize,
+    /// How long before the start reminders fire (`REMINDER_OFFSETS`, default `24h,2h,30m`).
+    pub reminder_offsets: Vec<crate::domain::reminders::Offset>,
+    /// A reminder is scheduled only if it fires at least this far ahead (`REMINDER_MIN_LEAD_SECONDS`,
+    /// default 60).
+    pub reminder_lead: SignedDuration,
+    /// What `publish` needs to create schedules: their group, the role Scheduler assumes, the jobs
+    /// queue they send to and its dead-letter queue.
+    pub schedules: Option<Schedules>,
+}
+
+/// Where reminder and offer schedules go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedules {
+    pub group: String,
+    pub role_arn: String,
+    pub target_arn: String,
+    pub dead_letter_arn: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +70,27 @@ impl Config {
                 "1 to 1000".into(),
             ));
         }
+        let reminder_offsets = crate::domain::reminders::parse_offsets(
+            &get("REMINDER_OFFSETS").unwrap_or_else(|| "24h,2h,30m".to_owned()),
+        )
+        .map_err(|e| ConfigError::Invalid("REMINDER_OFFSETS", e.to_string()))?;
+        let lead = whole("REMINDER_MIN_LEAD_SECONDS", 60)?;
+        let schedules = match (
+            get("SCHEDULE_GROUP"),
+            get("SCHEDULER_ROLE_ARN"),
+            get("JOBS_QUEUE_ARN"),
+            get("JOBS_DLQ_ARN"),
+        ) {
+            (Some(group), Some(role_arn), Some(target_arn), Some(dead_letter_arn)) => {
+                Some(Schedules {
+                    group,
+                    role_arn,
+                    target_arn,
+                    dead_letter_arn,
+                })
+            }
+            _ => None,
+        };
         Ok(Config {
             table_name: get("TABLE_NAME"),
             event_bus_name: get("EVENT_BUS_NAME"),
@@ -63,6 +101,9 @@ impl Config {
             video_base_url: get("VIDEO_BASE_URL")
                 .unwrap_or_else(|| "https://video.clinic.invalid/rooms".to_owned()),
             max_active_per_patient: max_active.into(),
+            reminder_offsets,
+            reminder_lead: SignedDuration::from_secs(lead.into()),
+            schedules,
         })
     }
 
@@ -90,5 +131,10 @@ mod tests {
             bad,
             Err(ConfigError::Invalid("LATE_CANCELLATION_HOURS", _))
         ));
+        let offsets: Vec<String> = c.reminder_offsets.iter().map(|o| o.to_string()).collect();
+        assert_eq!(offsets, ["24h", "2h", "30m"]);
+        assert!(
+            Config::from_lookup(|k| (k == "REMINDER_OFFSETS").then(|| "soon".to_owned())).is_err()
+        );
     }
 }

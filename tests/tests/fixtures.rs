@@ -178,12 +178,14 @@ async fn the_stream_fixture_becomes_an_appointment_created_event() {
     );
 
     let stack = &app.stack.stack;
-    let publisher = shared::stream::Publisher {
-        events: aws_sdk_eventbridge::Client::new(&stack.sdk),
-        sqs: aws_sdk_sqs::Client::new(&stack.sdk),
-        bus: stack.reference("EventBus", None).unwrap().clone(),
-        jobs_queue_url: stack.reference("JobsQueue", None).unwrap().clone(),
-    };
+    let function = stack
+        .functions
+        .iter()
+        .find(|f| f.logical_id == "PublishFunction")
+        .unwrap();
+    let publisher =
+        shared::stream::Publisher::from_config(&stack.config_for(function).unwrap(), &stack.sdk)
+            .unwrap();
     let response = publisher.handle(event).await;
     assert!(response.batch_item_failures.is_empty());
     let events = app

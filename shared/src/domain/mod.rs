@@ -8,6 +8,7 @@ pub mod appointment_type;
 pub mod calendar;
 pub mod ids;
 pub mod lifecycle;
+pub mod reminders;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod slot;

@@ -5,8 +5,9 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::reminders::Offset;
 use crate::domain::{AppointmentId, SlotId, UtcTime};
-use crate::store::items::FreedSeat;
+use crate::store::items::{FreedSeat, Reminded};
 use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,6 +23,12 @@ pub enum Job {
         slot_id: SlotId,
         appointment_id: AppointmentId,
         freed_at: UtcTime,
+    },
+    /// A reminder's schedule fired (EventBridge Scheduler sends this to the queue at its `at()` time).
+    ReminderDue {
+        appointment_id: AppointmentId,
+        offset: Offset,
+        start_time: UtcTime,
     },
 }
 
@@ -88,6 +95,33 @@ impl Worker {
                     tracing::info!(%slot_id, %appointment_id, "freed seat recorded");
                 } else {
                     tracing::info!(%slot_id, %appointment_id, "freed seat already recorded");
+                }
+                Ok(())
+            }
+            Job::ReminderDue {
+                appointment_id,
+                offset,
+                start_time,
+            } => {
+                let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+                let outcome = self
+                    .store
+                    .record_reminder(*appointment_id, *offset, *start_time, now)
+                    .await?;
+                match outcome {
+                    Reminded::Recorded => {
+                        tracing::info!(%appointment_id, %offset, "reminder recorded")
+                    }
+                    Reminded::AlreadyRecorded => {
+                        tracing::info!(%appointment_id, %offset, "reminder already recorded")
+                    }
+                    // Counted: a metric filter on `stale_reminder` gives the number dropped.
+                    Reminded::Stale => tracing::info!(
+                        %appointment_id,
+                        %offset,
+                        stale_reminder = 1,
+                        "stale reminder dropped: the appointment no longer stands at that time"
+                    ),
                 }
                 Ok(())
             }

@@ -10,6 +10,7 @@
 //! | appointment type | `TYPE#<id>` | `TYPE` | `TYPES` / `<name>#<id>` | | get by id; all types by name |
 //! | provider profile | `PROVIDER#<pid>` | `PROFILE` | | | the provider's time zone |
 //! | freed seat | `SLOT#<id>` | `FREED#<appointment>` | | | the worker's record of a seat given back |
+//! | reminder sent | `APPT#<id>` | `REMINDER#<offset>` | | | a reminder fired once, for a standing appointment |
 //!
 //! Times in sort keys are fixed-width UTC (`UtcTime`), so string order is time order.
 
@@ -65,6 +66,10 @@ pub fn idempotency(caller: Uuid, key: &str) -> Key {
     Key::new(format!("IDEM#{caller}#{key}"), "IDEM")
 }
 
+pub fn reminder(appointment: AppointmentId, offset: crate::domain::reminders::Offset) -> Key {
+    Key::new(format!("APPT#{appointment}"), &format!("REMINDER#{offset}"))
+}
+
 pub fn freed_seat(slot: SlotId, appointment: AppointmentId) -> Key {
     Key::new(format!("SLOT#{slot}"), &format!("FREED#{appointment}"))
 }
@@ -110,6 +115,7 @@ pub fn by_name(name: &str, id: impl std::fmt::Display) -> String {
 pub enum ItemKind {
     Appointment,
     Slot,
+    Reminder,
     Other,
 }
 
@@ -117,6 +123,7 @@ pub fn kind_of(sk: &str) -> ItemKind {
     match sk {
         "APPT" => ItemKind::Appointment,
         "SLOT" => ItemKind::Slot,
+        _ if sk.starts_with("REMINDER#") => ItemKind::Reminder,
         _ => ItemKind::Other,
     }
 }

@@ -39,6 +39,7 @@ pub struct Store {
 
 /// The writes of one transaction, each under a name, so that a cancellation is read by name and not by
 /// position.
+#[derive(Clone)]
 pub struct Writes<N>(Vec<(N, TransactWriteItem)>);
 
 impl<N> Writes<N> {

@@ -12,8 +12,10 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::domain::lifecycle::status_event;
-use crate::domain::{Appointment, AppointmentStatus};
+use crate::domain::reminders::{self, Offset};
+use crate::domain::{Appointment, AppointmentStatus, UtcTime};
 use crate::jobs::Job;
+use crate::store::items::ReminderSent;
 use crate::store::keys::{self, ItemKind};
 use crate::store::retry::Backoff;
 
@@ -38,6 +40,23 @@ pub enum PublishError {
     Events(String),
     #[error("SQS: {0}")]
     Jobs(String),
+    #[error("Scheduler: {0}")]
+    Schedule(String),
+}
+
+/// Whether a failed Scheduler request is worth retrying (throttled, a conflict in progress, a server
+/// error, no answer); anything else fails the record, which Lambda retries.
+fn retry_worthy<E: aws_sdk_scheduler::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_scheduler::error::SdkError<E, R>,
+) -> bool {
+    use aws_sdk_scheduler::error::SdkError;
+    match e {
+        SdkError::ServiceError(s) => matches!(
+            s.err().code(),
+            Some("ThrottlingException" | "InternalServerException")
+        ),
+        _ => true,
+    }
 }
 
 fn appointment(image: &serde_dynamo::Item) -> Result<Option<Appointment>, PublishError> {
@@ -81,8 +100,10 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
         Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
         _ => return Err(PublishError::Record("record without a sort key".into())),
     };
-    if keys::kind_of(&sk) != ItemKind::Appointment {
-        return Ok(vec![]);
+    match keys::kind_of(&sk) {
+        ItemKind::Appointment => {}
+        ItemKind::Reminder if record.event_name == "INSERT" => return reminder_due(record),
+        _ => return Ok(vec![]),
     }
     let old = appointment(&record.change.old_image)?;
     let new = appointment(&record.change.new_image)?;
@@ -149,6 +170,94 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
     Ok(out)
 }
 
+/// `appointment.reminder_due` from a reminder record: ids, the start, the offset, the consultation type.
+fn reminder_due(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
+    let sent: ReminderSent = serde_dynamo::from_item(record.change.new_image.clone())
+        .map_err(|_| PublishError::Record("reminder image".into()))?;
+    Ok(vec![Effect::Event {
+        detail_type: "appointment.reminder_due",
+        detail: json!({
+            "eventId": effect_id(record, "appointment.reminder_due"),
+            "appointmentId": sent.appointment_id,
+            "patientId": sent.patient_id,
+            "providerId": sent.provider_id,
+            "startTime": sent.start_time,
+            "offset": sent.offset,
+            "consultationType": sent.consultation_type,
+        }),
+    }])
+}
+
+/// A change to EventBridge Scheduler that a stream record asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScheduleChange {
+    /// A one-time schedule that sends `job` to the jobs queue at `at`.
+    Create {
+        name: String,
+        at: UtcTime,
+        job: Job,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+/// What reminders are planned with: the offsets, the least lead, and now.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub offsets: Vec<Offset>,
+    pub lead: jiff::SignedDuration,
+    pub now: UtcTime,
+}
+
+/// The schedule changes of one stream record. Pure: tested without AWS. An appointment inserted as
+/// scheduled gets a reminder per offset still ahead; one that leaves scheduled or confirmed loses them
+/// (deleting one that fired or never was is a success).
+pub fn schedule_changes(
+    record: &EventRecord,
+    plan: &Plan,
+) -> Result<Vec<ScheduleChange>, PublishError> {
+    let sk = match record.change.keys.get(keys::SK) {
+        Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
+        _ => return Err(PublishError::Record("record without a sort key".into())),
+    };
+    if keys::kind_of(&sk) != ItemKind::Appointment {
+        return Ok(vec![]);
+    }
+    let standing = |a: &Appointment| {
+        matches!(
+            a.status,
+            AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
+        )
+    };
+    let old = appointment(&record.change.old_image)?;
+    let new = appointment(&record.change.new_image)?;
+    Ok(match (record.event_name.as_str(), old, new) {
+        ("INSERT", _, Some(new)) if new.status == AppointmentStatus::Scheduled => {
+            reminders::due(new.start_time, &plan.offsets, plan.now, plan.lead)
+                .into_iter()
+                .map(|(offset, at)| ScheduleChange::Create {
+                    name: reminders::schedule_name(new.id, offset),
+                    at,
+                    job: Job::ReminderDue {
+                        appointment_id: new.id,
+                        offset,
+                        start_time: new.start_time,
+                    },
+                })
+                .collect()
+        }
+        ("MODIFY", Some(old), Some(new)) if standing(&old) && !standing(&new) => plan
+            .offsets
+            .iter()
+            .map(|o| ScheduleChange::Delete {
+                name: reminders::schedule_name(new.id, *o),
+            })
+            .collect(),
+        _ => vec![],
+    })
+}
+
 fn seat_freed(record: &EventRecord, a: &Appointment) -> Effect {
     Effect::Job(Job::SeatFreed {
         job_id: effect_id(record, "seat-freed"),
@@ -205,8 +314,13 @@ fn changed_fields(old: &Appointment, new: &Appointment) -> Vec<String> {
 pub struct Publisher {
     pub events: aws_sdk_eventbridge::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
     pub bus: String,
     pub jobs_queue_url: String,
+    /// Where reminder schedules go; without it (a misconfigured stack) none is made, and it is logged.
+    pub schedules: Option<crate::config::Schedules>,
+    pub offsets: Vec<Offset>,
+    pub lead: jiff::SignedDuration,
 }
 
 impl Publisher {
@@ -220,8 +334,12 @@ impl Publisher {
         Ok(Publisher {
             events: aws_sdk_eventbridge::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
             bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
             jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
+            schedules: config.schedules.clone(),
+            offsets: config.reminder_offsets.clone(),
+            lead: config.reminder_lead,
         })
     }
 
@@ -243,6 +361,14 @@ impl Publisher {
 
     async fn publish(&self, record: &EventRecord) -> Result<(), PublishError> {
         let effects = effects(record)?;
+        let plan = Plan {
+            offsets: self.offsets.clone(),
+            lead: self.lead,
+            now: UtcTime::from_timestamp(jiff::Timestamp::now()),
+        };
+        for change in schedule_changes(record, &plan)? {
+            self.schedule(&change).await?;
+        }
         let mut entries = vec![];
         for effect in &effects {
             match effect {
@@ -318,6 +444,103 @@ impl Publisher {
             })?;
         }
         Ok(())
+    }
+
+    /// Creates or deletes one schedule, retrying what is transient. Creating one that exists and deleting
+    /// one that is gone are successes: a redelivered record changes nothing twice
+    /// (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html).
+    async fn schedule(&self, change: &ScheduleChange) -> Result<(), PublishError> {
+        use aws_sdk_scheduler::types::{
+            ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
+            Target,
+        };
+        let Some(to) = &self.schedules else {
+            tracing::warn!("no schedule group configured: reminder schedules are not made");
+            return Ok(());
+        };
+        let mut backoff = Backoff::new("schedule");
+        loop {
+            let outcome = match change {
+                ScheduleChange::Create { name, at, job } => {
+                    let input = serde_json::to_string(job)
+                        .map_err(|e| PublishError::Schedule(e.to_string()))?;
+                    let target = Target::builder()
+                        .arn(&to.target_arn)
+                        .role_arn(&to.role_arn)
+                        .input(input)
+                        .dead_letter_config(
+                            DeadLetterConfig::builder().arn(&to.dead_letter_arn).build(),
+                        )
+                        .build()
+                        .map_err(|e| PublishError::Schedule(e.to_string()))?;
+                    let window = FlexibleTimeWindow::builder()
+                        .mode(FlexibleTimeWindowMode::Off)
+                        .build()
+                        .map_err(|e| PublishError::Schedule(e.to_string()))?;
+                    match self
+                        .scheduler
+                        .create_schedule()
+                        .name(name)
+                        .group_name(&to.group)
+                        .schedule_expression(format!(
+                            "at({})",
+                            at.timestamp().strftime("%Y-%m-%dT%H:%M:%S")
+                        ))
+                        .schedule_expression_timezone("UTC")
+                        .action_after_completion(ActionAfterCompletion::Delete)
+                        .flexible_time_window(window)
+                        .target(target)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => Ok(()),
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|e| e.is_conflict_exception()) =>
+                        {
+                            Ok(())
+                        }
+                        Err(e) => Err((
+                            retry_worthy(&e),
+                            aws_sdk_scheduler::error::DisplayErrorContext(e).to_string(),
+                        )),
+                    }
+                }
+                ScheduleChange::Delete { name } => {
+                    match self
+                        .scheduler
+                        .delete_schedule()
+                        .name(name)
+                        .group_name(&to.group)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => Ok(()),
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+                        {
+                            Ok(())
+                        }
+                        Err(e) => Err((
+                            retry_worthy(&e),
+                            aws_sdk_scheduler::error::DisplayErrorContext(e).to_string(),
+                        )),
+                    }
+                }
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err((true, e)) => {
+                    tracing::warn!(error = %e, "schedule change failed; retrying");
+                    backoff
+                        .pause()
+                        .await
+                        .map_err(|_| PublishError::Schedule(e))?;
+                }
+                Err((false, e)) => return Err(PublishError::Schedule(e)),
+            }
+        }
     }
 
     async fn send_job(&self, job: &Job) -> Result<(), PublishError> {
@@ -546,5 +769,91 @@ mod tests {
             Some(image("completed", None)),
         );
         assert_eq!(kinds(&effects(&r).unwrap()), ["appointment.completed"]);
+    }
+
+    fn plan(now: &str) -> Plan {
+        Plan {
+            offsets: reminders::parse_offsets("24h,2h,30m").unwrap(),
+            lead: jiff::SignedDuration::from_mins(1),
+            now: now.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_booking_schedules_the_reminders_still_ahead_and_leaving_deletes_them() {
+        // The appointment starts 2031-03-04T14:00Z; three hours before, 2h and 30m are ahead.
+        let inserted = record("INSERT", "APPT", None, Some(image("scheduled", None)));
+        let changes = schedule_changes(&inserted, &plan("2031-03-04T11:00:00Z")).unwrap();
+        let created: Vec<(String, String)> = changes
+            .iter()
+            .map(|c| match c {
+                ScheduleChange::Create { name, at, .. } => (name.clone(), at.to_string()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let id = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
+        assert_eq!(
+            created,
+            [
+                (
+                    format!("reminder-{id}-2h"),
+                    "2031-03-04T12:00:00Z".to_owned()
+                ),
+                (
+                    format!("reminder-{id}-30m"),
+                    "2031-03-04T13:30:00Z".to_owned()
+                ),
+            ]
+        );
+        let ScheduleChange::Create { job, .. } = &changes[0] else {
+            unreachable!()
+        };
+        assert_eq!(
+            serde_json::to_value(job).unwrap(),
+            json!({"type": "reminder-due", "appointmentId": id, "offset": "2h", "startTime": "2031-03-04T14:00:00Z"})
+        );
+        for status in ["cancelled", "rescheduled", "no_show", "in_progress"] {
+            let left = record(
+                "MODIFY",
+                "APPT",
+                Some(image("confirmed", None)),
+                Some(image(status, None)),
+            );
+            assert_eq!(
+                schedule_changes(&left, &plan("2031-03-04T11:00:00Z"))
+                    .unwrap()
+                    .len(),
+                3,
+                "{status}: every offset's schedule is deleted"
+            );
+        }
+        let checked_in = record(
+            "MODIFY",
+            "APPT",
+            Some(image("scheduled", None)),
+            Some(image("confirmed", None)),
+        );
+        assert!(schedule_changes(&checked_in, &plan("2031-03-04T11:00:00Z"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_reminder_record_is_published_without_anything_about_health() {
+        let sent = json!({
+            "PK": {"S": "APPT#7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"}, "SK": {"S": "REMINDER#30m"},
+            "appointmentId": {"S": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"},
+            "patientId": {"S": "9b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4"},
+            "providerId": {"S": "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"},
+            "startTime": {"S": "2031-03-04T14:00:00Z"}, "offset": {"S": "30m"},
+            "consultationType": {"S": "video"}, "sentAt": {"S": "2031-03-04T13:30:01Z"}
+        });
+        let effects = effects(&record("INSERT", "REMINDER#30m", None, Some(sent))).unwrap();
+        assert_eq!(kinds(&effects), ["appointment.reminder_due"]);
+        let Effect::Event { detail, .. } = &effects[0] else {
+            unreachable!()
+        };
+        assert_eq!(detail["offset"], "30m");
+        assert_eq!(detail["consultationType"], "video");
     }
 }

@@ -1,0 +1,151 @@
+//! Reminders on EventBridge Scheduler: one schedule per offset still ahead, fired by the local stack at
+//! its time into the jobs queue; the worker records it only for an appointment that still stands, and
+//! the stream publishes `appointment.reminder_due`. Cancelling deletes what has not fired.
+
+use std::time::{Duration, Instant};
+
+use clinic_tests::{both_ways, Aws, TestApp};
+use serde_json::Value;
+use shared::api::Clock;
+use shared::domain::UtcTime;
+
+both_ways!(
+    a_reminder_arrives_at_its_time_for_a_standing_appointment,
+    a_cancelled_appointment_gets_no_reminder_and_loses_its_schedules,
+);
+
+/// The stack as deployed with reminders allowed one second ahead (the default is a minute), so that
+/// a reminder 30 minutes before a start 30 minutes and a few seconds away fires a few seconds later.
+async fn app(aws: Aws) -> TestApp {
+    TestApp::spawn_configured(aws, Clock::System, &[("ReminderMinimumLeadSeconds", "1")]).await
+}
+
+/// A one-seat slot of a new provider starting `ahead` from now (to the second), booked by a patient;
+/// the appointment's id and start.
+async fn booked_in(app: &TestApp, ahead: Duration) -> (String, UtcTime, clinic_tests::Actor) {
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let start = UtcTime::from_timestamp(jiff::Timestamp::now() + ahead);
+    let slot = uuid::Uuid::new_v4().to_string();
+    app.put_slot(&slot, provider.id, start, 15, 1).await;
+    let booked = app.book(&patient, &slot).await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    (booked.id(), start, patient)
+}
+
+async fn schedules(app: &TestApp) -> Vec<String> {
+    let group = app
+        .stack
+        .stack
+        .reference("ScheduleGroup", None)
+        .unwrap()
+        .clone();
+    aws_sdk_scheduler::Client::new(&app.inspector)
+        .list_schedules()
+        .group_name(group)
+        .send()
+        .await
+        .unwrap()
+        .schedules
+        .into_iter()
+        .filter_map(|s| s.name)
+        .collect()
+}
+
+async fn a_reminder_arrives_at_its_time_for_a_standing_appointment(aws: Aws) {
+    let app = app(aws).await;
+    let (id, start, patient) = booked_in(&app, Duration::from_secs(30 * 60 + 4)).await;
+    // 24h and 2h are behind; only the 30-minute reminder is scheduled.
+    let due_at = start.plus(jiff::SignedDuration::from_mins(-30));
+    let names = {
+        let mut found = vec![];
+        for _ in 0..100 {
+            found = schedules(&app).await;
+            if !found.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        found
+    };
+    assert_eq!(names, [format!("reminder-{id}-30m")]);
+
+    let events = app
+        .wait_for_kinds(&id, &["appointment.created", "appointment.reminder_due"])
+        .await;
+    let arrived = UtcTime::from_timestamp(jiff::Timestamp::now());
+    let late = due_at.until(arrived);
+    println!(
+        "reminder due {due_at}, on the bus by {arrived} ({} ms late)",
+        late.as_millis()
+    );
+    assert!(late < jiff::SignedDuration::from_secs(10), "{late:?}");
+    let reminder: &Value = events
+        .iter()
+        .find(|e| e["detail-type"] == "appointment.reminder_due")
+        .unwrap();
+    let detail = &reminder["detail"];
+    assert_eq!(detail["offset"], "30m");
+    assert_eq!(detail["patientId"], serde_json::json!(patient.id));
+    assert_eq!(detail["startTime"], serde_json::json!(start));
+    let mut keys: Vec<&str> = detail
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "appointmentId",
+            "consultationType",
+            "eventId",
+            "offset",
+            "patientId",
+            "providerId",
+            "startTime"
+        ],
+        "ids, times and the offset: nothing about the patient's health"
+    );
+    // Fired and done: the schedule deleted itself.
+    assert!(schedules(&app).await.is_empty());
+}
+
+async fn a_cancelled_appointment_gets_no_reminder_and_loses_its_schedules(aws: Aws) {
+    let app = app(aws).await;
+    let (id, start, patient) = booked_in(&app, Duration::from_secs(30 * 60 + 6)).await;
+    let began = Instant::now();
+    for _ in 0..100 {
+        if !schedules(&app).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cancelled = app.cancel(&patient, &id, "travel").await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    app.wait_for_kinds(&id, &["appointment.created", "appointment.cancelled"])
+        .await;
+    // Deleted before its time, not merely fired and dropped.
+    let mut left = schedules(&app).await;
+    while !left.is_empty() && began.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = schedules(&app).await;
+    }
+    assert!(left.is_empty(), "still scheduled: {left:?}");
+    assert!(
+        began.elapsed() < Duration::from_secs(6),
+        "deleted before it was due"
+    );
+    // Past the time the reminder would have fired, and then some: nothing came.
+    let due_in = Duration::from_secs(6) + Duration::from_secs(3);
+    tokio::time::sleep(due_in.saturating_sub(began.elapsed())).await;
+    let reminders: Vec<Value> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e["detail-type"] == "appointment.reminder_due")
+        .collect();
+    assert!(reminders.is_empty(), "{reminders:#?}");
+    let _ = start;
+}
