@@ -12,6 +12,7 @@ use shared::domain::UtcTime;
 both_ways!(
     a_reminder_arrives_at_its_time_for_a_standing_appointment,
     a_cancelled_appointment_gets_no_reminder_and_loses_its_schedules,
+    a_rescheduled_appointment_hands_its_reminders_to_the_new_one,
 );
 
 /// The stack as deployed with reminders allowed one second ahead (the default is a minute), so that
@@ -110,6 +111,57 @@ async fn a_reminder_arrives_at_its_time_for_a_standing_appointment(aws: Aws) {
     );
     // Fired and done: the schedule deleted itself.
     assert!(schedules(&app).await.is_empty());
+
+    // Delivered again (at-least-once), the job records nothing more and publishes nothing more.
+    let job: shared::jobs::Job = serde_json::from_value(serde_json::json!({
+        "type": "reminder-due", "appointmentId": id, "offset": "30m", "startTime": start
+    }))
+    .unwrap();
+    let worker = shared::jobs::Worker { store: app.store() };
+    worker.run(&job).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let reminders = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["detail-type"] == "appointment.reminder_due"
+                && e["detail"]["appointmentId"] == id.as_str()
+        })
+        .count();
+    assert_eq!(reminders, 1);
+}
+
+async fn a_rescheduled_appointment_hands_its_reminders_to_the_new_one(aws: Aws) {
+    let app = app(aws).await;
+    let (old, _, patient) = booked_in(&app, Duration::from_secs(30 * 60 + 5)).await;
+    let provider = app.provider().await;
+    let later = UtcTime::from_timestamp(jiff::Timestamp::now() + Duration::from_secs(30 * 60 + 7));
+    let slot = uuid::Uuid::new_v4().to_string();
+    app.put_slot(&slot, provider.id, later, 15, 1).await;
+    let moved = app
+        .reschedule(&patient, &old, &slot, Some("a later bus"))
+        .await
+        .unwrap();
+    let new = moved.id.to_string();
+    app.wait_for_kinds(
+        &new,
+        &["appointment.rescheduled", "appointment.reminder_due"],
+    )
+    .await;
+    let for_old = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["detail-type"] == "appointment.reminder_due"
+                && e["detail"]["appointmentId"] == old.as_str()
+        })
+        .count();
+    assert_eq!(
+        for_old, 0,
+        "the old appointment's reminder was deleted or dropped"
+    );
 }
 
 async fn a_cancelled_appointment_gets_no_reminder_and_loses_its_schedules(aws: Aws) {
