@@ -314,6 +314,7 @@ impl Server {
         let path = parts.uri.path().to_owned();
         match (parts.method.as_str(), path.as_str()) {
             ("POST", "/_local/token") => return self.mint(&body),
+            ("POST", "/_local/events") => return self.put_event(&body).await,
             ("GET", "/_local/openapi.json") => {
                 return respond(200, "application/json", shared::api::openapi::json());
             }
@@ -431,6 +432,69 @@ impl Server {
             event["body"] = Value::String(body);
         }
         event
+    }
+
+    /// `POST /_local/events` {source, detailType, detail} -> 200 {eventId}: puts one event on the bus, as
+    /// a downstream service (billing) would.
+    async fn put_event(&self, body: &[u8]) -> Reply {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Put {
+            source: String,
+            detail_type: String,
+            detail: serde_json::Map<String, Value>,
+        }
+        let put: Put = match serde_json::from_slice(body) {
+            Ok(p) => p,
+            Err(e) => {
+                return problem(ApiError::field(
+                    "body",
+                    format!("expected {{\"source\", \"detailType\", \"detail\": {{...}}}}: {e}"),
+                ))
+            }
+        };
+        let Some(bus) = self.stack.reference("EventBus", None) else {
+            return problem(ApiError::not_found("event bus"));
+        };
+        let sdk = self
+            .stack
+            .sdk
+            .to_builder()
+            .app_name(aws_config::AppName::new(crate::EXEMPT_APP).expect("a valid app name"))
+            .build();
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source(put.source)
+            .detail_type(put.detail_type)
+            .detail(Value::Object(put.detail).to_string())
+            .build();
+        match aws_sdk_eventbridge::Client::new(&sdk)
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let id = out
+                    .entries()
+                    .first()
+                    .and_then(|e| e.event_id())
+                    .unwrap_or_default()
+                    .to_owned();
+                respond(
+                    200,
+                    "application/json",
+                    json!({ "eventId": id }).to_string(),
+                )
+            }
+            Err(e) => problem(ApiError::field(
+                "body",
+                format!(
+                    "the bus refused it: {}",
+                    aws_sdk_eventbridge::error::DisplayErrorContext(e)
+                ),
+            )),
+        }
     }
 
     /// `POST /_local/token` {sub, roles[]} -> {token}: a development token valid for 12 hours.

@@ -86,6 +86,7 @@ impl Stack {
         stack.create_tables().await?;
         stack.create_queues().await?;
         stack.create_buses().await?;
+        stack.create_rules().await?;
         stack.create_schedule_groups().await?;
         for (id, r) in stack.template.resources.clone() {
             match r.kind.as_str() {
@@ -332,6 +333,52 @@ impl Stack {
                 )
                 .send()
                 .await?;
+            self.refs.insert((id.clone(), None), name);
+            self.refs.insert((id, Some("Arn".into())), arn);
+        }
+        Ok(())
+    }
+
+    /// The template's rules: their bus, pattern and targets (ids and ARNs; no input transformers).
+    async fn create_rules(&mut self) -> Result<(), Error> {
+        let events = aws_sdk_eventbridge::Client::new(&self.sdk);
+        let rules: Vec<(String, Yaml)> = self.declared("AWS::Events::Rule");
+        for (id, p) in rules {
+            let name = self.name_of(&id, &p, "Name")?;
+            let bus = match p.get("EventBusName") {
+                Some(b) => self.resolve(b)?,
+                None => "default".to_owned(),
+            };
+            let pattern: serde_json::Value =
+                serde_json::to_value(p.get("EventPattern").ok_or("EventPattern")?)?;
+            let arn = events
+                .put_rule()
+                .name(&name)
+                .event_bus_name(&bus)
+                .event_pattern(pattern.to_string())
+                .send()
+                .await?
+                .rule_arn
+                .unwrap_or_default();
+            for target in p
+                .get("Targets")
+                .and_then(Yaml::as_sequence)
+                .cloned()
+                .unwrap_or_default()
+            {
+                events
+                    .put_targets()
+                    .rule(&name)
+                    .event_bus_name(&bus)
+                    .targets(
+                        aws_sdk_eventbridge::types::Target::builder()
+                            .id(self.resolve(target.get("Id").ok_or("target Id")?)?)
+                            .arn(self.resolve(target.get("Arn").ok_or("target Arn")?)?)
+                            .build()?,
+                    )
+                    .send()
+                    .await?;
+            }
             self.refs.insert((id.clone(), None), name);
             self.refs.insert((id, Some("Arn".into())), arn);
         }

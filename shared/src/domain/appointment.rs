@@ -69,6 +69,12 @@ pub struct Appointment {
     pub is_overbook: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,
+    /// When billing reported the payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<UtcTime>,
+    /// When billing reported the refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<UtcTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_in_time: Option<UtcTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +144,8 @@ impl Appointment {
             is_paid: false,
             is_overbook: false,
             payment_id: None,
+            paid_at: None,
+            refunded_at: None,
             check_in_time: None,
             actual_start_time: None,
             actual_end_time: None,

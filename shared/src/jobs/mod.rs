@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::domain::reminders::Offset;
 use crate::domain::{AppointmentId, SlotId, UtcTime};
-use crate::store::items::{FreedSeat, Reminded};
+use crate::store::items::{Billed, FreedSeat, Reminded};
 use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,25 @@ pub enum Job {
         offset: Offset,
         start_time: UtcTime,
     },
+}
+
+/// An event from billing as the bus delivers it (`source: billing`, `payment.succeeded` or
+/// `payment.refunded`), the detail naming the appointment, the payment and the amount.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BillingAnswer {
+    pub source: String,
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub time: Option<UtcTime>,
+    pub detail: Payment,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub appointment_id: AppointmentId,
+    pub payment_id: String,
+    pub amount: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +81,15 @@ impl Worker {
         let mut response = SqsBatchResponse::default();
         for message in event.records {
             let id = message.message_id.clone().unwrap_or_default();
-            let outcome =
-                match serde_json::from_str::<Job>(message.body.as_deref().unwrap_or_default()) {
-                    Ok(job) => self.run(&job).await,
-                    Err(e) => Err(JobError::Malformed(e.to_string())),
-                };
+            let body = message.body.as_deref().unwrap_or_default();
+            let outcome = match serde_json::from_str::<Job>(body) {
+                Ok(job) => self.run(&job).await,
+                // Not a job of ours: billing's answer, as its rule delivers the bus event.
+                Err(e) => match serde_json::from_str::<BillingAnswer>(body) {
+                    Ok(answer) => self.record_payment(&answer).await,
+                    Err(_) => Err(JobError::Malformed(e.to_string())),
+                },
+            };
             if let Err(e) = outcome {
                 tracing::warn!(message_id = %id, error = %e, "job failed");
                 let mut failure = BatchItemFailure::default();
@@ -75,6 +98,38 @@ impl Worker {
             }
         }
         response
+    }
+
+    /// Records billing's answer on the appointment, once. An answer that cannot apply (an unknown
+    /// appointment, another amount than the fee, another payment) is logged by ids and dropped: sending
+    /// it again would not make it apply.
+    pub async fn record_payment(&self, answer: &BillingAnswer) -> Result<(), JobError> {
+        let p = &answer.detail;
+        let what = match (answer.source.as_str(), answer.detail_type.as_str()) {
+            ("billing", "payment.succeeded") => Billed::Paid,
+            ("billing", "payment.refunded") => Billed::Refunded,
+            _ => {
+                tracing::warn!(source = %answer.source, detail_type = %answer.detail_type, "an event the worker does not take; dropped");
+                return Ok(());
+            }
+        };
+        if p.payment_id.is_empty()
+            || p.payment_id.len() > 128
+            || !p.amount.is_finite()
+            || p.amount < 0.0
+        {
+            tracing::warn!(appointment_id = %p.appointment_id, "a payment answer without a valid id or amount; dropped");
+            return Ok(());
+        }
+        let at = answer
+            .time
+            .unwrap_or_else(|| UtcTime::from_timestamp(jiff::Timestamp::now()));
+        let outcome = self
+            .store
+            .record_payment(what, p.appointment_id, &p.payment_id, p.amount, at)
+            .await?;
+        tracing::info!(appointment_id = %p.appointment_id, payment_id = %p.payment_id, ?what, ?outcome, "billing's answer");
+        Ok(())
     }
 
     pub async fn run(&self, job: &Job) -> Result<(), JobError> {

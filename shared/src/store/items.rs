@@ -252,6 +252,89 @@ impl Store {
     }
 }
 
+/// Which answer of billing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Billed {
+    Paid,
+    Refunded,
+}
+
+/// What became of billing's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentRecorded {
+    Recorded,
+    /// The same answer was recorded before (a redelivery).
+    AlreadyRecorded,
+    UnknownAppointment,
+    /// The amount is not the appointment's fee.
+    AmountMismatch,
+    /// Another payment is on the appointment, or a refund of one that is not paid.
+    Conflicting,
+}
+
+impl Store {
+    /// Records a payment (`isPaid`, `paymentId`, `paidAt`) or its refund (`isPaid` false, `refundedAt`)
+    /// in one conditional update; on refusal, the item as it was says why (no second read).
+    pub async fn record_payment(
+        &self,
+        what: Billed,
+        appointment: AppointmentId,
+        payment_id: &str,
+        amount: f64,
+        at: UtcTime,
+    ) -> Result<PaymentRecorded, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+        let update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::appointment(appointment))))
+            .expression_attribute_values(":pid", s(payment_id))
+            .expression_attribute_values(":amount", n(amount))
+            .expression_attribute_values(":at", s(at.to_string()))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let update = match what {
+            Billed::Paid => update
+                .update_expression("SET isPaid = :t, paymentId = :pid, paidAt = :at")
+                .condition_expression(
+                    "attribute_exists(PK) AND consultationFee = :amount AND isPaid = :f \
+                     AND (attribute_not_exists(paymentId) OR paymentId = :pid) \
+                     AND attribute_not_exists(refundedAt)",
+                ),
+            Billed::Refunded => update
+                .update_expression("SET isPaid = :f, refundedAt = :at")
+                .condition_expression(
+                    "attribute_exists(PK) AND consultationFee = :amount AND isPaid = :t AND paymentId = :pid",
+                ),
+        };
+        match super::retry::answered("record payment", || update.clone().send()).await? {
+            Ok(_) => Ok(PaymentRecorded::Recorded),
+            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(f) => {
+                    let Some(old) = f.item else {
+                        return Ok(PaymentRecorded::UnknownAppointment);
+                    };
+                    let a: Appointment = super::from_item(old)?;
+                    Ok(if a.consultation_fee != Some(amount) {
+                        PaymentRecorded::AmountMismatch
+                    } else if a.payment_id.as_deref() == Some(payment_id)
+                        && a.is_paid == (what == Billed::Paid)
+                    {
+                        PaymentRecorded::AlreadyRecorded
+                    } else {
+                        PaymentRecorded::Conflicting
+                    })
+                }
+                other => Err(StoreError::service(other)),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 /// A named access pattern: one partition of one index, and a range of its sort key (`[lo, hi]`, either
 /// end open). It builds its query and checks a cursor against itself, so a cursor cannot be edited
 /// into another partition or outside the range.
