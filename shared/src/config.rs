@@ -27,6 +27,15 @@ pub struct Config {
     /// What `publish` needs to create schedules: their group, the role Scheduler assumes, the jobs
     /// queue they send to and its dead-letter queue.
     pub schedules: Option<Schedules>,
+    /// What a late cancellation and a no-show cost (`LATE_CANCELLATION_FEE`, `NO_SHOW_FEE`; 0: none).
+    pub fees: Fees,
+}
+
+/// The fees billing is asked for; 0 asks for none.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Fees {
+    pub late_cancellation: f64,
+    pub no_show: f64,
 }
 
 /// Where reminder and offer schedules go.
@@ -75,6 +84,23 @@ impl Config {
         )
         .map_err(|e| ConfigError::Invalid("REMINDER_OFFSETS", e.to_string()))?;
         let lead = whole("REMINDER_MIN_LEAD_SECONDS", 60)?;
+        let fee = |name: &'static str| -> Result<f64, ConfigError> {
+            match get(name) {
+                None => Ok(0.0),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && (0.0..=100_000.0).contains(f))
+                    .ok_or(ConfigError::Invalid(
+                        name,
+                        "an amount from 0 to 100000".into(),
+                    )),
+            }
+        };
+        let fees = Fees {
+            late_cancellation: fee("LATE_CANCELLATION_FEE")?,
+            no_show: fee("NO_SHOW_FEE")?,
+        };
         let schedules = match (
             get("SCHEDULE_GROUP"),
             get("SCHEDULER_ROLE_ARN"),
@@ -104,6 +130,7 @@ impl Config {
             reminder_offsets,
             reminder_lead: SignedDuration::from_secs(lead.into()),
             schedules,
+            fees,
         })
     }
 

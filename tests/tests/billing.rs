@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 use shared::api::Clock;
 use shared::domain::Appointment;
 
-both_ways!(billings_payment_and_refund_show_on_the_appointment_once,);
+both_ways!(
+    billings_payment_and_refund_show_on_the_appointment_once,
+    a_late_cancellation_and_a_no_show_ask_for_their_fees_once,
+);
 
 async fn billing(app: &TestApp, detail_type: &str, detail: Value) {
     let r = app
@@ -151,4 +154,61 @@ async fn billings_payment_and_refund_show_on_the_appointment_once(aws: Aws) {
         })
         .collect();
     assert!(!updates.is_empty());
+}
+
+async fn a_late_cancellation_and_a_no_show_ask_for_their_fees_once(aws: Aws) {
+    let app = TestApp::spawn_configured(
+        aws,
+        Clock::manual("2030-04-01T08:00:00Z".parse().unwrap()),
+        &[("LateCancellationFee", "15"), ("NoShowFee", "25.5")],
+    )
+    .await;
+    let (provider, patient) = (app.provider().await, app.patient().await);
+    let late = app
+        .booked_at(&provider, &patient, "2030-04-01T10:00:00Z", "in_person")
+        .await;
+    let missed = app
+        .booked_at(&provider, &patient, "2030-04-01T11:00:00Z", "in_person")
+        .await;
+    let cancelled = app.cancel_with(&patient, &late, "overslept").await.unwrap();
+    assert_eq!(cancelled.late_cancellation, Some(true));
+    app.travel_to("2030-04-01T11:31:00Z");
+    app.no_show(&provider, &missed).await.unwrap();
+
+    let events = app
+        .wait_for_kinds(
+            &late,
+            &[
+                "appointment.created",
+                "appointment.cancelled",
+                "payment.cancellation_fee_requested",
+            ],
+        )
+        .await;
+    let fee = |kind: &str, id: &str| {
+        events
+            .iter()
+            .find(|e| e["detail-type"] == kind && e["detail"]["appointmentId"] == id)
+            .map(|e| e["detail"]["amount"].clone())
+    };
+    assert_eq!(
+        fee("payment.cancellation_fee_requested", &late),
+        Some(json!(15.0))
+    );
+    let events = app
+        .wait_for_kinds(
+            &missed,
+            &[
+                "appointment.created",
+                "appointment.no_show",
+                "payment.no_show_fee_requested",
+            ],
+        )
+        .await;
+    let no_show = events
+        .iter()
+        .find(|e| e["detail-type"] == "payment.no_show_fee_requested")
+        .unwrap();
+    assert_eq!(no_show["detail"]["amount"], 25.5);
+    assert_eq!(no_show["detail"]["patientId"], json!(patient.id));
 }

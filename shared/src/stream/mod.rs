@@ -11,6 +11,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::config::Fees;
 use crate::domain::lifecycle::status_event;
 use crate::domain::reminders::{self, Offset};
 use crate::domain::{Appointment, AppointmentStatus, UtcTime};
@@ -258,6 +259,40 @@ pub fn schedule_changes(
     })
 }
 
+/// The fees a change asks billing for: a late cancellation's and a no-show's, when configured. Once
+/// each: the status changes once, and a redelivered record carries the same `eventId`.
+pub fn fee_requests(record: &EventRecord, fees: &Fees) -> Result<Vec<Effect>, PublishError> {
+    let sk = match record.change.keys.get(keys::SK) {
+        Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
+        _ => return Err(PublishError::Record("record without a sort key".into())),
+    };
+    if keys::kind_of(&sk) != ItemKind::Appointment || record.event_name != "MODIFY" {
+        return Ok(vec![]);
+    }
+    let (Some(old), Some(new)) = (
+        appointment(&record.change.old_image)?,
+        appointment(&record.change.new_image)?,
+    ) else {
+        return Ok(vec![]);
+    };
+    if old.status == new.status {
+        return Ok(vec![]);
+    }
+    let (detail_type, amount) = match new.status {
+        AppointmentStatus::Cancelled if new.late_cancellation == Some(true) => {
+            ("payment.cancellation_fee_requested", fees.late_cancellation)
+        }
+        AppointmentStatus::NoShow => ("payment.no_show_fee_requested", fees.no_show),
+        _ => return Ok(vec![]),
+    };
+    if amount <= 0.0 {
+        return Ok(vec![]);
+    }
+    let mut e = payment(record, detail_type, &new);
+    e.detail()["amount"] = json!(amount);
+    Ok(vec![e])
+}
+
 fn seat_freed(record: &EventRecord, a: &Appointment) -> Effect {
     Effect::Job(Job::SeatFreed {
         job_id: effect_id(record, "seat-freed"),
@@ -321,6 +356,7 @@ pub struct Publisher {
     pub schedules: Option<crate::config::Schedules>,
     pub offsets: Vec<Offset>,
     pub lead: jiff::SignedDuration,
+    pub fees: Fees,
 }
 
 impl Publisher {
@@ -340,6 +376,7 @@ impl Publisher {
             schedules: config.schedules.clone(),
             offsets: config.reminder_offsets.clone(),
             lead: config.reminder_lead,
+            fees: config.fees,
         })
     }
 
@@ -360,7 +397,8 @@ impl Publisher {
     }
 
     async fn publish(&self, record: &EventRecord) -> Result<(), PublishError> {
-        let effects = effects(record)?;
+        let mut effects = effects(record)?;
+        effects.extend(fee_requests(record, &self.fees)?);
         let plan = Plan {
             offsets: self.offsets.clone(),
             lead: self.lead,
@@ -855,5 +893,40 @@ mod tests {
         };
         assert_eq!(detail["offset"], "30m");
         assert_eq!(detail["consultationType"], "video");
+    }
+
+    #[test]
+    fn late_cancellations_and_no_shows_ask_for_their_fees_when_configured() {
+        let fees = Fees {
+            late_cancellation: 15.0,
+            no_show: 25.0,
+        };
+        let mut late = image("cancelled", None);
+        late["lateCancellation"] = json!({"BOOL": true});
+        let cancelled = record("MODIFY", "APPT", Some(image("scheduled", None)), Some(late));
+        let asked = fee_requests(&cancelled, &fees).unwrap();
+        assert_eq!(kinds(&asked), ["payment.cancellation_fee_requested"]);
+        let Effect::Event { detail, .. } = &asked[0] else {
+            unreachable!()
+        };
+        assert_eq!(detail["amount"], 15.0);
+        let on_time = record(
+            "MODIFY",
+            "APPT",
+            Some(image("scheduled", None)),
+            Some(image("cancelled", None)),
+        );
+        assert!(fee_requests(&on_time, &fees).unwrap().is_empty());
+        let missed = record(
+            "MODIFY",
+            "APPT",
+            Some(image("confirmed", None)),
+            Some(image("no_show", None)),
+        );
+        assert_eq!(
+            kinds(&fee_requests(&missed, &fees).unwrap()),
+            ["payment.no_show_fee_requested"]
+        );
+        assert!(fee_requests(&missed, &Fees::default()).unwrap().is_empty());
     }
 }
