@@ -16,6 +16,7 @@ pub mod status;
 pub mod text;
 pub mod time;
 pub mod vitals;
+pub mod waitlist;
 
 pub use access::{Caller, Role};
 pub use appointment::{Appointment, ConsultationType};

@@ -1,0 +1,224 @@
+//! The waitlist's rules, without I/O: what an entry asks for, whether a freed seat matches it, and which
+//! waiting entry a seat is offered to first (DESIGN.md section 6).
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::calendar::ClockTime;
+use super::{PatientId, ProviderId, Slot, UtcTime};
+
+/// A window of the day a patient would come in, in the provider's zone: `start` inclusive, `end`
+/// exclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub start: ClockTime,
+    pub end: ClockTime,
+}
+
+/// What a waiting patient asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wish {
+    pub patient: PatientId,
+    pub provider: ProviderId,
+    /// In the provider's zone.
+    pub date: Date,
+    /// Empty: any time that day.
+    pub windows: Vec<Window>,
+    pub appointment_type: Option<uuid::Uuid>,
+    /// 0 to 10; higher is offered first.
+    pub priority: u8,
+    pub joined_at: UtcTime,
+}
+
+/// The entry's lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    Waiting,
+    Offered,
+    Accepted,
+    Declined,
+    Expired,
+    Cancelled,
+}
+
+impl EntryStatus {
+    /// Still in the queue (an offered entry holds a seat until it answers or the offer expires).
+    pub fn is_active(self) -> bool {
+        matches!(self, EntryStatus::Waiting | EntryStatus::Offered)
+    }
+}
+
+/// Why a wish cannot be entered as asked.
+pub fn problems(wish: &Wish, today: Date) -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![];
+    if wish.date < today {
+        out.push(("preferredDate", "must be today or later"));
+    }
+    if wish.windows.len() > 6 {
+        out.push(("preferredTimeSlots", "at most 6 windows"));
+    }
+    if wish.windows.iter().any(|w| w.end <= w.start) {
+        out.push(("preferredTimeSlots", "each window must end after it starts"));
+    }
+    if wish.priority > 10 {
+        out.push(("priority", "must be 0 to 10"));
+    }
+    out
+}
+
+/// Whether `slot` (in `zone`, the provider's) is what `wish` waits for: the provider, the local date,
+/// the start inside one of the windows (if any), the type admitted by the slot (if one was asked).
+pub fn matches(wish: &Wish, slot: &Slot, zone: &TimeZone) -> bool {
+    if slot.provider_id != wish.provider {
+        return false;
+    }
+    let local = slot
+        .start_time
+        .timestamp()
+        .to_zoned(zone.clone())
+        .datetime();
+    if local.date() != wish.date {
+        return false;
+    }
+    let at = ClockTime::hm(local.hour(), local.minute());
+    if !wish.windows.is_empty() && !wish.windows.iter().any(|w| w.start <= at && at < w.end) {
+        return false;
+    }
+    match wish.appointment_type {
+        Some(t) => {
+            slot.allowed_appointment_types.is_empty() || slot.allowed_appointment_types.contains(&t)
+        }
+        None => slot.allowed_appointment_types.is_empty(),
+    }
+}
+
+/// The wish a freed seat of `slot` goes to first: among those it matches, the highest priority, then
+/// the one waiting longest, then the lowest patient id (so the choice never depends on read order).
+pub fn first<'a>(waiting: &'a [Wish], slot: &Slot, zone: &TimeZone) -> Option<&'a Wish> {
+    waiting
+        .iter()
+        .filter(|w| matches(w, slot, zone))
+        .min_by_key(|w| (std::cmp::Reverse(w.priority), w.joined_at, w.patient))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Interval, SlotId};
+    use jiff::SignedDuration;
+    use proptest::prelude::*;
+
+    fn t(s: &str) -> UtcTime {
+        s.parse().unwrap()
+    }
+
+    fn slot(provider: ProviderId, start: &str) -> Slot {
+        let start = t(start);
+        Slot::open(
+            SlotId::new(),
+            provider,
+            Interval::new(start, start.plus(SignedDuration::from_mins(30))).unwrap(),
+            1,
+            t("2030-01-01T00:00:00Z"),
+        )
+    }
+
+    fn wish(provider: ProviderId, date: &str, priority: u8, joined: &str) -> Wish {
+        Wish {
+            patient: PatientId::new(),
+            provider,
+            date: date.parse().unwrap(),
+            windows: vec![],
+            appointment_type: None,
+            priority,
+            joined_at: t(joined),
+        }
+    }
+
+    fn window(a: (i8, i8), b: (i8, i8)) -> Window {
+        Window {
+            start: ClockTime::hm(a.0, a.1),
+            end: ClockTime::hm(b.0, b.1),
+        }
+    }
+
+    #[test]
+    fn a_seat_matches_the_local_date_the_windows_and_the_type() {
+        let p = ProviderId::new();
+        let ny = TimeZone::get("America/New_York").unwrap();
+        // 2030-03-05 01:30 UTC is 2030-03-04 20:30 in New York.
+        let s = slot(p, "2030-03-05T01:30:00Z");
+        let mut w = wish(p, "2030-03-04", 0, "2030-03-01T00:00:00Z");
+        assert!(matches(&w, &s, &ny));
+        assert!(!matches(&w, &s, &TimeZone::UTC), "in UTC it is the 5th");
+        w.windows = vec![window((9, 0), (12, 0))];
+        assert!(!matches(&w, &s, &ny));
+        w.windows.push(window((20, 0), (21, 0)));
+        assert!(matches(&w, &s, &ny));
+        // A window ends where it says: a 20:30 start is outside [20:00, 20:30).
+        w.windows = vec![window((20, 0), (20, 30))];
+        assert!(!matches(&w, &s, &ny));
+        let other = ProviderId::new();
+        assert!(!matches(
+            &wish(other, "2030-03-04", 0, "2030-03-01T00:00:00Z"),
+            &s,
+            &ny
+        ));
+        let mut typed = s.clone();
+        typed.allowed_appointment_types = vec![uuid::Uuid::new_v4()];
+        assert!(!matches(
+            &wish(p, "2030-03-04", 0, "2030-03-01T00:00:00Z"),
+            &typed,
+            &ny
+        ));
+        let mut wants = wish(p, "2030-03-04", 0, "2030-03-01T00:00:00Z");
+        wants.appointment_type = Some(typed.allowed_appointment_types[0]);
+        assert!(matches(&wants, &typed, &ny));
+    }
+
+    #[test]
+    fn bad_wishes_are_named() {
+        let p = ProviderId::new();
+        let mut w = wish(p, "2030-03-03", 11, "2030-03-01T00:00:00Z");
+        w.windows = vec![window((10, 0), (9, 0))];
+        let fields: Vec<&str> = problems(&w, "2030-03-04".parse().unwrap())
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(fields, ["preferredDate", "preferredTimeSlots", "priority"]);
+    }
+
+    proptest! {
+        /// The seat goes to a matching wish, and no matching wish outranks it: higher priority first,
+        /// then the one waiting longest.
+        #[test]
+        fn the_first_is_the_best_match(
+            wishes in prop::collection::vec((0u8..=10, 0i64..1000, any::<bool>()), 0..12),
+        ) {
+            let p = ProviderId::new();
+            let s = slot(p, "2030-03-04T10:00:00Z");
+            let queue: Vec<Wish> = wishes
+                .iter()
+                .map(|(priority, joined, same_day)| {
+                    let mut w = wish(p, if *same_day { "2030-03-04" } else { "2030-03-05" }, *priority, "2030-03-01T00:00:00Z");
+                    w.joined_at = w.joined_at.plus(SignedDuration::from_mins(*joined));
+                    w
+                })
+                .collect();
+            let chosen = first(&queue, &s, &TimeZone::UTC);
+            let matching: Vec<&Wish> = queue.iter().filter(|w| matches(w, &s, &TimeZone::UTC)).collect();
+            prop_assert_eq!(chosen.is_some(), !matching.is_empty());
+            if let Some(c) = chosen {
+                prop_assert!(matches(c, &s, &TimeZone::UTC));
+                for w in matching {
+                    prop_assert!(
+                        w.priority < c.priority || (w.priority == c.priority && w.joined_at >= c.joined_at)
+                    );
+                }
+            }
+        }
+    }
+}
