@@ -313,26 +313,14 @@ impl Stack {
                 .await?
                 .event_bus_arn
                 .unwrap_or_default();
-            let rule = format!("{name}-tap");
-            events
-                .put_rule()
-                .name(&rule)
-                .event_bus_name(&name)
-                .event_pattern(json!({ "account": [ACCOUNT] }).to_string())
-                .send()
-                .await?;
-            events
-                .put_targets()
-                .rule(&rule)
-                .event_bus_name(&name)
-                .targets(
-                    aws_sdk_eventbridge::types::Target::builder()
-                        .id("tap")
-                        .arn(&tap_arn)
-                        .build()?,
-                )
-                .send()
-                .await?;
+            put_rule(
+                &events,
+                &name,
+                &format!("{name}-tap"),
+                json!({ "account": [ACCOUNT] }),
+                &[("tap".to_owned(), tap_arn.clone())],
+            )
+            .await?;
             self.refs.insert((id.clone(), None), name);
             self.refs.insert((id, Some("Arn".into())), arn);
         }
@@ -351,34 +339,19 @@ impl Stack {
             };
             let pattern: serde_json::Value =
                 serde_json::to_value(p.get("EventPattern").ok_or("EventPattern")?)?;
-            let arn = events
-                .put_rule()
-                .name(&name)
-                .event_bus_name(&bus)
-                .event_pattern(pattern.to_string())
-                .send()
-                .await?
-                .rule_arn
-                .unwrap_or_default();
+            let mut targets = vec![];
             for target in p
                 .get("Targets")
                 .and_then(Yaml::as_sequence)
                 .cloned()
                 .unwrap_or_default()
             {
-                events
-                    .put_targets()
-                    .rule(&name)
-                    .event_bus_name(&bus)
-                    .targets(
-                        aws_sdk_eventbridge::types::Target::builder()
-                            .id(self.resolve(target.get("Id").ok_or("target Id")?)?)
-                            .arn(self.resolve(target.get("Arn").ok_or("target Arn")?)?)
-                            .build()?,
-                    )
-                    .send()
-                    .await?;
+                targets.push((
+                    self.resolve(target.get("Id").ok_or("target Id")?)?,
+                    self.resolve(target.get("Arn").ok_or("target Arn")?)?,
+                ));
             }
+            let arn = put_rule(&events, &bus, &name, pattern, &targets).await?;
             self.refs.insert((id.clone(), None), name);
             self.refs.insert((id, Some("Arn".into())), arn);
         }
@@ -417,4 +390,38 @@ impl Stack {
             .next()
             .and_then(|(id, _)| self.reference(id, None))
     }
+}
+
+/// A rule on `bus` with its pattern and targets (`(id, arn)`); its ARN.
+async fn put_rule(
+    events: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    name: &str,
+    pattern: serde_json::Value,
+    targets: &[(String, String)],
+) -> Result<String, Error> {
+    let arn = events
+        .put_rule()
+        .name(name)
+        .event_bus_name(bus)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await?
+        .rule_arn
+        .unwrap_or_default();
+    for (id, target) in targets {
+        events
+            .put_targets()
+            .rule(name)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id(id)
+                    .arn(target)
+                    .build()?,
+            )
+            .send()
+            .await?;
+    }
+    Ok(arn)
 }

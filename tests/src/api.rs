@@ -96,7 +96,8 @@ pub struct Booking<'a> {
 }
 
 impl TestApp {
-    async fn send(&self, who: &Actor, method: &str, path: &str, body: Option<Value>) -> Reply {
+    /// `method path` as `who`, with a JSON body if given.
+    pub async fn send(&self, who: &Actor, method: &str, path: &str, body: Option<Value>) -> Reply {
         self.request(
             method,
             path,

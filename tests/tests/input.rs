@@ -5,23 +5,6 @@
 use clinic_tests::{Actor, TestApp};
 use serde_json::{json, Value};
 
-async fn send(
-    app: &TestApp,
-    who: &Actor,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> clinic_tests::Reply {
-    app.request(
-        method,
-        path,
-        Some(&who.token),
-        body.map(|b| b.to_string()),
-        &[("content-type", "application/json")],
-    )
-    .await
-}
-
 #[tokio::test]
 async fn dates_outside_2000_to_2099_are_refused_by_every_endpoint_that_takes_one() {
     let app = TestApp::spawn().await;
@@ -82,7 +65,7 @@ async fn dates_outside_2000_to_2099_are_refused_by_every_endpoint_that_takes_one
         ]);
     }
     for (method, path, body) in cases {
-        let r = send(&app, &admin, method, &path, body.clone()).await;
+        let r = app.send(&admin, method, &path, body.clone()).await;
         assert_eq!(r.status, 400, "{method} {path} {body:?}: {}", r.body);
         assert!(r.is_problem(), "{method} {path}");
         let field = r.body["errors"][0]["field"].as_str().unwrap_or_default();
@@ -112,7 +95,7 @@ async fn dates_outside_2000_to_2099_are_refused_by_every_endpoint_that_takes_one
             "/appointments/reports/no-shows?providerId={p}&startDate=2099-12-01&endDate=2099-12-31"
         ),
     ] {
-        let r = send(&app, &admin, "GET", &path, None).await;
+        let r = app.send(&admin, "GET", &path, None).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
 }
@@ -162,9 +145,7 @@ async fn a_body_must_be_a_json_object_and_its_errors_name_what_is_wrong() {
     assert_eq!(app.items().await, before, "nothing booked");
 
     // A nested value of the wrong shape is named by its path, without Rust's type names.
-    let r = send(
-        &app,
-        &provider,
+    let r = app.send(&provider,
         "POST",
         "/slots/bulk",
         Some(json!({"providerId": provider.id, "timeZone": "UTC", "startDate": "2030-01-07", "endDate": "2030-01-07", "workingHours": "weekdays", "slotDuration": 30})),
@@ -232,7 +213,7 @@ async fn free_text_refuses_control_characters_and_times_are_only_hh_mm() {
         ),
     ];
     for (who, method, path, body, field) in cases {
-        let r = send(&app, who, method, &path, Some(body.clone())).await;
+        let r = app.send(who, method, &path, Some(body.clone())).await;
         clinic_tests::problem(&r, 400, "validation_failed");
         assert_eq!(
             r.body["errors"][0]["field"], field,
@@ -243,19 +224,17 @@ async fn free_text_refuses_control_characters_and_times_are_only_hh_mm() {
     assert_eq!(app.items().await, before, "nothing changed");
 
     // Newlines and tabs are text.
-    let r = send(
-        &app,
-        &patient,
-        "POST",
-        &format!("/appointments/{booked}/cancel"),
-        Some(json!({"reason": "Moved away.\n\tNew address follows."})),
-    )
-    .await;
+    let r = app
+        .send(
+            &patient,
+            "POST",
+            &format!("/appointments/{booked}/cancel"),
+            Some(json!({"reason": "Moved away.\n\tNew address follows."})),
+        )
+        .await;
     clinic_tests::ok(&r, 200);
     // A type's consultation types are kept once each, in the order given.
-    let r = send(
-        &app,
-        &staff,
+    let r = app.send(&staff,
         "POST",
         "/appointment-types",
         Some(json!({"name": "Follow-up", "durationMinutes": 15, "consultationTypes": ["video", "phone", "video"]})),

@@ -34,6 +34,18 @@ async fn booked_in(app: &TestApp, ahead: Duration) -> (String, UtcTime, clinic_t
     (booked.id(), start, patient)
 }
 
+/// How many `appointment.reminder_due` events the bus has carried for `appointment`.
+async fn reminders_of(app: &TestApp, appointment: &str) -> usize {
+    app.events()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["detail-type"] == "appointment.reminder_due"
+                && e["detail"]["appointmentId"] == appointment
+        })
+        .count()
+}
+
 async fn schedules(app: &TestApp) -> Vec<String> {
     let group = app
         .stack
@@ -120,15 +132,7 @@ async fn a_reminder_arrives_at_its_time_for_a_standing_appointment(aws: Aws) {
     let worker = shared::jobs::Worker { store: app.store() };
     worker.run(&job).await.unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let reminders = app
-        .events()
-        .await
-        .into_iter()
-        .filter(|e| {
-            e["detail-type"] == "appointment.reminder_due"
-                && e["detail"]["appointmentId"] == id.as_str()
-        })
-        .count();
+    let reminders = reminders_of(&app, &id).await;
     assert_eq!(reminders, 1);
 }
 
@@ -149,15 +153,7 @@ async fn a_rescheduled_appointment_hands_its_reminders_to_the_new_one(aws: Aws) 
         &["appointment.rescheduled", "appointment.reminder_due"],
     )
     .await;
-    let for_old = app
-        .events()
-        .await
-        .into_iter()
-        .filter(|e| {
-            e["detail-type"] == "appointment.reminder_due"
-                && e["detail"]["appointmentId"] == old.as_str()
-        })
-        .count();
+    let for_old = reminders_of(&app, &old).await;
     assert_eq!(
         for_old, 0,
         "the old appointment's reminder was deleted or dropped"

@@ -86,19 +86,25 @@ async fn available_slots_list_open_future_slots_soonest_first_in_pages() {
     assert_eq!((forged.status, forged.code()), (400, "validation_failed"));
 }
 
+/// One-seat slots at 09:00, 10:00 and 11:00 UTC on 2030-02-01; their ids.
+async fn morning_of_three(app: &TestApp, provider: &clinic_tests::Actor) -> Vec<String> {
+    let mut ids = vec![];
+    for start in [
+        "2030-02-01T09:00:00Z",
+        "2030-02-01T10:00:00Z",
+        "2030-02-01T11:00:00Z",
+    ] {
+        ids.push(app.slot_at(provider, NewSlot::at(start)).await);
+    }
+    ids
+}
+
 #[tokio::test]
 async fn a_cursor_that_time_has_overtaken_continues_with_the_slots_still_ahead() {
     let app = TestApp::spawn_at("2030-02-01T08:00:00Z").await;
     let provider = app.provider().await;
     let patient = app.patient().await;
-    let slots = [
-        app.slot_at(&provider, NewSlot::at("2030-02-01T09:00:00Z"))
-            .await,
-        app.slot_at(&provider, NewSlot::at("2030-02-01T10:00:00Z"))
-            .await,
-        app.slot_at(&provider, NewSlot::at("2030-02-01T11:00:00Z"))
-            .await,
-    ];
+    let slots = morning_of_three(&app, &provider).await;
     let path = format!(
         "/slots/available?providerId={}&startDate=2030-02-01&endDate=2030-02-02&limit=1",
         provider.id
@@ -164,14 +170,7 @@ async fn a_page_can_be_short_and_the_cursor_leads_to_the_rest() {
     let app = TestApp::spawn_at("2030-02-01T08:00:00Z").await;
     let provider = app.provider().await;
     let patient = app.patient().await;
-    let slots = [
-        app.slot_at(&provider, NewSlot::at("2030-02-01T09:00:00Z"))
-            .await,
-        app.slot_at(&provider, NewSlot::at("2030-02-01T10:00:00Z"))
-            .await,
-        app.slot_at(&provider, NewSlot::at("2030-02-01T11:00:00Z"))
-            .await,
-    ];
+    let slots = morning_of_three(&app, &provider).await;
     assert_eq!(app.book(&patient, &slots[0]).await.status, 201);
     assert_eq!(app.book(&patient, &slots[1]).await.status, 201);
     let path = format!(

@@ -5,7 +5,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::slots::{MAX_ALLOWED_TYPES, MAX_SEATS};
+use super::slots::check_seats_types_and_place;
 use super::views::{
     BulkCreated, Schedule, ScheduleRow, ScheduleSummary, ScheduledBooking, SlotView,
 };
@@ -86,22 +86,17 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
         "must be 0 to 240 minutes",
     );
     checks.check(
-        (1..=MAX_SEATS).contains(&body.max_bookings),
-        "maxBookings",
-        "must be 1 to 100",
-    );
-    checks.check(
         body.exclude_dates.len() <= 366,
         "excludeDates",
         "at most 366 dates",
     );
-    checks.check(
-        body.allowed_appointment_types.len() <= MAX_ALLOWED_TYPES,
-        "allowedAppointmentTypes",
-        "at most 20",
+    check_seats_types_and_place(
+        &mut checks,
+        body.max_bookings,
+        &body.allowed_appointment_types,
+        &body.location_id,
+        &body.room_number,
     );
-    checks.text(&body.location_id, "locationId", 100);
-    checks.text(&body.room_number, "roomNumber", 50);
     for (field, message) in body.working_hours.problems() {
         checks.check(false, &field, message);
     }

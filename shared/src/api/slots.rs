@@ -13,14 +13,14 @@ use crate::store::items::Range;
 use crate::store::page;
 
 const MAX_SLOT_LENGTH: SignedDuration = SignedDuration::from_hours(12);
-pub(super) const MAX_SEATS: u32 = 100;
+const MAX_SEATS: u32 = 100;
 const MAX_RANGE_DAYS: i32 = 366;
 /// At most this many slots overlap one block request (three weeks of 15-minute slots, 12 hours a day),
 /// one conditional update each, a few at a time: well inside the function's timeout.
 pub const MAX_BLOCK_SLOTS: usize = 1000;
 /// At most this many appointment types a slot admits (single and bulk alike): they are stored on every
 /// slot, and a day's transaction of 96 slots must stay below 4 MB.
-pub(super) const MAX_ALLOWED_TYPES: usize = 20;
+const MAX_ALLOWED_TYPES: usize = 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -38,6 +38,28 @@ pub struct NewSlot {
     notes: Option<String>,
     #[serde(default)]
     is_overbook: bool,
+}
+
+/// What a slot's seats, admitted types and place must be, whether it is made alone or in bulk.
+pub(super) fn check_seats_types_and_place(
+    checks: &mut Checks,
+    seats: u32,
+    types: &[Uuid],
+    location: &Option<String>,
+    room: &Option<String>,
+) {
+    checks.check(
+        (1..=MAX_SEATS).contains(&seats),
+        "maxBookings",
+        "must be 1 to 100",
+    );
+    checks.check(
+        types.len() <= MAX_ALLOWED_TYPES,
+        "allowedAppointmentTypes",
+        "at most 20",
+    );
+    checks.text(location, "locationId", 100);
+    checks.text(room, "roomNumber", 50);
 }
 
 pub(super) fn one() -> u32 {
@@ -70,18 +92,13 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
         "endTime",
         "a slot may last at most 12 hours",
     );
-    checks.check(
-        (1..=MAX_SEATS).contains(&body.max_bookings),
-        "maxBookings",
-        "must be 1 to 100",
+    check_seats_types_and_place(
+        &mut checks,
+        body.max_bookings,
+        &body.allowed_appointment_types,
+        &body.location_id,
+        &body.room_number,
     );
-    checks.check(
-        body.allowed_appointment_types.len() <= MAX_ALLOWED_TYPES,
-        "allowedAppointmentTypes",
-        "at most 20",
-    );
-    checks.text(&body.location_id, "locationId", 100);
-    checks.text(&body.room_number, "roomNumber", 50);
     checks.text(&body.notes, "notes", 1000);
     checks.finish()?;
     if !who.may_act_for_provider(body.provider_id) {

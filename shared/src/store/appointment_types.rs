@@ -33,16 +33,7 @@ impl Store {
             put.condition_expression("version = :read")
                 .expression_attribute_values(":read", super::n(read))
         };
-        match super::retry::answered("update appointment type", || put.clone().send()).await? {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(e.into()),
-        }
+        super::retry::written("update appointment type", || put.clone().send()).await
     }
 
     pub async fn appointment_type(&self, id: Uuid) -> Result<Option<AppointmentType>, StoreError> {

@@ -122,25 +122,13 @@ impl Stored for FreedSeat {
 impl Store {
     /// Records a freed seat once: `false` if it was recorded before (a job delivered again).
     pub async fn record_freed_seat(&self, seat: &FreedSeat) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::put_item::PutItemError;
         let put = self
             .db
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item(seat)?))
             .condition_expression("attribute_not_exists(PK)");
-        match super::retry::answered("record freed seat", || put.clone().send()).await? {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(e.into()),
-        }
+        super::retry::written("record freed seat", || put.clone().send()).await
     }
 }
 

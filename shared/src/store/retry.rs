@@ -168,6 +168,26 @@ where
     }
 }
 
+/// A conditional write whose refusal is an answer rather than an error: `Ok(true)` when it was made,
+/// `Ok(false)` when its condition failed; transient failures are retried as by [`answered`].
+pub async fn written<O, E, R, F, Fut>(what: &'static str, request: F) -> Result<bool, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<O, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match answered(what, request).await? {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e))
+            if e.err().code() == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

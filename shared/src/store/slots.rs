@@ -2,6 +2,7 @@
 
 use aws_sdk_dynamodb::types::Put;
 
+use super::booking::put_new;
 use super::guard::Guard;
 use super::items::{item, ProviderProfile, Range};
 use super::page::Page;
@@ -62,15 +63,7 @@ impl Store {
         if !clashes.is_empty() {
             return Err(SlotError::Overlap(clashes));
         }
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item(slot)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(StoreError::from)?;
-        let mut writes = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .put(put)
-            .build()];
+        let mut writes = vec![put_new(&self.table, item(slot)?)?];
         for g in &guards {
             writes.push(g.take(&self.table, id, &slot.interval(), now, None)?);
         }
@@ -255,17 +248,7 @@ impl Store {
         loop {
             let mut writes = vec![];
             for slot in &slots {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item(slot)?))
-                    .condition_expression("attribute_not_exists(PK)")
-                    .build()
-                    .map_err(StoreError::from)?;
-                writes.push(
-                    aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                        .put(put)
-                        .build(),
-                );
+                writes.push(put_new(&self.table, item(slot)?)?);
             }
             for g in &guards {
                 let date_key = &g.key;
@@ -397,16 +380,7 @@ impl Store {
         if let Some(r) = reason {
             update = update.expression_attribute_values(":reason", s(r));
         }
-        match retry::answered("block slot", || update.clone().send()).await? {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(e.into()),
-        }
+        retry::written("block slot", || update.clone().send()).await
     }
 
     /// Opens a blocked slot without bookings again, in one conditional write. `Err(Some(slot))` is the
