@@ -33,7 +33,9 @@ impl Store {
             put.condition_expression("version = :read")
                 .expression_attribute_values(":read", super::n(read))
         };
-        super::retry::written("update appointment type", || put.clone().send()).await
+        super::retry::made(
+            super::retry::answered("update appointment type", || put.clone().send()).await?,
+        )
     }
 
     pub async fn appointment_type(&self, id: Uuid) -> Result<Option<AppointmentType>, StoreError> {

@@ -128,7 +128,9 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(item(seat)?))
             .condition_expression("attribute_not_exists(PK)");
-        super::retry::written("record freed seat", || put.clone().send()).await
+        super::retry::made(
+            super::retry::answered("record freed seat", || put.clone().send()).await?,
+        )
     }
 }
 

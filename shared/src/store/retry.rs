@@ -168,16 +168,15 @@ where
     }
 }
 
-/// A conditional write whose refusal is an answer rather than an error: `Ok(true)` when it was made,
-/// `Ok(false)` when its condition failed; transient failures are retried as by [`answered`].
-pub async fn written<O, E, R, F, Fut>(what: &'static str, request: F) -> Result<bool, StoreError>
+/// A conditional write's answer (as [`answered`] gives it) when its refusal is an answer rather than
+/// an error: `Ok(true)` when the write was made, `Ok(false)` when its condition failed. A plain function,
+/// not a wrapper future: the worker's future must stay shallow enough for the compiler's layout limit.
+pub fn made<O, E, R>(answer: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
 where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<O, SdkError<E, R>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match answered(what, request).await? {
+    match answer {
         Ok(_) => Ok(true),
         Err(SdkError::ServiceError(e))
             if e.err().code() == Some("ConditionalCheckFailedException") =>

@@ -380,7 +380,7 @@ impl Store {
         if let Some(r) = reason {
             update = update.expression_attribute_values(":reason", s(r));
         }
-        retry::written("block slot", || update.clone().send()).await
+        retry::made(retry::answered("block slot", || update.clone().send()).await?)
     }
 
     /// Opens a blocked slot without bookings again, in one conditional write. `Err(Some(slot))` is the
