@@ -29,6 +29,10 @@ pub struct Config {
     pub schedules: Option<Schedules>,
     /// What a late cancellation and a no-show cost (`LATE_CANCELLATION_FEE`, `NO_SHOW_FEE`; 0: none).
     pub fees: Fees,
+    /// How long a waitlist offer holds its seat (`OFFER_TTL_SECONDS`, 1 to 86400, default 1800).
+    pub offer_ttl: SignedDuration,
+    /// Unanswered offers after which a waitlist entry expires (`MAX_OFFERS`, 1 to 20, default 3).
+    pub max_offers: u32,
 }
 
 /// The fees billing is asked for; 0 asks for none.
@@ -101,6 +105,21 @@ impl Config {
             late_cancellation: fee("LATE_CANCELLATION_FEE")?,
             no_show: fee("NO_SHOW_FEE")?,
         };
+        let offer_ttl = match get("OFFER_TTL_SECONDS") {
+            None => 1800,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))
+                .ok_or(ConfigError::Invalid(
+                    "OFFER_TTL_SECONDS",
+                    "1 to 86400".into(),
+                ))?,
+        };
+        let max_offers = whole("MAX_OFFERS", 3)?;
+        if !(1..=20).contains(&max_offers) {
+            return Err(ConfigError::Invalid("MAX_OFFERS", "1 to 20".into()));
+        }
         let schedules = match (
             get("SCHEDULE_GROUP"),
             get("SCHEDULER_ROLE_ARN"),
@@ -131,6 +150,8 @@ impl Config {
             reminder_lead: SignedDuration::from_secs(lead.into()),
             schedules,
             fees,
+            offer_ttl: SignedDuration::from_secs(offer_ttl.into()),
+            max_offers: max_offers.into(),
         })
     }
 

@@ -4,6 +4,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use shared::api::views::{Blocked, BulkCreated, NoShowReport, Page, Schedule, SlotView};
+use shared::domain::waitlist::Entry;
 use shared::domain::{Appointment, AppointmentType};
 
 use crate::{Actor, Reply, TestApp};
@@ -319,5 +320,62 @@ impl TestApp {
             .await
             .expect("the booking is made");
         booked.id.to_string()
+    }
+
+    /// `POST /waitlist` as `who`.
+    pub async fn join_waitlist(&self, who: &Actor, body: Value) -> Answer<Entry> {
+        self.send(who, "POST", "/waitlist", Some(body))
+            .await
+            .answer()
+    }
+
+    /// `POST /waitlist` for `patient` themself: `provider` on `date`, any time that day.
+    pub async fn wait_for_seat(&self, patient: &Actor, provider: &Actor, date: &str) -> Entry {
+        self.join_waitlist(
+            patient,
+            json!({"providerId": provider.id, "preferredDate": date}),
+        )
+        .await
+        .expect("the patient joins the waitlist")
+    }
+
+    /// `GET /waitlist?...`.
+    pub async fn waitlist(&self, who: &Actor, query: &str) -> Answer<Page<Entry>> {
+        self.send(who, "GET", &format!("/waitlist?{query}"), None)
+            .await
+            .answer()
+    }
+
+    /// `GET /waitlist/{id}`.
+    pub async fn waitlist_entry(&self, who: &Actor, id: &str) -> Answer<Entry> {
+        self.send(who, "GET", &format!("/waitlist/{id}"), None)
+            .await
+            .answer()
+    }
+
+    /// `DELETE /waitlist/{id}`.
+    pub async fn leave_waitlist(&self, who: &Actor, id: &str) -> Answer<Entry> {
+        self.send(who, "DELETE", &format!("/waitlist/{id}"), None)
+            .await
+            .answer()
+    }
+
+    /// `POST /waitlist/{id}/accept`.
+    pub async fn accept_offer(&self, who: &Actor, id: &str) -> Answer<Appointment> {
+        self.send(
+            who,
+            "POST",
+            &format!("/waitlist/{id}/accept"),
+            Some(json!({})),
+        )
+        .await
+        .answer()
+    }
+
+    /// `POST /waitlist/{id}/decline`.
+    pub async fn decline_offer(&self, who: &Actor, id: &str) -> Answer<Entry> {
+        self.send(who, "POST", &format!("/waitlist/{id}/decline"), None)
+            .await
+            .answer()
     }
 }

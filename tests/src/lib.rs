@@ -216,6 +216,15 @@ impl TestApp {
         shared::store::Store::new(self.db.clone(), self.table.clone())
     }
 
+    /// The store as the service's functions reach it (with the emulator's faults, when it injects them):
+    /// for a test that plays the worker.
+    pub fn service_store(&self) -> shared::store::Store {
+        shared::store::Store::new(
+            aws_sdk_dynamodb::Client::new(&self.stack.stack.sdk),
+            self.table.clone(),
+        )
+    }
+
     pub async fn request(
         &self,
         method: &str,
@@ -543,12 +552,20 @@ impl TestApp {
     /// bus keeps none), then a moment more to see that nothing else follows; fails as soon as one
     /// arrives that is not expected, or after 20 s. Returns every event on the bus.
     pub async fn wait_for_kinds(&self, appointment: &str, kinds: &[&str]) -> Vec<Value> {
+        self.wait_for_kinds_of("appointmentId", appointment, kinds)
+            .await
+    }
+
+    /// [`TestApp::wait_for_kinds`] for the events whose `detail.<field>` is `id` (a waitlist entry's
+    /// events by `entryId`).
+    pub async fn wait_for_kinds_of(&self, field: &str, id: &str, kinds: &[&str]) -> Vec<Value> {
+        let appointment = id;
         let mut expected: Vec<&str> = kinds.to_vec();
         expected.sort_unstable();
         let arrived = |events: &[Value]| -> Vec<String> {
             let mut k: Vec<String> = events
                 .iter()
-                .filter(|e| e["detail"]["appointmentId"] == appointment)
+                .filter(|e| e["detail"][field] == appointment)
                 .map(|e| e["detail-type"].as_str().unwrap_or_default().to_owned())
                 .collect();
             k.sort_unstable();
@@ -581,6 +598,26 @@ impl TestApp {
         }
         let got = arrived(&self.events().await);
         panic!("events for {appointment} did not arrive: {got:?}, expected {expected:?}");
+    }
+
+    /// The stored waitlist entry once `done` holds for it, or a failure after 20 s.
+    pub async fn entry_when(
+        &self,
+        id: &str,
+        done: impl Fn(&shared::domain::waitlist::Entry) -> bool,
+    ) -> shared::domain::waitlist::Entry {
+        let id: shared::domain::EntryId = id.parse().expect("an entry id");
+        let store = shared::store::Store::new(self.db.clone(), self.table.clone());
+        let mut last = None;
+        for _ in 0..200 {
+            let entry = store.waitlist_entry(id).await.expect("the entry is read");
+            if let Some(e) = entry.as_ref().filter(|e| done(e)) {
+                return e.clone();
+            }
+            last = entry;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the entry did not get there: {last:#?}");
     }
 
     /// Waits until `done` holds for the events on the bus, or fails after 20 s.

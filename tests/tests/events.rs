@@ -9,30 +9,21 @@ use shared::api::Clock;
 
 both_ways!(
     booking_and_cancelling_publish_one_event_each_without_patient_data,
-    a_cancellation_reaches_the_worker_which_records_the_freed_seat_once,
+    a_cancellation_reaches_the_worker_which_offers_the_seat_once,
     a_race_publishes_one_event_per_committed_booking_and_none_for_the_rolled_back,
     a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are_published,
     a_poison_job_goes_to_the_dead_letter_queue_after_its_receives_and_the_jobs_beside_it_run,
 );
 
-/// The worker's record of a freed seat, waited for (up to 20 s).
-async fn freed(
-    app: &TestApp,
-    key: &shared::store::Key,
-) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    for _ in 0..200 {
-        let found: Vec<_> = app
-            .items()
-            .await
-            .into_iter()
-            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()) == Some(&key.sk))
-            .collect();
-        if !found.is_empty() {
-            return found;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    vec![]
+/// A patient waiting for `slot`'s UTC date with `provider` (who has no stored zone: UTC); the entry id.
+async fn waiting_for(app: &TestApp, provider: &clinic_tests::Actor, slot: &str) -> String {
+    let start = app.stored_slot(slot).await.start_time;
+    let date = start.timestamp().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let patient = app.patient().await;
+    app.wait_for_seat(&patient, provider, &date.to_string())
+        .await
+        .id
+        .to_string()
 }
 
 fn of<'a>(events: &'a [Value], kind: &str, appointment: &str) -> Vec<&'a Value> {
@@ -105,39 +96,46 @@ async fn booking_and_cancelling_publish_one_event_each_without_patient_data(aws:
     );
 }
 
-async fn a_cancellation_reaches_the_worker_which_records_the_freed_seat_once(aws: Aws) {
+async fn a_cancellation_reaches_the_worker_which_offers_the_seat_once(aws: Aws) {
     let app = TestApp::spawn_on(aws, Clock::System).await;
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slot = app.slot(&provider, 30, 1).await;
     let id = app.book(&patient, &slot).await.id();
+    let waiting = waiting_for(&app, &provider, &slot).await;
     ok(&app.cancel(&patient, &id, "travel").await, 200);
 
-    let key = shared::store::keys::freed_seat(slot.parse().unwrap(), id.parse().unwrap());
-    let recorded = freed(&app, &key).await;
-    assert_eq!(recorded.len(), 1, "the worker recorded the freed seat");
-    let item = &recorded[0];
-    assert_eq!(item["PK"].as_s().unwrap(), &key.pk);
-    assert!(
-        item.contains_key("expiresAt"),
-        "the record expires through the table's TTL"
+    let offered = app
+        .entry_when(&waiting, |e| e.status.as_str() == "offered")
+        .await;
+    assert_eq!(
+        offered.offered_slot_id.map(|s| s.to_string()),
+        Some(slot.clone())
+    );
+    assert_eq!(
+        app.stored_slot(&slot).await.current_bookings,
+        1,
+        "the seat is held"
     );
 
-    // Delivered again (at-least-once), the job changes nothing.
+    // Delivered again (at-least-once), the job changes nothing: the seat is held already.
     let job: shared::jobs::Job = serde_json::from_value(json!({
         "type": "seat-freed", "jobId": uuid::Uuid::new_v4(), "slotId": slot, "appointmentId": id,
-        "freedAt": item["freedAt"].as_s().unwrap()
+        "freedAt": offered.updated_at
     }))
     .unwrap();
-    let worker = shared::jobs::Worker { store: app.store() };
+    let worker = shared::jobs::Worker::with_defaults(app.store());
     worker.run(&job).await.unwrap();
-    let again: Vec<_> = app
-        .items()
-        .await
-        .into_iter()
-        .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()) == Some(&key.sk))
-        .collect();
-    assert_eq!(again, recorded);
+    worker.run(&job).await.unwrap();
+    let after = app.entry_when(&waiting, |_| true).await;
+    assert_eq!(after, offered);
+    assert_eq!(app.stored_slot(&slot).await.current_bookings, 1);
+    app.wait_for_kinds_of(
+        "entryId",
+        &waiting,
+        &["waitlist.joined", "waitlist.offered"],
+    )
+    .await;
 }
 
 /// The defect of the first local stack: a rolled-back transaction left its records on a stream shard
@@ -287,14 +285,12 @@ async fn a_poison_job_goes_to_the_dead_letter_queue_after_its_receives_and_the_j
     let patient = app.patient().await;
     let slot = app.slot(&provider, 30, 1).await;
     let id = app.book(&patient, &slot).await.id();
+    let waiting = waiting_for(&app, &provider, &slot).await;
     ok(&app.cancel(&patient, &id, "travel").await, 200);
 
     let dead = app.drain_queue("JobsDeadLetterQueue").await;
     assert_eq!(dead, vec![json!({"type": "no-such-job", "jobId": "x"})]);
-    let key = shared::store::keys::freed_seat(slot.parse().unwrap(), id.parse().unwrap());
-    assert_eq!(
-        freed(&app, &key).await.len(),
-        1,
-        "the seat-freed job beside it ran"
-    );
+    // The seat-freed job beside it ran: the waiting patient holds the seat.
+    app.entry_when(&waiting, |e| e.status.as_str() == "offered")
+        .await;
 }

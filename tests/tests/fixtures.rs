@@ -202,15 +202,54 @@ async fn the_stream_fixture_becomes_an_appointment_created_event() {
 }
 
 #[tokio::test]
-async fn the_queue_fixture_is_run_by_the_worker_and_a_bad_message_is_reported_alone() {
+async fn the_waitlist_fixtures_and_the_queue_fixture_offer_the_freed_seat_to_the_waiting_patient() {
     let app = TestApp::spawn().await;
+    local::seed_fixture_slot(&app.stack.stack, &app.stack.stack.sdk)
+        .await
+        .unwrap();
+    let ctx = ctx(&app);
+    let (status, entry) = run(&ctx, "join-waitlist").await;
+    assert_eq!(
+        (status, entry["status"].as_str()),
+        (201, Some("waiting")),
+        "{entry}"
+    );
+    let (status, again) = run(&ctx, "join-waitlist").await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (409, Some("already_waiting")),
+        "{again}"
+    );
+    let (status, list) = run(&ctx, "list-waitlist").await;
+    assert_eq!(
+        (status, list["data"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{list}"
+    );
+    // The fixtures' entry id is not this entry's: the handlers answer for a missing one.
+    for name in [
+        "get-waitlist-entry",
+        "cancel-waitlist-entry",
+        "accept-waitlist-offer",
+        "decline-waitlist-offer",
+    ] {
+        let (status, body) = run(&ctx, name).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{name}: {body}"
+        );
+    }
+
+    // The queue fixture (a seat of the fixture slot freed) and a bad message beside it: the seat is
+    // offered to the entry and held; only the bad message is reported.
     let mut event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&fixture("worker")).unwrap();
     let mut bad = event.records[0].clone();
     bad.message_id = Some("bad-1".into());
     bad.body = Some("{\"type\":\"unknown\"}".into());
     event.records.push(bad);
-    let worker = shared::jobs::Worker { store: app.store() };
+    let worker = shared::jobs::Worker::with_defaults(app.store());
     let response = worker.handle(event).await;
     let failed: Vec<_> = response
         .batch_item_failures
@@ -218,16 +257,20 @@ async fn the_queue_fixture_is_run_by_the_worker_and_a_bad_message_is_reported_al
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, ["bad-1"]);
-    let item = app
-        .db
-        .get_item()
-        .table_name(&app.table)
-        .set_key(Some(shared::store::key_item(
-            &shared::store::keys::freed_seat(SLOT.parse().unwrap(), APPOINTMENT.parse().unwrap()),
-        )))
-        .send()
+    let id: shared::domain::EntryId = entry["id"].as_str().unwrap().parse().unwrap();
+    let offered = app.store().waitlist_entry(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            offered.status.as_str(),
+            offered.offered_slot_id.map(|s| s.to_string())
+        ),
+        ("offered", Some(SLOT.to_owned()))
+    );
+    let slot = app
+        .store()
+        .slot(SLOT.parse().unwrap())
         .await
         .unwrap()
-        .item;
-    assert!(item.is_some(), "the freed seat is recorded");
+        .unwrap();
+    assert_eq!(slot.current_bookings, 1, "the offered seat is held");
 }

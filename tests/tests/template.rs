@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 25);
+    assert_eq!(functions.len(), 31);
     for f in &functions {
         assert!(
             root()
@@ -123,9 +123,39 @@ fn each_function_may_do_only_what_it_does() {
     expect(
         "WorkerFunction",
         &[
+            "dynamodb:BatchGetItem",
             "dynamodb:ConditionCheckItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
+    );
+    expect(
+        "JoinWaitlistFunction",
+        &[
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        ],
+    );
+    expect("ListWaitlistFunction", &["dynamodb:Query"]);
+    expect("GetWaitlistEntryFunction", &["dynamodb:GetItem"]);
+    for answer in [
+        "CancelWaitlistEntryFunction",
+        "DeclineWaitlistOfferFunction",
+    ] {
+        expect(answer, &["dynamodb:GetItem", "dynamodb:UpdateItem"]);
+    }
+    expect(
+        "AcceptWaitlistOfferFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
         ],
     );
     for reader in [

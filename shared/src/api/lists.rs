@@ -12,7 +12,7 @@ const MAX_RANGE: SignedDuration = SignedDuration::from_hours(24 * 366);
 
 /// Whose list to read, from the caller and the `patientId` / `providerId` asked for; the other one, if
 /// given, narrows the list.
-fn owner(
+pub(super) fn owner(
     who: &Caller,
     patient: Option<PatientId>,
     provider: Option<ProviderId>,
@@ -124,7 +124,7 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
     page_json(&who, page.items, page.next)
 }
 
-fn limit(q: &mut Query, default: i32) -> i32 {
+pub(super) fn limit(q: &mut Query, default: i32) -> i32 {
     let limit: i32 = q
         .optional("limit", "must be a whole number from 1 to 100")
         .unwrap_or(default);

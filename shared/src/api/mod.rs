@@ -13,6 +13,7 @@ pub mod openapi;
 mod request;
 pub mod slots;
 pub mod views;
+pub mod waitlist;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -124,6 +125,12 @@ endpoints! {
     BLOCK_SLOTS "block-slots" => slots::block,
     RELEASE_SLOT "release-slot" => slots::release,
     PROVIDER_SCHEDULE "provider-schedule" => calendar::schedule,
+    JOIN_WAITLIST "join-waitlist" => waitlist::join,
+    LIST_WAITLIST "list-waitlist" => waitlist::list,
+    GET_WAITLIST_ENTRY "get-waitlist-entry" => waitlist::get,
+    CANCEL_WAITLIST_ENTRY "cancel-waitlist-entry" => waitlist::cancel,
+    ACCEPT_WAITLIST_OFFER "accept-waitlist-offer" => waitlist::accept,
+    DECLINE_WAITLIST_OFFER "decline-waitlist-offer" => waitlist::decline,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {

@@ -21,6 +21,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::views::{Blocked, BulkCreated, NoShowReport, Page, Schedule, SlotView};
 use super::Code;
+use crate::domain::waitlist::Entry;
 use crate::domain::{Appointment, AppointmentType};
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
@@ -49,6 +50,7 @@ enum P {
     Text,
     Bool,
     Statuses,
+    EntryStatuses,
 }
 
 #[derive(Clone, Copy)]
@@ -162,6 +164,12 @@ fn routes() -> Vec<Route> {
         Route { function: "bulk-create-slots", method: "POST", path: "/slots/bulk", summary: "Slots from working hours in the provider's zone (at most 2,500 a request, 96 a day).", query: vec![], body: Some(named::<super::calendar::BulkRequest>), ok: (201, named::<BulkCreated>), errors: &[ValidationFailed, Forbidden, SlotOverlap, Contended] },
         Route { function: "block-slots", method: "POST", path: "/slots/block", summary: "Blocks every open slot without bookings in a range (at most 1,000 slots).", query: vec![], body: Some(named::<super::slots::BlockRequest>), ok: (200, named::<Blocked>), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "release-slot", method: "POST", path: "/slots/{id}/release", summary: "Opens a blocked slot without bookings again.", query: vec![], body: None, ok: (200, named::<SlotView>), errors: &[ValidationFailed, Forbidden, NotFound, SlotNotBlocked, SlotHasBookings, Contended] },
+        Route { function: "join-waitlist", method: "POST", path: "/waitlist", summary: "A patient joins a provider's waitlist for a date (staff and admins add anyone, and alone set a priority); freed seats that match are offered and held.", query: vec![], body: Some(named::<super::waitlist::JoinBody>), ok: (201, named::<Entry>), errors: &[ValidationFailed, Forbidden, NotFound, AlreadyWaiting, AppointmentTypeInactive, Contended] },
+        Route { function: "list-waitlist", method: "GET", path: "/waitlist", summary: "Waitlist entries: a patient's own, oldest first; a provider's queue, by date, priority and age; staff and admins name a patient or provider.", query: vec![LIST[0], LIST[1], q("date", P::Day, false, "A provider's queue for this date only."), q("status", P::EntryStatuses, false, "One or more statuses, comma-separated."), PAGE[0], PAGE[1]], body: None, ok: (200, |all| inline::<Page<Entry>>(all)), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "get-waitlist-entry", method: "GET", path: "/waitlist/{id}", summary: "One waitlist entry, with its offer while it holds one.", query: vec![], body: None, ok: (200, named::<Entry>), errors: &[ValidationFailed, NotFound, Contended] },
+        Route { function: "cancel-waitlist-entry", method: "DELETE", path: "/waitlist/{id}", summary: "Leaves the waitlist: the entry `cancelled`, a held seat given back to the next entry.", query: vec![], body: None, ok: (200, named::<Entry>), errors: &[ValidationFailed, NotFound, WaitlistEntryClosed, Contended] },
+        Route { function: "accept-waitlist-offer", method: "POST", path: "/waitlist/{id}/accept", summary: "Books the held seat while the offer stands (201; a repeat answers the same appointment with 200).", query: vec![], body: Some(named::<super::waitlist::AcceptBody>), ok: (201, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, NoOffer, OfferExpired, WaitlistEntryClosed, SlotUnavailable, PatientConflict, TooManyAppointments, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, Contended] },
+        Route { function: "decline-waitlist-offer", method: "POST", path: "/waitlist/{id}/decline", summary: "Declines the offer: the entry `declined`, the seat offered to the next entry.", query: vec![], body: None, ok: (200, named::<Entry>), errors: &[ValidationFailed, Forbidden, NotFound, NoOffer, OfferExpired, WaitlistEntryClosed, Contended] },
         Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day in their zone (or `timeZone`), slot by slot.", query: vec![q("date", P::Day, true, "The day."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
     ]
 }
@@ -190,6 +198,9 @@ fn param_schema(kind: P) -> Schema {
         P::Bool => ObjectBuilder::new().schema_type(Type::Boolean).into(),
         P::Statuses => string(None)
             .pattern(Some(r"^(scheduled|confirmed|in_progress|completed|cancelled|no_show|rescheduled)(,(scheduled|confirmed|in_progress|completed|cancelled|no_show|rescheduled))*$"))
+            .into(),
+        P::EntryStatuses => string(None)
+            .pattern(Some(r"^(waiting|offered|accepted|declined|expired|cancelled)(,(waiting|offered|accepted|declined|expired|cancelled))*$"))
             .into(),
     }
 }
@@ -322,6 +333,7 @@ pub fn document() -> OpenApi {
         let method = match r.method {
             "GET" => HttpMethod::Get,
             "PATCH" => HttpMethod::Patch,
+            "DELETE" => HttpMethod::Delete,
             _ => HttpMethod::Post,
         };
         paths.entry(r.path).or_default().push((method, op.build()));

@@ -35,6 +35,12 @@ impl<'de> Deserialize<'de> for ClockTime {
     }
 }
 
+impl serde::Serialize for ClockTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{:02}:{:02}", self.0.hour(), self.0.minute()))
+    }
+}
+
 impl ClockTime {
     pub fn hm(h: i8, m: i8) -> ClockTime {
         ClockTime(Time::new(h, m, 0, 0).expect("a valid time"))

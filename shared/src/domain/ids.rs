@@ -126,3 +126,7 @@ mod tests {
         assert!(serde_json::from_str::<PatientId>("42").is_err());
     }
 }
+id_type!(
+    /// A patient's entry on a provider's waitlist.
+    EntryId
+);

@@ -21,7 +21,7 @@ pub mod waitlist;
 pub use access::{Caller, Role};
 pub use appointment::{Appointment, ConsultationType};
 pub use appointment_type::AppointmentType;
-pub use ids::{AppointmentId, PatientId, ProviderId, SlotId};
+pub use ids::{AppointmentId, EntryId, PatientId, ProviderId, SlotId};
 pub use slot::{Slot, SlotState};
 pub use status::{AppointmentStatus, SlotStatus};
 pub use time::{Day, Interval, UtcTime};

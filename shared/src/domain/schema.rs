@@ -50,6 +50,12 @@ string_schema!(
 );
 string_schema!(super::SlotId, Some(KnownFormat::Uuid), None, "A slot id.");
 string_schema!(
+    super::EntryId,
+    Some(KnownFormat::Uuid),
+    None,
+    "A waitlist entry id."
+);
+string_schema!(
     super::UtcTime,
     Some(KnownFormat::DateTime),
     None,

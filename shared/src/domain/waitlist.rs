@@ -6,12 +6,13 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::calendar::ClockTime;
-use super::{PatientId, ProviderId, Slot, UtcTime};
+use super::{AppointmentId, Day, EntryId, PatientId, ProviderId, Slot, SlotId, UtcTime};
 
 /// A window of the day a patient would come in, in the provider's zone: `start` inclusive, `end`
 /// exclusive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Window {
     pub start: ClockTime,
     pub end: ClockTime,
@@ -32,9 +33,12 @@ pub struct Wish {
     pub joined_at: UtcTime,
 }
 
-/// The entry's lifecycle.
+/// The entry's lifecycle: `waiting` -> `offered` (a seat is held for it) -> `accepted`, `declined`, or
+/// back to `waiting` when the offer lapses (`expired` after `MAX_OFFERS` lapsed offers); `cancelled`
+/// from `waiting` or `offered`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EntryStatus {
     Waiting,
     Offered,
@@ -49,6 +53,98 @@ impl EntryStatus {
     pub fn is_active(self) -> bool {
         matches!(self, EntryStatus::Waiting | EntryStatus::Offered)
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Waiting => "waiting",
+            EntryStatus::Offered => "offered",
+            EntryStatus::Accepted => "accepted",
+            EntryStatus::Declined => "declined",
+            EntryStatus::Expired => "expired",
+            EntryStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A waitlist entry as stored and shown. `notes` are the patient's words: never in logs or events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Entry {
+    pub id: EntryId,
+    pub patient_id: PatientId,
+    pub provider_id: ProviderId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment_type_id: Option<uuid::Uuid>,
+    /// In the provider's zone.
+    pub preferred_date: Day,
+    /// Empty: any time that day.
+    #[serde(default)]
+    pub preferred_time_slots: Vec<Window>,
+    /// 0 to 10; higher is offered first. Set only by staff and admins (default 0).
+    pub priority: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub status: EntryStatus,
+    /// The seat held for this entry while `offered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_slot_id: Option<SlotId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_start_time: Option<UtcTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_expires_at: Option<UtcTime>,
+    /// Offers made so far (each lapsed one counts towards `MAX_OFFERS`).
+    #[serde(default)]
+    pub offer_count: u32,
+    /// Slots already offered to this entry: a lapsed offer is not made again for the same slot.
+    #[serde(default)]
+    pub offered_slots: Vec<SlotId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_appointment_id: Option<AppointmentId>,
+    pub created_at: UtcTime,
+    pub updated_at: UtcTime,
+}
+
+impl Entry {
+    /// What the entry waits for.
+    pub fn wish(&self) -> Wish {
+        Wish {
+            patient: self.patient_id,
+            provider: self.provider_id,
+            date: self.preferred_date.date(),
+            windows: self.preferred_time_slots.clone(),
+            appointment_type: self.appointment_type_id,
+            priority: self.priority,
+            joined_at: self.created_at,
+        }
+    }
+
+    /// The held seat's slot, while the offer stands at `now`.
+    pub fn live_offer(&self, now: UtcTime) -> Option<SlotId> {
+        match (self.status, self.offered_slot_id, self.offer_expires_at) {
+            (EntryStatus::Offered, Some(slot), Some(until)) if now < until => Some(slot),
+            _ => None,
+        }
+    }
+
+    /// The entry as `who` may see it: the patient's notes only for the patient, the provider, staff
+    /// and admins (all of whom may see the entry at all).
+    pub fn may_be_seen_by(&self, who: &super::Caller) -> bool {
+        who.is_staff() || who.is_patient(self.patient_id) || who.is_provider(self.provider_id)
+    }
+}
+
+/// Which waiting entry a freed seat of `slot` is offered to: the best by [`first`] among those still
+/// `waiting` that were not offered this slot before.
+pub fn next_for<'a>(entries: &'a [Entry], slot: &Slot, zone: &TimeZone) -> Option<&'a Entry> {
+    let waiting: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.status == EntryStatus::Waiting && !e.offered_slots.contains(&slot.id))
+        .collect();
+    let wishes: Vec<Wish> = waiting.iter().map(|e| e.wish()).collect();
+    let best = first(&wishes, slot, zone)?;
+    let at = wishes.iter().position(|w| std::ptr::eq(w, best))?;
+    Some(waiting[at])
 }
 
 /// Why a wish cannot be entered as asked.

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::reminders::Offset;
-use crate::domain::{AppointmentId, SlotId, UtcTime};
-use crate::store::items::{Billed, FreedSeat, Reminded};
+use crate::domain::{AppointmentId, EntryId, ProviderId, SlotId, UtcTime};
+use crate::store::items::{Billed, Reminded};
+use crate::store::waitlist::WaitlistError;
 use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -17,13 +18,29 @@ use crate::store::{Store, StoreError};
     rename_all_fields = "camelCase"
 )]
 pub enum Job {
-    /// A cancellation gave a seat back; recorded per slot so that waitlist offers can use it.
+    /// A cancellation or a reschedule gave a seat back: it is offered to the waitlist.
     SeatFreed {
         job_id: Uuid,
         slot_id: SlotId,
         appointment_id: AppointmentId,
         freed_at: UtcTime,
+        /// The slot's provider and start (jobs queued before they were carried have neither: the
+        /// worker reads the slot for them).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_id: Option<ProviderId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_time: Option<UtcTime>,
     },
+    /// A slot opened (created, or released from a block) or a held seat came back (an offer declined,
+    /// cancelled or lapsed): its free seats are offered to the waitlist.
+    SlotOpened {
+        slot_id: SlotId,
+        provider_id: ProviderId,
+        start_time: UtcTime,
+    },
+    /// An offer's schedule fired: if the offer (the entry's `offer_count`-th) is still unanswered, its
+    /// seat is given back and the entry waits again or expires.
+    OfferExpired { entry_id: EntryId, offer_count: u32 },
     /// A reminder's schedule fired (EventBridge Scheduler sends this to the queue at its `at()` time).
     ReminderDue {
         appointment_id: AppointmentId,
@@ -57,11 +74,19 @@ pub enum JobError {
     Malformed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Waitlist(#[from] WaitlistError),
+    #[error("the offer has not run out yet")]
+    Early,
 }
 
 #[derive(Clone, Debug)]
 pub struct Worker {
     pub store: Store,
+    /// How long an offer holds its seat (`Config::offer_ttl`).
+    pub offer_ttl: jiff::SignedDuration,
+    /// Lapsed offers after which an entry expires (`Config::max_offers`).
+    pub max_offers: u32,
 }
 
 impl Worker {
@@ -73,7 +98,20 @@ impl Worker {
         let table = crate::config::Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Worker {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), table),
+            offer_ttl: config.offer_ttl,
+            max_offers: config.max_offers,
         })
+    }
+
+    /// A worker on `store` with the configuration's defaults (30-minute offers, 3 of them).
+    pub fn with_defaults(store: Store) -> Worker {
+        let defaults =
+            crate::config::Config::from_lookup(|_| None).expect("the defaults are valid");
+        Worker {
+            store,
+            offer_ttl: defaults.offer_ttl,
+            max_offers: defaults.max_offers,
+        }
     }
 
     /// Runs each message; only the ids of failed ones are returned, so only those are delivered again.
@@ -83,7 +121,9 @@ impl Worker {
             let id = message.message_id.clone().unwrap_or_default();
             let body = message.body.as_deref().unwrap_or_default();
             let outcome = match serde_json::from_str::<Job>(body) {
-                Ok(job) => self.run(&job).await,
+                // Boxed: the jobs' futures nest deep enough to pass rustc's layout query limit in the
+                // worker binary otherwise.
+                Ok(job) => Box::pin(self.run(&job)).await,
                 // Not a job of ours: billing's answer, as its rule delivers the bus event.
                 Err(e) => match serde_json::from_str::<BillingAnswer>(body) {
                     Ok(answer) => self.record_payment(&answer).await,
@@ -132,26 +172,53 @@ impl Worker {
         Ok(())
     }
 
+    /// Offers the free seats of a slot to its waitlist.
+    async fn offer(
+        &self,
+        slot_id: SlotId,
+        known: Option<(ProviderId, UtcTime)>,
+    ) -> Result<(), JobError> {
+        let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+        let offered = self
+            .store
+            .offer_seats(slot_id, known, now, self.offer_ttl)
+            .await?;
+        tracing::info!(%slot_id, offers = offered.len(), "free seats offered to the waitlist");
+        Ok(())
+    }
+
     pub async fn run(&self, job: &Job) -> Result<(), JobError> {
         match job {
             Job::SeatFreed {
-                job_id,
                 slot_id,
-                appointment_id,
-                freed_at,
+                provider_id,
+                start_time,
+                ..
+            } => self.offer(*slot_id, provider_id.zip(*start_time)).await,
+            Job::SlotOpened {
+                slot_id,
+                provider_id,
+                start_time,
             } => {
-                let seat = FreedSeat {
-                    slot_id: *slot_id,
-                    appointment_id: *appointment_id,
-                    freed_at: *freed_at,
-                    job_id: *job_id,
-                };
-                if self.store.record_freed_seat(&seat).await? {
-                    tracing::info!(%slot_id, %appointment_id, "freed seat recorded");
-                } else {
-                    tracing::info!(%slot_id, %appointment_id, "freed seat already recorded");
+                self.offer(*slot_id, Some((*provider_id, *start_time)))
+                    .await
+            }
+            Job::OfferExpired {
+                entry_id,
+                offer_count,
+            } => {
+                let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+                match self
+                    .store
+                    .lapse_offer(*entry_id, *offer_count, self.max_offers, now)
+                    .await?
+                {
+                    None => Err(JobError::Early),
+                    Some(entry) => {
+                        tracing::info!(%entry_id, offer_count, status = entry.status.as_str(), "offer expiry handled");
+                        Ok(())
+                    }
                 }
-                Ok(())
             }
             Job::ReminderDue {
                 appointment_id,
@@ -195,11 +262,21 @@ mod tests {
             slot_id: SlotId::from_uuid(Uuid::nil()),
             appointment_id: AppointmentId::from_uuid(Uuid::nil()),
             freed_at: "2027-01-01T09:00:00Z".parse().unwrap(),
+            provider_id: None,
+            start_time: None,
         };
         let v = serde_json::to_value(&job).unwrap();
         assert_eq!(v["type"], "seat-freed");
         assert_eq!(v["slotId"], "00000000-0000-0000-0000-000000000000");
         assert_eq!(serde_json::from_value::<Job>(v).unwrap(), job);
         assert!(serde_json::from_str::<Job>(r#"{"type":"launch-rockets"}"#).is_err());
+        let expired = Job::OfferExpired {
+            entry_id: EntryId::from_uuid(Uuid::nil()),
+            offer_count: 2,
+        };
+        let v = serde_json::to_value(&expired).unwrap();
+        assert_eq!(v["type"], "offer-expired");
+        assert_eq!(v["offerCount"], 2);
+        assert_eq!(serde_json::from_value::<Job>(v).unwrap(), expired);
     }
 }

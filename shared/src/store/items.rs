@@ -11,7 +11,7 @@ use super::{n, s, to_item, Item, Store, StoreError};
 use crate::domain::reminders::Offset;
 use crate::domain::{
     Appointment, AppointmentId, AppointmentStatus, AppointmentType, ConsultationType, PatientId,
-    ProviderId, Slot, SlotId, UtcTime,
+    ProviderId, Slot, UtcTime,
 };
 
 /// An item type as the table stores it.
@@ -92,45 +92,6 @@ pub struct ProviderProfile {
 impl Stored for ProviderProfile {
     fn key(&self) -> Key {
         keys::provider_profile(self.provider_id)
-    }
-}
-
-/// The worker's record of a seat given back, kept for 90 days.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FreedSeat {
-    pub slot_id: SlotId,
-    pub appointment_id: AppointmentId,
-    pub freed_at: UtcTime,
-    pub job_id: uuid::Uuid,
-}
-
-impl FreedSeat {
-    pub const KEPT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 90);
-}
-
-impl Stored for FreedSeat {
-    fn key(&self) -> Key {
-        keys::freed_seat(self.slot_id, self.appointment_id)
-    }
-
-    fn expires_at(&self) -> Option<i64> {
-        Some(self.freed_at.plus(Self::KEPT).timestamp().as_second())
-    }
-}
-
-impl Store {
-    /// Records a freed seat once: `false` if it was recorded before (a job delivered again).
-    pub async fn record_freed_seat(&self, seat: &FreedSeat) -> Result<bool, StoreError> {
-        let put = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item(seat)?))
-            .condition_expression("attribute_not_exists(PK)");
-        super::retry::made(
-            super::retry::answered("record freed seat", || put.clone().send()).await?,
-        )
     }
 }
 
@@ -339,6 +300,28 @@ pub struct Range {
 }
 
 impl Range {
+    /// A range of `index` (GSI1 or GSI2) in partition `pk`, its sort key in `[lo, hi]`.
+    pub(super) fn on(
+        index: &'static str,
+        pk: String,
+        lo: Option<String>,
+        hi: Option<String>,
+    ) -> Range {
+        let (pk_name, sk_name) = if index == keys::GSI2 {
+            (keys::GSI2PK, keys::GSI2SK)
+        } else {
+            (keys::GSI1PK, keys::GSI1SK)
+        };
+        Range {
+            index,
+            pk_name,
+            sk_name,
+            pk,
+            lo,
+            hi,
+        }
+    }
+
     /// A provider's slots that start in `[from, to)`, by start.
     pub fn provider_slots(provider: ProviderId, from: UtcTime, to: UtcTime) -> Range {
         Range {
@@ -494,7 +477,7 @@ mod tests {
             AppointmentId::new(),
             PatientId::new(),
             ProviderId::new(),
-            SlotId::new(),
+            crate::domain::SlotId::new(),
         );
         let start = t("2030-01-02T09:00:00Z");
         let a = Appointment::scheduled(
@@ -528,7 +511,7 @@ mod tests {
 
     #[test]
     fn a_slot_is_found_by_id_and_by_provider_and_start() {
-        let (id, provider) = (SlotId::new(), ProviderId::new());
+        let (id, provider) = (crate::domain::SlotId::new(), ProviderId::new());
         let start = t("2030-01-02T09:00:00Z");
         let slot = Slot::open(
             id,
@@ -589,24 +572,41 @@ mod tests {
                 ("SK", "PROFILE".into())
             ])
         );
-        let seat = FreedSeat {
-            slot_id: SlotId::new(),
-            appointment_id: AppointmentId::new(),
-            freed_at: t("2030-01-01T00:00:00Z"),
-            job_id: uuid::Uuid::new_v4(),
+        let entry = crate::domain::waitlist::Entry {
+            id: crate::domain::EntryId::new(),
+            patient_id: PatientId::new(),
+            provider_id: provider,
+            appointment_type_id: None,
+            preferred_date: "2030-01-05".parse().unwrap(),
+            preferred_time_slots: vec![],
+            priority: 7,
+            notes: None,
+            status: crate::domain::waitlist::EntryStatus::Waiting,
+            offered_slot_id: None,
+            offered_start_time: None,
+            offer_expires_at: None,
+            offer_count: 0,
+            offered_slots: vec![],
+            accepted_appointment_id: None,
+            created_at: t("2030-01-01T00:00:00Z"),
+            updated_at: t("2030-01-01T00:00:00Z"),
         };
-        let stored = item(&seat).unwrap();
+        let stored = item(&entry).unwrap();
         assert_eq!(
             keys_of(&stored),
             pairs(&[
-                ("PK", format!("SLOT#{}", seat.slot_id)),
-                ("SK", format!("FREED#{}", seat.appointment_id)),
+                ("PK", format!("WAIT#{}", entry.id)),
+                ("SK", "WAIT".into()),
+                ("GSI1PK", format!("PROVIDER#{provider}#WAIT")),
+                (
+                    "GSI1SK",
+                    format!("2030-01-05#03#2030-01-01T00:00:00Z#{}", entry.id)
+                ),
+                ("GSI2PK", format!("PATIENT#{}#WAIT", entry.patient_id)),
+                ("GSI2SK", format!("2030-01-01T00:00:00Z#{}", entry.id)),
             ])
         );
-        assert_eq!(
-            stored[keys::EXPIRES_AT],
-            AttributeValue::N((1_893_456_000i64 + 90 * 86_400).to_string())
-        );
+        assert_eq!(stored["offeredSlots"], AttributeValue::L(vec![]));
     }
 
     #[test]

@@ -9,15 +9,16 @@
 //! | idempotency record | `IDEM#<caller>#<key>` | `IDEM` | | | a retried booking returns the first result |
 //! | appointment type | `TYPE#<id>` | `TYPE` | `TYPES` / `<name>#<id>` | | get by id; all types by name |
 //! | provider profile | `PROVIDER#<pid>` | `PROFILE` | | | the provider's time zone |
-//! | freed seat | `SLOT#<id>` | `FREED#<appointment>` | | | the worker's record of a seat given back |
 //! | reminder sent | `APPT#<id>` | `REMINDER#<offset>` | | | a reminder fired once, for a standing appointment |
+//! | waitlist entry | `WAIT#<id>` | `WAIT` | `PROVIDER#<pid>#WAIT` / `<date>#<10 - priority>#<created>#<id>` | `PATIENT#<pid>#WAIT` / `<created>#<id>` | get by id; a provider's queue for a date, best first; a patient's entries |
+//! | waiting claim | `PATIENT#<pid>` | `WAIT#<provider>#<date>` | | | one active entry per patient, provider and date |
 //!
 //! Times in sort keys are fixed-width UTC (`UtcTime`), so string order is time order.
 
 use jiff::civil::Date;
 use uuid::Uuid;
 
-use crate::domain::{AppointmentId, PatientId, ProviderId, SlotId, UtcTime};
+use crate::domain::{AppointmentId, EntryId, PatientId, ProviderId, SlotId, UtcTime};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -70,8 +71,38 @@ pub fn reminder(appointment: AppointmentId, offset: crate::domain::reminders::Of
     Key::new(format!("APPT#{appointment}"), &format!("REMINDER#{offset}"))
 }
 
-pub fn freed_seat(slot: SlotId, appointment: AppointmentId) -> Key {
-    Key::new(format!("SLOT#{slot}"), &format!("FREED#{appointment}"))
+pub fn waitlist_entry(id: EntryId) -> Key {
+    Key::new(format!("WAIT#{id}"), "WAIT")
+}
+
+/// The claim that a patient has an active entry for a provider's date (its `entryId`, `active`).
+pub fn waiting_claim(patient: PatientId, provider: ProviderId, date: Date) -> Key {
+    Key::new(
+        format!("PATIENT#{patient}"),
+        &format!("WAIT#{provider}#{date}"),
+    )
+}
+
+/// GSI1 partition of a provider's waitlist.
+pub fn provider_waitlist(provider: ProviderId) -> String {
+    format!("PROVIDER#{provider}#WAIT")
+}
+
+/// GSI2 partition of a patient's waitlist entries.
+pub fn patient_waitlist(patient: PatientId) -> String {
+    format!("PATIENT#{patient}#WAIT")
+}
+
+/// An entry's place in its provider's queue: by date, then highest priority (0 to 10, stored as
+/// `10 - priority` in two digits so that string order is rank order), then oldest.
+pub fn queue_rank(date: Date, priority: u8, created: UtcTime, id: EntryId) -> String {
+    format!("{date}#{:02}#{created}#{id}", 10u8.saturating_sub(priority))
+}
+
+/// The bounds of one date's part of a provider's queue (every rank of `date` lies between them: the
+/// character after `<date>#` is a digit, and `:` follows the digits).
+pub fn queue_of_day(date: Date) -> (String, String) {
+    (format!("{date}#"), format!("{date}#:"))
 }
 
 pub fn appointment_type(id: Uuid) -> Key {
@@ -116,6 +147,7 @@ pub enum ItemKind {
     Appointment,
     Slot,
     Reminder,
+    WaitlistEntry,
     Other,
 }
 
@@ -123,6 +155,7 @@ pub fn kind_of(sk: &str) -> ItemKind {
     match sk {
         "APPT" => ItemKind::Appointment,
         "SLOT" => ItemKind::Slot,
+        "WAIT" => ItemKind::WaitlistEntry,
         _ if sk.starts_with("REMINDER#") => ItemKind::Reminder,
         _ => ItemKind::Other,
     }

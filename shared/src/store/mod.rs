@@ -16,6 +16,7 @@ pub mod page;
 pub mod reschedule;
 pub mod retry;
 pub mod slots;
+pub mod waitlist;
 
 use std::collections::HashMap;
 

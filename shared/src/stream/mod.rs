@@ -14,7 +14,8 @@ use uuid::Uuid;
 use crate::config::Fees;
 use crate::domain::lifecycle::status_event;
 use crate::domain::reminders::{self, Offset};
-use crate::domain::{Appointment, AppointmentStatus, UtcTime};
+use crate::domain::waitlist::{Entry, EntryStatus};
+use crate::domain::{Appointment, AppointmentStatus, Slot, SlotStatus, UtcTime};
 use crate::jobs::Job;
 use crate::store::items::ReminderSent;
 use crate::store::keys::{self, ItemKind};
@@ -104,6 +105,8 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
     match keys::kind_of(&sk) {
         ItemKind::Appointment => {}
         ItemKind::Reminder if record.event_name == "INSERT" => return reminder_due(record),
+        ItemKind::WaitlistEntry => return waitlist_effects(record),
+        ItemKind::Slot => return slot_opened(record),
         _ => return Ok(vec![]),
     }
     let old = appointment(&record.change.old_image)?;
@@ -171,6 +174,109 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
     Ok(out)
 }
 
+fn image<T: serde::de::DeserializeOwned>(
+    image: &serde_dynamo::Item,
+    what: &str,
+) -> Result<Option<T>, PublishError> {
+    if image.is_empty() {
+        return Ok(None);
+    }
+    serde_dynamo::from_item(image.clone())
+        .map(Some)
+        .map_err(|_| PublishError::Record(format!("{what} image")))
+}
+
+/// A slot inserted open, or opened from a block: a `slot-opened` job offers its seats to the waitlist.
+fn slot_opened(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
+    let old: Option<Slot> = image(&record.change.old_image, "slot")?;
+    let new: Option<Slot> = image(&record.change.new_image, "slot")?;
+    let opened = match (&old, &new) {
+        (None, Some(new)) => new.status == SlotStatus::Available,
+        (Some(old), Some(new)) => {
+            old.status != SlotStatus::Available && new.status == SlotStatus::Available
+        }
+        _ => false,
+    };
+    Ok(match new {
+        Some(slot) if opened => vec![Effect::Job(Job::SlotOpened {
+            slot_id: slot.id,
+            provider_id: slot.provider_id,
+            start_time: slot.start_time,
+        })],
+        _ => vec![],
+    })
+}
+
+/// What a consumer may know of a waitlist entry: ids, its date, status and offer. Never its notes.
+fn entry_detail(event_id: Uuid, e: &Entry) -> Value {
+    json!({
+        "eventId": event_id,
+        "entryId": e.id,
+        "patientId": e.patient_id,
+        "providerId": e.provider_id,
+        "appointmentTypeId": e.appointment_type_id,
+        "preferredDate": e.preferred_date,
+        "status": e.status,
+        "priority": e.priority,
+        "offerCount": e.offer_count,
+        "occurredAt": e.updated_at,
+    })
+}
+
+/// `waitlist.*` events of an entry's change, and the `slot-opened` job when a held seat comes back
+/// (declined, cancelled or lapsed; an accepted offer keeps its seat).
+fn waitlist_effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
+    let old: Option<Entry> = image(&record.change.old_image, "waitlist entry")?;
+    let Some(new) = image::<Entry>(&record.change.new_image, "waitlist entry")? else {
+        return Ok(vec![]);
+    };
+    let event = |detail_type: &'static str| {
+        let mut detail = entry_detail(effect_id(record, detail_type), &new);
+        match new.status {
+            EntryStatus::Offered => {
+                detail["slotId"] = json!(new.offered_slot_id);
+                detail["startTime"] = json!(new.offered_start_time);
+                detail["offerExpiresAt"] = json!(new.offer_expires_at);
+            }
+            EntryStatus::Accepted => {
+                detail["appointmentId"] = json!(new.accepted_appointment_id);
+                detail["slotId"] = json!(new.offered_slot_id);
+            }
+            _ => {}
+        }
+        Effect::Event {
+            detail_type,
+            detail,
+        }
+    };
+    let mut out = vec![];
+    let Some(old) = old else {
+        out.push(event("waitlist.joined"));
+        return Ok(out);
+    };
+    if old.status == new.status && old.offer_count == new.offer_count {
+        return Ok(out);
+    }
+    out.push(event(match new.status {
+        EntryStatus::Waiting => "waitlist.offer_expired",
+        EntryStatus::Offered => "waitlist.offered",
+        EntryStatus::Accepted => "waitlist.accepted",
+        EntryStatus::Declined => "waitlist.declined",
+        EntryStatus::Expired => "waitlist.expired",
+        EntryStatus::Cancelled => "waitlist.cancelled",
+    }));
+    if old.status == EntryStatus::Offered && new.status != EntryStatus::Accepted {
+        if let (Some(slot_id), Some(start_time)) = (old.offered_slot_id, old.offered_start_time) {
+            out.push(Effect::Job(Job::SlotOpened {
+                slot_id,
+                provider_id: old.provider_id,
+                start_time,
+            }));
+        }
+    }
+    Ok(out)
+}
+
 /// `appointment.reminder_due` from a reminder record: ids, the start, the offset, the consultation type.
 fn reminder_due(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
     let sent: ReminderSent = serde_dynamo::from_item(record.change.new_image.clone())
@@ -222,8 +328,10 @@ pub fn schedule_changes(
         Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
         _ => return Err(PublishError::Record("record without a sort key".into())),
     };
-    if keys::kind_of(&sk) != ItemKind::Appointment {
-        return Ok(vec![]);
+    match keys::kind_of(&sk) {
+        ItemKind::Appointment => {}
+        ItemKind::WaitlistEntry => return offer_schedules(record),
+        _ => return Ok(vec![]),
     }
     let standing = |a: &Appointment| {
         matches!(
@@ -257,6 +365,46 @@ pub fn schedule_changes(
             .collect(),
         _ => vec![],
     })
+}
+
+/// An offer's expiry schedule: created when the entry is offered a seat (`offer-<entryId>-<count>`,
+/// at `offerExpiresAt`, sending `offer-expired`), deleted when the offer is answered or cancelled.
+fn offer_schedules(record: &EventRecord) -> Result<Vec<ScheduleChange>, PublishError> {
+    let old: Option<Entry> = image(&record.change.old_image, "waitlist entry")?;
+    let new: Option<Entry> = image(&record.change.new_image, "waitlist entry")?;
+    let mut out = vec![];
+    let offered = |e: &Option<Entry>| {
+        e.as_ref()
+            .filter(|e| e.status == EntryStatus::Offered)
+            .map(|e| (e.offer_count, e.offer_expires_at))
+    };
+    let (before, after) = (offered(&old), offered(&new));
+    if before == after {
+        return Ok(out);
+    }
+    let id = new.as_ref().or(old.as_ref()).map(|e| e.id);
+    let Some(id) = id else { return Ok(out) };
+    if let Some((count, _)) = before {
+        out.push(ScheduleChange::Delete {
+            name: offer_schedule_name(id, count),
+        });
+    }
+    if let Some((count, Some(at))) = after {
+        out.push(ScheduleChange::Create {
+            name: offer_schedule_name(id, count),
+            at,
+            job: Job::OfferExpired {
+                entry_id: id,
+                offer_count: count,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// `offer-<entryId>-<count>`: 6 + 36 + 1 + at most 2 characters of Scheduler's 64.
+pub fn offer_schedule_name(entry: crate::domain::EntryId, count: u32) -> String {
+    format!("offer-{entry}-{count}")
 }
 
 /// The fees a change asks billing for: a late cancellation's and a no-show's, when configured. Once
@@ -299,6 +447,8 @@ fn seat_freed(record: &EventRecord, a: &Appointment) -> Effect {
         slot_id: a.slot_id,
         appointment_id: a.id,
         freed_at: a.updated_at,
+        provider_id: Some(a.provider_id),
+        start_time: Some(a.start_time),
     })
 }
 
@@ -708,15 +858,7 @@ mod tests {
     }
 
     #[test]
-    fn slots_guards_and_removals_publish_nothing() {
-        assert!(effects(&record(
-            "INSERT",
-            "SLOT",
-            None,
-            Some(json!({"PK": {"S": "SLOT#1"}}))
-        ))
-        .unwrap()
-        .is_empty());
+    fn guards_removals_and_unchanged_appointments_publish_nothing() {
         assert!(effects(&record("MODIFY", "SCHEDULE", None, None))
             .unwrap()
             .is_empty());
@@ -736,6 +878,148 @@ mod tests {
         ))
         .unwrap()
         .is_empty());
+    }
+
+    fn slot_image(status: &str, taken: u32) -> Value {
+        json!({
+            "PK": {"S": "SLOT#0f1e2d3c-4b5a-4968-8776-655443322110"}, "SK": {"S": "SLOT"},
+            "id": {"S": "0f1e2d3c-4b5a-4968-8776-655443322110"},
+            "providerId": {"S": "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"},
+            "startTime": {"S": "2031-03-04T14:00:00Z"}, "endTime": {"S": "2031-03-04T14:30:00Z"},
+            "maxBookings": {"N": "2"}, "currentBookings": {"N": taken.to_string()},
+            "status": {"S": status}, "notes": {"S": "the clinic's own words"},
+            "createdAt": {"S": "2026-11-24T10:00:00Z"}, "updatedAt": {"S": "2026-11-24T10:05:00Z"}
+        })
+    }
+
+    #[test]
+    fn a_slot_that_opens_is_offered_to_the_waitlist_and_nothing_else_of_a_slot_is() {
+        let opened = |old: Option<Value>, new: Value| {
+            kinds(
+                &effects(&record(
+                    if old.is_some() { "MODIFY" } else { "INSERT" },
+                    "SLOT",
+                    old,
+                    Some(new),
+                ))
+                .unwrap(),
+            )
+        };
+        assert_eq!(opened(None, slot_image("available", 0)), ["slot-opened"]);
+        assert_eq!(
+            opened(Some(slot_image("blocked", 0)), slot_image("available", 0)),
+            ["slot-opened"]
+        );
+        assert!(opened(None, slot_image("blocked", 0)).is_empty());
+        assert!(opened(Some(slot_image("available", 0)), slot_image("available", 1)).is_empty());
+        assert!(
+            opened(Some(slot_image("available", 1)), slot_image("available", 0)).is_empty(),
+            "a cancellation's seat-freed job covers it"
+        );
+        assert!(opened(Some(slot_image("available", 0)), slot_image("blocked", 0)).is_empty());
+    }
+
+    fn entry_image(status: &str, offers: u32) -> Value {
+        let mut v = json!({
+            "PK": {"S": "WAIT#3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a9f"}, "SK": {"S": "WAIT"},
+            "id": {"S": "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a9f"},
+            "patientId": {"S": "9b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4"},
+            "providerId": {"S": "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"},
+            "preferredDate": {"S": "2031-03-04"}, "preferredTimeSlots": {"L": []},
+            "priority": {"N": "0"}, "notes": {"S": "my knee hurts"}, "status": {"S": status},
+            "offerCount": {"N": offers.to_string()}, "offeredSlots": {"L": []},
+            "createdAt": {"S": "2026-11-24T10:00:00Z"}, "updatedAt": {"S": "2026-11-24T10:05:00Z"}
+        });
+        if status == "offered" || status == "accepted" || status == "declined" {
+            v["offeredSlotId"] = json!({"S": "0f1e2d3c-4b5a-4968-8776-655443322110"});
+            v["offeredStartTime"] = json!({"S": "2031-03-04T14:00:00Z"});
+            v["offerExpiresAt"] = json!({"S": "2026-11-24T10:35:00Z"});
+        }
+        if status == "accepted" {
+            v["acceptedAppointmentId"] = json!({"S": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"});
+        }
+        v
+    }
+
+    #[test]
+    fn an_entry_s_changes_are_waitlist_events_its_offer_a_schedule_and_a_returned_seat_a_job() {
+        let plan = Plan {
+            offsets: vec![],
+            lead: jiff::SignedDuration::ZERO,
+            now: "2026-11-24T10:05:00Z".parse().unwrap(),
+        };
+        let name = "offer-3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a9f-1";
+        let change = |old: Option<Value>, new: Value| {
+            let r = record(
+                if old.is_some() { "MODIFY" } else { "INSERT" },
+                "WAIT",
+                old,
+                Some(new),
+            );
+            let e = effects(&r).unwrap();
+            let text = serde_json::to_string(&format!("{e:?}")).unwrap();
+            assert!(!text.contains("knee"), "notes stay out of events: {text}");
+            (kinds(&e), schedule_changes(&r, &plan).unwrap(), e)
+        };
+        let (k, s, _) = change(None, entry_image("waiting", 0));
+        assert_eq!((k, s), (vec!["waitlist.joined".to_owned()], vec![]));
+
+        let (k, s, e) = change(Some(entry_image("waiting", 0)), entry_image("offered", 1));
+        assert_eq!(k, ["waitlist.offered"]);
+        let Effect::Event { detail, .. } = &e[0] else {
+            panic!()
+        };
+        assert_eq!(detail["slotId"], "0f1e2d3c-4b5a-4968-8776-655443322110");
+        assert_eq!(detail["offerExpiresAt"], "2026-11-24T10:35:00Z");
+        assert_eq!(
+            s,
+            [ScheduleChange::Create {
+                name: name.into(),
+                at: "2026-11-24T10:35:00Z".parse().unwrap(),
+                job: Job::OfferExpired {
+                    entry_id: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a9f".parse().unwrap(),
+                    offer_count: 1
+                },
+            }]
+        );
+        let delete = vec![ScheduleChange::Delete { name: name.into() }];
+
+        let (k, s, e) = change(Some(entry_image("offered", 1)), entry_image("accepted", 1));
+        assert_eq!(
+            (k, &s),
+            (vec!["waitlist.accepted".to_owned()], &delete),
+            "the accepted seat stays taken: no job"
+        );
+        let Effect::Event { detail, .. } = &e[0] else {
+            panic!()
+        };
+        assert_eq!(
+            detail["appointmentId"],
+            "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
+        );
+        for (to, kind) in [
+            ("declined", "waitlist.declined"),
+            ("cancelled", "waitlist.cancelled"),
+            ("expired", "waitlist.expired"),
+            ("waiting", "waitlist.offer_expired"),
+        ] {
+            let (k, s, e) = change(Some(entry_image("offered", 1)), entry_image(to, 1));
+            assert_eq!(
+                (k, &s),
+                (vec![kind.to_owned(), "slot-opened".to_owned()], &delete),
+                "{to}"
+            );
+            assert_eq!(
+                e[1],
+                Effect::Job(Job::SlotOpened {
+                    slot_id: "0f1e2d3c-4b5a-4968-8776-655443322110".parse().unwrap(),
+                    provider_id: "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01".parse().unwrap(),
+                    start_time: "2031-03-04T14:00:00Z".parse().unwrap(),
+                })
+            );
+        }
+        let (k, s, _) = change(Some(entry_image("waiting", 0)), entry_image("cancelled", 0));
+        assert_eq!((k, s), (vec!["waitlist.cancelled".to_owned()], vec![]));
     }
 
     #[test]

@@ -1,0 +1,6 @@
+//! The `decline-waitlist-offer` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::DECLINE_WAITLIST_OFFER).await
+}

@@ -1,0 +1,6 @@
+//! The `get-waitlist-entry` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::GET_WAITLIST_ENTRY).await
+}

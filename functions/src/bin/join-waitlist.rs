@@ -1,0 +1,6 @@
+//! The `join-waitlist` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::JOIN_WAITLIST).await
+}

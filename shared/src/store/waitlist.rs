@@ -1,0 +1,832 @@
+//! The waitlist's writes (DESIGN.md sections 5 and 6): joining, offering a freed seat and holding it,
+//! accepting, declining, cancelling, and an offer lapsing.
+//!
+//! A held seat is a taken seat: the offer's transaction adds one to the slot's `currentBookings` (so
+//! nobody else can book it and `GET /slots/available` no longer shows it) and records the entry in
+//! the slot's `heldFor` string set. Accepting keeps the seat and turns the hold into an appointment;
+//! declining, cancelling and a lapse give it back. Every one of these is one transaction conditioned on
+//! the entry's status and offer count as read, so of two racing answers exactly one applies.
+//!
+//! One active entry per patient, provider and date: the join puts a claim item
+//! (`keys::waiting_claim`) under `attribute_not_exists(PK) OR active = false`; an entry that ends sets
+//! it inactive in the same transaction. Nothing here deletes an item.
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
+use jiff::tz::TimeZone;
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+
+use super::booking::{put_new, BookingError};
+use super::guard::Guard;
+use super::items::{item, Range, Stored};
+use super::keys::{self, Key};
+use super::page::Page;
+use super::retry::{retrying, Attempt, Backoff, Transient};
+use super::{from_item, key_item, n, s, Item, Store, StoreError, Writes};
+use crate::domain::admission::{admit, Inadmissible};
+use crate::domain::waitlist::{next_for, Entry, EntryStatus};
+use crate::domain::{
+    Appointment, AppointmentId, AppointmentType, ConsultationType, EntryId, PatientId, ProviderId,
+    Slot, SlotId, SlotStatus, UtcTime,
+};
+
+/// An offer is made only for a slot that starts at least this far ahead.
+pub const LEAST_NOTICE: SignedDuration = SignedDuration::from_mins(1);
+
+impl Stored for Entry {
+    fn key(&self) -> Key {
+        keys::waitlist_entry(self.id)
+    }
+
+    fn index_keys(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (keys::GSI1PK, keys::provider_waitlist(self.provider_id)),
+            (
+                keys::GSI1SK,
+                keys::queue_rank(
+                    self.preferred_date.date(),
+                    self.priority,
+                    self.created_at,
+                    self.id,
+                ),
+            ),
+            (keys::GSI2PK, keys::patient_waitlist(self.patient_id)),
+            (keys::GSI2SK, keys::by_start(self.created_at, self.id)),
+        ]
+    }
+}
+
+/// The claim that a patient has an active entry for a provider's date.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Claim {
+    entry_id: EntryId,
+    active: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaitlistError {
+    #[error("waitlist entry not found")]
+    NotFound,
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    #[error("the patient already waits for this provider on that date (entry {0})")]
+    AlreadyWaiting(EntryId),
+    #[error("appointment type not found")]
+    TypeNotFound,
+    #[error("the appointment type is no longer offered")]
+    TypeInactive,
+    #[error("the entry holds no offer")]
+    NoOffer,
+    #[error("the offer has expired")]
+    OfferExpired,
+    #[error("the entry has ended ({})", .0.as_str())]
+    Closed(EntryStatus),
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Transient for WaitlistError {
+    fn is_transient(&self) -> bool {
+        match self {
+            WaitlistError::Store(e) => e.is_transient(),
+            WaitlistError::Booking(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+impl From<aws_sdk_dynamodb::error::BuildError> for WaitlistError {
+    fn from(e: aws_sdk_dynamodb::error::BuildError) -> Self {
+        WaitlistError::Store(e.into())
+    }
+}
+
+impl From<Inadmissible> for WaitlistError {
+    fn from(e: Inadmissible) -> Self {
+        WaitlistError::Booking(e.into())
+    }
+}
+
+/// How an entry's answer or cancellation ends it (or, for a lapse, returns it to the queue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    Cancel,
+    Decline,
+    /// The offer's time ran out: the entry waits again, or expires after `max_offers` offers.
+    Lapse {
+        max_offers: u32,
+    },
+}
+
+/// What an accept produced.
+#[derive(Debug)]
+pub enum Accepted {
+    New(Entry, Appointment),
+    /// The entry was accepted before (a retried request): its appointment, unchanged.
+    Replayed(Entry, Appointment),
+}
+
+/// What the patient asks for when accepting.
+#[derive(Clone, Debug, Default)]
+pub struct Acceptance {
+    pub consultation_type: Option<ConsultationType>,
+    pub reason_for_visit: Option<String>,
+    pub max_active: usize,
+}
+
+/// Who may act on an entry, decided by the caller from the entry as read.
+pub type May<'a> = &'a (dyn Fn(&Entry) -> Result<(), WaitlistError> + Sync);
+
+impl Range {
+    /// One date of a provider's queue, best first (priority, then oldest).
+    pub fn provider_queue(provider: ProviderId, date: Option<jiff::civil::Date>) -> Range {
+        let (lo, hi) = match date {
+            Some(d) => {
+                let (lo, hi) = keys::queue_of_day(d);
+                (Some(lo), Some(hi))
+            }
+            None => (None, None),
+        };
+        Range::on(keys::GSI1, provider_waitlist_pk(provider), lo, hi)
+    }
+
+    /// A provider's queue from the day before `date` to the day after (a slot's UTC date is within a
+    /// day of its local date).
+    fn queue_around(provider: ProviderId, date: jiff::civil::Date) -> Range {
+        let before = date.yesterday().unwrap_or(date);
+        let after = date.tomorrow().unwrap_or(date);
+        Range::on(
+            keys::GSI1,
+            provider_waitlist_pk(provider),
+            Some(keys::queue_of_day(before).0),
+            Some(keys::queue_of_day(after).1),
+        )
+    }
+
+    /// A patient's entries, oldest first.
+    pub fn patient_entries(patient: PatientId) -> Range {
+        Range::on(keys::GSI2, keys::patient_waitlist(patient), None, None)
+    }
+}
+
+fn provider_waitlist_pk(provider: ProviderId) -> String {
+    keys::provider_waitlist(provider)
+}
+
+/// Whose entries a list reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    Patient(PatientId),
+    Provider(ProviderId, Option<jiff::civil::Date>),
+}
+
+#[derive(Clone, Debug)]
+pub struct WaitlistQuery {
+    pub queue: Queue,
+    /// Any of these; empty: all.
+    pub statuses: Vec<EntryStatus>,
+    /// Only entries with this counterpart (the provider on a patient's list, the patient on a queue).
+    pub with: Option<uuid::Uuid>,
+    pub limit: i32,
+}
+
+impl WaitlistQuery {
+    pub fn range(&self) -> Range {
+        match self.queue {
+            Queue::Patient(p) => Range::patient_entries(p),
+            Queue::Provider(p, date) => Range::provider_queue(p, date),
+        }
+    }
+}
+
+fn status_is(expected: EntryStatus) -> AttributeValue {
+    s(expected.as_str())
+}
+
+impl Store {
+    pub async fn waitlist_entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError> {
+        self.get(&keys::waitlist_entry(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// The provider's time zone (stored, else UTC), or `None` for a provider the service does not know:
+    /// no profile and no slot. One GetItem, and a one-item Query when there is no profile.
+    pub async fn known_provider_zone(
+        &self,
+        provider: ProviderId,
+    ) -> Result<Option<TimeZone>, StoreError> {
+        if let Some(zone) = self.provider_time_zone(provider).await? {
+            return Ok(Some(TimeZone::get(&zone).unwrap_or(TimeZone::UTC)));
+        }
+        let far = UtcTime::start_of(jiff::civil::date(2100, 1, 1));
+        let early = UtcTime::start_of(jiff::civil::date(2000, 1, 1));
+        let query = Range::provider_slots(provider, early, far)
+            .query(self)
+            .limit(1);
+        let page: Page<serde::de::IgnoredAny> = self.page(query).await?;
+        Ok((!page.items.is_empty() || page.next.is_some()).then_some(TimeZone::UTC))
+    }
+
+    /// Puts a new entry and its claim in one transaction (with a check that its appointment type
+    /// exists and is active): `AlreadyWaiting` when the patient has an active entry for that provider
+    /// and date.
+    pub async fn join_waitlist(&self, entry: &Entry) -> Result<(), WaitlistError> {
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum W {
+            Entry,
+            Claim,
+            Type,
+        }
+        let claim_key = keys::waiting_claim(
+            entry.patient_id,
+            entry.provider_id,
+            entry.preferred_date.date(),
+        );
+        let claim = Claim {
+            entry_id: entry.id,
+            active: true,
+        };
+        let mut writes = Writes::new();
+        writes.add(W::Entry, put_new(&self.table, item(entry)?)?);
+        let put_claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(&claim, &claim_key, &[])?))
+            .condition_expression("attribute_not_exists(PK) OR active = :no")
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        writes.add(
+            W::Claim,
+            TransactWriteItem::builder().put(put_claim).build(),
+        );
+        if let Some(t) = entry.appointment_type_id {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_item(&keys::appointment_type(t))))
+                .condition_expression("isActive = :yes")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()?;
+            writes.add(
+                W::Type,
+                TransactWriteItem::builder().condition_check(check).build(),
+            );
+        }
+        retrying("join waitlist", || {
+            let writes = writes.clone();
+            async move {
+                let Some(refused) = self.commit(writes).await? else {
+                    return Ok(Attempt::Done(()));
+                };
+                if refused.has(W::Type) {
+                    return Err(match refused.item(W::Type) {
+                        None => WaitlistError::TypeNotFound,
+                        Some(_) => WaitlistError::TypeInactive,
+                    });
+                }
+                if let Some(old) = refused.item(W::Claim) {
+                    let claim: Claim = from_item(old)?;
+                    return Err(WaitlistError::AlreadyWaiting(claim.entry_id));
+                }
+                if refused.has(W::Entry) {
+                    return Err(
+                        StoreError::Corrupt("a fresh entry id already exists".into()).into(),
+                    );
+                }
+                Err(StoreError::internal(format!("join cancelled: {refused:?}")).into())
+            }
+        })
+        .await
+    }
+
+    /// One page of a patient's entries or a provider's queue.
+    pub async fn list_waitlist(
+        &self,
+        q: &WaitlistQuery,
+        start_key: Option<Item>,
+    ) -> Result<Page<Entry>, StoreError> {
+        let mut query = q.range().query(self);
+        let mut filters = vec![];
+        if !q.statuses.is_empty() {
+            let names: Vec<String> = (0..q.statuses.len()).map(|i| format!(":s{i}")).collect();
+            for (name, st) in names.iter().zip(&q.statuses) {
+                query = query.expression_attribute_values(name, status_is(*st));
+            }
+            query = query.expression_attribute_names("#status", "status");
+            filters.push(format!("#status IN ({})", names.join(", ")));
+        }
+        if let Some(with) = q.with {
+            let attr = match q.queue {
+                Queue::Patient(_) => "providerId",
+                Queue::Provider(..) => "patientId",
+            };
+            query = query
+                .expression_attribute_names("#with", attr)
+                .expression_attribute_values(":with", s(with.to_string()));
+            filters.push("#with = :with".into());
+        }
+        let query = query
+            .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
+            .set_exclusive_start_key(start_key)
+            .limit(q.limit);
+        self.page(query).await
+    }
+
+    /// Offers free seats of `slot_id` to the waiting entries they match, best first, one transaction per
+    /// seat, until the slot has no free seat or no entry matches. Idempotent: run again, it finds the
+    /// seats it held taken. The ids of the entries offered a seat.
+    ///
+    /// `known`: the slot's provider and start, as the job carries them. Then the first request is the
+    /// Query of the provider's queue around the slot's date, which is all a slot nobody waits for costs;
+    /// with candidates, one BatchGetItem (the slot and the provider's profile, for the zone) and one
+    /// TransactWriteItems per offer: 3 requests for one offer. Without `known`, a GetItem of the slot
+    /// comes first.
+    pub async fn offer_seats(
+        &self,
+        slot_id: SlotId,
+        known: Option<(ProviderId, UtcTime)>,
+        now: UtcTime,
+        ttl: SignedDuration,
+    ) -> Result<Vec<EntryId>, StoreError> {
+        let mut offered = vec![];
+        let mut backoff = Backoff::new("offer a seat");
+        let mut queue: Option<Vec<Entry>> = None;
+        let slot_key = keys::slot(slot_id);
+        let (provider, start) = match known {
+            Some(k) => k,
+            None => match self.slot(slot_id).await? {
+                Some(slot) => (slot.provider_id, slot.start_time),
+                None => return Ok(offered),
+            },
+        };
+        loop {
+            let entries = match queue.take() {
+                Some(q) => q,
+                None => {
+                    let around = start.timestamp().to_zoned(TimeZone::UTC).date();
+                    let q = Range::queue_around(provider, around)
+                        .query(self)
+                        .filter_expression("#status = :waiting")
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_values(":waiting", status_is(EntryStatus::Waiting));
+                    self.all_pages(q).await?
+                }
+            };
+            if entries.is_empty() {
+                return Ok(offered);
+            }
+            let profile_key = keys::provider_profile(provider);
+            let mut found = self
+                .get_many(&[slot_key.clone(), profile_key.clone()])
+                .await?;
+            let Some(slot) = found.remove(&slot_key).map(from_item::<Slot>).transpose()? else {
+                return Ok(offered);
+            };
+            if slot.status != SlotStatus::Available
+                || slot.start_time <= now.plus(LEAST_NOTICE)
+                || slot.current_bookings >= slot.max_bookings
+            {
+                return Ok(offered);
+            }
+            let zone = found
+                .remove(&profile_key)
+                .map(from_item::<super::items::ProviderProfile>)
+                .transpose()?
+                .and_then(|p| TimeZone::get(&p.time_zone).ok())
+                .unwrap_or(TimeZone::UTC);
+            let Some(entry) = next_for(&entries, &slot, &zone).cloned() else {
+                return Ok(offered);
+            };
+            let until = now.plus(ttl).min(slot.start_time);
+            match self.hold(&slot, &entry, now, until).await {
+                Ok(true) => {
+                    tracing::info!(slot_id = %slot.id, entry_id = %entry.id, offer = entry.offer_count + 1, "seat offered and held");
+                    offered.push(entry.id);
+                    // The next seat goes to the next entry: the queue as read, less this one.
+                    queue = Some(entries.into_iter().filter(|e| e.id != entry.id).collect());
+                    continue;
+                }
+                Ok(false) => {} // the seat or the entry changed: read both again
+                Err(e) if e.is_transient() => {}
+                Err(e) => return Err(e),
+            }
+            backoff.pause().await?;
+        }
+    }
+
+    /// Holds a seat of `slot` for `entry` until `until`: `false` when the seat is gone or the entry
+    /// changed since it was read.
+    async fn hold(
+        &self,
+        slot: &Slot,
+        entry: &Entry,
+        now: UtcTime,
+        until: UtcTime,
+    ) -> Result<bool, StoreError> {
+        let eid = entry.id.to_string();
+        let seat = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::slot(slot.id))))
+            .update_expression(
+                "SET currentBookings = currentBookings + :one, updatedAt = :now ADD heldFor :held",
+            )
+            .condition_expression(
+                "#status = :available AND currentBookings < maxBookings AND startTime > :now \
+                 AND NOT contains(heldFor, :eid)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
+            .expression_attribute_values(":held", AttributeValue::Ss(vec![eid.clone()]))
+            .expression_attribute_values(":eid", s(&eid))
+            .build()?;
+        let offer = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::waitlist_entry(entry.id))))
+            .update_expression(
+                "SET #status = :offered, offeredSlotId = :slot, offeredStartTime = :start, \
+                 offerExpiresAt = :until, offerCount = offerCount + :one, \
+                 offeredSlots = list_append(offeredSlots, :slots), updatedAt = :now",
+            )
+            .condition_expression("#status = :waiting AND offerCount = :count")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":offered", status_is(EntryStatus::Offered))
+            .expression_attribute_values(":waiting", status_is(EntryStatus::Waiting))
+            .expression_attribute_values(":slot", s(slot.id.to_string()))
+            .expression_attribute_values(":start", s(slot.start_time.to_string()))
+            .expression_attribute_values(":until", s(until.to_string()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":count", n(entry.offer_count))
+            .expression_attribute_values(":slots", AttributeValue::L(vec![s(slot.id.to_string())]))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .build()?;
+        let writes = vec![
+            TransactWriteItem::builder().update(seat).build(),
+            TransactWriteItem::builder().update(offer).build(),
+        ];
+        Ok(self.transact(writes).await?.is_none())
+    }
+
+    /// The write that gives a held seat of `slot` back, only if it is held for `entry`.
+    fn give_back(
+        &self,
+        slot: SlotId,
+        entry: EntryId,
+        now: UtcTime,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let eid = entry.to_string();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::slot(slot))))
+            .update_expression("SET currentBookings = currentBookings - :one, updatedAt = :now DELETE heldFor :held")
+            .condition_expression("contains(heldFor, :eid) AND currentBookings > :zero")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":held", AttributeValue::Ss(vec![eid.clone()]))
+            .expression_attribute_values(":eid", s(eid))
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The write that lets the patient join again for the entry's provider and date.
+    fn release_claim(&self, entry: &Entry) -> Result<TransactWriteItem, StoreError> {
+        let key = keys::waiting_claim(
+            entry.patient_id,
+            entry.provider_id,
+            entry.preferred_date.date(),
+        );
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&key)))
+            .update_expression("SET active = :no")
+            .condition_expression("entryId = :id")
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":id", s(entry.id.to_string()))
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Cancels, declines or lets lapse the entry `id`, after `may` allows it on the entry as read: one
+    /// GetItem and one transaction (entry, the held seat given back if there is one, the claim
+    /// released if the entry ends). The entry as it ends up.
+    pub async fn end_entry(
+        &self,
+        id: EntryId,
+        how: Ending,
+        may: May<'_>,
+        now: UtcTime,
+    ) -> Result<Entry, WaitlistError> {
+        retrying("end waitlist entry", || async move {
+            let entry = self
+                .waitlist_entry(id)
+                .await?
+                .ok_or(WaitlistError::NotFound)?;
+            may(&entry)?;
+            self.end_once(entry, how, now).await
+        })
+        .await
+    }
+
+    /// [`Store::end_entry`] for an entry already read (the worker's lapse, which has no caller).
+    async fn end_once(
+        &self,
+        entry: Entry,
+        how: Ending,
+        now: UtcTime,
+    ) -> Result<Attempt<Entry>, WaitlistError> {
+        let to = match (how, entry.status) {
+            (Ending::Cancel, EntryStatus::Cancelled) => return Ok(Attempt::Done(entry)),
+            (_, st) if !st.is_active() => return Err(WaitlistError::Closed(st)),
+            (Ending::Cancel, _) => EntryStatus::Cancelled,
+            (Ending::Decline, EntryStatus::Offered) => EntryStatus::Declined,
+            (Ending::Decline, _) if entry.offer_count > 0 => {
+                return Err(WaitlistError::OfferExpired)
+            }
+            (Ending::Decline, _) => return Err(WaitlistError::NoOffer),
+            (Ending::Lapse { max_offers }, EntryStatus::Offered) => {
+                if entry.offer_count >= max_offers {
+                    EntryStatus::Expired
+                } else {
+                    EntryStatus::Waiting
+                }
+            }
+            (Ending::Lapse { .. }, _) => return Ok(Attempt::Done(entry)),
+        };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::waitlist_entry(entry.id))))
+            .condition_expression("#status = :read AND offerCount = :count")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":read", status_is(entry.status))
+            .expression_attribute_values(":count", n(entry.offer_count))
+            .expression_attribute_values(":to", status_is(to))
+            .expression_attribute_values(":now", s(now.to_string()));
+        update = if to == EntryStatus::Waiting {
+            // Back in the queue: the lapsed offer's seat is no longer its.
+            update.update_expression(
+                "SET #status = :to, updatedAt = :now REMOVE offeredSlotId, offeredStartTime, offerExpiresAt",
+            )
+        } else {
+            update.update_expression("SET #status = :to, updatedAt = :now")
+        };
+        let mut writes = vec![TransactWriteItem::builder().update(update.build()?).build()];
+        if let (EntryStatus::Offered, Some(slot)) = (entry.status, entry.offered_slot_id) {
+            writes.push(self.give_back(slot, entry.id, now)?);
+        }
+        if !to.is_active() {
+            writes.push(self.release_claim(&entry)?);
+        }
+        if self.transact(writes).await?.is_some() {
+            return Ok(Attempt::Again); // the entry moved since it was read
+        }
+        let mut ended = entry;
+        ended.status = to;
+        ended.updated_at = now;
+        if to == EntryStatus::Waiting {
+            ended.offered_slot_id = None;
+            ended.offered_start_time = None;
+            ended.offer_expires_at = None;
+        }
+        Ok(Attempt::Done(ended))
+    }
+
+    /// The worker's end of an offer that ran out (its `offer-expired` job): the entry waits again, or
+    /// expires after `max_offers`; the seat is given back. Nothing when the offer was answered, or this
+    /// job belongs to an earlier offer. `Ok(None)` when the offer has not run out yet (an early
+    /// delivery: the job is retried).
+    pub async fn lapse_offer(
+        &self,
+        id: EntryId,
+        offer_count: u32,
+        max_offers: u32,
+        now: UtcTime,
+    ) -> Result<Option<Entry>, WaitlistError> {
+        retrying("lapse offer", || async move {
+            let Some(entry) = self.waitlist_entry(id).await? else {
+                return Ok(Attempt::Done(None));
+            };
+            if entry.status != EntryStatus::Offered || entry.offer_count != offer_count {
+                return Ok(Attempt::Done(Some(entry)));
+            }
+            // Scheduler fires at whole seconds, at or after the offer's end; a second of tolerance.
+            if entry
+                .offer_expires_at
+                .is_some_and(|t| t > now.plus(SignedDuration::from_secs(1)))
+            {
+                return Ok(Attempt::Done(None));
+            }
+            Ok(
+                match self
+                    .end_once(entry, Ending::Lapse { max_offers }, now)
+                    .await?
+                {
+                    Attempt::Done(e) => Attempt::Done(Some(e)),
+                    Attempt::Again => Attempt::Again,
+                },
+            )
+        })
+        .await
+    }
+
+    /// Accepts the offer the entry `id` holds, after `may` allows it: one GetItem (the entry), one
+    /// consistent BatchGetItem (slot, patient guard, type) and one transaction that turns the hold into
+    /// an appointment: the entry `accepted` while the offer stands, the slot's hold removed (the seat
+    /// stays taken), the appointment put, the patient's time taken under the guard's version, the type
+    /// still active, the claim released.
+    pub async fn accept_offer(
+        &self,
+        id: EntryId,
+        asked: &Acceptance,
+        may: May<'_>,
+        now: UtcTime,
+    ) -> Result<Accepted, WaitlistError> {
+        retrying("accept offer", || self.accept_once(id, asked, may, now)).await
+    }
+
+    async fn accept_once(
+        &self,
+        id: EntryId,
+        asked: &Acceptance,
+        may: May<'_>,
+        now: UtcTime,
+    ) -> Result<Attempt<Accepted>, WaitlistError> {
+        let entry = self
+            .waitlist_entry(id)
+            .await?
+            .ok_or(WaitlistError::NotFound)?;
+        may(&entry)?;
+        match entry.status {
+            EntryStatus::Accepted => {
+                let first = match entry.accepted_appointment_id {
+                    Some(a) => self.appointment(a).await?,
+                    None => None,
+                }
+                .ok_or_else(|| {
+                    StoreError::Corrupt("an accepted entry without its appointment".into())
+                })?;
+                return Ok(Attempt::Done(Accepted::Replayed(entry, first)));
+            }
+            EntryStatus::Offered if entry.live_offer(now).is_some() => {}
+            EntryStatus::Cancelled | EntryStatus::Declined => {
+                return Err(WaitlistError::Closed(entry.status))
+            }
+            _ if entry.offer_count > 0 => return Err(WaitlistError::OfferExpired),
+            _ => return Err(WaitlistError::NoOffer),
+        }
+        let slot_id = entry.offered_slot_id.ok_or(WaitlistError::NoOffer)?;
+        let slot_key = keys::slot(slot_id);
+        let guard_key = keys::patient_schedule(entry.patient_id);
+        let type_key = entry.appointment_type_id.map(keys::appointment_type);
+        let mut wanted = vec![slot_key.clone(), guard_key.clone()];
+        wanted.extend(type_key.clone());
+        let mut found = self.get_many(&wanted).await?;
+        let slot: Slot = from_item(found.remove(&slot_key).ok_or_else(|| {
+            StoreError::Corrupt("an offer of a slot that does not exist".into())
+        })?)?;
+        let kind = match &type_key {
+            None => None,
+            Some(k) => Some(from_item::<AppointmentType>(
+                found.remove(k).ok_or(BookingError::TypeNotFound)?,
+            )?),
+        };
+        let consultation = admit(&slot, kind.as_ref(), asked.consultation_type)?;
+        let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
+        let clashes = guard.conflicts(&slot.interval(), None);
+        if !clashes.is_empty() {
+            return Err(BookingError::PatientConflict(clashes).into());
+        }
+        if guard.active(now) >= asked.max_active {
+            return Err(BookingError::TooManyAppointments(asked.max_active).into());
+        }
+        let mut appointment = Appointment::scheduled(
+            AppointmentId::new(),
+            entry.patient_id,
+            slot.provider_id,
+            slot.id,
+            slot.start_time,
+            slot.end_time,
+            consultation,
+            now,
+        );
+        appointment.appointment_type_id = entry.appointment_type_id;
+        appointment.consultation_fee = kind.as_ref().map(|t| t.consultation_fee);
+        appointment.reason_for_visit = asked.reason_for_visit.clone();
+
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum W {
+            Entry,
+            Hold,
+            Appointment,
+            Guard,
+            TypeActive,
+            Claim,
+        }
+        let eid = entry.id.to_string();
+        let accept = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::waitlist_entry(entry.id))))
+            .update_expression(
+                "SET #status = :accepted, acceptedAppointmentId = :appt, updatedAt = :now",
+            )
+            .condition_expression(
+                "#status = :offered AND offerCount = :count AND offerExpiresAt > :now",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":accepted", status_is(EntryStatus::Accepted))
+            .expression_attribute_values(":offered", status_is(EntryStatus::Offered))
+            .expression_attribute_values(":appt", s(appointment.id.to_string()))
+            .expression_attribute_values(":count", n(entry.offer_count))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .build()?;
+        let hold = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&slot_key)))
+            .update_expression("SET updatedAt = :now DELETE heldFor :held")
+            .condition_expression(
+                "#status = :available AND startTime > :now AND contains(heldFor, :eid)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":held", AttributeValue::Ss(vec![eid.clone()]))
+            .expression_attribute_values(":eid", s(eid))
+            .build()?;
+        let mut writes = Writes::new();
+        writes.add(
+            W::Entry,
+            TransactWriteItem::builder().update(accept).build(),
+        );
+        writes.add(W::Hold, TransactWriteItem::builder().update(hold).build());
+        writes.add(W::Appointment, put_new(&self.table, item(&appointment)?)?);
+        writes.add(
+            W::Guard,
+            guard.take(
+                &self.table,
+                &appointment.id.to_string(),
+                &slot.interval(),
+                now,
+                None,
+            )?,
+        );
+        if let Some(key) = &type_key {
+            writes.add(
+                W::TypeActive,
+                super::booking::still_active(&self.table, key)?,
+            );
+        }
+        writes.add(W::Claim, self.release_claim(&entry)?);
+        let Some(refused) = self.commit(writes).await? else {
+            let mut accepted = entry;
+            accepted.status = EntryStatus::Accepted;
+            accepted.accepted_appointment_id = Some(appointment.id);
+            accepted.updated_at = now;
+            return Ok(Attempt::Done(Accepted::New(accepted, appointment)));
+        };
+        if refused.has(W::TypeActive) {
+            return Err(Inadmissible::TypeInactive.into());
+        }
+        if refused.has(W::Entry) || refused.has(W::Guard) {
+            return Ok(Attempt::Again); // answered, lapsed or moved meanwhile; the next read says which
+        }
+        if refused.has(W::Hold) {
+            return Err(
+                Inadmissible::SlotUnavailable("the held slot has started or closed").into(),
+            );
+        }
+        Err(StoreError::internal(format!("accept cancelled: {refused:?}")).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_sorts_by_date_then_priority_then_age() {
+        let d: jiff::civil::Date = "2030-03-04".parse().unwrap();
+        let t = |s: &str| s.parse::<UtcTime>().unwrap();
+        let id = EntryId::new();
+        let urgent = keys::queue_rank(d, 10, t("2030-03-02T00:00:00Z"), id);
+        let old = keys::queue_rank(d, 0, t("2030-03-01T00:00:00Z"), id);
+        let young = keys::queue_rank(d, 0, t("2030-03-02T00:00:00Z"), id);
+        let next_day = keys::queue_rank(d.tomorrow().unwrap(), 10, t("2030-03-01T00:00:00Z"), id);
+        assert!(urgent < old && old < young && young < next_day);
+        let (lo, hi) = keys::queue_of_day(d);
+        for k in [&urgent, &old, &young] {
+            assert!(lo.as_str() <= k.as_str() && k.as_str() <= hi.as_str());
+        }
+        assert!(next_day.as_str() > hi.as_str());
+    }
+}
