@@ -21,6 +21,11 @@ token() {
     | $PY -c 'import json, sys; print(json.load(sys.stdin)["token"])'
 }
 status=0
+# One worker: CPython 3.11's ast.parse is not safe across threads (hypothesis parses its lambdas'
+# sources while drawing), and two workers intermittently die with "SystemError: AST constructor
+# recursion depth mismatch" (https://github.com/python/cpython/issues/106905). The bulk body's schema (a
+# week of optional sessions, each HH:MM) makes hypothesis filter many draws: its health check for that
+# is about generation speed, not the API, so it is off.
 for role in '"patient"' '"provider"' '"staff"' '"admin"'; do
   name=$(echo "$role" | tr -d '"')
   echo "== schemathesis as $name"
@@ -28,7 +33,7 @@ for role in '"patient"' '"provider"' '"staff"' '"admin"'; do
     -H "Authorization: Bearer $(token "$role")" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
     --max-examples "${CONTRACT_EXAMPLES:-25}" --seed 7 --generation-deterministic --no-color \
-    --workers 2 --request-timeout 30 \
+    --workers 1 --request-timeout 30 --suppress-health-check=filter_too_much \
     --report junit --report-junit-path "target/contract/$name.xml" || status=1
 done
 exit $status

@@ -52,6 +52,21 @@ async fn entries(app: &TestApp) -> usize {
         .count()
 }
 
+/// What an accept costs: the entry, the slot with the patient's guard, the transaction.
+const ACCEPT: &[(&str, u32)] = &[
+    ("GetItem", 1),
+    ("BatchGetItem", 1),
+    ("TransactWriteItems", 1),
+];
+
+/// Asserts the DynamoDB requests counted since the last look, by operation.
+#[track_caller]
+fn counted(counter: &clinic_tests::RequestCounter, want: &[(&str, u32)], what: &str) {
+    let want: std::collections::HashMap<String, u32> =
+        want.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+    assert_eq!(counter.take(), want, "{what}");
+}
+
 /// A patient booked into a new one-seat slot `hours` ahead: (patient, slot, appointment).
 async fn booked(app: &TestApp, provider: &Actor, hours: i64) -> (Actor, String, String) {
     let patient = app.patient().await;
@@ -396,17 +411,7 @@ async fn a_freed_seat_is_offered_held_against_rivals_and_accepted(aws: Aws) {
     app.counter.take();
     let accepted = app.accept_offer(&waiting, &id).await.unwrap();
     if aws == Aws::Faithful {
-        let counts = app.counter.take();
-        assert_eq!(
-            counts,
-            [
-                ("GetItem".to_owned(), 1),
-                ("BatchGetItem".to_owned(), 1),
-                ("TransactWriteItems".to_owned(), 1)
-            ]
-            .into(),
-            "an accept is three requests"
-        );
+        counted(&app.counter, ACCEPT, "an accept is three requests");
     }
     assert_eq!(accepted.slot_id.to_string(), slot);
     assert_eq!(accepted.patient_id.uuid(), waiting.id);
@@ -941,4 +946,119 @@ async fn after_max_offers_an_entry_expires_and_its_patient_may_join_again(aws: A
     assert_ne!(again.id, entry.id);
     assert_eq!(again.status, EntryStatus::Waiting);
     let _ = other;
+}
+
+/// DynamoDB requests per waitlist operation, counted on a stack without the stream and queue pollers
+/// (so no job of the stack's own runs beside the counted one): an offer 3 (the queue, the slot with the
+/// provider's profile, the transaction), 1 for a slot nobody waits for, one GetItem more for a job that
+/// does not carry the slot's provider and start; an accept 3; a join 2 (with a stored zone); a decline 2.
+#[tokio::test]
+async fn waitlist_operations_cost_a_few_requests_each() {
+    use shared::domain::UtcTime;
+    use shared::store::waitlist::{Acceptance, Ending};
+    let sdk = local::sdk_config(clinic_tests::emulator_url());
+    let template = local::template::Template::load(&local::template_path()).unwrap();
+    let prefix = format!("c{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let stack = local::stack::Stack::provision(template, &prefix, sdk.clone())
+        .await
+        .unwrap();
+    let table = stack.table_name().unwrap().clone();
+    let counter = clinic_tests::RequestCounter::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(counter.clone())
+        .build();
+    let store = shared::store::Store::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    let provider = shared::domain::ProviderId::new();
+    let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+    let start: UtcTime = "2030-05-06T15:00:00Z".parse().unwrap();
+    let (slot, empty) = (shared::domain::SlotId::new(), shared::domain::SlotId::new());
+    for (id, at) in [
+        (slot, start),
+        (empty, "2030-05-20T15:00:00Z".parse().unwrap()),
+    ] {
+        local::put_slot(&store, &id.to_string(), &provider.to_string(), at, 30, 1)
+            .await
+            .unwrap();
+    }
+    store
+        .db
+        .put_item()
+        .table_name(&store.table)
+        .set_item(Some(
+            shared::store::items::item(&shared::store::items::ProviderProfile {
+                provider_id: provider,
+                time_zone: "Europe/Lisbon".into(),
+                updated_at: now,
+            })
+            .unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let total = |c: &clinic_tests::RequestCounter| c.take().values().sum::<u32>();
+    counter.take();
+
+    let patient = shared::domain::PatientId::new();
+    let entry = shared::domain::waitlist::Entry::waiting(
+        patient,
+        provider,
+        "2030-05-06".parse().unwrap(),
+        now,
+    );
+    assert!(store.known_provider_zone(provider).await.unwrap().is_some());
+    store.join_waitlist(&entry).await.unwrap();
+    assert_eq!(total(&counter), 2, "a join: the profile, the transaction");
+
+    let ttl = jiff::SignedDuration::from_mins(30);
+    let empty_start: UtcTime = "2030-05-20T15:00:00Z".parse().unwrap();
+    let offer_empty = || store.offer_seats(empty, Some((provider, empty_start)), now, ttl);
+    assert!(offer_empty().await.unwrap().is_empty());
+    assert_eq!(total(&counter), 1, "a slot nobody waits for: one Query");
+
+    let offered = store
+        .offer_seats(slot, Some((provider, start)), now, ttl)
+        .await
+        .unwrap();
+    assert_eq!(offered, [entry.id]);
+    counted(
+        &counter,
+        &[("Query", 1), ("BatchGetItem", 1), ("TransactWriteItems", 1)],
+        "an offer",
+    );
+    assert!(store
+        .offer_seats(slot, None, now, ttl)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        total(&counter),
+        2,
+        "without the job's provider and start: the slot first, then the queue (nobody waits now)"
+    );
+
+    let allow = |_: &shared::domain::waitlist::Entry| Ok(());
+    let asked = Acceptance {
+        max_active: 100,
+        ..Default::default()
+    };
+    store
+        .accept_offer(entry.id, &asked, &allow, now)
+        .await
+        .unwrap();
+    counted(&counter, ACCEPT, "an accept");
+
+    // A second entry, offered the other slot, declines: 2 requests.
+    let mut other = entry.clone();
+    other.id = shared::domain::EntryId::new();
+    other.patient_id = shared::domain::PatientId::new();
+    other.preferred_date = "2030-05-20".parse().unwrap();
+    store.join_waitlist(&other).await.unwrap();
+    assert_eq!(offer_empty().await.unwrap(), [other.id]);
+    counter.take();
+    let declined = store
+        .end_entry(other.id, Ending::Decline, &allow, now)
+        .await
+        .unwrap();
+    assert_eq!(declined.status, EntryStatus::Declined);
+    assert_eq!(total(&counter), 2, "a decline: the entry, the transaction");
 }

@@ -119,25 +119,11 @@ pub async fn join(ctx: &Ctx, req: Request) -> Reply {
         .await?
         .ok_or_else(|| ApiError::not_found("provider"))?;
     let now = ctx.now();
-    let entry = Entry {
-        id: EntryId::new(),
-        patient_id: patient,
-        provider_id: body.provider_id,
-        appointment_type_id: body.appointment_type_id,
-        preferred_date: body.preferred_date,
-        preferred_time_slots: body.preferred_time_slots.unwrap_or_default(),
-        priority: body.priority.unwrap_or(0),
-        notes: body.notes.map(|n| n.trim().to_owned()),
-        status: EntryStatus::Waiting,
-        offered_slot_id: None,
-        offered_start_time: None,
-        offer_expires_at: None,
-        offer_count: 0,
-        offered_slots: vec![],
-        accepted_appointment_id: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut entry = Entry::waiting(patient, body.provider_id, body.preferred_date, now);
+    entry.appointment_type_id = body.appointment_type_id;
+    entry.preferred_time_slots = body.preferred_time_slots.unwrap_or_default();
+    entry.priority = body.priority.unwrap_or(0);
+    entry.notes = body.notes.map(|n| n.trim().to_owned());
     let today = now.timestamp().to_zoned(zone).date();
     let found = problems(&entry.wish(), today);
     if !found.is_empty() {

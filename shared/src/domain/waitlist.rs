@@ -106,6 +106,29 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A new entry, waiting since `now`, for any time of `date` (set the rest as asked).
+    pub fn waiting(patient: PatientId, provider: ProviderId, date: Day, now: UtcTime) -> Entry {
+        Entry {
+            id: EntryId::new(),
+            patient_id: patient,
+            provider_id: provider,
+            appointment_type_id: None,
+            preferred_date: date,
+            preferred_time_slots: vec![],
+            priority: 0,
+            notes: None,
+            status: EntryStatus::Waiting,
+            offered_slot_id: None,
+            offered_start_time: None,
+            offer_expires_at: None,
+            offer_count: 0,
+            offered_slots: vec![],
+            accepted_appointment_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// What the entry waits for.
     pub fn wish(&self) -> Wish {
         Wish {

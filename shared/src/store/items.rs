@@ -572,25 +572,13 @@ mod tests {
                 ("SK", "PROFILE".into())
             ])
         );
-        let entry = crate::domain::waitlist::Entry {
-            id: crate::domain::EntryId::new(),
-            patient_id: PatientId::new(),
-            provider_id: provider,
-            appointment_type_id: None,
-            preferred_date: "2030-01-05".parse().unwrap(),
-            preferred_time_slots: vec![],
-            priority: 7,
-            notes: None,
-            status: crate::domain::waitlist::EntryStatus::Waiting,
-            offered_slot_id: None,
-            offered_start_time: None,
-            offer_expires_at: None,
-            offer_count: 0,
-            offered_slots: vec![],
-            accepted_appointment_id: None,
-            created_at: t("2030-01-01T00:00:00Z"),
-            updated_at: t("2030-01-01T00:00:00Z"),
-        };
+        let mut entry = crate::domain::waitlist::Entry::waiting(
+            PatientId::new(),
+            provider,
+            "2030-01-05".parse().unwrap(),
+            t("2030-01-01T00:00:00Z"),
+        );
+        entry.priority = 7;
         let stored = item(&entry).unwrap();
         assert_eq!(
             keys_of(&stored),
