@@ -21,8 +21,9 @@ pub struct Config {
     pub max_active_per_patient: usize,
     /// How long before the start reminders fire (`REMINDER_OFFSETS`, default `24h,2h,30m`).
     pub reminder_offsets: Vec<crate::domain::reminders::Offset>,
-    /// A reminder is scheduled only if it fires at least this far ahead (`REMINDER_MIN_LEAD_SECONDS`,
-    /// default 60).
+    /// A reminder or an offer's expiry is scheduled only if it fires at least this far ahead
+    /// (`REMINDER_MIN_LEAD_SECONDS`, default 60): Scheduler fires within the minute of `at()`. A sooner
+    /// offer expiry is a delayed job on the queue instead.
     pub reminder_lead: SignedDuration,
     /// What `publish` needs to create schedules: their group, the role Scheduler assumes, the jobs
     /// queue they send to and its dead-letter queue.

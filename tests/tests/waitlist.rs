@@ -916,7 +916,13 @@ async fn after_max_offers_an_entry_expires_and_its_patient_may_join_again(aws: A
     let app = TestApp::spawn_configured(
         aws,
         Clock::System,
-        &[("OfferTtlSeconds", "2"), ("MaxOffers", "1")],
+        // No least lead: the 2-second offer gets a Scheduler schedule, which the local stack fires (the
+        // lapse test's 6-second offers, under the default minute, get a delayed job instead).
+        &[
+            ("OfferTtlSeconds", "2"),
+            ("MaxOffers", "1"),
+            ("ReminderMinimumLeadSeconds", "0"),
+        ],
     )
     .await;
     let provider = app.provider().await;

@@ -307,6 +307,15 @@ pub enum ScheduleChange {
     Delete {
         name: String,
     },
+    /// A job due in less than the least lead (`Plan::lead`): Scheduler invokes a one-time schedule
+    /// anywhere in the minute of its `at()` time (60-second precision,
+    /// https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html), and a time already
+    /// past has no use as a schedule, so the job goes on the jobs queue with a delivery delay instead
+    /// (SQS delays up to 900 s: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+    Delay {
+        job: Job,
+        seconds: i32,
+    },
 }
 
 /// What reminders are planned with: the offsets, the least lead, and now.
@@ -330,7 +339,7 @@ pub fn schedule_changes(
     };
     match keys::kind_of(&sk) {
         ItemKind::Appointment => {}
-        ItemKind::WaitlistEntry => return offer_schedules(record),
+        ItemKind::WaitlistEntry => return offer_schedules(record, plan),
         _ => return Ok(vec![]),
     }
     let standing = |a: &Appointment| {
@@ -368,8 +377,9 @@ pub fn schedule_changes(
 }
 
 /// An offer's expiry schedule: created when the entry is offered a seat (`offer-<entryId>-<count>`,
-/// at `offerExpiresAt`, sending `offer-expired`), deleted when the offer is answered or cancelled.
-fn offer_schedules(record: &EventRecord) -> Result<Vec<ScheduleChange>, PublishError> {
+/// at `offerExpiresAt`, sending `offer-expired`), deleted when the offer is answered or cancelled. An
+/// offer that ends within the least lead gets a delayed job instead of a schedule.
+fn offer_schedules(record: &EventRecord, plan: &Plan) -> Result<Vec<ScheduleChange>, PublishError> {
     let old: Option<Entry> = image(&record.change.old_image, "waitlist entry")?;
     let new: Option<Entry> = image(&record.change.new_image, "waitlist entry")?;
     let mut out = vec![];
@@ -390,14 +400,24 @@ fn offer_schedules(record: &EventRecord) -> Result<Vec<ScheduleChange>, PublishE
         });
     }
     if let Some((count, Some(at))) = after {
-        out.push(ScheduleChange::Create {
-            name: offer_schedule_name(id, count),
-            at,
-            job: Job::OfferExpired {
-                entry_id: id,
-                offer_count: count,
-            },
-        });
+        let job = Job::OfferExpired {
+            entry_id: id,
+            offer_count: count,
+        };
+        if at < plan.now.plus(plan.lead) {
+            // One second past the end, so that the job does not arrive before it.
+            let left = at.timestamp().as_second() - plan.now.timestamp().as_second() + 1;
+            out.push(ScheduleChange::Delay {
+                job,
+                seconds: left.clamp(0, 900) as i32,
+            });
+        } else {
+            out.push(ScheduleChange::Create {
+                name: offer_schedule_name(id, count),
+                at,
+                job,
+            });
+        }
     }
     Ok(out)
 }
@@ -642,13 +662,20 @@ impl Publisher {
             ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
             Target,
         };
-        let Some(to) = &self.schedules else {
-            tracing::warn!("no schedule group configured: reminder schedules are not made");
-            return Ok(());
+        let to = match (&self.schedules, change) {
+            (_, ScheduleChange::Delay { job, seconds }) => {
+                return self.send_job_after(job, *seconds).await
+            }
+            (Some(to), _) => to,
+            (None, _) => {
+                tracing::warn!("no schedule group configured: schedules are not made");
+                return Ok(());
+            }
         };
         let mut backoff = Backoff::new("schedule");
         loop {
             let outcome = match change {
+                ScheduleChange::Delay { .. } => Ok(()), // sent above, before any schedule group
                 ScheduleChange::Create { name, at, job } => {
                     let input = serde_json::to_string(job)
                         .map_err(|e| PublishError::Schedule(e.to_string()))?;
@@ -732,6 +759,11 @@ impl Publisher {
     }
 
     async fn send_job(&self, job: &Job) -> Result<(), PublishError> {
+        self.send_job_after(job, 0).await
+    }
+
+    /// Sends `job`, to be delivered `delay` seconds from now (0 to 900).
+    async fn send_job_after(&self, job: &Job, delay: i32) -> Result<(), PublishError> {
         let body = serde_json::to_string(job).map_err(|e| PublishError::Jobs(e.to_string()))?;
         let mut backoff = Backoff::new("send job");
         loop {
@@ -740,6 +772,7 @@ impl Publisher {
                 .send_message()
                 .queue_url(&self.jobs_queue_url)
                 .message_body(&body)
+                .delay_seconds(delay)
                 .send()
                 .await
             {
@@ -982,6 +1015,31 @@ mod tests {
                 },
             }]
         );
+        // Within the least lead (or past), no schedule: a job delayed until just after the end.
+        let offer = record(
+            "MODIFY",
+            "WAIT",
+            Some(entry_image("waiting", 0)),
+            Some(entry_image("offered", 1)),
+        );
+        let job = Job::OfferExpired {
+            entry_id: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a9f".parse().unwrap(),
+            offer_count: 1,
+        };
+        for (now, seconds) in [("2026-11-24T10:34:30Z", 31), ("2026-11-24T10:50:00Z", 0)] {
+            let soon = Plan {
+                offsets: vec![],
+                lead: jiff::SignedDuration::from_secs(60),
+                now: now.parse().unwrap(),
+            };
+            assert_eq!(
+                schedule_changes(&offer, &soon).unwrap(),
+                [ScheduleChange::Delay {
+                    job: job.clone(),
+                    seconds
+                }]
+            );
+        }
         let delete = vec![ScheduleChange::Delete { name: name.into() }];
 
         let (k, s, e) = change(Some(entry_image("offered", 1)), entry_image("accepted", 1));
