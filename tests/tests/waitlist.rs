@@ -13,6 +13,8 @@ use shared::api::Clock;
 use shared::domain::waitlist::EntryStatus;
 
 both_ways!(
+    joining_refuses_bad_input_and_changes_nothing_and_one_entry_per_date_is_active,
+    each_sees_only_the_entries_that_are_theirs,
     a_freed_seat_is_offered_held_against_rivals_and_accepted,
     an_ignored_offer_lapses_and_the_seat_moves_to_the_next_entry,
     an_accept_and_the_offer_s_expiry_at_once_end_with_exactly_one,
@@ -76,9 +78,8 @@ async fn booked(app: &TestApp, provider: &Actor, hours: i64) -> (Actor, String, 
     (patient, slot, r.id())
 }
 
-#[tokio::test]
-async fn joining_refuses_bad_input_and_changes_nothing_and_one_entry_per_date_is_active() {
-    let app = TestApp::spawn().await;
+async fn joining_refuses_bad_input_and_changes_nothing_and_one_entry_per_date_is_active(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
     let provider = app.provider().await;
     let patient = app.patient().await;
     let staff = app.staff().await;
@@ -232,9 +233,8 @@ async fn joining_refuses_bad_input_and_changes_nothing_and_one_entry_per_date_is
     .await;
 }
 
-#[tokio::test]
-async fn each_sees_only_the_entries_that_are_theirs() {
-    let app = TestApp::spawn().await;
+async fn each_sees_only_the_entries_that_are_theirs(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
     let (doctor, other_doctor) = (app.provider().await, app.provider().await);
     let (patient, other_patient) = (app.patient().await, app.patient().await);
     let staff = app.staff().await;
