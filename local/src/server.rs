@@ -340,9 +340,13 @@ impl Server {
         let Some((route, name, endpoint, ctx, timeout, params)) = found else {
             return problem(ApiError::not_found("route"));
         };
-        let claims = match self.authorize(&parts.headers) {
-            Ok(c) => c,
-            Err(e) => return problem(e),
+        // A route without an authorizer reaches its function with no claims at all.
+        let claims = match route.public {
+            true => None,
+            false => match self.authorize(&parts.headers) {
+                Ok(c) => Some(c),
+                Err(e) => return problem(e),
+            },
         };
         let event = self.event(&parts, route, params, claims, &body);
         let request = match lambda_http::request::from_str(&event.to_string()) {
@@ -375,7 +379,7 @@ impl Server {
         parts: &http::request::Parts,
         route: &Route,
         params: HashMap<String, String>,
-        claims: HashMap<String, String>,
+        claims: Option<HashMap<String, String>>,
         body: &Bytes,
     ) -> Value {
         let mut headers = serde_json::Map::new();
@@ -391,6 +395,10 @@ impl Server {
                 }
             }
         }
+        // API Gateway tells the function how it was reached; the local server speaks plain HTTP.
+        headers
+            .entry("x-forwarded-proto")
+            .or_insert_with(|| Value::String("http".into()));
         let raw_query = parts.uri.query().unwrap_or_default();
         let (body, base64) = match std::str::from_utf8(body) {
             Ok(text) => (text.to_owned(), false),
@@ -418,10 +426,13 @@ impl Server {
                 "stage": "$default",
                 "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000").to_string(),
                 "timeEpoch": now.as_millisecond(),
-                "authorizer": {"jwt": {"claims": claims, "scopes": null}},
             },
             "isBase64Encoded": base64,
         });
+        if let Some(claims) = claims {
+            event["requestContext"]["authorizer"] =
+                json!({"jwt": {"claims": claims, "scopes": null}});
+        }
         if !raw_query.is_empty() {
             event["queryStringParameters"] = Value::Object(query_map(raw_query));
         }

@@ -26,6 +26,8 @@ pub struct Resource {
 pub struct Route {
     pub method: String,
     pub path: String,
+    /// `Auth: {Authorizer: NONE}`: API Gateway lets the request through without a JWT.
+    pub public: bool,
 }
 
 /// A `DynamoDB` event of a function: how Lambda's event source mapping reads the stream.
@@ -257,6 +259,11 @@ impl Template {
                             .and_then(Value::as_str)
                             .unwrap_or("/")
                             .to_owned(),
+                        public: props
+                            .get("Auth")
+                            .and_then(|a| a.get("Authorizer"))
+                            .and_then(Value::as_str)
+                            == Some("NONE"),
                     }),
                     Some("DynamoDB") => {
                         let number = |name: &str| props.get(name).and_then(Value::as_i64);

@@ -274,3 +274,33 @@ async fn the_waitlist_fixtures_and_the_queue_fixture_offer_the_freed_seat_to_the
         .unwrap();
     assert_eq!(slot.current_bookings, 1, "the offered seat is held");
 }
+
+#[tokio::test]
+async fn the_calendar_feed_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    let ctx = ctx(&app);
+    let (status, feed) = run(&ctx, "create-calendar-feed").await;
+    assert_eq!(status, 201, "{feed}");
+    assert!(
+        feed["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://r3pmxmplak.execute-api.eu-west-1.amazonaws.com/calendar/feeds/"),
+        "the URL is where API Gateway was reached: {feed}"
+    );
+    let (status, list) = run(&ctx, "list-calendar-feeds").await;
+    assert_eq!(
+        (status, list["data"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{list}"
+    );
+    // The fixtures' feed id and token are not this feed's.
+    for name in ["revoke-calendar-feed", "calendar-feed"] {
+        let (status, body) = run(&ctx, name).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{name}: {body}"
+        );
+    }
+}

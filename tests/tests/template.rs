@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 31);
+    assert_eq!(functions.len(), 35);
     for f in &functions {
         assert!(
             root()
@@ -141,6 +141,20 @@ fn each_function_may_do_only_what_it_does() {
         ],
     );
     expect("ListWaitlistFunction", &["dynamodb:Query"]);
+    expect("CreateCalendarFeedFunction", &["dynamodb:PutItem"]);
+    expect("ListCalendarFeedsFunction", &["dynamodb:Query"]);
+    expect(
+        "RevokeCalendarFeedFunction",
+        &["dynamodb:Query", "dynamodb:UpdateItem"],
+    );
+    expect(
+        "CalendarFeedFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+        ],
+    );
     expect("GetWaitlistEntryFunction", &["dynamodb:GetItem"]);
     for answer in [
         "CancelWaitlistEntryFunction",

@@ -6,6 +6,7 @@ pub mod appointment_types;
 pub mod appointments;
 pub mod calendar;
 mod error;
+pub mod feeds;
 pub mod lifecycle;
 pub mod lists;
 #[cfg(feature = "openapi")]
@@ -131,6 +132,10 @@ endpoints! {
     CANCEL_WAITLIST_ENTRY "cancel-waitlist-entry" => waitlist::cancel,
     ACCEPT_WAITLIST_OFFER "accept-waitlist-offer" => waitlist::accept,
     DECLINE_WAITLIST_OFFER "decline-waitlist-offer" => waitlist::decline,
+    CREATE_CALENDAR_FEED "create-calendar-feed" => feeds::create,
+    LIST_CALENDAR_FEEDS "list-calendar-feeds" => feeds::list,
+    REVOKE_CALENDAR_FEED "revoke-calendar-feed" => feeds::revoke,
+    CALENDAR_FEED "calendar-feed" => feeds::ics,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {

@@ -170,6 +170,10 @@ fn routes() -> Vec<Route> {
         Route { function: "cancel-waitlist-entry", method: "DELETE", path: "/waitlist/{id}", summary: "Leaves the waitlist: the entry `cancelled`, a held seat given back to the next entry.", query: vec![], body: None, ok: (200, named::<Entry>), errors: &[ValidationFailed, NotFound, WaitlistEntryClosed, Contended] },
         Route { function: "accept-waitlist-offer", method: "POST", path: "/waitlist/{id}/accept", summary: "Books the held seat while the offer stands (201; a repeat answers the same appointment with 200).", query: vec![], body: Some(named::<super::waitlist::AcceptBody>), ok: (201, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, NoOffer, OfferExpired, WaitlistEntryClosed, SlotUnavailable, PatientConflict, TooManyAppointments, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, Contended] },
         Route { function: "decline-waitlist-offer", method: "POST", path: "/waitlist/{id}/decline", summary: "Declines the offer: the entry `declined`, the seat offered to the next entry.", query: vec![], body: None, ok: (200, named::<Entry>), errors: &[ValidationFailed, Forbidden, NotFound, NoOffer, OfferExpired, WaitlistEntryClosed, Contended] },
+        Route { function: "create-calendar-feed", method: "POST", path: "/calendar/feeds", summary: "A calendar feed of the caller's own appointments (as a patient or a provider): its URL and secret token, shown this once.", query: vec![], body: Some(named::<super::feeds::FeedRequest>), ok: (201, named::<super::views::NewFeed>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "list-calendar-feeds", method: "GET", path: "/calendar/feeds", summary: "The caller's calendar feeds, revoked ones too, without their tokens.", query: vec![], body: None, ok: (200, named::<super::views::Feeds>), errors: &[Contended] },
+        Route { function: "revoke-calendar-feed", method: "DELETE", path: "/calendar/feeds/{feed}", summary: "Revokes one of the caller's feeds (`feed` is its id): its URL answers 404 from then on.", query: vec![], body: None, ok: (200, named::<super::views::FeedView>), errors: &[ValidationFailed, NotFound, Contended] },
+        Route { function: "calendar-feed", method: "GET", path: "/calendar/feeds/{feed}", summary: "The feed itself, iCalendar (RFC 5545), without a bearer token: `feed` is the secret token followed by `.ics`. The owner's appointments from 30 days ago to a year ahead (at most 5,000).", query: vec![], body: None, ok: (200, |_| ObjectBuilder::new().schema_type(Type::String).into()), errors: &[NotFound, Contended] },
         Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day in their zone (or `timeZone`), slot by slot.", query: vec![q("date", P::Day, true, "The day."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
     ]
 }
@@ -243,16 +247,28 @@ pub fn document() -> OpenApi {
         let mut op = OperationBuilder::new()
             .operation_id(Some(r.function))
             .summary(Some(r.summary));
+        // The feed itself is the one route without a bearer token; its path holds the token.
+        let public = r.function == "calendar-feed";
         for segment in r.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                let schema = match public {
+                    true => ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(r"^[0-9a-f]{64}\.ics$"))
+                        .into(),
+                    false => param_schema(P::Uuid),
+                };
                 op = op.parameter(
                     ParameterBuilder::new()
                         .name(name)
                         .parameter_in(ParameterIn::Path)
                         .required(Required::True)
-                        .schema(Some(param_schema(P::Uuid))),
+                        .schema(Some(schema)),
                 );
             }
+        }
+        if public {
+            op = op.securities(Some(Vec::<SecurityRequirement>::new()));
         }
         for p in &r.query {
             op = op.parameter(
@@ -285,9 +301,15 @@ pub fn document() -> OpenApi {
             );
         }
         if let Some(body) = r.body {
+            // These take no body as `{}`: every field is optional.
+            let optional = ["create-calendar-feed", "accept-waitlist-offer"].contains(&r.function);
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
-                    .required(Some(Required::True))
+                    .required(Some(if optional {
+                        Required::False
+                    } else {
+                        Required::True
+                    }))
                     .content(
                         "application/json",
                         ContentBuilder::new().schema(Some(body(&mut all))).build(),
@@ -298,7 +320,11 @@ pub fn document() -> OpenApi {
         let ok = ResponseBuilder::new()
             .description(if r.ok.0 == 201 { "Created" } else { "OK" })
             .content(
-                "application/json",
+                if public {
+                    "text/calendar"
+                } else {
+                    "application/json"
+                },
                 ContentBuilder::new()
                     .schema(Some((r.ok.1)(&mut all)))
                     .build(),
@@ -306,10 +332,12 @@ pub fn document() -> OpenApi {
             .build();
         op = op.response(r.ok.0.to_string(), ok);
         let mut by_status: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
-        by_status
-            .entry(401)
-            .or_default()
-            .push(Unauthorized.as_str());
+        if !public {
+            by_status
+                .entry(401)
+                .or_default()
+                .push(Unauthorized.as_str());
+        }
         let takes_body = r.body.is_some();
         for c in r.errors.iter().chain(if takes_body {
             &[BodyTooLarge, UnsupportedMediaType][..]

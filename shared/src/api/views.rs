@@ -179,3 +179,47 @@ pub struct NoShowReport {
     pub no_show_rate: f64,
     pub by_patient: Vec<PatientNoShows>,
 }
+
+/// A calendar feed as its owner sees it (never its token, which is shown once, at creation).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeedView {
+    pub id: uuid::Uuid,
+    /// Whose appointments it shows: the owner's as a patient or as a provider.
+    pub owner_role: crate::store::feeds::FeedRole,
+    pub created_at: UtcTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<UtcTime>,
+}
+
+impl From<&crate::store::feeds::Feed> for FeedView {
+    fn from(f: &crate::store::feeds::Feed) -> FeedView {
+        FeedView {
+            id: f.id,
+            owner_role: f.owner_role,
+            created_at: f.created_at,
+            revoked_at: f.revoked_at,
+        }
+    }
+}
+
+/// `POST /calendar/feeds`: the new feed, its secret token and the URL a calendar app subscribes to
+/// (shown this once; only the token's SHA-256 is kept).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewFeed {
+    #[serde(flatten)]
+    pub feed: FeedView,
+    pub token: String,
+    pub url: String,
+}
+
+/// `GET /calendar/feeds`: every feed of the caller, revoked ones included.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Feeds {
+    pub data: Vec<FeedView>,
+}

@@ -11,6 +11,7 @@
 //! | provider profile | `PROVIDER#<pid>` | `PROFILE` | | | the provider's time zone |
 //! | reminder sent | `APPT#<id>` | `REMINDER#<offset>` | | | a reminder fired once, for a standing appointment |
 //! | waitlist entry | `WAIT#<id>` | `WAIT` | `PROVIDER#<pid>#WAIT` / `<date>#<10 - priority>#<created>#<id>` | `PATIENT#<pid>#WAIT` / `<created>#<id>` | get by id; a provider's queue for a date, best first; a patient's entries |
+//! | calendar feed | `FEED#<sha256 of token>` | `FEED` | `OWNER#<uid>#FEEDS` / `<created>#<id>` | | a feed by its secret token (stored only hashed); an owner's feeds |
 //! | waiting claim | `PATIENT#<pid>` | `WAIT#<provider>#<date>` | | | one active entry per patient, provider and date |
 //!
 //! Times in sort keys are fixed-width UTC (`UtcTime`), so string order is time order.
@@ -103,6 +104,16 @@ pub fn queue_rank(date: Date, priority: u8, created: UtcTime, id: EntryId) -> St
 /// character after `<date>#` is a digit, and `:` follows the digits).
 pub fn queue_of_day(date: Date) -> (String, String) {
     (format!("{date}#"), format!("{date}#:"))
+}
+
+/// A calendar feed, under the SHA-256 (hex) of its token.
+pub fn feed(token_hash: &str) -> Key {
+    Key::new(format!("FEED#{token_hash}"), "FEED")
+}
+
+/// GSI1 partition of an owner's calendar feeds.
+pub fn owner_feeds(owner: Uuid) -> String {
+    format!("OWNER#{owner}#FEEDS")
 }
 
 pub fn appointment_type(id: Uuid) -> Key {
