@@ -259,6 +259,94 @@ async fn the_day_schedule_is_the_providers_local_day_even_on_the_long_one() {
     ok(&app.get(&path, &app.staff().await.token).await, 200);
 }
 
+/// A week view across the spring DST change in New York: seven local days, the short one included, each
+/// with its own slots at 09:00 local (14:00 UTC before the change, 13:00 after), its summary; the first
+/// day alone lists bookings. `days` outside 1 to 31 is refused.
+#[tokio::test]
+async fn a_week_view_is_seven_local_days_across_a_dst_change() {
+    let app = TestApp::spawn_at("2030-03-01T00:00:00Z").await;
+    let (provider, patient) = (app.provider().await, app.patient().await);
+    let made = app
+        .post(
+            "/slots/bulk",
+            &provider.token,
+            bulk_body(
+                &provider,
+                "America/New_York",
+                "2030-03-07",
+                "2030-03-14",
+                every_day("09:00", "10:00"),
+            ),
+        )
+        .await;
+    ok(&made, 201);
+    assert_eq!(made.body["created"], 16);
+    let last = made.body["slots"][15]["id"].as_str().unwrap().to_owned();
+    ok(&app.book(&patient, &last).await, 201);
+
+    let path = format!("/providers/{}/schedule?date=2030-03-07&days=7", provider.id);
+    let week = app.get(&path, &provider.token).await;
+    ok(&week, 200);
+    let days = week.body["days"].as_array().unwrap();
+    let dates: Vec<&str> = days.iter().map(|d| d["date"].as_str().unwrap()).collect();
+    assert_eq!(
+        dates,
+        [
+            "2030-03-07",
+            "2030-03-08",
+            "2030-03-09",
+            "2030-03-10",
+            "2030-03-11",
+            "2030-03-12",
+            "2030-03-13"
+        ]
+    );
+    for d in days {
+        let slots = d["slots"].as_array().unwrap();
+        assert_eq!(d["summary"]["total"], 2, "{d}");
+        assert!(slots[0]["localStartTime"]
+            .as_str()
+            .unwrap()
+            .ends_with("T09:00:00"));
+        let utc_hour = if d["date"].as_str().unwrap() < "2030-03-10" {
+            "T14:00:00Z"
+        } else {
+            "T13:00:00Z"
+        };
+        assert!(
+            slots[0]["startTime"].as_str().unwrap().ends_with(utc_hour),
+            "{d}"
+        );
+        assert!(slots[0].get("bookings").is_none());
+    }
+    assert_eq!(week.body["date"], "2030-03-07");
+    assert_eq!(week.body["summary"], days[0]["summary"]);
+    assert_eq!(week.body["slots"].as_array().unwrap().len(), 2);
+    // The 14th is past the week; the month view reaches it, and its booked slot.
+    let month = app
+        .get(&path.replace("days=7", "days=31"), &provider.token)
+        .await;
+    ok(&month, 200);
+    let month_days = month.body["days"].as_array().unwrap();
+    assert_eq!(month_days.len(), 31);
+    assert_eq!(
+        month_days[7]["summary"],
+        json!({"total": 2, "available": 1, "booked": 1, "blocked": 0})
+    );
+    assert_eq!(month_days[8]["summary"]["total"], 0);
+    for bad in ["0", "32", "x"] {
+        problem(
+            &app.get(
+                &path.replace("days=7", &format!("days={bad}")),
+                &provider.token,
+            )
+            .await,
+            400,
+            "validation_failed",
+        );
+    }
+}
+
 #[tokio::test]
 async fn appointment_types_set_the_fee_and_what_a_slot_admits() {
     let app = TestApp::spawn_at(EARLY).await;

@@ -7,12 +7,13 @@ use uuid::Uuid;
 
 use super::slots::check_seats_types_and_place;
 use super::views::{
-    BulkCreated, Schedule, ScheduleRow, ScheduleSummary, ScheduledBooking, SlotView,
+    BulkCreated, DaySlot, Schedule, ScheduleDay, ScheduleRow, ScheduleSummary, ScheduledBooking,
+    SlotView,
 };
 use super::{caller, json, json_body, Checks, Ctx, Query, Reply, Request};
 use crate::api::ApiError;
 use crate::domain::calendar::{generate, Plan, WorkingHours};
-use crate::domain::{Day, ProviderId, Slot, SlotId, SlotState, UtcTime};
+use crate::domain::{Day, ProviderId, Slot, SlotId, UtcTime};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -168,14 +169,22 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
     ))
 }
 
-/// `GET /providers/{providerId}/schedule?date=YYYY-MM-DD&timeZone=...`: the provider's day in a time
-/// zone (theirs by default), every slot with its seats and bookings, and a summary.
+/// `GET /providers/{providerId}/schedule?date=YYYY-MM-DD&days=N&timeZone=...`: the provider's days in a
+/// time zone (theirs by default), day by day from `date` (local days: one of 23 or 25 hours at a DST
+/// change); the first day with every booking, each day with its slots, seats and a summary. Reads: the
+/// slots of the whole range (paged), the first day's bookings.
 pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let provider: ProviderId = super::path_id(&req, "providerId")?;
     let mut q = Query::of(&req);
     let date: Option<Day> =
         q.required("date", "must be a date such as 2027-03-14, in 2000 to 2099");
+    let days: i64 = q
+        .optional("days", "must be a whole number from 1 to 31")
+        .unwrap_or(1);
+    if !(1..=31).contains(&days) {
+        q.fail("days", "must be a whole number from 1 to 31");
+    }
     let zone_name = q.text("timeZone").map(str::to_owned);
     if let Some(z) = &zone_name {
         if jiff::tz::TimeZone::get(z).is_err() {
@@ -210,43 +219,57 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     let bound = |d: jiff::civil::Date| {
         d.to_zoned(zone.clone())
             .map(|z| UtcTime::from_timestamp(z.timestamp()))
+            .ok()
     };
-    let (from, to) = match (
-        bound(date),
-        date.tomorrow()
-            .map_err(|_| ())
-            .and_then(|t| bound(t).map_err(|_| ())),
-    ) {
-        (Ok(f), Ok(t)) => (f, t),
-        _ => return Err(ApiError::field("date", "is out of range")),
+    // The local days asked for and where each begins, then where the last ends.
+    let dates: Vec<jiff::civil::Date> = (0..=days)
+        .map_while(|i| date.checked_add(jiff::Span::new().days(i)).ok())
+        .collect();
+    let starts: Option<Vec<UtcTime>> = dates.iter().map(|d| bound(*d)).collect();
+    let Some(starts) = starts.filter(|s| s.len() == dates.len()) else {
+        return Err(ApiError::field("date", "is out of range"));
     };
+    let (from, to) = (starts[0], starts[starts.len() - 1]);
+    let first_end = starts[1];
     let slots = ctx.store.slots_between(provider, from, to).await?;
-    let appointments = ctx.store.bookings(provider, from, to).await?;
-    let mut summary = ScheduleSummary {
-        total: slots.len(),
-        ..Default::default()
-    };
+    let appointments = ctx.store.bookings(provider, from, first_end).await?;
     let local = |t: UtcTime| t.timestamp().to_zoned(zone.clone()).datetime().to_string();
-    let rows: Vec<ScheduleRow> = slots
+    let first: Vec<&Slot> = slots.iter().filter(|s| s.start_time < first_end).collect();
+    let summary = ScheduleSummary::of(first.iter().copied());
+    let rows: Vec<ScheduleRow> = first
         .iter()
-        .map(|slot| {
-            match slot.state() {
-                SlotState::Available => summary.available += 1,
-                SlotState::Booked => summary.booked += 1,
-                SlotState::Blocked => summary.blocked += 1,
-                SlotState::Cancelled => {}
-            }
-            ScheduleRow {
-                slot: SlotView::of(slot),
-                local_start_time: local(slot.start_time),
-                local_end_time: local(slot.end_time),
-                bookings: appointments
+        .map(|slot| ScheduleRow {
+            slot: SlotView::of(slot),
+            local_start_time: local(slot.start_time),
+            local_end_time: local(slot.end_time),
+            bookings: appointments
+                .iter()
+                .filter(|a| a.slot_id == slot.id && a.status.was_due())
+                .map(|a| ScheduledBooking {
+                    appointment_id: a.id,
+                    patient_id: a.patient_id,
+                    status: a.status,
+                })
+                .collect(),
+        })
+        .collect();
+    let by_day: Vec<ScheduleDay> = dates
+        .iter()
+        .zip(starts.windows(2))
+        .map(|(d, w)| {
+            let of_day: Vec<&Slot> = slots
+                .iter()
+                .filter(|s| w[0] <= s.start_time && s.start_time < w[1])
+                .collect();
+            ScheduleDay {
+                date: *d,
+                summary: ScheduleSummary::of(of_day.iter().copied()),
+                slots: of_day
                     .iter()
-                    .filter(|a| a.slot_id == slot.id && a.status.was_due())
-                    .map(|a| ScheduledBooking {
-                        appointment_id: a.id,
-                        patient_id: a.patient_id,
-                        status: a.status,
+                    .map(|slot| DaySlot {
+                        slot: SlotView::of(slot),
+                        local_start_time: local(slot.start_time),
+                        local_end_time: local(slot.end_time),
                     })
                     .collect(),
             }
@@ -260,6 +283,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
             time_zone: zone_name,
             slots: rows,
             summary,
+            days: by_day,
         },
     ))
 }

@@ -51,6 +51,8 @@ enum P {
     Bool,
     Statuses,
     EntryStatuses,
+    /// 1 to 31.
+    Days,
 }
 
 #[derive(Clone, Copy)]
@@ -174,7 +176,7 @@ fn routes() -> Vec<Route> {
         Route { function: "list-calendar-feeds", method: "GET", path: "/calendar/feeds", summary: "The caller's calendar feeds, revoked ones too, without their tokens.", query: vec![], body: None, ok: (200, named::<super::views::Feeds>), errors: &[Contended] },
         Route { function: "revoke-calendar-feed", method: "DELETE", path: "/calendar/feeds/{feed}", summary: "Revokes one of the caller's feeds (`feed` is its id): its URL answers 404 from then on.", query: vec![], body: None, ok: (200, named::<super::views::FeedView>), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "calendar-feed", method: "GET", path: "/calendar/feeds/{feed}", summary: "The feed itself, iCalendar (RFC 5545), without a bearer token: `feed` is the secret token followed by `.ics`. The owner's appointments from 30 days ago to a year ahead (at most 5,000).", query: vec![], body: None, ok: (200, |_| ObjectBuilder::new().schema_type(Type::String).into()), errors: &[NotFound, Contended] },
-        Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day in their zone (or `timeZone`), slot by slot.", query: vec![q("date", P::Day, true, "The day."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day, week or month in their zone (or `timeZone`): the first day slot by slot with its bookings, and every day's slots and summary.", query: vec![q("date", P::Day, true, "The first day."), q("days", P::Days, false, "How many days, 1 (the default) to 31."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
     ]
 }
 
@@ -199,6 +201,11 @@ fn param_schema(kind: P) -> Schema {
             .maximum(Some(100))
             .into(),
         P::Text => string(None).into(),
+        P::Days => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(31))
+            .into(),
         P::Bool => ObjectBuilder::new().schema_type(Type::Boolean).into(),
         P::Statuses => string(None)
             .pattern(Some(r"^(scheduled|confirmed|in_progress|completed|cancelled|no_show|rescheduled)(,(scheduled|confirmed|in_progress|completed|cancelled|no_show|rescheduled))*$"))

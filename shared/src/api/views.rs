@@ -150,10 +150,52 @@ pub struct ScheduleSummary {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
     pub provider_id: ProviderId,
+    /// The first day; `slots` and `summary` are its, with every booking.
     pub date: jiff::civil::Date,
     pub time_zone: String,
     pub slots: Vec<ScheduleRow>,
     pub summary: ScheduleSummary,
+    /// Every day asked for (`days`, 1 to 31), the first included: slots with their seats, and a
+    /// summary, without the bookings (a month of full days would pass Lambda's 6 MB response limit).
+    pub days: Vec<ScheduleDay>,
+}
+
+/// One day of a week or month view, in the schedule's zone.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduleDay {
+    pub date: jiff::civil::Date,
+    pub slots: Vec<DaySlot>,
+    pub summary: ScheduleSummary,
+}
+
+/// A slot of a week or month view: its seats and its local times.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DaySlot {
+    #[serde(flatten)]
+    pub slot: SlotView,
+    pub local_start_time: String,
+    pub local_end_time: String,
+}
+
+impl ScheduleSummary {
+    /// The summary of `slots`.
+    pub fn of<'a>(slots: impl IntoIterator<Item = &'a Slot>) -> ScheduleSummary {
+        let mut summary = ScheduleSummary::default();
+        for slot in slots {
+            summary.total += 1;
+            match slot.state() {
+                SlotState::Available => summary.available += 1,
+                SlotState::Booked => summary.booked += 1,
+                SlotState::Blocked => summary.blocked += 1,
+                SlotState::Cancelled => {}
+            }
+        }
+        summary
+    }
 }
 
 /// One patient's line of a no-show report.
