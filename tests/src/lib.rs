@@ -651,6 +651,33 @@ pub fn whole_minutes_from_now(minutes: i64) -> shared::domain::UtcTime {
     shared::domain::UtcTime::from_timestamp(jiff::Timestamp::from_second(t).unwrap())
 }
 
+/// Runs `tests/python/<script>` with the venv's Python, `input` on its stdin; its stdout, or a failure
+/// with its stderr (the checks of formats by real parsers from PyPI, pinned in local/requirements.txt).
+pub fn python_check(script: &str, input: &str) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(local::emulator::python())
+        .arg(format!("{}/python/{script}", env!("CARGO_MANIFEST_DIR")))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the venv's python runs");
+    child
+        .stdin
+        .take()
+        .expect("a stdin")
+        .write_all(input.as_bytes())
+        .expect("the input is written");
+    let out = child.wait_with_output().expect("the check ends");
+    assert!(
+        out.status.success(),
+        "{script}: {}\n{input}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 /// Runs all futures at once, each on its own task, and returns their outputs in order.
 pub async fn join_all<F: std::future::Future + Send + 'static>(futures: Vec<F>) -> Vec<F::Output>
 where

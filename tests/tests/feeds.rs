@@ -2,9 +2,6 @@
 //! calendar app (no bearer token on the feed's URL), the feed parses with a real iCalendar parser
 //! (icalendar, pinned) and keeps the rules parsers let pass, and a revoked or unknown token is 404.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use clinic_tests::api::{refused, Answer};
 use clinic_tests::{both_ways, ok, problem, Actor, Aws, TestApp};
 use serde_json::{json, Value};
@@ -15,29 +12,9 @@ both_ways!(a_patient_and_a_provider_subscribe_to_their_own_appointments_from_a_c
 
 /// The events of a feed as icalendar reads them, after its checks of the rules parsers skip.
 fn parsed(ics: &str) -> Vec<Value> {
-    let mut child = Command::new(local::emulator::python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/ical_check.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the venv's python runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(ics.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{ics}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    clinic_tests::python_check("ical_check.py", ics)
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
 }
 

@@ -304,3 +304,39 @@ async fn the_calendar_feed_fixtures_are_answered_by_their_handlers() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_fhir_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    local::seed_fixture_slot(&app.stack.stack, &app.stack.stack.sdk)
+        .await
+        .unwrap();
+    let ctx = ctx(&app);
+    let (status, bundle) = run(&ctx, "fhir-slots").await;
+    assert_eq!(status, 200, "{bundle}");
+    assert_eq!(
+        (bundle["resourceType"].as_str(), bundle["total"].as_u64()),
+        (Some("Bundle"), Some(1)),
+        "the repeated start parameter, joined with a comma as API Gateway does: {bundle}"
+    );
+    assert_eq!(bundle["entry"][0]["resource"]["id"], SLOT);
+    let (status, schedule) = run(&ctx, "fhir-schedule").await;
+    assert_eq!(
+        (status, schedule["resourceType"].as_str()),
+        (200, Some("Schedule"))
+    );
+    let (status, metadata) = run(&ctx, "fhir-metadata").await;
+    assert_eq!(
+        (status, metadata["fhirVersion"].as_str()),
+        (200, Some("4.0.1"))
+    );
+    let (status, outcome) = run(&ctx, "fhir-appointment").await;
+    assert_eq!(
+        (
+            status,
+            outcome["resourceType"].as_str(),
+            outcome["issue"][0]["code"].as_str()
+        ),
+        (404, Some("OperationOutcome"), Some("not-found"))
+    );
+}

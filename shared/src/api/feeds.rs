@@ -7,7 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::views::{FeedView, Feeds, NewFeed};
-use super::{caller, json, json_body, path_id, ApiError, Ctx, Reply, Request};
+use super::{base_url, caller, json, json_body, path_id, ApiError, Ctx, Reply, Request};
 use crate::domain::ical::{calendar, FeedEvent};
 use crate::domain::{Caller, Role};
 use crate::store::feeds::{new_token, token_hash, Feed, FeedRole};
@@ -42,19 +42,6 @@ fn role_of(who: &Caller, asked: Option<FeedRole>) -> Result<FeedRole, ApiError> 
             "a feed shows the caller's own appointments, as a patient or a provider",
         ))
     }
-}
-
-/// Where the API is reached, as the request came in (API Gateway sets `x-forwarded-proto`).
-fn base_url(req: &Request) -> String {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let proto = header("x-forwarded-proto").unwrap_or_else(|| "https".into());
-    let host = header("host").unwrap_or_else(|| "localhost".into());
-    format!("{proto}://{host}")
 }
 
 /// `POST /calendar/feeds`: one PutItem.

@@ -7,6 +7,7 @@ pub mod appointments;
 pub mod calendar;
 mod error;
 pub mod feeds;
+pub mod fhir;
 pub mod lifecycle;
 pub mod lists;
 #[cfg(feature = "openapi")]
@@ -25,7 +26,7 @@ use std::time::Instant;
 use lambda_http::{Body, Response};
 
 pub use error::{ApiError, Code, FieldError};
-pub use request::{caller, json, json_body, path_id, Bound, Checks, Query, BOUND};
+pub use request::{base_url, caller, json, json_body, path_id, Bound, Checks, Query, BOUND};
 
 use crate::config::{Config, ConfigError};
 use crate::domain::UtcTime;
@@ -136,6 +137,10 @@ endpoints! {
     LIST_CALENDAR_FEEDS "list-calendar-feeds" => feeds::list,
     REVOKE_CALENDAR_FEED "revoke-calendar-feed" => feeds::revoke,
     CALENDAR_FEED "calendar-feed" => feeds::ics,
+    FHIR_APPOINTMENT "fhir-appointment" => fhir::appointment,
+    FHIR_SLOTS "fhir-slots" => fhir::slots,
+    FHIR_SCHEDULE "fhir-schedule" => fhir::schedule,
+    FHIR_METADATA "fhir-metadata" => fhir::metadata,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {

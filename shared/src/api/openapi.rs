@@ -53,6 +53,12 @@ enum P {
     EntryStatuses,
     /// 1 to 31.
     Days,
+    /// `Schedule/<providerId>`.
+    ScheduleRef,
+    /// FHIR date search values, repeated: `ge<date or instant>` and `lt<date or instant>`.
+    StartRange,
+    /// FHIR Slot.status.
+    SlotStatus,
 }
 
 #[derive(Clone, Copy)]
@@ -176,8 +182,26 @@ fn routes() -> Vec<Route> {
         Route { function: "list-calendar-feeds", method: "GET", path: "/calendar/feeds", summary: "The caller's calendar feeds, revoked ones too, without their tokens.", query: vec![], body: None, ok: (200, named::<super::views::Feeds>), errors: &[Contended] },
         Route { function: "revoke-calendar-feed", method: "DELETE", path: "/calendar/feeds/{feed}", summary: "Revokes one of the caller's feeds (`feed` is its id): its URL answers 404 from then on.", query: vec![], body: None, ok: (200, named::<super::views::FeedView>), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "calendar-feed", method: "GET", path: "/calendar/feeds/{feed}", summary: "The feed itself, iCalendar (RFC 5545), without a bearer token: `feed` is the secret token followed by `.ics`. The owner's appointments from 30 days ago to a year ahead (at most 5,000).", query: vec![], body: None, ok: (200, |_| ObjectBuilder::new().schema_type(Type::String).into()), errors: &[NotFound, Contended] },
+        Route { function: "fhir-appointment", method: "GET", path: "/fhir/Appointment/{id}", summary: "FHIR R4 Appointment (read), with the authorization of GET /appointments/{id}.", query: vec![], body: None, ok: (200, |_| fhir_resource("Appointment")), errors: &[ValidationFailed, NotFound, Contended] },
+        Route { function: "fhir-slots", method: "GET", path: "/fhir/Slot", summary: "FHIR R4 Slot search: a searchset Bundle of a provider's slots starting in a range of at most 31 days.", query: vec![q("schedule", P::ScheduleRef, true, "Schedule/<providerId>."), q("start", P::StartRange, true, "Twice: ge<date or instant> and lt<date or instant>."), q("status", P::SlotStatus, false, "Only slots of this status.")], body: None, ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Contended] },
+        Route { function: "fhir-schedule", method: "GET", path: "/fhir/Schedule/{id}", summary: "FHIR R4 Schedule (read) of a provider: their bookable time.", query: vec![], body: None, ok: (200, |_| fhir_resource("Schedule")), errors: &[ValidationFailed, NotFound, Contended] },
+        Route { function: "fhir-metadata", method: "GET", path: "/fhir/metadata", summary: "FHIR R4 CapabilityStatement: what this server supports.", query: vec![], body: None, ok: (200, |_| fhir_resource("CapabilityStatement")), errors: &[Contended] },
         Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day, week or month in their zone (or `timeZone`): the first day slot by slot with its bookings, and every day's slots and summary.", query: vec![q("date", P::Day, true, "The first day."), q("days", P::Days, false, "How many days, 1 (the default) to 31."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
     ]
+}
+
+/// A FHIR resource of `kind` (its structure is FHIR's own; the tests validate it against FHIR R4B).
+fn fhir_resource(kind: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .description(Some(format!("A FHIR R4 {kind} resource.")))
+        .property(
+            "resourceType",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([kind])),
+        )
+        .required("resourceType")
+        .into()
 }
 
 fn param_schema(kind: P) -> Schema {
@@ -201,6 +225,19 @@ fn param_schema(kind: P) -> Schema {
             .maximum(Some(100))
             .into(),
         P::Text => string(None).into(),
+        P::ScheduleRef => string(None)
+            .pattern(Some(r"^Schedule/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))
+            .into(),
+        P::StartRange => ArrayBuilder::new()
+            .items(string(None).pattern(Some(
+                r"^(ge|lt)20[0-9]{2}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$",
+            )))
+            .min_items(Some(2))
+            .max_items(Some(2))
+            .into(),
+        P::SlotStatus => string(None)
+            .enum_values(Some(["free", "busy", "busy-unavailable", "entered-in-error"]))
+            .into(),
         P::Days => ObjectBuilder::new()
             .schema_type(Type::Integer)
             .minimum(Some(1))
@@ -256,6 +293,8 @@ pub fn document() -> OpenApi {
             .summary(Some(r.summary));
         // The feed itself is the one route without a bearer token; its path holds the token.
         let public = r.function == "calendar-feed";
+        // FHIR answers, errors too, are application/fhir+json (errors as OperationOutcome).
+        let fhir = r.function.starts_with("fhir-");
         for segment in r.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 let schema = match public {
@@ -329,6 +368,8 @@ pub fn document() -> OpenApi {
             .content(
                 if public {
                     "text/calendar"
+                } else if fhir {
+                    "application/fhir+json"
                 } else {
                     "application/json"
                 },
@@ -354,14 +395,18 @@ pub fn document() -> OpenApi {
             by_status.entry(c.status()).or_default().push(c.as_str());
         }
         for (status, codes) in by_status {
+            // The authorizer's 401 is the native problem; a FHIR handler's own refusals are
+            // OperationOutcomes.
+            let (media, schema) = match fhir && status != 401 {
+                true => ("application/fhir+json", fhir_resource("OperationOutcome")),
+                false => (
+                    "application/problem+json",
+                    Ref::from_schema_name("Problem").into(),
+                ),
+            };
             let problem = ResponseBuilder::new()
                 .description(format!("`{}`", codes.join("`, `")))
-                .content(
-                    "application/problem+json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Problem")))
-                        .build(),
-                )
+                .content(media, ContentBuilder::new().schema(Some(schema)).build())
                 .build();
             op = op.response(status.to_string(), problem);
         }

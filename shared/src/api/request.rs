@@ -12,6 +12,22 @@ use super::{ApiError, Code, Ctx, FieldError, Request};
 use crate::domain::access::{Caller, CallerError};
 use crate::domain::{Day, UtcTime};
 
+/// Where the API was reached, as the request came in: `x-forwarded-proto` (API Gateway sets it) and
+/// `host`, for URLs handed back to clients (a feed's, a Bundle's).
+pub fn base_url(req: &Request) -> String {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    format!(
+        "{}://{}",
+        header("x-forwarded-proto").unwrap_or_else(|| "https".into()),
+        header("host").unwrap_or_else(|| "localhost".into())
+    )
+}
+
 /// Larger bodies are refused before parsing; no endpoint needs more.
 const MAX_BODY: usize = 64 * 1024;
 

@@ -165,6 +165,26 @@ impl Appointment {
         }
     }
 
+    /// For tests of what leaves the service: an in-person appointment on 2030-01-07 14:00-14:30 UTC,
+    /// booked 2030-01-01 09:00, with a reason, notes and a symptom that must never leave it.
+    #[cfg(test)]
+    pub fn example() -> Appointment {
+        let mut a = Appointment::scheduled(
+            AppointmentId::new(),
+            PatientId::new(),
+            ProviderId::new(),
+            SlotId::new(),
+            "2030-01-07T14:00:00Z".parse().expect("a time"),
+            "2030-01-07T14:30:00Z".parse().expect("a time"),
+            ConsultationType::InPerson,
+            "2030-01-01T09:00:00Z".parse().expect("a time"),
+        );
+        a.reason_for_visit = Some("chest pain".into());
+        a.notes = Some("private matters".into());
+        a.symptoms = vec!["dizziness".into()];
+        a
+    }
+
     pub fn interval(&self) -> Interval {
         Interval::new(self.start_time, self.end_time)
             .expect("a stored appointment ends after it starts")

@@ -126,24 +126,10 @@ pub fn fold(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AppointmentId, PatientId, ProviderId, SlotId};
     use proptest::prelude::*;
 
     fn appointment() -> Appointment {
-        let mut a = Appointment::scheduled(
-            AppointmentId::new(),
-            PatientId::new(),
-            ProviderId::new(),
-            SlotId::new(),
-            "2030-01-07T14:00:00Z".parse().unwrap(),
-            "2030-01-07T14:30:00Z".parse().unwrap(),
-            ConsultationType::InPerson,
-            "2030-01-01T09:00:00Z".parse().unwrap(),
-        );
-        a.reason_for_visit = Some("chest pain".into());
-        a.notes = Some("private matters".into());
-        a.symptoms = vec!["dizziness".into()];
-        a
+        Appointment::example()
     }
 
     fn unfold(text: &str) -> String {

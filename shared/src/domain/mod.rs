@@ -6,6 +6,7 @@ pub mod admission;
 pub mod appointment;
 pub mod appointment_type;
 pub mod calendar;
+pub mod fhir;
 pub mod ical;
 pub mod ids;
 pub mod lifecycle;

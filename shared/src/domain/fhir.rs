@@ -1,0 +1,240 @@
+//! FHIR R4 resources of the service's data, without I/O (DESIGN.md section 11's mapping): Appointment,
+//! Slot, Schedule, a searchset Bundle, the CapabilityStatement of what is supported, and
+//! OperationOutcome for errors. Built field by field, so no note, reason or symptom reaches an EHR
+//! through this read API unless it is mapped here.
+
+use serde_json::{json, Value};
+
+use super::{Appointment, AppointmentStatus, ProviderId, Slot, SlotState, UtcTime};
+
+/// The FHIR version served.
+pub const FHIR_VERSION: &str = "4.0.1";
+/// The media type of every FHIR answer, errors included.
+pub const MEDIA_TYPE: &str = "application/fhir+json";
+
+/// Appointment.status for an appointment status.
+pub fn appointment_status(s: AppointmentStatus) -> &'static str {
+    match s {
+        AppointmentStatus::Scheduled => "booked",
+        AppointmentStatus::Confirmed => "checked-in",
+        AppointmentStatus::InProgress => "arrived",
+        AppointmentStatus::Completed => "fulfilled",
+        AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled => "cancelled",
+        AppointmentStatus::NoShow => "noshow",
+    }
+}
+
+/// Slot.status for a slot's state.
+pub fn slot_status(s: SlotState) -> &'static str {
+    match s {
+        SlotState::Available => "free",
+        SlotState::Booked => "busy",
+        SlotState::Blocked => "busy-unavailable",
+        SlotState::Cancelled => "entered-in-error",
+    }
+}
+
+pub fn appointment(a: &Appointment) -> Value {
+    let participant = |reference: String| {
+        json!({
+            "actor": {"reference": reference},
+            "required": "required",
+            "status": "accepted",
+        })
+    };
+    let minutes = (a.end_time.timestamp().as_second() - a.start_time.timestamp().as_second()) / 60;
+    let mut out = json!({
+        "resourceType": "Appointment",
+        "id": a.id,
+        "meta": {"lastUpdated": a.updated_at},
+        "status": appointment_status(a.status),
+        "start": a.start_time,
+        "end": a.end_time,
+        "minutesDuration": minutes,
+        "created": a.created_at,
+        "slot": [{"reference": format!("Slot/{}", a.slot_id)}],
+        "participant": [
+            participant(format!("Patient/{}", a.patient_id)),
+            participant(format!("Practitioner/{}", a.provider_id)),
+        ],
+    });
+    if a.status == AppointmentStatus::Rescheduled {
+        out["cancelationReason"] = json!({"text": "rescheduled"});
+    }
+    out
+}
+
+pub fn slot(s: &Slot) -> Value {
+    json!({
+        "resourceType": "Slot",
+        "id": s.id,
+        "meta": {"lastUpdated": s.updated_at},
+        "schedule": {"reference": format!("Schedule/{}", s.provider_id)},
+        "status": slot_status(s.state()),
+        "start": s.start_time,
+        "end": s.end_time,
+        "overbooked": s.current_bookings > s.max_bookings,
+    })
+}
+
+/// A provider's Schedule: the Practitioner's bookable time (`zone`: their IANA time zone, if stored).
+pub fn schedule(provider: ProviderId, zone: Option<&str>) -> Value {
+    let mut out = json!({
+        "resourceType": "Schedule",
+        "id": provider,
+        "active": true,
+        "actor": [{"reference": format!("Practitioner/{provider}")}],
+    });
+    if let Some(z) = zone {
+        out["comment"] = json!(format!("Times in UTC; the practitioner works in {z}."));
+    }
+    out
+}
+
+/// A searchset Bundle of `resources`, found at `self_url`.
+pub fn searchset(resources: Vec<Value>, self_url: &str, base: &str) -> Value {
+    let entries: Vec<Value> = resources
+        .into_iter()
+        .map(|r| {
+            json!({
+                "fullUrl": format!("{base}/fhir/{}/{}", r["resourceType"].as_str().unwrap_or_default(), r["id"].as_str().unwrap_or_default()),
+                "resource": r,
+                "search": {"mode": "match"},
+            })
+        })
+        .collect();
+    json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": entries.len(),
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": entries,
+    })
+}
+
+/// What this server supports: read of Appointment and Schedule, search of Slot.
+pub fn capability_statement(base: &str, now: UtcTime) -> Value {
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": now,
+        "kind": "instance",
+        "software": {"name": "Clinic appointments", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "Clinic appointments, FHIR R4 read", "url": format!("{base}/fhir")},
+        "fhirVersion": FHIR_VERSION,
+        "format": [MEDIA_TYPE],
+        "rest": [{
+            "mode": "server",
+            "security": {"description": "Bearer JWT (the same authorization as the native API)."},
+            "resource": [
+                {"type": "Appointment", "interaction": [{"code": "read"}]},
+                {"type": "Schedule", "interaction": [{"code": "read"}]},
+                {
+                    "type": "Slot",
+                    "interaction": [{"code": "search-type"}],
+                    "searchParam": [
+                        {"name": "schedule", "type": "reference", "documentation": "Required: Schedule/<providerId>."},
+                        {"name": "start", "type": "date", "documentation": "Required twice: ge<instant> and lt<instant>, at most 31 days apart."},
+                        {"name": "status", "type": "token", "documentation": "free, busy, busy-unavailable or entered-in-error."},
+                    ],
+                },
+            ],
+        }],
+    })
+}
+
+/// An OperationOutcome of one error: `code` from FHIR's issue-type value set.
+pub fn operation_outcome(code: &str, diagnostics: &str) -> Value {
+    json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+    })
+}
+
+/// The issue type of an HTTP status.
+pub fn issue_code(status: u16) -> &'static str {
+    match status {
+        400 | 413 | 415 | 422 => "invalid",
+        401 => "login",
+        403 => "forbidden",
+        404 => "not-found",
+        409 => "conflict",
+        503 => "transient",
+        _ => "exception",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Interval;
+
+    #[test]
+    fn every_status_maps_to_fhir_s_value_sets() {
+        let appointment_set = [
+            "proposed",
+            "pending",
+            "booked",
+            "arrived",
+            "fulfilled",
+            "cancelled",
+            "noshow",
+            "entered-in-error",
+            "checked-in",
+            "waitlist",
+        ];
+        for s in [
+            AppointmentStatus::Scheduled,
+            AppointmentStatus::Confirmed,
+            AppointmentStatus::InProgress,
+            AppointmentStatus::Completed,
+            AppointmentStatus::Cancelled,
+            AppointmentStatus::NoShow,
+            AppointmentStatus::Rescheduled,
+        ] {
+            assert!(appointment_set.contains(&appointment_status(s)), "{s:?}");
+        }
+        let slot_set = [
+            "busy",
+            "free",
+            "busy-unavailable",
+            "busy-tentative",
+            "entered-in-error",
+        ];
+        for s in [
+            SlotState::Available,
+            SlotState::Booked,
+            SlotState::Blocked,
+            SlotState::Cancelled,
+        ] {
+            assert!(slot_set.contains(&slot_status(s)));
+        }
+    }
+
+    #[test]
+    fn an_appointment_carries_its_people_and_slot_and_nothing_said_in_it() {
+        let mut a = Appointment::example();
+        a.status = AppointmentStatus::Rescheduled;
+        let r = appointment(&a);
+        assert_eq!(r["status"], "cancelled");
+        assert_eq!(r["cancelationReason"]["text"], "rescheduled");
+        assert_eq!(r["minutesDuration"], 30);
+        assert_eq!(
+            r["participant"][1]["actor"]["reference"],
+            format!("Practitioner/{}", a.provider_id)
+        );
+        assert!(!r.to_string().contains("chest"));
+        let s = Slot::open(
+            a.slot_id,
+            a.provider_id,
+            Interval::new(a.start_time, a.end_time).unwrap(),
+            1,
+            a.created_at,
+        );
+        assert_eq!(slot(&s)["status"], "free");
+        assert_eq!(
+            slot(&s)["schedule"]["reference"],
+            format!("Schedule/{}", a.provider_id)
+        );
+    }
+}

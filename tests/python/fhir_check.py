@@ -1,0 +1,51 @@
+"""Reads a FHIR R4 resource (JSON) on stdin and validates it with fhir.resources (pinned in
+local/requirements.txt; its R4B models check structure and types, not value sets), then checks what it
+lets pass: the status value sets, a participant with a type or an actor, start and end together, a
+searchset's entries one by one. Prints "ok", or exits non-zero naming the rule."""
+
+import json
+import sys
+
+from fhir.resources.R4B import get_fhir_model_class
+
+APPOINTMENT_STATUS = {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
+                      "entered-in-error", "checked-in", "waitlist"}
+SLOT_STATUS = {"busy", "free", "busy-unavailable", "busy-tentative", "entered-in-error"}
+PARTICIPATION_STATUS = {"accepted", "declined", "tentative", "needs-action"}
+ISSUE_SEVERITY = {"fatal", "error", "warning", "information"}
+
+
+def check(resource):
+    kind = resource["resourceType"]
+    get_fhir_model_class(kind).model_validate(resource)
+    if kind == "Appointment":
+        assert resource["status"] in APPOINTMENT_STATUS, resource["status"]
+        assert ("start" in resource) == ("end" in resource), "app-2: start and end together"
+        for p in resource["participant"]:
+            assert "type" in p or "actor" in p, "app-1: a participant has a type or an actor"
+            assert p["status"] in PARTICIPATION_STATUS, p["status"]
+        assert resource.get("cancelationReason") is None or resource["status"] in {"cancelled", "noshow"}
+    elif kind == "Slot":
+        assert resource["status"] in SLOT_STATUS, resource["status"]
+        assert resource["start"] < resource["end"]
+        assert resource["schedule"]["reference"].startswith("Schedule/")
+    elif kind == "Bundle":
+        assert resource["type"] == "searchset"
+        assert resource["total"] == len(resource.get("entry", []))
+        for entry in resource.get("entry", []):
+            assert entry["fullUrl"].endswith("/" + entry["resource"]["id"])
+            check(entry["resource"])
+    elif kind == "CapabilityStatement":
+        assert resource["fhirVersion"] == "4.0.1"
+        assert resource["kind"] == "instance" and "implementation" in resource, "cpb-2 / cpb-15"
+    elif kind == "OperationOutcome":
+        for issue in resource["issue"]:
+            assert issue["severity"] in ISSUE_SEVERITY
+    elif kind == "Schedule":
+        assert resource["actor"], "a Schedule has an actor"
+    else:
+        raise AssertionError(f"unexpected {kind}")
+
+
+check(json.load(sys.stdin))
+print("ok")
