@@ -340,3 +340,31 @@ async fn the_fhir_fixtures_are_answered_by_their_handlers() {
         (404, Some("OperationOutcome"), Some("not-found"))
     );
 }
+
+#[tokio::test]
+async fn the_series_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    local::seed_fixture_slot(&app.stack.stack, &app.stack.stack.sdk)
+        .await
+        .unwrap();
+    let ctx = ctx(&app);
+    // Four weeks from the fixture slot, in part: the provider has no slot in the three weeks after.
+    let (status, series) = run(&ctx, "book-series").await;
+    assert_eq!(status, 201, "{series}");
+    assert_eq!(
+        (
+            series["appointments"].as_array().map(Vec::len),
+            series["skipped"].as_array().map(Vec::len)
+        ),
+        (Some(1), Some(3)),
+        "{series}"
+    );
+    for name in ["get-series", "cancel-series"] {
+        let (status, body) = run(&ctx, name).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{name}: {body}"
+        );
+    }
+}

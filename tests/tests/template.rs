@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 39);
+    assert_eq!(functions.len(), 42);
     for f in &functions {
         assert!(
             root()
@@ -154,6 +154,29 @@ fn each_function_may_do_only_what_it_does() {
         &["dynamodb:GetItem", "dynamodb:Query"],
     );
     expect("FhirMetadataFunction", &[]);
+    expect(
+        "BookSeriesFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
+    );
+    expect(
+        "GetSeriesFunction",
+        &["dynamodb:BatchGetItem", "dynamodb:GetItem"],
+    );
+    expect(
+        "CancelSeriesFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+        ],
+    );
     expect("ListCalendarFeedsFunction", &["dynamodb:Query"]);
     expect(
         "RevokeCalendarFeedFunction",

@@ -131,7 +131,7 @@ pub async fn get(ctx: &Ctx, req: Request) -> Reply {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelBody {
-    reason: String,
+    pub(crate) reason: String,
 }
 
 /// `POST /appointments/{id}/cancel`: the patient, the provider, staff or an admin cancels a scheduled or

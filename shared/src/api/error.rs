@@ -64,6 +64,7 @@ catalogue! {
     AppointmentTypeNotAllowed 409 "appointment_type_not_allowed": "The slot does not admit that appointment type.",
     ConsultationTypeNotOffered 409 "consultation_type_not_offered": "The appointment type is not offered as that consultation type.",
     ConcurrentUpdate 409 "concurrent_update": "The appointment changed meanwhile; read it again.",
+    SeriesUnavailable 409 "series_unavailable": "Some dates of the series have no bookable slot (they are named); nothing was booked.",
     AlreadyWaiting 409 "already_waiting": "The patient already waits for this provider on that date.",
     NoOffer 409 "no_offer": "The waitlist entry holds no offer to answer.",
     OfferExpired 409 "offer_expired": "The offer ran out before it was answered; the seat went back.",

@@ -13,6 +13,7 @@ pub mod lists;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod request;
+pub mod series;
 pub mod slots;
 pub mod views;
 pub mod waitlist;
@@ -141,6 +142,9 @@ endpoints! {
     FHIR_SLOTS "fhir-slots" => fhir::slots,
     FHIR_SCHEDULE "fhir-schedule" => fhir::schedule,
     FHIR_METADATA "fhir-metadata" => fhir::metadata,
+    BOOK_SERIES "book-series" => series::book,
+    GET_SERIES "get-series" => series::get,
+    CANCEL_SERIES "cancel-series" => series::cancel,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {

@@ -265,3 +265,13 @@ pub struct NewFeed {
 pub struct Feeds {
     pub data: Vec<FeedView>,
 }
+
+/// A recurring series with its appointments (as the caller may see them).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SeriesView {
+    #[serde(flatten)]
+    pub series: crate::store::series::Series,
+    pub appointments: Vec<crate::domain::Appointment>,
+}

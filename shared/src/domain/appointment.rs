@@ -104,6 +104,9 @@ pub struct Appointment {
     pub previous_appointment_id: Option<AppointmentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reschedule_reason: Option<String>,
+    /// The recurring series it was booked in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurring_appointment_id: Option<uuid::Uuid>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
 }
@@ -160,6 +163,7 @@ impl Appointment {
             rescheduled_from: None,
             previous_appointment_id: None,
             reschedule_reason: None,
+            recurring_appointment_id: None,
             created_at: now,
             updated_at: now,
         }

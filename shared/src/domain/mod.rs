@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod reminders;
 #[cfg(feature = "openapi")]
 pub mod schema;
+pub mod series;
 pub mod slot;
 pub mod status;
 pub mod text;

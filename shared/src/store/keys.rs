@@ -11,6 +11,7 @@
 //! | provider profile | `PROVIDER#<pid>` | `PROFILE` | | | the provider's time zone |
 //! | reminder sent | `APPT#<id>` | `REMINDER#<offset>` | | | a reminder fired once, for a standing appointment |
 //! | waitlist entry | `WAIT#<id>` | `WAIT` | `PROVIDER#<pid>#WAIT` / `<date>#<10 - priority>#<created>#<id>` | `PATIENT#<pid>#WAIT` / `<created>#<id>` | get by id; a provider's queue for a date, best first; a patient's entries |
+//! | recurring series | `SERIES#<id>` | `SERIES` | | | a series and its appointments |
 //! | calendar feed | `FEED#<sha256 of token>` | `FEED` | `OWNER#<uid>#FEEDS` / `<created>#<id>` | | a feed by its secret token (stored only hashed); an owner's feeds |
 //! | waiting claim | `PATIENT#<pid>` | `WAIT#<provider>#<date>` | | | one active entry per patient, provider and date |
 //!
@@ -104,6 +105,11 @@ pub fn queue_rank(date: Date, priority: u8, created: UtcTime, id: EntryId) -> St
 /// character after `<date>#` is a digit, and `:` follows the digits).
 pub fn queue_of_day(date: Date) -> (String, String) {
     (format!("{date}#"), format!("{date}#:"))
+}
+
+/// A recurring series.
+pub fn series(id: Uuid) -> Key {
+    Key::new(format!("SERIES#{id}"), "SERIES")
 }
 
 /// A calendar feed, under the SHA-256 (hex) of its token.

@@ -16,6 +16,7 @@ pub mod lists;
 pub mod page;
 pub mod reschedule;
 pub mod retry;
+pub mod series;
 pub mod slots;
 pub mod waitlist;
 

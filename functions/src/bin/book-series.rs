@@ -1,0 +1,6 @@
+//! The `book-series` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::BOOK_SERIES).await
+}

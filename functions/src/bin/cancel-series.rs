@@ -1,0 +1,6 @@
+//! The `cancel-series` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::CANCEL_SERIES).await
+}

@@ -1,0 +1,6 @@
+//! The `get-series` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::GET_SERIES).await
+}

@@ -1,0 +1,279 @@
+//! Booking a recurring series (DESIGN.md section 5): read the first slot, the patient's guard and the
+//! type (one BatchGetItem), the provider's zone (one GetItem), then for each later occurrence the
+//! provider's slot that starts at the same local wall-clock time (one Query each); then one transaction
+//! takes a seat of each, puts each appointment, records all their times in the patient's guard under
+//! its version, checks the type, and puts the series item. All or nothing; with `partial`, what can be
+//! booked is, and the rest is listed.
+
+use jiff::tz::TimeZone;
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::booking::{put_new, still_active, BookingError};
+use super::guard::Guard;
+use super::items::{item, Range, Stored};
+use super::keys::{self, Key};
+use super::retry::{retrying, Attempt};
+use super::{from_item, Store, StoreError, Writes};
+use crate::domain::admission::{admit, bookable};
+use crate::domain::series::{at, dates, Frequency};
+use crate::domain::{
+    Appointment, AppointmentId, AppointmentType, ConsultationType, Interval, PatientId, ProviderId,
+    Slot, SlotId, UtcTime,
+};
+
+/// A series as stored and shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Series {
+    pub id: Uuid,
+    pub patient_id: PatientId,
+    pub provider_id: ProviderId,
+    pub frequency: Frequency,
+    pub appointment_ids: Vec<AppointmentId>,
+    /// Dates of the series with no bookable slot (only with `partial`).
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    pub created_at: UtcTime,
+}
+
+/// An occurrence that could not be booked, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Skipped {
+    pub date: jiff::civil::Date,
+    /// `no_slot`, `slot_full`, `slot_unavailable`, `type_not_allowed`, `patient_conflict`.
+    pub reason: String,
+}
+
+impl Stored for Series {
+    fn key(&self) -> Key {
+        keys::series(self.id)
+    }
+}
+
+/// What a series asks for, parsed and authorized.
+#[derive(Clone, Debug)]
+pub struct NewSeries {
+    pub first_slot: SlotId,
+    pub patient_id: PatientId,
+    pub frequency: Frequency,
+    pub count: Option<usize>,
+    pub until: Option<jiff::civil::Date>,
+    pub appointment_type_id: Option<Uuid>,
+    pub consultation_type: Option<ConsultationType>,
+    pub reason_for_visit: Option<String>,
+    pub partial: bool,
+    pub max_active: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeriesError {
+    #[error("no bookable slot on {}", .0.iter().map(|s| format!("{} ({})", s.date, s.reason)).collect::<Vec<_>>().join(", "))]
+    Unavailable(Vec<Skipped>),
+    #[error("a series has at most 26 occurrences")]
+    TooLong,
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+}
+
+impl super::retry::Transient for SeriesError {
+    fn is_transient(&self) -> bool {
+        matches!(self, SeriesError::Booking(e) if super::retry::Transient::is_transient(e))
+    }
+}
+
+impl From<StoreError> for SeriesError {
+    fn from(e: StoreError) -> Self {
+        SeriesError::Booking(e.into())
+    }
+}
+
+impl From<aws_sdk_dynamodb::error::BuildError> for SeriesError {
+    fn from(e: aws_sdk_dynamodb::error::BuildError) -> Self {
+        SeriesError::Booking(StoreError::from(e).into())
+    }
+}
+
+impl Store {
+    pub async fn series(&self, id: Uuid) -> Result<Option<Series>, StoreError> {
+        self.get(&keys::series(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    pub async fn book_series(
+        &self,
+        req: &NewSeries,
+        now: UtcTime,
+    ) -> Result<(Series, Vec<Appointment>), SeriesError> {
+        retrying("book series", || self.book_series_once(req, now)).await
+    }
+
+    async fn book_series_once(
+        &self,
+        req: &NewSeries,
+        now: UtcTime,
+    ) -> Result<Attempt<(Series, Vec<Appointment>)>, SeriesError> {
+        let slot_key = keys::slot(req.first_slot);
+        let guard_key = keys::patient_schedule(req.patient_id);
+        let type_key = req.appointment_type_id.map(keys::appointment_type);
+        let mut wanted = vec![slot_key.clone(), guard_key.clone()];
+        wanted.extend(type_key.clone());
+        let mut found = self.get_many(&wanted).await?;
+        let first: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
+        bookable(&first, now, false).map_err(BookingError::from)?;
+        let kind = match &type_key {
+            None => None,
+            Some(k) => Some(from_item::<AppointmentType>(
+                found.remove(k).ok_or(BookingError::TypeNotFound)?,
+            )?),
+        };
+        let guard_item = found.remove(&guard_key);
+        let guard = Guard::read(guard_key, guard_item)?;
+        let zone = match self.provider_time_zone(first.provider_id).await? {
+            Some(z) => TimeZone::get(&z).unwrap_or(TimeZone::UTC),
+            None => TimeZone::UTC,
+        };
+        let local = first.start_time.timestamp().to_zoned(zone.clone());
+        let days =
+            dates(local.date(), req.frequency, req.count, req.until).ok_or(SeriesError::TooLong)?;
+        let length = SignedDuration::from_secs(
+            first.end_time.timestamp().as_second() - first.start_time.timestamp().as_second(),
+        );
+
+        // Each occurrence's slot: the first one, then the provider's slot at the same local time.
+        let mut chosen: Vec<(Slot, ConsultationType)> = vec![];
+        let mut skipped: Vec<Skipped> = vec![];
+        let mut taken: Vec<Interval> = vec![];
+        for (i, day) in days.iter().enumerate() {
+            let candidates: Vec<Slot> = if i == 0 {
+                vec![first.clone()]
+            } else {
+                match at(*day, local.time(), &zone) {
+                    None => vec![],
+                    Some(start) => {
+                        let query = Range::provider_slots(
+                            first.provider_id,
+                            start,
+                            start.plus(SignedDuration::from_secs(1)),
+                        )
+                        .query(self);
+                        self.all_pages(query).await?
+                    }
+                }
+            };
+            let mut reason = "no_slot";
+            let pick = candidates.into_iter().find_map(|s| {
+                if s.end_time.timestamp().as_second() - s.start_time.timestamp().as_second()
+                    != length.as_secs()
+                {
+                    return None;
+                }
+                if let Err(e) = bookable(&s, now, false) {
+                    reason = match e {
+                        crate::domain::admission::Inadmissible::SlotFull => "slot_full",
+                        _ => "slot_unavailable",
+                    };
+                    return None;
+                }
+                let Ok(consultation) = admit(&s, kind.as_ref(), req.consultation_type) else {
+                    reason = "type_not_allowed";
+                    return None;
+                };
+                let iv = s.interval();
+                if !guard.conflicts(&iv, None).is_empty() || taken.iter().any(|t| t.overlaps(&iv)) {
+                    reason = "patient_conflict";
+                    return None;
+                }
+                Some((s, consultation))
+            });
+            match pick {
+                Some((s, c)) => {
+                    taken.push(s.interval());
+                    chosen.push((s, c));
+                }
+                None => skipped.push(Skipped {
+                    date: *day,
+                    reason: reason.into(),
+                }),
+            }
+        }
+        if chosen.is_empty() || (!skipped.is_empty() && !req.partial) {
+            return Err(SeriesError::Unavailable(skipped));
+        }
+        if guard.active(now) + chosen.len() > req.max_active {
+            return Err(BookingError::TooManyAppointments(req.max_active).into());
+        }
+
+        let series_id = Uuid::new_v4();
+        let appointments: Vec<Appointment> = chosen
+            .iter()
+            .map(|(s, consultation)| {
+                let mut a = Appointment::scheduled(
+                    AppointmentId::new(),
+                    req.patient_id,
+                    s.provider_id,
+                    s.id,
+                    s.start_time,
+                    s.end_time,
+                    *consultation,
+                    now,
+                );
+                a.appointment_type_id = req.appointment_type_id;
+                a.consultation_fee = kind.as_ref().map(|t| t.consultation_fee);
+                a.reason_for_visit = req.reason_for_visit.clone();
+                a.recurring_appointment_id = Some(series_id);
+                a
+            })
+            .collect();
+        let series = Series {
+            id: series_id,
+            patient_id: req.patient_id,
+            provider_id: first.provider_id,
+            frequency: req.frequency,
+            appointment_ids: appointments.iter().map(|a| a.id).collect(),
+            skipped,
+            created_at: now,
+        };
+
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum W {
+            Seat(usize),
+            Appointment,
+            Guard,
+            TypeActive,
+            Series,
+        }
+        let mut writes = Writes::new();
+        for (i, a) in appointments.iter().enumerate() {
+            writes.add(W::Seat(i), self.take_seat(a.slot_id, now, false)?);
+            writes.add(W::Appointment, put_new(&self.table, item(a)?)?);
+        }
+        let entries: Vec<(String, Interval)> = appointments
+            .iter()
+            .map(|a| (a.id.to_string(), a.interval()))
+            .collect();
+        writes.add(W::Guard, guard.take_all(&self.table, &entries, now, None)?);
+        if let Some(key) = &type_key {
+            writes.add(W::TypeActive, still_active(&self.table, key)?);
+        }
+        writes.add(W::Series, put_new(&self.table, item(&series)?)?);
+        let Some(refused) = self.commit(writes).await? else {
+            return Ok(Attempt::Done((series, appointments)));
+        };
+        if refused.has(W::TypeActive) {
+            return Err(
+                BookingError::from(crate::domain::admission::Inadmissible::TypeInactive).into(),
+            );
+        }
+        if refused.has(W::Guard) || (0..appointments.len()).any(|i| refused.has(W::Seat(i))) {
+            return Ok(Attempt::Again); // a seat went or the patient's time moved: read again and choose
+        }
+        Err(StoreError::internal(format!("series cancelled: {refused:?}")).into())
+    }
+}
