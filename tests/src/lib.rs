@@ -357,6 +357,26 @@ impl TestApp {
         .await
     }
 
+    /// `POST /slots/bulk` of 30-minute slots from `start` to `end` local time every day of
+    /// `from`..=`to` in `zone`, which must succeed; its answer.
+    pub async fn daily_slots(
+        &self,
+        provider: &Actor,
+        zone: &str,
+        (from, to): (&str, &str),
+        (start, end): (&str, &str),
+    ) -> Value {
+        let made = self
+            .post(
+                "/slots/bulk",
+                &provider.token,
+                bulk_body(provider, zone, from, to, every_day(start, end)),
+            )
+            .await;
+        ok(&made, 201);
+        made.body
+    }
+
     /// A slot that must exist for the test to go on; its id.
     pub async fn slot(&self, provider: &Actor, hours: i64, seats: u32) -> String {
         let r = self.create_slot(provider, hours, 30, seats).await;

@@ -95,20 +95,14 @@ async fn blocking_a_range_skips_booked_slots_and_release_reopens_the_rest() {
     let app = TestApp::spawn_at(EARLY).await;
     let (provider, patient) = (app.provider().await, app.patient().await);
     let made = app
-        .post(
-            "/slots/bulk",
-            &provider.token,
-            bulk_body(
-                &provider,
-                "UTC",
-                "2027-07-01",
-                "2027-07-01",
-                every_day("09:00", "11:00"),
-            ),
+        .daily_slots(
+            &provider,
+            "UTC",
+            ("2027-07-01", "2027-07-01"),
+            ("09:00", "11:00"),
         )
         .await;
-    ok(&made, 201);
-    let ids: Vec<String> = made.body["slots"]
+    let ids: Vec<String> = made["slots"]
         .as_array()
         .unwrap()
         .iter()
@@ -267,21 +261,15 @@ async fn a_week_view_is_seven_local_days_across_a_dst_change() {
     let app = TestApp::spawn_at("2030-03-01T00:00:00Z").await;
     let (provider, patient) = (app.provider().await, app.patient().await);
     let made = app
-        .post(
-            "/slots/bulk",
-            &provider.token,
-            bulk_body(
-                &provider,
-                "America/New_York",
-                "2030-03-07",
-                "2030-03-14",
-                every_day("09:00", "10:00"),
-            ),
+        .daily_slots(
+            &provider,
+            "America/New_York",
+            ("2030-03-07", "2030-03-14"),
+            ("09:00", "10:00"),
         )
         .await;
-    ok(&made, 201);
-    assert_eq!(made.body["created"], 16);
-    let last = made.body["slots"][15]["id"].as_str().unwrap().to_owned();
+    assert_eq!(made["created"], 16);
+    let last = made["slots"][15]["id"].as_str().unwrap().to_owned();
     ok(&app.book(&patient, &last).await, 201);
 
     let path = format!("/providers/{}/schedule?date=2030-03-07&days=7", provider.id);

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use clinic_tests::{
-    both_ways, bulk_body, every_day, join_all, ok, problem, settled, Actor, Aws, TestApp,
-};
+use clinic_tests::{both_ways, join_all, ok, problem, settled, Actor, Aws, TestApp};
 use serde_json::{json, Value};
 use shared::api::Clock;
 
@@ -20,21 +18,15 @@ both_ways!(
 async fn clinic(app: &TestApp) -> (Actor, String) {
     let provider = app.provider().await;
     let made = app
-        .post(
-            "/slots/bulk",
-            &provider.token,
-            bulk_body(
-                &provider,
-                "America/New_York",
-                "2030-02-26",
-                "2030-04-05",
-                every_day("09:00", "10:00"),
-            ),
+        .daily_slots(
+            &provider,
+            "America/New_York",
+            ("2030-02-26", "2030-04-05"),
+            ("09:00", "10:00"),
         )
         .await;
-    ok(&made, 201);
-    let first = made.body["slots"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(made.body["slots"][0]["startTime"], "2030-02-26T14:00:00Z");
+    let first = made["slots"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(made["slots"][0]["startTime"], "2030-02-26T14:00:00Z");
     (provider, first)
 }
 
@@ -81,14 +73,28 @@ async fn a_weekly_series_keeps_nine_o_clock_across_dst_and_cancels_as_one(aws: A
         );
     }
 
-    // Six weeks: 09:00 in New York each time, 14:00 UTC before the change and 13:00 after.
-    let made = series(
-        &app,
-        &patient,
-        json!({"slotId": first, "frequency": "weekly", "count": 6, "consultationType": "video"}),
-    )
-    .await;
+    // Six weeks: 09:00 in New York each time, 14:00 UTC before the change and 13:00 after. Sent twice
+    // with one Idempotency-Key: one series; the key with another request is refused.
+    let six =
+        json!({"slotId": first, "frequency": "weekly", "count": 6, "consultationType": "video"});
+    let keyed = |body: &Value| {
+        app.request(
+            "POST",
+            "/appointments/recurring",
+            Some(&patient.token),
+            Some(body.to_string()),
+            &[("idempotency-key", "series-1")],
+        )
+    };
+    let made = keyed(&six).await;
     ok(&made, 201);
+    let again = keyed(&six).await;
+    ok(&again, 201);
+    assert_eq!(again.id(), made.id());
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let mut other_body = six.clone();
+    other_body["count"] = json!(5);
+    problem(&keyed(&other_body).await, 422, "idempotency_key_reused");
     let starts: Vec<&str> = made.body["appointments"]
         .as_array()
         .unwrap()

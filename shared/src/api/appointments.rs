@@ -26,7 +26,7 @@ pub struct BookBody {
 }
 
 /// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
-fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
     let Some(raw) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
@@ -97,21 +97,12 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
         Booked::Replayed(a) => (a, true),
     };
     tracing::info!(appointment_id = %appointment.id, slot_id = %appointment.slot_id, replayed, "appointment booked");
-    let mut response = json(201, &appointment.clone().as_seen_by(&who));
-    let headers = response.headers_mut();
-    headers.insert(
-        "location",
-        format!("/appointments/{}", appointment.id)
-            .parse()
-            .expect("a valid header"),
-    );
-    if replayed {
-        headers.insert(
-            "idempotent-replayed",
-            "true".parse().expect("a valid header"),
-        );
-    }
-    Ok(response)
+    Ok(super::created(
+        201,
+        &appointment.clone().as_seen_by(&who),
+        format!("/appointments/{}", appointment.id),
+        replayed,
+    ))
 }
 
 /// `GET /appointments/{id}`: one GetItem. Someone who may not see it is told it does not exist.

@@ -27,7 +27,9 @@ use std::time::Instant;
 use lambda_http::{Body, Response};
 
 pub use error::{ApiError, Code, FieldError};
-pub use request::{base_url, caller, json, json_body, path_id, Bound, Checks, Query, BOUND};
+pub use request::{
+    base_url, caller, created, json, json_body, path_id, Bound, Checks, Query, BOUND,
+};
 
 use crate::config::{Config, ConfigError};
 use crate::domain::UtcTime;

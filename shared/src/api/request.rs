@@ -231,6 +231,26 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
         .expect("a valid response")
 }
 
+/// `value` as `status` (201 for something made) with its `Location`, and `idempotent-replayed: true`
+/// when it is the answer to an earlier request with the same `Idempotency-Key`.
+pub fn created<T: Serialize>(
+    status: u16,
+    value: &T,
+    location: String,
+    replayed: bool,
+) -> Response<Body> {
+    let mut response = json(status, value);
+    let headers = response.headers_mut();
+    headers.insert("location", location.parse().expect("a valid header"));
+    if replayed {
+        headers.insert(
+            "idempotent-replayed",
+            "true".parse().expect("a valid header"),
+        );
+    }
+    response
+}
+
 /// Collects field errors of a parsed body so that one response names them all.
 #[derive(Default)]
 pub struct Checks(pub Vec<FieldError>);

@@ -67,11 +67,14 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
         "is required when booking for a patient",
     );
     checks.finish()?;
+    let key = super::appointments::idempotency_key(&req)?;
     let patient = body.patient_id.unwrap_or(PatientId::from_uuid(who.id));
     if !who.may_act_for_patient(patient) {
         return Err(ApiError::forbidden("a patient may book only for themself"));
     }
     let asked = NewSeries {
+        caller: who.id,
+        idempotency_key: key,
         first_slot: body.slot_id,
         patient_id: patient,
         frequency: body.frequency,
@@ -83,19 +86,15 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
         partial: body.partial,
         max_active: ctx.config.max_active_per_patient,
     };
-    let (series, appointments) = ctx.store.book_series(&asked, ctx.now()).await?;
-    if series.appointment_ids.len() < 2 && series.skipped.is_empty() {
-        tracing::warn!(series_id = %series.id, "a series of one");
-    }
-    tracing::info!(series_id = %series.id, booked = appointments.len(), skipped = series.skipped.len(), "series booked");
-    let mut response = json(201, &view(&who, series.clone(), appointments));
-    response.headers_mut().insert(
-        "location",
-        format!("/recurring/{}", series.id)
-            .parse()
-            .expect("a valid header"),
-    );
-    Ok(response)
+    let (series, appointments, replayed) = ctx.store.book_series(&asked, ctx.now()).await?;
+    tracing::info!(series_id = %series.id, booked = appointments.len(), skipped = series.skipped.len(), replayed, "series booked");
+    let location = format!("/recurring/{}", series.id);
+    Ok(super::created(
+        201,
+        &view(&who, series, appointments),
+        location,
+        replayed,
+    ))
 }
 
 fn view(who: &Caller, series: Series, appointments: Vec<Appointment>) -> SeriesView {

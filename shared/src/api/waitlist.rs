@@ -78,17 +78,6 @@ fn may_answer(who: &Caller, e: &Entry) -> Result<(), WaitlistError> {
     }
 }
 
-fn created(entry: &Entry) -> Reply {
-    let mut response = json(201, entry);
-    response.headers_mut().insert(
-        "location",
-        format!("/waitlist/{}", entry.id)
-            .parse()
-            .expect("a valid header"),
-    );
-    Ok(response)
-}
-
 /// `POST /waitlist`: one GetItem (the provider's zone; a one-item Query when they have no profile) and
 /// one transaction (the entry and the patient's claim on that provider and date, the type checked).
 pub async fn join(ctx: &Ctx, req: Request) -> Reply {
@@ -139,7 +128,12 @@ pub async fn join(ctx: &Ctx, req: Request) -> Reply {
     }
     ctx.store.join_waitlist(&entry).await?;
     tracing::info!(entry_id = %entry.id, provider_id = %entry.provider_id, "joined the waitlist");
-    created(&entry)
+    Ok(super::created(
+        201,
+        &entry,
+        format!("/waitlist/{}", entry.id),
+        false,
+    ))
 }
 
 /// `GET /waitlist`: a patient's own entries (oldest first), a provider's own queue (by date, then
@@ -270,12 +264,11 @@ pub async fn accept(ctx: &Ctx, req: Request) -> Reply {
         Accepted::Replayed(_, a) => (a, 200),
     };
     tracing::info!(entry_id = %id, appointment_id = %appointment.id, "waitlist offer accepted");
-    let mut response = json(status, &appointment.clone().as_seen_by(&who));
-    response.headers_mut().insert(
-        "location",
-        format!("/appointments/{}", appointment.id)
-            .parse()
-            .expect("a valid header"),
-    );
-    Ok(response)
+    // A repeat answers 200, not `idempotent-replayed`: the accept itself is the key.
+    Ok(super::created(
+        status,
+        &appointment.clone().as_seen_by(&who),
+        format!("/appointments/{}", appointment.id),
+        false,
+    ))
 }

@@ -158,21 +158,10 @@ impl Store {
         }
         let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
         bookable(&slot, now, req.overbook)?;
-        let kind = match &type_key {
-            None => None,
-            Some(k) => Some(from_item::<AppointmentType>(
-                found.remove(k).ok_or(BookingError::TypeNotFound)?,
-            )?),
-        };
+        let kind = type_of(&mut found, type_key.as_ref())?;
         let consultation = admit(&slot, kind.as_ref(), req.consultation_type)?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-        let clashes = guard.conflicts(&slot.interval(), None);
-        if !clashes.is_empty() {
-            return Err(BookingError::PatientConflict(clashes));
-        }
-        if guard.active(now) >= req.max_active {
-            return Err(BookingError::TooManyAppointments(req.max_active));
-        }
+        may_take(&guard, &slot.interval(), now, req.max_active)?;
 
         let mut appointment = Appointment::scheduled(
             AppointmentId::new(),
@@ -201,20 +190,9 @@ impl Store {
         }
         let mut writes = Writes::new();
         writes.add(W::Seat, self.take_seat(slot.id, now, req.overbook)?);
-        writes.add(
-            W::Appointment,
-            put_new(&self.table, super::items::item(&appointment)?)?,
-        );
-        writes.add(
-            W::Guard,
-            guard.take(
-                &self.table,
-                &appointment.id.to_string(),
-                &slot.interval(),
-                now,
-                None,
-            )?,
-        );
+        let (put, time) = self.new_appointment(&guard, &appointment, now)?;
+        writes.add(W::Appointment, put);
+        writes.add(W::Guard, time);
         if let Some(key) = &idem_key {
             let record = IdempotencyRecord {
                 appointment_id: appointment.id,
@@ -275,6 +253,20 @@ impl Store {
         Ok(Booked::Replayed(first))
     }
 
+    /// The two writes of a new appointment: its put (under `attribute_not_exists`), and its time in the
+    /// patient's guard under the version read.
+    pub(super) fn new_appointment(
+        &self,
+        guard: &Guard,
+        a: &Appointment,
+        now: UtcTime,
+    ) -> Result<(TransactWriteItem, TransactWriteItem), StoreError> {
+        Ok((
+            put_new(&self.table, super::items::item(a)?)?,
+            guard.take(&self.table, &a.id.to_string(), &a.interval(), now, None)?,
+        ))
+    }
+
     pub(super) fn give_seat(
         &self,
         slot: SlotId,
@@ -322,9 +314,44 @@ impl Store {
     }
 }
 
+/// The appointment type under `key` among the items read, if one was asked for.
+pub(super) fn type_of(
+    found: &mut std::collections::HashMap<Key, Item>,
+    key: Option<&Key>,
+) -> Result<Option<AppointmentType>, BookingError> {
+    match key {
+        None => Ok(None),
+        Some(k) => Ok(Some(from_item(
+            found.remove(k).ok_or(BookingError::TypeNotFound)?,
+        )?)),
+    }
+}
+
+/// Whether the patient whose guard this is may take `iv`: no overlap with what they hold, and fewer
+/// than `max_active` appointments not yet ended.
+pub(super) fn may_take(
+    guard: &Guard,
+    iv: &crate::domain::Interval,
+    now: UtcTime,
+    max_active: usize,
+) -> Result<(), BookingError> {
+    let clashes = guard.conflicts(iv, None);
+    if !clashes.is_empty() {
+        return Err(BookingError::PatientConflict(clashes));
+    }
+    if guard.active(now) >= max_active {
+        return Err(BookingError::TooManyAppointments(max_active));
+    }
+    Ok(())
+}
+
 /// A put that succeeds if no record lives under the key: absent, or past its `expiresAt` and only
 /// waiting for TTL to delete it.
-fn put_unless_live(table: &str, item: Item, now: UtcTime) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn put_unless_live(
+    table: &str,
+    item: Item,
+    now: UtcTime,
+) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))

@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::booking::{put_new, still_active, BookingError};
+use super::booking::{put_new, put_unless_live, still_active, BookingError, IDEMPOTENCY_TTL};
 use super::guard::Guard;
 use super::items::{item, Range, Stored};
 use super::keys::{self, Key};
@@ -19,8 +19,8 @@ use super::{from_item, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable};
 use crate::domain::series::{at, dates, Frequency};
 use crate::domain::{
-    Appointment, AppointmentId, AppointmentType, ConsultationType, Interval, PatientId, ProviderId,
-    Slot, SlotId, UtcTime,
+    Appointment, AppointmentId, ConsultationType, Interval, PatientId, ProviderId, Slot, SlotId,
+    UtcTime,
 };
 
 /// A series as stored and shown.
@@ -55,9 +55,22 @@ impl Stored for Series {
     }
 }
 
+/// What an `Idempotency-Key` on a series produced: the series and a hash of what was asked.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SeriesKeyRecord {
+    series_id: Uuid,
+    request: String,
+    /// Unix seconds; past it the record is gone for this purpose (TTL deletes it later).
+    expires_at: i64,
+}
+
 /// What a series asks for, parsed and authorized.
 #[derive(Clone, Debug)]
 pub struct NewSeries {
+    /// The caller and their `Idempotency-Key`, if they sent one: a retry returns the first series.
+    pub caller: Uuid,
+    pub idempotency_key: Option<String>,
     pub first_slot: SlotId,
     pub patient_id: PatientId,
     pub frequency: Frequency,
@@ -98,6 +111,38 @@ impl From<aws_sdk_dynamodb::error::BuildError> for SeriesError {
     }
 }
 
+impl NewSeries {
+    /// What makes two series requests the same, hashed.
+    fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let asked = serde_json::json!([
+            self.first_slot,
+            self.patient_id,
+            self.frequency,
+            self.count,
+            self.until,
+            self.appointment_type_id,
+            self.consultation_type,
+            self.reason_for_visit,
+            self.partial,
+        ]);
+        Sha256::digest(asked.to_string().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Where its key's record lives: the booking keys' table, in a namespace of its own.
+    fn key_record(&self) -> Option<Key> {
+        self.idempotency_key
+            .as_deref()
+            .map(|k| keys::idempotency(self.caller, &format!("series#{k}")))
+    }
+}
+
+/// A booked series, and whether it is a replay of an earlier request with the same key.
+pub type Booked = (Series, Vec<Appointment>, bool);
+
 impl Store {
     pub async fn series(&self, id: Uuid) -> Result<Option<Series>, StoreError> {
         self.get(&keys::series(id))
@@ -106,11 +151,7 @@ impl Store {
             .transpose()
     }
 
-    pub async fn book_series(
-        &self,
-        req: &NewSeries,
-        now: UtcTime,
-    ) -> Result<(Series, Vec<Appointment>), SeriesError> {
+    pub async fn book_series(&self, req: &NewSeries, now: UtcTime) -> Result<Booked, SeriesError> {
         retrying("book series", || self.book_series_once(req, now)).await
     }
 
@@ -118,21 +159,44 @@ impl Store {
         &self,
         req: &NewSeries,
         now: UtcTime,
-    ) -> Result<Attempt<(Series, Vec<Appointment>)>, SeriesError> {
+    ) -> Result<Attempt<Booked>, SeriesError> {
         let slot_key = keys::slot(req.first_slot);
         let guard_key = keys::patient_schedule(req.patient_id);
         let type_key = req.appointment_type_id.map(keys::appointment_type);
+        let record_key = req.key_record();
         let mut wanted = vec![slot_key.clone(), guard_key.clone()];
         wanted.extend(type_key.clone());
+        wanted.extend(record_key.clone());
         let mut found = self.get_many(&wanted).await?;
+        let earlier: Option<SeriesKeyRecord> = record_key
+            .as_ref()
+            .and_then(|k| found.remove(k))
+            .map(from_item)
+            .transpose()?;
+        if let Some(record) = earlier.filter(|r| r.expires_at > now.timestamp().as_second()) {
+            if record.request != req.fingerprint() {
+                return Err(BookingError::IdempotencyMismatch.into());
+            }
+            let series = self.series(record.series_id).await?.ok_or_else(|| {
+                StoreError::Corrupt("an idempotency record without its series".into())
+            })?;
+            let wanted: Vec<Key> = series
+                .appointment_ids
+                .iter()
+                .map(|a| keys::appointment(*a))
+                .collect();
+            let found = self.get_many(&wanted).await?;
+            let mut appointments = vec![];
+            for k in &wanted {
+                if let Some(i) = found.get(k) {
+                    appointments.push(from_item(i.clone())?);
+                }
+            }
+            return Ok(Attempt::Done((series, appointments, true)));
+        }
         let first: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
         bookable(&first, now, false).map_err(BookingError::from)?;
-        let kind = match &type_key {
-            None => None,
-            Some(k) => Some(from_item::<AppointmentType>(
-                found.remove(k).ok_or(BookingError::TypeNotFound)?,
-            )?),
-        };
+        let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
         let guard_item = found.remove(&guard_key);
         let guard = Guard::read(guard_key, guard_item)?;
         let zone = match self.provider_time_zone(first.provider_id).await? {
@@ -248,6 +312,7 @@ impl Store {
             Guard,
             TypeActive,
             Series,
+            Key,
         }
         let mut writes = Writes::new();
         for (i, a) in appointments.iter().enumerate() {
@@ -263,9 +328,22 @@ impl Store {
             writes.add(W::TypeActive, still_active(&self.table, key)?);
         }
         writes.add(W::Series, put_new(&self.table, item(&series)?)?);
+        if let Some(key) = &record_key {
+            let record = SeriesKeyRecord {
+                series_id,
+                request: req.fingerprint(),
+                expires_at: now.plus(IDEMPOTENCY_TTL).timestamp().as_second(),
+            };
+            let mut stored = super::to_item(&record, key, &[])?;
+            stored.insert(keys::EXPIRES_AT.to_owned(), super::n(record.expires_at));
+            writes.add(W::Key, put_unless_live(&self.table, stored, now)?);
+        }
         let Some(refused) = self.commit(writes).await? else {
-            return Ok(Attempt::Done((series, appointments)));
+            return Ok(Attempt::Done((series, appointments, false)));
         };
+        if refused.has(W::Key) {
+            return Ok(Attempt::Again); // the same key won meanwhile: the next read replays it
+        }
         if refused.has(W::TypeActive) {
             return Err(
                 BookingError::from(crate::domain::admission::Inadmissible::TypeInactive).into(),

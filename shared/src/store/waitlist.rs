@@ -29,8 +29,8 @@ use super::{from_item, key_item, n, s, Item, Store, StoreError, Writes};
 use crate::domain::admission::{admit, Inadmissible};
 use crate::domain::waitlist::{next_for, Entry, EntryStatus};
 use crate::domain::{
-    Appointment, AppointmentId, AppointmentType, ConsultationType, EntryId, PatientId, ProviderId,
-    Slot, SlotId, SlotStatus, UtcTime,
+    Appointment, AppointmentId, ConsultationType, EntryId, PatientId, ProviderId, Slot, SlotId,
+    SlotStatus, UtcTime,
 };
 
 /// An offer is made only for a slot that starts at least this far ahead.
@@ -695,21 +695,10 @@ impl Store {
         let slot: Slot = from_item(found.remove(&slot_key).ok_or_else(|| {
             StoreError::Corrupt("an offer of a slot that does not exist".into())
         })?)?;
-        let kind = match &type_key {
-            None => None,
-            Some(k) => Some(from_item::<AppointmentType>(
-                found.remove(k).ok_or(BookingError::TypeNotFound)?,
-            )?),
-        };
+        let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
         let consultation = admit(&slot, kind.as_ref(), asked.consultation_type)?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-        let clashes = guard.conflicts(&slot.interval(), None);
-        if !clashes.is_empty() {
-            return Err(BookingError::PatientConflict(clashes).into());
-        }
-        if guard.active(now) >= asked.max_active {
-            return Err(BookingError::TooManyAppointments(asked.max_active).into());
-        }
+        super::booking::may_take(&guard, &slot.interval(), now, asked.max_active)?;
         let mut appointment = Appointment::scheduled(
             AppointmentId::new(),
             entry.patient_id,
@@ -769,17 +758,9 @@ impl Store {
             TransactWriteItem::builder().update(accept).build(),
         );
         writes.add(W::Hold, TransactWriteItem::builder().update(hold).build());
-        writes.add(W::Appointment, put_new(&self.table, item(&appointment)?)?);
-        writes.add(
-            W::Guard,
-            guard.take(
-                &self.table,
-                &appointment.id.to_string(),
-                &slot.interval(),
-                now,
-                None,
-            )?,
-        );
+        let (put, time) = self.new_appointment(&guard, &appointment, now)?;
+        writes.add(W::Appointment, put);
+        writes.add(W::Guard, time);
         if let Some(key) = &type_key {
             writes.add(
                 W::TypeActive,
