@@ -5,6 +5,7 @@
 pub mod api;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -293,6 +294,15 @@ impl TestApp {
             id,
             token: r.body["token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// `n` new patients.
+    pub async fn patients(&self, n: usize) -> Vec<Actor> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.patient().await);
+        }
+        out
     }
 
     pub async fn patient(&self) -> Actor {
@@ -627,7 +637,7 @@ impl TestApp {
         done: impl Fn(&shared::domain::waitlist::Entry) -> bool,
     ) -> shared::domain::waitlist::Entry {
         let id: shared::domain::EntryId = id.parse().expect("an entry id");
-        let store = shared::store::Store::new(self.db.clone(), self.table.clone());
+        let store = self.store();
         let mut last = None;
         for _ in 0..200 {
             let entry = store.waitlist_entry(id).await.expect("the entry is read");
@@ -696,6 +706,21 @@ pub fn python_check(script: &str, input: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Each of `patients` books `slot`, all at once; the replies in their order.
+pub async fn book_at_once(app: &Arc<TestApp>, patients: &[Actor], slot: &str) -> Vec<Reply> {
+    join_all(
+        patients
+            .iter()
+            .cloned()
+            .map(|p| {
+                let (app, slot) = (app.clone(), slot.to_owned());
+                async move { app.book(&p, &slot).await }
+            })
+            .collect(),
+    )
+    .await
 }
 
 /// Runs all futures at once, each on its own task, and returns their outputs in order.

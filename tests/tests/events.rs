@@ -3,7 +3,7 @@
 //! SendMessage calls and the table's writes failing as AWS's do.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use clinic_tests::{both_ways, join_all, ok, settled, Aws, TestApp};
+use clinic_tests::{book_at_once, both_ways, ok, settled, Aws, TestApp};
 use serde_json::{json, Value};
 use shared::api::Clock;
 
@@ -150,21 +150,8 @@ async fn a_race_publishes_one_event_per_committed_booking_and_none_for_the_rolle
     ok(&before, 201);
 
     let raced = app.slot(&provider, 30, 1).await;
-    let mut patients = vec![];
-    for _ in 0..8 {
-        patients.push(app.patient().await);
-    }
-    let replies = join_all(
-        patients
-            .iter()
-            .cloned()
-            .map(|p| {
-                let (app, slot) = (app.clone(), raced.clone());
-                async move { app.book(&p, &slot).await }
-            })
-            .collect(),
-    )
-    .await;
+    let patients = app.patients(8).await;
+    let replies = book_at_once(&app, &patients, &raced).await;
     for r in &replies {
         settled(r, &[(201, ""), (409, "slot_full")], aws);
     }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use clinic_tests::api::NewSlot;
-use clinic_tests::{both_ways, join_all, ok, settled, Aws, TestApp};
+use clinic_tests::{book_at_once, both_ways, join_all, ok, settled, Aws, TestApp};
 use serde_json::json;
 use shared::api::Clock;
 
@@ -26,20 +26,8 @@ async fn fifty_patients_race_for_three_seats_and_exactly_three_get_one(aws: Aws)
     let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
     let provider = app.provider().await;
     let slot = app.slot(&provider, 48, 3).await;
-    let mut patients = vec![];
-    for _ in 0..50 {
-        patients.push(app.patient().await);
-    }
-    let replies = join_all(
-        patients
-            .into_iter()
-            .map(|p| {
-                let (app, slot) = (app.clone(), slot.clone());
-                async move { app.book(&p, &slot).await }
-            })
-            .collect(),
-    )
-    .await;
+    let patients = app.patients(50).await;
+    let replies = book_at_once(&app, &patients, &slot).await;
     let mut gave_up = 0;
     for r in &replies {
         gave_up += usize::from(settled(r, &[(201, ""), (409, "slot_full")], aws));

@@ -441,4 +441,29 @@ fn the_openapi_document_has_every_route_of_the_template_and_every_error_code() {
         );
     }
     assert_eq!(doc["openapi"], "3.1.0");
+
+    // The operations without a bearer token are exactly the routes without an authorizer.
+    let mut public: Vec<String> = template
+        .functions()
+        .unwrap()
+        .into_iter()
+        .flat_map(|f| {
+            f.routes
+                .into_iter()
+                .filter(|r| r.public)
+                .map(move |_| f.binary.clone())
+        })
+        .collect();
+    let mut open: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter(|op| op["security"] == serde_json::json!([]))
+        .map(|op| op["operationId"].as_str().unwrap().to_owned())
+        .collect();
+    public.sort();
+    open.sort();
+    assert_eq!(open, public);
+    assert_eq!(public, ["calendar-feed"]);
 }

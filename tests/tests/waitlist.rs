@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use clinic_tests::api::NewSlot;
 use clinic_tests::api::{refused, Booking};
-use clinic_tests::{both_ways, bulk_body, every_day, join_all, ok, settled, Actor, Aws, TestApp};
+use clinic_tests::{
+    book_at_once, both_ways, bulk_body, every_day, join_all, ok, settled, Actor, Aws, TestApp,
+};
 use serde_json::json;
 use shared::api::Clock;
 use shared::domain::waitlist::EntryStatus;
@@ -390,20 +392,8 @@ async fn a_freed_seat_is_offered_held_against_rivals_and_accepted(aws: Aws) {
     );
 
     // Rivals, all at once: none gets the held seat.
-    let mut rivals = vec![];
-    for _ in 0..5 {
-        rivals.push(app.patient().await);
-    }
-    let replies = join_all(
-        rivals
-            .into_iter()
-            .map(|p| {
-                let (app, slot) = (app.clone(), slot.clone());
-                async move { app.book(&p, &slot).await }
-            })
-            .collect(),
-    )
-    .await;
+    let rivals = app.patients(5).await;
+    let replies = book_at_once(&app, &rivals, &slot).await;
     for r in &replies {
         settled(r, &[(409, "slot_full")], aws);
     }

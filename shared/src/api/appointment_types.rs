@@ -114,13 +114,7 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
         .store
         .list_types(active.unwrap_or(false), limit, start)
         .await?;
-    Ok(json(
-        200,
-        &Page {
-            data: page.items,
-            next_cursor: page.next,
-        },
-    ))
+    Ok(json(200, &Page::from(page)))
 }
 
 pub async fn get(ctx: &Ctx, req: Request) -> Reply {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::views::{FeedView, Feeds, NewFeed};
-use super::{base_url, caller, json, json_body, path_id, ApiError, Ctx, Reply, Request};
+use super::{base_url, caller, json, path_id, ApiError, Ctx, Reply, Request};
 use crate::domain::ical::{calendar, FeedEvent};
 use crate::domain::{Caller, Role};
 use crate::store::feeds::{new_token, token_hash, Feed, FeedRole};
@@ -47,11 +47,7 @@ fn role_of(who: &Caller, asked: Option<FeedRole>) -> Result<FeedRole, ApiError> 
 /// `POST /calendar/feeds`: one PutItem.
 pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
-    let body: FeedRequest = if req.body().is_empty() {
-        FeedRequest::default()
-    } else {
-        json_body(&req)?
-    };
+    let body: FeedRequest = super::json_body_or_default(&req)?;
     let role = role_of(&who, body.role)?;
     let token = new_token();
     let feed = Feed {

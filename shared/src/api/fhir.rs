@@ -71,7 +71,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     answered(async {
         let provider: ProviderId = path_id(&req, "id")?;
         let zone = ctx.store.provider_time_zone(provider).await?;
-        if zone.is_none() && ctx.store.known_provider_zone(provider).await?.is_none() {
+        if zone.is_none() && !ctx.store.has_slots(provider).await? {
             return Err(ApiError::not_found("Schedule"));
         }
         Ok(fhir::schedule(provider, zone.as_deref()))
@@ -149,10 +149,9 @@ pub async fn slots(ctx: &Ctx, req: Request) -> Reply {
                 message: m.into(),
             });
         }
-        if !errors.is_empty() {
+        let (Some(provider), Ok((from, to)), true) = (provider, range, errors.is_empty()) else {
             return Err(ApiError::invalid(errors));
-        }
-        let (provider, (from, to)) = (provider.expect("checked"), range.expect("checked"));
+        };
         let found = ctx.store.slots_between(provider, from, to).await?;
         let resources: Vec<Value> = found
             .iter()

@@ -28,7 +28,8 @@ use lambda_http::{Body, Response};
 
 pub use error::{ApiError, Code, FieldError};
 pub use request::{
-    base_url, caller, created, json, json_body, path_id, Bound, Checks, Query, BOUND,
+    base_url, caller, created, json, json_body, json_body_or_default, path_id, Bound, Checks,
+    Query, BOUND,
 };
 
 use crate::config::{Config, ConfigError};

@@ -92,6 +92,15 @@ struct Route {
 
 use Code::*;
 
+/// The routes that differ from the rest, by function: the one without a bearer token (its route has
+/// `Auth: {Authorizer: NONE}` in template.yaml; a test holds the two together), which answers
+/// `text/calendar`; the FHIR ones, which answer `application/fhir+json` (errors as OperationOutcome);
+/// those that take an `Idempotency-Key`; those whose every body field is optional (no body is `{}`).
+const PUBLIC: &str = "calendar-feed";
+const FHIR: &str = "fhir-";
+const IDEMPOTENT: &[&str] = &["create-appointment", "book-series"];
+const OPTIONAL_BODY: &[&str] = &["create-calendar-feed", "accept-waitlist-offer"];
+
 const BOOKING_CONFLICTS: &[Code] = &[
     ValidationFailed,
     Forbidden,
@@ -295,9 +304,9 @@ pub fn document() -> OpenApi {
             .operation_id(Some(r.function))
             .summary(Some(r.summary));
         // The feed itself is the one route without a bearer token; its path holds the token.
-        let public = r.function == "calendar-feed";
+        let public = r.function == PUBLIC;
         // FHIR answers, errors too, are application/fhir+json (errors as OperationOutcome).
-        let fhir = r.function.starts_with("fhir-");
+        let fhir = r.function.starts_with(FHIR);
         for segment in r.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 let schema = match public {
@@ -333,7 +342,7 @@ pub fn document() -> OpenApi {
                     .schema(Some(param_schema(p.kind))),
             );
         }
-        if ["create-appointment", "book-series"].contains(&r.function) {
+        if IDEMPOTENT.contains(&r.function) {
             op = op.parameter(
                 ParameterBuilder::new()
                     .name("Idempotency-Key")
@@ -351,7 +360,7 @@ pub fn document() -> OpenApi {
         }
         if let Some(body) = r.body {
             // These take no body as `{}`: every field is optional.
-            let optional = ["create-calendar-feed", "accept-waitlist-offer"].contains(&r.function);
+            let optional = OPTIONAL_BODY.contains(&r.function);
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(if optional {

@@ -48,6 +48,15 @@ pub fn caller(ctx: &Ctx, req: &Request) -> Result<Caller, ApiError> {
     })
 }
 
+/// The JSON body as `T`, or `T::default()` when there is none: for endpoints whose every field is
+/// optional (the OpenAPI document marks their body not required).
+pub fn json_body_or_default<T: DeserializeOwned + Default>(req: &Request) -> Result<T, ApiError> {
+    if req.body().is_empty() {
+        return Ok(T::default());
+    }
+    json_body(req)
+}
+
 /// The JSON body as `T`. Unknown fields, wrong types and missing fields are named in `errors[]`.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if let Some(ct) = req.headers().get("content-type") {

@@ -11,7 +11,7 @@ use crate::domain::{
     Appointment, AppointmentStatus, Caller, ConsultationType, PatientId, Role, SlotId,
 };
 use crate::store::series::{NewSeries, Series, SeriesError};
-use crate::store::{keys, Store};
+use crate::store::Store;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -118,18 +118,7 @@ async fn read(
         .await?
         .filter(|s| who.may_read(s.patient_id, s.provider_id))
         .ok_or_else(|| ApiError::not_found("series"))?;
-    let wanted: Vec<keys::Key> = series
-        .appointment_ids
-        .iter()
-        .map(|a| keys::appointment(*a))
-        .collect();
-    let found = store.get_many(&wanted).await?;
-    let mut appointments: Vec<Appointment> = vec![];
-    for key in &wanted {
-        if let Some(item) = found.get(key) {
-            appointments.push(crate::store::from_item(item.clone())?);
-        }
-    }
+    let appointments = store.appointments_by_id(&series.appointment_ids).await?;
     Ok((series, appointments))
 }
 

@@ -17,6 +17,16 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> From<crate::store::page::Page<T>> for Page<T> {
+    /// A store page as it is answered: its items, and its LastEvaluatedKey as the next cursor.
+    fn from(page: crate::store::page::Page<T>) -> Page<T> {
+        Page {
+            data: page.items,
+            next_cursor: page.next,
+        }
+    }
+}
+
 /// A slot as clients see it: `status` is derived (`booked` when no seat is left); `notes` and
 /// `blockReason` only for its provider, staff and admins.
 #[derive(Debug, Serialize, Deserialize)]

@@ -189,13 +189,7 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
     let page = ctx.store.list_waitlist(&query, start).await?;
-    Ok(json(
-        200,
-        &Page {
-            data: page.items,
-            next_cursor: page.next,
-        },
-    ))
+    Ok(json(200, &Page::from(page)))
 }
 
 /// `GET /waitlist/{id}`: one GetItem.
@@ -244,12 +238,7 @@ pub async fn decline(ctx: &Ctx, req: Request) -> Reply {
 pub async fn accept(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let id: EntryId = path_id(&req, "id")?;
-    let has_body = !req.body().is_empty();
-    let body: AcceptBody = if has_body {
-        json_body(&req)?
-    } else {
-        AcceptBody::default()
-    };
+    let body: AcceptBody = super::json_body_or_default(&req)?;
     let mut checks = Checks::default();
     checks.text(&body.reason_for_visit, "reasonForVisit", 1000);
     checks.finish()?;
@@ -260,8 +249,8 @@ pub async fn accept(ctx: &Ctx, req: Request) -> Reply {
     };
     let may = |e: &Entry| may_answer(&who, e);
     let (appointment, status) = match ctx.store.accept_offer(id, &asked, &may, ctx.now()).await? {
-        Accepted::New(_, a) => (a, 201),
-        Accepted::Replayed(_, a) => (a, 200),
+        Accepted::New(a) => (a, 201),
+        Accepted::Replayed(a) => (a, 200),
     };
     tracing::info!(entry_id = %id, appointment_id = %appointment.id, "waitlist offer accepted");
     // A repeat answers 200, not `idempotent-replayed`: the accept itself is the key.

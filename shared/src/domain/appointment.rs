@@ -169,6 +169,30 @@ impl Appointment {
         }
     }
 
+    /// A new appointment of `patient` in a seat of `slot`, as `kind` (its id and fee) if one was asked:
+    /// what a booking, an accepted waitlist offer and each occurrence of a series make.
+    pub fn in_slot(
+        slot: &super::Slot,
+        patient: PatientId,
+        consultation: ConsultationType,
+        kind: Option<&super::AppointmentType>,
+        now: UtcTime,
+    ) -> Appointment {
+        let mut a = Appointment::scheduled(
+            AppointmentId::new(),
+            patient,
+            slot.provider_id,
+            slot.id,
+            slot.start_time,
+            slot.end_time,
+            consultation,
+            now,
+        );
+        a.appointment_type_id = kind.map(|t| t.id);
+        a.consultation_fee = kind.map(|t| t.consultation_fee);
+        a
+    }
+
     /// For tests of what leaves the service: an in-person appointment on 2030-01-07 14:00-14:30 UTC,
     /// booked 2030-01-01 09:00, with a reason, notes and a symptom that must never leave it.
     #[cfg(test)]

@@ -163,18 +163,8 @@ impl Store {
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         may_take(&guard, &slot.interval(), now, req.max_active)?;
 
-        let mut appointment = Appointment::scheduled(
-            AppointmentId::new(),
-            req.patient_id,
-            slot.provider_id,
-            slot.id,
-            slot.start_time,
-            slot.end_time,
-            consultation,
-            now,
-        );
-        appointment.appointment_type_id = req.appointment_type_id;
-        appointment.consultation_fee = kind.as_ref().map(|t| t.consultation_fee);
+        let mut appointment =
+            Appointment::in_slot(&slot, req.patient_id, consultation, kind.as_ref(), now);
         appointment.is_overbook = req.overbook;
         appointment.reason_for_visit = req.reason_for_visit.clone();
         appointment.symptoms = req.symptoms.clone();

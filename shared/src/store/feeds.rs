@@ -155,18 +155,9 @@ impl Store {
                 Range::provider_appointments(ProviderId::from_uuid(feed.owner_id), from, to)
             }
         };
-        let mut appointments: Vec<Appointment> = vec![];
-        let mut start = None;
-        loop {
-            let query = range.query(self).set_exclusive_start_key(start).limit(500);
-            let page: super::page::Page<Appointment> = self.page(query).await?;
-            appointments.extend(page.items);
-            start = match page.next.as_deref().map(|c| range.cursor(c)) {
-                Some(Ok(key)) if appointments.len() < MAX_EVENTS => Some(key),
-                _ => break,
-            };
-        }
-        appointments.truncate(MAX_EVENTS);
+        let appointments: Vec<Appointment> = self
+            .pages_up_to(range.query(self).limit(500), MAX_EVENTS)
+            .await?;
         let rooms: Vec<Key> = appointments
             .iter()
             .filter(|a| a.consultation_type == ConsultationType::InPerson)

@@ -223,6 +223,20 @@ impl Store {
             .transpose()
     }
 
+    /// The appointments with these ids that exist, in the order asked (a BatchGetItem per 100).
+    pub async fn appointments_by_id(
+        &self,
+        ids: &[AppointmentId],
+    ) -> Result<Vec<Appointment>, StoreError> {
+        let wanted: Vec<Key> = ids.iter().map(|a| keys::appointment(*a)).collect();
+        let mut found = self.get_many(&wanted).await?;
+        wanted
+            .iter()
+            .filter_map(|k| found.remove(k))
+            .map(from_item)
+            .collect()
+    }
+
     pub async fn slot(&self, id: SlotId) -> Result<Option<Slot>, StoreError> {
         self.get(&keys::slot(id)).await?.map(from_item).transpose()
     }
@@ -241,6 +255,15 @@ impl Store {
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
     ) -> Result<Vec<T>, StoreError> {
+        self.pages_up_to(query, usize::MAX).await
+    }
+
+    /// The first `max` items a query matches as `T`, page after page, reading no page past them.
+    pub async fn pages_up_to<T: DeserializeOwned>(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        max: usize,
+    ) -> Result<Vec<T>, StoreError> {
         let mut out = vec![];
         let mut start: Option<Item> = None;
         loop {
@@ -252,7 +275,8 @@ impl Store {
                 out.push(from_item(item)?);
             }
             start = page.last_evaluated_key;
-            if start.is_none() {
+            if start.is_none() || out.len() >= max {
+                out.truncate(max);
                 return Ok(out);
             }
         }

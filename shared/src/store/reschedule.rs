@@ -11,8 +11,7 @@ use super::retry::{retrying, Attempt};
 use super::{from_item, keys, s, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable, Inadmissible};
 use crate::domain::{
-    Appointment, AppointmentId, AppointmentStatus, AppointmentType, ProviderId, Slot, SlotId,
-    UtcTime,
+    Appointment, AppointmentId, AppointmentStatus, ProviderId, Slot, SlotId, UtcTime,
 };
 
 /// Where and under which rules an appointment moves.
@@ -65,12 +64,7 @@ impl Store {
         }
         bookable(&slot, now, false)?;
         // Exactly booking's rules for the appointment's type and consultation.
-        let kind = match &type_key {
-            None => None,
-            Some(k) => Some(from_item::<AppointmentType>(
-                found.remove(k).ok_or(BookingError::TypeNotFound)?,
-            )?),
-        };
+        let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
         admit(&slot, kind.as_ref(), Some(old.consultation_type))?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         let clashes = guard.conflicts(&slot.interval(), Some(&old_id));

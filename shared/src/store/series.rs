@@ -180,18 +180,7 @@ impl Store {
             let series = self.series(record.series_id).await?.ok_or_else(|| {
                 StoreError::Corrupt("an idempotency record without its series".into())
             })?;
-            let wanted: Vec<Key> = series
-                .appointment_ids
-                .iter()
-                .map(|a| keys::appointment(*a))
-                .collect();
-            let found = self.get_many(&wanted).await?;
-            let mut appointments = vec![];
-            for k in &wanted {
-                if let Some(i) = found.get(k) {
-                    appointments.push(from_item(i.clone())?);
-                }
-            }
+            let appointments = self.appointments_by_id(&series.appointment_ids).await?;
             return Ok(Attempt::Done((series, appointments, true)));
         }
         let first: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
@@ -278,18 +267,8 @@ impl Store {
         let appointments: Vec<Appointment> = chosen
             .iter()
             .map(|(s, consultation)| {
-                let mut a = Appointment::scheduled(
-                    AppointmentId::new(),
-                    req.patient_id,
-                    s.provider_id,
-                    s.id,
-                    s.start_time,
-                    s.end_time,
-                    *consultation,
-                    now,
-                );
-                a.appointment_type_id = req.appointment_type_id;
-                a.consultation_fee = kind.as_ref().map(|t| t.consultation_fee);
+                let mut a =
+                    Appointment::in_slot(s, req.patient_id, *consultation, kind.as_ref(), now);
                 a.reason_for_visit = req.reason_for_visit.clone();
                 a.recurring_appointment_id = Some(series_id);
                 a

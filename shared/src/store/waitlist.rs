@@ -29,8 +29,8 @@ use super::{from_item, key_item, n, s, Item, Store, StoreError, Writes};
 use crate::domain::admission::{admit, Inadmissible};
 use crate::domain::waitlist::{next_for, Entry, EntryStatus};
 use crate::domain::{
-    Appointment, AppointmentId, ConsultationType, EntryId, PatientId, ProviderId, Slot, SlotId,
-    SlotStatus, UtcTime,
+    Appointment, ConsultationType, EntryId, PatientId, ProviderId, Slot, SlotId, SlotStatus,
+    UtcTime,
 };
 
 /// An offer is made only for a slot that starts at least this far ahead.
@@ -124,12 +124,12 @@ pub enum Ending {
     },
 }
 
-/// What an accept produced.
+/// What an accept produced: the appointment in the held seat.
 #[derive(Debug)]
 pub enum Accepted {
-    New(Entry, Appointment),
+    New(Appointment),
     /// The entry was accepted before (a retried request): its appointment, unchanged.
-    Replayed(Entry, Appointment),
+    Replayed(Appointment),
 }
 
 /// What the patient asks for when accepting.
@@ -153,7 +153,7 @@ impl Range {
             }
             None => (None, None),
         };
-        Range::on(keys::GSI1, provider_waitlist_pk(provider), lo, hi)
+        Range::on(keys::GSI1, keys::provider_waitlist(provider), lo, hi)
     }
 
     /// A provider's queue from the day before `date` to the day after (a slot's UTC date is within a
@@ -163,7 +163,7 @@ impl Range {
         let after = date.tomorrow().unwrap_or(date);
         Range::on(
             keys::GSI1,
-            provider_waitlist_pk(provider),
+            keys::provider_waitlist(provider),
             Some(keys::queue_of_day(before).0),
             Some(keys::queue_of_day(after).1),
         )
@@ -173,10 +173,6 @@ impl Range {
     pub fn patient_entries(patient: PatientId) -> Range {
         Range::on(keys::GSI2, keys::patient_waitlist(patient), None, None)
     }
-}
-
-fn provider_waitlist_pk(provider: ProviderId) -> String {
-    keys::provider_waitlist(provider)
 }
 
 /// Whose entries a list reads.
@@ -226,13 +222,18 @@ impl Store {
         if let Some(zone) = self.provider_time_zone(provider).await? {
             return Ok(Some(TimeZone::get(&zone).unwrap_or(TimeZone::UTC)));
         }
+        Ok(self.has_slots(provider).await?.then_some(TimeZone::UTC))
+    }
+
+    /// Whether the provider has published any slot (one Query of one item).
+    pub async fn has_slots(&self, provider: ProviderId) -> Result<bool, StoreError> {
         let far = UtcTime::start_of(jiff::civil::date(2100, 1, 1));
         let early = UtcTime::start_of(jiff::civil::date(2000, 1, 1));
         let query = Range::provider_slots(provider, early, far)
             .query(self)
             .limit(1);
         let page: Page<serde::de::IgnoredAny> = self.page(query).await?;
-        Ok((!page.items.is_empty() || page.next.is_some()).then_some(TimeZone::UTC))
+        Ok(!page.items.is_empty() || page.next.is_some())
     }
 
     /// Puts a new entry and its claim in one transaction (with a check that its appointment type
@@ -348,9 +349,9 @@ impl Store {
     ///
     /// `known`: the slot's provider and start, as the job carries them. Then the first request is the
     /// Query of the provider's queue around the slot's date, which is all a slot nobody waits for costs;
-    /// with candidates, one BatchGetItem (the slot and the provider's profile, for the zone) and one
-    /// TransactWriteItems per offer: 3 requests for one offer. Without `known`, a GetItem of the slot
-    /// comes first.
+    /// with candidates, per offer one BatchGetItem of the slot (with the provider's profile, for the
+    /// zone, the first time) and one TransactWriteItems: 3 requests for one offer. Without `known`, a
+    /// GetItem of the slot comes first.
     pub async fn offer_seats(
         &self,
         slot_id: SlotId,
@@ -361,6 +362,7 @@ impl Store {
         let mut offered = vec![];
         let mut backoff = Backoff::new("offer a seat");
         let mut queue: Option<Vec<Entry>> = None;
+        let mut zone: Option<TimeZone> = None;
         let slot_key = keys::slot(slot_id);
         let (provider, start) = match known {
             Some(k) => k,
@@ -385,10 +387,13 @@ impl Store {
             if entries.is_empty() {
                 return Ok(offered);
             }
+            // The slot, fresh each round; the provider's profile (their zone) with it the first time.
             let profile_key = keys::provider_profile(provider);
-            let mut found = self
-                .get_many(&[slot_key.clone(), profile_key.clone()])
-                .await?;
+            let mut wanted = vec![slot_key.clone()];
+            if zone.is_none() {
+                wanted.push(profile_key.clone());
+            }
+            let mut found = self.get_many(&wanted).await?;
             let Some(slot) = found.remove(&slot_key).map(from_item::<Slot>).transpose()? else {
                 return Ok(offered);
             };
@@ -398,13 +403,18 @@ impl Store {
             {
                 return Ok(offered);
             }
-            let zone = found
-                .remove(&profile_key)
-                .map(from_item::<super::items::ProviderProfile>)
-                .transpose()?
-                .and_then(|p| TimeZone::get(&p.time_zone).ok())
-                .unwrap_or(TimeZone::UTC);
-            let Some(entry) = next_for(&entries, &slot, &zone).cloned() else {
+            let zone: &TimeZone = match zone {
+                Some(ref z) => z,
+                None => zone.insert(
+                    found
+                        .remove(&profile_key)
+                        .map(from_item::<super::items::ProviderProfile>)
+                        .transpose()?
+                        .and_then(|p| TimeZone::get(&p.time_zone).ok())
+                        .unwrap_or(TimeZone::UTC),
+                ),
+            };
+            let Some(entry) = next_for(&entries, &slot, zone).cloned() else {
                 return Ok(offered);
             };
             let until = now.plus(ttl).min(slot.start_time);
@@ -676,7 +686,7 @@ impl Store {
                 .ok_or_else(|| {
                     StoreError::Corrupt("an accepted entry without its appointment".into())
                 })?;
-                return Ok(Attempt::Done(Accepted::Replayed(entry, first)));
+                return Ok(Attempt::Done(Accepted::Replayed(first)));
             }
             EntryStatus::Offered if entry.live_offer(now).is_some() => {}
             EntryStatus::Cancelled | EntryStatus::Declined => {
@@ -699,18 +709,8 @@ impl Store {
         let consultation = admit(&slot, kind.as_ref(), asked.consultation_type)?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         super::booking::may_take(&guard, &slot.interval(), now, asked.max_active)?;
-        let mut appointment = Appointment::scheduled(
-            AppointmentId::new(),
-            entry.patient_id,
-            slot.provider_id,
-            slot.id,
-            slot.start_time,
-            slot.end_time,
-            consultation,
-            now,
-        );
-        appointment.appointment_type_id = entry.appointment_type_id;
-        appointment.consultation_fee = kind.as_ref().map(|t| t.consultation_fee);
+        let mut appointment =
+            Appointment::in_slot(&slot, entry.patient_id, consultation, kind.as_ref(), now);
         appointment.reason_for_visit = asked.reason_for_visit.clone();
 
         #[derive(Clone, Copy, Debug, PartialEq)]
@@ -769,11 +769,7 @@ impl Store {
         }
         writes.add(W::Claim, self.release_claim(&entry)?);
         let Some(refused) = self.commit(writes).await? else {
-            let mut accepted = entry;
-            accepted.status = EntryStatus::Accepted;
-            accepted.accepted_appointment_id = Some(appointment.id);
-            accepted.updated_at = now;
-            return Ok(Attempt::Done(Accepted::New(accepted, appointment)));
+            return Ok(Attempt::Done(Accepted::New(appointment)));
         };
         if refused.has(W::TypeActive) {
             return Err(Inadmissible::TypeInactive.into());

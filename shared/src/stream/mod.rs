@@ -61,13 +61,16 @@ fn retry_worthy<E: aws_sdk_scheduler::error::ProvideErrorMetadata, R>(
     }
 }
 
-fn appointment(image: &serde_dynamo::Item) -> Result<Option<Appointment>, PublishError> {
-    if image.is_empty() {
-        return Ok(None);
+fn appointment(image_of: &serde_dynamo::Item) -> Result<Option<Appointment>, PublishError> {
+    image(image_of, "appointment")
+}
+
+/// What kind of item a record is about, from its sort key.
+fn kind(record: &EventRecord) -> Result<ItemKind, PublishError> {
+    match record.change.keys.get(keys::SK) {
+        Some(serde_dynamo::AttributeValue::S(sk)) => Ok(keys::kind_of(sk)),
+        _ => Err(PublishError::Record("record without a sort key".into())),
     }
-    serde_dynamo::from_item(image.clone())
-        .map(Some)
-        .map_err(|_| PublishError::Record("appointment image".into()))
 }
 
 /// The event name for a status an appointment has just reached.
@@ -98,11 +101,7 @@ fn effect_id(record: &EventRecord, what: &str) -> Uuid {
 
 /// The side effects of one stream record. Pure: tested without AWS.
 pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
-    let sk = match record.change.keys.get(keys::SK) {
-        Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
-        _ => return Err(PublishError::Record("record without a sort key".into())),
-    };
-    match keys::kind_of(&sk) {
+    match kind(record)? {
         ItemKind::Appointment => {}
         ItemKind::Reminder if record.event_name == "INSERT" => return reminder_due(record),
         ItemKind::WaitlistEntry => return waitlist_effects(record),
@@ -333,11 +332,7 @@ pub fn schedule_changes(
     record: &EventRecord,
     plan: &Plan,
 ) -> Result<Vec<ScheduleChange>, PublishError> {
-    let sk = match record.change.keys.get(keys::SK) {
-        Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
-        _ => return Err(PublishError::Record("record without a sort key".into())),
-    };
-    match keys::kind_of(&sk) {
+    match kind(record)? {
         ItemKind::Appointment => {}
         ItemKind::WaitlistEntry => return offer_schedules(record, plan),
         _ => return Ok(vec![]),
@@ -430,11 +425,7 @@ pub fn offer_schedule_name(entry: crate::domain::EntryId, count: u32) -> String 
 /// The fees a change asks billing for: a late cancellation's and a no-show's, when configured. Once
 /// each: the status changes once, and a redelivered record carries the same `eventId`.
 pub fn fee_requests(record: &EventRecord, fees: &Fees) -> Result<Vec<Effect>, PublishError> {
-    let sk = match record.change.keys.get(keys::SK) {
-        Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
-        _ => return Err(PublishError::Record("record without a sort key".into())),
-    };
-    if keys::kind_of(&sk) != ItemKind::Appointment || record.event_name != "MODIFY" {
+    if kind(record)? != ItemKind::Appointment || record.event_name != "MODIFY" {
         return Ok(vec![]);
     }
     let (Some(old), Some(new)) = (
