@@ -156,6 +156,26 @@ impl Config {
         })
     }
 
+    /// What applies to a provider who set nothing: this configuration's terms.
+    pub fn provider_defaults(&self) -> crate::domain::settings::Defaults {
+        crate::domain::settings::Defaults {
+            late_cancellation_hours: u32::try_from(self.late_cancellation_window.as_hours())
+                .unwrap_or(24),
+            check_in_opens_minutes: u32::try_from(self.check_in.opens_before.as_mins())
+                .unwrap_or(30),
+            reminder_offsets: self.reminder_offsets.clone(),
+            late_cancellation_fee: self.fees.late_cancellation,
+            no_show_fee: self.fees.no_show,
+        }
+    }
+
+    /// The defaults of an unconfigured deployment.
+    pub fn default_provider_settings() -> crate::domain::settings::Defaults {
+        Config::from_lookup(|_| None)
+            .expect("the defaults are valid")
+            .provider_defaults()
+    }
+
     pub fn require(value: &Option<String>, name: &'static str) -> Result<String, ConfigError> {
         value
             .clone()

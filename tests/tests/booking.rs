@@ -32,7 +32,7 @@ async fn a_cancelled_seat_goes_to_the_next_patient() {
 }
 
 #[tokio::test]
-async fn booking_costs_two_requests_cancel_two_and_get_one() {
+async fn booking_costs_three_requests_cancel_two_and_get_one() {
     let app = TestApp::spawn().await;
     let provider = app.provider().await;
     let patient = app.patient().await;
@@ -42,17 +42,22 @@ async fn booking_costs_two_requests_cancel_two_and_get_one() {
     let booked = app.book(&patient, &slot).await;
     assert_eq!(booked.status, 201);
     let counts = app.counter.take();
-    assert_eq!(counts.values().sum::<u32>(), 2, "{counts:?}");
+    assert_eq!(counts.values().sum::<u32>(), 3, "{counts:?}");
+    // The batch read, the provider's settings (the slot names the provider), the transaction.
     assert_eq!(
-        (counts["BatchGetItem"], counts["TransactWriteItems"]),
-        (1, 1)
+        (
+            counts["BatchGetItem"],
+            counts["GetItem"],
+            counts["TransactWriteItems"]
+        ),
+        (1, 1, 1)
     );
 
     let keyed = app.book_with_key(&app.patient().await, &slot, "k-1").await;
     assert_eq!(keyed.status, 201);
     assert_eq!(
         app.counter.take().values().sum::<u32>(),
-        2,
+        3,
         "an Idempotency-Key costs no extra request"
     );
 

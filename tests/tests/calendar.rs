@@ -416,8 +416,8 @@ async fn appointment_types_set_the_fee_and_what_a_slot_admits() {
     ok(&booked, 201);
     assert_eq!(
         app.counter.take().values().sum::<u32>(),
-        2,
-        "the type is read in the same batch"
+        3,
+        "the type is read in the same batch (then the provider's settings, then the transaction)"
     );
     assert_eq!(
         (

@@ -368,3 +368,53 @@ async fn the_series_fixtures_are_answered_by_their_handlers() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_settings_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    let ctx = ctx(&app);
+    // Nothing set: today's behaviour, from the configuration.
+    let (status, before) = run(&ctx, "get-provider-settings").await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(
+        (
+            before["timeZone"].as_str(),
+            before["minimumNoticeMinutes"].as_u64(),
+            before["maxAppointmentsPerDay"].is_null(),
+            before["lateCancellationHours"].as_u64(),
+            before["reminderOffsets"].clone(),
+            before["updatedAt"].is_null()
+        ),
+        (
+            Some("UTC"),
+            Some(0),
+            true,
+            Some(24),
+            serde_json::json!(["24h", "2h", "30m"]),
+            true
+        ),
+        "{before}"
+    );
+    let (status, put) = run(&ctx, "put-provider-settings").await;
+    assert_eq!(status, 200, "{put}");
+    let (status, after) = run(&ctx, "get-provider-settings").await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(put, after);
+    assert_eq!(
+        (
+            after["timeZone"].as_str(),
+            after["maxAppointmentsPerDay"].as_u64(),
+            after["reminderOffsets"].clone(),
+            after["noShowFee"].as_f64(),
+            after["providerId"].as_str()
+        ),
+        (
+            Some("America/New_York"),
+            Some(12),
+            serde_json::json!(["24h", "1h"]),
+            Some(40.0),
+            Some(local::FIXTURE_PROVIDER)
+        ),
+        "{after}"
+    );
+}

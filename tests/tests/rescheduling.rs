@@ -36,7 +36,10 @@ async fn rescheduling_moves_the_seat_and_the_patients_time_in_one_step() {
         .await;
     ok(&moved, 201);
     let counts = app.counter.take();
-    assert_eq!(counts.values().sum::<u32>(), 3, "{counts:?}");
+    // The appointment, the batch (slot, guard, the old provider's settings), the new slot's provider's
+    // settings (another provider: one GetItem more), the transaction.
+    assert_eq!(counts.values().sum::<u32>(), 4, "{counts:?}");
+    assert_eq!(counts["GetItem"], 2, "{counts:?}");
     let new = moved.id();
     assert_eq!(
         (

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 42);
+    assert_eq!(functions.len(), 44);
     for f in &functions {
         assert!(
             root()
@@ -178,6 +178,8 @@ fn each_function_may_do_only_what_it_does() {
         ],
     );
     expect("ListCalendarFeedsFunction", &["dynamodb:Query"]);
+    expect("GetProviderSettingsFunction", &["dynamodb:GetItem"]);
+    expect("PutProviderSettingsFunction", &["dynamodb:UpdateItem"]);
     expect(
         "RevokeCalendarFeedFunction",
         &["dynamodb:Query", "dynamodb:UpdateItem"],

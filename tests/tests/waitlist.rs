@@ -983,7 +983,9 @@ async fn waitlist_operations_cost_a_few_requests_each() {
         .set_item(Some(
             shared::store::items::item(&shared::store::items::ProviderProfile {
                 provider_id: provider,
-                time_zone: "Europe/Lisbon".into(),
+                time_zone: Some("Europe/Lisbon".into()),
+                settings: None,
+                settings_updated_at: None,
                 updated_at: now,
             })
             .unwrap(),

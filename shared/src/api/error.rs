@@ -73,6 +73,9 @@ catalogue! {
     CheckInWindow 422 "check_in_window": "Check-in is not open at this time.",
     AppointmentNotOver 422 "appointment_not_over": "A no-show can be recorded only after the end.",
     AppointmentOver 422 "appointment_over": "The appointment has ended; only staff can cancel it now.",
+    TooLateToBook 422 "too_late_to_book": "The slot starts sooner than the provider's minimum notice.",
+    TooFarAhead 422 "too_far_ahead": "The slot lies beyond the provider's booking horizon (maxAdvanceDays).",
+    DailyLimitReached 422 "daily_limit_reached": "The provider's day already holds their most appointments per day.",
     Contended 503 "contended": "Contention or throttling outlasted the retries; retry after Retry-After seconds.",
     StoreUnavailable 503 "store_unavailable": "The store could not serve the request.",
 }
@@ -256,6 +259,7 @@ impl From<BookingError> for ApiError {
             BookingError::SlotNotFound => return ApiError::not_found("slot"),
             BookingError::TypeNotFound => return ApiError::not_found("appointment type"),
             BookingError::Inadmissible(why) => return why.into(),
+            BookingError::Rule(broken) => return broken.into(),
             BookingError::Store(s) => return s.into(),
             BookingError::PatientConflict(_) => Code::PatientConflict,
             BookingError::TooManyAppointments(_) => Code::TooManyAppointments,
@@ -279,6 +283,18 @@ impl From<Inadmissible> for ApiError {
             Inadmissible::SlotUnavailable(why) => ApiError::new(code, why),
             _ => ApiError::new(code, e.to_string()),
         }
+    }
+}
+
+impl From<crate::domain::settings::Broken> for ApiError {
+    fn from(e: crate::domain::settings::Broken) -> ApiError {
+        use crate::domain::settings::Broken;
+        let code = match e {
+            Broken::TooLate { .. } => Code::TooLateToBook,
+            Broken::TooFarAhead { .. } => Code::TooFarAhead,
+            Broken::DailyLimit { .. } => Code::DailyLimitReached,
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 

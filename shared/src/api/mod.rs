@@ -14,6 +14,7 @@ pub mod lists;
 pub mod openapi;
 mod request;
 pub mod series;
+pub mod settings;
 pub mod slots;
 pub mod views;
 pub mod waitlist;
@@ -85,7 +86,7 @@ impl Ctx {
     pub fn new(db: aws_sdk_dynamodb::Client, config: Config) -> Result<Ctx, ConfigError> {
         let table = Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Ctx {
-            store: Store::new(db, table),
+            store: Store::new(db, table).with_defaults(config.provider_defaults()),
             config,
             clock: Clock::System,
         })
@@ -148,6 +149,8 @@ endpoints! {
     BOOK_SERIES "book-series" => series::book,
     GET_SERIES "get-series" => series::get,
     CANCEL_SERIES "cancel-series" => series::cancel,
+    GET_PROVIDER_SETTINGS "get-provider-settings" => settings::get,
+    PUT_PROVIDER_SETTINGS "put-provider-settings" => settings::put,
 }
 
 pub fn endpoint(function: &str) -> Option<Endpoint> {

@@ -107,6 +107,10 @@ pub struct Appointment {
     /// The recurring series it was booked in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurring_appointment_id: Option<uuid::Uuid>,
+    /// The provider's terms it was booked under (none for appointments booked before settings existed:
+    /// the configuration's then apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms: Option<super::settings::Terms>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
 }
@@ -164,18 +168,21 @@ impl Appointment {
             previous_appointment_id: None,
             reschedule_reason: None,
             recurring_appointment_id: None,
+            terms: None,
             created_at: now,
             updated_at: now,
         }
     }
 
     /// A new appointment of `patient` in a seat of `slot`, as `kind` (its id and fee) if one was asked:
-    /// what a booking, an accepted waitlist offer and each occurrence of a series make.
+    /// what a booking, an accepted waitlist offer and each occurrence of a series make, under the
+    /// provider's `rules` as its terms.
     pub fn in_slot(
         slot: &super::Slot,
         patient: PatientId,
         consultation: ConsultationType,
         kind: Option<&super::AppointmentType>,
+        rules: &super::settings::Rules,
         now: UtcTime,
     ) -> Appointment {
         let mut a = Appointment::scheduled(
@@ -190,6 +197,7 @@ impl Appointment {
         );
         a.appointment_type_id = kind.map(|t| t.id);
         a.consultation_fee = kind.map(|t| t.consultation_fee);
+        a.terms = Some(rules.terms(slot.start_time));
         a
     }
 

@@ -393,10 +393,11 @@ pub fn refusal(
     }
     match action.rule().when {
         When::CheckInWindow => {
-            let (opens, closes) = (
-                a.start_time.plus(-window.opens_before),
-                a.start_time.plus(window.closes_after),
+            let opens = a.terms.as_ref().map_or_else(
+                || a.start_time.plus(-window.opens_before),
+                |t| t.check_in_opens_at,
             );
+            let closes = a.start_time.plus(window.closes_after);
             (now < opens || now > closes).then_some(Refusal::CheckInWindow { opens, closes })
         }
         When::AfterEnd => (now < a.end_time).then_some(Refusal::NotOverYet { ends: a.end_time }),

@@ -14,6 +14,7 @@ pub mod reminders;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod series;
+pub mod settings;
 pub mod slot;
 pub mod status;
 pub mod text;

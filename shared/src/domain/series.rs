@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::UtcTime;
 
 /// At most this many occurrences: 2 writes each, plus the patient's guard, the type's check and the
-/// series item, fit one transaction (26 x 2 + 3 = 55 of DynamoDB's 100 actions:
-/// https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html; 49 would
-/// fill all 100 without a type check, 48 with one).
+/// series item, fit one transaction (26 x 3 + 4 = 82 of DynamoDB's 100 actions:
+/// https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html; each
+/// occurrence is its seat, its appointment and its provider's day count; 32 would fill 100 with a type
+/// check and an idempotency record).
 pub const MAX_OCCURRENCES: usize = 26;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

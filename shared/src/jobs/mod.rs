@@ -97,7 +97,8 @@ impl Worker {
     ) -> Result<Worker, crate::config::ConfigError> {
         let table = crate::config::Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Worker {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), table),
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), table)
+                .with_defaults(config.provider_defaults()),
             offer_ttl: config.offer_ttl,
             max_offers: config.max_offers,
         })

@@ -1,10 +1,12 @@
 //! Booking: the write where double booking would happen if it could. Cancelling and rescheduling, which
 //! give seats back and move them, are in `cancel.rs` and `reschedule.rs`.
 //!
-//! Book is two requests: one consistent BatchGetItem (slot, patient guard, idempotency record), then one
-//! TransactWriteItems that takes a seat under `status = available AND currentBookings < maxBookings AND
-//! startTime > now`, puts the appointment, records the patient's time under the guard's version, and puts
-//! the idempotency record. The seat counter commutes, so fifty racing patients need no retries among
+//! Book is three requests: one consistent BatchGetItem (slot, patient guard, idempotency record, type),
+//! one GetItem of the provider's profile (the slot names the provider; their settings hold the booking
+//! rules), then one TransactWriteItems that takes a seat under `status = available AND currentBookings <
+//! maxBookings AND startTime > now`, puts the appointment, records the patient's time under the guard's
+//! version, counts the appointment on the provider's local day under their daily limit, and puts the
+//! idempotency record. The seat counter commutes, so fifty racing patients need no retries among
 //! themselves: exactly `maxBookings` transactions pass the seat condition.
 
 use aws_sdk_dynamodb::types::{
@@ -19,6 +21,7 @@ use super::guard::Guard;
 use super::retry::{retrying, Attempt, Transient};
 use super::{from_item, keys, n, s, Item, Key, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable, Inadmissible};
+use crate::domain::settings::{Broken, Rules};
 use crate::domain::{
     Appointment, AppointmentId, AppointmentType, ConsultationType, PatientId, Slot, SlotId,
     SlotStatus, UtcTime,
@@ -37,7 +40,7 @@ pub struct NewBooking {
     /// As asked; with a type, it must be one the type offers (default: the type's first).
     pub consultation_type: Option<ConsultationType>,
     pub appointment_type_id: Option<Uuid>,
-    /// Staff booking one seat beyond `maxBookings`.
+    /// Staff booking one seat beyond `maxBookings` (and beyond the provider's daily limit).
     pub overbook: bool,
     pub reason_for_visit: Option<String>,
     pub symptoms: Vec<String>,
@@ -59,6 +62,9 @@ pub enum BookingError {
     SlotNotFound,
     #[error(transparent)]
     Inadmissible(#[from] Inadmissible),
+    /// A rule of the provider's settings.
+    #[error(transparent)]
+    Rule(#[from] Broken),
     #[error("the patient already has an appointment at that time")]
     PatientConflict(Vec<String>),
     #[error("the patient already holds the most active appointments allowed ({0})")]
@@ -162,9 +168,17 @@ impl Store {
         let consultation = admit(&slot, kind.as_ref(), req.consultation_type)?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         may_take(&guard, &slot.interval(), now, req.max_active)?;
+        let rules = self.provider_rules(slot.provider_id).await?;
+        rules.admits(slot.start_time, now)?;
 
-        let mut appointment =
-            Appointment::in_slot(&slot, req.patient_id, consultation, kind.as_ref(), now);
+        let mut appointment = Appointment::in_slot(
+            &slot,
+            req.patient_id,
+            consultation,
+            kind.as_ref(),
+            &rules,
+            now,
+        );
         appointment.is_overbook = req.overbook;
         appointment.reason_for_visit = req.reason_for_visit.clone();
         appointment.symptoms = req.symptoms.clone();
@@ -177,12 +191,15 @@ impl Store {
             Guard,
             Idempotency,
             TypeActive,
+            Day,
         }
         let mut writes = Writes::new();
         writes.add(W::Seat, self.take_seat(slot.id, now, req.overbook)?);
         let (put, time) = self.new_appointment(&guard, &appointment, now)?;
         writes.add(W::Appointment, put);
         writes.add(W::Guard, time);
+        let limit = rules.max_appointments_per_day.filter(|_| !req.overbook);
+        writes.add(W::Day, self.count_day(&appointment, limit)?);
         if let Some(key) = &idem_key {
             let record = IdempotencyRecord {
                 appointment_id: appointment.id,
@@ -212,6 +229,9 @@ impl Store {
         }
         if let Some(current) = refused.item(W::Seat) {
             bookable(&from_item(current)?, now, req.overbook)?;
+        }
+        if refused.has(W::Day) {
+            return Err(daily_limit(&rules, &appointment).into());
         }
         if refused.has(W::Appointment) {
             return Err(StoreError::Corrupt("a fresh appointment id already exists".into()).into());
@@ -255,6 +275,18 @@ impl Store {
             put_new(&self.table, super::items::item(a)?)?,
             guard.take(&self.table, &a.id.to_string(), &a.interval(), now, None)?,
         ))
+    }
+
+    /// The count of `a` on its provider's local day (`a.terms.day`), under `limit` if any.
+    pub(super) fn count_day(
+        &self,
+        a: &Appointment,
+        limit: Option<u32>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let terms = a.terms.as_ref().ok_or_else(|| {
+            StoreError::internal("a new appointment is booked under its provider's terms")
+        })?;
+        super::settings::count_in(&self.table, a.provider_id, terms.day, limit)
     }
 
     pub(super) fn give_seat(
@@ -301,6 +333,14 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+/// The daily limit `a` would pass.
+pub(super) fn daily_limit(rules: &Rules, a: &Appointment) -> Broken {
+    Broken::DailyLimit {
+        limit: rules.max_appointments_per_day.unwrap_or(0),
+        day: rules.day_of(a.start_time),
     }
 }
 

@@ -13,8 +13,9 @@ use crate::domain::{Appointment, AppointmentStatus, UtcTime};
 
 impl Store {
     /// Cancels `appointment` as it was read: valid only if its status has not changed since. Frees the
-    /// seat and the patient's time in the same transaction. `Ok(None)` means the status moved under us
-    /// and the caller should read again.
+    /// seat, the patient's time and its place in the provider's day count in the same transaction. It is
+    /// late by its own terms (else by `late_window`, the configuration's). `Ok(None)` means the status
+    /// moved under us and the caller should read again.
     pub async fn cancel(
         &self,
         appointment: &Appointment,
@@ -29,6 +30,10 @@ impl Store {
         cancelled.cancelled_at = Some(now);
         cancelled.cancelled_by = Some(by);
         cancelled.cancellation_reason = Some(reason.to_owned());
+        let late_window = appointment
+            .terms
+            .as_ref()
+            .map_or(late_window, |t| t.late_cancellation_window());
         cancelled.late_cancellation = Some(is_late_cancellation(
             now,
             appointment.start_time,
@@ -70,6 +75,7 @@ impl Store {
             Status,
             FreeSeat,
             Guard,
+            Day,
         }
         let mut writes = Writes::new();
         writes.add(
@@ -85,6 +91,12 @@ impl Store {
                 &appointment.id.to_string(),
             )?,
         );
+        if let Some(terms) = &appointment.terms {
+            writes.add(
+                W::Day,
+                super::settings::count_out(&self.table, appointment.provider_id, terms.day)?,
+            );
+        }
         let Some(refused) = self.commit(writes).await? else {
             return Ok(Some(cancelled));
         };

@@ -80,13 +80,31 @@ impl Stored for AppointmentType {
     }
 }
 
-/// What the service keeps of a provider: the time zone of their last bulk generation.
+/// What the service keeps of a provider: the time zone of their last bulk generation and their
+/// settings. Bulk generation sets only `timeZone`, `PUT /providers/{id}/settings` only `settings`: each
+/// is an UpdateItem of its own attributes, so neither overwrites the other.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderProfile {
     pub provider_id: ProviderId,
-    pub time_zone: String,
+    /// The zone of the last bulk generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<crate::domain::settings::Settings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_updated_at: Option<UtcTime>,
     pub updated_at: UtcTime,
+}
+
+impl ProviderProfile {
+    /// The provider's zone: the settings', else the last bulk generation's.
+    pub fn zone_name(&self) -> Option<&str> {
+        self.settings
+            .as_ref()
+            .and_then(|s| s.time_zone.as_deref())
+            .or(self.time_zone.as_deref())
+    }
 }
 
 impl Stored for ProviderProfile {
@@ -562,7 +580,9 @@ mod tests {
         let provider = ProviderId::new();
         let profile = ProviderProfile {
             provider_id: provider,
-            time_zone: "Europe/Paris".into(),
+            time_zone: Some("Europe/Paris".into()),
+            settings: None,
+            settings_updated_at: None,
             updated_at: t("2030-01-01T00:00:00Z"),
         };
         assert_eq!(

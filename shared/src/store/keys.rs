@@ -133,6 +133,11 @@ pub fn provider_profile(provider: ProviderId) -> Key {
     Key::new(format!("PROVIDER#{provider}"), "PROFILE")
 }
 
+/// The count of a provider's appointments on one of their local days (`maxAppointmentsPerDay`).
+pub fn provider_booked(provider: ProviderId, day: jiff::civil::Date) -> Key {
+    Key::new(format!("PROVIDER#{provider}"), &format!("BOOKED#{day}"))
+}
+
 /// GSI1 partition of a patient's appointments.
 pub fn patient_appointments(patient: PatientId) -> String {
     format!("PATIENT#{patient}")

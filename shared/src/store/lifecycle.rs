@@ -103,9 +103,17 @@ impl Store {
             }
         }
         if let Some((lo, hi)) = c.start_between {
+            // Check-in opens at the appointment's own `terms.checkInOpensAt` (its provider's setting when
+            // booked); one booked before terms existed opens by the configuration (`:hi`).
             values.insert(":lo".into(), s(lo.to_string()));
             values.insert(":hi".into(), s(hi.to_string()));
-            condition.push("startTime BETWEEN :lo AND :hi".into());
+            values.insert(":at".into(), s(c.now.to_string()));
+            names.insert("#terms".into(), "terms".into());
+            names.insert("#opens".into(), "checkInOpensAt".into());
+            condition.push(
+                "startTime >= :lo AND (#terms.#opens <= :at OR (attribute_not_exists(#terms) AND startTime <= :hi))"
+                    .into(),
+            );
         }
         if let Some(end) = c.ended_by {
             values.insert(":end".into(), s(end.to_string()));

@@ -17,6 +17,7 @@ pub mod page;
 pub mod reschedule;
 pub mod retry;
 pub mod series;
+pub mod settings;
 pub mod slots;
 pub mod waitlist;
 
@@ -38,6 +39,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Store {
     pub db: aws_sdk_dynamodb::Client,
     pub table: String,
+    /// What applies where a provider set nothing (the deployment's configuration).
+    pub defaults: crate::domain::settings::Defaults,
 }
 
 /// The writes of one transaction, each under a name, so that a cancellation is read by name and not by
@@ -197,7 +200,14 @@ impl Store {
         Store {
             db,
             table: table.into(),
+            defaults: crate::config::Config::default_provider_settings(),
         }
+    }
+
+    /// This store with the configuration's defaults for providers' settings.
+    pub fn with_defaults(mut self, defaults: crate::domain::settings::Defaults) -> Store {
+        self.defaults = defaults;
+        self
     }
 
     /// One strongly consistent GetItem (more when throttled).

@@ -28,9 +28,11 @@ pub struct Move<'a> {
 impl Store {
     /// Moves `old` (as read) to a seat of `new_slot` in one transaction: the old appointment becomes
     /// `rescheduled` (if its status is still what was read), its seat is given back, a seat of the new
-    /// slot is taken under the same conditions as a booking, the new appointment is put, and the
-    /// patient's guard swaps the old time for the new under its version. Two requests (the batch read
-    /// and the transaction); `Ok(None)` means `old` changed meanwhile and should be read again.
+    /// slot is taken under the same conditions as a booking, the new appointment is put, the patient's
+    /// guard swaps the old time for the new under its version, and the provider's day counts move
+    /// (under the new day's limit). Two requests (the batch read, which takes the old provider's
+    /// profile along, and the transaction), one more GetItem when the new slot is another provider's;
+    /// `Ok(None)` means `old` changed meanwhile and should be read again.
     pub async fn reschedule(
         &self,
         old: &Appointment,
@@ -55,7 +57,8 @@ impl Store {
         let guard_key = keys::patient_schedule(old.patient_id);
         let type_key = old.appointment_type_id.map(keys::appointment_type);
         let old_id = old.id.to_string();
-        let mut wanted = vec![slot_key.clone(), guard_key.clone()];
+        let profile_key = keys::provider_profile(old.provider_id);
+        let mut wanted = vec![slot_key.clone(), guard_key.clone(), profile_key.clone()];
         wanted.extend(type_key.clone());
         let mut found = self.get_many(&wanted).await?;
         let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
@@ -71,6 +74,13 @@ impl Store {
         if !clashes.is_empty() {
             return Err(BookingError::PatientConflict(clashes));
         }
+        let rules = if slot.provider_id == old.provider_id {
+            let profile = found.remove(&profile_key).map(from_item).transpose()?;
+            self.rules_of(profile.as_ref())
+        } else {
+            self.provider_rules(slot.provider_id).await?
+        };
+        rules.admits(slot.start_time, now)?;
         let mut moved = Appointment::scheduled(
             AppointmentId::new(),
             old.patient_id,
@@ -91,6 +101,7 @@ impl Store {
         moved.rescheduled_from = Some(old.id);
         moved.previous_appointment_id = Some(old.id);
         moved.reschedule_reason = to.reason.map(str::to_owned);
+        moved.terms = Some(rules.terms(slot.start_time));
 
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (
@@ -128,6 +139,7 @@ impl Store {
             Appointment,
             Guard,
             TypeActive,
+            Day,
         }
         let mut writes = Writes::new();
         writes.add(W::Leave, TransactWriteItem::builder().update(leave).build());
@@ -150,11 +162,29 @@ impl Store {
         if let Some(key) = &type_key {
             writes.add(W::TypeActive, still_active(&self.table, key)?);
         }
+        // The counts move unless the appointment stays on the same provider's same day.
+        let old_day = old.terms.as_ref().map(|t| (old.provider_id, t.day));
+        let new_day = moved.terms.as_ref().map(|t| (moved.provider_id, t.day));
+        if old_day != new_day {
+            writes.add(
+                W::Day,
+                self.count_day(&moved, rules.max_appointments_per_day)?,
+            );
+            if let Some((provider, day)) = old_day {
+                writes.add(
+                    W::Day,
+                    super::settings::count_out(&self.table, provider, day)?,
+                );
+            }
+        }
         let Some(refused) = self.commit(writes).await? else {
             return Ok(Attempt::Done(Some(moved)));
         };
         if refused.has(W::TypeActive) {
             return Err(Inadmissible::TypeInactive.into());
+        }
+        if refused.has(W::Day) {
+            return Err(super::booking::daily_limit(&rules, &moved).into());
         }
         if refused.has(W::Leave) {
             return Ok(Attempt::Done(None));

@@ -5,7 +5,6 @@
 //! its version, checks the type, and puts the series item. All or nothing; with `partial`, what can be
 //! booked is, and the rest is listed.
 
-use jiff::tz::TimeZone;
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -45,7 +44,8 @@ pub struct Series {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Skipped {
     pub date: jiff::civil::Date,
-    /// `no_slot`, `slot_full`, `slot_unavailable`, `type_not_allowed`, `patient_conflict`.
+    /// `no_slot`, `slot_full`, `slot_unavailable`, `type_not_allowed`, `patient_conflict`, or a rule of the
+    /// provider's settings: `too_late_to_book`, `too_far_ahead`, `daily_limit_reached`.
     pub reason: String,
 }
 
@@ -152,13 +152,16 @@ impl Store {
     }
 
     pub async fn book_series(&self, req: &NewSeries, now: UtcTime) -> Result<Booked, SeriesError> {
-        retrying("book series", || self.book_series_once(req, now)).await
+        // Days whose count a transaction found at the provider's limit: skipped on the next attempt.
+        let full = std::sync::Mutex::new(vec![]);
+        retrying("book series", || self.book_series_once(req, now, &full)).await
     }
 
     async fn book_series_once(
         &self,
         req: &NewSeries,
         now: UtcTime,
+        full: &std::sync::Mutex<Vec<jiff::civil::Date>>,
     ) -> Result<Attempt<Booked>, SeriesError> {
         let slot_key = keys::slot(req.first_slot);
         let guard_key = keys::patient_schedule(req.patient_id);
@@ -188,10 +191,9 @@ impl Store {
         let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
         let guard_item = found.remove(&guard_key);
         let guard = Guard::read(guard_key, guard_item)?;
-        let zone = match self.provider_time_zone(first.provider_id).await? {
-            Some(z) => TimeZone::get(&z).unwrap_or(TimeZone::UTC),
-            None => TimeZone::UTC,
-        };
+        let rules = self.provider_rules(first.provider_id).await?;
+        let zone = rules.zone();
+        let full_days = full.lock().map(|f| f.clone()).unwrap_or_default();
         let local = first.start_time.timestamp().to_zoned(zone.clone());
         let days =
             dates(local.date(), req.frequency, req.count, req.until).ok_or(SeriesError::TooLong)?;
@@ -238,6 +240,14 @@ impl Store {
                     reason = "type_not_allowed";
                     return None;
                 };
+                if let Err(broken) = rules.admits(s.start_time, now) {
+                    reason = broken.code();
+                    return None;
+                }
+                if full_days.contains(&rules.day_of(s.start_time)) {
+                    reason = "daily_limit_reached";
+                    return None;
+                }
                 let iv = s.interval();
                 if !guard.conflicts(&iv, None).is_empty() || taken.iter().any(|t| t.overlaps(&iv)) {
                     reason = "patient_conflict";
@@ -256,6 +266,39 @@ impl Store {
                 }),
             }
         }
+        // A provider with a daily limit: the chosen days' counts, in one batch read, so that a refusal
+        // names every full day (the transaction checks them again against racing bookings).
+        if let Some(limit) = rules.max_appointments_per_day {
+            let day_keys: Vec<Key> = chosen
+                .iter()
+                .map(|(s, _)| keys::provider_booked(first.provider_id, rules.day_of(s.start_time)))
+                .collect();
+            let counts = self.get_many(&day_keys).await?;
+            let full: Vec<bool> = day_keys
+                .iter()
+                .map(|k| {
+                    counts
+                        .get(k)
+                        .and_then(|item| item.get("booked"))
+                        .and_then(|b| b.as_n().ok())
+                        .and_then(|b| b.parse::<u64>().ok())
+                        .is_some_and(|b| b >= u64::from(limit))
+                })
+                .collect();
+            let mut kept = vec![];
+            for ((slot, consultation), full) in chosen.into_iter().zip(full) {
+                if full {
+                    skipped.push(Skipped {
+                        date: rules.day_of(slot.start_time),
+                        reason: "daily_limit_reached".into(),
+                    });
+                } else {
+                    kept.push((slot, consultation));
+                }
+            }
+            chosen = kept;
+            skipped.sort_by_key(|s| s.date);
+        }
         if chosen.is_empty() || (!skipped.is_empty() && !req.partial) {
             return Err(SeriesError::Unavailable(skipped));
         }
@@ -267,8 +310,14 @@ impl Store {
         let appointments: Vec<Appointment> = chosen
             .iter()
             .map(|(s, consultation)| {
-                let mut a =
-                    Appointment::in_slot(s, req.patient_id, *consultation, kind.as_ref(), now);
+                let mut a = Appointment::in_slot(
+                    s,
+                    req.patient_id,
+                    *consultation,
+                    kind.as_ref(),
+                    &rules,
+                    now,
+                );
                 a.reason_for_visit = req.reason_for_visit.clone();
                 a.recurring_appointment_id = Some(series_id);
                 a
@@ -287,6 +336,7 @@ impl Store {
         #[derive(Clone, Copy, Debug, PartialEq)]
         enum W {
             Seat(usize),
+            Day(usize),
             Appointment,
             Guard,
             TypeActive,
@@ -297,6 +347,10 @@ impl Store {
         for (i, a) in appointments.iter().enumerate() {
             writes.add(W::Seat(i), self.take_seat(a.slot_id, now, false)?);
             writes.add(W::Appointment, put_new(&self.table, item(a)?)?);
+            writes.add(
+                W::Day(i),
+                self.count_day(a, rules.max_appointments_per_day)?,
+            );
         }
         let entries: Vec<(String, Interval)> = appointments
             .iter()
@@ -327,6 +381,16 @@ impl Store {
             return Err(
                 BookingError::from(crate::domain::admission::Inadmissible::TypeInactive).into(),
             );
+        }
+        let at_limit: Vec<jiff::civil::Date> = (0..appointments.len())
+            .filter(|i| refused.has(W::Day(*i)))
+            .map(|i| rules.day_of(appointments[i].start_time))
+            .collect();
+        if !at_limit.is_empty() {
+            if let Ok(mut f) = full.lock() {
+                f.extend(at_limit);
+            }
+            return Ok(Attempt::Again); // those days are full: choose again without them
         }
         if refused.has(W::Guard) || (0..appointments.len()).any(|i| refused.has(W::Seat(i))) {
             return Ok(Attempt::Again); // a seat went or the patient's time moved: read again and choose

@@ -1,6 +1,6 @@
 //! Slots: creating one without overlapping the provider's others, and listing the bookable ones.
 
-use aws_sdk_dynamodb::types::Put;
+use aws_sdk_dynamodb::types::Update;
 
 use super::booking::put_new;
 use super::guard::Guard;
@@ -187,21 +187,21 @@ impl Store {
 
         let stored: Option<ProviderProfile> =
             found.remove(&profile_key).map(from_item).transpose()?;
+        // The zone of this generation, recorded only when it changed (settings keep their own).
         let mut profile = match stored {
-            Some(p) if p.time_zone == time_zone => None,
-            _ => Some(item(&ProviderProfile {
-                provider_id: provider,
-                time_zone: time_zone.to_owned(),
-                updated_at: now,
-            })?),
+            Some(p) if p.time_zone.as_deref() == Some(time_zone) => None,
+            _ => Some(self.zone_update(provider, time_zone, now)?),
         };
         if todo.is_empty() {
-            if let Some(item) = profile {
+            if let Some(update) = profile {
                 let put = self
                     .db
-                    .put_item()
+                    .update_item()
                     .table_name(&self.table)
-                    .set_item(Some(item));
+                    .set_key(Some(update.key))
+                    .update_expression(update.update_expression)
+                    .set_expression_attribute_names(update.expression_attribute_names)
+                    .set_expression_attribute_values(update.expression_attribute_values);
                 retry::patiently("store the provider's zone", || put.clone().send()).await?;
             }
             return Ok(bulk);
@@ -241,7 +241,7 @@ impl Store {
         &self,
         mut slots: Vec<Slot>,
         mut guards: Vec<Guard>,
-        profile: Option<Item>,
+        profile: Option<Update>,
         now: UtcTime,
     ) -> Result<Vec<Slot>, SlotError> {
         let mut backoff = Backoff::new("write a day of slots");
@@ -264,15 +264,10 @@ impl Store {
                     .collect();
                 writes.push(g.take_all(&self.table, &entries, now, None)?);
             }
-            if let Some(item) = profile.clone() {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(StoreError::from)?;
+            if let Some(update) = profile.clone() {
                 writes.push(
                     aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                        .put(put)
+                        .update(update)
                         .build(),
                 );
             }
@@ -427,16 +422,30 @@ impl Store {
         }
     }
 
-    /// The time zone stored for a provider by a bulk request, if any.
+    /// Records `zone` as the provider's last bulk generation's, leaving their settings alone.
+    fn zone_update(
+        &self,
+        provider: ProviderId,
+        zone: &str,
+        now: UtcTime,
+    ) -> Result<Update, StoreError> {
+        Ok(Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::provider_profile(provider))))
+            .update_expression("SET #zone = :zone, providerId = :provider, updatedAt = :now")
+            .expression_attribute_names("#zone", "timeZone")
+            .expression_attribute_values(":zone", super::s(zone))
+            .expression_attribute_values(":provider", super::s(provider.to_string()))
+            .expression_attribute_values(":now", super::s(now.to_string()))
+            .build()?)
+    }
+
+    /// The provider's zone: their settings', else their last bulk generation's; `None` if neither.
     pub async fn provider_time_zone(
         &self,
         provider: ProviderId,
     ) -> Result<Option<String>, StoreError> {
-        let profile: Option<ProviderProfile> = self
-            .get(&keys::provider_profile(provider))
-            .await?
-            .map(from_item)
-            .transpose()?;
-        Ok(profile.map(|p| p.time_zone))
+        let profile = self.profile(provider).await?;
+        Ok(profile.and_then(|p| p.zone_name().map(str::to_owned)))
     }
 }

@@ -219,8 +219,8 @@ impl Store {
         &self,
         provider: ProviderId,
     ) -> Result<Option<TimeZone>, StoreError> {
-        if let Some(zone) = self.provider_time_zone(provider).await? {
-            return Ok(Some(TimeZone::get(&zone).unwrap_or(TimeZone::UTC)));
+        if let Some(profile) = self.profile(provider).await? {
+            return Ok(Some(self.rules_of(Some(&profile)).zone()));
         }
         Ok(self.has_slots(provider).await?.then_some(TimeZone::UTC))
     }
@@ -362,7 +362,7 @@ impl Store {
         let mut offered = vec![];
         let mut backoff = Backoff::new("offer a seat");
         let mut queue: Option<Vec<Entry>> = None;
-        let mut zone: Option<TimeZone> = None;
+        let mut rules: Option<crate::domain::settings::Rules> = None;
         let slot_key = keys::slot(slot_id);
         let (provider, start) = match known {
             Some(k) => k,
@@ -387,10 +387,10 @@ impl Store {
             if entries.is_empty() {
                 return Ok(offered);
             }
-            // The slot, fresh each round; the provider's profile (their zone) with it the first time.
+            // The slot, fresh each round; the provider's profile (zone and rules) with it the first time.
             let profile_key = keys::provider_profile(provider);
             let mut wanted = vec![slot_key.clone()];
-            if zone.is_none() {
+            if rules.is_none() {
                 wanted.push(profile_key.clone());
             }
             let mut found = self.get_many(&wanted).await?;
@@ -403,17 +403,21 @@ impl Store {
             {
                 return Ok(offered);
             }
-            let zone: &TimeZone = match zone {
-                Some(ref z) => z,
-                None => zone.insert(
-                    found
+            let rules = match rules {
+                Some(ref r) => r,
+                None => {
+                    let profile = found
                         .remove(&profile_key)
                         .map(from_item::<super::items::ProviderProfile>)
-                        .transpose()?
-                        .and_then(|p| TimeZone::get(&p.time_zone).ok())
-                        .unwrap_or(TimeZone::UTC),
-                ),
+                        .transpose()?;
+                    rules.insert(self.rules_of(profile.as_ref()))
+                }
             };
+            // A seat the provider's notice or horizon would refuse at the answer is not offered.
+            if rules.admits(slot.start_time, now).is_err() {
+                return Ok(offered);
+            }
+            let zone = &rules.zone();
             let Some(entry) = next_for(&entries, &slot, zone).cloned() else {
                 return Ok(offered);
             };
@@ -651,10 +655,11 @@ impl Store {
     }
 
     /// Accepts the offer the entry `id` holds, after `may` allows it: one GetItem (the entry), one
-    /// consistent BatchGetItem (slot, patient guard, type) and one transaction that turns the hold into
-    /// an appointment: the entry `accepted` while the offer stands, the slot's hold removed (the seat
-    /// stays taken), the appointment put, the patient's time taken under the guard's version, the type
-    /// still active, the claim released.
+    /// consistent BatchGetItem (slot, patient guard, type, the provider's profile) and one transaction
+    /// that turns the hold into an appointment: the entry `accepted` while the offer stands, the slot's
+    /// hold removed (the seat stays taken), the appointment put, the patient's time taken under the
+    /// guard's version, the provider's day counted under their limit, the type still active, the claim
+    /// released. The provider's notice and horizon apply at the answer, as to any booking.
     pub async fn accept_offer(
         &self,
         id: EntryId,
@@ -699,18 +704,30 @@ impl Store {
         let slot_key = keys::slot(slot_id);
         let guard_key = keys::patient_schedule(entry.patient_id);
         let type_key = entry.appointment_type_id.map(keys::appointment_type);
-        let mut wanted = vec![slot_key.clone(), guard_key.clone()];
+        let profile_key = keys::provider_profile(entry.provider_id);
+        let mut wanted = vec![slot_key.clone(), guard_key.clone(), profile_key.clone()];
         wanted.extend(type_key.clone());
         let mut found = self.get_many(&wanted).await?;
         let slot: Slot = from_item(found.remove(&slot_key).ok_or_else(|| {
             StoreError::Corrupt("an offer of a slot that does not exist".into())
         })?)?;
+        let profile = found.remove(&profile_key).map(from_item).transpose()?;
+        let rules = self.rules_of(profile.as_ref());
+        rules
+            .admits(slot.start_time, now)
+            .map_err(BookingError::from)?;
         let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
         let consultation = admit(&slot, kind.as_ref(), asked.consultation_type)?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         super::booking::may_take(&guard, &slot.interval(), now, asked.max_active)?;
-        let mut appointment =
-            Appointment::in_slot(&slot, entry.patient_id, consultation, kind.as_ref(), now);
+        let mut appointment = Appointment::in_slot(
+            &slot,
+            entry.patient_id,
+            consultation,
+            kind.as_ref(),
+            &rules,
+            now,
+        );
         appointment.reason_for_visit = asked.reason_for_visit.clone();
 
         #[derive(Clone, Copy, Debug, PartialEq)]
@@ -721,6 +738,7 @@ impl Store {
             Guard,
             TypeActive,
             Claim,
+            Day,
         }
         let eid = entry.id.to_string();
         let accept = Update::builder()
@@ -768,11 +786,20 @@ impl Store {
             );
         }
         writes.add(W::Claim, self.release_claim(&entry)?);
+        writes.add(
+            W::Day,
+            self.count_day(&appointment, rules.max_appointments_per_day)?,
+        );
         let Some(refused) = self.commit(writes).await? else {
             return Ok(Attempt::Done(Accepted::New(appointment)));
         };
         if refused.has(W::TypeActive) {
             return Err(Inadmissible::TypeInactive.into());
+        }
+        if refused.has(W::Day) {
+            return Err(
+                BookingError::from(super::booking::daily_limit(&rules, &appointment)).into(),
+            );
         }
         if refused.has(W::Entry) || refused.has(W::Guard) {
             return Ok(Attempt::Again); // answered, lapsed or moved meanwhile; the next read says which

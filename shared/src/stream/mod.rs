@@ -347,7 +347,7 @@ pub fn schedule_changes(
     let new = appointment(&record.change.new_image)?;
     Ok(match (record.event_name.as_str(), old, new) {
         ("INSERT", _, Some(new)) if new.status == AppointmentStatus::Scheduled => {
-            reminders::due(new.start_time, &plan.offsets, plan.now, plan.lead)
+            reminders::due(new.start_time, offsets(&new, plan), plan.now, plan.lead)
                 .into_iter()
                 .map(|(offset, at)| ScheduleChange::Create {
                     name: reminders::schedule_name(new.id, offset),
@@ -360,15 +360,23 @@ pub fn schedule_changes(
                 })
                 .collect()
         }
-        ("MODIFY", Some(old), Some(new)) if standing(&old) && !standing(&new) => plan
-            .offsets
-            .iter()
-            .map(|o| ScheduleChange::Delete {
-                name: reminders::schedule_name(new.id, *o),
-            })
-            .collect(),
+        ("MODIFY", Some(old), Some(new)) if standing(&old) && !standing(&new) => {
+            offsets(&old, plan)
+                .iter()
+                .map(|o| ScheduleChange::Delete {
+                    name: reminders::schedule_name(new.id, *o),
+                })
+                .collect()
+        }
         _ => vec![],
     })
+}
+
+/// When `a`'s reminders fire: by its terms (its provider's settings when booked), else the configuration.
+fn offsets<'a>(a: &'a Appointment, plan: &'a Plan) -> &'a [Offset] {
+    a.terms
+        .as_ref()
+        .map_or(&plan.offsets[..], |t| &t.reminder_offsets[..])
 }
 
 /// An offer's expiry schedule: created when the entry is offered a seat (`offer-<entryId>-<count>`,
@@ -422,8 +430,9 @@ pub fn offer_schedule_name(entry: crate::domain::EntryId, count: u32) -> String 
     format!("offer-{entry}-{count}")
 }
 
-/// The fees a change asks billing for: a late cancellation's and a no-show's, when configured. Once
-/// each: the status changes once, and a redelivered record carries the same `eventId`.
+/// The fees a change asks billing for: a late cancellation's and a no-show's, by the appointment's terms
+/// (else the configuration's `fees`), when not 0. Once each: the status changes once, and a redelivered
+/// record carries the same `eventId`.
 pub fn fee_requests(record: &EventRecord, fees: &Fees) -> Result<Vec<Effect>, PublishError> {
     if kind(record)? != ItemKind::Appointment || record.event_name != "MODIFY" {
         return Ok(vec![]);
@@ -437,11 +446,17 @@ pub fn fee_requests(record: &EventRecord, fees: &Fees) -> Result<Vec<Effect>, Pu
     if old.status == new.status {
         return Ok(vec![]);
     }
+    let (late, no_show) = new
+        .terms
+        .as_ref()
+        .map_or((fees.late_cancellation, fees.no_show), |t| {
+            (t.late_cancellation_fee, t.no_show_fee)
+        });
     let (detail_type, amount) = match new.status {
         AppointmentStatus::Cancelled if new.late_cancellation == Some(true) => {
-            ("payment.cancellation_fee_requested", fees.late_cancellation)
+            ("payment.cancellation_fee_requested", late)
         }
-        AppointmentStatus::NoShow => ("payment.no_show_fee_requested", fees.no_show),
+        AppointmentStatus::NoShow => ("payment.no_show_fee_requested", no_show),
         _ => return Ok(vec![]),
     };
     if amount <= 0.0 {

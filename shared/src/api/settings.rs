@@ -1,0 +1,159 @@
+//! `GET` and `PUT /providers/{providerId}/settings`: the provider, staff and admins read and replace a
+//! provider's time zone, booking rules and terms. `GET` answers every setting in force (defaults
+//! included); `PUT` replaces what the provider set (a field left out or null follows the default again)
+//! and takes back what `GET` answered, so read-modify-write needs no editing of read-only fields.
+
+use serde::Serialize;
+
+use super::{caller, json, json_body, path_id, ApiError, Ctx, FieldError, Reply, Request};
+use crate::domain::settings::{Rules, Settings};
+use crate::domain::{Caller, ProviderId, UtcTime};
+use crate::store::settings::ProviderSettings;
+
+/// A provider's settings in force.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettingsView {
+    provider_id: ProviderId,
+    #[serde(flatten)]
+    rules: Rules,
+    /// When the provider's settings last changed; null if they never set any.
+    updated_at: Option<UtcTime>,
+}
+
+impl From<ProviderSettings> for SettingsView {
+    fn from(s: ProviderSettings) -> SettingsView {
+        SettingsView {
+            provider_id: s.provider_id,
+            rules: s.rules,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+fn may_manage(who: &Caller, provider: ProviderId) -> Result<(), ApiError> {
+    if who.may_act_for_provider(provider) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only the provider, staff or an admin may see or change the provider's settings",
+        ))
+    }
+}
+
+pub async fn get(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let provider: ProviderId = path_id(&req, "providerId")?;
+    may_manage(&who, provider)?;
+    let settings = ctx.store.provider_settings(provider).await?;
+    Ok(json(200, &SettingsView::from(settings)))
+}
+
+pub async fn put(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let provider: ProviderId = path_id(&req, "providerId")?;
+    let settings = parse(json_body(&req)?, provider)?;
+    may_manage(&who, provider)?;
+    let stored = ctx
+        .store
+        .put_settings(provider, &settings, ctx.now())
+        .await?;
+    tracing::info!(provider_id = %provider, "provider settings replaced");
+    Ok(json(200, &SettingsView::from(stored)))
+}
+
+/// The settings of a `PUT` body: [`Settings`]' fields, plus `providerId` (which must be the path's) and
+/// `updatedAt` (read-only, ignored) as `GET` answers them.
+fn parse(body: serde_json::Value, provider: ProviderId) -> Result<Settings, ApiError> {
+    let serde_json::Value::Object(mut fields) = body else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    fields.remove("updatedAt");
+    if let Some(id) = fields.remove("providerId") {
+        if id != serde_json::Value::String(provider.to_string()) {
+            return Err(ApiError::field(
+                "providerId",
+                "must be the provider of the path, or left out",
+            ));
+        }
+    }
+    let settings: Settings = serde_json::from_value(serde_json::Value::Object(fields))
+        .map_err(|e| ApiError::field("body", body_problem(&e)))?;
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(
+            problems
+                .into_iter()
+                .map(|(field, message)| FieldError {
+                    field: field.into(),
+                    message,
+                })
+                .collect(),
+        ));
+    }
+    Ok(settings)
+}
+
+/// What is wrong with the body's shape, without quoting its values.
+fn body_problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.starts_with("unknown field") {
+        // "unknown field `x`, expected one of ...": the field's name is the client's own key.
+        text.split(", expected").next().unwrap_or(&text).to_owned()
+    } else {
+        format!("does not match the settings' fields and types ({text})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_put_takes_back_what_get_answered_and_nothing_else() {
+        let provider = ProviderId::new();
+        let got = json!({
+            "providerId": provider.to_string(),
+            "timeZone": "Europe/Paris",
+            "minimumNoticeMinutes": 60,
+            "maxAdvanceDays": null,
+            "maxAppointmentsPerDay": 8,
+            "lateCancellationHours": 24,
+            "checkInOpensMinutes": 30,
+            "reminderOffsets": ["24h", "2h"],
+            "lateCancellationFee": 0.0,
+            "noShowFee": 20,
+            "updatedAt": null
+        });
+        let s = parse(got, provider).unwrap();
+        assert_eq!(s.max_appointments_per_day, Some(8));
+        assert_eq!(s.max_advance_days, None);
+        assert_eq!(s.no_show_fee, Some(20.0));
+
+        let other = parse(
+            json!({"providerId": ProviderId::new().to_string()}),
+            provider,
+        );
+        assert_eq!(other.unwrap_err().errors[0].field, "providerId");
+        for bad in [
+            json!([]),
+            json!({"maxAppointmentsPerDay": "eight"}),
+            json!({"maxAppointmentsPerDay": -1}),
+            json!({"minimumNotice": 5}),
+            json!({"reminderOffsets": "24h"}),
+        ] {
+            let e = parse(bad.clone(), provider).unwrap_err();
+            assert_eq!(e.status(), 400, "{bad}");
+        }
+        let e = parse(
+            json!({"maxAdvanceDays": 0, "timeZone": "Nowhere"}),
+            provider,
+        )
+        .unwrap_err();
+        let mut fields: Vec<&str> = e.errors.iter().map(|f| f.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["maxAdvanceDays", "timeZone"]);
+    }
+}

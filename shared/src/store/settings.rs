@@ -1,0 +1,138 @@
+//! A provider's settings (the `settings` map of their profile item) and the count of their appointments
+//! per local day.
+//!
+//! The count is its own item, `PROVIDER#<pid>` / `BOOKED#<local date>` with a number `booked`: the
+//! provider's day guards (`DAY#<UTC date>`) hold slot intervals per UTC day, and a clinic's "day" is
+//! its local one. Every transaction that creates an appointment adds one under `booked < limit` (no
+//! condition when the provider has no limit, or for a staff overbook), every cancel and every
+//! reschedule away takes one off, so the limit is checked in the same transaction that takes the seat:
+//! of two bookings racing for the last place of a day, exactly one commits. The count is kept whether
+//! or not a limit is set, so a limit set later applies to the days already booked. The day counted
+//! is the appointment's `terms.day`; appointments booked before terms existed were never counted.
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use jiff::civil::Date;
+
+use super::items::ProviderProfile;
+use super::{from_item, key_item, keys, n, s, Store, StoreError};
+use crate::domain::settings::{Rules, Settings};
+use crate::domain::{ProviderId, UtcTime};
+
+/// A provider's settings as `GET` and `PUT` answer them: what is in force, and when it last changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderSettings {
+    pub provider_id: ProviderId,
+    pub rules: Rules,
+    pub updated_at: Option<UtcTime>,
+}
+
+impl Store {
+    pub(super) async fn profile(
+        &self,
+        provider: ProviderId,
+    ) -> Result<Option<ProviderProfile>, StoreError> {
+        self.get(&keys::provider_profile(provider))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// The rules in force for `provider` (their settings over the deployment's defaults): one GetItem.
+    pub async fn provider_rules(&self, provider: ProviderId) -> Result<Rules, StoreError> {
+        Ok(self.rules_of(self.profile(provider).await?.as_ref()))
+    }
+
+    /// The rules in force for a provider whose profile (if any) was read.
+    pub fn rules_of(&self, profile: Option<&ProviderProfile>) -> Rules {
+        let settings = profile.and_then(|p| p.settings.clone()).unwrap_or_default();
+        settings.rules(profile.and_then(|p| p.time_zone.as_deref()), &self.defaults)
+    }
+
+    pub async fn provider_settings(
+        &self,
+        provider: ProviderId,
+    ) -> Result<ProviderSettings, StoreError> {
+        let profile = self.profile(provider).await?;
+        Ok(ProviderSettings {
+            provider_id: provider,
+            rules: self.rules_of(profile.as_ref()),
+            updated_at: profile.and_then(|p| p.settings_updated_at),
+        })
+    }
+
+    /// Replaces the provider's settings (what is left out follows the defaults again): one UpdateItem
+    /// of the `settings` map alone, so the zone of their last bulk generation stays.
+    pub async fn put_settings(
+        &self,
+        provider: ProviderId,
+        settings: &Settings,
+        now: UtcTime,
+    ) -> Result<ProviderSettings, StoreError> {
+        let map: AttributeValue = serde_dynamo::to_attribute_value(settings)?;
+        let update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::provider_profile(provider))))
+            .update_expression(
+                "SET #settings = :settings, providerId = :provider, settingsUpdatedAt = :now, updatedAt = :now",
+            )
+            .expression_attribute_names("#settings", "settings")
+            .expression_attribute_values(":settings", map)
+            .expression_attribute_values(":provider", s(provider.to_string()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .return_values(ReturnValue::AllNew);
+        let out = super::retry::patiently("store a provider's settings", || update.clone().send())
+            .await?;
+        let profile: Option<ProviderProfile> = out.attributes.map(from_item).transpose()?;
+        Ok(ProviderSettings {
+            provider_id: provider,
+            rules: self.rules_of(profile.as_ref()),
+            updated_at: Some(now),
+        })
+    }
+}
+
+/// One more appointment on the provider's local `day`, under `booked < limit` when there is a limit
+/// (the count as it was comes back on refusal).
+pub(super) fn count_in(
+    table: &str,
+    provider: ProviderId,
+    day: Date,
+    limit: Option<u32>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key_item(&keys::provider_booked(provider, day))))
+        .update_expression("ADD #booked :one SET providerId = :provider, #day = :day")
+        .expression_attribute_names("#booked", "booked")
+        .expression_attribute_names("#day", "day")
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":provider", s(provider.to_string()))
+        .expression_attribute_values(":day", s(day.to_string()));
+    if let Some(limit) = limit {
+        update = update
+            .condition_expression("attribute_not_exists(#booked) OR #booked < :limit")
+            .expression_attribute_values(":limit", n(limit))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    }
+    Ok(TransactWriteItem::builder().update(update.build()?).build())
+}
+
+/// One appointment fewer on the provider's local `day` (a cancel, a reschedule away).
+pub(super) fn count_out(
+    table: &str,
+    provider: ProviderId,
+    day: Date,
+) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key_item(&keys::provider_booked(provider, day))))
+        .update_expression("ADD #booked :minus")
+        .expression_attribute_names("#booked", "booked")
+        .expression_attribute_values(":minus", n(-1))
+        .build()?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
