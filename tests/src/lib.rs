@@ -650,6 +650,26 @@ impl TestApp {
         panic!("the entry did not get there: {last:#?}");
     }
 
+    /// The names of the EventBridge Scheduler schedules in the stack's group.
+    pub async fn schedules(&self) -> Vec<String> {
+        let group = self
+            .stack
+            .stack
+            .reference("ScheduleGroup", None)
+            .expect("the template has a schedule group")
+            .clone();
+        aws_sdk_scheduler::Client::new(&self.inspector)
+            .list_schedules()
+            .group_name(group)
+            .send()
+            .await
+            .expect("the schedules are listed")
+            .schedules
+            .into_iter()
+            .filter_map(|s| s.name)
+            .collect()
+    }
+
     /// Waits until `done` holds for the events on the bus, or fails after 20 s.
     pub async fn wait_for_events(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         for _ in 0..200 {

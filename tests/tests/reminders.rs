@@ -46,25 +46,6 @@ async fn reminders_of(app: &TestApp, appointment: &str) -> usize {
         .count()
 }
 
-async fn schedules(app: &TestApp) -> Vec<String> {
-    let group = app
-        .stack
-        .stack
-        .reference("ScheduleGroup", None)
-        .unwrap()
-        .clone();
-    aws_sdk_scheduler::Client::new(&app.inspector)
-        .list_schedules()
-        .group_name(group)
-        .send()
-        .await
-        .unwrap()
-        .schedules
-        .into_iter()
-        .filter_map(|s| s.name)
-        .collect()
-}
-
 async fn a_reminder_arrives_at_its_time_for_a_standing_appointment(aws: Aws) {
     let app = app(aws).await;
     let (id, start, patient) = booked_in(&app, Duration::from_secs(30 * 60 + 4)).await;
@@ -73,7 +54,7 @@ async fn a_reminder_arrives_at_its_time_for_a_standing_appointment(aws: Aws) {
     let names = {
         let mut found = vec![];
         for _ in 0..100 {
-            found = schedules(&app).await;
+            found = app.schedules().await;
             if !found.is_empty() {
                 break;
             }
@@ -122,7 +103,7 @@ async fn a_reminder_arrives_at_its_time_for_a_standing_appointment(aws: Aws) {
         "ids, times and the offset: nothing about the patient's health"
     );
     // Fired and done: the schedule deleted itself.
-    assert!(schedules(&app).await.is_empty());
+    assert!(app.schedules().await.is_empty());
 
     // Delivered again (at-least-once), the job records nothing more and publishes nothing more.
     let job: shared::jobs::Job = serde_json::from_value(serde_json::json!({
@@ -166,7 +147,7 @@ async fn a_cancelled_appointment_gets_no_reminder_and_loses_its_schedules(aws: A
     let (id, start, patient) = booked_in(&app, Duration::from_secs(30 * 60 + 9)).await;
     let began = Instant::now();
     for _ in 0..100 {
-        if !schedules(&app).await.is_empty() {
+        if !app.schedules().await.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -176,10 +157,10 @@ async fn a_cancelled_appointment_gets_no_reminder_and_loses_its_schedules(aws: A
     app.wait_for_kinds(&id, &["appointment.created", "appointment.cancelled"])
         .await;
     // Deleted before its time, not merely fired and dropped.
-    let mut left = schedules(&app).await;
+    let mut left = app.schedules().await;
     while !left.is_empty() && began.elapsed() < Duration::from_secs(8) {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        left = schedules(&app).await;
+        left = app.schedules().await;
     }
     assert!(left.is_empty(), "still scheduled: {left:?}");
     assert!(

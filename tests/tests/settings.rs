@@ -588,15 +588,8 @@ async fn a_waitlist_accept_keeps_the_daily_limit(aws: Aws) {
         .await,
         201,
     );
-    let refused = app
-        .send(
-            &waiting,
-            "POST",
-            &format!("/waitlist/{}/accept", entry.id),
-            Some(json!({})),
-        )
-        .await;
-    problem(&refused, 422, "daily_limit_reached");
+    let answer = app.accept_offer(&waiting, &entry.id.to_string()).await;
+    clinic_tests::api::refused(&answer, 422, "daily_limit_reached");
     let after = app.store().waitlist_entry(entry.id).await.unwrap().unwrap();
     assert_eq!(
         after.status,
@@ -614,15 +607,9 @@ async fn a_waitlist_accept_keeps_the_daily_limit(aws: Aws) {
         &put_settings(&app, &provider, &provider, json!({})).await,
         200,
     );
-    let accepted = app
-        .send(
-            &waiting,
-            "POST",
-            &format!("/waitlist/{}/accept", entry.id),
-            Some(json!({})),
-        )
-        .await;
-    ok(&accepted, 201);
+    app.accept_offer(&waiting, &entry.id.to_string())
+        .await
+        .expect("accepted once the limit is lifted");
     assert_eq!(day_count(&app, &provider, &day.to_string()).await, 2);
 }
 
@@ -678,26 +665,11 @@ async fn appointments_keep_the_terms_they_were_booked_under(aws: Aws) {
     assert_eq!(read.body["terms"], kept.body["terms"]);
 
     // Reminders by the appointment's offsets: 48h and 1h, not the configuration's three.
-    let group = app
-        .stack
-        .stack
-        .reference("ScheduleGroup", None)
-        .unwrap()
-        .clone();
     let id = kept.id();
     let mut names: Vec<String> = vec![];
     for _ in 0..200 {
-        names = aws_sdk_scheduler::Client::new(&app.inspector)
-            .list_schedules()
-            .group_name(&group)
-            .send()
-            .await
-            .unwrap()
-            .schedules
-            .into_iter()
-            .filter_map(|s| s.name)
-            .filter(|n| n.contains(&id))
-            .collect();
+        names = app.schedules().await;
+        names.retain(|n| n.contains(&id));
         if names.len() >= 2 {
             break;
         }

@@ -3,34 +3,10 @@
 //! included); `PUT` replaces what the provider set (a field left out or null follows the default again)
 //! and takes back what `GET` answered, so read-modify-write needs no editing of read-only fields.
 
-use serde::Serialize;
-
+use super::views::SettingsView;
 use super::{caller, json, json_body, path_id, ApiError, Ctx, FieldError, Reply, Request};
-use crate::domain::settings::{Rules, Settings};
-use crate::domain::{Caller, ProviderId, UtcTime};
-use crate::store::settings::ProviderSettings;
-
-/// A provider's settings in force.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SettingsView {
-    provider_id: ProviderId,
-    #[serde(flatten)]
-    rules: Rules,
-    /// When the provider's settings last changed; null if they never set any.
-    updated_at: Option<UtcTime>,
-}
-
-impl From<ProviderSettings> for SettingsView {
-    fn from(s: ProviderSettings) -> SettingsView {
-        SettingsView {
-            provider_id: s.provider_id,
-            rules: s.rules,
-            updated_at: s.updated_at,
-        }
-    }
-}
+use crate::domain::settings::Settings;
+use crate::domain::{Caller, ProviderId};
 
 fn may_manage(who: &Caller, provider: ProviderId) -> Result<(), ApiError> {
     if who.may_act_for_provider(provider) {

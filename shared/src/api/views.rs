@@ -285,3 +285,25 @@ pub struct SeriesView {
     pub series: crate::store::series::Series,
     pub appointments: Vec<crate::domain::Appointment>,
 }
+
+/// A provider's settings in force.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettingsView {
+    provider_id: ProviderId,
+    #[serde(flatten)]
+    rules: crate::domain::settings::Rules,
+    /// When the provider's settings last changed; null if they never set any.
+    updated_at: Option<UtcTime>,
+}
+
+impl From<crate::store::settings::ProviderSettings> for SettingsView {
+    fn from(s: crate::store::settings::ProviderSettings) -> SettingsView {
+        SettingsView {
+            provider_id: s.provider_id,
+            rules: s.rules,
+            updated_at: s.updated_at,
+        }
+    }
+}

@@ -121,7 +121,7 @@ pub enum Broken {
     TooLate { minutes: u32 },
     #[error("the provider takes bookings only up to {days} days ahead (until {last_day})")]
     TooFarAhead { days: u32, last_day: Date },
-    #[error("the provider takes at most {limit} appointments on {day}")]
+    #[error("{day} is full: the provider takes at most {limit} appointment(s) a day")]
     DailyLimit { limit: u32, day: Date },
 }
 
