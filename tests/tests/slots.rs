@@ -41,8 +41,8 @@ async fn available_slots_list_open_future_slots_soonest_first_in_pages() {
         assert_eq!(page.status, 200, "{}", page.body);
         assert_eq!(
             app.counter.take(),
-            [("Query".to_owned(), 1)].into(),
-            "one Query per page"
+            [("Query".to_owned(), 1), ("GetItem".to_owned(), 1)].into(),
+            "one Query per page, and at the same time the provider's settings"
         );
         pages += 1;
         for s in page.body["data"].as_array().unwrap() {

@@ -178,13 +178,29 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
         // ExclusiveStartKey outside the key condition. A cursor that "now" has overtaken points at
         // slots that have started since: everything up to `earliest` is past, so the page starts there.
         .filter(|key| range.admits(key));
-    let page = if earliest >= to {
-        page::Page {
+    // The page and the provider's settings at once: a slot their notice, horizon or daily limit would
+    // refuse is not offered as available (a full day costs one more read, only with a limit).
+    let (page, rules) = if earliest >= to {
+        let empty = page::Page {
             items: vec![],
             next: None,
-        }
+        };
+        (empty, None)
     } else {
-        ctx.store.available_slots(&range, limit, start_key).await?
+        let (page, rules) = tokio::try_join!(
+            ctx.store.available_slots(&range, limit, start_key),
+            ctx.store.provider_rules(provider)
+        )?;
+        (page, Some(rules))
+    };
+    let now = ctx.now();
+    let full = match &rules {
+        Some(r) => {
+            let days: Vec<jiff::civil::Date> =
+                page.items.iter().map(|s| r.day_of(s.start_time)).collect();
+            ctx.store.full_days(provider, r, &days).await?
+        }
+        None => Default::default(),
     };
     let data: Vec<SlotView> = page
         .items
@@ -192,6 +208,11 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
         .filter(|s| {
             type_id.is_none_or(|t| {
                 s.allowed_appointment_types.is_empty() || s.allowed_appointment_types.contains(&t)
+            })
+        })
+        .filter(|s| {
+            rules.as_ref().is_none_or(|r| {
+                r.admits(s.start_time, now).is_ok() && !full.contains(&r.day_of(s.start_time))
             })
         })
         .map(|s| SlotView::for_caller(s, &who))

@@ -268,36 +268,23 @@ impl Store {
         }
         // A provider with a daily limit: the chosen days' counts, in one batch read, so that a refusal
         // names every full day (the transaction checks them again against racing bookings).
-        if let Some(limit) = rules.max_appointments_per_day {
-            let day_keys: Vec<Key> = chosen
-                .iter()
-                .map(|(s, _)| keys::provider_booked(first.provider_id, rules.day_of(s.start_time)))
-                .collect();
-            let counts = self.get_many(&day_keys).await?;
-            let full: Vec<bool> = day_keys
-                .iter()
-                .map(|k| {
-                    counts
-                        .get(k)
-                        .and_then(|item| item.get("booked"))
-                        .and_then(|b| b.as_n().ok())
-                        .and_then(|b| b.parse::<u64>().ok())
-                        .is_some_and(|b| b >= u64::from(limit))
-                })
-                .collect();
-            let mut kept = vec![];
-            for ((slot, consultation), full) in chosen.into_iter().zip(full) {
-                if full {
-                    skipped.push(Skipped {
-                        date: rules.day_of(slot.start_time),
-                        reason: "daily_limit_reached".into(),
-                    });
-                } else {
-                    kept.push((slot, consultation));
-                }
-            }
-            chosen = kept;
+        let chosen_days: Vec<jiff::civil::Date> = chosen
+            .iter()
+            .map(|(s, _)| rules.day_of(s.start_time))
+            .collect();
+        let counted_full = self
+            .full_days(first.provider_id, &rules, &chosen_days)
+            .await?;
+        if !counted_full.is_empty() {
+            let (kept, at_limit): (Vec<_>, Vec<_>) = chosen
+                .into_iter()
+                .partition(|(s, _)| !counted_full.contains(&rules.day_of(s.start_time)));
+            skipped.extend(at_limit.iter().map(|(s, _)| Skipped {
+                date: rules.day_of(s.start_time),
+                reason: "daily_limit_reached".into(),
+            }));
             skipped.sort_by_key(|s| s.date);
+            chosen = kept;
         }
         if chosen.is_empty() || (!skipped.is_empty() && !req.partial) {
             return Err(SeriesError::Unavailable(skipped));

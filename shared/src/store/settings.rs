@@ -95,6 +95,42 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Which of `days` (the provider's local dates) hold `rules.max_appointments_per_day` already: one
+    /// BatchGetItem of their counts (per 100 days), none without a limit.
+    pub async fn full_days(
+        &self,
+        provider: ProviderId,
+        rules: &Rules,
+        days: &[Date],
+    ) -> Result<std::collections::HashSet<Date>, StoreError> {
+        let Some(limit) = rules.max_appointments_per_day else {
+            return Ok(Default::default());
+        };
+        let mut days = days.to_vec();
+        days.sort();
+        days.dedup();
+        let keys: Vec<_> = days
+            .iter()
+            .map(|d| keys::provider_booked(provider, *d))
+            .collect();
+        let found = self.get_many(&keys).await?;
+        Ok(days
+            .into_iter()
+            .zip(keys)
+            .filter(|(_, k)| {
+                found
+                    .get(k)
+                    .and_then(|item| item.get("booked"))
+                    .and_then(|b| b.as_n().ok())
+                    .and_then(|b| b.parse::<u64>().ok())
+                    .is_some_and(|b| b >= u64::from(limit))
+            })
+            .map(|(d, _)| d)
+            .collect())
+    }
+}
+
 /// One more appointment on the provider's local `day`, under `booked < limit` when there is a limit
 /// (the count as it was comes back on refusal).
 pub(super) fn count_in(

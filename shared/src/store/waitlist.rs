@@ -413,8 +413,14 @@ impl Store {
                     rules.insert(self.rules_of(profile.as_ref()))
                 }
             };
-            // A seat the provider's notice or horizon would refuse at the answer is not offered.
-            if rules.admits(slot.start_time, now).is_err() {
+            // A seat the provider's notice, horizon or daily limit would refuse at the answer is not
+            // offered (the day's count is one more read, only for a provider with a limit).
+            if rules.admits(slot.start_time, now).is_err()
+                || !self
+                    .full_days(provider, rules, &[rules.day_of(slot.start_time)])
+                    .await?
+                    .is_empty()
+            {
                 return Ok(offered);
             }
             let zone = &rules.zone();
