@@ -9,6 +9,12 @@
 //! of two bookings racing for the last place of a day, exactly one commits. The count is kept whether
 //! or not a limit is set, so a limit set later applies to the days already booked. The day counted
 //! is the appointment's `terms.day`; appointments booked before terms existed were never counted.
+//!
+//! The price: every booking of one provider's day now writes one item, and DynamoDB cancels a
+//! TransactWriteItems that meets another one in progress on the same item (`TransactionConflict`,
+//! https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html). Such a
+//! cancellation is transient and retried by `retry::retrying` with jitter; a provider's day sees
+//! bookings at human rates, and the racing tests run with injected conflicts.
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
