@@ -238,6 +238,38 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
     );
     assert_eq!(get_settings(&app, &admin, &provider).await.body, set.body);
 
+    // Each replacement is a version, the ETag: a PUT with the If-Match of an older one (an editor who
+    // read before the last change) is refused and writes nothing; the current one or `*` apply.
+    assert_eq!(first.headers["etag"], "\"0\"");
+    assert_eq!(set.headers["etag"], "\"1\"");
+    let current = get_settings(&app, &admin, &provider).await;
+    assert_eq!(current.headers["etag"], "\"2\"");
+    let with_match = |tag: &'static str, body: Value| {
+        let (app, token, path) = (&app, staff.token.clone(), settings_path(&provider));
+        async move {
+            app.request(
+                "PUT",
+                &path,
+                Some(&token),
+                Some(body.to_string()),
+                &[("if-match", tag)],
+            )
+            .await
+        }
+    };
+    for stale in ["\"1\"", "\"0\"", "1", "W/\"x\"", "\"99\""] {
+        problem(
+            &with_match(stale, json!({"maxAppointmentsPerDay": 1})).await,
+            412,
+            "precondition_failed",
+        );
+    }
+    assert_eq!(get_settings(&app, &admin, &provider).await.body, set.body);
+    let matched = with_match("\"2\"", read.body.clone()).await;
+    ok(&matched, 200);
+    assert_eq!(matched.headers["etag"], "\"3\"");
+    ok(&with_match("*", read.body.clone()).await, 200);
+
     // An empty PUT returns every setting to its default, and the bulk generation's zone with it.
     let reset = put_settings(&app, &admin, &provider, json!({})).await;
     ok(&reset, 200);

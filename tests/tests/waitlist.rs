@@ -73,8 +73,18 @@ fn counted(counter: &clinic_tests::RequestCounter, want: &[(&str, u32)], what: &
 
 /// A patient booked into a new one-seat slot `hours` ahead: (patient, slot, appointment).
 async fn booked(app: &TestApp, provider: &Actor, hours: i64) -> (Actor, String, String) {
-    let patient = app.patient().await;
     let slot = app.slot(provider, hours, 1).await;
+    booked_in(app, slot).await
+}
+
+/// A one-seat slot of `provider` starting at `start` (RFC 3339), booked by a new patient.
+async fn booked_at(app: &TestApp, provider: &Actor, start: &str) -> (Actor, String, String) {
+    let slot = app.slot_at(provider, NewSlot::at(start)).await;
+    booked_in(app, slot).await
+}
+
+async fn booked_in(app: &TestApp, slot: String) -> (Actor, String, String) {
+    let patient = app.patient().await;
     let r = app.book(&patient, &slot).await;
     ok(&r, 201);
     (patient, slot, r.id())
@@ -604,8 +614,10 @@ async fn an_accept_and_the_offer_s_expiry_at_once_end_with_exactly_one(aws: Aws)
 async fn two_seats_freed_at_once_for_one_entry_make_one_offer(aws: Aws) {
     let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
     let provider = app.provider().await;
-    let (a, first_slot, first) = booked(&app, &provider, 30).await;
-    let (b, second_slot, second) = booked(&app, &provider, 31).await;
+    // 10:00 and 11:00 UTC two days from now: one date whatever the time the test runs.
+    let day = days_ahead(2);
+    let (a, first_slot, first) = booked_at(&app, &provider, &format!("{day}T10:00:00Z")).await;
+    let (b, second_slot, second) = booked_at(&app, &provider, &format!("{day}T11:00:00Z")).await;
     let date = date_of(&app, &first_slot).await;
     assert_eq!(date, date_of(&app, &second_slot).await, "both on one date");
     let entry = app
@@ -986,6 +998,7 @@ async fn waitlist_operations_cost_a_few_requests_each() {
                 time_zone: Some("Europe/Lisbon".into()),
                 settings: None,
                 settings_updated_at: None,
+                settings_version: 0,
                 updated_at: now,
             })
             .unwrap(),

@@ -69,6 +69,7 @@ catalogue! {
     NoOffer 409 "no_offer": "The waitlist entry holds no offer to answer.",
     OfferExpired 409 "offer_expired": "The offer ran out before it was answered; the seat went back.",
     WaitlistEntryClosed 409 "waitlist_entry_closed": "The waitlist entry has ended (accepted, declined, expired or cancelled).",
+    PreconditionFailed 412 "precondition_failed": "If-Match names a version the resource no longer has; read it again.",
     IdempotencyKeyReused 422 "idempotency_key_reused": "The Idempotency-Key was used for a different request.",
     CheckInWindow 422 "check_in_window": "Check-in is not open at this time.",
     AppointmentNotOver 422 "appointment_not_over": "A no-show can be recorded only after the end.",

@@ -100,6 +100,8 @@ const PUBLIC: &str = "calendar-feed";
 const FHIR: &str = "fhir-";
 const IDEMPOTENT: &[&str] = &["create-appointment", "book-series"];
 const OPTIONAL_BODY: &[&str] = &["create-calendar-feed", "accept-waitlist-offer"];
+/// Routes that take `If-Match` (the version of their answer's `ETag`).
+const IF_MATCH: &[&str] = &["put-provider-settings"];
 
 const BOOKING_CONFLICTS: &[Code] = &[
     ValidationFailed,
@@ -202,8 +204,8 @@ fn routes() -> Vec<Route> {
         Route { function: "fhir-schedule", method: "GET", path: "/fhir/Schedule/{id}", summary: "FHIR R4 Schedule (read) of a provider: their bookable time.", query: vec![], body: None, ok: (200, |_| fhir_resource("Schedule")), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "fhir-metadata", method: "GET", path: "/fhir/metadata", summary: "FHIR R4 CapabilityStatement: what this server supports.", query: vec![], body: None, ok: (200, |_| fhir_resource("CapabilityStatement")), errors: &[Contended] },
         Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day, week or month in their zone (or `timeZone`): the first day slot by slot with its bookings, and every day's slots and summary.", query: vec![q("date", P::Day, true, "The first day."), q("days", P::Days, false, "How many days, 1 (the default) to 31."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
-        Route { function: "get-provider-settings", method: "GET", path: "/providers/{providerId}/settings", summary: "A provider's settings in force (the provider, staff and admins): zone, booking rules (minimum notice, horizon, daily limit) and the terms appointments are booked under; defaults where nothing was set.", query: vec![], body: None, ok: (200, named::<super::views::SettingsView>), errors: &[ValidationFailed, Forbidden, Contended] },
-        Route { function: "put-provider-settings", method: "PUT", path: "/providers/{providerId}/settings", summary: "Replaces a provider's settings (the provider, staff and admins): a field left out or null follows the default. Takes back what GET answered (providerId and updatedAt are read-only). Applies to bookings from then on; booked appointments keep their terms.", query: vec![], body: Some(named::<crate::domain::settings::Settings>), ok: (200, named::<super::views::SettingsView>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "get-provider-settings", method: "GET", path: "/providers/{providerId}/settings", summary: "A provider's settings in force (the provider, staff and admins): zone, booking rules (minimum notice, horizon, daily limit) and the terms appointments are booked under; defaults where nothing was set. Answers an ETag (the settings' version) for If-Match.", query: vec![], body: None, ok: (200, named::<super::views::SettingsView>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "put-provider-settings", method: "PUT", path: "/providers/{providerId}/settings", summary: "Replaces a provider's settings (the provider, staff and admins): a field left out or null follows the default. Takes back what GET answered (providerId and updatedAt are read-only). Applies to bookings from then on; booked appointments keep their terms. Answers an ETag; with If-Match, only while the settings are still that version.", query: vec![], body: Some(named::<crate::domain::settings::Settings>), ok: (200, named::<super::views::SettingsView>), errors: &[ValidationFailed, Forbidden, PreconditionFailed, Contended] },
     ]
 }
 
@@ -361,6 +363,16 @@ pub fn document() -> OpenApi {
                             .max_length(Some(255))
                             .pattern(Some("^[!-~]+$")),
                     )),
+            );
+        }
+        if IF_MATCH.contains(&r.function) {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("If-Match")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some("The ETag of a GET (a quoted version, such as \"3\"), or *: the change applies only while the resource is still that version, else 412."))
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
             );
         }
         if let Some(body) = r.body {

@@ -2,9 +2,12 @@
 //! provider's time zone, booking rules and terms. `GET` answers every setting in force (defaults
 //! included); `PUT` replaces what the provider set (a field left out or null follows the default again)
 //! and takes back what `GET` answered, so read-modify-write needs no editing of read-only fields.
+//! Both answer an `ETag` (how many times the settings were replaced); a `PUT` with `If-Match` applies
+//! only while the settings are still that version (412 `precondition_failed` otherwise, nothing
+//! written), so two editors cannot silently undo each other.
 
 use super::views::SettingsView;
-use super::{caller, json, json_body, path_id, ApiError, Ctx, FieldError, Reply, Request};
+use super::{caller, json, json_body, path_id, ApiError, Code, Ctx, FieldError, Reply, Request};
 use crate::domain::settings::Settings;
 use crate::domain::{Caller, ProviderId};
 
@@ -23,7 +26,46 @@ pub async fn get(ctx: &Ctx, req: Request) -> Reply {
     let provider: ProviderId = path_id(&req, "providerId")?;
     may_manage(&who, provider)?;
     let settings = ctx.store.provider_settings(provider).await?;
-    Ok(json(200, &SettingsView::from(settings)))
+    Ok(tagged(settings))
+}
+
+/// The settings as answered, with their version as a strong `ETag`.
+fn tagged(
+    settings: crate::store::settings::ProviderSettings,
+) -> lambda_http::Response<lambda_http::Body> {
+    let etag = format!("\"{}\"", settings.version);
+    let mut response = json(200, &SettingsView::from(settings));
+    response.headers_mut().insert(
+        "etag",
+        etag.parse().expect("a quoted number is a valid header"),
+    );
+    response
+}
+
+/// The version an `If-Match` header asks for: `None` without one (or `*`: any version will do); a
+/// header naming no version of ours can match nothing.
+fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
+    let Some(value) = req.headers().get("if-match") else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value
+        .trim_start_matches("W/")
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(stale)
+}
+
+fn stale() -> ApiError {
+    ApiError::new(
+        Code::PreconditionFailed,
+        "the settings changed since the version in If-Match; read them again",
+    )
 }
 
 pub async fn put(ctx: &Ctx, req: Request) -> Reply {
@@ -31,12 +73,14 @@ pub async fn put(ctx: &Ctx, req: Request) -> Reply {
     let provider: ProviderId = path_id(&req, "providerId")?;
     let settings = parse(json_body(&req)?, provider)?;
     may_manage(&who, provider)?;
+    let expected = if_match(&req)?;
     let stored = ctx
         .store
-        .put_settings(provider, &settings, ctx.now())
-        .await?;
-    tracing::info!(provider_id = %provider, "provider settings replaced");
-    Ok(json(200, &SettingsView::from(stored)))
+        .put_settings(provider, &settings, expected, ctx.now())
+        .await?
+        .ok_or_else(stale)?;
+    tracing::info!(provider_id = %provider, version = stored.version, "provider settings replaced");
+    Ok(tagged(stored))
 }
 
 /// The settings of a `PUT` body: [`Settings`]' fields, plus `providerId` (which must be the path's) and

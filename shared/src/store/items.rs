@@ -94,6 +94,9 @@ pub struct ProviderProfile {
     pub settings: Option<crate::domain::settings::Settings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings_updated_at: Option<UtcTime>,
+    /// How many times the settings were replaced (the `ETag` of `GET` and `PUT`; 0: never).
+    #[serde(default)]
+    pub settings_version: u64,
     pub updated_at: UtcTime,
 }
 
@@ -583,6 +586,7 @@ mod tests {
             time_zone: Some("Europe/Paris".into()),
             settings: None,
             settings_updated_at: None,
+            settings_version: 0,
             updated_at: t("2030-01-01T00:00:00Z"),
         };
         assert_eq!(

@@ -32,6 +32,8 @@ pub struct ProviderSettings {
     pub provider_id: ProviderId,
     pub rules: Rules,
     pub updated_at: Option<UtcTime>,
+    /// How many times the settings were replaced: the `ETag`.
+    pub version: u64,
 }
 
 impl Store {
@@ -64,40 +66,66 @@ impl Store {
         Ok(ProviderSettings {
             provider_id: provider,
             rules: self.rules_of(profile.as_ref()),
-            updated_at: profile.and_then(|p| p.settings_updated_at),
+            updated_at: profile.as_ref().and_then(|p| p.settings_updated_at),
+            version: profile.map_or(0, |p| p.settings_version),
         })
     }
 
     /// Replaces the provider's settings (what is left out follows the defaults again): one UpdateItem
-    /// of the `settings` map alone, so the zone of their last bulk generation stays.
+    /// of the `settings` map alone, so the zone of their last bulk generation stays. With `expected`
+    /// (the client's `If-Match`), only if the settings are still at that version: `Ok(None)` otherwise,
+    /// and nothing is written.
     pub async fn put_settings(
         &self,
         provider: ProviderId,
         settings: &Settings,
+        expected: Option<u64>,
         now: UtcTime,
-    ) -> Result<ProviderSettings, StoreError> {
+    ) -> Result<Option<ProviderSettings>, StoreError> {
         let map: AttributeValue = serde_dynamo::to_attribute_value(settings)?;
-        let update = self
+        let mut update = self
             .db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::provider_profile(provider))))
             .update_expression(
-                "SET #settings = :settings, providerId = :provider, settingsUpdatedAt = :now, updatedAt = :now",
+                "SET #settings = :settings, providerId = :provider, settingsUpdatedAt = :now, \
+                 updatedAt = :now, #version = if_not_exists(#version, :zero) + :one",
             )
             .expression_attribute_names("#settings", "settings")
+            .expression_attribute_names("#version", "settingsVersion")
             .expression_attribute_values(":settings", map)
             .expression_attribute_values(":provider", s(provider.to_string()))
             .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew);
-        let out = super::retry::patiently("store a provider's settings", || update.clone().send())
-            .await?;
-        let profile: Option<ProviderProfile> = out.attributes.map(from_item).transpose()?;
-        Ok(ProviderSettings {
+        match expected {
+            None => {}
+            Some(0) => update = update.condition_expression("attribute_not_exists(#version)"),
+            Some(v) => {
+                update = update
+                    .condition_expression("#version = :expected")
+                    .expression_attribute_values(":expected", n(v))
+            }
+        }
+        let answer =
+            super::retry::answered("store a provider's settings", || update.clone().send()).await?;
+        let attributes = match answer {
+            Ok(out) => out.attributes,
+            // A failed condition is the stale version; anything else is an error.
+            Err(e) => {
+                super::retry::made::<(), _, _>(Err(e))?;
+                return Ok(None);
+            }
+        };
+        let profile: Option<ProviderProfile> = attributes.map(from_item).transpose()?;
+        Ok(Some(ProviderSettings {
             provider_id: provider,
             rules: self.rules_of(profile.as_ref()),
             updated_at: Some(now),
-        })
+            version: profile.map_or(1, |p| p.settings_version),
+        }))
     }
 }
 
