@@ -31,13 +31,31 @@ async fn run(ctx: &Ctx, name: &str) -> (u16, Value) {
     (response.status().as_u16(), body)
 }
 
-#[tokio::test]
-async fn every_http_fixture_is_answered_by_its_handler() {
+/// A stack with the fixtures' slot in it, and the handlers' context on it.
+async fn seeded() -> (TestApp, Ctx) {
     let app = TestApp::spawn().await;
     local::seed_fixture_slot(&app.stack.stack, &app.stack.stack.sdk)
         .await
         .unwrap();
     let ctx = ctx(&app);
+    (app, ctx)
+}
+
+/// Each of these fixtures names an id that is not in the table: its handler answers 404 `not_found`.
+async fn answer_not_found(ctx: &Ctx, names: &[&str]) {
+    for name in names {
+        let (status, body) = run(ctx, name).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{name}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_http_fixture_is_answered_by_its_handler() {
+    let (_app, ctx) = seeded().await; // the stack lives as long as the test
     let run = |name: &'static str| run(&ctx, name);
     let (status, body) = run("create-slot").await;
     assert_eq!(status, 201, "{body}");
@@ -80,23 +98,20 @@ async fn every_http_fixture_is_answered_by_its_handler() {
     );
     // The fixtures' appointment id is not this booking's: past parsing, validation and authorization,
     // the handlers look it up and answer for a missing one.
-    for name in [
-        "get-appointment",
-        "cancel-appointment",
-        "update-appointment",
-        "reschedule-appointment",
-        "check-in-appointment",
-        "start-appointment",
-        "complete-appointment",
-        "no-show-appointment",
-    ] {
-        let (status, body) = run(name).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (404, Some("not_found")),
-            "{name}: {body}"
-        );
-    }
+    answer_not_found(
+        &ctx,
+        &[
+            "get-appointment",
+            "cancel-appointment",
+            "update-appointment",
+            "reschedule-appointment",
+            "check-in-appointment",
+            "start-appointment",
+            "complete-appointment",
+            "no-show-appointment",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -131,12 +146,7 @@ async fn the_slot_and_type_fixtures_are_answered_by_their_handlers() {
         (200, Some(3)),
         "{blocked}"
     );
-    let (status, body) = run("release-slot").await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (404, Some("not_found")),
-        "{body}"
-    );
+    answer_not_found(&ctx, &["release-slot"]).await;
 
     let (status, body) = run("create-appointment-type").await;
     assert_eq!(
@@ -150,14 +160,7 @@ async fn the_slot_and_type_fixtures_are_answered_by_their_handlers() {
         (200, Some(1)),
         "{body}"
     );
-    for name in ["get-appointment-type", "update-appointment-type"] {
-        let (status, body) = run(name).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (404, Some("not_found")),
-            "{name}: {body}"
-        );
-    }
+    answer_not_found(&ctx, &["get-appointment-type", "update-appointment-type"]).await;
 }
 
 #[tokio::test]
@@ -203,11 +206,7 @@ async fn the_stream_fixture_becomes_an_appointment_created_event() {
 
 #[tokio::test]
 async fn the_waitlist_fixtures_and_the_queue_fixture_offer_the_freed_seat_to_the_waiting_patient() {
-    let app = TestApp::spawn().await;
-    local::seed_fixture_slot(&app.stack.stack, &app.stack.stack.sdk)
-        .await
-        .unwrap();
-    let ctx = ctx(&app);
+    let (app, ctx) = seeded().await;
     let (status, entry) = run(&ctx, "join-waitlist").await;
     assert_eq!(
         (status, entry["status"].as_str()),
@@ -227,19 +226,16 @@ async fn the_waitlist_fixtures_and_the_queue_fixture_offer_the_freed_seat_to_the
         "{list}"
     );
     // The fixtures' entry id is not this entry's: the handlers answer for a missing one.
-    for name in [
-        "get-waitlist-entry",
-        "cancel-waitlist-entry",
-        "accept-waitlist-offer",
-        "decline-waitlist-offer",
-    ] {
-        let (status, body) = run(&ctx, name).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (404, Some("not_found")),
-            "{name}: {body}"
-        );
-    }
+    answer_not_found(
+        &ctx,
+        &[
+            "get-waitlist-entry",
+            "cancel-waitlist-entry",
+            "accept-waitlist-offer",
+            "decline-waitlist-offer",
+        ],
+    )
+    .await;
 
     // The queue fixture (a seat of the fixture slot freed) and a bad message beside it: the seat is
     // offered to the entry and held; only the bad message is reported.
@@ -295,23 +291,12 @@ async fn the_calendar_feed_fixtures_are_answered_by_their_handlers() {
         "{list}"
     );
     // The fixtures' feed id and token are not this feed's.
-    for name in ["revoke-calendar-feed", "calendar-feed"] {
-        let (status, body) = run(&ctx, name).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (404, Some("not_found")),
-            "{name}: {body}"
-        );
-    }
+    answer_not_found(&ctx, &["revoke-calendar-feed", "calendar-feed"]).await;
 }
 
 #[tokio::test]
 async fn the_fhir_fixtures_are_answered_by_their_handlers() {
-    let app = TestApp::spawn().await;
-    local::seed_fixture_slot(&app.stack.stack, &app.stack.stack.sdk)
-        .await
-        .unwrap();
-    let ctx = ctx(&app);
+    let (_app, ctx) = seeded().await; // the stack lives as long as the test
     let (status, bundle) = run(&ctx, "fhir-slots").await;
     assert_eq!(status, 200, "{bundle}");
     assert_eq!(
@@ -343,12 +328,8 @@ async fn the_fhir_fixtures_are_answered_by_their_handlers() {
 
 #[tokio::test]
 async fn the_series_fixtures_are_answered_by_their_handlers() {
-    let app = TestApp::spawn().await;
-    local::seed_fixture_slot(&app.stack.stack, &app.stack.stack.sdk)
-        .await
-        .unwrap();
-    let ctx = ctx(&app);
-    // Four weeks from the fixture slot, in part: the provider has no slot in the three weeks after.
+    let (_app, ctx) = seeded().await; // the stack lives as long as the test
+                                      // Four weeks from the fixture slot, in part: the provider has no slot in the three weeks after.
     let (status, series) = run(&ctx, "book-series").await;
     assert_eq!(status, 201, "{series}");
     assert_eq!(
@@ -359,14 +340,7 @@ async fn the_series_fixtures_are_answered_by_their_handlers() {
         (Some(1), Some(3)),
         "{series}"
     );
-    for name in ["get-series", "cancel-series"] {
-        let (status, body) = run(&ctx, name).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (404, Some("not_found")),
-            "{name}: {body}"
-        );
-    }
+    answer_not_found(&ctx, &["get-series", "cancel-series"]).await;
 }
 
 #[tokio::test]

@@ -67,6 +67,11 @@ async fn put_settings(
         .await
 }
 
+/// The provider replaces their own settings, which must succeed.
+async fn set_own(app: &TestApp, provider: &Actor, body: Value) {
+    ok(&put_settings(app, provider, provider, body).await, 200);
+}
+
 async fn get_settings(app: &TestApp, who: &Actor, provider: &Actor) -> clinic_tests::Reply {
     app.send(who, "GET", &settings_path(provider), None).await
 }
@@ -232,10 +237,7 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
     );
     let read = get_settings(&app, &provider, &provider).await;
     assert_eq!(read.body, set.body);
-    ok(
-        &put_settings(&app, &provider, &provider, read.body.clone()).await,
-        200,
-    );
+    set_own(&app, &provider, read.body.clone()).await;
     assert_eq!(get_settings(&app, &admin, &provider).await.body, set.body);
 
     // Each replacement is a version, the ETag: a PUT with the If-Match of an older one (an editor who
@@ -277,16 +279,12 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
     expected["updatedAt"] = json!(NOW);
     assert_eq!(reset.body, expected);
     // A later bulk generation in another zone does not touch the settings.
-    ok(
-        &put_settings(
-            &app,
-            &provider,
-            &provider,
-            json!({"timeZone": "Europe/Paris", "maxAppointmentsPerDay": 4}),
-        )
-        .await,
-        200,
-    );
+    set_own(
+        &app,
+        &provider,
+        json!({"timeZone": "Europe/Paris", "maxAppointmentsPerDay": 4}),
+    )
+    .await;
     app.daily_slots(
         &provider,
         "Asia/Tokyo",
@@ -309,16 +307,12 @@ async fn booking_rules_refuse_too_soon_too_far_and_a_full_day(aws: Aws) {
     let (provider, days) = clinic(&app).await;
     let staff = app.staff().await;
     let patients = app.patients(6).await;
-    ok(
-        &put_settings(
-            &app,
-            &provider,
-            &provider,
-            json!({"minimumNoticeMinutes": 120, "maxAdvanceDays": 2, "maxAppointmentsPerDay": 2}),
-        )
-        .await,
-        200,
-    );
+    set_own(
+        &app,
+        &provider,
+        json!({"minimumNoticeMinutes": 120, "maxAdvanceDays": 2, "maxAppointmentsPerDay": 2}),
+    )
+    .await;
     let today = &days["2030-03-04"];
     let slot_of = |day: &str, i: usize| days[day][i].clone();
 
@@ -446,10 +440,7 @@ async fn booking_rules_refuse_too_soon_too_far_and_a_full_day(aws: Aws) {
     assert_eq!(standing_on(&app, &provider, fifth).await, 2);
 
     // Lifting the limit lets the day fill, and the count was kept meanwhile.
-    ok(
-        &put_settings(&app, &provider, &provider, json!({})).await,
-        200,
-    );
+    set_own(&app, &provider, json!({})).await;
     ok(&app.book(&patients[4], &slot_of(fifth, 2)).await, 201);
     assert_eq!(day_count(&app, &provider, fifth).await, 3);
     ok(&app.book(&patients[1], &today[0]).await, 201);
@@ -458,16 +449,7 @@ async fn booking_rules_refuse_too_soon_too_far_and_a_full_day(aws: Aws) {
 async fn racing_bookings_never_pass_the_daily_limit(aws: Aws) {
     let app = Arc::new(TestApp::spawn_on(aws, Clock::manual(NOW.parse().unwrap())).await);
     let (provider, days) = clinic(&app).await;
-    ok(
-        &put_settings(
-            &app,
-            &provider,
-            &provider,
-            json!({"maxAppointmentsPerDay": 3}),
-        )
-        .await,
-        200,
-    );
+    set_own(&app, &provider, json!({"maxAppointmentsPerDay": 3})).await;
     let day = "2030-03-06";
     let slots = days[day].clone();
     let patients = app.patients(slots.len() * 2).await;
@@ -514,16 +496,12 @@ async fn a_series_keeps_the_rules(aws: Aws) {
         ("09:00", "10:00"),
     )
     .await;
-    ok(
-        &put_settings(
-            &app,
-            &provider,
-            &provider,
-            json!({"maxAdvanceDays": 21, "maxAppointmentsPerDay": 1}),
-        )
-        .await,
-        200,
-    );
+    set_own(
+        &app,
+        &provider,
+        json!({"maxAdvanceDays": 21, "maxAppointmentsPerDay": 1}),
+    )
+    .await;
     let slots = app
         .available(
             &provider,
@@ -544,8 +522,8 @@ async fn a_series_keeps_the_rules(aws: Aws) {
             .to_string()
     };
     // The 12th's one place goes to someone else (09:30, after the change to summer time on the 10th);
-    // weekly from 09:00 on the 5th: the 12th is full (found by the transaction), the 26th beyond the
-    // 21 days.
+    // weekly from 09:00 on the 5th: the 12th is full (its count, read before the transaction, says
+    // so), the 26th beyond the 21 days.
     let (patient, rival) = (app.patient().await, app.patient().await);
     ok(&app.book(&rival, &at("2030-03-12T13:30:00Z")).await, 201);
     let four = json!({"slotId": at("2030-03-05T14:00:00Z"), "frequency": "weekly", "count": 4});
@@ -590,16 +568,7 @@ async fn a_series_keeps_the_rules(aws: Aws) {
 async fn a_waitlist_accept_keeps_the_daily_limit(aws: Aws) {
     let app = TestApp::spawn_on(aws, Clock::System).await;
     let provider = app.provider().await;
-    ok(
-        &put_settings(
-            &app,
-            &provider,
-            &provider,
-            json!({"maxAppointmentsPerDay": 1}),
-        )
-        .await,
-        200,
-    );
+    set_own(&app, &provider, json!({"maxAppointmentsPerDay": 1})).await;
     // Two one-seat slots at 10:00 and 11:00 UTC three days from now (the provider's zone: UTC); the
     // waitlist wants 10:00 to 10:30 only, so the 11:00 slot is offered to nobody.
     let day = jiff::Timestamp::now()
@@ -698,10 +667,7 @@ async fn a_waitlist_accept_keeps_the_daily_limit(aws: Aws) {
         shared::domain::waitlist::EntryStatus::Waiting
     );
     // Lifted, the seat goes to the next entry, who books it.
-    ok(
-        &put_settings(&app, &provider, &provider, json!({})).await,
-        200,
-    );
+    set_own(&app, &provider, json!({})).await;
     store.offer_seats(first_id, None, now(), ttl).await.unwrap();
     app.entry_when(&second_entry.id.to_string(), |e| {
         e.status == shared::domain::waitlist::EntryStatus::Offered
@@ -717,21 +683,17 @@ async fn appointments_keep_the_terms_they_were_booked_under(aws: Aws) {
     let app = TestApp::spawn_on(aws, Clock::manual(NOW.parse().unwrap())).await;
     let (provider, days) = clinic(&app).await;
     let patient = app.patient().await;
-    ok(
-        &put_settings(
-            &app,
-            &provider,
-            &provider,
-            json!({
-                "lateCancellationHours": 48,
-                "lateCancellationFee": 30,
-                "checkInOpensMinutes": 10,
-                "reminderOffsets": ["48h", "1h"]
-            }),
-        )
-        .await,
-        200,
-    );
+    set_own(
+        &app,
+        &provider,
+        json!({
+            "lateCancellationHours": 48,
+            "lateCancellationFee": 30,
+            "checkInOpensMinutes": 10,
+            "reminderOffsets": ["48h", "1h"]
+        }),
+    )
+    .await;
     // Friday 8th at 09:00 New York (14:00 UTC), and the same time on Saturday.
     let (friday, saturday) = (days["2030-03-08"][0].clone(), days["2030-03-09"][0].clone());
     let kept = app.book(&patient, &friday).await;
@@ -751,16 +713,7 @@ async fn appointments_keep_the_terms_they_were_booked_under(aws: Aws) {
     ok(&dropped, 201);
 
     // Changed settings apply to bookings from then on, not to these two.
-    ok(
-        &put_settings(
-            &app,
-            &provider,
-            &provider,
-            json!({"lateCancellationFee": 99}),
-        )
-        .await,
-        200,
-    );
+    set_own(&app, &provider, json!({"lateCancellationFee": 99})).await;
     let read = app.get_appointment(&patient, &kept.id()).await;
     assert_eq!(read.body["terms"], kept.body["terms"]);
 

@@ -152,16 +152,13 @@ impl Store {
     }
 
     pub async fn book_series(&self, req: &NewSeries, now: UtcTime) -> Result<Booked, SeriesError> {
-        // Days whose count a transaction found at the provider's limit: skipped on the next attempt.
-        let full = std::sync::Mutex::new(vec![]);
-        retrying("book series", || self.book_series_once(req, now, &full)).await
+        retrying("book series", || self.book_series_once(req, now)).await
     }
 
     async fn book_series_once(
         &self,
         req: &NewSeries,
         now: UtcTime,
-        full: &std::sync::Mutex<Vec<jiff::civil::Date>>,
     ) -> Result<Attempt<Booked>, SeriesError> {
         let slot_key = keys::slot(req.first_slot);
         let guard_key = keys::patient_schedule(req.patient_id);
@@ -193,7 +190,6 @@ impl Store {
         let guard = Guard::read(guard_key, guard_item)?;
         let rules = self.provider_rules(first.provider_id).await?;
         let zone = rules.zone();
-        let full_days = full.lock().map(|f| f.clone()).unwrap_or_default();
         let local = first.start_time.timestamp().to_zoned(zone.clone());
         let days =
             dates(local.date(), req.frequency, req.count, req.until).ok_or(SeriesError::TooLong)?;
@@ -242,10 +238,6 @@ impl Store {
                 };
                 if let Err(broken) = rules.admits(s.start_time, now) {
                     reason = broken.code();
-                    return None;
-                }
-                if full_days.contains(&rules.day_of(s.start_time)) {
-                    reason = "daily_limit_reached";
                     return None;
                 }
                 let iv = s.interval();
@@ -369,18 +361,12 @@ impl Store {
                 BookingError::from(crate::domain::admission::Inadmissible::TypeInactive).into(),
             );
         }
-        let at_limit: Vec<jiff::civil::Date> = (0..appointments.len())
-            .filter(|i| refused.has(W::Day(*i)))
-            .map(|i| rules.day_of(appointments[i].start_time))
-            .collect();
-        if !at_limit.is_empty() {
-            if let Ok(mut f) = full.lock() {
-                f.extend(at_limit);
-            }
-            return Ok(Attempt::Again); // those days are full: choose again without them
-        }
-        if refused.has(W::Guard) || (0..appointments.len()).any(|i| refused.has(W::Seat(i))) {
-            return Ok(Attempt::Again); // a seat went or the patient's time moved: read again and choose
+        if refused.has(W::Guard)
+            || (0..appointments.len()).any(|i| refused.has(W::Seat(i)) || refused.has(W::Day(i)))
+        {
+            // A seat went, the patient's time moved or a day filled meanwhile: read again (the
+            // days' counts too) and choose.
+            return Ok(Attempt::Again);
         }
         Err(StoreError::internal(format!("series cancelled: {refused:?}")).into())
     }
