@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: dev test lint build bench bench-contention bench-largest contract venv toolchain ci clean
+.PHONY: dev test lint build bench bench-contention bench-largest contract venv toolchain ci clean replay-parked
 
 $(VENV)/.installed: local/requirements.txt
 	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
@@ -27,6 +27,10 @@ toolchain:
 ## The whole stack locally: emulator, template.yaml's resources and routes on 127.0.0.1:3000.
 dev: venv
 	cargo run -p local --bin local
+
+## Replays the records publish parked, through the running `make dev` (PORT, default 3000).
+replay-parked:
+	@curl -sS --fail-with-body -X POST http://127.0.0.1:$${PORT:-3000}/_local/replay-parked; echo
 
 ## All tests: unit, store and API against the emulator, end to end over HTTP.
 test: venv

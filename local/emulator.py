@@ -12,7 +12,13 @@ the way AWS fails under load, on request (`Faults`, from EMULATOR_FAULTS and EMU
     EMULATOR_SEED=7
 
 Requests whose user agent names the app `emulator-exempt` (the test harness's own inspection and
-fixtures) get no faults; the limits apply to every request.
+fixtures) get no faults; the limits apply to every request. Requests of the app `emulator-infra` (the
+local stack's stand-ins for Lambda's event source mappings and for Scheduler) get none of the service's
+faults either, but do meet the queue's own: a message delivered twice (`sqs_duplicate`) or after later
+ones (`sqs_reorder`), as SQS standard queues deliver.
+
+`POST /_emulator/faults` with a spec as its body replaces the faults while the emulator runs (the seed
+goes on); `GET /_emulator/faults` answers the rates in force.
 """
 import copy
 import io
@@ -35,6 +41,7 @@ if moto.__version__ != MOTO_VERSION:
     sys.exit(f"emulator.py patches moto {MOTO_VERSION}, found {moto.__version__}: pin it in local/requirements.txt")
 
 EXEMPT_APP = "emulator-exempt"
+INFRA_APP = "emulator-infra"
 
 
 class _CopyOncePerTransaction:
@@ -312,25 +319,43 @@ def check_dynamodb(operation: str, request: dict) -> None:
 
 # --- Faults: what AWS does under load, on request ------------------------------------------------
 
-FAULT_KINDS = ("transaction_conflict", "write_conflict", "throttling", "put_events", "send_message")
+FAULT_KINDS = (
+    "transaction_conflict", "write_conflict", "throttling", "put_events", "send_message",
+    # A one-time schedule fires anywhere in the minute of its at() time, up to 59 s early:
+    # https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
+    "scheduler_early",
+    # CreateSchedule / DeleteSchedule throttled (429) or failing (500).
+    "scheduler_errors",
+    # Standard queues deliver at least once and in no promised order:
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html
+    "sqs_duplicate", "sqs_reorder",
+    # PutEvents refused whole with AccessDeniedException, as for a role without events:PutEvents on the
+    # bus: a refusal no retry cures.
+    "events_denied",
+)
 THROTTLED = {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
 
 
 class Faults:
     def __init__(self, spec: str, seed: int | None):
-        self.p = {k: 0.0 for k in FAULT_KINDS}
-        for part in filter(None, (s.strip() for s in spec.split(","))):
-            kind, _, rate = part.partition("=")
-            if kind not in self.p:
-                sys.exit(f"EMULATOR_FAULTS: unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
-            try:
-                self.p[kind] = float(rate)
-            except ValueError:
-                sys.exit(f"EMULATOR_FAULTS: {kind} needs a probability, got {rate!r}")
-            if not 0.0 <= self.p[kind] <= 1.0:
-                sys.exit(f"EMULATOR_FAULTS: {kind}={rate} is not between 0 and 1")
         self.rng = random.Random(seed)
         self.counts = {k: 0 for k in FAULT_KINDS}
+        self.p = self.parse(spec, fail=sys.exit)
+
+    @staticmethod
+    def parse(spec: str, fail):
+        p = {k: 0.0 for k in FAULT_KINDS}
+        for part in filter(None, (s.strip() for s in spec.split(","))):
+            kind, _, rate = part.partition("=")
+            if kind not in p:
+                return fail(f"EMULATOR_FAULTS: unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
+            try:
+                p[kind] = float(rate)
+            except ValueError:
+                return fail(f"EMULATOR_FAULTS: {kind} needs a probability, got {rate!r}")
+            if not 0.0 <= p[kind] <= 1.0:
+                return fail(f"EMULATOR_FAULTS: {kind}={rate} is not between 0 and 1")
+        return p
 
     def hit(self, kind: str) -> bool:
         if self.p[kind] > 0 and self.rng.random() < self.p[kind]:
@@ -383,6 +408,8 @@ class Faithful:
     def __init__(self, app, faults: Faults):
         self.app = app
         self.faults = faults
+        # Messages held back (sqs_reorder) or to be delivered again (sqs_duplicate), by queue URL.
+        self.held: dict[str, list] = {}
 
     def forward(self, environ, body: bytes):
         """moto's answer to `body`: status, headers and parsed JSON."""
@@ -397,14 +424,37 @@ class Faithful:
         chunks = b"".join(self.app(environ, start))
         return captured["status"], captured["headers"], chunks
 
+    def control(self, environ, start_response):
+        """GET or POST /_emulator/faults: the rates in force, or a new spec for them."""
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            spec = (environ["wsgi.input"].read(length) if length else b"").decode()
+            problems = []
+            rates = Faults.parse(spec, fail=problems.append)
+            if problems:
+                return respond(start_response, 400, {"message": problems[0]})
+            self.faults.p = rates
+        return respond(start_response, 200, {"faults": self.faults.p, "counts": self.faults.counts})
+
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/_emulator/faults":
+            return self.control(environ, start_response)
+        agent = environ.get("HTTP_X_AMZ_USER_AGENT", "") + environ.get("HTTP_USER_AGENT", "")
+        exempt = EXEMPT_APP in agent
+        infra = INFRA_APP in agent
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:
+            if not (exempt or infra) and environ.get("PATH_INFO", "").startswith("/schedules/"):
+                return self.scheduler(environ, start_response)
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         service, _, operation = target.partition(".")
-        exempt = EXEMPT_APP in environ.get("HTTP_X_AMZ_USER_AGENT", "") + environ.get("HTTP_USER_AGENT", "")
+        if infra and target == "AmazonSQS.ReceiveMessage":
+            return self.receive_unreliably(environ, start_response, body)
+        if infra and target == "AmazonSQS.DeleteMessage" and self.delete_duplicate(body):
+            return respond(start_response, 200, {})
+        exempt = exempt or infra
         try:
             request = json.loads(body or b"{}")
         except ValueError:
@@ -417,6 +467,9 @@ class Faithful:
                     return self.batch_get_partly(environ, start_response, request)
                 if fault is not None:
                     raise fault
+            if not exempt and target == "AWSEvents.PutEvents" and self.faults.hit("events_denied"):
+                raise Refusal(400, "AccessDeniedException",
+                              "User is not authorized to perform: events:PutEvents on resource", service="events")
             if request is not None and not exempt and target == "AWSEvents.PutEvents":
                 return self.put_events_partly(environ, start_response, request)
             if not exempt and target == "AmazonSQS.SendMessage" and self.faults.hit("send_message"):
@@ -426,6 +479,75 @@ class Faithful:
         status, headers, chunks = self.forward(environ, body)
         start_response(status, headers)
         return [chunks]
+
+    def scheduler(self, environ, start_response):
+        """A schedule created or deleted by the service: `scheduler_errors` fails it as Scheduler does
+        under load; `scheduler_early` moves a one-time schedule's time anywhere into the minute of its
+        at() time, where AWS may fire it."""
+        method = environ.get("REQUEST_METHOD")
+        if method in ("POST", "DELETE") and self.faults.hit("scheduler_errors"):
+            status, kind = self.faults.rng.choice([(429, "ThrottlingException"), (500, "InternalServerException")])
+            data = json.dumps({"Message": "injected " + kind}).encode()
+            start_response(f"{status} Error", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                ("x-amzn-ErrorType", kind),
+            ])
+            return [data]
+        if method != "POST":
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = None
+        at = re.fullmatch(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d):\d\d\)", (request or {}).get("ScheduleExpression") or "")
+        if at and self.faults.hit("scheduler_early"):
+            request["ScheduleExpression"] = f"at({at.group(1)}:{self.faults.rng.randrange(60):02d})"
+            body = json.dumps(request).encode()
+        status, headers, chunks = self.forward(environ, body)
+        start_response(status, headers)
+        return [chunks]
+
+    def receive_unreliably(self, environ, start_response, body: bytes):
+        """ReceiveMessage as a standard queue may answer: a message held back and delivered after later
+        ones (`sqs_reorder`), a message delivered again after it was received (`sqs_duplicate`, with its
+        own receipt handle, whose deletion deletes nothing more)."""
+        try:
+            queue = json.loads(body or b"{}").get("QueueUrl", "")
+        except ValueError:
+            queue = ""
+        status, headers, chunks = self.forward(environ, body)
+        if not status.startswith("200"):
+            start_response(status, headers)
+            return [chunks]
+        answer = json.loads(chunks or b"{}")
+        fresh = answer.get("Messages") or []
+        held = self.held.pop(queue, [])
+        out = []
+        for m in fresh:
+            if self.faults.hit("sqs_reorder"):
+                self.held.setdefault(queue, []).append(m)
+            else:
+                out.append(m)
+        self.faults.rng.shuffle(out)
+        out += held
+        for m in list(out):
+            if self.faults.hit("sqs_duplicate"):
+                copy_ = dict(m, ReceiptHandle="duplicate-" + str(self.faults.rng.getrandbits(64)))
+                self.held.setdefault(queue, []).append(copy_)
+        if out:
+            answer["Messages"] = out
+        else:
+            answer.pop("Messages", None)
+        return respond(start_response, 200, answer)
+
+    def delete_duplicate(self, body: bytes) -> bool:
+        try:
+            handle = json.loads(body or b"{}").get("ReceiptHandle", "")
+        except ValueError:
+            return False
+        return handle.startswith("duplicate-")
 
     def batch_get_partly(self, environ, start_response, request):
         """Throttled BatchGetItem: answers part of the keys and returns the rest as UnprocessedKeys."""

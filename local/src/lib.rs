@@ -29,6 +29,11 @@ pub fn template_path() -> PathBuf {
 /// local stack's stand-ins for AWS itself, and the test harness's inspection and fixtures.
 pub const EXEMPT_APP: &str = "emulator-exempt";
 
+/// The app name of the local stack's stand-ins for AWS's own machinery (event source mappings,
+/// Scheduler's firing, the bus tap): none of the service's faults, but the queue's own (a message
+/// delivered twice or out of order) when the emulator is asked for them.
+pub const INFRA_APP: &str = "emulator-infra";
+
 /// SDK configuration for the emulator at `endpoint`: fixed region and dummy credentials.
 pub fn sdk_config(endpoint: &str) -> SdkConfig {
     SdkConfig::builder()

@@ -1,7 +1,7 @@
 //! The HTTP side of the local stack: every HttpApi route of template.yaml on 127.0.0.1, each request
 //! checked like API Gateway's JWT authorizer would, turned into the API Gateway v2 event Lambda would
 //! receive, and answered by the same `shared::api` handler the Lambda runs. Plus `/_local/token` and
-//! `/_local/events` and `/_local/openapi.json`.
+//! `/_local/events`, `/_local/replay-parked` and `/_local/openapi.json`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -24,6 +24,8 @@ pub struct Server {
     pub keys: Keys,
     pub roles_claim: String,
     routes: Vec<(Route, String, Endpoint, Ctx, Duration)>,
+    /// The stream's function and its `Timeout`, for `POST /_local/replay-parked`.
+    publisher: Option<(shared::stream::Publisher, Duration)>,
 }
 
 type Reply = hyper::Response<Full<Bytes>>;
@@ -247,7 +249,15 @@ impl Server {
     ) -> Result<Server, crate::stack::Error> {
         let mut routes = vec![];
         let mut roles_claim = "cognito:groups".to_owned();
+        let mut publisher = None;
         for f in &stack.functions {
+            if f.stream.is_some() {
+                let config = stack.config_for(f)?;
+                publisher = Some((
+                    shared::stream::Publisher::from_config(&config, &stack.sdk)?,
+                    f.timeout,
+                ));
+            }
             if f.routes.is_empty() {
                 continue;
             }
@@ -270,6 +280,7 @@ impl Server {
         // Literal segments win over parameters, as in API Gateway (`/slots/available` before `/slots/{id}`).
         routes.sort_by_key(|(r, ..)| r.path.matches('{').count());
         Ok(Server {
+            publisher,
             stack,
             keys: Keys::random(),
             roles_claim,
@@ -315,6 +326,7 @@ impl Server {
         match (parts.method.as_str(), path.as_str()) {
             ("POST", "/_local/token") => return self.mint(&body),
             ("POST", "/_local/events") => return self.put_event(&body).await,
+            ("POST", "/_local/replay-parked") => return self.replay_parked().await,
             ("GET", "/_local/openapi.json") => {
                 return respond(200, "application/json", shared::api::openapi::json());
             }
@@ -505,6 +517,29 @@ impl Server {
                     aws_sdk_eventbridge::error::DisplayErrorContext(e)
                 ),
             )),
+        }
+    }
+
+    /// `POST /_local/replay-parked` -> 200 {replayed, stillFailing, unreadable, stopped?}: what
+    /// `sam remote invoke PublishFunction --event '{"replay": "parked"}'` does on AWS, through the same
+    /// function code, within its `Timeout`.
+    async fn replay_parked(&self) -> Reply {
+        let Some((publisher, timeout)) = &self.publisher else {
+            return problem(ApiError::not_found("a function on the table's stream"));
+        };
+        let deadline = tokio::time::Instant::now() + *timeout;
+        match publisher
+            .invoke(json!({"replay": "parked"}), deadline)
+            .await
+        {
+            Ok(done) => respond(200, "application/json", done.to_string()),
+            Err(e) => {
+                tracing::error!(error = %e, "the replay failed");
+                problem(ApiError::new(
+                    shared::api::Code::Internal,
+                    "the replay failed; see the log",
+                ))
+            }
         }
     }
 

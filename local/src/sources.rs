@@ -4,10 +4,12 @@
 //!   (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html): batches of at most
 //!   `BatchSize` records in order; with `ReportBatchItemFailures` the records before the first failure
 //!   are done and the batch is retried from it; after `MaximumRetryAttempts` retries the failing record
-//!   is bypassed and its metadata sent to the `OnFailure` destination
-//!   (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html), so a poison record
-//!   does not block the shard. Each shard resumes after the last sequence number it handled, whatever
-//!   happens to its iterator. `MaximumBatchingWindowInSeconds` is not waited for locally.
+//!   and the rest of its batch are discarded, their metadata sent to the `OnFailure` destination
+//!   (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html), and so are records
+//!   older than `MaximumRecordAgeInSeconds`. The function is stopped at its `Timeout` (no response: the
+//!   whole batch is retried, halved with `BisectBatchOnFunctionError`). Each shard resumes after the
+//!   last sequence number it handled, whatever happens to its iterator.
+//!   `MaximumBatchingWindowInSeconds` is not waited for locally.
 //! - A queue into its function, as an SQS event source mapping does: messages the function reports as
 //!   failed are left on the queue, so they come back after the queue's visibility timeout and go to the
 //!   dead-letter queue after `maxReceiveCount` receives (both enforced by the emulator's SQS).
@@ -70,6 +72,8 @@ struct Shard {
     pending: VecDeque<Value>,
     /// Failed invocations in a row whose first failure was the record at the head of `pending`.
     retries: u32,
+    /// A smaller batch after a timeout, when the mapping bisects on function errors.
+    limit: Option<usize>,
 }
 
 /// Lambda's event source mapping of the table stream to `publish`.
@@ -82,6 +86,8 @@ pub struct StreamMapping {
     pub on_failure: Option<String>,
     pub function_arn: String,
     pub publisher: Publisher,
+    /// The function's `Timeout`: Lambda stops it there.
+    pub timeout: Duration,
 }
 
 impl StreamMapping {
@@ -188,30 +194,51 @@ impl StreamMapping {
     }
 
     async fn invoke(&self, shard_id: &str, shard: &mut Shard) {
-        let batch: Vec<Value> = shard
-            .pending
-            .iter()
-            .take(self.source.batch_size)
-            .cloned()
-            .collect();
+        self.discard_aged(shard_id, shard).await;
+        let size = shard.limit.unwrap_or(self.source.batch_size);
+        let batch: Vec<Value> = shard.pending.iter().take(size).cloned().collect();
+        if batch.is_empty() {
+            return;
+        }
         let event: aws_lambda_events::event::dynamodb::Event =
             match serde_json::from_value(json!({ "Records": batch })) {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::error!(error = %e, "stream records do not parse as a Lambda event");
-                    self.bypass(shard_id, shard, "RetryAttemptsExhausted").await;
+                    self.discard(shard_id, shard, 1, "RetryAttemptsExhausted")
+                        .await;
                     return;
                 }
             };
-        let failures = self.publisher.handle(event).await.batch_item_failures;
-        let failed_at = failures
-            .first()
-            .and_then(|f| f.item_identifier.clone())
-            .and_then(|seq| {
-                batch
-                    .iter()
-                    .position(|r| sequence_of(r) == Some(seq.clone()))
-            });
+        // Lambda stops the function at its timeout: then there is no response, and the whole batch is
+        // retried (split in two with BisectBatchOnFunctionError).
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let failed_at = match tokio::time::timeout(
+            self.timeout,
+            self.publisher.handle(event, deadline),
+        )
+        .await
+        {
+            Ok(response) => {
+                shard.limit = None;
+                response
+                    .batch_item_failures
+                    .first()
+                    .and_then(|f| f.item_identifier.clone())
+                    .and_then(|seq| {
+                        batch
+                            .iter()
+                            .position(|r| sequence_of(r) == Some(seq.clone()))
+                    })
+            }
+            Err(_) => {
+                tracing::warn!(records = batch.len(), timeout = ?self.timeout, "publish timed out; the whole batch is retried");
+                if self.source.bisect_on_error && batch.len() > 1 {
+                    shard.limit = Some(batch.len() / 2);
+                }
+                Some(0)
+            }
+        };
         let done = failed_at.unwrap_or(batch.len());
         for _ in 0..done {
             if let Some(r) = shard.pending.pop_front() {
@@ -228,7 +255,14 @@ impl StreamMapping {
             .maximum_retry_attempts
             .is_some_and(|max| shard.retries > max);
         if exhausted {
-            self.bypass(shard_id, shard, "RetryAttemptsExhausted").await;
+            // As Lambda does: the failing record and the rest of its batch go, metadata only.
+            self.discard(
+                shard_id,
+                shard,
+                batch.len() - done,
+                "RetryAttemptsExhausted",
+            )
+            .await;
         } else {
             // Lambda backs off between retries of a failing batch.
             let pause = Duration::from_millis(20 * u64::from(shard.retries.min(10)));
@@ -236,25 +270,56 @@ impl StreamMapping {
         }
     }
 
-    /// Drops the record at the head of the shard, sending its metadata to the on-failure queue.
-    async fn bypass(&self, shard_id: &str, shard: &mut Shard, condition: &str) {
-        let Some(record) = shard.pending.pop_front() else {
+    /// Discards the records at the head of the shard older than `MaximumRecordAgeInSeconds`.
+    async fn discard_aged(&self, shard_id: &str, shard: &mut Shard) {
+        let Some(age) = self.source.maximum_record_age else {
+            return;
+        };
+        let oldest_kept = jiff::Timestamp::now().as_second() - age.as_secs() as i64;
+        let aged = shard
+            .pending
+            .iter()
+            .take_while(|r| {
+                r["dynamodb"]["ApproximateCreationDateTime"]
+                    .as_f64()
+                    .is_some_and(|t| (t as i64) < oldest_kept)
+            })
+            .count();
+        if aged > 0 {
+            self.discard(shard_id, shard, aged, "RecordAgeExceeded")
+                .await;
+        }
+    }
+
+    /// Drops `count` records at the head of the shard, sending their metadata (never the records) to
+    /// the on-failure queue, as Lambda does.
+    async fn discard(&self, shard_id: &str, shard: &mut Shard, count: usize, condition: &str) {
+        let records: Vec<Value> = (0..count)
+            .filter_map(|_| shard.pending.pop_front())
+            .collect();
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
             return;
         };
         let attempts = shard.retries.max(1);
-        shard.last = sequence_of(&record);
+        shard.last = sequence_of(last);
         shard.retries = 0;
-        let seq = sequence_of(&record).unwrap_or_default();
-        tracing::error!(sequence = %seq, attempts, "stream record bypassed after its retries");
+        shard.limit = None;
+        let (start, end) = (
+            sequence_of(first).unwrap_or_default(),
+            sequence_of(last).unwrap_or_default(),
+        );
+        tracing::error!(%start, %end, records = records.len(), attempts, condition, "stream records discarded to the on-failure destination");
         let Some(url) = &self.on_failure else {
             return;
         };
-        let arrival = record["dynamodb"]["ApproximateCreationDateTime"]
-            .as_f64()
-            .unwrap_or_default();
-        let arrival = jiff::Timestamp::from_second(arrival as i64)
-            .map(|t| t.to_string())
-            .unwrap_or_default();
+        let arrival = |r: &Value| {
+            let t = r["dynamodb"]["ApproximateCreationDateTime"]
+                .as_f64()
+                .unwrap_or_default();
+            jiff::Timestamp::from_second(t as i64)
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
         let metadata = json!({
             "requestContext": {
                 "requestId": uuid::Uuid::new_v4(),
@@ -267,11 +332,11 @@ impl StreamMapping {
             "timestamp": jiff::Timestamp::now().to_string(),
             "DDBStreamBatchInfo": {
                 "shardId": shard_id,
-                "startSequenceNumber": seq,
-                "endSequenceNumber": seq,
-                "approximateArrivalOfFirstRecord": arrival,
-                "approximateArrivalOfLastRecord": arrival,
-                "batchSize": 1,
+                "startSequenceNumber": start,
+                "endSequenceNumber": end,
+                "approximateArrivalOfFirstRecord": arrival(first),
+                "approximateArrivalOfLastRecord": arrival(last),
+                "batchSize": records.len(),
                 "streamArn": self.stream_arn,
             }
         });
@@ -331,8 +396,15 @@ async fn delete(sqs: &aws_sdk_sqs::Client, url: &str, message: aws_sdk_sqs::type
     }
 }
 
-/// Lambda's event source mapping of a queue to the worker.
-pub async fn poll_queue(sqs: aws_sdk_sqs::Client, url: String, arn: String, worker: Worker) {
+/// Lambda's event source mapping of a queue to the worker, which is stopped at its `timeout`: then
+/// nothing is deleted, and the whole batch comes back after the visibility timeout.
+pub async fn poll_queue(
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+    worker: Worker,
+    timeout: Duration,
+) {
     loop {
         let messages = receive(&sqs, &url).await;
         if messages.is_empty() {
@@ -349,9 +421,17 @@ pub async fn poll_queue(sqs: aws_sdk_sqs::Client, url: String, arn: String, work
                 continue;
             }
         };
-        let failed: Vec<String> = worker
-            .handle(event)
-            .await
+        let deadline = tokio::time::Instant::now() + timeout;
+        let Ok(response) = tokio::time::timeout(timeout, worker.handle(event, deadline)).await
+        else {
+            tracing::warn!(
+                messages = messages.len(),
+                ?timeout,
+                "the worker timed out; the whole batch comes back"
+            );
+            continue;
+        };
+        let failed: Vec<String> = response
             .batch_item_failures
             .into_iter()
             .map(|f| f.item_identifier)
@@ -389,13 +469,14 @@ pub async fn poll_tap(sqs: aws_sdk_sqs::Client, url: String, events: Arc<Mutex<V
 }
 
 /// Starts what stands in for Lambda's event source mappings, and the bus tap. Their own calls (reading
-/// the stream, receiving and deleting messages) are AWS's, not the service's, so they get no faults;
-/// `publish` and the worker use the service's clients.
+/// the stream, receiving and deleting messages) are AWS's, not the service's, so they get none of the
+/// service's faults, only a queue's own (`INFRA_APP`); `publish` and the worker use the service's
+/// clients.
 pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
     let infra = stack
         .sdk
         .to_builder()
-        .app_name(aws_config::AppName::new(crate::EXEMPT_APP)?)
+        .app_name(aws_config::AppName::new(crate::INFRA_APP)?)
         .build();
     for f in &stack.functions {
         let config = stack.config_for(f)?;
@@ -425,6 +506,7 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
                 ),
                 source: source.clone(),
                 publisher,
+                timeout: f.timeout,
             };
             tokio::spawn(mapping.run());
         }
@@ -443,6 +525,7 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
                 url,
                 arn,
                 worker,
+                f.timeout,
             ));
         }
     }
@@ -475,15 +558,17 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
     Ok(())
 }
 
-/// What EventBridge Scheduler does with one-time schedules: at their `at()` time (UTC here), sends the
-/// target's input to its queue, then deletes the schedule (`ActionAfterCompletion: DELETE`). Polled
-/// twice a second, so a schedule fires within about half a second of its time.
+/// What EventBridge Scheduler does: a one-time schedule at its `at()` time (UTC here) sends the target's
+/// input to its queue, then is deleted (`ActionAfterCompletion: DELETE`); a `rate()` schedule sends it
+/// every period from its creation. Polled twice a second, so a schedule fires within about half a
+/// second of its time.
 pub async fn fire_schedules(
     scheduler: aws_sdk_scheduler::Client,
     sqs: aws_sdk_sqs::Client,
     groups: Vec<String>,
     queues: HashMap<String, String>,
 ) {
+    let mut last_fired: HashMap<String, jiff::Timestamp> = HashMap::new();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = jiff::Timestamp::now();
@@ -507,17 +592,27 @@ pub async fn fire_schedules(
                     Ok(s) => s,
                     Err(_) => continue, // deleted meanwhile
                 };
-                let Some(at) = schedule
-                    .schedule_expression()
-                    .and_then(|e| e.strip_prefix("at("))
-                    .and_then(|e| e.strip_suffix(')'))
-                    .and_then(|e| e.parse::<jiff::civil::DateTime>().ok())
-                    .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-                else {
-                    tracing::warn!(%name, "a schedule the local stack cannot fire: only at() in UTC");
-                    continue;
+                let expression = schedule.schedule_expression().unwrap_or_default();
+                let due = match (at_time(expression), rate(expression)) {
+                    (Some(at), _) => at,
+                    (None, Some(period)) => {
+                        let from = last_fired
+                            .get(&name)
+                            .copied()
+                            .or_else(|| {
+                                schedule
+                                    .creation_date()
+                                    .and_then(|d| jiff::Timestamp::from_second(d.secs()).ok())
+                            })
+                            .unwrap_or(now);
+                        from + period
+                    }
+                    _ => {
+                        tracing::warn!(%name, expression, "a schedule the local stack cannot fire: at() in UTC or rate() only");
+                        continue;
+                    }
                 };
-                if at.timestamp() > now {
+                if due > now {
                     continue;
                 }
                 let Some(target) = schedule.target() else {
@@ -537,8 +632,10 @@ pub async fn fire_schedules(
                     tracing::warn!(%name, error = %aws_sdk_sqs::error::DisplayErrorContext(e), "schedule not delivered; retrying");
                     continue;
                 }
-                tracing::debug!(%name, late_ms = (now - at.timestamp()).get_milliseconds(), "schedule fired");
-                if schedule.action_after_completion()
+                tracing::debug!(%name, late_ms = (now - due).get_milliseconds(), "schedule fired");
+                if rate(expression).is_some() {
+                    last_fired.insert(name, now);
+                } else if schedule.action_after_completion()
                     == Some(&aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
                 {
                     let _ = scheduler
@@ -549,6 +646,61 @@ pub async fn fire_schedules(
                         .await;
                 }
             }
+        }
+    }
+}
+
+/// The time of `at(yyyy-mm-ddThh:mm:ss)`, in UTC.
+fn at_time(expression: &str) -> Option<jiff::Timestamp> {
+    expression
+        .strip_prefix("at(")?
+        .strip_suffix(')')?
+        .parse::<jiff::civil::DateTime>()
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// The period of `rate(<n> minute[s] | hour[s] | day[s])`.
+fn rate(expression: &str) -> Option<jiff::SignedDuration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.split_once(' ')?;
+    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    let minutes = match unit.trim_end_matches('s') {
+        "minute" => n,
+        "hour" => n * 60,
+        "day" => n * 24 * 60,
+        _ => return None,
+    };
+    Some(jiff::SignedDuration::from_mins(minutes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_expressions_read_as_scheduler_writes_them() {
+        assert_eq!(
+            at_time("at(2031-01-01T10:05:30)").map(|t| t.to_string()),
+            Some("2031-01-01T10:05:30Z".to_owned())
+        );
+        assert_eq!(
+            rate("rate(5 minutes)"),
+            Some(jiff::SignedDuration::from_mins(5))
+        );
+        assert_eq!(
+            rate("rate(1 hour)"),
+            Some(jiff::SignedDuration::from_mins(60))
+        );
+        for never in [
+            "rate(0 minutes)",
+            "rate(5 fortnights)",
+            "cron(0 * * * ? *)",
+            "at(soon)",
+        ] {
+            assert!(rate(never).is_none() && at_time(never).is_none(), "{never}");
         }
     }
 }

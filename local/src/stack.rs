@@ -105,6 +105,7 @@ impl Stack {
                 _ => {}
             }
         }
+        stack.create_schedules().await?;
         Ok(stack)
     }
 
@@ -173,6 +174,16 @@ impl Stack {
                     .and_then(|p| p.get("ProjectionType"))
                     .and_then(Yaml::as_str)
                     .unwrap_or("ALL");
+                let included: Option<Vec<String>> = g
+                    .get("Projection")
+                    .and_then(|p| p.get("NonKeyAttributes"))
+                    .and_then(Yaml::as_sequence)
+                    .map(|names| {
+                        names
+                            .iter()
+                            .filter_map(|n| n.as_str().map(str::to_owned))
+                            .collect()
+                    });
                 create = create.global_secondary_indexes(
                     GlobalSecondaryIndex::builder()
                         .index_name(yaml_str(&g, "IndexName")?)
@@ -180,6 +191,7 @@ impl Stack {
                         .projection(
                             Projection::builder()
                                 .projection_type(ProjectionType::from(projection))
+                                .set_non_key_attributes(included)
                                 .build(),
                         )
                         .build()?,
@@ -371,6 +383,49 @@ impl Stack {
                 .schedule_group_arn;
             self.refs.insert((id.clone(), None), name);
             self.refs.insert((id, Some("Arn".into())), arn);
+        }
+        Ok(())
+    }
+
+    /// The template's own schedules (the sweeper's rate schedule), as CloudFormation creates them:
+    /// not subject to the emulator's faults.
+    async fn create_schedules(&mut self) -> Result<(), Error> {
+        use aws_sdk_scheduler::types::{
+            DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+        };
+        let exempt = self
+            .sdk
+            .to_builder()
+            .app_name(aws_config::AppName::new(crate::EXEMPT_APP)?)
+            .build();
+        let scheduler = aws_sdk_scheduler::Client::new(&exempt);
+        for (id, p) in self.declared("AWS::Scheduler::Schedule") {
+            let name = self.name_of(&id, &p, "Name")?;
+            let target = p.get("Target").ok_or("a schedule needs a Target")?;
+            let field = |v: Option<&Yaml>| v.map(|v| self.resolve(v)).transpose();
+            let mut built = Target::builder()
+                .arn(field(target.get("Arn"))?.ok_or("Target.Arn")?)
+                .role_arn(field(target.get("RoleArn"))?.ok_or("Target.RoleArn")?)
+                .set_input(field(target.get("Input"))?);
+            if let Some(dlq) = field(target.get("DeadLetterConfig").and_then(|d| d.get("Arn")))? {
+                built = built.dead_letter_config(DeadLetterConfig::builder().arn(dlq).build());
+            }
+            scheduler
+                .create_schedule()
+                .name(&name)
+                .set_group_name(field(p.get("GroupName"))?)
+                .schedule_expression(
+                    field(p.get("ScheduleExpression"))?.ok_or("ScheduleExpression")?,
+                )
+                .flexible_time_window(
+                    FlexibleTimeWindow::builder()
+                        .mode(FlexibleTimeWindowMode::Off)
+                        .build()?,
+                )
+                .target(built.build()?)
+                .send()
+                .await?;
+            self.refs.insert((id, None), name);
         }
         Ok(())
     }

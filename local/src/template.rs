@@ -36,8 +36,13 @@ pub struct StreamSource {
     /// Logical id of the table.
     pub table: String,
     pub batch_size: usize,
-    /// Retries of a failing record before it is bypassed; `None` is Lambda's default, infinite.
+    /// Retries of a failing record before it and the rest of its batch are discarded; `None` (-1,
+    /// Lambda's default) is infinite.
     pub maximum_retry_attempts: Option<u32>,
+    /// Records older than this are discarded unprocessed; `None` (-1, the default) is infinite.
+    pub maximum_record_age: Option<std::time::Duration>,
+    /// On a function error (a timeout), the batch is split in two for the retry.
+    pub bisect_on_error: bool,
     /// Logical id of the queue that gets the metadata of bypassed records.
     pub on_failure: Option<String>,
 }
@@ -277,6 +282,13 @@ impl Template {
                             maximum_retry_attempts: number("MaximumRetryAttempts")
                                 .filter(|n| *n >= 0)
                                 .map(|n| n as u32),
+                            maximum_record_age: number("MaximumRecordAgeInSeconds")
+                                .filter(|n| *n >= 0)
+                                .map(|n| std::time::Duration::from_secs(n as u64)),
+                            bisect_on_error: props
+                                .get("BisectBatchOnFunctionError")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
                             on_failure: props
                                 .get("DestinationConfig")
                                 .and_then(|d| d.get("OnFailure"))

@@ -10,6 +10,8 @@ pub struct Config {
     pub table_name: Option<String>,
     pub event_bus_name: Option<String>,
     pub jobs_queue_url: Option<String>,
+    /// Where `publish` parks the records it can never send (`PARKED_QUEUE_URL`).
+    pub parked_queue_url: Option<String>,
     /// The JWT claim that lists the caller's roles.
     pub roles_claim: String,
     /// A cancellation closer than this to the start is marked `lateCancellation`.
@@ -141,6 +143,7 @@ impl Config {
             table_name: get("TABLE_NAME"),
             event_bus_name: get("EVENT_BUS_NAME"),
             jobs_queue_url: get("JOBS_QUEUE_URL"),
+            parked_queue_url: get("PARKED_QUEUE_URL"),
             roles_claim: get("ROLES_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
             late_cancellation_window: SignedDuration::from_hours(hours.into()),
             check_in,

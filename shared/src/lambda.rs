@@ -57,11 +57,24 @@ pub async fn publish() -> Result<(), Error> {
     let sdk = sdk_config().await;
     let publisher: &'static Publisher = Box::leak(Box::new(Publisher::from_config(&config, &sdk)?));
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
-            Ok::<_, Error>(publisher.handle(event.payload).await)
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let deadline = deadline(&event.context);
+            publisher
+                .invoke(event.payload, deadline)
+                .await
+                .map_err(Error::from)
         },
     ))
     .await
+}
+
+/// The invocation's deadline (`Lambda-Runtime-Deadline-Ms`, epoch milliseconds) as an instant.
+fn deadline(context: &lambda_runtime::Context) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    tokio::time::Instant::now()
+        + std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }
 
 /// Runs `worker` on the jobs queue.
@@ -72,7 +85,8 @@ pub async fn worker() -> Result<(), Error> {
     let worker: &'static Worker = Box::leak(Box::new(Worker::from_config(&config, &sdk)?));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
-            Ok::<_, Error>(worker.handle(event.payload).await)
+            let deadline = deadline(&event.context);
+            Ok::<_, Error>(worker.handle(event.payload, deadline).await)
         },
     ))
     .await

@@ -74,6 +74,17 @@ pub enum Aws {
 }
 
 impl Aws {
+    /// The faults this emulator injects when a test adds none (`POST /_emulator/faults` replaces them).
+    fn base_faults(self) -> String {
+        match self {
+            Aws::Faithful => std::env::var("EMULATOR_FAULTS").unwrap_or_default(),
+            Aws::Faulty => std::env::var("EMULATOR_FAULTS")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| TEST_FAULTS.to_owned()),
+        }
+    }
+
     fn url(self) -> &'static str {
         match self {
             Aws::Faithful => emulator_url(),
@@ -215,6 +226,143 @@ impl TestApp {
 
     pub fn store(&self) -> shared::store::Store {
         shared::store::Store::new(self.db.clone(), self.table.clone())
+    }
+
+    /// The worker as the stack's `WorkerFunction` is configured, on `store`: for a test that plays the
+    /// worker.
+    pub fn worker(&self, store: shared::store::Store) -> shared::jobs::Worker {
+        let function = self
+            .stack
+            .stack
+            .functions
+            .iter()
+            .find(|f| f.queue.is_some())
+            .expect("the template has a queue-fed worker");
+        let config = self
+            .stack
+            .stack
+            .config_for(function)
+            .expect("its configuration");
+        shared::jobs::Worker {
+            store,
+            ..shared::jobs::Worker::from_config(&config, &self.stack.stack.sdk).expect("a worker")
+        }
+    }
+
+    /// Makes this test binary's emulator inject `extra` on top of its usual faults, until the next
+    /// call (`""`: the usual ones again). The emulator is shared by the binary's tests: a test that
+    /// calls this holds [`TestApp::faults_lock`] for as long as it relies on them.
+    pub async fn set_faults(&self, extra: &str) {
+        let spec = [self.aws.base_faults(), extra.to_owned()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
+        let req = hyper::Request::builder()
+            .method("POST")
+            .uri(format!("{}/_emulator/faults", self.aws.url()))
+            .body(Full::new(Bytes::from(spec)))
+            .unwrap();
+        let answer = self.http.request(req).await.expect("the emulator answers");
+        assert_eq!(answer.status(), 200, "the emulator takes the faults");
+    }
+
+    /// One test at a time may change the emulator's faults.
+    pub async fn faults_lock() -> tokio::sync::MutexGuard<'static, ()> {
+        static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        LOCK.lock().await
+    }
+
+    /// The messages of one of the stack's queues (by logical id), received without being taken: they
+    /// stay on the queue, visible at once.
+    pub async fn peek_queue(&self, logical_id: &str) -> Vec<Value> {
+        let url = self
+            .stack
+            .stack
+            .reference(logical_id, None)
+            .cloned()
+            .unwrap_or_else(|| panic!("no queue {logical_id}"));
+        let out = aws_sdk_sqs::Client::new(&self.inspector)
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("the queue answers");
+        out.messages
+            .unwrap_or_default()
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    /// Messages on one of the stack's queues, visible or in flight (SQS's approximate counts, exact
+    /// in the emulator).
+    pub async fn queue_depth(&self, logical_id: &str) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let url = self
+            .stack
+            .stack
+            .reference(logical_id, None)
+            .cloned()
+            .unwrap_or_else(|| panic!("no queue {logical_id}"));
+        let attributes = aws_sdk_sqs::Client::new(&self.inspector)
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .expect("the queue answers")
+            .attributes
+            .unwrap_or_default();
+        attributes
+            .values()
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// Waits until one of the stack's queues holds a message for which `wanted` holds (without taking
+    /// it), or fails after 20 s; that message.
+    pub async fn message_on(&self, logical_id: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            if let Some(m) = self.peek_queue(logical_id).await.into_iter().find(&wanted) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "no such message on {logical_id}: {:#?}",
+            self.peek_queue(logical_id).await
+        );
+    }
+
+    /// `POST /_local/replay-parked`: the parked records replayed by the stream's function; its report.
+    pub async fn replay_parked(&self) -> shared::stream::Replayed {
+        let r = self
+            .request("POST", "/_local/replay-parked", None, None, &[])
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_value(r.body).expect("a replay report")
+    }
+
+    /// The publisher as the stack's stream function is configured: for a test that plays `publish`.
+    pub fn publisher(&self) -> shared::stream::Publisher {
+        let function = self
+            .stack
+            .stack
+            .functions
+            .iter()
+            .find(|f| f.stream.is_some())
+            .expect("the template has a stream-fed function");
+        let config = self
+            .stack
+            .stack
+            .config_for(function)
+            .expect("its configuration");
+        shared::stream::Publisher::from_config(&config, &self.stack.stack.sdk).expect("a publisher")
     }
 
     /// The store as the service's functions reach it (with the emulator's faults, when it injects them):
@@ -681,6 +829,11 @@ impl TestApp {
         }
         panic!("events did not arrive: {:#?}", self.events().await);
     }
+}
+
+/// A Lambda deadline `seconds` from now, for a test that plays a function.
+pub fn deadline_in(seconds: u64) -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(seconds)
 }
 
 /// Working hours of one morning session, every day of the week.

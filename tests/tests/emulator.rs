@@ -332,3 +332,237 @@ async fn the_faulty_emulator_injects_conflicts_into_the_service_and_not_into_the
             .expect("the test's own client gets no faults");
     }
 }
+
+/// A schedule for `at` in the stack's group, sent as the service sends it (faults apply); its answer.
+async fn create_schedule(
+    app: &TestApp,
+    name: &str,
+    at: &str,
+) -> Result<
+    (),
+    aws_sdk_scheduler::error::SdkError<
+        aws_sdk_scheduler::operation::create_schedule::CreateScheduleError,
+    >,
+> {
+    use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+    let stack = &app.stack.stack;
+    aws_sdk_scheduler::Client::new(&stack.sdk)
+        .create_schedule()
+        .name(name)
+        .group_name(stack.reference("ScheduleGroup", None).unwrap())
+        .schedule_expression(format!("at({at})"))
+        .flexible_time_window(
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
+        .target(
+            Target::builder()
+                .arn(stack.reference("JobsQueue", Some("Arn")).unwrap())
+                .role_arn(stack.reference("SchedulerRole", Some("Arn")).unwrap())
+                .input("{}")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+}
+
+/// Asked for, Scheduler's own ways show: a one-time schedule may fire anywhere in the minute of its
+/// time (up to 59 s early), and CreateSchedule and DeleteSchedule may be throttled or fail.
+#[tokio::test]
+async fn the_emulator_moves_schedules_within_their_minute_and_fails_scheduler_calls_on_request() {
+    let _faults = TestApp::faults_lock().await;
+    let app = TestApp::spawn().await;
+    let group = app
+        .stack
+        .stack
+        .reference("ScheduleGroup", None)
+        .unwrap()
+        .clone();
+    let inspector = aws_sdk_scheduler::Client::new(&app.inspector);
+
+    app.set_faults("scheduler_early=1").await;
+    let mut seconds = std::collections::BTreeSet::new();
+    for i in 0..20 {
+        let name = format!("early-{i}");
+        create_schedule(&app, &name, "2031-01-01T10:05:30")
+            .await
+            .unwrap();
+        let got = inspector
+            .get_schedule()
+            .group_name(&group)
+            .name(&name)
+            .send()
+            .await
+            .unwrap();
+        let expression = got.schedule_expression().unwrap().to_owned();
+        let second = expression
+            .strip_prefix("at(2031-01-01T10:05:")
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("not in the minute of its time: {expression}"));
+        seconds.insert(second.parse::<u32>().unwrap());
+    }
+    assert!(seconds.iter().all(|s| *s < 60));
+    assert!(seconds.len() > 1, "anywhere in the minute: {seconds:?}");
+
+    app.set_faults("scheduler_errors=1").await;
+    let refused = create_schedule(&app, "refused", "2031-01-01T10:05:30")
+        .await
+        .expect_err("every call fails");
+    let code = refused.code().unwrap_or_default().to_owned();
+    assert!(
+        ["ThrottlingException", "InternalServerException"].contains(&code.as_str()),
+        "{refused:?}"
+    );
+    let deleted = aws_sdk_scheduler::Client::new(&app.stack.stack.sdk)
+        .delete_schedule()
+        .group_name(&group)
+        .name("early-0")
+        .send()
+        .await;
+    assert!(deleted.is_err(), "DeleteSchedule fails too");
+    app.set_faults("").await;
+    assert!(
+        inspector
+            .get_schedule()
+            .group_name(&group)
+            .name("early-0")
+            .send()
+            .await
+            .is_ok(),
+        "nothing was deleted"
+    );
+}
+
+/// Asked for, the jobs' queues deliver as a standard queue may: a message again after it was
+/// received and deleted, and a message after one sent later. Only the local stack's stand-ins for
+/// Lambda's pollers (`INFRA_APP`) meet this; the test's own reads do not.
+#[tokio::test]
+async fn the_emulator_delivers_messages_twice_and_out_of_order_on_request() {
+    let _faults = TestApp::faults_lock().await;
+    let app = TestApp::spawn().await;
+    let sqs = aws_sdk_sqs::Client::new(&app.inspector);
+    let poller = aws_sdk_sqs::Client::new(
+        &app.stack
+            .stack
+            .sdk
+            .to_builder()
+            .app_name(aws_config::AppName::new(local::INFRA_APP).unwrap())
+            .build(),
+    );
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("unreliable-{}", uuid::Uuid::new_v4().simple()))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let send = |body: &'static str| {
+        let (sqs, url) = (sqs.clone(), url.clone());
+        async move {
+            sqs.send_message()
+                .queue_url(url)
+                .message_body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let receive = || {
+        let (poller, url) = (poller.clone(), url.clone());
+        async move {
+            poller
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap()
+                .messages
+                .unwrap_or_default()
+        }
+    };
+
+    app.set_faults("sqs_duplicate=1").await;
+    send("twice").await;
+    let first = receive().await;
+    assert_eq!(first.len(), 1);
+    poller
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle(first[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    app.set_faults("").await;
+    let again = receive().await;
+    assert_eq!(
+        (again[0].body(), again[0].message_id()),
+        (Some("twice"), first[0].message_id()),
+        "delivered again, deleted or not"
+    );
+    // The copy's receipt handle deletes nothing more; the queue is then empty.
+    poller
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle(again[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(receive().await.is_empty());
+
+    app.set_faults("sqs_reorder=1").await;
+    send("sent first").await;
+    assert!(receive().await.is_empty(), "held back");
+    app.set_faults("").await;
+    send("sent second").await;
+    let bodies: Vec<String> = receive()
+        .await
+        .iter()
+        .filter_map(|m| m.body().map(str::to_owned))
+        .collect();
+    assert_eq!(bodies, ["sent second", "sent first"]);
+}
+
+/// DynamoDB cancels a transaction whose update cannot apply to the item as stored (adding 1 to a
+/// string) with a `ValidationError` reason. No retry can cure that: the store answers at once with a
+/// defect (500 `internal` at the API), not after its retry budget with 503 `contended`.
+#[tokio::test]
+async fn a_transaction_cancelled_for_a_validation_error_is_a_defect_and_is_not_retried() {
+    let (app, db, table) = table().await;
+    db.put_item()
+        .table_name(&table)
+        .item("PK", s("odd"))
+        .item("SK", s("X"))
+        .item("n", s("not a number"))
+        .send()
+        .await
+        .unwrap();
+    let update = Update::builder()
+        .table_name(&table)
+        .key("PK", s("odd"))
+        .key("SK", s("X"))
+        .update_expression("SET n = n + :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let outcome = app
+        .store()
+        .transact(vec![TransactWriteItem::builder().update(update).build()])
+        .await;
+    let Err(e) = outcome else {
+        panic!("committed: {outcome:?}")
+    };
+    assert!(
+        matches!(e, shared::store::StoreError::Dynamo(_)),
+        "a defect, not a condition to retry: {e:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let api: shared::api::ApiError = e.into();
+    assert_eq!((api.status(), api.code), (500, shared::api::Code::Internal));
+}

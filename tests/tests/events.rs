@@ -11,7 +11,7 @@ both_ways!(
     booking_and_cancelling_publish_one_event_each_without_patient_data,
     a_cancellation_reaches_the_worker_which_offers_the_seat_once,
     a_race_publishes_one_event_per_committed_booking_and_none_for_the_rolled_back,
-    a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are_published,
+    a_poison_record_is_parked_and_the_records_behind_it_are_published,
     a_poison_job_goes_to_the_dead_letter_queue_after_its_receives_and_the_jobs_beside_it_run,
 );
 
@@ -124,7 +124,7 @@ async fn a_cancellation_reaches_the_worker_which_offers_the_seat_once(aws: Aws) 
         "freedAt": offered.updated_at
     }))
     .unwrap();
-    let worker = shared::jobs::Worker::with_defaults(app.store());
+    let worker = app.worker(app.store());
     worker.run(&job).await.unwrap();
     worker.run(&job).await.unwrap();
     let after = app.entry_when(&waiting, |_| true).await;
@@ -204,9 +204,10 @@ async fn a_race_publishes_one_event_per_committed_booking_and_none_for_the_rolle
 
 /// A record `publish` can never handle is retried `MaximumRetryAttempts` times, then its metadata goes
 /// to the stream's on-failure queue, and the stream moves on.
-async fn a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are_published(
-    aws: Aws,
-) {
+/// A record `publish` can never decode (an appointment item of a shape it does not know) is parked
+/// at once, its keys on the parking queue and nothing of its attributes there; the records behind it
+/// are published, nothing reaches the on-failure destination, and a replay finds it still refused.
+async fn a_poison_record_is_parked_and_the_records_behind_it_are_published(aws: Aws) {
     let app = TestApp::spawn_on(aws, Clock::System).await;
     let poison = uuid::Uuid::new_v4();
     let key = shared::store::keys::appointment(shared::domain::AppointmentId::from_uuid(poison));
@@ -216,6 +217,7 @@ async fn a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are
         .item("PK", AttributeValue::S(key.pk.clone()))
         .item("SK", AttributeValue::S(key.sk.clone()))
         .item("status", AttributeValue::S("no-such-status".into()))
+        .item("notes", AttributeValue::S("patient is anxious".into()))
         .send()
         .await
         .unwrap();
@@ -228,21 +230,40 @@ async fn a_poison_record_goes_to_the_failure_queue_and_the_records_behind_it_are
     app.wait_for_events(|e| of(e, "appointment.created", &booked.id()).len() == 1)
         .await;
 
-    let failures = app.drain_queue("StreamFailuresQueue").await;
-    assert_eq!(failures.len(), 1, "{failures:#?}");
-    let failure = &failures[0];
-    assert_eq!(
-        failure["requestContext"]["condition"],
-        "RetryAttemptsExhausted"
+    let parked = app
+        .message_on("ParkedRecordsQueue", |m| m["keys"]["PK"] == key.pk.as_str())
+        .await;
+    assert_eq!(parked["keys"]["SK"], "APPT");
+    assert_eq!(parked["eventName"], "INSERT");
+    assert!(parked["sequenceNumber"].is_string(), "{parked}");
+    assert!(
+        parked["error"]
+            .as_str()
+            .unwrap()
+            .contains("appointment image"),
+        "{parked}"
+    );
+    let text = parked.to_string();
+    assert!(
+        !text.contains("anxious") && !text.contains("no-such-status"),
+        "no attribute leaves the table: {text}"
     );
     assert_eq!(
-        failure["requestContext"]["approximateInvokeCount"], 11,
-        "the first try and MaximumRetryAttempts (10) retries"
+        app.queue_depth("StreamFailuresQueue").await,
+        0,
+        "nothing was discarded"
     );
-    let info = &failure["DDBStreamBatchInfo"];
-    assert_eq!(info["batchSize"], 1);
-    assert_eq!(info["startSequenceNumber"], info["endSequenceNumber"]);
-    assert!(info["streamArn"].as_str().unwrap().contains("/stream/"));
+    let replay = app.replay_parked().await;
+    assert_eq!(
+        (replay.replayed, replay.still_failing),
+        (0, 1),
+        "{replay:?}"
+    );
+    assert_eq!(
+        app.queue_depth("ParkedRecordsQueue").await,
+        1,
+        "it stays parked"
+    );
 }
 
 /// A job the worker can never run comes back after each visibility timeout and, after the redrive

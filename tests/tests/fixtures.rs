@@ -189,7 +189,7 @@ async fn the_stream_fixture_becomes_an_appointment_created_event() {
     let publisher =
         shared::stream::Publisher::from_config(&stack.config_for(function).unwrap(), &stack.sdk)
             .unwrap();
-    let response = publisher.handle(event).await;
+    let response = publisher.handle(event, clinic_tests::deadline_in(60)).await;
     assert!(response.batch_item_failures.is_empty());
     let events = app
         .wait_for_events(|e| {
@@ -245,8 +245,8 @@ async fn the_waitlist_fixtures_and_the_queue_fixture_offer_the_freed_seat_to_the
     bad.message_id = Some("bad-1".into());
     bad.body = Some("{\"type\":\"unknown\"}".into());
     event.records.push(bad);
-    let worker = shared::jobs::Worker::with_defaults(app.store());
-    let response = worker.handle(event).await;
+    let worker = app.worker(app.store());
+    let response = worker.handle(event, clinic_tests::deadline_in(60)).await;
     let failed: Vec<_> = response
         .batch_item_failures
         .iter()

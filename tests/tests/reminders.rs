@@ -110,7 +110,7 @@ async fn a_reminder_arrives_at_its_time_for_a_standing_appointment(aws: Aws) {
         "type": "reminder-due", "appointmentId": id, "offset": "30m", "startTime": start
     }))
     .unwrap();
-    let worker = shared::jobs::Worker::with_defaults(app.store());
+    let worker = app.worker(app.store());
     worker.run(&job).await.unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
     let reminders = reminders_of(&app, &id).await;

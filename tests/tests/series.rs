@@ -65,12 +65,20 @@ async fn a_weekly_series_keeps_nine_o_clock_across_dst_and_cancels_as_one(aws: A
         json!({"slotId": first, "frequency": "weekly", "count": 3, "until": "2030-03-20"}),
         json!({"slotId": first, "frequency": "daily", "count": 3}),
         json!({"slotId": first, "frequency": "weekly", "until": "2031-01-01"}),
+        // Before the first occurrence (2030-02-26), on it, or before the second: not a series.
+        json!({"slotId": first, "frequency": "weekly", "until": "2030-02-01"}),
+        json!({"slotId": first, "frequency": "weekly", "until": "2030-02-26"}),
+        json!({"slotId": first, "frequency": "weekly", "until": "2030-03-04"}),
     ] {
-        problem(
-            &series(&app, &patient, bad.clone()).await,
-            400,
-            "validation_failed",
-        );
+        let refused = series(&app, &patient, bad.clone()).await;
+        problem(&refused, 400, "validation_failed");
+        if bad.get("until").is_some() && bad.get("count").is_none() {
+            assert_eq!(
+                refused.body["errors"][0]["field"], "until",
+                "{}",
+                refused.body
+            );
+        }
     }
 
     // Six weeks: 09:00 in New York each time, 14:00 UTC before the change and 13:00 after. Sent twice

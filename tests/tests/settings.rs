@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use shared::api::Clock;
 
 both_ways!(
+    a_settings_write_sent_again_after_a_lost_answer_is_its_own_not_stale,
     settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_nothing,
     booking_rules_refuse_too_soon_too_far_and_a_full_day,
     racing_bookings_never_pass_the_daily_limit,
@@ -16,6 +17,44 @@ both_ways!(
     a_waitlist_accept_keeps_the_daily_limit,
     appointments_keep_the_terms_they_were_booked_under,
 );
+
+/// The SDK sends a conditional write again when its answer was lost (a timeout) although DynamoDB
+/// applied it: the retry finds the version moved, by itself. The write recognises its own id and
+/// answers as applied; another write under the same If-Match is stale.
+async fn a_settings_write_sent_again_after_a_lost_answer_is_its_own_not_stale(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
+    let store = app.service_store();
+    let provider = shared::domain::ProviderId::new();
+    let settings: shared::domain::settings::Settings =
+        serde_json::from_value(json!({"maxAppointmentsPerDay": 4})).unwrap();
+    let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
+    let write = uuid::Uuid::new_v4();
+    let put = |write| {
+        let (store, settings) = (store.clone(), settings.clone());
+        async move {
+            loop {
+                match store
+                    .put_settings_as(write, provider, &settings, Some(0), now)
+                    .await
+                {
+                    Ok(answer) => return answer.map(|s| s.version),
+                    Err(e) => assert!(aws == Aws::Faulty, "{e}"),
+                }
+            }
+        }
+    };
+    assert_eq!(put(write).await, Some(1), "applied");
+    assert_eq!(
+        put(write).await,
+        Some(1),
+        "the same write again: applied, not stale"
+    );
+    assert_eq!(
+        put(uuid::Uuid::new_v4()).await,
+        None,
+        "another write: stale"
+    );
+}
 
 /// 08:00 in New York on Monday 2030-03-04.
 const NOW: &str = "2030-03-04T13:00:00Z";
@@ -259,7 +298,8 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
             .await
         }
     };
-    for stale in ["\"1\"", "\"0\"", "1", "W/\"x\"", "\"99\""] {
+    // If-Match compares strongly (RFC 9110 section 13.1.1): the weak form of the current tag is stale.
+    for stale in ["\"1\"", "\"0\"", "1", "W/\"x\"", "\"99\"", "W/\"2\""] {
         problem(
             &with_match(stale, json!({"maxAppointmentsPerDay": 1})).await,
             412,

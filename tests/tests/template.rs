@@ -118,12 +118,36 @@ fn each_function_may_do_only_what_it_does() {
     expect(
         "PublishFunction",
         &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
             "events:PutEvents",
             "iam:PassRole",
             "scheduler:CreateSchedule",
             "scheduler:DeleteSchedule",
+            "sqs:DeleteMessage",
+            "sqs:ReceiveMessage",
             "sqs:SendMessage",
         ],
+    );
+    // publish writes and reads parked records only, and takes messages off the parking queue only.
+    let publish =
+        serde_yaml::to_string(&template.resources["PublishFunction"].properties["Policies"])
+            .unwrap();
+    let dynamo = publish
+        .split("- Effect")
+        .find(|s| s.contains("dynamodb:PutItem"))
+        .unwrap();
+    assert!(
+        dynamo.contains("dynamodb:LeadingKeys") && dynamo.contains("PARKED#*"),
+        "{dynamo}"
+    );
+    let receive = publish
+        .split("- Effect")
+        .find(|s| s.contains("sqs:DeleteMessage"))
+        .unwrap();
+    assert!(
+        receive.contains("ParkedRecordsQueue") && !receive.contains("JobsQueue"),
+        "{receive}"
     );
     expect(
         "WorkerFunction",
@@ -134,6 +158,7 @@ fn each_function_may_do_only_what_it_does() {
             "dynamodb:PutItem",
             "dynamodb:Query",
             "dynamodb:UpdateItem",
+            "sqs:SendMessage",
         ],
     );
     expect(
@@ -246,7 +271,9 @@ fn each_function_may_do_only_what_it_does() {
         let all = actions(&template, &f.logical_id);
         assert!(
             !all.iter().any(|a| a.ends_with(":*")
-                || (a.contains("Delete") && a != "scheduler:DeleteSchedule")
+                || (a.contains("Delete")
+                    && a != "scheduler:DeleteSchedule"
+                    && !(a == "sqs:DeleteMessage" && f.logical_id == "PublishFunction"))
                 || a.contains("Scan")),
             "{}: {all:?}",
             f.logical_id
@@ -468,4 +495,33 @@ fn the_openapi_document_has_every_route_of_the_template_and_every_error_code() {
     open.sort();
     assert_eq!(open, public);
     assert_eq!(public, ["calendar-feed"]);
+}
+
+/// A stack may be named with up to 128 characters; a name the template builds from it must fit its
+/// service's limit whatever the stack's name. A schedule group's name is at most 64 characters, so the
+/// group takes the name CloudFormation gives it; an event bus's may be 256.
+#[test]
+fn names_built_from_the_stack_name_fit_their_limits_for_any_stack_name() {
+    let template = Template::load(&local::template_path()).unwrap();
+    let limit = |kind: &str| match kind {
+        "AWS::Events::EventBus" => 256,
+        other => panic!("{other} named from the stack name: give its limit here"),
+    };
+    for (id, resource) in &template.resources {
+        let Some(name) = resource.properties.get("Name") else {
+            continue;
+        };
+        let text = serde_yaml::to_string(name).unwrap();
+        if text.contains("AWS::StackName") {
+            let built = text.replace("${AWS::StackName}", &"s".repeat(128));
+            assert!(built.trim().len() <= limit(&resource.kind), "{id}: {built}");
+        }
+    }
+    assert!(
+        template.resources["ScheduleGroup"]
+            .properties
+            .get("Name")
+            .is_none(),
+        "the schedule group is named by CloudFormation"
+    );
 }

@@ -25,6 +25,9 @@ both_ways!(
     a_rival_booking_and_the_offer_race_for_a_freed_seat_and_exactly_one_gets_it,
     every_way_a_seat_opens_reaches_the_waiting_patient_it_suits,
     after_max_offers_an_entry_expires_and_its_patient_may_join_again,
+    an_offer_expiry_that_comes_early_is_sent_again_and_lapses_the_offer_on_time,
+    twenty_accepts_of_one_offer_at_once_book_once_and_all_answer_that_appointment,
+    an_offer_whose_expiry_is_lost_is_lapsed_by_the_sweeper_which_otherwise_finds_nothing,
 );
 
 /// The UTC date of a slot's start (the providers here have no stored zone, so it is theirs).
@@ -644,7 +647,7 @@ async fn two_seats_freed_at_once_for_one_entry_make_one_offer(aws: Aws) {
         .await;
     // Both seat-freed jobs have run once the cancellations' events are out and the worker is idle; run
     // them again to be sure, as a redelivery would.
-    let worker = shared::jobs::Worker::with_defaults(app.service_store());
+    let worker = app.worker(app.service_store());
     for (slot, appointment) in [(&first_slot, &first), (&second_slot, &second)] {
         let job = seat_freed(slot, appointment);
         worker.run(&job).await.unwrap();
@@ -696,7 +699,7 @@ async fn the_same_seat_freed_job_delivered_four_times_at_once_makes_one_offer(aw
         .to_string();
     ok(&app.cancel(&first, &appointment, "moved away").await, 200);
     let job = seat_freed(&slot, &appointment);
-    let worker = Arc::new(shared::jobs::Worker::with_defaults(app.service_store()));
+    let worker = Arc::new(app.worker(app.service_store()));
     let runs = join_all(
         (0..4)
             .map(|_| {
@@ -769,7 +772,7 @@ async fn a_rival_booking_and_the_offer_race_for_a_freed_seat_and_exactly_one_get
         .id
         .to_string();
     let rival = app.patient().await;
-    let worker = shared::jobs::Worker::with_defaults(app.service_store());
+    let worker = app.worker(app.service_store());
     ok(&app.cancel(&first, &appointment, "moved away").await, 200);
     // The rival books as soon as the seat is free, against the stream's offer and the worker's own.
     let job = seat_freed(&slot, &appointment);
@@ -954,6 +957,185 @@ async fn after_max_offers_an_entry_expires_and_its_patient_may_join_again(aws: A
     assert_ne!(again.id, entry.id);
     assert_eq!(again.status, EntryStatus::Waiting);
     let _ = other;
+}
+
+/// A patient's app sends its accept again and again (a double tap, a retry on a slow network): one
+/// appointment is made, the first answer is 201 and every other is 200 with that same appointment.
+async fn twenty_accepts_of_one_offer_at_once_book_once_and_all_answer_that_appointment(aws: Aws) {
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let provider = app.provider().await;
+    let (first, slot, appointment) = booked(&app, &provider, 30).await;
+    let waiting = app.patient().await;
+    let id = app
+        .wait_for_seat(&waiting, &provider, &date_of(&app, &slot).await)
+        .await
+        .id
+        .to_string();
+    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    app.entry_when(&id, |e| e.status == EntryStatus::Offered)
+        .await;
+    let replies = join_all(
+        (0..20)
+            .map(|_| {
+                let (app, waiting, path) = (
+                    app.clone(),
+                    waiting.clone(),
+                    format!("/waitlist/{id}/accept"),
+                );
+                async move { app.send(&waiting, "POST", &path, Some(json!({}))).await }
+            })
+            .collect(),
+    )
+    .await;
+    let mut created = 0;
+    let mut booked_ids = std::collections::BTreeSet::new();
+    for r in &replies {
+        if settled(r, &[(201, ""), (200, "")], aws) {
+            continue;
+        }
+        created += usize::from(r.status == 201);
+        booked_ids.insert(r.id());
+    }
+    assert_eq!(created, 1, "one accept books");
+    assert_eq!(
+        booked_ids.len(),
+        1,
+        "every answer names the one appointment"
+    );
+    assert_eq!(
+        app.appointments_of_slot(&slot).await,
+        2,
+        "the cancelled one and the new one"
+    );
+}
+
+/// The sweeper lapses an outstanding offer past its end whose expiry never came (its schedule lost),
+/// so no seat stays held; when every expiry comes, it finds nothing.
+async fn an_offer_whose_expiry_is_lost_is_lapsed_by_the_sweeper_which_otherwise_finds_nothing(
+    aws: Aws,
+) {
+    let app = Arc::new(
+        TestApp::spawn_configured(
+            aws,
+            Clock::System,
+            &[
+                ("OfferTtlSeconds", "4"),
+                ("ReminderMinimumLeadSeconds", "1"),
+            ],
+        )
+        .await,
+    );
+    let worker = app.worker(app.service_store());
+    let sweep = || async {
+        loop {
+            match worker.sweep().await {
+                Ok(n) => return n,
+                Err(e) => assert!(aws == Aws::Faulty, "{e}"),
+            }
+        }
+    };
+    assert_eq!(sweep().await, 0, "nothing is outstanding");
+    let provider = app.provider().await;
+    let (first, slot, appointment) = booked(&app, &provider, 30).await;
+    let waiting = app.patient().await;
+    let id = app
+        .wait_for_seat(&waiting, &provider, &date_of(&app, &slot).await)
+        .await
+        .id;
+    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    let offered = app
+        .entry_when(&id.to_string(), |e| e.status == EntryStatus::Offered)
+        .await;
+    // Its expiry schedule is lost (deleted here; on AWS, any way a timed job can go missing).
+    let name = format!("offer-{id}-1");
+    for _ in 0..100 {
+        if app.schedules().await.contains(&name) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let group = app
+        .stack
+        .stack
+        .reference("ScheduleGroup", None)
+        .unwrap()
+        .clone();
+    aws_sdk_scheduler::Client::new(&app.inspector)
+        .delete_schedule()
+        .group_name(group)
+        .name(&name)
+        .send()
+        .await
+        .expect("the schedule existed and had not fired yet");
+    assert_eq!(sweep().await, 0, "not overdue before its end");
+
+    let ends = offered.offer_expires_at.unwrap().timestamp();
+    let left = std::time::Duration::try_from(ends.duration_since(jiff::Timestamp::now()))
+        .unwrap_or_default();
+    tokio::time::sleep(left + std::time::Duration::from_secs(1)).await;
+    let stuck = app.entry_when(&id.to_string(), |_| true).await;
+    assert_eq!(
+        (stuck.status, stuck.offer_count),
+        (EntryStatus::Offered, 1),
+        "past its end, nothing lapsed it"
+    );
+    assert_eq!(sweep().await, 1, "the sweeper lapses it");
+    // Its seat came back: the entry waits again, or has been offered it anew (offer 2, with its own
+    // expiry).
+    app.entry_when(&id.to_string(), |e| {
+        e.status != EntryStatus::Offered || e.offer_count > 1
+    })
+    .await;
+}
+
+/// Scheduler fires a one-time schedule anywhere in the minute of its time, so an offer's expiry can
+/// arrive before the offer's end. The worker neither lapses the offer early nor fails the job (which
+/// would spend its receives and land it in the dead-letter queue): it sends it again for the time left.
+async fn an_offer_expiry_that_comes_early_is_sent_again_and_lapses_the_offer_on_time(aws: Aws) {
+    let app =
+        Arc::new(TestApp::spawn_configured(aws, Clock::System, &[("OfferTtlSeconds", "6")]).await);
+    let provider = app.provider().await;
+    let (first, slot, appointment) = booked(&app, &provider, 30).await;
+    let waiting = app.patient().await;
+    let id = app
+        .wait_for_seat(&waiting, &provider, &date_of(&app, &slot).await)
+        .await
+        .id;
+    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    let offered = app
+        .entry_when(&id.to_string(), |e| e.status == EntryStatus::Offered)
+        .await;
+    let ends = offered.offer_expires_at.expect("an offer has an end");
+
+    let early = shared::jobs::Job::OfferExpired {
+        entry_id: id,
+        offer_count: 1,
+    };
+    let worker = app.worker(app.service_store());
+    loop {
+        match worker.run(&early).await {
+            Ok(()) => break,
+            Err(e) => assert!(aws == Aws::Faulty, "an early expiry is no failure: {e}"),
+        }
+    }
+    let still = app.entry_when(&id.to_string(), |_| true).await;
+    assert_eq!(
+        (still.status, still.offer_count),
+        (EntryStatus::Offered, 1),
+        "not lapsed before its end"
+    );
+    let lapsed = app
+        .entry_when(&id.to_string(), |e| {
+            e.offer_count > 1 || e.status != EntryStatus::Offered
+        })
+        .await;
+    // Scheduler's whole seconds: a lapse within a second of the end is on time.
+    assert!(
+        lapsed.updated_at.timestamp() >= ends.timestamp() - jiff::SignedDuration::from_secs(1),
+        "lapsed at {} for an end at {ends}",
+        lapsed.updated_at
+    );
+    assert_eq!(app.queue_depth("JobsDeadLetterQueue").await, 0);
 }
 
 /// DynamoDB requests per waitlist operation, counted on a stack without the stream and queue pollers

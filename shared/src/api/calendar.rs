@@ -13,7 +13,8 @@ use super::views::{
 use super::{caller, json, json_body, Checks, Ctx, Query, Reply, Request};
 use crate::api::ApiError;
 use crate::domain::calendar::{generate, Plan, WorkingHours};
-use crate::domain::{Day, ProviderId, Slot, SlotId, UtcTime};
+use crate::domain::time::InvalidZone;
+use crate::domain::{Day, ProviderId, Slot, SlotId, UtcTime, ZoneName};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -56,12 +57,10 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
     let body: BulkRequest = json_body(&req)?;
     let now = ctx.now();
     let mut checks = Checks::default();
-    let zone = jiff::tz::TimeZone::get(&body.time_zone);
-    checks.check(
-        zone.is_ok(),
-        "timeZone",
-        "must be an IANA time zone such as America/New_York",
-    );
+    let zone: Result<ZoneName, _> = body.time_zone.parse();
+    if let Err(e) = &zone {
+        checks.check(false, "timeZone", &e.to_string());
+    }
     checks.check(
         body.end_date >= body.start_date,
         "endDate",
@@ -107,8 +106,11 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
             "only the provider, staff or an admin may create the provider's slots",
         ));
     }
+    let Ok(zone) = zone else {
+        return Err(ApiError::field("timeZone", InvalidZone.to_string()));
+    };
     let plan = Plan {
-        time_zone: zone.expect("checked"),
+        time_zone: zone.zone(),
         start_date: body.start_date.date(),
         end_date: body.end_date.date(),
         hours: body.working_hours,
@@ -154,7 +156,7 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
         .create_many(
             body.provider_id,
             days.into_iter().collect(),
-            &body.time_zone,
+            zone.as_str(),
             now,
         )
         .await?;
@@ -185,15 +187,9 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     if !(1..=31).contains(&days) {
         q.fail("days", "must be a whole number from 1 to 31");
     }
-    let zone_name = q.text("timeZone").map(str::to_owned);
-    if let Some(z) = &zone_name {
-        if jiff::tz::TimeZone::get(z).is_err() {
-            q.fail(
-                "timeZone",
-                "must be an IANA time zone such as America/New_York",
-            );
-        }
-    }
+    let zone_name: Option<String> = q
+        .optional::<ZoneName>("timeZone", &InvalidZone.to_string())
+        .map(|z| z.to_string());
     q.finish()?;
     if !who.may_act_for_provider(provider) {
         return Err(ApiError::forbidden(

@@ -78,7 +78,7 @@ catalogue! {
     TooFarAhead 422 "too_far_ahead": "The slot lies beyond the provider's booking horizon (maxAdvanceDays).",
     DailyLimitReached 422 "daily_limit_reached": "The provider's day already holds their most appointments per day.",
     Contended 503 "contended": "Contention or throttling outlasted the retries; retry after Retry-After seconds.",
-    StoreUnavailable 503 "store_unavailable": "The store could not serve the request.",
+    Internal 500 "internal": "A defect of the service, logged with its ids; the same request will fail the same way.",
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -182,6 +182,15 @@ impl ApiError {
         }
     }
 
+    /// 500 `internal`: a defect of ours (an item that does not read, a request DynamoDB refuses for
+    /// good); it is logged with ids where it happens, and the client is told nothing more.
+    pub fn internal() -> ApiError {
+        Self::new(
+            Code::Internal,
+            "the service could not handle this request; it has been logged",
+        )
+    }
+
     fn title(&self) -> &'static str {
         lambda_http::http::StatusCode::from_u16(self.status())
             .ok()
@@ -236,17 +245,13 @@ impl From<StoreError> for ApiError {
             // A shape error can quote stored values, which may be patient data: log only its kind.
             StoreError::Corrupt(_) => {
                 tracing::error!(kind = "corrupt_item", "stored item could not be read");
-                ApiError::new(
-                    Code::StoreUnavailable,
-                    "the appointment store could not serve this request",
-                )
+                ApiError::internal()
             }
+            // DynamoDB refused a request for good (a validation or access error, a transaction
+            // cancelled for such a reason): a defect, not a condition to retry.
             StoreError::Dynamo(_) => {
-                tracing::error!(error = %crate::store::chain(&e), "store request failed");
-                ApiError::new(
-                    Code::StoreUnavailable,
-                    "the appointment store could not serve this request",
-                )
+                tracing::error!(error = %crate::store::chain(&e), "store request refused");
+                ApiError::internal()
             }
         };
         out.source = Some(Arc::new(e));
@@ -323,8 +328,8 @@ mod tests {
         assert_eq!(names.len(), Code::ALL.len(), "names are unique");
         for c in Code::ALL {
             assert!(
-                (400..500).contains(&c.status()) || c.status() == 503,
-                "{c:?}: no 5xx but 503"
+                (400..500).contains(&c.status()) || *c == Code::Contended || *c == Code::Internal,
+                "{c:?}: no 5xx but 503 contended (retry) and 500 internal (a defect)"
             );
             assert!(c
                 .as_str()

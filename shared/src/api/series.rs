@@ -37,7 +37,8 @@ impl From<SeriesError> for ApiError {
     fn from(e: SeriesError) -> ApiError {
         match e {
             SeriesError::Booking(b) => b.into(),
-            SeriesError::TooLong => ApiError::field("until", e.to_string()),
+            // `count` is checked to be 2 to 26 before: only `until` can ask for too many or too few.
+            SeriesError::Dates(d) => ApiError::field("until", d.to_string()),
             SeriesError::Unavailable(_) => ApiError::new(Code::SeriesUnavailable, e.to_string()),
         }
     }

@@ -42,23 +42,28 @@ fn tagged(
     response
 }
 
-/// The version an `If-Match` header asks for: `None` without one (or `*`: any version will do); a
-/// header naming no version of ours can match nothing.
+/// The version an `If-Match` header asks for: `None` without one (or `*`: any version will do). If-Match
+/// uses the strong comparison (RFC 9110 section 13.1.1): a weak tag (`W/"4"`) matches nothing, nor
+/// does a tag that is not one of ours; either is a stale version.
 fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
-    let Some(value) = req.headers().get("if-match") else {
-        return Ok(None);
-    };
-    let value = value.to_str().unwrap_or_default().trim();
+    match req.headers().get("if-match") {
+        None => Ok(None),
+        Some(value) => strong_version(value.to_str().unwrap_or_default()).ok_or_else(stale),
+    }
+}
+
+/// `Some(None)` for `*`, `Some(Some(v))` for the strong tag `"v"`, `None` for anything else.
+fn strong_version(value: &str) -> Option<Option<u64>> {
+    let value = value.trim();
     if value == "*" {
-        return Ok(None);
+        return Some(None);
     }
     value
-        .trim_start_matches("W/")
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|v| v.parse::<u64>().ok())
         .map(Some)
-        .ok_or_else(stale)
 }
 
 fn stale() -> ApiError {
@@ -71,8 +76,9 @@ fn stale() -> ApiError {
 pub async fn put(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let provider: ProviderId = path_id(&req, "providerId")?;
-    let settings = parse(json_body(&req)?, provider)?;
+    // Who may is known before anything of the body is read.
     may_manage(&who, provider)?;
+    let settings = parse(json_body(&req)?, provider)?;
     let expected = if_match(&req)?;
     let stored = ctx
         .store
@@ -112,7 +118,7 @@ fn parse(body: serde_json::Value, provider: ProviderId) -> Result<Settings, ApiE
                 .collect(),
         ));
     }
-    Ok(settings)
+    Ok(settings.canonical())
 }
 
 /// What is wrong with the body's shape, without quoting its values.
@@ -129,7 +135,32 @@ fn body_problem(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn if_match_compares_strongly() {
+        assert_eq!(strong_version("\"4\""), Some(Some(4)));
+        assert_eq!(strong_version(" * "), Some(None));
+        for never in [
+            "W/\"4\"",
+            "w/\"4\"",
+            "4",
+            "\"\"",
+            "\"+4\"",
+            "\"4\", \"5\"",
+            "\"é\"",
+        ] {
+            assert_eq!(strong_version(never), None, "{never}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_if_match_value_panics(value in ".*") {
+            let _ = strong_version(&value);
+        }
+    }
 
     #[test]
     fn a_put_takes_back_what_get_answered_and_nothing_else() {

@@ -28,5 +28,5 @@ pub use appointment_type::AppointmentType;
 pub use ids::{AppointmentId, EntryId, PatientId, ProviderId, SlotId};
 pub use slot::{Slot, SlotState};
 pub use status::{AppointmentStatus, SlotStatus};
-pub use time::{Day, Interval, UtcTime};
+pub use time::{Day, Interval, UtcTime, ZoneName};
 pub use vitals::Vitals;

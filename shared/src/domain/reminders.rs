@@ -38,8 +38,13 @@ impl FromStr for Offset {
     type Err = InvalidOffset;
 
     fn from_str(s: &str) -> Result<Offset, InvalidOffset> {
+        // `strip_suffix`, not a byte split: a split inside a multi-byte character panics.
         let s = s.trim();
-        let (number, unit) = s.split_at(s.len().saturating_sub(1));
+        let (number, unit) = match (s.strip_suffix('h'), s.strip_suffix('m')) {
+            (Some(n), _) => (n, "h"),
+            (_, Some(n)) => (n, "m"),
+            _ => return Err(InvalidOffset),
+        };
         if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || number.len() > 5 {
             return Err(InvalidOffset);
         }

@@ -26,33 +26,50 @@ pub enum Frequency {
     Monthly,
 }
 
-/// The local dates of a series from `first`: `count` of them, or every one up to and including `until`,
-/// at most [`MAX_OCCURRENCES`] (`None` when more would be needed).
+/// Why a series has no dates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SeriesDates {
+    #[error("a series has at most 26 occurrences")]
+    TooMany,
+    /// `until` lies before the second occurrence: a series is at least two.
+    #[error("until must allow at least two occurrences from the first slot's date")]
+    TooFew,
+}
+
+/// The local dates of a series from `first`: `count` of them, or every one up to and including `until`;
+/// from 2 to [`MAX_OCCURRENCES`] of them.
 pub fn dates(
     first: Date,
     frequency: Frequency,
     count: Option<usize>,
     until: Option<Date>,
-) -> Option<Vec<Date>> {
+) -> Result<Vec<Date>, SeriesDates> {
     let step = |i: i64| match frequency {
         Frequency::Weekly => first.checked_add(Span::new().days(7 * i)),
         Frequency::Biweekly => first.checked_add(Span::new().days(14 * i)),
         Frequency::Monthly => first.checked_add(Span::new().months(i)),
     };
+    let enough = |out: Vec<Date>| {
+        if out.len() < 2 {
+            Err(SeriesDates::TooFew)
+        } else {
+            Ok(out)
+        }
+    };
     let mut out = vec![];
     for i in 0..=MAX_OCCURRENCES as i64 {
         let Ok(d) = step(i) else { break };
         match (count, until) {
-            (Some(n), _) if out.len() == n => return Some(out),
-            (None, Some(u)) if d > u => return Some(out),
+            (Some(n), _) if out.len() == n => return enough(out),
+            (None, Some(u)) if d > u => return enough(out),
             _ => {}
         }
         if out.len() == MAX_OCCURRENCES {
-            return None;
+            return Err(SeriesDates::TooMany);
         }
         out.push(d);
     }
-    None
+    Err(SeriesDates::TooMany)
 }
 
 /// The instant `date` at `time` in `zone`, or `None` if that local time does not exist that day (a DST
@@ -131,8 +148,27 @@ mod tests {
         );
         assert_eq!(
             dates(first, Frequency::Weekly, None, Some(d("2031-01-01"))),
-            None
+            Err(SeriesDates::TooMany)
         );
-        assert_eq!(dates(first, Frequency::Weekly, Some(27), None), None);
+        assert_eq!(
+            dates(first, Frequency::Weekly, Some(27), None),
+            Err(SeriesDates::TooMany)
+        );
+    }
+
+    #[test]
+    fn an_until_before_the_second_occurrence_is_too_few() {
+        let first = d("2030-01-31");
+        for until in ["2030-01-30", "2030-01-31", "2030-02-06"] {
+            assert_eq!(
+                dates(first, Frequency::Weekly, None, Some(d(until))),
+                Err(SeriesDates::TooFew),
+                "{until}"
+            );
+        }
+        assert_eq!(
+            dates(first, Frequency::Weekly, None, Some(d("2030-02-07"))).map(|d| d.len()),
+            Ok(2)
+        );
     }
 }

@@ -14,7 +14,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 use super::reminders::Offset;
-use super::UtcTime;
+use super::{UtcTime, ZoneName};
 
 /// The bounds of each setting, checked by [`Settings::problems`].
 pub const MAX_NOTICE_MINUTES: u32 = 60 * 24 * 30;
@@ -170,10 +170,8 @@ impl Settings {
             0,
             MAX_CHECK_IN_OPENS_MINUTES,
         );
-        if let Some(zone) = &self.time_zone {
-            if zone.len() > 64 || TimeZone::get(zone).is_err() {
-                out.push(("timeZone", "an IANA time zone such as Europe/Paris".into()));
-            }
+        if let Some(Err(e)) = self.time_zone.as_deref().map(str::parse::<ZoneName>) {
+            out.push(("timeZone", e.to_string()));
         }
         if let Some(offsets) = &self.reminder_offsets {
             let mut distinct = offsets.clone();
@@ -198,6 +196,15 @@ impl Settings {
             }
         }
         out
+    }
+
+    /// These settings with the time zone's canonical name (`europe/berlin` as `Europe/Berlin`), as
+    /// they are stored and answered; for settings whose [`Settings::problems`] are none.
+    pub fn canonical(mut self) -> Settings {
+        if let Some(Ok(zone)) = self.time_zone.as_deref().map(str::parse::<ZoneName>) {
+            self.time_zone = Some(zone.to_string());
+        }
+        self
     }
 
     /// The rules in force: what was set, else `defaults`; the zone from the settings, else `known` (the

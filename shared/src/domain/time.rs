@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, Unit};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -231,6 +232,68 @@ impl From<Interval> for RawInterval {
     }
 }
 
+/// An IANA time zone a clinic can be in, by its canonical name: `europe/berlin` is read as
+/// `Europe/Berlin`. Only geographic zones (`Area/Location` in the tz database's areas) and `UTC` (the
+/// default of a provider who set none): `Factory`, `Etc/GMT+5`, `EST5EDT` and the like name no place.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ZoneName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a geographic IANA time zone such as America/New_York")]
+pub struct InvalidZone;
+
+/// The areas of the tz database whose zones are places (https://data.iana.org/time-zones/theory.html).
+const AREAS: [&str; 10] = [
+    "Africa",
+    "America",
+    "Antarctica",
+    "Arctic",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+];
+
+impl ZoneName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn zone(&self) -> TimeZone {
+        TimeZone::get(&self.0).unwrap_or(TimeZone::UTC)
+    }
+}
+
+impl FromStr for ZoneName {
+    type Err = InvalidZone;
+
+    fn from_str(s: &str) -> Result<ZoneName, InvalidZone> {
+        if s.is_empty() || s.len() > 64 || !s.is_ascii() {
+            return Err(InvalidZone);
+        }
+        // The database's own spelling: its lookup ignores case, its list keeps the canonical one.
+        let name = jiff::tz::db()
+            .available()
+            .find(|n| n.as_str().eq_ignore_ascii_case(s))
+            .map(|n| n.as_str().to_owned())
+            .ok_or(InvalidZone)?;
+        let area = name.split('/').next().unwrap_or_default();
+        let place = name.contains('/') && AREAS.contains(&area);
+        if !(place || name == "UTC") || TimeZone::get(&name).is_err() {
+            return Err(InvalidZone);
+        }
+        Ok(ZoneName(name))
+    }
+}
+
+impl fmt::Display for ZoneName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +391,32 @@ mod tests {
                 (base.until(iv.start()).as_mins()..base.until(iv.end()).as_mins()).collect::<std::collections::HashSet<_>>()
             };
             prop_assert_eq!(a.overlaps(&b), !minutes(&a).is_disjoint(&minutes(&b)));
+        }
+    }
+
+    #[test]
+    fn zones_are_read_case_insensitively_and_named_canonically_and_only_places() {
+        for (typed, canonical) in [
+            ("europe/berlin", "Europe/Berlin"),
+            ("AMERICA/NEW_YORK", "America/New_York"),
+            (
+                "America/Argentina/Buenos_Aires",
+                "America/Argentina/Buenos_Aires",
+            ),
+            ("utc", "UTC"),
+        ] {
+            assert_eq!(typed.parse::<ZoneName>().unwrap().as_str(), canonical);
+        }
+        for never in [
+            "Factory",
+            "Etc/GMT+5",
+            "EST5EDT",
+            "GMT",
+            "Nowhere/City",
+            "",
+            "Europe/Berlin ",
+        ] {
+            assert!(never.parse::<ZoneName>().is_err(), "{never}");
         }
     }
 }

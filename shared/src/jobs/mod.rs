@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::domain::reminders::Offset;
 use crate::domain::{AppointmentId, EntryId, ProviderId, SlotId, UtcTime};
 use crate::store::items::{Billed, Reminded};
-use crate::store::waitlist::WaitlistError;
+use crate::store::waitlist::{Lapse, WaitlistError};
 use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,9 @@ pub enum Job {
     /// An offer's schedule fired: if the offer (the entry's `offer_count`-th) is still unanswered, its
     /// seat is given back and the entry waits again or expires.
     OfferExpired { entry_id: EntryId, offer_count: u32 },
+    /// The sweeper's rate schedule fired: every offer past its end that is still outstanding lapses
+    /// (the safety net for an expiry job that never came).
+    Sweep,
     /// A reminder's schedule fired (EventBridge Scheduler sends this to the queue at its `at()` time).
     ReminderDue {
         appointment_id: AppointmentId,
@@ -76,9 +79,23 @@ pub enum JobError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Waitlist(#[from] WaitlistError),
-    #[error("the offer has not run out yet")]
-    Early,
+    #[error("SQS: {0}")]
+    Queue(String),
+    #[error("the deadline came before the job ended")]
+    Deadline,
 }
+
+/// What a batch keeps of the function's time to stop and answer: a job still running this close to
+/// the deadline is abandoned (every job is idempotent) and reported with those after it, so that only
+/// they come back, not the whole batch.
+pub const MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Overdue offers one sweep lapses at most; each is a few requests, well inside the worker's timeout.
+pub const SWEEP_BATCH: usize = 50;
+
+/// The longest delivery delay SQS allows
+/// (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+pub const MAX_DELAY_SECONDS: i64 = 900;
 
 #[derive(Clone, Debug)]
 pub struct Worker {
@@ -87,58 +104,96 @@ pub struct Worker {
     pub offer_ttl: jiff::SignedDuration,
     /// Lapsed offers after which an entry expires (`Config::max_offers`).
     pub max_offers: u32,
+    /// The jobs queue, for a timed job that came early: it is sent again with the time left.
+    pub sqs: aws_sdk_sqs::Client,
+    pub jobs_queue_url: String,
 }
 
 impl Worker {
-    /// The worker `config` describes (`TABLE_NAME`) on `sdk`, for the Lambda main and the local stack.
+    /// The worker `config` describes (`TABLE_NAME`, `JOBS_QUEUE_URL`) on `sdk`, for the Lambda main,
+    /// the local stack and the tests.
     pub fn from_config(
         config: &crate::config::Config,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Worker, crate::config::ConfigError> {
-        let table = crate::config::Config::require(&config.table_name, "TABLE_NAME")?;
+        use crate::config::Config;
+        let table = Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Worker {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), table)
                 .with_defaults(config.provider_defaults()),
             offer_ttl: config.offer_ttl,
             max_offers: config.max_offers,
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
         })
     }
 
-    /// A worker on `store` with the configuration's defaults (30-minute offers, 3 of them).
-    pub fn with_defaults(store: Store) -> Worker {
-        let defaults =
-            crate::config::Config::from_lookup(|_| None).expect("the defaults are valid");
-        Worker {
-            store,
-            offer_ttl: defaults.offer_ttl,
-            max_offers: defaults.max_offers,
-        }
-    }
-
-    /// Runs each message; only the ids of failed ones are returned, so only those are delivered again.
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+    /// Runs each message in order until the deadline nears; only the ids of failed ones and of those
+    /// not reached are returned, so only those are delivered again.
+    pub async fn handle(
+        &self,
+        event: SqsEvent,
+        deadline: tokio::time::Instant,
+    ) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for message in event.records {
             let id = message.message_id.clone().unwrap_or_default();
-            let body = message.body.as_deref().unwrap_or_default();
-            let outcome = match serde_json::from_str::<Job>(body) {
-                // Boxed: the jobs' futures nest deep enough to pass rustc's layout query limit in the
-                // worker binary otherwise.
-                Ok(job) => Box::pin(self.run(&job)).await,
-                // Not a job of ours: billing's answer, as its rule delivers the bus event.
-                Err(e) => match serde_json::from_str::<BillingAnswer>(body) {
-                    Ok(answer) => self.record_payment(&answer).await,
-                    Err(_) => Err(JobError::Malformed(e.to_string())),
-                },
+            let left = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .saturating_sub(MARGIN);
+            let outcome = if left.is_zero() {
+                Err(JobError::Deadline)
+            } else {
+                let body = message.body.as_deref().unwrap_or_default();
+                tokio::time::timeout(left, Box::pin(self.run_message(body)))
+                    .await
+                    .unwrap_or(Err(JobError::Deadline))
             };
             if let Err(e) = outcome {
-                tracing::warn!(message_id = %id, error = %e, "job failed");
+                tracing::warn!(message_id = %id, error = %e, "job failed or not reached; it comes back");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
             }
         }
         response
+    }
+
+    async fn run_message(&self, body: &str) -> Result<(), JobError> {
+        match serde_json::from_str::<Job>(body) {
+            // Boxed: the jobs' futures nest deep enough to pass rustc's layout query limit in the
+            // worker binary otherwise.
+            Ok(job) => Box::pin(self.run(&job)).await,
+            // Not a job of ours: billing's answer, as its rule delivers the bus event.
+            Err(e) => match serde_json::from_str::<BillingAnswer>(body) {
+                Ok(answer) => self.record_payment(&answer).await,
+                Err(_) => Err(JobError::Malformed(e.to_string())),
+            },
+        }
+    }
+
+    /// Sends `job` again, to arrive just after `due` (or as late as SQS allows, and again from
+    /// there): a timed job that came early is acknowledged and re-sent, never failed into the DLQ.
+    async fn again_at(&self, job: &Job, due: UtcTime, now: UtcTime) -> Result<(), JobError> {
+        let left = due.timestamp().as_second() - now.timestamp().as_second() + 1;
+        let delay = left.clamp(1, MAX_DELAY_SECONDS) as i32;
+        let body = serde_json::to_string(job).map_err(|e| JobError::Malformed(e.to_string()))?;
+        crate::store::retry::patiently("send job again", || {
+            self.sqs
+                .send_message()
+                .queue_url(&self.jobs_queue_url)
+                .message_body(&body)
+                .delay_seconds(delay)
+                .send()
+        })
+        .await
+        .map_err(|e| JobError::Queue(e.to_string()))?;
+        tracing::info!(
+            delay,
+            early_job = 1,
+            "a timed job came early; sent again for its time"
+        );
+        Ok(())
     }
 
     /// Records billing's answer on the appointment, once. An answer that cannot apply (an unknown
@@ -188,8 +243,30 @@ impl Worker {
         Ok(())
     }
 
+    /// Lapses the outstanding offers past their end, at most [`SWEEP_BATCH`] a run (the next run
+    /// takes the rest); how many. Zero when every offer's expiry arrived, which is the normal case.
+    pub async fn sweep(&self) -> Result<usize, JobError> {
+        let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+        let overdue = self.store.overdue_offers(now, SWEEP_BATCH).await?;
+        let mut lapsed = 0;
+        for (entry_id, offer_count) in overdue {
+            if let Lapse::Ended(entry) = self
+                .store
+                .lapse_offer(entry_id, offer_count, self.max_offers, now)
+                .await?
+            {
+                tracing::warn!(%entry_id, offer_count, status = entry.status.as_str(), "an overdue offer lapsed by the sweeper: its expiry never came");
+                lapsed += 1;
+            }
+        }
+        // A metric filter on `swept_offers` counts them; anything but 0 means an expiry was lost.
+        tracing::info!(swept_offers = lapsed, "sweep done");
+        Ok(lapsed)
+    }
+
     pub async fn run(&self, job: &Job) -> Result<(), JobError> {
         match job {
+            Job::Sweep => self.sweep().await.map(|_| ()),
             Job::SeatFreed {
                 slot_id,
                 provider_id,
@@ -214,8 +291,12 @@ impl Worker {
                     .lapse_offer(*entry_id, *offer_count, self.max_offers, now)
                     .await?
                 {
-                    None => Err(JobError::Early),
-                    Some(entry) => {
+                    Lapse::Early { ends } => self.again_at(job, ends, now).await,
+                    Lapse::Gone => {
+                        tracing::warn!(%entry_id, "an offer expiry for an entry that does not exist; dropped");
+                        Ok(())
+                    }
+                    Lapse::Ended(entry) => {
                         tracing::info!(%entry_id, offer_count, status = entry.status.as_str(), "offer expiry handled");
                         Ok(())
                     }

@@ -10,10 +10,11 @@
 //! | appointment type | `TYPE#<id>` | `TYPE` | `TYPES` / `<name>#<id>` | | get by id; all types by name |
 //! | provider profile | `PROVIDER#<pid>` | `PROFILE` | | | the provider's time zone |
 //! | reminder sent | `APPT#<id>` | `REMINDER#<offset>` | | | a reminder fired once, for a standing appointment |
-//! | waitlist entry | `WAIT#<id>` | `WAIT` | `PROVIDER#<pid>#WAIT` / `<date>#<10 - priority>#<created>#<id>` | `PATIENT#<pid>#WAIT` / `<created>#<id>` | get by id; a provider's queue for a date, best first; a patient's entries |
+//! | waitlist entry | `WAIT#<id>` | `WAIT` | `PROVIDER#<pid>#WAIT` / `<date>#<10 - priority>#<created>#<id>` | `PATIENT#<pid>#WAIT` / `<created>#<id>` | get by id; a provider's queue for a date, best first; a patient's entries; while offered, also GSI3 `OFFERS` / `<offerExpiresAt>#<id>`: the sweeper's outstanding offers by expiry (sparse) |
 //! | recurring series | `SERIES#<id>` | `SERIES` | | | a series and its appointments |
 //! | calendar feed | `FEED#<sha256 of token>` | `FEED` | `OWNER#<uid>#FEEDS` / `<created>#<id>` | | a feed by its secret token (stored only hashed); an owner's feeds |
 //! | waiting claim | `PATIENT#<pid>` | `WAIT#<provider>#<date>` | | | one active entry per patient, provider and date |
+//! | parked stream record | `PARKED#<stream event id>` | `PARKED` | | | a record `publish` could not send, kept for its replay (TTL 14 days) |
 //!
 //! Times in sort keys are fixed-width UTC (`UtcTime`), so string order is time order.
 
@@ -30,6 +31,18 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+/// A sparse index: only items with a deadline still open carry its keys (outstanding offers).
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
+/// GSI3 partition of the offers not yet answered, by expiry. One partition: an offer writes it twice
+/// (offered, ended), far below a partition's 1,000 writes a second at any clinic's pace.
+pub const OUTSTANDING_OFFERS: &str = "OFFERS";
+
+/// An outstanding offer's place in GSI3: by expiry, then entry.
+pub fn offer_due(expires: UtcTime, id: EntryId) -> String {
+    format!("{expires}#{id}")
+}
 /// The table's TTL attribute (epoch seconds).
 pub const EXPIRES_AT: &str = "expiresAt";
 
@@ -120,6 +133,11 @@ pub fn feed(token_hash: &str) -> Key {
 /// GSI1 partition of an owner's calendar feeds.
 pub fn owner_feeds(owner: Uuid) -> String {
     format!("OWNER#{owner}#FEEDS")
+}
+
+/// A stream record parked by `publish` (`stream::parking`), under the record's event id.
+pub fn parked(event_id: &str) -> Key {
+    Key::new(format!("PARKED#{event_id}"), "PARKED")
 }
 
 pub fn appointment_type(id: Uuid) -> Key {

@@ -99,6 +99,38 @@ pub enum StoreError {
     Contended(u32),
 }
 
+/// Why DynamoDB cancelled a transaction, from its cancellation reasons
+/// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cancelled {
+    /// A condition failed: an answer ("full", "moved"), read by the caller.
+    Refused,
+    /// Only conflicts with other requests, throttling or capacity: try again.
+    Conflict,
+    /// Anything else (`ValidationError`, `ItemCollectionSizeLimitExceeded`, ...): a defect.
+    Defect,
+}
+
+/// Codes of a cancellation reason that pass if tried again.
+const PASSING_REASONS: [&str; 5] = [
+    "None",
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "ConditionalCheckFailed",
+];
+
+pub fn cancelled_by(reasons: &[CancellationReason]) -> Cancelled {
+    let codes = || reasons.iter().map(|r| r.code().unwrap_or("None"));
+    if codes().any(|c| !PASSING_REASONS.contains(&c)) {
+        Cancelled::Defect
+    } else if codes().any(|c| c == "ConditionalCheckFailed") {
+        Cancelled::Refused
+    } else {
+        Cancelled::Conflict
+    }
+}
+
 /// Error codes that mean "retry" rather than "no"
 /// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html).
 pub(crate) const TRANSIENT_CODES: [&str; 7] = [
@@ -313,7 +345,8 @@ impl Store {
 
     /// One TransactWriteItems. `Ok(None)` when it committed; `Ok(Some(reasons))` when a condition
     /// cancelled it, one reason per write in order. Cancelled only by conflicting transactions or
-    /// throttling, it is `StoreError::Transient`: retry it.
+    /// throttling, it is `StoreError::Transient`: retry it. Cancelled for any other reason (a
+    /// `ValidationError`), it is a defect: logged with the reasons' codes, not retried.
     pub async fn transact(
         &self,
         writes: Vec<TransactWriteItem>,
@@ -329,13 +362,15 @@ impl Store {
             Err(e) => match e.into_service_error() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
                     let reasons = c.cancellation_reasons.clone().unwrap_or_default();
-                    let said_no = reasons
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed"));
-                    if said_no {
-                        Ok(Some(reasons))
-                    } else {
-                        Err(StoreError::Transient(Box::new(c)))
+                    match cancelled_by(&reasons) {
+                        Cancelled::Refused => Ok(Some(reasons)),
+                        Cancelled::Conflict => Err(StoreError::Transient(Box::new(c))),
+                        Cancelled::Defect => {
+                            let codes: Vec<&str> =
+                                reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+                            tracing::error!(reasons = ?codes, "a transaction was cancelled for a reason no retry cures");
+                            Err(StoreError::Dynamo(Box::new(c)))
+                        }
                     }
                 }
                 other => Err(StoreError::service(other)),
@@ -415,4 +450,33 @@ pub fn item_key(item: &Item) -> Result<Key, StoreError> {
         pk: get(keys::PK)?,
         sk: get(keys::SK)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reasons(codes: &[&str]) -> Vec<CancellationReason> {
+        codes
+            .iter()
+            .map(|c| CancellationReason::builder().code(*c).build())
+            .collect()
+    }
+
+    #[test]
+    fn a_cancelled_transaction_is_an_answer_a_conflict_or_a_defect() {
+        for (codes, why) in [
+            (&["None", "ConditionalCheckFailed"][..], Cancelled::Refused),
+            (&["TransactionConflict", "None"][..], Cancelled::Conflict),
+            (&["ThrottlingError"][..], Cancelled::Conflict),
+            (&["None", "ValidationError"][..], Cancelled::Defect),
+            (
+                &["ConditionalCheckFailed", "ValidationError"][..],
+                Cancelled::Defect,
+            ),
+            (&["ItemCollectionSizeLimitExceeded"][..], Cancelled::Defect),
+        ] {
+            assert_eq!(cancelled_by(&reasons(codes)), why, "{codes:?}");
+        }
+    }
 }

@@ -87,8 +87,9 @@ pub struct NewSeries {
 pub enum SeriesError {
     #[error("no bookable slot on {}", .0.iter().map(|s| format!("{} ({})", s.date, s.reason)).collect::<Vec<_>>().join(", "))]
     Unavailable(Vec<Skipped>),
-    #[error("a series has at most 26 occurrences")]
-    TooLong,
+    /// Too many or too few occurrences for `count` or `until`.
+    #[error(transparent)]
+    Dates(#[from] crate::domain::series::SeriesDates),
     #[error(transparent)]
     Booking(#[from] BookingError),
 }
@@ -191,8 +192,7 @@ impl Store {
         let rules = self.provider_rules(first.provider_id).await?;
         let zone = rules.zone();
         let local = first.start_time.timestamp().to_zoned(zone.clone());
-        let days =
-            dates(local.date(), req.frequency, req.count, req.until).ok_or(SeriesError::TooLong)?;
+        let days = dates(local.date(), req.frequency, req.count, req.until)?;
         let length = SignedDuration::from_secs(
             first.end_time.timestamp().as_second() - first.start_time.timestamp().as_second(),
         );

@@ -82,6 +82,22 @@ impl Store {
         expected: Option<u64>,
         now: UtcTime,
     ) -> Result<Option<ProviderSettings>, StoreError> {
+        self.put_settings_as(uuid::Uuid::new_v4(), provider, settings, expected, now)
+            .await
+    }
+
+    /// [`Store::put_settings`] as the write `write`: the id is stored with the settings, so that when
+    /// an attempt whose answer was lost (a timeout) is sent again, the version it moved is recognised
+    /// as its own and the write answers as applied rather than stale.
+    pub async fn put_settings_as(
+        &self,
+        write: uuid::Uuid,
+        provider: ProviderId,
+        settings: &Settings,
+        expected: Option<u64>,
+        now: UtcTime,
+    ) -> Result<Option<ProviderSettings>, StoreError> {
+        use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
         let map: AttributeValue = serde_dynamo::to_attribute_value(settings)?;
         let mut update = self
             .db
@@ -90,16 +106,19 @@ impl Store {
             .set_key(Some(key_item(&keys::provider_profile(provider))))
             .update_expression(
                 "SET #settings = :settings, providerId = :provider, settingsUpdatedAt = :now, \
-                 updatedAt = :now, #version = if_not_exists(#version, :zero) + :one",
+                 updatedAt = :now, settingsWrite = :write, \
+                 #version = if_not_exists(#version, :zero) + :one",
             )
             .expression_attribute_names("#settings", "settings")
             .expression_attribute_names("#version", "settingsVersion")
             .expression_attribute_values(":settings", map)
             .expression_attribute_values(":provider", s(provider.to_string()))
             .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":write", s(write.to_string()))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew);
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         match expected {
             None => {}
             Some(0) => update = update.condition_expression("attribute_not_exists(#version)"),
@@ -113,10 +132,29 @@ impl Store {
             super::retry::answered("store a provider's settings", || update.clone().send()).await?;
         let attributes = match answer {
             Ok(out) => out.attributes,
-            // A failed condition is the stale version; anything else is an error.
             Err(e) => {
-                super::retry::made::<(), _, _>(Err(e))?;
-                return Ok(None);
+                // A failed condition is a stale version, unless what moved it was this very write,
+                // applied by an attempt whose answer was lost.
+                let current = e
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                        _ => None,
+                    });
+                let ours = current.as_ref().is_some_and(|item| {
+                    item.get("settingsWrite").and_then(|w| w.as_s().ok())
+                        == Some(&write.to_string())
+                        && item
+                            .get("settingsVersion")
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            == expected.map(|v| v + 1)
+                });
+                if !ours {
+                    super::retry::made::<(), _, _>(Err(e))?;
+                    return Ok(None);
+                }
+                current
             }
         };
         let profile: Option<ProviderProfile> = attributes.map(from_item).transpose()?;

@@ -67,6 +67,18 @@ struct Claim {
     active: bool,
 }
 
+/// What an offer's expiry found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lapse {
+    /// No such entry.
+    Gone,
+    /// The offer still stands until `ends`: the expiry came early (Scheduler fires anywhere in the
+    /// minute of its time).
+    Early { ends: UtcTime },
+    /// The offer had ended (answered, cancelled, lapsed before) or lapses now: the entry as it is.
+    Ended(Box<Entry>),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WaitlistError {
     #[error("waitlist entry not found")]
@@ -477,9 +489,12 @@ impl Store {
             .update_expression(
                 "SET #status = :offered, offeredSlotId = :slot, offeredStartTime = :start, \
                  offerExpiresAt = :until, offerCount = offerCount + :one, \
-                 offeredSlots = list_append(offeredSlots, :slots), updatedAt = :now",
+                 offeredSlots = list_append(offeredSlots, :slots), updatedAt = :now, \
+                 GSI3PK = :outstanding, GSI3SK = :due",
             )
             .condition_expression("#status = :waiting AND offerCount = :count")
+            .expression_attribute_values(":outstanding", s(keys::OUTSTANDING_OFFERS))
+            .expression_attribute_values(":due", s(keys::offer_due(until, entry.id)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":offered", status_is(EntryStatus::Offered))
             .expression_attribute_values(":waiting", status_is(EntryStatus::Waiting))
@@ -596,10 +611,12 @@ impl Store {
         update = if to == EntryStatus::Waiting {
             // Back in the queue: the lapsed offer's seat is no longer its.
             update.update_expression(
-                "SET #status = :to, updatedAt = :now REMOVE offeredSlotId, offeredStartTime, offerExpiresAt",
+                "SET #status = :to, updatedAt = :now \
+                 REMOVE offeredSlotId, offeredStartTime, offerExpiresAt, GSI3PK, GSI3SK",
             )
         } else {
-            update.update_expression("SET #status = :to, updatedAt = :now")
+            // No longer outstanding: out of the sweeper's index.
+            update.update_expression("SET #status = :to, updatedAt = :now REMOVE GSI3PK, GSI3SK")
         };
         let mut writes = vec![TransactWriteItem::builder().update(update.build()?).build()];
         if let (EntryStatus::Offered, Some(slot)) = (entry.status, entry.offered_slot_id) {
@@ -632,32 +649,61 @@ impl Store {
         offer_count: u32,
         max_offers: u32,
         now: UtcTime,
-    ) -> Result<Option<Entry>, WaitlistError> {
+    ) -> Result<Lapse, WaitlistError> {
         retrying("lapse offer", || async move {
             let Some(entry) = self.waitlist_entry(id).await? else {
-                return Ok(Attempt::Done(None));
+                return Ok(Attempt::Done(Lapse::Gone));
             };
             if entry.status != EntryStatus::Offered || entry.offer_count != offer_count {
-                return Ok(Attempt::Done(Some(entry)));
+                return Ok(Attempt::Done(Lapse::Ended(Box::new(entry))));
             }
             // Scheduler fires at whole seconds, at or after the offer's end; a second of tolerance.
-            if entry
+            if let Some(ends) = entry
                 .offer_expires_at
-                .is_some_and(|t| t > now.plus(SignedDuration::from_secs(1)))
+                .filter(|t| *t > now.plus(SignedDuration::from_secs(1)))
             {
-                return Ok(Attempt::Done(None));
+                return Ok(Attempt::Done(Lapse::Early { ends }));
             }
             Ok(
                 match self
                     .end_once(entry, Ending::Lapse { max_offers }, now)
                     .await?
                 {
-                    Attempt::Done(e) => Attempt::Done(Some(e)),
+                    Attempt::Done(e) => Attempt::Done(Lapse::Ended(Box::new(e))),
                     Attempt::Again => Attempt::Again,
                 },
             )
         })
         .await
+    }
+
+    /// The offers still outstanding whose end is before `now` (at most `max`, the earliest first):
+    /// `(entry, offer count)` from one Query of the sparse index GSI3. Nothing is there when every
+    /// offer's expiry job arrived.
+    pub async fn overdue_offers(
+        &self,
+        now: UtcTime,
+        max: usize,
+    ) -> Result<Vec<(EntryId, u32)>, StoreError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Outstanding {
+            id: EntryId,
+            offer_count: u32,
+        }
+        let query = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI3)
+            .key_condition_expression("#pk = :pk AND #sk < :now")
+            .expression_attribute_names("#pk", keys::GSI3PK)
+            .expression_attribute_names("#sk", keys::GSI3SK)
+            .expression_attribute_values(":pk", s(keys::OUTSTANDING_OFFERS))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .limit(max.min(1000) as i32);
+        let found: Vec<Outstanding> = self.pages_up_to(query, max).await?;
+        Ok(found.into_iter().map(|o| (o.id, o.offer_count)).collect())
     }
 
     /// Accepts the offer the entry `id` holds, after `may` allows it: one GetItem (the entry), one
@@ -725,7 +771,17 @@ impl Store {
         let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
         let consultation = admit(&slot, kind.as_ref(), asked.consultation_type)?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-        super::booking::may_take(&guard, &slot.interval(), now, asked.max_active)?;
+        if let Err(refused) =
+            super::booking::may_take(&guard, &slot.interval(), now, asked.max_active)
+        {
+            // An accept of this very offer that committed between the entry's read and the guard's
+            // holds the patient's time now: read the entry again, which answers with that appointment.
+            let answered = self.waitlist_entry(id).await?;
+            if answered.is_some_and(|e| e.status == EntryStatus::Accepted) {
+                return Ok(Attempt::Again);
+            }
+            return Err(refused.into());
+        }
         let mut appointment = Appointment::in_slot(
             &slot,
             entry.patient_id,
@@ -751,7 +807,8 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::waitlist_entry(entry.id))))
             .update_expression(
-                "SET #status = :accepted, acceptedAppointmentId = :appt, updatedAt = :now",
+                "SET #status = :accepted, acceptedAppointmentId = :appt, updatedAt = :now \
+                 REMOVE GSI3PK, GSI3SK",
             )
             .condition_expression(
                 "#status = :offered AND offerCount = :count AND offerExpiresAt > :now",
@@ -799,6 +856,11 @@ impl Store {
         let Some(refused) = self.commit(writes).await? else {
             return Ok(Attempt::Done(Accepted::New(appointment)));
         };
+        // First: the entry or the patient's time moved (answered, lapsed, or accepted by a concurrent
+        // request of the same patient); the next read says which, before any other refusal is told.
+        if refused.has(W::Entry) || refused.has(W::Guard) {
+            return Ok(Attempt::Again);
+        }
         if refused.has(W::TypeActive) {
             return Err(Inadmissible::TypeInactive.into());
         }
@@ -806,9 +868,6 @@ impl Store {
             return Err(
                 BookingError::from(super::booking::daily_limit(&rules, &appointment)).into(),
             );
-        }
-        if refused.has(W::Entry) || refused.has(W::Guard) {
-            return Ok(Attempt::Again); // answered, lapsed or moved meanwhile; the next read says which
         }
         if refused.has(W::Hold) {
             return Err(

@@ -5,9 +5,13 @@
 //! order; a failed record is reported as the batch's failure so that Lambda retries from it.
 //! Events carry ids, times and statuses, never notes, symptoms or reasons for visit.
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+mod parking;
+mod publisher;
+
+pub use parking::{Parked, Replayed};
+pub use publisher::Publisher;
+
+use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -19,7 +23,6 @@ use crate::domain::{Appointment, AppointmentStatus, Slot, SlotStatus, UtcTime};
 use crate::jobs::Job;
 use crate::store::items::ReminderSent;
 use crate::store::keys::{self, ItemKind};
-use crate::store::retry::Backoff;
 
 /// EventBridge `source` of every event this service emits.
 pub const SOURCE: &str = "appointments";
@@ -34,32 +37,73 @@ pub enum Effect {
     Job(Job),
 }
 
+/// Why a record's effects did not all happen, and so what becomes of the record.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("stream record cannot be read: {0}")]
-    Record(String),
-    #[error("EventBridge: {0}")]
-    Events(String),
-    #[error("SQS: {0}")]
-    Jobs(String),
-    #[error("Scheduler: {0}")]
-    Schedule(String),
+    /// Trying again cannot help: a record it cannot decode, a request AWS refuses as invalid or not
+    /// allowed. The record is parked (`parking`) and the batch goes on.
+    #[error("{0}")]
+    Permanent(String),
+    /// It may pass later: throttled, a server error, no answer, the retry budget spent, the deadline
+    /// near. The batch stops at this record, and Lambda retries from it.
+    #[error("{0}")]
+    Transient(String),
 }
 
-/// Whether a failed Scheduler request is worth retrying (throttled, a conflict in progress, a server
-/// error, no answer); anything else fails the record, which Lambda retries.
-fn retry_worthy<E: aws_sdk_scheduler::error::ProvideErrorMetadata, R>(
-    e: &aws_sdk_scheduler::error::SdkError<E, R>,
-) -> bool {
-    use aws_sdk_scheduler::error::SdkError;
-    match e {
-        SdkError::ServiceError(s) => matches!(
-            s.err().code(),
-            Some("ThrottlingException" | "InternalServerException")
-        ),
-        _ => true,
+impl PublishError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, PublishError::Permanent(_))
+    }
+
+    fn record(what: &str) -> PublishError {
+        PublishError::Permanent(format!("stream record cannot be read: {what}"))
     }
 }
+
+/// Error codes of EventBridge, SQS and Scheduler that say "later", whatever their HTTP status.
+const TRANSIENT_CODES: [&str; 9] = [
+    "ThrottlingException",
+    "Throttling",
+    "RequestThrottled",
+    "InternalServerException",
+    "InternalException",
+    "InternalFailure",
+    "InternalError",
+    "ServiceUnavailable",
+    "ConcurrentModificationException",
+];
+
+/// Sorts a failed AWS request: a server error (5xx), throttling (429 or a throttling code) or no
+/// answer at all is transient; any other refusal (400 `ValidationException`, 403 `AccessDenied`, 404
+/// `ResourceNotFoundException`) is permanent, as is a request the SDK could not even build.
+/// https://docs.aws.amazon.com/eventbridge/latest/APIReference/CommonErrors.html
+pub fn sdk_failure<E>(
+    what: &str,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, HttpResponse>,
+) -> PublishError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    let transient = match &e {
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            status >= 500
+                || status == 429
+                || s.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
+        }
+        SdkError::ConstructionFailure(_) => false,
+        _ => true,
+    };
+    let text = format!("{what}: {}", aws_sdk_sqs::error::DisplayErrorContext(e));
+    if transient {
+        PublishError::Transient(text)
+    } else {
+        PublishError::Permanent(text)
+    }
+}
+
+type HttpResponse = aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 fn appointment(image_of: &serde_dynamo::Item) -> Result<Option<Appointment>, PublishError> {
     image(image_of, "appointment")
@@ -69,7 +113,7 @@ fn appointment(image_of: &serde_dynamo::Item) -> Result<Option<Appointment>, Pub
 fn kind(record: &EventRecord) -> Result<ItemKind, PublishError> {
     match record.change.keys.get(keys::SK) {
         Some(serde_dynamo::AttributeValue::S(sk)) => Ok(keys::kind_of(sk)),
-        _ => Err(PublishError::Record("record without a sort key".into())),
+        _ => Err(PublishError::record("no sort key")),
     }
 }
 
@@ -182,7 +226,7 @@ fn image<T: serde::de::DeserializeOwned>(
     }
     serde_dynamo::from_item(image.clone())
         .map(Some)
-        .map_err(|_| PublishError::Record(format!("{what} image")))
+        .map_err(|_| PublishError::record(&format!("{what} image")))
 }
 
 /// A slot inserted open, or opened from a block: a `slot-opened` job offers its seats to the waitlist.
@@ -279,7 +323,7 @@ fn waitlist_effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
 /// `appointment.reminder_due` from a reminder record: ids, the start, the offset, the consultation type.
 fn reminder_due(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
     let sent: ReminderSent = serde_dynamo::from_item(record.change.new_image.clone())
-        .map_err(|_| PublishError::Record("reminder image".into()))?;
+        .map_err(|_| PublishError::record("reminder image"))?;
     Ok(vec![Effect::Event {
         detail_type: "appointment.reminder_due",
         detail: json!({
@@ -518,279 +562,6 @@ fn changed_fields(old: &Appointment, new: &Appointment) -> Vec<String> {
     names.sort();
     names.dedup();
     names
-}
-
-/// Sends effects to EventBridge and SQS; built once per cold start.
-#[derive(Clone, Debug)]
-pub struct Publisher {
-    pub events: aws_sdk_eventbridge::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub scheduler: aws_sdk_scheduler::Client,
-    pub bus: String,
-    pub jobs_queue_url: String,
-    /// Where reminder schedules go; without it (a misconfigured stack) none is made, and it is logged.
-    pub schedules: Option<crate::config::Schedules>,
-    pub offsets: Vec<Offset>,
-    pub lead: jiff::SignedDuration,
-    pub fees: Fees,
-}
-
-impl Publisher {
-    /// The publisher `config` describes (`EVENT_BUS_NAME`, `JOBS_QUEUE_URL`) on `sdk`: the Lambda main
-    /// and the local stack build it the same way.
-    pub fn from_config(
-        config: &crate::config::Config,
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Publisher, crate::config::ConfigError> {
-        use crate::config::Config;
-        Ok(Publisher {
-            events: aws_sdk_eventbridge::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            scheduler: aws_sdk_scheduler::Client::new(sdk),
-            bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
-            jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
-            schedules: config.schedules.clone(),
-            offsets: config.reminder_offsets.clone(),
-            lead: config.reminder_lead,
-            fees: config.fees,
-        })
-    }
-
-    /// Handles a batch in order; at the first record that fails, reports it and stops, so Lambda retries
-    /// from there and no later change overtakes an earlier one.
-    pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        for record in &event.records {
-            if let Err(e) = self.publish(record).await {
-                tracing::warn!(event_id = %record.event_id, error = %e, "stream record failed");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
-                response.batch_item_failures.push(failure);
-                break;
-            }
-        }
-        response
-    }
-
-    async fn publish(&self, record: &EventRecord) -> Result<(), PublishError> {
-        let mut effects = effects(record)?;
-        effects.extend(fee_requests(record, &self.fees)?);
-        let plan = Plan {
-            offsets: self.offsets.clone(),
-            lead: self.lead,
-            now: UtcTime::from_timestamp(jiff::Timestamp::now()),
-        };
-        for change in schedule_changes(record, &plan)? {
-            self.schedule(&change).await?;
-        }
-        let mut entries = vec![];
-        for effect in &effects {
-            match effect {
-                Effect::Event {
-                    detail_type,
-                    detail,
-                } => entries.push(
-                    PutEventsRequestEntry::builder()
-                        .event_bus_name(&self.bus)
-                        .source(SOURCE)
-                        .detail_type(*detail_type)
-                        .detail(detail.to_string())
-                        .build(),
-                ),
-                Effect::Job(job) => self.send_job(job).await?,
-            }
-        }
-        self.put_events(entries).await?;
-        for effect in &effects {
-            if let Effect::Event {
-                detail_type,
-                detail,
-            } = effect
-            {
-                tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
-            }
-        }
-        Ok(())
-    }
-
-    /// PutEvents, resending only the entries that failed inside a 200 answer (EventBridge reports
-    /// them one by one: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html),
-    /// within the retry budget. Resending the whole record would publish its accepted events twice.
-    async fn put_events(
-        &self,
-        mut entries: Vec<PutEventsRequestEntry>,
-    ) -> Result<(), PublishError> {
-        let mut backoff = Backoff::new("put events");
-        while !entries.is_empty() {
-            match self
-                .events
-                .put_events()
-                .set_entries(Some(entries.clone()))
-                .send()
-                .await
-            {
-                Ok(out) if out.failed_entry_count == 0 => return Ok(()),
-                Ok(out) => {
-                    let results = out.entries.unwrap_or_default();
-                    let mut failed = vec![];
-                    for (entry, result) in entries.into_iter().zip(results) {
-                        if let Some(code) = result.error_code() {
-                            tracing::warn!(
-                                error_code = code,
-                                detail_type = entry.detail_type(),
-                                "event not accepted; resending it"
-                            );
-                            failed.push(entry);
-                        }
-                    }
-                    entries = failed;
-                }
-                Err(e) => tracing::warn!(
-                    error = %aws_sdk_eventbridge::error::DisplayErrorContext(&e),
-                    "PutEvents failed; resending"
-                ),
-            }
-            if entries.is_empty() {
-                return Ok(());
-            }
-            backoff.pause().await.map_err(|_| {
-                PublishError::Events(format!("{} entries not accepted", entries.len()))
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Creates or deletes one schedule, retrying what is transient. Creating one that exists and deleting
-    /// one that is gone are successes: a redelivered record changes nothing twice
-    /// (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html).
-    async fn schedule(&self, change: &ScheduleChange) -> Result<(), PublishError> {
-        use aws_sdk_scheduler::types::{
-            ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
-            Target,
-        };
-        let to = match (&self.schedules, change) {
-            (_, ScheduleChange::Delay { job, seconds }) => {
-                return self.send_job_after(job, *seconds).await
-            }
-            (Some(to), _) => to,
-            (None, _) => {
-                tracing::warn!("no schedule group configured: schedules are not made");
-                return Ok(());
-            }
-        };
-        let mut backoff = Backoff::new("schedule");
-        loop {
-            let outcome = match change {
-                ScheduleChange::Delay { .. } => Ok(()), // sent above, before any schedule group
-                ScheduleChange::Create { name, at, job } => {
-                    let input = serde_json::to_string(job)
-                        .map_err(|e| PublishError::Schedule(e.to_string()))?;
-                    let target = Target::builder()
-                        .arn(&to.target_arn)
-                        .role_arn(&to.role_arn)
-                        .input(input)
-                        .dead_letter_config(
-                            DeadLetterConfig::builder().arn(&to.dead_letter_arn).build(),
-                        )
-                        .build()
-                        .map_err(|e| PublishError::Schedule(e.to_string()))?;
-                    let window = FlexibleTimeWindow::builder()
-                        .mode(FlexibleTimeWindowMode::Off)
-                        .build()
-                        .map_err(|e| PublishError::Schedule(e.to_string()))?;
-                    match self
-                        .scheduler
-                        .create_schedule()
-                        .name(name)
-                        .group_name(&to.group)
-                        .schedule_expression(format!(
-                            "at({})",
-                            at.timestamp().strftime("%Y-%m-%dT%H:%M:%S")
-                        ))
-                        .schedule_expression_timezone("UTC")
-                        .action_after_completion(ActionAfterCompletion::Delete)
-                        .flexible_time_window(window)
-                        .target(target)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => Ok(()),
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|e| e.is_conflict_exception()) =>
-                        {
-                            Ok(())
-                        }
-                        Err(e) => Err((
-                            retry_worthy(&e),
-                            aws_sdk_scheduler::error::DisplayErrorContext(e).to_string(),
-                        )),
-                    }
-                }
-                ScheduleChange::Delete { name } => {
-                    match self
-                        .scheduler
-                        .delete_schedule()
-                        .name(name)
-                        .group_name(&to.group)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => Ok(()),
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-                        {
-                            Ok(())
-                        }
-                        Err(e) => Err((
-                            retry_worthy(&e),
-                            aws_sdk_scheduler::error::DisplayErrorContext(e).to_string(),
-                        )),
-                    }
-                }
-            };
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err((true, e)) => {
-                    tracing::warn!(error = %e, "schedule change failed; retrying");
-                    backoff
-                        .pause()
-                        .await
-                        .map_err(|_| PublishError::Schedule(e))?;
-                }
-                Err((false, e)) => return Err(PublishError::Schedule(e)),
-            }
-        }
-    }
-
-    async fn send_job(&self, job: &Job) -> Result<(), PublishError> {
-        self.send_job_after(job, 0).await
-    }
-
-    /// Sends `job`, to be delivered `delay` seconds from now (0 to 900).
-    async fn send_job_after(&self, job: &Job, delay: i32) -> Result<(), PublishError> {
-        let body = serde_json::to_string(job).map_err(|e| PublishError::Jobs(e.to_string()))?;
-        let mut backoff = Backoff::new("send job");
-        loop {
-            match self
-                .sqs
-                .send_message()
-                .queue_url(&self.jobs_queue_url)
-                .message_body(&body)
-                .delay_seconds(delay)
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    let e = aws_sdk_sqs::error::DisplayErrorContext(e).to_string();
-                    tracing::warn!(error = %e, "SendMessage failed; resending");
-                    backoff.pause().await.map_err(|_| PublishError::Jobs(e))?;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,406 @@
+//! The transport of `publish`: a stream batch's effects to EventBridge, SQS and Scheduler, with what
+//! becomes of a record whose effects fail (DESIGN.md section 6, "Nothing lost on the way out").
+//!
+//! With `ReportBatchItemFailures`, Lambda retries a batch from the lowest sequence number reported,
+//! and once `MaximumRetryAttempts` or `MaximumRecordAgeInSeconds` runs out it discards the rest of
+//! the batch to the on-failure destination, which gets metadata only
+//! (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html,
+//! https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html). So a record that can
+//! never succeed must not stop the batch: it is parked, and the batch goes on. A record that may succeed
+//! later stops the batch there, in order, and is retried until its age runs out. And the batch stops
+//! before the function's deadline, reporting what it did not reach, so that a slow batch is never
+//! redelivered whole after a timeout.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{
+    effects, fee_requests, schedule_changes, sdk_failure, Effect, Plan, PublishError,
+    ScheduleChange, SOURCE,
+};
+use crate::config::{Config, ConfigError, Fees, Schedules};
+use crate::domain::reminders::Offset;
+use crate::domain::UtcTime;
+use crate::jobs::Job;
+use crate::store::retry::Backoff;
+
+/// What a batch keeps of the function's time to stop and answer: a record still running this close
+/// to the deadline is abandoned (its effects are idempotent, so its retry repeats nothing) and
+/// reported, with every record after it.
+pub const MARGIN: Duration = Duration::from_secs(2);
+
+/// Sends effects to EventBridge, SQS and Scheduler, and parks what cannot be sent; built once per
+/// cold start.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    pub events: aws_sdk_eventbridge::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+    /// The table, for parked records (`PARKED#<event id>` items only).
+    pub db: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub bus: String,
+    pub jobs_queue_url: String,
+    /// Where a parked record's keys go (`PARKED_QUEUE_URL`): the operators' work list and alarm.
+    pub parked_queue_url: String,
+    /// Where reminder and offer schedules go. Required: without them offers would never lapse.
+    pub schedules: Schedules,
+    pub offsets: Vec<Offset>,
+    pub lead: jiff::SignedDuration,
+    pub fees: Fees,
+}
+
+impl Publisher {
+    /// The publisher `config` describes on `sdk`: the Lambda main and the local stack build it the
+    /// same way. Every destination is required, so a stack missing one does not start.
+    pub fn from_config(
+        config: &Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Publisher, ConfigError> {
+        Ok(Publisher {
+            events: aws_sdk_eventbridge::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
+            db: aws_sdk_dynamodb::Client::new(sdk),
+            table: Config::require(&config.table_name, "TABLE_NAME")?,
+            bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
+            jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
+            parked_queue_url: Config::require(&config.parked_queue_url, "PARKED_QUEUE_URL")?,
+            schedules: config
+                .schedules
+                .clone()
+                .ok_or(ConfigError::Missing("SCHEDULE_GROUP"))?,
+            offsets: config.reminder_offsets.clone(),
+            lead: config.reminder_lead,
+            fees: config.fees,
+        })
+    }
+
+    /// One invocation of the function: a stream batch (`{"Records": [...]}`, as the event source
+    /// mapping sends it), or `{"replay": "parked"}` (an operator's `sam remote invoke`, or `make
+    /// replay-parked` locally), which replays the parked records.
+    pub async fn invoke(&self, payload: Value, deadline: Instant) -> Result<Value, String> {
+        if payload.get("Records").is_some() {
+            let event: Event = serde_json::from_value(payload)
+                .map_err(|e| format!("not a DynamoDB stream batch: {e}"))?;
+            return serde_json::to_value(Box::pin(self.handle(event, deadline)).await)
+                .map_err(|e| e.to_string());
+        }
+        if payload.get("replay").and_then(Value::as_str) == Some("parked") {
+            let replayed = self
+                .replay_parked(deadline)
+                .await
+                .map_err(|e| e.to_string())?;
+            return serde_json::to_value(replayed).map_err(|e| e.to_string());
+        }
+        Err(r#"the event is neither a stream batch nor {"replay": "parked"}"#.into())
+    }
+
+    /// Handles a batch in order. A record whose failure is permanent is parked and the batch goes on;
+    /// at the first transient failure, or when the deadline is near, that record and every later one
+    /// are reported, so Lambda retries from there and no later change overtakes an earlier one.
+    pub async fn handle(&self, event: Event, deadline: Instant) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        for (i, record) in event.records.iter().enumerate() {
+            let Err(e) = self.publish_or_park(record, deadline).await else {
+                continue;
+            };
+            tracing::warn!(
+                event_id = %record.event_id,
+                sequence = ?record.change.sequence_number,
+                left = event.records.len() - i,
+                error = %e,
+                "stream batch stopped; Lambda retries it from this record"
+            );
+            for unreached in &event.records[i..] {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = unreached.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+            }
+            break;
+        }
+        response
+    }
+
+    /// Publishes a record within the time left, or parks it when it can never be published. `Err`
+    /// is always transient: the batch stops here.
+    async fn publish_or_park(
+        &self,
+        record: &EventRecord,
+        deadline: Instant,
+    ) -> Result<(), PublishError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left <= MARGIN {
+            return Err(PublishError::Transient("the deadline is near".into()));
+        }
+        let outcome = tokio::time::timeout(left - MARGIN, Box::pin(self.publish(record)))
+            .await
+            .unwrap_or_else(|_| {
+                Err(PublishError::Transient(
+                    "the deadline came while publishing".into(),
+                ))
+            });
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(PublishError::Permanent(why)) => {
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .saturating_sub(MARGIN);
+                tokio::time::timeout(left, Box::pin(self.park(record, &why)))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(PublishError::Transient(
+                            "the deadline came while parking".into(),
+                        ))
+                    })
+            }
+            Err(transient) => Err(transient),
+        }
+    }
+
+    /// Runs every effect of one record: its schedules, its jobs, then its events.
+    pub(super) async fn publish(&self, record: &EventRecord) -> Result<(), PublishError> {
+        let mut effects = effects(record)?;
+        effects.extend(fee_requests(record, &self.fees)?);
+        let plan = Plan {
+            offsets: self.offsets.clone(),
+            lead: self.lead,
+            now: UtcTime::from_timestamp(jiff::Timestamp::now()),
+        };
+        for change in schedule_changes(record, &plan)? {
+            self.schedule(&change).await?;
+        }
+        let mut entries = vec![];
+        for effect in &effects {
+            match effect {
+                Effect::Event {
+                    detail_type,
+                    detail,
+                } => entries.push(
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.bus)
+                        .source(SOURCE)
+                        .detail_type(*detail_type)
+                        .detail(detail.to_string())
+                        .build(),
+                ),
+                Effect::Job(job) => self.send_job_after(job, 0).await?,
+            }
+        }
+        self.put_events(entries).await?;
+        for effect in &effects {
+            if let Effect::Event {
+                detail_type,
+                detail,
+            } = effect
+            {
+                tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
+            }
+        }
+        Ok(())
+    }
+
+    /// PutEvents, resending only the entries that failed inside a 200 answer (EventBridge reports
+    /// them one by one: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html),
+    /// within the retry budget. Resending the whole record would publish its accepted events twice. An
+    /// entry refused for itself (not throttled, not an internal failure) can never pass: permanent.
+    async fn put_events(
+        &self,
+        mut entries: Vec<PutEventsRequestEntry>,
+    ) -> Result<(), PublishError> {
+        const ENTRY_RETRY: [&str; 2] = ["InternalFailure", "ThrottlingException"];
+        let mut backoff = Backoff::new("put events");
+        while !entries.is_empty() {
+            match self
+                .events
+                .put_events()
+                .set_entries(Some(entries.clone()))
+                .send()
+                .await
+            {
+                Ok(out) if out.failed_entry_count == 0 => return Ok(()),
+                Ok(out) => {
+                    let results = out.entries.unwrap_or_default();
+                    let mut failed = vec![];
+                    for (entry, result) in entries.into_iter().zip(results) {
+                        let Some(code) = result.error_code() else {
+                            continue;
+                        };
+                        if !ENTRY_RETRY.contains(&code) {
+                            return Err(PublishError::Permanent(format!(
+                                "EventBridge refused a {} event: {code}",
+                                entry.detail_type().unwrap_or_default()
+                            )));
+                        }
+                        tracing::warn!(
+                            error_code = code,
+                            detail_type = entry.detail_type(),
+                            "event not accepted; resending it"
+                        );
+                        failed.push(entry);
+                    }
+                    entries = failed;
+                }
+                Err(e) => match sdk_failure("EventBridge PutEvents", e) {
+                    PublishError::Transient(e) => {
+                        tracing::warn!(error = %e, "PutEvents failed; resending")
+                    }
+                    permanent => return Err(permanent),
+                },
+            }
+            if entries.is_empty() {
+                return Ok(());
+            }
+            backoff.pause().await.map_err(|_| {
+                PublishError::Transient(format!(
+                    "EventBridge: {} entries not accepted within the retry budget",
+                    entries.len()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Creates or deletes one schedule, or sends a delayed job. Creating one that exists and deleting
+    /// one that is gone are successes: a redelivered record changes nothing twice
+    /// (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html).
+    async fn schedule(&self, change: &ScheduleChange) -> Result<(), PublishError> {
+        let mut backoff = Backoff::new("schedule");
+        loop {
+            let outcome = match change {
+                ScheduleChange::Delay { job, seconds } => {
+                    return self.send_job_after(job, *seconds).await
+                }
+                ScheduleChange::Create { name, at, job } => {
+                    self.create_schedule(name, *at, job).await
+                }
+                ScheduleChange::Delete { name } => match self
+                    .scheduler
+                    .delete_schedule()
+                    .name(name)
+                    .group_name(&self.schedules.group)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_resource_not_found_exception()) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(sdk_failure("Scheduler DeleteSchedule", e)),
+                },
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(PublishError::Transient(e)) => {
+                    tracing::warn!(error = %e, "schedule change failed; retrying");
+                    backoff
+                        .pause()
+                        .await
+                        .map_err(|_| PublishError::Transient(e))?;
+                }
+                Err(permanent) => return Err(permanent),
+            }
+        }
+    }
+
+    async fn create_schedule(
+        &self,
+        name: &str,
+        at: UtcTime,
+        job: &Job,
+    ) -> Result<(), PublishError> {
+        use aws_sdk_scheduler::types::{
+            ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
+            Target,
+        };
+        let to = &self.schedules;
+        let built =
+            |e: aws_sdk_scheduler::error::BuildError| PublishError::Permanent(e.to_string());
+        let input =
+            serde_json::to_string(job).map_err(|e| PublishError::Permanent(e.to_string()))?;
+        let target = Target::builder()
+            .arn(&to.target_arn)
+            .role_arn(&to.role_arn)
+            .input(input)
+            .dead_letter_config(DeadLetterConfig::builder().arn(&to.dead_letter_arn).build())
+            .build()
+            .map_err(built)?;
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(built)?;
+        match self
+            .scheduler
+            .create_schedule()
+            .name(name)
+            .group_name(&to.group)
+            .schedule_expression(format!(
+                "at({})",
+                at.timestamp().strftime("%Y-%m-%dT%H:%M:%S")
+            ))
+            .schedule_expression_timezone("UTC")
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .flexible_time_window(window)
+            .target(target)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conflict_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_failure("Scheduler CreateSchedule", e)),
+        }
+    }
+
+    /// Sends `job` to the jobs queue, to be delivered `delay` seconds from now (0 to 900).
+    pub(super) async fn send_job_after(&self, job: &Job, delay: i32) -> Result<(), PublishError> {
+        let body =
+            serde_json::to_string(job).map_err(|e| PublishError::Permanent(e.to_string()))?;
+        self.send(&self.jobs_queue_url, body, delay).await
+    }
+
+    /// SendMessage, retrying what is transient within the budget.
+    pub(super) async fn send(
+        &self,
+        queue_url: &str,
+        body: String,
+        delay: i32,
+    ) -> Result<(), PublishError> {
+        let mut backoff = Backoff::new("send message");
+        loop {
+            match self
+                .sqs
+                .send_message()
+                .queue_url(queue_url)
+                .message_body(&body)
+                .delay_seconds(delay)
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => match sdk_failure("SQS SendMessage", e) {
+                    PublishError::Transient(e) => {
+                        tracing::warn!(error = %e, "SendMessage failed; resending");
+                        backoff
+                            .pause()
+                            .await
+                            .map_err(|_| PublishError::Transient(e))?;
+                    }
+                    permanent => return Err(permanent),
+                },
+            }
+        }
+    }
+}
