@@ -12,7 +12,108 @@ use shared::domain::Appointment;
 both_ways!(
     billings_payment_and_refund_show_on_the_appointment_once,
     a_late_cancellation_and_a_no_show_ask_for_their_fees_once,
+    a_payment_that_arrives_after_the_cancellation_is_refunded_once,
+    a_refund_that_arrives_before_its_payment_ends_as_in_order,
 );
+
+/// The events of one kind about `appointment` on the bus so far (each once, by event id).
+async fn count_of(app: &TestApp, kind: &str, appointment: &str) -> usize {
+    app.events()
+        .await
+        .iter()
+        .filter(|e| e["detail-type"] == kind && e["detail"]["appointmentId"] == appointment)
+        .count()
+}
+
+/// Billing's answers come unordered: a patient cancels, then their payment arrives. It is recorded and
+/// given back, with exactly one refund request, however often the answer is delivered.
+async fn a_payment_that_arrives_after_the_cancellation_is_refunded_once(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
+    let (provider, patient) = (app.provider().await, app.patient().await);
+    let slot = app.slot(&provider, 30, 1).await;
+    let id = app.book(&patient, &slot).await.id();
+    app.set_appointment_attribute(&id, "consultationFee", AttributeValue::N("80".into()))
+        .await;
+    assert_eq!(
+        app.cancel(&patient, &id, "changed my mind").await.status,
+        200
+    );
+    app.wait_for_events(|e| {
+        e.iter().any(|e| {
+            e["detail-type"] == "appointment.cancelled"
+                && e["detail"]["appointmentId"] == id.as_str()
+        })
+    })
+    .await;
+    assert_eq!(
+        count_of(&app, "payment.refund_requested", &id).await,
+        0,
+        "nothing was paid yet"
+    );
+
+    let paid = json!({"appointmentId": id, "paymentId": "pay_late", "amount": 80});
+    billing(&app, "payment.succeeded", paid.clone()).await;
+    once(&app, &patient, &id, |a| a.is_paid).await;
+    let events = app
+        .wait_for_events(|e| {
+            e.iter().any(|e| {
+                e["detail-type"] == "payment.refund_requested"
+                    && e["detail"]["appointmentId"] == id.as_str()
+            })
+        })
+        .await;
+    let refund = events
+        .iter()
+        .find(|e| e["detail-type"] == "payment.refund_requested")
+        .unwrap();
+    assert_eq!(
+        (
+            refund["detail"]["paymentId"].as_str(),
+            refund["detail"]["amount"].as_f64()
+        ),
+        (Some("pay_late"), Some(80.0))
+    );
+    // Delivered again: recorded once, so asked back once.
+    billing(&app, "payment.succeeded", paid).await;
+    let marker = app.slot(&provider, 40, 1).await;
+    let marked = app.book(&app.patient().await, &marker).await.id();
+    app.wait_for_kinds(&marked, &["appointment.created"]).await;
+    assert_eq!(count_of(&app, "payment.refund_requested", &id).await, 1);
+}
+
+/// A refund delivered before its payment is kept, and the payment that follows completes the record:
+/// the appointment ends as it does when the two come in order.
+async fn a_refund_that_arrives_before_its_payment_ends_as_in_order(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
+    let (provider, patient) = (app.provider().await, app.patient().await);
+    let slot = app.slot(&provider, 30, 2).await;
+    let in_order = app.book(&patient, &slot).await.id();
+    let reversed = app.book(&app.patient().await, &slot).await.id();
+    for id in [&in_order, &reversed] {
+        app.set_appointment_attribute(id, "consultationFee", AttributeValue::N("80".into()))
+            .await;
+    }
+    let answer = |id: &str, pay: &str| json!({"appointmentId": id, "paymentId": pay, "amount": 80});
+
+    billing(&app, "payment.succeeded", answer(&in_order, "pay_a")).await;
+    once(&app, &patient, &in_order, |a| a.is_paid).await;
+    billing(&app, "payment.refunded", answer(&in_order, "pay_a")).await;
+    let a = once(&app, &provider, &in_order, |a| a.refunded_at.is_some()).await;
+
+    billing(&app, "payment.refunded", answer(&reversed, "pay_b")).await;
+    let early = once(&app, &provider, &reversed, |a| a.refunded_at.is_some()).await;
+    assert!(
+        !early.is_paid && early.paid_at.is_none(),
+        "kept, not dropped: {early:?}"
+    );
+    billing(&app, "payment.succeeded", answer(&reversed, "pay_b")).await;
+    let b = once(&app, &provider, &reversed, |a| a.paid_at.is_some()).await;
+
+    let state = |a: &Appointment| (a.is_paid, a.paid_at.is_some(), a.refunded_at.is_some());
+    assert_eq!(state(&a), (false, true, true));
+    assert_eq!(state(&b), state(&a), "the same end, whatever the order");
+    assert_eq!(b.payment_id.as_deref(), Some("pay_b"));
+}
 
 async fn billing(app: &TestApp, detail_type: &str, detail: Value) {
     let r = app
@@ -211,4 +312,55 @@ async fn a_late_cancellation_and_a_no_show_ask_for_their_fees_once(aws: Aws) {
         .unwrap();
     assert_eq!(no_show["detail"]["amount"], 25.5);
     assert_eq!(no_show["detail"]["patientId"], json!(patient.id));
+
+    // Billing pays each fee: each is recorded once, with its own amount, beside the consultation's.
+    let pays = |id: &str, pay: &str, amount: f64, what: &str| json!({"appointmentId": id, "paymentId": pay, "amount": amount, "for": what});
+    // Not owed (the no-show was not cancelled late), or not the fee's amount: dropped.
+    billing(
+        &app,
+        "payment.succeeded",
+        pays(&missed, "pay_x", 15.0, "late_cancellation"),
+    )
+    .await;
+    billing(
+        &app,
+        "payment.succeeded",
+        pays(&late, "pay_y", 99.0, "late_cancellation"),
+    )
+    .await;
+    for _ in 0..2 {
+        billing(
+            &app,
+            "payment.succeeded",
+            pays(&late, "pay_late", 15.0, "late_cancellation"),
+        )
+        .await;
+        billing(
+            &app,
+            "payment.succeeded",
+            pays(&missed, "pay_missed", 25.5, "no_show"),
+        )
+        .await;
+    }
+    let a = once(&app, &patient, &late, |a| {
+        a.late_cancellation_fee_payment.is_some()
+    })
+    .await;
+    let b = once(&app, &patient, &missed, |a| a.no_show_fee_payment.is_some()).await;
+    let paid = |p: &Option<shared::domain::appointment::FeePayment>| {
+        p.as_ref().map(|p| (p.payment_id.clone(), p.amount))
+    };
+    assert_eq!(
+        paid(&a.late_cancellation_fee_payment),
+        Some(("pay_late".into(), 15.0))
+    );
+    assert_eq!(
+        paid(&b.no_show_fee_payment),
+        Some(("pay_missed".into(), 25.5))
+    );
+    assert!(a.no_show_fee_payment.is_none() && b.late_cancellation_fee_payment.is_none());
+    assert!(
+        !a.is_paid && !b.is_paid,
+        "the consultation's own payment is another matter"
+    );
 }

@@ -75,6 +75,12 @@ pub struct Appointment {
     /// When billing reported the refund.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded_at: Option<UtcTime>,
+    /// The late-cancellation fee, as billing reported it paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_cancellation_fee_payment: Option<FeePayment>,
+    /// The no-show fee, as billing reported it paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_show_fee_payment: Option<FeePayment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_in_time: Option<UtcTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +121,16 @@ pub struct Appointment {
     pub updated_at: UtcTime,
 }
 
+/// A fee billing reported paid: which payment, how much, when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeePayment {
+    pub payment_id: String,
+    pub amount: f64,
+    pub paid_at: UtcTime,
+}
+
 impl Appointment {
     /// A newly booked appointment for one seat of a slot.
     #[allow(clippy::too_many_arguments)]
@@ -153,6 +169,8 @@ impl Appointment {
             payment_id: None,
             paid_at: None,
             refunded_at: None,
+            late_cancellation_fee_payment: None,
+            no_show_fee_payment: None,
             check_in_time: None,
             actual_start_time: None,
             actual_end_time: None,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::domain::reminders::Offset;
 use crate::domain::{AppointmentId, EntryId, ProviderId, SlotId, UtcTime};
-use crate::store::items::{Billed, Reminded};
+use crate::store::items::{Billed, Fee, Reminded};
 use crate::store::waitlist::{Lapse, WaitlistError};
 use crate::store::{Store, StoreError};
 
@@ -69,6 +69,19 @@ pub struct Payment {
     pub appointment_id: AppointmentId,
     pub payment_id: String,
     pub amount: f64,
+    /// What a `payment.succeeded` pays (`consultation` when left out).
+    #[serde(default, rename = "for")]
+    pub pays: Pays,
+}
+
+/// What a payment pays: the consultation's fee, or a fee asked for by `payment.*_fee_requested`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pays {
+    #[default]
+    Consultation,
+    LateCancellation,
+    NoShow,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,11 +233,28 @@ impl Worker {
         let at = answer
             .time
             .unwrap_or_else(|| UtcTime::from_timestamp(jiff::Timestamp::now()));
-        let outcome = self
-            .store
-            .record_payment(what, p.appointment_id, &p.payment_id, p.amount, at)
-            .await?;
-        tracing::info!(appointment_id = %p.appointment_id, payment_id = %p.payment_id, ?what, ?outcome, "billing's answer");
+        let fee = match p.pays {
+            Pays::Consultation => None,
+            Pays::LateCancellation => Some(Fee::LateCancellation),
+            Pays::NoShow => Some(Fee::NoShow),
+        };
+        let outcome = match (fee, what) {
+            (None, _) => {
+                self.store
+                    .record_payment(what, p.appointment_id, &p.payment_id, p.amount, at)
+                    .await?
+            }
+            (Some(fee), Billed::Paid) => {
+                self.store
+                    .record_fee_payment(fee, p.appointment_id, &p.payment_id, p.amount, at)
+                    .await?
+            }
+            (Some(_), Billed::Refunded) => {
+                tracing::warn!(appointment_id = %p.appointment_id, "a refund of a fee: not recorded here; dropped");
+                return Ok(());
+            }
+        };
+        tracing::info!(appointment_id = %p.appointment_id, payment_id = %p.payment_id, ?what, pays = ?p.pays, ?outcome, "billing's answer");
         Ok(())
     }
 

@@ -231,6 +231,23 @@ pub enum Billed {
     Refunded,
 }
 
+/// A fee an appointment may owe beside its consultation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fee {
+    LateCancellation,
+    NoShow,
+}
+
+impl Fee {
+    /// The attribute that records its payment, and the terms' field that says how much it is.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Fee::LateCancellation => ("lateCancellationFeePayment", "lateCancellationFee"),
+            Fee::NoShow => ("noShowFeePayment", "noShowFee"),
+        }
+    }
+}
+
 /// What became of billing's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaymentRecorded {
@@ -238,6 +255,8 @@ pub enum PaymentRecorded {
     /// The same answer was recorded before (a redelivery).
     AlreadyRecorded,
     UnknownAppointment,
+    /// A fee the appointment does not owe (not a late cancellation, not a no-show).
+    NotOwed,
     /// The amount is not the appointment's fee.
     AmountMismatch,
     /// Another payment is on the appointment, or a refund of one that is not paid.
@@ -265,11 +284,14 @@ impl Store {
             .expression_attribute_values(":pid", s(payment_id))
             .expression_attribute_values(":amount", n(amount))
             .expression_attribute_values(":at", s(at.to_string()))
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
             .expression_attribute_values(":f", AttributeValue::Bool(false))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        // Billing's answers arrive unordered (a standard queue): a refund may come before its payment.
+        // It is kept (the payment id, `refundedAt`), and the payment that follows only adds `paidAt`,
+        // so the pair ends as it does in order: not paid, paid and refunded at their times.
         let update = match what {
             Billed::Paid => update
+                .expression_attribute_values(":t", AttributeValue::Bool(true))
                 .update_expression("SET isPaid = :t, paymentId = :pid, paidAt = :at")
                 .condition_expression(
                     "attribute_exists(PK) AND consultationFee = :amount AND isPaid = :f \
@@ -277,9 +299,11 @@ impl Store {
                      AND attribute_not_exists(refundedAt)",
                 ),
             Billed::Refunded => update
-                .update_expression("SET isPaid = :f, refundedAt = :at")
+                .update_expression("SET isPaid = :f, paymentId = :pid, refundedAt = :at")
                 .condition_expression(
-                    "attribute_exists(PK) AND consultationFee = :amount AND isPaid = :t AND paymentId = :pid",
+                    "attribute_exists(PK) AND consultationFee = :amount \
+                     AND (attribute_not_exists(paymentId) OR paymentId = :pid) \
+                     AND attribute_not_exists(refundedAt)",
                 ),
         };
         match super::retry::answered("record payment", || update.clone().send()).await? {
@@ -290,10 +314,18 @@ impl Store {
                         return Ok(PaymentRecorded::UnknownAppointment);
                     };
                     let a: Appointment = super::from_item(old)?;
+                    let ours = a.payment_id.as_deref() == Some(payment_id);
                     Ok(if a.consultation_fee != Some(amount) {
                         PaymentRecorded::AmountMismatch
-                    } else if a.payment_id.as_deref() == Some(payment_id)
-                        && a.is_paid == (what == Billed::Paid)
+                    } else if what == Billed::Paid && ours && a.refunded_at.is_some() {
+                        if a.paid_at.is_some() {
+                            PaymentRecorded::AlreadyRecorded
+                        } else {
+                            self.paid_after_refund(appointment, payment_id, at).await?
+                        }
+                    } else if ours
+                        && (a.is_paid == (what == Billed::Paid))
+                        && (what == Billed::Paid || a.refunded_at.is_some())
                     {
                         PaymentRecorded::AlreadyRecorded
                     } else {
@@ -304,6 +336,117 @@ impl Store {
             },
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Records a fee's payment (`lateCancellationFeePayment` or `noShowFeePayment`: payment id, amount,
+    /// time) once, in one conditional update: the appointment must owe it (a late cancellation, a
+    /// no-show) and the amount must be the fee its terms set.
+    pub async fn record_fee_payment(
+        &self,
+        fee: Fee,
+        appointment: AppointmentId,
+        payment_id: &str,
+        amount: f64,
+        at: UtcTime,
+    ) -> Result<PaymentRecorded, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+        let (attribute, term) = fee.names();
+        let owed = match fee {
+            Fee::LateCancellation => "#status = :cancelled AND lateCancellation = :t",
+            Fee::NoShow => "#status = :no_show",
+        };
+        let mut update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::appointment(appointment))))
+            .update_expression("SET #paid = :payment")
+            .condition_expression(format!(
+                "attribute_exists(PK) AND attribute_not_exists(#paid) AND terms.#term = :amount AND {owed}"
+            ))
+            .expression_attribute_names("#paid", attribute)
+            .expression_attribute_names("#term", term)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":amount", n(amount))
+            .expression_attribute_values(
+                ":payment",
+                AttributeValue::M(std::collections::HashMap::from([
+                    ("paymentId".to_owned(), s(payment_id)),
+                    ("amount".to_owned(), n(amount)),
+                    ("paidAt".to_owned(), s(at.to_string())),
+                ])),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        update = match fee {
+            Fee::LateCancellation => update
+                .expression_attribute_values(":cancelled", s("cancelled"))
+                .expression_attribute_values(":t", AttributeValue::Bool(true)),
+            Fee::NoShow => update.expression_attribute_values(":no_show", s("no_show")),
+        };
+        match super::retry::answered("record a fee's payment", || update.clone().send()).await? {
+            Ok(_) => Ok(PaymentRecorded::Recorded),
+            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(f) => {
+                    let Some(old) = f.item else {
+                        return Ok(PaymentRecorded::UnknownAppointment);
+                    };
+                    let a: Appointment = super::from_item(old)?;
+                    let (recorded, owed) = match fee {
+                        Fee::LateCancellation => (
+                            a.late_cancellation_fee_payment,
+                            a.status == AppointmentStatus::Cancelled
+                                && a.late_cancellation == Some(true),
+                        ),
+                        Fee::NoShow => {
+                            (a.no_show_fee_payment, a.status == AppointmentStatus::NoShow)
+                        }
+                    };
+                    let due = a.terms.as_ref().map(|t| match fee {
+                        Fee::LateCancellation => t.late_cancellation_fee,
+                        Fee::NoShow => t.no_show_fee,
+                    });
+                    Ok(match recorded {
+                        Some(p) if p.payment_id == payment_id => PaymentRecorded::AlreadyRecorded,
+                        Some(_) => PaymentRecorded::Conflicting,
+                        None if !owed => PaymentRecorded::NotOwed,
+                        None if due != Some(amount) => PaymentRecorded::AmountMismatch,
+                        None => PaymentRecorded::Conflicting,
+                    })
+                }
+                other => Err(StoreError::service(other)),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The payment of a refund that came first: only when it was paid.
+    async fn paid_after_refund(
+        &self,
+        appointment: AppointmentId,
+        payment_id: &str,
+        at: UtcTime,
+    ) -> Result<PaymentRecorded, StoreError> {
+        let update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::appointment(appointment))))
+            .update_expression("SET paidAt = :at")
+            .condition_expression(
+                "paymentId = :pid AND attribute_exists(refundedAt) AND attribute_not_exists(paidAt)",
+            )
+            .expression_attribute_values(":pid", s(payment_id))
+            .expression_attribute_values(":at", s(at.to_string()));
+        let answer = super::retry::answered("record a payment after its refund", || {
+            update.clone().send()
+        })
+        .await?;
+        Ok(if super::retry::made(answer)? {
+            PaymentRecorded::Recorded
+        } else {
+            PaymentRecorded::AlreadyRecorded
+        })
     }
 }
 

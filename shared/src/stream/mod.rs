@@ -211,6 +211,15 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
             if old.status != new.status && new.status == AppointmentStatus::Rescheduled {
                 out.push(seat_freed(record, &new));
             }
+            // Billing's answers come unordered: a payment recorded on an appointment that no longer
+            // stands is given back. Once: the payment is recorded once, by one conditional write.
+            let gone = matches!(
+                new.status,
+                AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled
+            );
+            if gone && !old.is_paid && new.is_paid {
+                out.push(payment(record, "payment.refund_requested", &new));
+            }
         }
         _ => {}
     }
@@ -879,6 +888,49 @@ mod tests {
         assert_eq!(
             (detail["paymentId"].as_str(), detail["amount"].as_f64()),
             (Some("pay_123"), Some(80.0))
+        );
+    }
+
+    #[test]
+    fn a_payment_that_arrives_after_the_cancellation_is_given_back_once() {
+        let mut paid = image("cancelled", None);
+        paid["isPaid"] = json!({"BOOL": true});
+        paid["paymentId"] = json!({"S": "pay_9"});
+        paid["consultationFee"] = json!({"N": "80"});
+        let late = record(
+            "MODIFY",
+            "APPT",
+            Some(image("cancelled", None)),
+            Some(paid.clone()),
+        );
+        let effects = effects(&late).unwrap();
+        assert_eq!(
+            kinds(&effects),
+            ["appointment.updated", "payment.refund_requested"]
+        );
+        let Effect::Event { detail, .. } = &effects[1] else {
+            unreachable!()
+        };
+        assert_eq!(detail["paymentId"], "pay_9");
+        // Its refund recorded later, or a payment on an appointment that stands: nothing to give back.
+        let mut refunded = paid.clone();
+        refunded["isPaid"] = json!({"BOOL": false});
+        let after = record("MODIFY", "APPT", Some(paid), Some(refunded));
+        assert_eq!(
+            kinds(&super::effects(&after).unwrap()),
+            ["appointment.updated"]
+        );
+        let mut standing = image("scheduled", None);
+        standing["isPaid"] = json!({"BOOL": true});
+        let on_time = record(
+            "MODIFY",
+            "APPT",
+            Some(image("scheduled", None)),
+            Some(standing),
+        );
+        assert_eq!(
+            kinds(&super::effects(&on_time).unwrap()),
+            ["appointment.updated"]
         );
     }
 
