@@ -26,14 +26,18 @@ status=0
 # recursion depth mismatch" (https://github.com/python/cpython/issues/106905). The bulk body's schema (a
 # week of optional sessions, each HH:MM) makes hypothesis filter many draws: its health check for that
 # is about generation speed, not the API, so it is off.
-for role in '"patient"' '"provider"' '"staff"' '"admin"'; do
-  name=$(echo "$role" | tr -d '"')
-  echo "== schemathesis as $name"
-  .venv/bin/st run openapi.json --url "$BASE" \
-    -H "Authorization: Bearer $(token "$role")" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
-    --max-examples "${CONTRACT_EXAMPLES:-25}" --seed 7 --generation-deterministic --no-color \
-    --workers 1 --request-timeout 30 --suppress-health-check=filter_too_much \
-    --report junit --report-junit-path "target/contract/$name.xml" || status=1
+# Two seeds: the second draws other strings than the first (a non-ASCII reminder offset that panicked
+# was found by a seed other than 7). CONTRACT_SEEDS="7 1130" by default.
+for seed in ${CONTRACT_SEEDS:-7 1130}; do
+  for role in '"patient"' '"provider"' '"staff"' '"admin"'; do
+    name=$(echo "$role" | tr -d '"')
+    echo "== schemathesis as $name, seed $seed"
+    .venv/bin/st run openapi.json --url "$BASE" \
+      -H "Authorization: Bearer $(token "$role")" \
+      --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
+      --max-examples "${CONTRACT_EXAMPLES:-40}" --seed "$seed" --generation-deterministic --no-color \
+      --workers 1 --request-timeout 30 --suppress-health-check=filter_too_much \
+      --report junit --report-junit-path "target/contract/$name-$seed.xml" || status=1
+  done
 done
 exit $status

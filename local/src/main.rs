@@ -7,6 +7,12 @@ async fn main() -> Result<(), local::Error> {
     tracing_subscriber_init();
     let port = port_from("PORT", 3000)?;
     let emulator_port = port_from("EMULATOR_PORT", 0)?;
+    // The template's parameters as `sam deploy --parameter-overrides` takes them, checked as
+    // CloudFormation checks them: PARAMETER_OVERRIDES='OfferTtlSeconds=90 ReminderOffsets=2h,30m'.
+    let parameters = local::template::parameter_overrides(
+        &std::env::var("PARAMETER_OVERRIDES").unwrap_or_default(),
+    )
+    .map_err(|e| format!("PARAMETER_OVERRIDES: {e}"))?;
     let emulator = Emulator::start(emulator_port)?;
     let sdk = local::sdk_config(&emulator.url);
     let stack = LocalStack::start(Options {
@@ -14,7 +20,7 @@ async fn main() -> Result<(), local::Error> {
         sdk,
         api_db: None,
         clock: Default::default(),
-        parameters: vec![],
+        parameters,
         addr: ([127, 0, 0, 1], port).into(),
     })
     .await?;

@@ -69,6 +69,9 @@ pub struct Function {
 #[derive(Clone, Debug)]
 pub struct Template {
     pub parameters: BTreeMap<String, Option<String>>,
+    /// Each parameter's declaration (`Type`, `MinValue`, `MaxValue`, `AllowedValues`,
+    /// `AllowedPattern`), which an override must satisfy as CloudFormation requires.
+    declarations: BTreeMap<String, Value>,
     pub resources: BTreeMap<String, Resource>,
     globals_env: BTreeMap<String, Value>,
     globals: Value,
@@ -112,6 +115,81 @@ pub fn intrinsic(v: &Value) -> Option<(String, Value)> {
     }
 }
 
+/// Whether `value` satisfies the declaration of parameter `name`: a number within `MinValue` and
+/// `MaxValue` for `Type: Number`, one of `AllowedValues`, a whole match of `AllowedPattern`
+/// (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html).
+pub fn check_parameter(name: &str, declared: &Value, value: &str) -> Result<(), String> {
+    let number = |k: &str| declared.get(k).and_then(Value::as_f64);
+    if declared.get("Type").and_then(Value::as_str) == Some("Number") {
+        let n: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name}={value:?}: a number is required"))?;
+        if number("MinValue").is_some_and(|min| n < min)
+            || number("MaxValue").is_some_and(|max| n > max)
+        {
+            return Err(format!(
+                "{name}={value}: must be from {} to {}",
+                number("MinValue").map_or("-".into(), |v| v.to_string()),
+                number("MaxValue").map_or("-".into(), |v| v.to_string())
+            ));
+        }
+    }
+    if let Some(allowed) = declared.get("AllowedValues").and_then(Value::as_sequence) {
+        if !allowed.iter().filter_map(text).any(|a| a == value) {
+            return Err(format!("{name}={value:?}: must be one of {allowed:?}"));
+        }
+    }
+    if let Some(pattern) = declared.get("AllowedPattern").and_then(Value::as_str) {
+        let whole = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| format!("{name}: its AllowedPattern does not compile: {e}"))?;
+        if !whole.is_match(value) {
+            return Err(format!("{name}={value:?}: must match {pattern}"));
+        }
+    }
+    Ok(())
+}
+
+/// `sam deploy --parameter-overrides` syntax: `Name=Value` pairs separated by spaces, a value in
+/// quotes when it holds spaces, or `ParameterKey=Name,ParameterValue=Value`.
+pub fn parameter_overrides(spec: &str) -> Result<Vec<(String, String)>, String> {
+    let mut words = vec![];
+    let (mut word, mut quote) = (String::new(), None::<char>);
+    for c in spec.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, c) if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            (_, c) => word.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unbalanced quotes in {spec:?}"));
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+        .into_iter()
+        .map(|w| {
+            if let Some(rest) = w.strip_prefix("ParameterKey=") {
+                let (k, v) = rest
+                    .split_once(",ParameterValue=")
+                    .ok_or_else(|| format!("{w:?}: ParameterKey=Name,ParameterValue=Value"))?;
+                return Ok((k.to_owned(), v.to_owned()));
+            }
+            w.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("{w:?}: Name=Value expected"))
+        })
+        .collect()
+}
+
 impl Template {
     pub fn load(path: &Path) -> Result<Template, TemplateError> {
         let raw = std::fs::read_to_string(path)
@@ -130,6 +208,15 @@ impl Template {
                     .filter_map(|(k, v)| {
                         Some((k.as_str()?.to_owned(), v.get("Default").and_then(text)))
                     })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let declarations = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
                     .collect()
             })
             .unwrap_or_default();
@@ -161,19 +248,24 @@ impl Template {
             .unwrap_or(Value::Null);
         Ok(Template {
             parameters,
+            declarations,
             resources,
             globals_env,
             globals,
         })
     }
 
-    /// Overrides a parameter's default; the template must declare it.
+    /// Overrides a parameter's default; the template must declare it, and the value must pass its
+    /// declaration's constraints, as CloudFormation checks them at deploy time.
     pub fn set_parameter(&mut self, name: &str, value: &str) -> Result<(), TemplateError> {
-        let slot = self
-            .parameters
-            .get_mut(name)
+        let declared = self
+            .declarations
+            .get(name)
             .ok_or_else(|| TemplateError::Shape(format!("no parameter {name}")))?;
-        *slot = Some(value.to_owned());
+        check_parameter(name, declared, value).map_err(TemplateError::Shape)?;
+        if let Some(slot) = self.parameters.get_mut(name) {
+            *slot = Some(value.to_owned());
+        }
         Ok(())
     }
 
@@ -397,5 +489,40 @@ mod tests {
             "x-Q:ref-Q:Arn"
         );
         assert!(t.resolve(&v("!Ref Nope"), &|_, _| None).is_err());
+    }
+
+    #[test]
+    fn parameter_overrides_read_as_sam_deploy_takes_them_and_are_checked() {
+        assert_eq!(
+            parameter_overrides(
+                "OfferTtlSeconds=90 ReminderOffsets=2h,30m VideoBaseUrl='https://v.example/r s'"
+            )
+            .unwrap(),
+            [
+                ("OfferTtlSeconds".to_owned(), "90".to_owned()),
+                ("ReminderOffsets".to_owned(), "2h,30m".to_owned()),
+                (
+                    "VideoBaseUrl".to_owned(),
+                    "https://v.example/r s".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(
+            parameter_overrides("ParameterKey=MaxOffers,ParameterValue=5").unwrap(),
+            [("MaxOffers".to_owned(), "5".to_owned())]
+        );
+        assert!(parameter_overrides("=3").is_err() && parameter_overrides("A='b").is_err());
+        let mut t = Template::load(&crate::template_path()).unwrap();
+        t.set_parameter("OfferTtlSeconds", "90").unwrap();
+        t.set_parameter("ReminderOffsets", "2h,30m").unwrap();
+        for (name, bad) in [
+            ("OfferTtlSeconds", "0"),
+            ("OfferTtlSeconds", "soon"),
+            ("ReminderMinimumLeadSeconds", "901"),
+            ("ReminderOffsets", "2 hours"),
+            ("NoSuchParameter", "1"),
+        ] {
+            assert!(t.set_parameter(name, bad).is_err(), "{name}={bad}");
+        }
     }
 }

@@ -798,8 +798,15 @@ impl TestApp {
         panic!("the entry did not get there: {last:#?}");
     }
 
-    /// The names of the EventBridge Scheduler schedules in the stack's group.
+    /// The names of the EventBridge Scheduler schedules the service made in the stack's group (not the
+    /// template's own, such as the sweeper's rate schedule).
     pub async fn schedules(&self) -> Vec<String> {
+        let stack = &self.stack.stack;
+        let own: Vec<&String> = stack
+            .template
+            .of_kind("AWS::Scheduler::Schedule")
+            .filter_map(|(id, _)| stack.reference(id, None))
+            .collect();
         let group = self
             .stack
             .stack
@@ -815,6 +822,7 @@ impl TestApp {
             .schedules
             .into_iter()
             .filter_map(|s| s.name)
+            .filter(|name| !own.contains(&name))
             .collect()
     }
 

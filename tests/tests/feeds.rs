@@ -114,7 +114,19 @@ async fn a_patient_and_a_provider_subscribe_to_their_own_appointments_from_a_cal
     let events = parsed(fetch(&app, &feed.url).await.body.as_str().unwrap());
     assert_eq!(events[1]["uid"], uid(&video));
     assert_eq!(events[1]["status"], "CANCELLED");
-    assert_eq!(events[1]["sequence"], 3600);
+    // An hour in seconds, and one write.
+    assert_eq!(events[1]["sequence"], 3601);
+    // Two changes within one second are two revisions, not one.
+    for notes in ["bring last year's results", "and the new ones"] {
+        ok(
+            &app.patch(&provider, &in_person.id(), json!({"notes": notes}))
+                .await,
+            200,
+        );
+    }
+    let events = parsed(fetch(&app, &feed.url).await.body.as_str().unwrap());
+    assert_eq!(events[0]["uid"], uid(&in_person));
+    assert_eq!(events[0]["sequence"], 3600 + 2);
 
     // The provider's feed shows every patient's appointment with them.
     let theirs = subscribe(&app, &provider, Some(json!({"for": "provider"})))

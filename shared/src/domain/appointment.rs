@@ -75,6 +75,10 @@ pub struct Appointment {
     /// When billing reported the refund.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded_at: Option<UtcTime>,
+    /// How many times the appointment was written after its booking (every write adds one): its
+    /// iCalendar SEQUENCE.
+    #[serde(default)]
+    pub version: u64,
     /// The late-cancellation fee, as billing reported it paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_cancellation_fee_payment: Option<FeePayment>,
@@ -169,6 +173,7 @@ impl Appointment {
             payment_id: None,
             paid_at: None,
             refunded_at: None,
+            version: 0,
             late_cancellation_fee_payment: None,
             no_show_fee_payment: None,
             check_in_time: None,

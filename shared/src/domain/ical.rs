@@ -82,10 +82,13 @@ fn event(e: &FeedEvent<'_>, stamp: UtcTime) -> Vec<String> {
     lines
 }
 
-/// A revision number that grows with every change of the appointment: the seconds between its creation
-/// and its last change (each change stamps `updatedAt` at or after the one before).
+/// A revision number that grows with every change of the appointment: its version (every write adds
+/// one, so two changes within a second differ) plus the seconds between its creation and its last change
+/// (what feeds answered before appointments had versions, so no calendar sees a SEQUENCE go down).
 pub fn sequence(a: &Appointment) -> i64 {
-    (a.updated_at.timestamp().as_second() - a.created_at.timestamp().as_second()).max(0)
+    let seconds =
+        (a.updated_at.timestamp().as_second() - a.created_at.timestamp().as_second()).max(0);
+    seconds.saturating_add(i64::try_from(a.version).unwrap_or(i64::MAX))
 }
 
 /// TEXT as RFC 5545 section 3.3.11 writes it: backslash, semicolon and comma escaped, newlines as `\n`,
@@ -231,5 +234,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn two_changes_within_a_second_have_two_sequences() {
+        let mut a = appointment();
+        let first = sequence(&a);
+        a.version += 1;
+        assert!(sequence(&a) > first, "same updatedAt, one more write");
+        a.version += 1;
+        a.updated_at = a.updated_at.plus(jiff::SignedDuration::from_secs(1));
+        assert_eq!(sequence(&a), first + 3);
     }
 }

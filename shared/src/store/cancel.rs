@@ -42,6 +42,7 @@ impl Store {
         cancelled.updated_at = now;
 
         let values: HashMap<String, AttributeValue> = HashMap::from([
+            (super::version_step().0.into(), super::version_step().1),
             (
                 ":cancelled".into(),
                 s(AppointmentStatus::Cancelled.as_str()),
@@ -59,9 +60,13 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::appointment(appointment.id))))
             .update_expression(
-                "SET #status = :cancelled, cancelledAt = :now, cancelledBy = :by, cancellationReason = :reason, \
-                 lateCancellation = :late, updatedAt = :now",
+                format!(
+                    "SET #status = :cancelled, cancelledAt = :now, cancelledBy = :by, cancellationReason = :reason, \
+                     lateCancellation = :late, updatedAt = :now{}",
+                    super::NEXT_VERSION
+                ),
             )
+            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
             .condition_expression(if before_end {
                 "#status = :read AND endTime > :now"
             } else {

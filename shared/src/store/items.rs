@@ -285,6 +285,8 @@ impl Store {
             .expression_attribute_values(":amount", n(amount))
             .expression_attribute_values(":at", s(at.to_string()))
             .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
+            .expression_attribute_values(super::version_step().0, super::version_step().1)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         // Billing's answers arrive unordered (a standard queue): a refund may come before its payment.
         // It is kept (the payment id, `refundedAt`), and the payment that follows only adds `paidAt`,
@@ -292,14 +294,20 @@ impl Store {
         let update = match what {
             Billed::Paid => update
                 .expression_attribute_values(":t", AttributeValue::Bool(true))
-                .update_expression("SET isPaid = :t, paymentId = :pid, paidAt = :at")
+                .update_expression(format!(
+                    "SET isPaid = :t, paymentId = :pid, paidAt = :at{}",
+                    super::NEXT_VERSION
+                ))
                 .condition_expression(
                     "attribute_exists(PK) AND consultationFee = :amount AND isPaid = :f \
                      AND (attribute_not_exists(paymentId) OR paymentId = :pid) \
                      AND attribute_not_exists(refundedAt)",
                 ),
             Billed::Refunded => update
-                .update_expression("SET isPaid = :f, paymentId = :pid, refundedAt = :at")
+                .update_expression(format!(
+                    "SET isPaid = :f, paymentId = :pid, refundedAt = :at{}",
+                    super::NEXT_VERSION
+                ))
                 .condition_expression(
                     "attribute_exists(PK) AND consultationFee = :amount \
                      AND (attribute_not_exists(paymentId) OR paymentId = :pid) \
@@ -361,7 +369,9 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::appointment(appointment))))
-            .update_expression("SET #paid = :payment")
+            .update_expression(format!("SET #paid = :payment{}", super::NEXT_VERSION))
+            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
+            .expression_attribute_values(super::version_step().0, super::version_step().1)
             .condition_expression(format!(
                 "attribute_exists(PK) AND attribute_not_exists(#paid) AND terms.#term = :amount AND {owed}"
             ))
@@ -432,7 +442,9 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::appointment(appointment))))
-            .update_expression("SET paidAt = :at")
+            .update_expression(format!("SET paidAt = :at{}", super::NEXT_VERSION))
+            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
+            .expression_attribute_values(super::version_step().0, super::version_step().1)
             .condition_expression(
                 "paymentId = :pid AND attribute_exists(refundedAt) AND attribute_not_exists(paidAt)",
             )

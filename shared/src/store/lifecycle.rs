@@ -68,7 +68,10 @@ impl Store {
             values.insert(format!(":a{i}"), value);
             sets.push(format!("#a{i} = :a{i}"));
         }
-        let update = format!("SET {}", sets.join(", "));
+        let update = format!("SET {}{}", sets.join(", "), super::NEXT_VERSION);
+        names.insert(super::VERSION_NAME.0.into(), super::VERSION_NAME.1.into());
+        let (step, one) = super::version_step();
+        values.insert(step.into(), one);
 
         let mut condition = vec!["attribute_exists(PK)".to_owned()];
         if c.from.len() < AppointmentStatus::ALL.len() {

@@ -99,6 +99,14 @@ pub enum StoreError {
     Contended(u32),
 }
 
+/// The clause every write of an appointment carries: its `version` one more (iCalendar's SEQUENCE,
+/// so two changes within a second still count as two), with [`VERSION_NAME`] and [`VERSION_STEP`].
+pub(crate) const NEXT_VERSION: &str = " ADD #version :versionStep";
+pub(crate) const VERSION_NAME: (&str, &str) = ("#version", "version");
+pub(crate) fn version_step() -> (&'static str, AttributeValue) {
+    (":versionStep", AttributeValue::N("1".into()))
+}
+
 /// Why DynamoDB cancelled a transaction, from its cancellation reasons
 /// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -104,6 +104,7 @@ impl Store {
         moved.terms = Some(rules.terms(slot.start_time));
 
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (super::version_step().0.into(), super::version_step().1),
             (
                 ":rescheduled".into(),
                 s(AppointmentStatus::Rescheduled.as_str()),
@@ -118,10 +119,12 @@ impl Store {
             values.insert(":reason".into(), s(r));
             expr.push_str(", rescheduleReason = :reason");
         }
+        expr.push_str(super::NEXT_VERSION);
         let leave = Update::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::appointment(old.id))))
             .update_expression(expr)
+            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
             .condition_expression(if to.before_end {
                 "#status = :read AND endTime > :now"
             } else {

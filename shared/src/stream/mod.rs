@@ -557,7 +557,7 @@ impl Effect {
     }
 }
 
-/// The names (never the values) of the fields that differ.
+/// The names (never the values) of the fields that differ, but for the stamps every write moves.
 fn changed_fields(old: &Appointment, new: &Appointment) -> Vec<String> {
     let (Value::Object(a), Value::Object(b)) = (json!(old), json!(new)) else {
         return vec![];
@@ -565,7 +565,8 @@ fn changed_fields(old: &Appointment, new: &Appointment) -> Vec<String> {
     let mut names: Vec<String> = a
         .keys()
         .chain(b.keys())
-        .filter(|k| *k != "updatedAt" && a.get(*k) != b.get(*k))
+        // Bookkeeping every write changes is not news.
+        .filter(|k| !["updatedAt", "version"].contains(&k.as_str()) && a.get(*k) != b.get(*k))
         .cloned()
         .collect();
     names.sort();
