@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: dev test lint build bench bench-contention bench-largest contract venv toolchain ci clean replay-parked
+.PHONY: soak dev test lint build bench bench-contention bench-largest contract venv toolchain ci clean replay-parked
 
 $(VENV)/.installed: local/requirements.txt
 	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
@@ -27,6 +27,10 @@ toolchain:
 ## The whole stack locally: emulator, template.yaml's resources and routes on 127.0.0.1:3000.
 dev: venv
 	cargo run -p local --bin local
+
+## The randomized invariants test, many rounds both ways (INVARIANTS_ROUNDS, INVARIANTS_SEED to repeat one).
+soak: venv
+	INVARIANTS_ROUNDS=$${INVARIANTS_ROUNDS:-200} cargo test -p clinic-tests --test invariants -- --nocapture
 
 ## Replays the records publish parked, through the running `make dev` (PORT, default 3000).
 replay-parked:

@@ -29,6 +29,7 @@ import random
 import re
 import sys
 import threading
+import time
 
 import moto
 import moto.dynamodb.models as dynamodb_models
@@ -332,7 +333,14 @@ FAULT_KINDS = (
     # PutEvents refused whole with AccessDeniedException, as for a role without events:PutEvents on the
     # bus: a refusal no retry cures.
     "events_denied",
+    # Not a probability but seconds: a write reaches the global secondary indexes this much later, so a
+    # query of an index does not see an item written less than that ago. (DynamoDB propagates to GSIs
+    # asynchronously, "usually within a fraction of a second":
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes)
+    "gsi_lag",
 )
+#: Faults whose value is seconds, not a probability; the most each may be.
+SECONDS = {"gsi_lag": 60.0}
 THROTTLED = {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
 
 
@@ -353,8 +361,9 @@ class Faults:
                 p[kind] = float(rate)
             except ValueError:
                 return fail(f"EMULATOR_FAULTS: {kind} needs a probability, got {rate!r}")
-            if not 0.0 <= p[kind] <= 1.0:
-                return fail(f"EMULATOR_FAULTS: {kind}={rate} is not between 0 and 1")
+            most = SECONDS.get(kind, 1.0)
+            if not 0.0 <= p[kind] <= most:
+                return fail(f"EMULATOR_FAULTS: {kind}={rate} is not between 0 and {most}")
         return p
 
     def hit(self, kind: str) -> bool:
@@ -410,6 +419,8 @@ class Faithful:
         self.faults = faults
         # Messages held back (sqs_reorder) or to be delivered again (sqs_duplicate), by queue URL.
         self.held: dict[str, list] = {}
+        # When each item was last written, by (table, key), for gsi_lag.
+        self.written: dict[tuple, float] = {}
 
     def forward(self, environ, body: bytes):
         """moto's answer to `body`: status, headers and parsed JSON."""
@@ -477,8 +488,51 @@ class Faithful:
         except Refusal as r:
             return respond(start_response, r.status, r.body())
         status, headers, chunks = self.forward(environ, body)
+        if request is not None and service.startswith("DynamoDB_") and status.startswith("200"):
+            self.note_writes(operation, request)
+            if operation == "Query" and request.get("IndexName") and not exempt and self.faults.p["gsi_lag"] > 0:
+                chunks = self.lagging(request, chunks)
+                headers = [(k, str(len(chunks)) if k.lower() == "content-length" else v) for k, v in headers]
         start_response(status, headers)
         return [chunks]
+
+    def note_writes(self, operation: str, request: dict) -> None:
+        """Remembers when each item was written (for gsi_lag)."""
+        if self.faults.p["gsi_lag"] <= 0:
+            return
+        ops = []
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            ops = [request]
+        elif operation == "TransactWriteItems":
+            ops = [op for action in request.get("TransactItems") or [] for op in action.values()]
+        now = time.monotonic()
+        for op in ops:
+            table = op.get("TableName")
+            key = op.get("Key")
+            if key is None and "Item" in op:
+                names = key_names(table) or set()
+                key = {k: v for k, v in op["Item"].items() if k in names}
+            if key:
+                self.written[(table, json.dumps(key, sort_keys=True))] = now
+
+    def lagging(self, request: dict, chunks: bytes) -> bytes:
+        """A query of an index as DynamoDB may answer it just after writes: without the items written
+        less than gsi_lag seconds ago."""
+        answer = json.loads(chunks)
+        table = request.get("TableName")
+        names = key_names(table) or set()
+        lag = self.faults.p["gsi_lag"]
+        now = time.monotonic()
+
+        def settled(item):
+            key = json.dumps({k: v for k, v in item.items() if k in names}, sort_keys=True)
+            return now - self.written.get((table, key), -1e9) >= lag
+
+        items = [i for i in answer.get("Items") or [] if settled(i)]
+        if "Items" in answer:
+            answer["Items"] = items
+            answer["Count"] = len(items)
+        return json.dumps(answer).encode()
 
     def scheduler(self, environ, start_response):
         """A schedule created or deleted by the service: `scheduler_errors` fails it as Scheduler does

@@ -120,35 +120,76 @@ fn gateway_problem(status: u16, code: &str, detail: String) -> Reply {
 /// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
 pub const MAX_HEAD_BYTES: usize = 10_240;
 
-/// hyper answers a request line over 64 KB with its own bare 414 before any handler runs, so the first
-/// request of a connection is looked at first (without consuming it): a line longer than API Gateway
-/// takes gets the problem here. Later requests on a kept-alive connection are left to hyper and
-/// [`too_large`]. Returns whether it answered.
-async fn refuse_long_line(stream: &mut tokio::net::TcpStream) -> bool {
+/// hyper answers a request line over 64 KB with its own bare 414, and a request line with a byte no
+/// URL may hold (a raw non-ASCII byte, a control character) with a bare 400, before any handler runs.
+/// So the first request of a connection is looked at first (without consuming it): a line longer than
+/// API Gateway takes, or one hyper would refuse, gets a problem here (an OperationOutcome on FHIR
+/// routes). Later requests on a kept-alive connection are left to hyper and [`too_large`]. Returns
+/// whether it answered.
+async fn refuse_bad_line(stream: &mut tokio::net::TcpStream) -> bool {
     use tokio::io::AsyncWriteExt;
     let mut buf = vec![0u8; MAX_HEAD_BYTES + 1];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
+    let (status, code, detail, line) = loop {
         let Ok(n) = stream.peek(&mut buf).await else {
             return false;
         };
-        if n == 0 || buf[..n].windows(2).any(|w| w == b"\r\n") {
-            return false; // closed, or a line of acceptable length: hyper reads it
+        if n == 0 {
+            return false;
+        }
+        if let Some(end) = buf[..n].windows(2).position(|w| w == b"\r\n") {
+            let line = &buf[..end];
+            if line.iter().all(|b| (0x20..0x7f).contains(b)) {
+                return false; // a line hyper reads
+            }
+            break (
+                400,
+                "validation_failed",
+                "the request line holds a byte no URL may hold: percent-encode it (UTF-8)"
+                    .to_owned(),
+                line.to_vec(),
+            );
         }
         if n > MAX_HEAD_BYTES {
-            break;
+            break (
+                414,
+                "uri_too_long",
+                format!("the request line is over {MAX_HEAD_BYTES} bytes"),
+                buf[..n].to_vec(),
+            );
         }
         if tokio::time::Instant::now() > deadline {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let problem = json!({"type": "/problems/uri_too_long", "title": "URI Too Long", "status": 414,
-        "detail": format!("the request line is over {MAX_HEAD_BYTES} bytes"), "code": "uri_too_long"})
-    .to_string();
+    };
+    let fhir = line
+        .split(|b| *b == b' ')
+        .nth(1)
+        .is_some_and(|target| target.starts_with(b"/fhir/"));
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    let (content_type, body) = if fhir {
+        (
+            "application/fhir+json",
+            shared::domain::fhir::operation_outcome(
+                shared::domain::fhir::issue_code(status),
+                &detail,
+            )
+            .to_string(),
+        )
+    } else {
+        (
+            "application/problem+json",
+            json!({"type": format!("/problems/{code}"), "title": reason, "status": status, "detail": detail, "code": code})
+                .to_string(),
+        )
+    };
     let answer = format!(
-        "HTTP/1.1 414 URI Too Long\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{problem}",
-        problem.len()
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
     );
     let _ = stream.write_all(answer.as_bytes()).await;
     let _ = stream.shutdown().await;
@@ -296,7 +337,7 @@ impl Server {
             let server = self.clone();
             tokio::spawn(async move {
                 let mut stream = stream;
-                if refuse_long_line(&mut stream).await {
+                if refuse_bad_line(&mut stream).await {
                     return;
                 }
                 let service = hyper::service::service_fn(move |req| {

@@ -27,8 +27,11 @@ static FAULTY_EMULATOR: OnceLock<Emulator> = OnceLock::new();
 
 /// What the faulty emulator injects unless `EMULATOR_FAULTS` says otherwise: the mix of DESIGN.md
 /// section 9, at rates far above what AWS shows, so that every retry path runs in every run.
+/// Beside the service's faults, the queue's own (a message delivered twice, or after later ones) and
+/// Scheduler's failing calls, so that every job is shown to be safe twice and in any order.
 pub const TEST_FAULTS: &str =
-    "transaction_conflict=0.3,write_conflict=0.1,throttling=0.05,put_events=0.2,send_message=0.05";
+    "transaction_conflict=0.3,write_conflict=0.1,throttling=0.05,put_events=0.2,send_message=0.05,\
+     sqs_duplicate=0.1,sqs_reorder=0.1,scheduler_errors=0.05";
 
 /// The emulator of this test binary, started on first use with the faults of the environment
 /// (`EMULATOR_FAULTS`, normally unset: none); it exits with the binary.

@@ -566,3 +566,46 @@ async fn a_transaction_cancelled_for_a_validation_error_is_a_defect_and_is_not_r
     let api: shared::api::ApiError = e.into();
     assert_eq!((api.status(), api.code), (500, shared::api::Code::Internal));
 }
+
+/// Asked for, a write reaches the indexes late, as DynamoDB's global secondary indexes are updated
+/// asynchronously: for `gsi_lag` seconds a query of an index does not see the item (the test's own
+/// reads, exempt, see it at once).
+#[tokio::test]
+async fn the_emulator_lets_index_queries_lag_behind_writes_on_request() {
+    let _faults = TestApp::faults_lock().await;
+    let app = TestApp::spawn().await;
+    let service = aws_sdk_dynamodb::Client::new(&app.stack.stack.sdk);
+    let query = |db: &Client| {
+        db.query()
+            .table_name(&app.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s("LAGGING"))
+            .send()
+    };
+    app.set_faults("gsi_lag=0.5").await;
+    service
+        .put_item()
+        .table_name(&app.table)
+        .item("PK", s("lag"))
+        .item("SK", s("X"))
+        .item("GSI1PK", s("LAGGING"))
+        .item("GSI1SK", s("1"))
+        .send()
+        .await
+        .unwrap();
+    let at_once = query(&service).await.unwrap();
+    assert_eq!(at_once.count(), 0, "not in the index yet");
+    assert_eq!(
+        query(&app.db).await.unwrap().count(),
+        1,
+        "the test's own read is exempt"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        query(&service).await.unwrap().count(),
+        1,
+        "there once the lag passed"
+    );
+    app.set_faults("").await;
+}

@@ -8,7 +8,103 @@ use serde_json::{json, Value};
 use shared::api::views::{FeedView, Feeds, NewFeed};
 use shared::api::Clock;
 
-both_ways!(a_patient_and_a_provider_subscribe_to_their_own_appointments_from_a_calendar_app);
+both_ways!(
+    a_patient_and_a_provider_subscribe_to_their_own_appointments_from_a_calendar_app,
+    a_calendar_app_polls_one_url_cheaply_and_an_owner_keeps_at_most_twenty_feeds,
+);
+
+/// A calendar app polling every few minutes: one form of the URL, HEAD as GET without a body, a weak
+/// ETag that changes when the owner's appointments do, 304 without a body while it has not. And at
+/// most 20 active feeds an owner.
+async fn a_calendar_app_polls_one_url_cheaply_and_an_owner_keeps_at_most_twenty_feeds(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
+    let provider = app.provider().await;
+    let patient = app.patient().await;
+    let slot = app.slot(&provider, 30, 1).await;
+    let feed = subscribe(&app, &patient, None).await.unwrap();
+    let booked = app.book(&patient, &slot).await;
+    ok(&booked, 201);
+    let path = &feed.url[feed.url.find("/calendar/").unwrap()..];
+
+    // The ETag moves once publish has counted the booking; then it holds while nothing changes.
+    let tag_of = |r: &clinic_tests::Reply| {
+        r.headers
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .expect("an ETag")
+    };
+    let first = fetch(&app, &feed.url).await;
+    ok(&first, 200);
+    let mut tag = tag_of(&first);
+    assert!(tag.starts_with("W/\""), "{tag}");
+    let cancelled = app.cancel(&patient, &booked.id(), "travel").await;
+    ok(&cancelled, 200);
+    let mut moved = false;
+    for _ in 0..200 {
+        let r = app
+            .request("GET", path, None, None, &[("if-none-match", tag.as_str())])
+            .await;
+        if r.status == 200
+            && tag_of(&r) != tag
+            && r.body
+                .as_str()
+                .is_some_and(|b| b.contains("STATUS:CANCELLED"))
+        {
+            tag = tag_of(&r);
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(moved, "the cancellation changed the feed's ETag");
+    let unchanged = app
+        .request("GET", path, None, None, &[("if-none-match", tag.as_str())])
+        .await;
+    assert_eq!(unchanged.status, 304);
+    assert_eq!(unchanged.body, Value::Null, "no body");
+    let head = app.request("HEAD", path, None, None, &[]).await;
+    assert_eq!((head.status, tag_of(&head)), (200, tag.clone()));
+    assert_eq!(head.body, Value::Null, "no body");
+    // One form only.
+    for other in [
+        path.trim_end_matches(".ics").to_owned(),
+        format!("{path}/"),
+        format!("{path}//"),
+    ] {
+        problem(
+            &app.request("GET", &other, None, None, &[]).await,
+            404,
+            "not_found",
+        );
+    }
+
+    // 20 active feeds at most; a revoked one makes room.
+    let mut ids = vec![feed.feed.id];
+    for _ in 1..20 {
+        ids.push(subscribe(&app, &patient, None).await.unwrap().feed.id);
+    }
+    refused(
+        &subscribe(&app, &patient, None).await,
+        409,
+        "too_many_feeds",
+    );
+    ok(
+        &app.send(
+            &patient,
+            "DELETE",
+            &format!("/calendar/feeds/{}", ids[3]),
+            None,
+        )
+        .await,
+        200,
+    );
+    subscribe(&app, &patient, None).await.unwrap();
+    refused(
+        &subscribe(&app, &patient, None).await,
+        409,
+        "too_many_feeds",
+    );
+}
 
 /// The events of a feed as icalendar reads them, after its checks of the rules parsers skip.
 fn parsed(ics: &str) -> Vec<Value> {

@@ -392,3 +392,34 @@ async fn the_settings_fixtures_are_answered_by_their_handlers() {
         "{after}"
     );
 }
+
+/// A FHIR route the service itself refuses answers an OperationOutcome, whatever the refusal: here a
+/// request that reached the function without the authorizer's claims is 401, as `application/fhir+json`.
+#[tokio::test]
+async fn a_fhir_route_answers_operation_outcomes_even_for_a_missing_caller() {
+    let app = TestApp::spawn().await;
+    let ctx = ctx(&app);
+    for name in [
+        "fhir-appointment",
+        "fhir-schedule",
+        "fhir-slots",
+        "fhir-metadata",
+    ] {
+        let mut event: Value = serde_json::from_str(&fixture(name)).unwrap();
+        event["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorizer");
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = api::serve(api::endpoint(name).unwrap(), &ctx, request).await;
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{name}: {body}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/fhir+json",
+            "{name}"
+        );
+        assert_eq!(body["resourceType"], "OperationOutcome", "{name}: {body}");
+        assert_eq!(body["issue"][0]["code"], "login", "{name}");
+    }
+}

@@ -334,6 +334,29 @@ async fn the_local_server_answers_broken_and_oversized_requests_with_problems() 
         "{body}"
     );
 
+    // A byte no URL may hold (here a raw 0xFF, which is not UTF-8) used to get hyper's bare 400: a
+    // problem now, and an OperationOutcome on a FHIR route.
+    let mut head = b"GET /slots/available?providerId=\xff HTTP/1.1\r\nhost: x\r\n".to_vec();
+    head.extend_from_slice(auth.as_bytes());
+    let (status, body) = raw_request(&app, &head).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("validation_failed")),
+        "{body}"
+    );
+    let mut head = b"GET /fhir/Appointment/\xff HTTP/1.1\r\nhost: x\r\n".to_vec();
+    head.extend_from_slice(auth.as_bytes());
+    let (status, body) = raw_request(&app, &head).await;
+    assert_eq!(
+        (
+            status,
+            body["resourceType"].as_str(),
+            body["issue"][0]["code"].as_str()
+        ),
+        (400, Some("OperationOutcome"), Some("invalid")),
+        "{body}"
+    );
+
     // The server is still there.
     clinic_tests::ok(&app.get("/appointments", &patient.token).await, 200);
 }

@@ -120,6 +120,7 @@ fn each_function_may_do_only_what_it_does() {
         &[
             "dynamodb:GetItem",
             "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
             "events:PutEvents",
             "iam:PassRole",
             "scheduler:CreateSchedule",
@@ -140,6 +141,14 @@ fn each_function_may_do_only_what_it_does() {
     assert!(
         dynamo.contains("dynamodb:LeadingKeys") && dynamo.contains("PARKED#*"),
         "{dynamo}"
+    );
+    let counts = publish
+        .split("- Effect")
+        .find(|s| s.contains("dynamodb:UpdateItem"))
+        .unwrap();
+    assert!(
+        counts.contains("dynamodb:LeadingKeys") && counts.contains("OWNER#*"),
+        "{counts}"
     );
     let receive = publish
         .split("- Effect")
@@ -171,7 +180,10 @@ fn each_function_may_do_only_what_it_does() {
         ],
     );
     expect("ListWaitlistFunction", &["dynamodb:Query"]);
-    expect("CreateCalendarFeedFunction", &["dynamodb:PutItem"]);
+    expect(
+        "CreateCalendarFeedFunction",
+        &["dynamodb:PutItem", "dynamodb:UpdateItem"],
+    );
     expect("FhirAppointmentFunction", &["dynamodb:GetItem"]);
     expect("FhirSlotsFunction", &["dynamodb:Query"]);
     expect(
@@ -207,7 +219,7 @@ fn each_function_may_do_only_what_it_does() {
     expect("PutProviderSettingsFunction", &["dynamodb:UpdateItem"]);
     expect(
         "RevokeCalendarFeedFunction",
-        &["dynamodb:Query", "dynamodb:UpdateItem"],
+        &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
     );
     expect(
         "CalendarFeedFunction",
@@ -493,8 +505,12 @@ fn the_openapi_document_has_every_route_of_the_template_and_every_error_code() {
         .collect();
     public.sort();
     open.sort();
-    assert_eq!(open, public);
-    assert_eq!(public, ["calendar-feed"]);
+    assert_eq!(
+        open,
+        ["calendar-feed", "calendar-feed-head"],
+        "the feed's GET and HEAD"
+    );
+    assert_eq!(public, ["calendar-feed", "calendar-feed"]);
 }
 
 /// A stack may be named with up to 128 characters; a name the template builds from it must fit its

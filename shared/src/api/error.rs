@@ -77,6 +77,7 @@ catalogue! {
     TooLateToBook 422 "too_late_to_book": "The slot starts sooner than the provider's minimum notice.",
     TooFarAhead 422 "too_far_ahead": "The slot lies beyond the provider's booking horizon (maxAdvanceDays).",
     DailyLimitReached 422 "daily_limit_reached": "The provider's day already holds their most appointments per day.",
+    TooManyFeeds 409 "too_many_feeds": "The caller has 20 active calendar feeds; revoke one first.",
     Contended 503 "contended": "Contention or throttling outlasted the retries; retry after Retry-After seconds.",
     Internal 500 "internal": "A defect of the service, logged with its ids; the same request will fail the same way.",
 }

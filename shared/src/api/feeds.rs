@@ -7,10 +7,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::views::{FeedView, Feeds, NewFeed};
-use super::{base_url, caller, json, path_id, ApiError, Ctx, Reply, Request};
+use super::{base_url, caller, json, path_id, ApiError, Code, Ctx, Reply, Request};
 use crate::domain::ical::{calendar, FeedEvent};
 use crate::domain::{Caller, Role};
-use crate::store::feeds::{new_token, token_hash, Feed, FeedRole};
+use crate::store::feeds::{new_token, token_hash, Feed, FeedError, FeedRole};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -44,7 +44,8 @@ fn role_of(who: &Caller, asked: Option<FeedRole>) -> Result<FeedRole, ApiError> 
     }
 }
 
-/// `POST /calendar/feeds`: one PutItem.
+/// `POST /calendar/feeds`: one transaction (the feed, its id item, its owner's count: at most 20
+/// active).
 pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let body: FeedRequest = super::json_body_or_default(&req)?;
@@ -58,7 +59,10 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
         created_at: ctx.now(),
         revoked_at: None,
     };
-    ctx.store.create_feed(&feed).await?;
+    ctx.store.create_feed(&feed).await.map_err(|e| match e {
+        FeedError::TooMany => ApiError::new(Code::TooManyFeeds, e.to_string()),
+        FeedError::Store(s) => s.into(),
+    })?;
     tracing::info!(feed_id = %feed.id, "calendar feed created");
     let url = format!("{}/calendar/feeds/{token}.ics", base_url(&req));
     let mut response = json(
@@ -100,18 +104,47 @@ pub async fn revoke(ctx: &Ctx, req: Request) -> Reply {
     Ok(json(200, &FeedView::from(&feed)))
 }
 
-/// `GET /calendar/feeds/{token}.ics`, no JWT: the owner's appointments as iCalendar. An unknown,
-/// malformed or revoked token is 404 (problem+json), whatever it looks like.
+/// `GET` or `HEAD /calendar/feeds/{token}.ics`, no JWT: the owner's appointments as iCalendar. One
+/// form only (`<64 hex>.ics`; API Gateway routes `/x/` as `/x`, so the raw path is read too); anything
+/// else, or a revoked token, is 404 (problem+json). A weak ETag counts the owner's appointment changes
+/// and the day (the window moves daily): with `If-None-Match` of it, 304 and no body, after two reads.
 pub async fn ics(ctx: &Ctx, req: Request) -> Reply {
     let raw: String = path_id(&req, "feed")?;
-    let token = raw.strip_suffix(".ics").unwrap_or(&raw);
-    let well_formed = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
-    let feed = match well_formed {
-        true => ctx.store.live_feed(token).await?,
-        false => None,
+    let exact = req.uri().path().ends_with(".ics");
+    let token = raw
+        .strip_suffix(".ics")
+        .filter(|t| exact && t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let feed = match token {
+        Some(t) => ctx.store.live_feed(t).await?,
+        None => None,
     }
     .ok_or_else(|| ApiError::not_found("feed"))?;
     let now = ctx.now();
+    let tag = ctx
+        .store
+        .feed_changes(feed.owner_id)
+        .await?
+        .map(|changes| etag(changes, now));
+    let head = req.method() == lambda_http::http::Method::HEAD;
+    let builder = |status: u16| {
+        let mut b = Response::builder()
+            .status(status)
+            .header("cache-control", "private, max-age=300");
+        if let Some(t) = &tag {
+            b = b.header("etag", t);
+        }
+        b
+    };
+    if let Some(t) = &tag {
+        let asked = req
+            .headers()
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if none_match_hits(asked, t) {
+            return Ok(builder(304).body(Body::Empty).expect("a valid response"));
+        }
+    }
     let events = ctx.store.feed_events(&feed, now).await?;
     let shown: Vec<FeedEvent<'_>> = events
         .iter()
@@ -122,10 +155,55 @@ pub async fn ics(ctx: &Ctx, req: Request) -> Reply {
         .collect();
     let body = calendar("Clinic appointments", &shown, now);
     tracing::info!(feed_id = %feed.id, events = shown.len(), "calendar feed read");
-    Ok(Response::builder()
-        .status(200)
+    Ok(builder(200)
         .header("content-type", "text/calendar; charset=utf-8")
-        .header("cache-control", "private, max-age=300")
-        .body(Body::Text(body))
+        .body(if head { Body::Empty } else { Body::Text(body) })
         .expect("a valid response"))
+}
+
+/// A feed's ETag: weak (the body's DTSTAMP moves with every read), from the owner's count of
+/// appointment changes and the UTC day.
+fn etag(changes: u64, now: crate::domain::UtcTime) -> String {
+    let day = now.timestamp().to_zoned(jiff::tz::TimeZone::UTC).date();
+    format!("W/\"{changes}-{day}\"")
+}
+
+/// Whether `If-None-Match` names `tag`, by the weak comparison (RFC 9110 section 13.1.2): `*`, or a
+/// listed tag whose opaque part is the same, `W/` or not.
+fn none_match_hits(asked: &str, tag: &str) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    asked.trim() == "*"
+        || asked
+            .split(',')
+            .any(|t| !t.trim().is_empty() && opaque(t) == opaque(tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let tag = etag(7, "2030-01-01T10:00:00Z".parse().unwrap());
+        assert_eq!(tag, "W/\"7-2030-01-01\"");
+        for hit in [
+            "W/\"7-2030-01-01\"",
+            "\"7-2030-01-01\"",
+            "\"x\", W/\"7-2030-01-01\"",
+            "*",
+        ] {
+            assert!(none_match_hits(hit, &tag), "{hit}");
+        }
+        for miss in ["", "W/\"8-2030-01-01\"", "\"7-2030-01-02\"", "7-2030-01-01"] {
+            assert!(!none_match_hits(miss, &tag), "{miss}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_if_none_match_value_panics(value in ".*") {
+            let _ = none_match_hits(&value, "W/\"1-2030-01-01\"");
+        }
+    }
 }

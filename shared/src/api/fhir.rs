@@ -24,7 +24,8 @@ fn fhir_json(status: u16, value: &Value) -> Response<Body> {
         .expect("a valid response")
 }
 
-/// Runs a FHIR handler; its refusal becomes an OperationOutcome with the same status.
+/// Runs a FHIR handler; its refusal, whatever it is (401 for a missing caller included), becomes an
+/// OperationOutcome with the same status.
 async fn answered(work: impl Future<Output = Result<Value, ApiError>>) -> Reply {
     match work.await {
         Ok(resource) => Ok(fhir_json(200, &resource)),
@@ -37,6 +38,12 @@ async fn answered(work: impl Future<Output = Result<Value, ApiError>>) -> Reply 
                 e.status(),
                 &fhir::operation_outcome(fhir::issue_code(e.status()), &text),
             );
+            if e.status() == 401 {
+                response.headers_mut().insert(
+                    "www-authenticate",
+                    "Bearer".parse().expect("a valid header"),
+                );
+            }
             if let Some(seconds) = e.retry_after {
                 response.headers_mut().insert(
                     "retry-after",
@@ -51,8 +58,8 @@ async fn answered(work: impl Future<Output = Result<Value, ApiError>>) -> Reply 
 /// `GET /fhir/Appointment/{id}`: one GetItem; as `GET /appointments/{id}`, someone who may not see it
 /// is told it does not exist.
 pub async fn appointment(ctx: &Ctx, req: Request) -> Reply {
-    let who = caller(ctx, &req)?; // as the authorizer's: a problem, not an OperationOutcome
     answered(async {
+        let who = caller(ctx, &req)?;
         let id: AppointmentId = path_id(&req, "id")?;
         let a = ctx
             .store
@@ -67,8 +74,8 @@ pub async fn appointment(ctx: &Ctx, req: Request) -> Reply {
 
 /// `GET /fhir/Schedule/{id}`: a provider the service knows (a profile or a slot) as a Schedule.
 pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
-    caller(ctx, &req)?;
     answered(async {
+        caller(ctx, &req)?;
         let provider: ProviderId = path_id(&req, "id")?;
         let zone = ctx.store.provider_time_zone(provider).await?;
         if zone.is_none() && !ctx.store.has_slots(provider).await? {
@@ -81,16 +88,19 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
 
 /// `GET /fhir/metadata`: the CapabilityStatement.
 pub async fn metadata(ctx: &Ctx, req: Request) -> Reply {
-    caller(ctx, &req)?;
-    answered(async { Ok(fhir::capability_statement(&base_url(&req), ctx.now())) }).await
+    answered(async {
+        caller(ctx, &req)?;
+        Ok(fhir::capability_statement(&base_url(&req), ctx.now()))
+    })
+    .await
 }
 
 /// `GET /fhir/Slot?schedule=Schedule/{providerId}&start=ge{instant}&start=lt{instant}&status=...`: a
 /// searchset Bundle of the provider's slots that start in the range (at most 31 days), by start. One
 /// Query per page of slots.
 pub async fn slots(ctx: &Ctx, req: Request) -> Reply {
-    caller(ctx, &req)?;
     answered(async {
+        caller(ctx, &req)?;
         let params = req.query_string_parameters();
         let mut errors = vec![];
         let schedule = params.first("schedule").unwrap_or_default();

@@ -192,10 +192,11 @@ fn routes() -> Vec<Route> {
         Route { function: "cancel-waitlist-entry", method: "DELETE", path: "/waitlist/{id}", summary: "Leaves the waitlist: the entry `cancelled`, a held seat given back to the next entry.", query: vec![], body: None, ok: (200, named::<Entry>), errors: &[ValidationFailed, NotFound, WaitlistEntryClosed, Contended] },
         Route { function: "accept-waitlist-offer", method: "POST", path: "/waitlist/{id}/accept", summary: "Books the held seat while the offer stands (201; a repeat answers the same appointment with 200).", query: vec![], body: Some(named::<super::waitlist::AcceptBody>), ok: (201, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, NoOffer, OfferExpired, WaitlistEntryClosed, SlotUnavailable, PatientConflict, TooManyAppointments, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, TooLateToBook, TooFarAhead, DailyLimitReached, Contended] },
         Route { function: "decline-waitlist-offer", method: "POST", path: "/waitlist/{id}/decline", summary: "Declines the offer: the entry `declined`, the seat offered to the next entry.", query: vec![], body: None, ok: (200, named::<Entry>), errors: &[ValidationFailed, Forbidden, NotFound, NoOffer, OfferExpired, WaitlistEntryClosed, Contended] },
-        Route { function: "create-calendar-feed", method: "POST", path: "/calendar/feeds", summary: "A calendar feed of the caller's own appointments (as a patient or a provider): its URL and secret token, shown this once.", query: vec![], body: Some(named::<super::feeds::FeedRequest>), ok: (201, named::<super::views::NewFeed>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "create-calendar-feed", method: "POST", path: "/calendar/feeds", summary: "A calendar feed of the caller's own appointments (as a patient or a provider): its URL and secret token, shown this once.", query: vec![], body: Some(named::<super::feeds::FeedRequest>), ok: (201, named::<super::views::NewFeed>), errors: &[ValidationFailed, Forbidden, TooManyFeeds, Contended] },
         Route { function: "list-calendar-feeds", method: "GET", path: "/calendar/feeds", summary: "The caller's calendar feeds, revoked ones too, without their tokens.", query: vec![], body: None, ok: (200, named::<super::views::Feeds>), errors: &[Contended] },
         Route { function: "revoke-calendar-feed", method: "DELETE", path: "/calendar/feeds/{feed}", summary: "Revokes one of the caller's feeds (`feed` is its id): its URL answers 404 from then on.", query: vec![], body: None, ok: (200, named::<super::views::FeedView>), errors: &[ValidationFailed, NotFound, Contended] },
-        Route { function: "calendar-feed", method: "GET", path: "/calendar/feeds/{feed}", summary: "The feed itself, iCalendar (RFC 5545), without a bearer token: `feed` is the secret token followed by `.ics`. The owner's appointments from 30 days ago to a year ahead (at most 5,000).", query: vec![], body: None, ok: (200, |_| ObjectBuilder::new().schema_type(Type::String).into()), errors: &[NotFound, Contended] },
+        Route { function: "calendar-feed", method: "GET", path: "/calendar/feeds/{feed}", summary: "The feed itself, iCalendar (RFC 5545), without a bearer token: `feed` is the secret token followed by `.ics`. The owner's appointments from 30 days ago to a year ahead (at most 5,000). Answers a weak ETag; with If-None-Match of it, 304 without a body.", query: vec![], body: None, ok: (200, |_| ObjectBuilder::new().schema_type(Type::String).into()), errors: &[NotFound, Contended] },
+        Route { function: "calendar-feed", method: "HEAD", path: "/calendar/feeds/{feed}", summary: "The feed's headers (its ETag) without its body.", query: vec![], body: None, ok: (200, |_| ObjectBuilder::new().schema_type(Type::String).into()), errors: &[NotFound, Contended] },
         Route { function: "book-series", method: "POST", path: "/appointments/recurring", summary: "Books a recurring series (weekly, biweekly, monthly; 2 to 26): each occurrence in the provider's slot at the first one's local time, all in one transaction; all or nothing unless `partial`.", query: vec![], body: Some(named::<super::series::SeriesBody>), ok: (201, named::<super::views::SeriesView>), errors: &[ValidationFailed, Forbidden, NotFound, SlotFull, SlotUnavailable, SeriesUnavailable, TooManyAppointments, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, IdempotencyKeyReused, Contended] },
         Route { function: "get-series", method: "GET", path: "/recurring/{id}", summary: "A series with its appointments.", query: vec![], body: None, ok: (200, named::<super::views::SeriesView>), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "cancel-series", method: "POST", path: "/recurring/{id}/cancel", summary: "Cancels every future scheduled or confirmed occurrence of a series.", query: vec![], body: Some(named::<super::appointments::CancelBody>), ok: (200, named::<super::views::SeriesView>), errors: &[ValidationFailed, Forbidden, NotFound, AppointmentOver, Contended] },
@@ -308,7 +309,12 @@ pub fn document() -> OpenApi {
         BTreeMap::new();
     for r in routes() {
         let mut op = OperationBuilder::new()
-            .operation_id(Some(r.function))
+            // Unique per operation: a function that serves HEAD too names that operation `<function>-head`.
+            .operation_id(Some(if r.method == "HEAD" {
+                format!("{}-head", r.function)
+            } else {
+                r.function.to_owned()
+            }))
             .summary(Some(r.summary));
         // The feed itself is the one route without a bearer token; its path holds the token.
         let public = r.function == PUBLIC;
@@ -444,6 +450,7 @@ pub fn document() -> OpenApi {
             "PATCH" => HttpMethod::Patch,
             "PUT" => HttpMethod::Put,
             "DELETE" => HttpMethod::Delete,
+            "HEAD" => HttpMethod::Head,
             _ => HttpMethod::Post,
         };
         paths.entry(r.path).or_default().push((method, op.build()));

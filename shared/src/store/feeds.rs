@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::items::{item, Range, Stored};
 use super::keys::{self, Key};
-use super::{from_item, s, Store, StoreError};
+use super::{from_item, n, s, Store, StoreError};
 use crate::domain::{Appointment, ConsultationType, PatientId, ProviderId, Slot, UtcTime};
 
 /// Whose appointments a feed shows: its owner's as a patient, or as a provider.
@@ -76,22 +76,109 @@ impl Range {
     }
 }
 
+/// Active feeds an owner may have: each is polled every few minutes by a calendar app.
+pub const MAX_ACTIVE_FEEDS: u32 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("at most {MAX_ACTIVE_FEEDS} calendar feeds may be active; revoke one first")]
+    TooMany,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<aws_sdk_dynamodb::error::BuildError> for FeedError {
+    fn from(e: aws_sdk_dynamodb::error::BuildError) -> Self {
+        FeedError::Store(e.into())
+    }
+}
+
+/// A feed's id item: its token's hash and owner, so a feed is found by its id without an index.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FeedById {
+    id: Uuid,
+    owner_id: Uuid,
+    token_hash: String,
+}
+
+impl Stored for FeedById {
+    fn key(&self) -> Key {
+        keys::feed_by_id(self.id)
+    }
+}
+
+/// An owner's feeds as one item: how many are active, and how many times the owner's appointments
+/// changed (`publish` counts them), which with the date is a feed's ETag.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerFeeds {
+    #[serde(default)]
+    pub active: u32,
+    #[serde(default)]
+    pub changes: u64,
+}
+
 impl Store {
-    /// Puts a new feed (its key is its token's hash, so a clash is a token drawn twice: an error).
-    pub async fn create_feed(&self, feed: &Feed) -> Result<(), StoreError> {
-        let put = self
-            .db
-            .put_item()
+    /// Puts a new feed, its id item, and one more active feed on its owner, in one transaction: at
+    /// most [`MAX_ACTIVE_FEEDS`] active, however many requests race.
+    pub async fn create_feed(&self, feed: &Feed) -> Result<(), FeedError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum W {
+            Feed,
+            ById,
+            Count,
+        }
+        let new = |item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+        };
+        let by_id = FeedById {
+            id: feed.id,
+            owner_id: feed.owner_id,
+            token_hash: feed.token_hash.clone(),
+        };
+        let count = Update::builder()
             .table_name(&self.table)
-            .set_item(Some(item(feed)?))
-            .condition_expression("attribute_not_exists(PK)");
-        match super::retry::made(
-            super::retry::answered("create feed", || put.clone().send()).await?,
-        )? {
-            true => Ok(()),
-            false => Err(StoreError::Corrupt(
-                "a fresh feed token already exists".into(),
-            )),
+            .set_key(Some(super::key_item(&keys::owner_feeds_state(
+                feed.owner_id,
+            ))))
+            .update_expression("SET active = if_not_exists(active, :zero) + :one")
+            .condition_expression("attribute_not_exists(active) OR active < :max")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_ACTIVE_FEEDS))
+            .build()?;
+        let mut writes = super::Writes::new();
+        writes.add(
+            W::Feed,
+            TransactWriteItem::builder().put(new(item(feed)?)?).build(),
+        );
+        writes.add(
+            W::ById,
+            TransactWriteItem::builder()
+                .put(new(item(&by_id)?)?)
+                .build(),
+        );
+        writes.add(W::Count, TransactWriteItem::builder().update(count).build());
+        let refused =
+            super::retry::retrying("create feed", || {
+                let writes = writes.clone();
+                async move {
+                    Ok::<_, StoreError>(super::retry::Attempt::Done(self.commit(writes).await?))
+                }
+            })
+            .await?;
+        match refused {
+            None => Ok(()),
+            Some(r) if r.has(W::Count) => Err(FeedError::TooMany),
+            Some(_) => {
+                Err(StoreError::Corrupt("a fresh feed token or id already exists".into()).into())
+            }
         }
     }
 
@@ -110,31 +197,97 @@ impl Store {
         Ok(feed.filter(|f| f.revoked_at.is_none()))
     }
 
+    /// How many times `owner`'s appointments changed, as `publish` counted them; `None` for an owner
+    /// whose feeds came before the count (their feeds have no ETag).
+    pub async fn feed_changes(&self, owner: Uuid) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .get(&keys::owner_feeds_state(owner))
+            .await?
+            .map(from_item::<OwnerFeeds>)
+            .transpose()?
+            .map(|o| o.changes))
+    }
+
+    /// Counts a change of an appointment of `owner` (a patient's or a provider's), where the owner has
+    /// feeds: a no-op for anyone else (the condition fails, which is no error).
+    pub async fn count_feed_change(&self, owner: Uuid) -> Result<(), StoreError> {
+        let update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::owner_feeds_state(owner))))
+            .update_expression("ADD changes :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":one", n(1));
+        super::retry::made(
+            super::retry::answered("count a feed change", || update.clone().send()).await?,
+        )?;
+        Ok(())
+    }
+
     /// Revokes `owner`'s feed `id`: the feed as it ends up, or `None` if the owner has no such feed.
-    /// Revoking a revoked feed answers it unchanged.
+    /// Revoking a revoked feed answers it unchanged. The feed is found by its id item (consistent, so a
+    /// feed made a moment ago is found), or for a feed made before id items existed, among the owner's.
     pub async fn revoke_feed(
         &self,
         owner: Uuid,
         id: Uuid,
         now: UtcTime,
     ) -> Result<Option<Feed>, StoreError> {
-        let Some(mut feed) = self.feeds_of(owner).await?.into_iter().find(|f| f.id == id) else {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let by_id: Option<FeedById> = self
+            .get(&keys::feed_by_id(id))
+            .await?
+            .map(from_item)
+            .transpose()?;
+        let counted = by_id.is_some();
+        let feed: Option<Feed> = match by_id {
+            Some(f) if f.owner_id == owner => self
+                .get(&keys::feed(&f.token_hash))
+                .await?
+                .map(from_item)
+                .transpose()?,
+            Some(_) => None,
+            None => self.feeds_of(owner).await?.into_iter().find(|f| f.id == id),
+        };
+        let Some(mut feed) = feed.filter(|f| f.owner_id == owner) else {
             return Ok(None);
         };
         if feed.revoked_at.is_some() {
             return Ok(Some(feed));
         }
-        let update = self
-            .db
-            .update_item()
+        let revoke = Update::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_item(&feed.key())))
-            .update_expression("SET revokedAt = if_not_exists(revokedAt, :now)")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":now", s(now.to_string()));
-        super::retry::answered("revoke feed", || update.clone().send())
-            .await?
-            .map_err(StoreError::from)?;
+            .update_expression("SET revokedAt = :now")
+            .condition_expression("attribute_not_exists(revokedAt)")
+            .expression_attribute_values(":now", s(now.to_string()))
+            .build()?;
+        let mut writes = vec![TransactWriteItem::builder().update(revoke).build()];
+        if counted {
+            // One active feed fewer for its owner (counted when it was made).
+            let count = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(super::key_item(&keys::owner_feeds_state(owner))))
+                .update_expression("SET active = active - :one")
+                .condition_expression("active > :zero")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":zero", n(0))
+                .build()?;
+            writes.push(TransactWriteItem::builder().update(count).build());
+        }
+        let refused =
+            super::retry::retrying("revoke feed", || {
+                let writes = writes.clone();
+                async move {
+                    Ok::<_, StoreError>(super::retry::Attempt::Done(self.transact(writes).await?))
+                }
+            })
+            .await?;
+        if refused.is_some() {
+            // Revoked meanwhile by another request: as it is now.
+            return self.get(&feed.key()).await?.map(from_item).transpose();
+        }
         feed.revoked_at = Some(now);
         Ok(Some(feed))
     }

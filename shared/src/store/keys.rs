@@ -13,6 +13,8 @@
 //! | waitlist entry | `WAIT#<id>` | `WAIT` | `PROVIDER#<pid>#WAIT` / `<date>#<10 - priority>#<created>#<id>` | `PATIENT#<pid>#WAIT` / `<created>#<id>` | get by id; a provider's queue for a date, best first; a patient's entries; while offered, also GSI3 `OFFERS` / `<offerExpiresAt>#<id>`: the sweeper's outstanding offers by expiry (sparse) |
 //! | recurring series | `SERIES#<id>` | `SERIES` | | | a series and its appointments |
 //! | calendar feed | `FEED#<sha256 of token>` | `FEED` | `OWNER#<uid>#FEEDS` / `<created>#<id>` | | a feed by its secret token (stored only hashed); an owner's feeds |
+//! | calendar feed by id | `FEEDID#<id>` | `FEED` | | | a feed by its id (its token's hash, its owner): revoking without an index |
+//! | an owner's feeds | `OWNER#<uid>` | `FEEDS` | | | how many feeds are active (at most 20), and a counter of the owner's appointment changes (a feed's ETag) |
 //! | waiting claim | `PATIENT#<pid>` | `WAIT#<provider>#<date>` | | | one active entry per patient, provider and date |
 //! | parked stream record | `PARKED#<stream event id>` | `PARKED` | | | a record `publish` could not send, kept for its replay (TTL 14 days) |
 //!
@@ -128,6 +130,16 @@ pub fn series(id: Uuid) -> Key {
 /// A calendar feed, under the SHA-256 (hex) of its token.
 pub fn feed(token_hash: &str) -> Key {
     Key::new(format!("FEED#{token_hash}"), "FEED")
+}
+
+/// A calendar feed by its id: its token's hash and its owner.
+pub fn feed_by_id(id: Uuid) -> Key {
+    Key::new(format!("FEEDID#{id}"), "FEED")
+}
+
+/// What stands for an owner's feeds: how many are active, how often the owner's appointments changed.
+pub fn owner_feeds_state(owner: Uuid) -> Key {
+    Key::new(format!("OWNER#{owner}"), "FEEDS")
 }
 
 /// GSI1 partition of an owner's calendar feeds.

@@ -109,6 +109,16 @@ fn appointment(image_of: &serde_dynamo::Item) -> Result<Option<Appointment>, Pub
     image(image_of, "appointment")
 }
 
+/// The appointment a record changed (its new image, else its old), or `None` for another item.
+pub(crate) fn changed_appointment(
+    record: &EventRecord,
+) -> Result<Option<Appointment>, PublishError> {
+    if kind(record)? != ItemKind::Appointment {
+        return Ok(None);
+    }
+    Ok(appointment(&record.change.new_image)?.or(appointment(&record.change.old_image)?))
+}
+
 /// What kind of item a record is about, from its sort key.
 fn kind(record: &EventRecord) -> Result<ItemKind, PublishError> {
     match record.change.keys.get(keys::SK) {

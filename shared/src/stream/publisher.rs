@@ -193,6 +193,7 @@ impl Publisher {
             }
         }
         self.put_events(entries).await?;
+        self.count_feed_changes(record).await?;
         for effect in &effects {
             if let Effect::Event {
                 detail_type,
@@ -201,6 +202,24 @@ impl Publisher {
             {
                 tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
             }
+        }
+        Ok(())
+    }
+
+    /// A change of an appointment changes its patient's and its provider's calendar feeds: their
+    /// owners' counts (the feeds' ETags) go up, where they have feeds.
+    async fn count_feed_changes(&self, record: &EventRecord) -> Result<(), PublishError> {
+        let Some(a) = super::changed_appointment(record)? else {
+            return Ok(());
+        };
+        let store = crate::store::Store::new(self.db.clone(), self.table.clone());
+        for owner in [a.patient_id.uuid(), a.provider_id.uuid()] {
+            store.count_feed_change(owner).await.map_err(|e| match e {
+                crate::store::StoreError::Transient(_) | crate::store::StoreError::Contended(_) => {
+                    PublishError::Transient(format!("counting a feed change: {e}"))
+                }
+                other => PublishError::Permanent(format!("counting a feed change: {other}")),
+            })?;
         }
         Ok(())
     }

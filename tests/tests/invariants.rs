@@ -1,0 +1,446 @@
+//! What must always hold, whatever happens at once: seeded rounds of random concurrent operations
+//! (book, cancel, reschedule, check in, join and leave the waitlist, accept and decline offers, book a
+//! series) by many patients on few seats, with the stack's pollers running, both ways (faults off and
+//! on). After each round, once the asynchronous work has settled, it checks:
+//!
+//! - every slot: seats taken = its standing appointments + the seats it holds for offers, at most its
+//!   capacity;
+//! - no patient holds two standing appointments whose times overlap;
+//! - every hold is an entry's live offer, and every live offer holds its seat;
+//! - every committed change is exactly one event: one `created` or `rescheduled` per appointment, one
+//!   `cancelled` per cancelled appointment, none for anything else.
+//!
+//! `INVARIANTS_SEED` repeats a run (the seed is printed); `INVARIANTS_ROUNDS` (default 3) sets how many
+//! rounds; `make soak` runs many.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use clinic_tests::{both_ways, join_all, Actor, Aws, Reply, TestApp};
+use serde_json::json;
+
+use shared::api::Clock;
+
+both_ways!(random_concurrent_operations_keep_every_invariant);
+
+/// SplitMix64: a small seeded generator, so that a failing run repeats from its seed.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        (!items.is_empty()).then(|| &items[self.below(items.len())])
+    }
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn number(item: &Item, name: &str) -> u32 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default()
+}
+
+/// What the table holds, by kind.
+struct Seen {
+    slots: BTreeMap<String, Item>,
+    appointments: BTreeMap<String, Item>,
+    entries: BTreeMap<String, Item>,
+}
+
+async fn seen(app: &TestApp) -> Seen {
+    let mut out = Seen {
+        slots: BTreeMap::new(),
+        appointments: BTreeMap::new(),
+        entries: BTreeMap::new(),
+    };
+    for item in app.items().await {
+        let (Some(sk), Some(id)) = (text(&item, "SK"), text(&item, "id")) else {
+            continue;
+        };
+        let id = id.to_owned();
+        match sk {
+            "SLOT" => out.slots.insert(id, item),
+            "APPT" => out.appointments.insert(id, item),
+            "WAIT" => out.entries.insert(id, item),
+            _ => None,
+        };
+    }
+    out
+}
+
+/// A seat stays taken by an appointment unless it was cancelled or moved away.
+fn occupies(status: &str) -> bool {
+    !matches!(status, "cancelled" | "rescheduled")
+}
+
+fn standing(status: &str) -> bool {
+    matches!(status, "scheduled" | "confirmed" | "in_progress")
+}
+
+/// One random operation by one of the patients; its reply.
+async fn operate(app: Arc<TestApp>, who: Actor, op: Op) -> (Op, Reply) {
+    let reply = match &op {
+        Op::Book(slot) => app.book(&who, slot).await,
+        Op::Cancel(id) => app.cancel(&who, id, "changed plans").await,
+        Op::Reschedule(id, slot) => {
+            app.post(
+                &format!("/appointments/{id}/reschedule"),
+                &who.token,
+                json!({"newSlotId": slot}),
+            )
+            .await
+        }
+        Op::CheckIn(id) => app.act(&who, id, "check-in", None).await,
+        Op::Join(provider, date) => {
+            app.post(
+                "/waitlist",
+                &who.token,
+                json!({"providerId": provider, "preferredDate": date}),
+            )
+            .await
+        }
+        Op::Leave(id) => {
+            app.request(
+                "DELETE",
+                &format!("/waitlist/{id}"),
+                Some(&who.token),
+                None,
+                &[],
+            )
+            .await
+        }
+        Op::Accept(id) => {
+            app.post(&format!("/waitlist/{id}/accept"), &who.token, json!({}))
+                .await
+        }
+        Op::Decline(id) => {
+            app.post(&format!("/waitlist/{id}/decline"), &who.token, json!({}))
+                .await
+        }
+        Op::Series(slot) => {
+            app.post(
+                "/appointments/recurring",
+                &who.token,
+                json!({"slotId": slot, "frequency": "weekly", "count": 2}),
+            )
+            .await
+        }
+    };
+    (op, reply)
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Book(String),
+    Cancel(String),
+    Reschedule(String, String),
+    CheckIn(String),
+    Join(String, String),
+    Leave(String),
+    Accept(String),
+    Decline(String),
+    Series(String),
+}
+
+async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
+    let seed = env_number("INVARIANTS_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
+    });
+    let rounds = env_number("INVARIANTS_ROUNDS").unwrap_or(3);
+    eprintln!("invariants ({aws:?}): INVARIANTS_SEED={seed} INVARIANTS_ROUNDS={rounds}");
+    let mut draw = Draw(seed);
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let provider = app.provider().await;
+    let patients = app.patients(8).await;
+
+    // Few seats: three 2-seat slots of the provider two days ahead and a 2-seat slot of another
+    // provider that overlaps two of them (a patient may hold only one of those), and the same a week
+    // later (for series).
+    let other = app.provider().await;
+    let day = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_add(jiff::Span::new().days(2))
+        .unwrap();
+    let mut slots = vec![];
+    for week in 0..2 {
+        let date = day.checked_add(jiff::Span::new().days(7 * week)).unwrap();
+        for (whose, start, end) in [
+            (&provider, "09:00", "09:30"),
+            (&provider, "09:30", "10:00"),
+            (&provider, "10:00", "10:30"),
+            (&other, "09:15", "09:45"),
+        ] {
+            let made = app
+                .post(
+                    "/slots",
+                    &whose.token,
+                    json!({"providerId": whose.id, "startTime": format!("{date}T{start}:00Z"),
+                           "endTime": format!("{date}T{end}:00Z"), "maxBookings": 2}),
+                )
+                .await;
+            assert_eq!(made.status, 201, "{}", made.body);
+            slots.push(made.id());
+        }
+    }
+    let this_week: Vec<String> = slots[..4].to_vec();
+    let dates = [
+        day.to_string(),
+        day.checked_add(jiff::Span::new().days(7))
+            .unwrap()
+            .to_string(),
+    ];
+
+    let mut answers: BTreeMap<String, usize> = BTreeMap::new();
+    for round in 0..rounds {
+        let now = seen(&app).await;
+        let mut ops = vec![];
+        for _ in 0..12 {
+            let who = draw.pick(&patients).unwrap().clone();
+            let mine = |status: fn(&str) -> bool| -> Vec<String> {
+                now.appointments
+                    .iter()
+                    .filter(|(_, a)| {
+                        text(a, "patientId") == Some(&who.id.to_string())
+                            && status(text(a, "status").unwrap_or_default())
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            };
+            let entries = |status: &str| -> Vec<String> {
+                now.entries
+                    .iter()
+                    .filter(|(_, e)| {
+                        text(e, "patientId") == Some(&who.id.to_string())
+                            && text(e, "status") == Some(status)
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            };
+            let slot = draw.pick(&this_week).unwrap().clone();
+            let op = match draw.below(11) {
+                0 | 1 => Op::Book(slot),
+                2 | 3 => match draw.pick(&mine(standing)) {
+                    Some(id) => Op::Cancel(id.clone()),
+                    None => Op::Book(slot),
+                },
+                4 => match draw.pick(&mine(standing)) {
+                    Some(id) => Op::Reschedule(id.clone(), slot),
+                    None => Op::Book(slot),
+                },
+                5 => match draw.pick(&mine(standing)) {
+                    Some(id) => Op::CheckIn(id.clone()),
+                    None => Op::Series(slot),
+                },
+                6 => Op::Join(provider.id.to_string(), draw.pick(&dates).unwrap().clone()),
+                7 => match draw.pick(&entries("waiting")) {
+                    Some(id) => Op::Leave(id.clone()),
+                    None => Op::Join(provider.id.to_string(), dates[0].clone()),
+                },
+                8 | 9 => match draw.pick(&entries("offered")) {
+                    Some(id) if draw.below(3) == 0 => Op::Decline(id.clone()),
+                    Some(id) => Op::Accept(id.clone()),
+                    None => Op::Book(slot),
+                },
+                _ => Op::Series(slot),
+            };
+            ops.push((who, op));
+        }
+        let replies = join_all(
+            ops.into_iter()
+                .map(|(who, op)| operate(app.clone(), who, op))
+                .collect(),
+        )
+        .await;
+        for (op, r) in &replies {
+            // Any answer but a server error: the service's own 503 `contended` only with faults.
+            let allowed = r.status < 500 || (aws == Aws::Faulty && r.status == 503);
+            assert!(
+                allowed,
+                "seed {seed} round {round}: {op:?} answered {} {}",
+                r.status, r.body
+            );
+            let kind = format!("{op:?}");
+            let kind = kind.split('(').next().unwrap_or_default().to_owned();
+            let code = r.body["code"].as_str().unwrap_or_default();
+            *answers
+                .entry(format!("{kind} {} {code}", r.status))
+                .or_default() += 1;
+        }
+        settle(&app, seed, round).await;
+        check(&app, seed, round).await;
+    }
+    eprintln!("invariants ({aws:?}, seed {seed}): every invariant held; answers {answers:?}");
+}
+
+/// Waits until the asynchronous work of the round is done: no job waiting or running, twice in a row
+/// a moment apart, and every appointment's events out.
+async fn settle(app: &TestApp, seed: u64, round: u64) {
+    let mut quiet = 0;
+    for _ in 0..400 {
+        if app.queue_depth("JobsQueue").await == 0 {
+            quiet += 1;
+            if quiet >= 3 && events_complete(app).await.is_ok() {
+                return;
+            }
+        } else {
+            quiet = 0;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "seed {seed} round {round}: the stack did not settle: {:?}",
+        events_complete(app).await
+    );
+}
+
+/// Every committed change is exactly one event: `Err` names the first appointment that breaks it.
+async fn events_complete(app: &TestApp) -> Result<(), String> {
+    let now = seen(app).await;
+    let events = app.events().await;
+    let mut counts: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
+    for e in &events {
+        let (Some(kind), Some(id)) = (
+            e["detail-type"].as_str(),
+            e["detail"]["appointmentId"].as_str(),
+        ) else {
+            continue;
+        };
+        counts
+            .entry((kind.to_owned(), id.to_owned()))
+            .or_default()
+            .insert(e["detail"]["eventId"].to_string());
+    }
+    let n = |kind: &str, id: &str| {
+        counts
+            .get(&(kind.to_owned(), id.to_owned()))
+            .map_or(0, BTreeSet::len)
+    };
+    for (id, a) in &now.appointments {
+        let arrived = n("appointment.created", id) + n("appointment.rescheduled", id);
+        let cancelled = usize::from(text(a, "status") == Some("cancelled"));
+        if arrived != 1 || n("appointment.cancelled", id) != cancelled {
+            return Err(format!(
+                "appointment {id} ({:?}): {arrived} created/rescheduled, {} cancelled",
+                text(a, "status"),
+                n("appointment.cancelled", id)
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn check(app: &TestApp, seed: u64, round: u64) {
+    let at = |what: &str| format!("seed {seed} round {round}: {what}");
+    let now = seen(app).await;
+    // Seats: taken = standing appointments + holds <= capacity.
+    for (id, slot) in &now.slots {
+        let taken = number(slot, "currentBookings");
+        let held: Vec<String> = slot
+            .get("heldFor")
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        let booked = now
+            .appointments
+            .values()
+            .filter(|a| {
+                text(a, "slotId") == Some(id) && occupies(text(a, "status").unwrap_or_default())
+            })
+            .count() as u32;
+        assert_eq!(
+            taken,
+            booked + held.len() as u32,
+            "{}",
+            at(&format!(
+                "slot {id}: taken {taken}, booked {booked}, held {held:?}"
+            ))
+        );
+        assert!(
+            taken <= number(slot, "maxBookings"),
+            "{}",
+            at(&format!("slot {id} over capacity"))
+        );
+        // Every hold is the live offer of an entry for that slot.
+        for entry in &held {
+            let e = now.entries.get(entry);
+            assert!(
+                e.is_some_and(|e| text(e, "status") == Some("offered")
+                    && text(e, "offeredSlotId") == Some(id)),
+                "{}",
+                at(&format!(
+                    "slot {id} holds a seat for {entry}, which holds no offer of it"
+                ))
+            );
+        }
+    }
+    // Every live offer holds its seat.
+    for (id, e) in &now.entries {
+        if text(e, "status") == Some("offered") {
+            let slot = text(e, "offeredSlotId").and_then(|s| now.slots.get(s));
+            let holds = slot
+                .and_then(|s| s.get("heldFor"))
+                .and_then(|v| v.as_ss().ok())
+                .is_some_and(|h| h.contains(id));
+            assert!(
+                holds,
+                "{}",
+                at(&format!("entry {id} is offered a seat nobody holds for it"))
+            );
+        }
+    }
+    // No patient in two overlapping standing appointments.
+    let mut by_patient: BTreeMap<&str, Vec<(&str, &str, &str)>> = BTreeMap::new();
+    for (id, a) in &now.appointments {
+        if standing(text(a, "status").unwrap_or_default()) {
+            by_patient
+                .entry(text(a, "patientId").unwrap_or_default())
+                .or_default()
+                .push((
+                    text(a, "startTime").unwrap_or_default(),
+                    text(a, "endTime").unwrap_or_default(),
+                    id,
+                ));
+        }
+    }
+    for (patient, mut times) in by_patient {
+        times.sort();
+        for pair in times.windows(2) {
+            assert!(
+                pair[0].1 <= pair[1].0,
+                "{}",
+                at(&format!("patient {patient} holds overlapping {pair:?}"))
+            );
+        }
+    }
+    events_complete(app)
+        .await
+        .unwrap_or_else(|e| panic!("{}", at(&e)));
+}
