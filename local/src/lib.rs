@@ -55,7 +55,8 @@ pub struct Options {
     pub clock: Clock,
     pub addr: SocketAddr,
     /// Template parameters to override, as `sam deploy --parameter-overrides` does; a name of the form
-    /// `Resource.Property` overrides that property instead (tests: `JobsQueue.VisibilityTimeout`).
+    /// `Resource.Property.Path` overrides that property instead (tests: `JobsQueue.VisibilityTimeout`,
+    /// `PublishFunction.Events.Stream.Properties.MaximumRetryAttempts`).
     pub parameters: Vec<(String, String)>,
 }
 

@@ -269,7 +269,9 @@ impl Template {
         Ok(())
     }
 
-    /// Overrides a top-level property of a resource (for tests: a queue's `VisibilityTimeout`).
+    /// Overrides a property of a resource, `Name` or a dotted path into its properties
+    /// (`Events.Stream.Properties.MaximumRetryAttempts`), with `value` read as a YAML scalar (so
+    /// `3` is a number): for tests (a queue's `VisibilityTimeout`, a stream mapping's retries).
     pub fn set_property(
         &mut self,
         resource: &str,
@@ -280,14 +282,22 @@ impl Template {
             .resources
             .get_mut(resource)
             .ok_or_else(|| TemplateError::Shape(format!("no resource {resource}")))?;
-        let props = r
-            .properties
-            .as_mapping_mut()
-            .ok_or_else(|| TemplateError::Shape(format!("{resource} has no Properties")))?;
-        props.insert(
-            Value::String(property.to_owned()),
-            Value::String(value.to_owned()),
-        );
+        let path: Vec<&str> = property.split('.').collect();
+        let (last, within) = path.split_last().expect("split yields one part at least");
+        let mut at = &mut r.properties;
+        for step in within {
+            at = at
+                .as_mapping_mut()
+                .and_then(|m| m.get_mut(*step))
+                .ok_or_else(|| TemplateError::Shape(format!("{resource} has no {property}")))?;
+        }
+        let scalar: Value =
+            serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        at.as_mapping_mut()
+            .ok_or_else(|| {
+                TemplateError::Shape(format!("{resource}: {property} is not in a mapping"))
+            })?
+            .insert(Value::String((*last).to_owned()), scalar);
         Ok(())
     }
 

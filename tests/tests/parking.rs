@@ -11,7 +11,59 @@ use shared::api::Clock;
 both_ways!(
     an_event_aws_refuses_is_parked_the_stream_goes_on_and_a_replay_publishes_it_once,
     a_transient_failure_stops_the_batch_at_its_record_and_reports_every_record_after_it,
+    with_bounded_retries_an_outage_discards_the_rest_of_the_batch_as_aws_does,
 );
+
+/// Why the template retries until a record ages out: with `MaximumRetryAttempts: 2` (a stack deployed
+/// so here), an EventBridge outage longer than the retries makes the mapping discard the failing record
+/// and the rest of its batch to the on-failure destination, metadata only: the booking's event is lost
+/// to everyone but an operator. The local mapping does exactly what Lambda's does.
+async fn with_bounded_retries_an_outage_discards_the_rest_of_the_batch_as_aws_does(aws: Aws) {
+    let _faults = TestApp::faults_lock().await;
+    let app = TestApp::spawn_configured(
+        aws,
+        Clock::System,
+        &[(
+            "PublishFunction.Events.Stream.Properties.MaximumRetryAttempts",
+            "2",
+        )],
+    )
+    .await;
+    let provider = app.provider().await;
+    let (first, second) = (app.patient().await, app.patient().await);
+    let slot = app.slot(&provider, 30, 2).await;
+    app.set_faults("put_events=1").await;
+    let lost = app.book(&first, &slot).await;
+    ok(&lost, 201);
+    let discarded = app
+        .message_on("StreamFailuresQueue", |m| {
+            m["requestContext"]["condition"] == "RetryAttemptsExhausted"
+        })
+        .await;
+    app.set_faults("").await;
+    assert_eq!(
+        discarded["requestContext"]["approximateInvokeCount"], 3,
+        "the first try and 2 retries"
+    );
+    let batch = &discarded["DDBStreamBatchInfo"];
+    assert!(batch["batchSize"].as_u64().unwrap() >= 1, "{discarded}");
+    assert!(
+        !discarded.to_string().contains(&first.id.to_string()),
+        "metadata only: {discarded}"
+    );
+    // The stream goes on after the discarded records; the lost booking's event never comes.
+    let later = app.book(&second, &slot).await;
+    ok(&later, 201);
+    app.wait_for_kinds(&later.id(), &["appointment.created"])
+        .await;
+    assert!(
+        !app.events()
+            .await
+            .iter()
+            .any(|e| e["detail"]["appointmentId"] == lost.id().as_str()),
+        "lost: only the retries to the record's age (the template's) keep it"
+    );
+}
 
 async fn an_event_aws_refuses_is_parked_the_stream_goes_on_and_a_replay_publishes_it_once(
     aws: Aws,
