@@ -47,11 +47,7 @@ impl AppointmentType {
         if !(5..=480).contains(&self.duration_minutes) {
             out.push(("durationMinutes", "must be 5 to 480"));
         }
-        let cents = self.consultation_fee * 100.0;
-        if !(self.consultation_fee.is_finite()
-            && (0.0..=100_000.0).contains(&self.consultation_fee)
-            && (cents - cents.round()).abs() < 1e-6)
-        {
+        if !super::money::is_amount(self.consultation_fee, 100_000.0) {
             out.push((
                 "consultationFee",
                 "must be 0 to 100000 with at most two decimals",

@@ -10,6 +10,7 @@ pub mod fhir;
 pub mod ical;
 pub mod ids;
 pub mod lifecycle;
+pub mod money;
 pub mod reminders;
 #[cfg(feature = "openapi")]
 pub mod schema;

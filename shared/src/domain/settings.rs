@@ -243,7 +243,7 @@ impl Settings {
 
 /// A fee: finite, 0 to [`MAX_FEE`], whole cents.
 fn is_amount(f: f64) -> bool {
-    f.is_finite() && (0.0..=MAX_FEE).contains(&f) && ((f * 100.0).round() - f * 100.0).abs() < 1e-6
+    super::money::is_amount(f, MAX_FEE)
 }
 
 impl Rules {

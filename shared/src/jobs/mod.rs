@@ -226,8 +226,7 @@ impl Worker {
         };
         if p.payment_id.is_empty()
             || p.payment_id.len() > 128
-            || !p.amount.is_finite()
-            || p.amount < 0.0
+            || !crate::domain::money::is_amount(p.amount, 100_000.0)
         {
             tracing::warn!(appointment_id = %p.appointment_id, "a payment answer without a valid id or amount; dropped");
             return Ok(());
