@@ -66,8 +66,9 @@ fn yes() -> bool {
 
 pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
-    let body: NewType = json_body(&req)?;
+    // Who may is known from the token alone: nothing of the body is read for anyone else.
     staff_only(&who)?;
+    let body: NewType = json_body(&req)?;
     let now = ctx.now();
     let kinds = distinct(&body.consultation_types.unwrap_or_else(all_consultations));
     let t = AppointmentType {
@@ -143,8 +144,8 @@ pub struct TypePatch {
 pub async fn update(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let id: Uuid = path_id(&req, "id")?;
-    let body: TypePatch = json_body(&req)?;
     staff_only(&who)?;
+    let body: TypePatch = json_body(&req)?;
     let mut checks = Checks::default();
     checks.check(
         body.name.is_some()

@@ -1,0 +1,100 @@
+//! EventBridge Scheduler as AWS runs it: a one-time schedule fires anywhere in the minute of its
+//! `at()` time, up to 59 s early or late (the emulator's `scheduler_early`). An offer's expiry that
+//! fires early is sent again for the time left, so no offer lapses before its end; one that fires late
+//! lapses it then. This test changes the emulator's faults while it runs, so it has its own binary.
+
+use clinic_tests::{ok, Aws, TestApp};
+use shared::api::Clock;
+use shared::domain::waitlist::EntryStatus;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_offer_expiry_fired_anywhere_in_its_minute_never_lapses_the_offer_early() {
+    let _faults = TestApp::faults_lock().await;
+    let app = TestApp::spawn_configured(
+        Aws::Faithful,
+        Clock::System,
+        &[
+            ("OfferTtlSeconds", "5"),
+            ("ReminderMinimumLeadSeconds", "1"),
+        ],
+    )
+    .await;
+    app.set_faults("scheduler_early=1").await;
+    let provider = app.provider().await;
+    let slot = app.slot(&provider, 30, 1).await;
+    let first = app.patient().await;
+    let booked = app.book(&first, &slot).await;
+    ok(&booked, 201);
+    let start = app.stored_slot(&slot).await.start_time;
+    let date = start.timestamp().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let waiting = app.patient().await;
+    let id = app
+        .wait_for_seat(&waiting, &provider, &date.to_string())
+        .await
+        .id
+        .to_string();
+    ok(&app.cancel(&first, &booked.id(), "moved away").await, 200);
+    let offered = app
+        .entry_when(&id, |e| e.status == EntryStatus::Offered)
+        .await;
+    let ends = offered.offer_expires_at.unwrap().timestamp();
+    // When Scheduler will fire it: somewhere in the minute of its time.
+    let name = format!("offer-{id}-1");
+    let group = app
+        .stack
+        .stack
+        .reference("ScheduleGroup", None)
+        .unwrap()
+        .clone();
+    let scheduler = aws_sdk_scheduler::Client::new(&app.inspector);
+    let mut fires = None;
+    for _ in 0..100 {
+        if let Ok(s) = scheduler
+            .get_schedule()
+            .group_name(&group)
+            .name(&name)
+            .send()
+            .await
+        {
+            fires = s
+                .schedule_expression()
+                .and_then(|e| e.strip_prefix("at(")?.strip_suffix(')').map(str::to_owned))
+                .and_then(|t| t.parse::<jiff::civil::DateTime>().ok())
+                .and_then(|t| t.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                .map(|z| z.timestamp());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let fires = fires.expect("the offer's expiry schedule");
+    // Until it lapses (at most a minute late), it never lapses before its end.
+    let mut lapsed = None;
+    for _ in 0..800 {
+        let e = app.entry_when(&id, |_| true).await;
+        if e.status != EntryStatus::Offered || e.offer_count > 1 {
+            lapsed = Some(e);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.set_faults("").await;
+    let lapsed = lapsed.expect("the offer lapsed within its minute");
+    assert!(
+        lapsed.updated_at.timestamp() >= ends - jiff::SignedDuration::from_secs(1),
+        "lapsed at {} for an end at {ends}",
+        lapsed.updated_at
+    );
+    // Fired early, the expiry was sent again for the time left: the lapse comes at the end, not a
+    // visibility timeout (60 s) after a failed delivery. Fired late, it lapses when it fires.
+    let due = fires.max(ends);
+    assert!(
+        lapsed.updated_at.timestamp() <= due + jiff::SignedDuration::from_secs(4),
+        "lapsed at {} for an end at {ends}, fired at {fires}",
+        lapsed.updated_at
+    );
+    assert_eq!(
+        app.queue_depth("JobsDeadLetterQueue").await,
+        0,
+        "nothing failed into the DLQ"
+    );
+}
