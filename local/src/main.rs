@@ -3,7 +3,15 @@
 use local::{emulator::Emulator, LocalStack, Options};
 
 #[tokio::main]
-async fn main() -> Result<(), local::Error> {
+async fn main() {
+    // What went wrong, in words (a parameter out of its range, a port taken), not as a debug dump.
+    if let Err(e) = run().await {
+        eprintln!("make dev: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), local::Error> {
     tracing_subscriber_init();
     let port = port_from("PORT", 3000)?;
     let emulator_port = port_from("EMULATOR_PORT", 0)?;

@@ -9,6 +9,9 @@
 //! - every hold is an entry's live offer, and every live offer holds its seat;
 //! - every committed change is exactly one event: one `created` or `rescheduled` per appointment, one
 //!   `cancelled` per cancelled appointment, none for anything else;
+//! - every timed job is scheduled once for what stands and for nothing else: a standing appointment's
+//!   reminders, an outstanding offer's expiry (so no reminder comes after a cancellation and no offer
+//!   outlives its entry);
 //! - every cancelled appointment that was paid (billing's answer arriving before or after the
 //!   cancellation) is asked back exactly once, and no standing one is.
 //!
@@ -338,8 +341,38 @@ async fn settle(app: &TestApp, seed: u64, round: u64) {
 }
 
 /// Every committed change is exactly one event: `Err` names the first appointment that breaks it.
+/// Every timed job is scheduled once for what still stands and for nothing else: a standing
+/// appointment has its three reminders (24h, 2h, 30m: all ahead of slots two days out), one that no
+/// longer stands none (so no reminder can come after a cancellation); an entry holding an offer has
+/// that offer's expiry, any other entry none. `Err` names the first that breaks it.
+async fn schedules_complete(app: &TestApp, now: &Seen) -> Result<(), String> {
+    let schedules: BTreeSet<String> = app.schedules().await.into_iter().collect();
+    let mut expected = BTreeSet::new();
+    for (id, a) in &now.appointments {
+        if matches!(text(a, "status"), Some("scheduled" | "confirmed")) {
+            for offset in ["24h", "2h", "30m"] {
+                expected.insert(format!("reminder-{id}-{offset}"));
+            }
+        }
+    }
+    for (id, e) in &now.entries {
+        if text(e, "status") == Some("offered") {
+            expected.insert(format!("offer-{id}-{}", number(e, "offerCount")));
+        }
+    }
+    match (
+        expected.difference(&schedules).next(),
+        schedules.difference(&expected).next(),
+    ) {
+        (None, None) => Ok(()),
+        (Some(missing), _) => Err(format!("schedule {missing} is missing")),
+        (_, Some(stray)) => Err(format!("schedule {stray} stands for nothing")),
+    }
+}
+
 async fn events_complete(app: &TestApp) -> Result<(), String> {
     let now = seen(app).await;
+    schedules_complete(app, &now).await?;
     let events = app.events().await;
     let mut counts: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
     for e in &events {
