@@ -231,21 +231,24 @@ impl TestApp {
         shared::store::Store::new(self.db.clone(), self.table.clone())
     }
 
+    /// The configuration of the stack's function that `which` picks, as its template environment gives it.
+    fn function_config(
+        &self,
+        which: impl Fn(&local::template::Function) -> bool,
+    ) -> shared::config::Config {
+        let stack = &self.stack.stack;
+        let function = stack
+            .functions
+            .iter()
+            .find(|f| which(f))
+            .expect("the template has that function");
+        stack.config_for(function).expect("its configuration")
+    }
+
     /// The worker as the stack's `WorkerFunction` is configured, on `store`: for a test that plays the
     /// worker.
     pub fn worker(&self, store: shared::store::Store) -> shared::jobs::Worker {
-        let function = self
-            .stack
-            .stack
-            .functions
-            .iter()
-            .find(|f| f.queue.is_some())
-            .expect("the template has a queue-fed worker");
-        let config = self
-            .stack
-            .stack
-            .config_for(function)
-            .expect("its configuration");
+        let config = self.function_config(|f| f.queue.is_some());
         shared::jobs::Worker {
             store,
             ..shared::jobs::Worker::from_config(&config, &self.stack.stack.sdk).expect("a worker")
@@ -353,19 +356,88 @@ impl TestApp {
 
     /// The publisher as the stack's stream function is configured: for a test that plays `publish`.
     pub fn publisher(&self) -> shared::stream::Publisher {
-        let function = self
-            .stack
-            .stack
-            .functions
-            .iter()
-            .find(|f| f.stream.is_some())
-            .expect("the template has a stream-fed function");
-        let config = self
-            .stack
-            .stack
-            .config_for(function)
-            .expect("its configuration");
+        let config = self.function_config(|f| f.stream.is_some());
         shared::stream::Publisher::from_config(&config, &self.stack.stack.sdk).expect("a publisher")
+    }
+
+    /// The events on the bus so far about one appointment (`detail.appointmentId`).
+    pub async fn events_about(&self, appointment: &str) -> Vec<Value> {
+        self.events()
+            .await
+            .into_iter()
+            .filter(|e| e["detail"]["appointmentId"] == appointment)
+            .collect()
+    }
+
+    /// A one-seat slot of `provider` `hours` ahead, booked and then cancelled by one patient while
+    /// another waited for that day: the waiting entry once it holds the offer of the freed seat, and the
+    /// slot's id.
+    pub async fn a_held_offer(
+        &self,
+        provider: &Actor,
+        hours: i64,
+    ) -> (shared::domain::waitlist::Entry, String) {
+        let slot = self.slot(provider, hours, 1).await;
+        let first = self.patient().await;
+        let booked = self.book(&first, &slot).await;
+        ok(&booked, 201);
+        let start = self.stored_slot(&slot).await.start_time;
+        let date = start.timestamp().to_zoned(jiff::tz::TimeZone::UTC).date();
+        let waiting = self.patient().await;
+        let entry = self
+            .wait_for_seat(&waiting, provider, &date.to_string())
+            .await;
+        ok(&self.cancel(&first, &booked.id(), "moved away").await, 200);
+        let offered = self
+            .entry_when(&entry.id.to_string(), |e| {
+                e.status == shared::domain::waitlist::EntryStatus::Offered
+            })
+            .await;
+        (offered, slot)
+    }
+
+    /// The stack's schedule group.
+    pub fn schedule_group(&self) -> String {
+        self.stack
+            .stack
+            .reference("ScheduleGroup", None)
+            .expect("the template has a schedule group")
+            .clone()
+    }
+
+    /// When the schedule `name` fires (its `at()`), once it exists; `None` when it is not seen within
+    /// 2 s (never made, or made and fired already).
+    pub async fn schedule_fires_at(&self, name: &str) -> Option<jiff::Timestamp> {
+        let scheduler = aws_sdk_scheduler::Client::new(&self.inspector);
+        for _ in 0..100 {
+            if let Ok(s) = scheduler
+                .get_schedule()
+                .group_name(self.schedule_group())
+                .name(name)
+                .send()
+                .await
+            {
+                return s
+                    .schedule_expression()
+                    .and_then(|e| e.strip_prefix("at(")?.strip_suffix(')'))
+                    .and_then(|t| t.parse::<jiff::civil::DateTime>().ok())
+                    .and_then(|t| t.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                    .map(|z| z.timestamp());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// Deletes the schedule `name`, as if it were lost; whether it was there to delete.
+    pub async fn lose_schedule(&self, name: &str) -> bool {
+        aws_sdk_scheduler::Client::new(&self.inspector)
+            .delete_schedule()
+            .group_name(self.schedule_group())
+            .name(name)
+            .send()
+            .await
+            .is_ok()
     }
 
     /// The store as the service's functions reach it (with the emulator's faults, when it injects them):
@@ -805,17 +877,12 @@ impl TestApp {
     /// template's own, such as the sweeper's rate schedule).
     pub async fn schedules(&self) -> Vec<String> {
         let stack = &self.stack.stack;
+        let group = self.schedule_group();
         let own: Vec<&String> = stack
             .template
             .of_kind("AWS::Scheduler::Schedule")
             .filter_map(|(id, _)| stack.reference(id, None))
             .collect();
-        let group = self
-            .stack
-            .stack
-            .reference("ScheduleGroup", None)
-            .expect("the template has a schedule group")
-            .clone();
         aws_sdk_scheduler::Client::new(&self.inspector)
             .list_schedules()
             .group_name(group)

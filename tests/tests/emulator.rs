@@ -376,12 +376,7 @@ async fn create_schedule(
 async fn the_emulator_moves_schedules_within_their_minute_and_fails_scheduler_calls_on_request() {
     let _faults = TestApp::faults_lock().await;
     let app = TestApp::spawn().await;
-    let group = app
-        .stack
-        .stack
-        .reference("ScheduleGroup", None)
-        .unwrap()
-        .clone();
+    let group = app.schedule_group();
     let inspector = aws_sdk_scheduler::Client::new(&app.inspector);
 
     app.set_faults("scheduler_early=1").await;

@@ -1036,37 +1036,14 @@ async fn an_offer_whose_expiry_is_lost_is_lapsed_by_the_sweeper_which_otherwise_
     };
     assert_eq!(sweep().await, 0, "nothing is outstanding");
     let provider = app.provider().await;
-    let (first, slot, appointment) = booked(&app, &provider, 30).await;
-    let waiting = app.patient().await;
-    let id = app
-        .wait_for_seat(&waiting, &provider, &date_of(&app, &slot).await)
-        .await
-        .id;
-    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
-    let offered = app
-        .entry_when(&id.to_string(), |e| e.status == EntryStatus::Offered)
-        .await;
+    let (offered, _) = app.a_held_offer(&provider, 30).await;
+    let id = offered.id;
     // Its expiry schedule is lost (deleted here; on AWS, any way a timed job can go missing).
     let name = format!("offer-{id}-1");
-    for _ in 0..100 {
-        if app.schedules().await.contains(&name) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let group = app
-        .stack
-        .stack
-        .reference("ScheduleGroup", None)
-        .unwrap()
-        .clone();
-    aws_sdk_scheduler::Client::new(&app.inspector)
-        .delete_schedule()
-        .group_name(group)
-        .name(&name)
-        .send()
-        .await
-        .expect("the schedule existed and had not fired yet");
+    assert!(
+        app.schedule_fires_at(&name).await.is_some() && app.lose_schedule(&name).await,
+        "the schedule existed and had not fired yet"
+    );
     assert_eq!(sweep().await, 0, "not overdue before its end");
 
     let ends = offered.offer_expires_at.unwrap().timestamp();
@@ -1095,16 +1072,8 @@ async fn an_offer_expiry_that_comes_early_is_sent_again_and_lapses_the_offer_on_
     let app =
         Arc::new(TestApp::spawn_configured(aws, Clock::System, &[("OfferTtlSeconds", "6")]).await);
     let provider = app.provider().await;
-    let (first, slot, appointment) = booked(&app, &provider, 30).await;
-    let waiting = app.patient().await;
-    let id = app
-        .wait_for_seat(&waiting, &provider, &date_of(&app, &slot).await)
-        .await
-        .id;
-    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
-    let offered = app
-        .entry_when(&id.to_string(), |e| e.status == EntryStatus::Offered)
-        .await;
+    let (offered, _) = app.a_held_offer(&provider, 30).await;
+    let id = offered.id;
     let ends = offered.offer_expires_at.expect("an offer has an end");
 
     let early = shared::jobs::Job::OfferExpired {

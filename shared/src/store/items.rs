@@ -248,6 +248,14 @@ impl Fee {
     }
 }
 
+/// A conditional update of an appointment, answered.
+enum Refusal {
+    Made,
+    NoSuchAppointment,
+    /// Its condition failed on the appointment as it was.
+    By(Box<Appointment>),
+}
+
 /// What became of billing's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaymentRecorded {
@@ -274,7 +282,6 @@ impl Store {
         amount: f64,
         at: UtcTime,
     ) -> Result<PaymentRecorded, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
         let update = self
             .db
@@ -314,32 +321,45 @@ impl Store {
                      AND attribute_not_exists(refundedAt)",
                 ),
         };
-        match super::retry::answered("record payment", || update.clone().send()).await? {
-            Ok(_) => Ok(PaymentRecorded::Recorded),
+        let a = match self.refused_by(update, "record payment").await? {
+            Refusal::Made => return Ok(PaymentRecorded::Recorded),
+            Refusal::NoSuchAppointment => return Ok(PaymentRecorded::UnknownAppointment),
+            Refusal::By(a) => *a,
+        };
+        let ours = a.payment_id.as_deref() == Some(payment_id);
+        Ok(if a.consultation_fee != Some(amount) {
+            PaymentRecorded::AmountMismatch
+        } else if what == Billed::Paid && ours && a.refunded_at.is_some() {
+            if a.paid_at.is_some() {
+                PaymentRecorded::AlreadyRecorded
+            } else {
+                self.paid_after_refund(appointment, payment_id, at).await?
+            }
+        } else if ours
+            && (a.is_paid == (what == Billed::Paid))
+            && (what == Billed::Paid || a.refunded_at.is_some())
+        {
+            PaymentRecorded::AlreadyRecorded
+        } else {
+            PaymentRecorded::Conflicting
+        })
+    }
+
+    /// Sends a conditional update of an appointment (asking for `ALL_OLD` on a failed condition) and
+    /// reads its answer: made, refused by the appointment as it was, or refused for want of one.
+    async fn refused_by(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        what: &'static str,
+    ) -> Result<Refusal, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        match super::retry::answered(what, || update.clone().send()).await? {
+            Ok(_) => Ok(Refusal::Made),
             Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(f) => {
-                    let Some(old) = f.item else {
-                        return Ok(PaymentRecorded::UnknownAppointment);
-                    };
-                    let a: Appointment = super::from_item(old)?;
-                    let ours = a.payment_id.as_deref() == Some(payment_id);
-                    Ok(if a.consultation_fee != Some(amount) {
-                        PaymentRecorded::AmountMismatch
-                    } else if what == Billed::Paid && ours && a.refunded_at.is_some() {
-                        if a.paid_at.is_some() {
-                            PaymentRecorded::AlreadyRecorded
-                        } else {
-                            self.paid_after_refund(appointment, payment_id, at).await?
-                        }
-                    } else if ours
-                        && (a.is_paid == (what == Billed::Paid))
-                        && (what == Billed::Paid || a.refunded_at.is_some())
-                    {
-                        PaymentRecorded::AlreadyRecorded
-                    } else {
-                        PaymentRecorded::Conflicting
-                    })
-                }
+                UpdateItemError::ConditionalCheckFailedException(f) => match f.item {
+                    None => Ok(Refusal::NoSuchAppointment),
+                    Some(old) => Ok(Refusal::By(Box::new(super::from_item(old)?))),
+                },
                 other => Err(StoreError::service(other)),
             },
             Err(e) => Err(e.into()),
@@ -357,7 +377,6 @@ impl Store {
         amount: f64,
         at: UtcTime,
     ) -> Result<PaymentRecorded, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
         let (attribute, term) = fee.names();
         let owed = match fee {
@@ -394,40 +413,29 @@ impl Store {
                 .expression_attribute_values(":t", AttributeValue::Bool(true)),
             Fee::NoShow => update.expression_attribute_values(":no_show", s("no_show")),
         };
-        match super::retry::answered("record a fee's payment", || update.clone().send()).await? {
-            Ok(_) => Ok(PaymentRecorded::Recorded),
-            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(f) => {
-                    let Some(old) = f.item else {
-                        return Ok(PaymentRecorded::UnknownAppointment);
-                    };
-                    let a: Appointment = super::from_item(old)?;
-                    let (recorded, owed) = match fee {
-                        Fee::LateCancellation => (
-                            a.late_cancellation_fee_payment,
-                            a.status == AppointmentStatus::Cancelled
-                                && a.late_cancellation == Some(true),
-                        ),
-                        Fee::NoShow => {
-                            (a.no_show_fee_payment, a.status == AppointmentStatus::NoShow)
-                        }
-                    };
-                    let due = a.terms.as_ref().map(|t| match fee {
-                        Fee::LateCancellation => t.late_cancellation_fee,
-                        Fee::NoShow => t.no_show_fee,
-                    });
-                    Ok(match recorded {
-                        Some(p) if p.payment_id == payment_id => PaymentRecorded::AlreadyRecorded,
-                        Some(_) => PaymentRecorded::Conflicting,
-                        None if !owed => PaymentRecorded::NotOwed,
-                        None if due != Some(amount) => PaymentRecorded::AmountMismatch,
-                        None => PaymentRecorded::Conflicting,
-                    })
-                }
-                other => Err(StoreError::service(other)),
-            },
-            Err(e) => Err(e.into()),
-        }
+        let a = match self.refused_by(update, "record a fee's payment").await? {
+            Refusal::Made => return Ok(PaymentRecorded::Recorded),
+            Refusal::NoSuchAppointment => return Ok(PaymentRecorded::UnknownAppointment),
+            Refusal::By(a) => *a,
+        };
+        let (recorded, owed) = match fee {
+            Fee::LateCancellation => (
+                a.late_cancellation_fee_payment,
+                a.status == AppointmentStatus::Cancelled && a.late_cancellation == Some(true),
+            ),
+            Fee::NoShow => (a.no_show_fee_payment, a.status == AppointmentStatus::NoShow),
+        };
+        let due = a.terms.as_ref().map(|t| match fee {
+            Fee::LateCancellation => t.late_cancellation_fee,
+            Fee::NoShow => t.no_show_fee,
+        });
+        Ok(match recorded {
+            Some(p) if p.payment_id == payment_id => PaymentRecorded::AlreadyRecorded,
+            Some(_) => PaymentRecorded::Conflicting,
+            None if !owed => PaymentRecorded::NotOwed,
+            None if due != Some(amount) => PaymentRecorded::AmountMismatch,
+            None => PaymentRecorded::Conflicting,
+        })
     }
 
     /// The payment of a refund that came first: only when it was paid.
