@@ -279,15 +279,19 @@ impl TestApp {
         LOCK.lock().await
     }
 
-    /// The messages of one of the stack's queues (by logical id), received without being taken: they
-    /// stay on the queue, visible at once.
-    pub async fn peek_queue(&self, logical_id: &str) -> Vec<Value> {
-        let url = self
-            .stack
+    /// The URL of one of the stack's queues, by its logical id in template.yaml.
+    pub fn queue_url(&self, logical_id: &str) -> String {
+        self.stack
             .stack
             .reference(logical_id, None)
             .cloned()
-            .unwrap_or_else(|| panic!("no queue {logical_id}"));
+            .unwrap_or_else(|| panic!("no queue {logical_id}"))
+    }
+
+    /// The messages of one of the stack's queues (by logical id), received without being taken: they
+    /// stay on the queue, visible at once.
+    pub async fn peek_queue(&self, logical_id: &str) -> Vec<Value> {
+        let url = self.queue_url(logical_id);
         let out = aws_sdk_sqs::Client::new(&self.inspector)
             .receive_message()
             .queue_url(&url)
@@ -307,12 +311,7 @@ impl TestApp {
     /// in the emulator).
     pub async fn queue_depth(&self, logical_id: &str) -> u64 {
         use aws_sdk_sqs::types::QueueAttributeName as A;
-        let url = self
-            .stack
-            .stack
-            .reference(logical_id, None)
-            .cloned()
-            .unwrap_or_else(|| panic!("no queue {logical_id}"));
+        let url = self.queue_url(logical_id);
         let attributes = aws_sdk_sqs::Client::new(&self.inspector)
             .get_queue_attributes()
             .queue_url(&url)
@@ -765,12 +764,7 @@ impl TestApp {
     /// Messages that arrived on one of the stack's queues (by logical id in template.yaml), read and
     /// deleted; waits up to 20 s for at least one.
     pub async fn drain_queue(&self, logical_id: &str) -> Vec<Value> {
-        let url = self
-            .stack
-            .stack
-            .reference(logical_id, None)
-            .cloned()
-            .unwrap_or_else(|| panic!("no queue {logical_id}"));
+        let url = self.queue_url(logical_id);
         let sqs = aws_sdk_sqs::Client::new(&self.inspector);
         for _ in 0..200 {
             let out = sqs

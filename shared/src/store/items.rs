@@ -283,44 +283,31 @@ impl Store {
         at: UtcTime,
     ) -> Result<PaymentRecorded, StoreError> {
         use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-        let update = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::appointment(appointment))))
+        // Billing's answers arrive unordered (a standard queue): a refund may come before its payment.
+        // It is kept (the payment id, `refundedAt`), and the payment that follows only adds `paidAt`,
+        // so the pair ends as it does in order: not paid, paid and refunded at their times.
+        let (set, paid) = match what {
+            Billed::Paid => (
+                "isPaid = :t, paymentId = :pid, paidAt = :at",
+                "isPaid = :f AND ",
+            ),
+            Billed::Refunded => ("isPaid = :f, paymentId = :pid, refundedAt = :at", ""),
+        };
+        let mut update = self
+            .appointment_update(appointment, set)
+            .condition_expression(format!(
+                "attribute_exists(PK) AND consultationFee = :amount AND {paid}\
+                 (attribute_not_exists(paymentId) OR paymentId = :pid) \
+                 AND attribute_not_exists(refundedAt)"
+            ))
             .expression_attribute_values(":pid", s(payment_id))
             .expression_attribute_values(":amount", n(amount))
             .expression_attribute_values(":at", s(at.to_string()))
             .expression_attribute_values(":f", AttributeValue::Bool(false))
-            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
-            .expression_attribute_values(super::version_step().0, super::version_step().1)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        // Billing's answers arrive unordered (a standard queue): a refund may come before its payment.
-        // It is kept (the payment id, `refundedAt`), and the payment that follows only adds `paidAt`,
-        // so the pair ends as it does in order: not paid, paid and refunded at their times.
-        let update = match what {
-            Billed::Paid => update
-                .expression_attribute_values(":t", AttributeValue::Bool(true))
-                .update_expression(format!(
-                    "SET isPaid = :t, paymentId = :pid, paidAt = :at{}",
-                    super::NEXT_VERSION
-                ))
-                .condition_expression(
-                    "attribute_exists(PK) AND consultationFee = :amount AND isPaid = :f \
-                     AND (attribute_not_exists(paymentId) OR paymentId = :pid) \
-                     AND attribute_not_exists(refundedAt)",
-                ),
-            Billed::Refunded => update
-                .update_expression(format!(
-                    "SET isPaid = :f, paymentId = :pid, refundedAt = :at{}",
-                    super::NEXT_VERSION
-                ))
-                .condition_expression(
-                    "attribute_exists(PK) AND consultationFee = :amount \
-                     AND (attribute_not_exists(paymentId) OR paymentId = :pid) \
-                     AND attribute_not_exists(refundedAt)",
-                ),
-        };
+        if what == Billed::Paid {
+            update = update.expression_attribute_values(":t", AttributeValue::Bool(true));
+        }
         let a = match self.refused_by(update, "record payment").await? {
             Refusal::Made => return Ok(PaymentRecorded::Recorded),
             Refusal::NoSuchAppointment => return Ok(PaymentRecorded::UnknownAppointment),
@@ -343,6 +330,21 @@ impl Store {
         } else {
             PaymentRecorded::Conflicting
         })
+    }
+
+    /// An update of an appointment that sets `set` and raises its version, as every write of one does.
+    fn appointment_update(
+        &self,
+        appointment: AppointmentId,
+        set: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::appointment(appointment))))
+            .update_expression(format!("SET {set}{}", super::NEXT_VERSION))
+            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
+            .expression_attribute_values(super::version_step().0, super::version_step().1)
     }
 
     /// Sends a conditional update of an appointment (asking for `ALL_OLD` on a failed condition) and
@@ -384,13 +386,7 @@ impl Store {
             Fee::NoShow => "#status = :no_show",
         };
         let mut update = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::appointment(appointment))))
-            .update_expression(format!("SET #paid = :payment{}", super::NEXT_VERSION))
-            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
-            .expression_attribute_values(super::version_step().0, super::version_step().1)
+            .appointment_update(appointment, "#paid = :payment")
             .condition_expression(format!(
                 "attribute_exists(PK) AND attribute_not_exists(#paid) AND terms.#term = :amount AND {owed}"
             ))
@@ -446,13 +442,7 @@ impl Store {
         at: UtcTime,
     ) -> Result<PaymentRecorded, StoreError> {
         let update = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::appointment(appointment))))
-            .update_expression(format!("SET paidAt = :at{}", super::NEXT_VERSION))
-            .expression_attribute_names(super::VERSION_NAME.0, super::VERSION_NAME.1)
-            .expression_attribute_values(super::version_step().0, super::version_step().1)
+            .appointment_update(appointment, "paidAt = :at")
             .condition_expression(
                 "paymentId = :pid AND attribute_exists(refundedAt) AND attribute_not_exists(paidAt)",
             )
