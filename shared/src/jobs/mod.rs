@@ -281,7 +281,8 @@ impl Worker {
         let overdue = self.store.overdue_offers(now, SWEEP_BATCH).await?;
         let mut lapsed = 0;
         for (entry_id, offer_count) in overdue {
-            if let Lapse::Ended(entry) = self
+            // Only a lapse made now counts: the index may still show an offer its expiry just ended.
+            if let Lapse::Lapsed(entry) = self
                 .store
                 .lapse_offer(entry_id, offer_count, self.max_offers, now)
                 .await?
@@ -327,7 +328,7 @@ impl Worker {
                         tracing::warn!(%entry_id, "an offer expiry for an entry that does not exist; dropped");
                         Ok(())
                     }
-                    Lapse::Ended(entry) => {
+                    Lapse::Ended(entry) | Lapse::Lapsed(entry) => {
                         tracing::info!(%entry_id, offer_count, status = entry.status.as_str(), "offer expiry handled");
                         Ok(())
                     }

@@ -75,8 +75,10 @@ pub enum Lapse {
     /// The offer still stands until `ends`: the expiry came early (Scheduler fires anywhere in the
     /// minute of its time).
     Early { ends: UtcTime },
-    /// The offer had ended (answered, cancelled, lapsed before) or lapses now: the entry as it is.
+    /// The offer had ended before (answered, cancelled, lapsed): the entry as it is.
     Ended(Box<Entry>),
+    /// The offer lapsed now: the entry as it became.
+    Lapsed(Box<Entry>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -669,7 +671,7 @@ impl Store {
                     .end_once(entry, Ending::Lapse { max_offers }, now)
                     .await?
                 {
-                    Attempt::Done(e) => Attempt::Done(Lapse::Ended(Box::new(e))),
+                    Attempt::Done(e) => Attempt::Done(Lapse::Lapsed(Box::new(e))),
                     Attempt::Again => Attempt::Again,
                 },
             )
