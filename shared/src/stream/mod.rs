@@ -172,8 +172,8 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
     match (record.event_name.as_str(), old, new) {
         ("INSERT", _, Some(new)) => match new.rescheduled_from {
             Some(from) => {
-                let mut e = event("appointment.rescheduled", &new);
-                e.detail()["previousAppointmentId"] = json!(from);
+                let e = event("appointment.rescheduled", &new)
+                    .with("previousAppointmentId", json!(from));
                 out.push(e);
             }
             None => out.push(event("appointment.created", &new)),
@@ -181,18 +181,17 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
         ("MODIFY", Some(old), Some(new))
             if old.status != new.status && new.status != AppointmentStatus::Rescheduled =>
         {
-            let mut e = event(status_event(new.status), &new);
-            match new.status {
-                AppointmentStatus::Cancelled => {
-                    e.detail()["lateCancellation"] = new.late_cancellation.unwrap_or(false).into();
-                }
-                AppointmentStatus::InProgress => {
-                    e.detail()["videoRoomId"] = json!(new.video_room_id);
-                    e.detail()["videoRoomUrl"] = json!(new.video_room_url);
-                }
-                _ => {}
-            }
-            out.push(e);
+            let e = event(status_event(new.status), &new);
+            out.push(match new.status {
+                AppointmentStatus::Cancelled => e.with(
+                    "lateCancellation",
+                    new.late_cancellation.unwrap_or(false).into(),
+                ),
+                AppointmentStatus::InProgress => e
+                    .with("videoRoomId", json!(new.video_room_id))
+                    .with("videoRoomUrl", json!(new.video_room_url)),
+                _ => e,
+            });
             if new.status == AppointmentStatus::Cancelled {
                 out.push(seat_freed(record, &new));
                 if new.is_paid {
@@ -204,18 +203,17 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
                     out.push(payment(record, "payment.requested", &new));
                 }
                 if new.follow_up_required {
-                    let mut e = event("appointment.follow_up_requested", &new);
-                    e.detail()["followUpDate"] = json!(new.follow_up_date);
-                    out.push(e);
+                    out.push(
+                        event("appointment.follow_up_requested", &new)
+                            .with("followUpDate", json!(new.follow_up_date)),
+                    );
                 }
             }
         }
         ("MODIFY", Some(old), Some(new)) => {
             let changed = changed_fields(&old, &new);
             if !changed.is_empty() {
-                let mut e = event("appointment.updated", &new);
-                e.detail()["changedFields"] = changed.into();
-                out.push(e);
+                out.push(event("appointment.updated", &new).with("changedFields", changed.into()));
             }
             // A reschedule gives the old seat back, like a cancellation.
             if old.status != new.status && new.status == AppointmentStatus::Rescheduled {
@@ -525,9 +523,9 @@ pub fn fee_requests(record: &EventRecord, fees: &Fees) -> Result<Vec<Effect>, Pu
     if amount <= 0.0 {
         return Ok(vec![]);
     }
-    let mut e = payment(record, detail_type, &new);
-    e.detail()["amount"] = json!(amount);
-    Ok(vec![e])
+    Ok(vec![
+        payment(record, detail_type, &new).with("amount", json!(amount))
+    ])
 }
 
 fn seat_freed(record: &EventRecord, a: &Appointment) -> Effect {
@@ -558,12 +556,12 @@ fn payment(record: &EventRecord, detail_type: &'static str, a: &Appointment) -> 
 }
 
 impl Effect {
-    /// The detail of an event (a job has none; writing to it is a bug caught by the unit tests).
-    fn detail(&mut self) -> &mut Value {
-        match self {
-            Effect::Event { detail, .. } => detail,
-            Effect::Job(_) => panic!("a job has no event detail"),
+    /// The event with one more field in its detail. A job has no detail: it is returned as it is.
+    fn with(mut self, field: &str, value: Value) -> Effect {
+        if let Effect::Event { detail, .. } = &mut self {
+            detail[field] = value;
         }
+        self
     }
 }
 
