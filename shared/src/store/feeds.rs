@@ -166,13 +166,7 @@ impl Store {
         );
         writes.add(W::Count, TransactWriteItem::builder().update(count).build());
         let refused =
-            super::retry::retrying("create feed", || {
-                let writes = writes.clone();
-                async move {
-                    Ok::<_, StoreError>(super::retry::Attempt::Done(self.commit(writes).await?))
-                }
-            })
-            .await?;
+            super::retry::patiently("create feed", || self.commit(writes.clone())).await?;
         match refused {
             None => Ok(()),
             Some(r) if r.has(W::Count) => Err(FeedError::TooMany),
@@ -277,13 +271,7 @@ impl Store {
             writes.push(TransactWriteItem::builder().update(count).build());
         }
         let refused =
-            super::retry::retrying("revoke feed", || {
-                let writes = writes.clone();
-                async move {
-                    Ok::<_, StoreError>(super::retry::Attempt::Done(self.transact(writes).await?))
-                }
-            })
-            .await?;
+            super::retry::patiently("revoke feed", || self.transact(writes.clone())).await?;
         if refused.is_some() {
             // Revoked meanwhile by another request: as it is now.
             return self.get(&feed.key()).await?.map(from_item).transpose();

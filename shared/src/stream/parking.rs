@@ -17,10 +17,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::publisher::MARGIN;
+use super::publisher::{settled, MARGIN};
 use super::{sdk_failure, PublishError, Publisher};
 use crate::store::keys::{self, Key};
-use crate::store::retry::Backoff;
 
 /// How long a parked record is kept: the parking queue's retention (14 days, SQS's most).
 const KEPT_SECONDS: i64 = 14 * 24 * 3600;
@@ -84,27 +83,23 @@ impl Publisher {
             keys::EXPIRES_AT.into(),
             AttributeValue::N((now.as_second() + KEPT_SECONDS).to_string()),
         );
-        let mut backoff = Backoff::new("park record");
-        loop {
-            match self
-                .db
+        // Whatever refuses it, the record must not be lost: every failure is retried, then stops the
+        // batch.
+        settled("park record", || async {
+            self.db
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item.clone()))
                 .send()
                 .await
-            {
-                Ok(_) => break,
-                Err(e) => {
-                    let e = sdk_failure("DynamoDB PutItem (parked record)", e);
-                    tracing::warn!(error = %e, "parking a record failed");
-                    backoff
-                        .pause()
-                        .await
-                        .map_err(|_| PublishError::Transient(e.to_string()))?;
-                }
-            }
-        }
+                .map(|_| ())
+                .map_err(|e| {
+                    PublishError::Transient(
+                        sdk_failure("DynamoDB PutItem (parked record)", e).to_string(),
+                    )
+                })
+        })
+        .await?;
         let parked = Parked {
             event_id: record.event_id.clone(),
             event_name: record.event_name.clone(),

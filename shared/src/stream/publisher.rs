@@ -289,44 +289,34 @@ impl Publisher {
     /// one that is gone are successes: a redelivered record changes nothing twice
     /// (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html).
     async fn schedule(&self, change: &ScheduleChange) -> Result<(), PublishError> {
-        let mut backoff = Backoff::new("schedule");
-        loop {
-            let outcome = match change {
-                ScheduleChange::Delay { job, seconds } => {
-                    return self.send_job_after(job, *seconds).await
-                }
-                ScheduleChange::Create { name, at, job } => {
-                    self.create_schedule(name, *at, job).await
-                }
-                ScheduleChange::Delete { name } => match self
-                    .scheduler
-                    .delete_schedule()
-                    .name(name)
-                    .group_name(&self.schedules.group)
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_resource_not_found_exception()) =>
-                    {
-                        Ok(())
-                    }
-                    Err(e) => Err(sdk_failure("Scheduler DeleteSchedule", e)),
-                },
-            };
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(PublishError::Transient(e)) => {
-                    tracing::warn!(error = %e, "schedule change failed; retrying");
-                    backoff
-                        .pause()
-                        .await
-                        .map_err(|_| PublishError::Transient(e))?;
-                }
-                Err(permanent) => return Err(permanent),
+        match change {
+            ScheduleChange::Delay { job, seconds } => self.send_job_after(job, *seconds).await,
+            ScheduleChange::Create { name, at, job } => {
+                settled("create schedule", || self.create_schedule(name, *at, job)).await
             }
+            ScheduleChange::Delete { name } => {
+                settled("delete schedule", || self.delete_schedule(name)).await
+            }
+        }
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<(), PublishError> {
+        match self
+            .scheduler
+            .delete_schedule()
+            .name(name)
+            .group_name(&self.schedules.group)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_failure("Scheduler DeleteSchedule", e)),
         }
     }
 
@@ -397,29 +387,42 @@ impl Publisher {
         body: String,
         delay: i32,
     ) -> Result<(), PublishError> {
-        let mut backoff = Backoff::new("send message");
-        loop {
-            match self
-                .sqs
+        settled("send message", || async {
+            self.sqs
                 .send_message()
                 .queue_url(queue_url)
                 .message_body(&body)
                 .delay_seconds(delay)
                 .send()
                 .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) => match sdk_failure("SQS SendMessage", e) {
-                    PublishError::Transient(e) => {
-                        tracing::warn!(error = %e, "SendMessage failed; resending");
-                        backoff
-                            .pause()
-                            .await
-                            .map_err(|_| PublishError::Transient(e))?;
-                    }
-                    permanent => return Err(permanent),
-                },
+                .map(|_| ())
+                .map_err(|e| sdk_failure("SQS SendMessage", e))
+        })
+        .await
+    }
+}
+
+/// Runs `attempt` until it succeeds or fails for good, pausing between transient failures within the
+/// retry budget (then the last transient failure is the answer): the one loop of publish's requests.
+pub(super) async fn settled<T, F, Fut>(
+    what: &'static str,
+    mut attempt: F,
+) -> Result<T, PublishError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, PublishError>>,
+{
+    let mut backoff = Backoff::new(what);
+    loop {
+        match attempt().await {
+            Err(PublishError::Transient(e)) => {
+                tracing::warn!(what, error = %e, "failed; retrying");
+                backoff
+                    .pause()
+                    .await
+                    .map_err(|_| PublishError::Transient(e))?;
             }
+            answer => return answer,
         }
     }
 }
