@@ -3,6 +3,7 @@
 //! the stream and queue pollers; `make dev` runs it on 127.0.0.1:3000 and the tests on a free port.
 
 pub mod client;
+pub mod cors;
 pub mod counter;
 pub mod emulator;
 pub mod server;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use shared::api::Clock;
+use shared::domain::Clock;
 
 pub use stack::Error;
 

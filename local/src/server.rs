@@ -26,9 +26,19 @@ pub struct Server {
     routes: Vec<(Route, String, Endpoint, Ctx, Duration)>,
     /// The stream's function and its `Timeout`, for `POST /_local/replay-parked`.
     publisher: Option<(shared::stream::Publisher, Duration)>,
+    /// The HTTP API's `CorsConfiguration`, if it allows cross-origin calls.
+    cors: Option<crate::cors::Cors>,
 }
 
 type Reply = hyper::Response<Full<Bytes>>;
+
+fn add_headers(answer: &mut Reply, headers: Vec<(&'static str, String)>) {
+    for (name, value) in headers {
+        if let Ok(v) = http::HeaderValue::try_from(value) {
+            answer.headers_mut().insert(name, v);
+        }
+    }
+}
 
 fn respond(status: u16, content_type: &str, body: String) -> Reply {
     hyper::Response::builder()
@@ -286,7 +296,7 @@ impl Server {
     pub fn new(
         stack: Arc<Stack>,
         api_db: aws_sdk_dynamodb::Client,
-        clock: api::Clock,
+        clock: shared::domain::Clock,
     ) -> Result<Server, crate::stack::Error> {
         let mut routes = vec![];
         let mut roles_claim = "cognito:groups".to_owned();
@@ -320,8 +330,10 @@ impl Server {
         }
         // Literal segments win over parameters, as in API Gateway (`/slots/available` before `/slots/{id}`).
         routes.sort_by_key(|(r, ..)| r.path.matches('{').count());
+        let cors = stack.template.cors()?;
         Ok(Server {
             publisher,
+            cors,
             stack,
             keys: Keys::random(),
             roles_claim,
@@ -354,7 +366,34 @@ impl Server {
         }
     }
 
+    /// API Gateway's CORS around the routes: preflights answered here, answers to allowed origins
+    /// given the configured headers (`crate::cors`).
     async fn handle(&self, req: hyper::Request<Incoming>) -> Reply {
+        let Some(cors) = &self.cors else {
+            return self.route(req).await;
+        };
+        let headers = req.headers().clone();
+        if crate::cors::Cors::is_preflight(req.method(), &headers) {
+            let mut answer = hyper::Response::new(Full::new(Bytes::new()));
+            *answer.status_mut() = http::StatusCode::NO_CONTENT;
+            add_headers(&mut answer, cors.preflight(&headers));
+            return answer;
+        }
+        let mut answer = self.route(req).await;
+        let theirs: Vec<http::HeaderName> = answer
+            .headers()
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in theirs {
+            answer.headers_mut().remove(name);
+        }
+        add_headers(&mut answer, cors.response(&headers));
+        answer
+    }
+
+    async fn route(&self, req: hyper::Request<Incoming>) -> Reply {
         let (parts, body) = req.into_parts();
         if let Some(refused) = too_large(&parts) {
             return refused;

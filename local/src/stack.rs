@@ -33,6 +33,10 @@ pub struct Stack {
     pub tap_queue_url: String,
     /// Every event delivered on the bus so far, oldest first.
     pub events: Arc<Mutex<Vec<Value>>>,
+    /// The value of each Secrets Manager secret the template generates, by its `!Ref` (the emulator
+    /// has no Secrets Manager: a dynamic reference to one resolves here, as CloudFormation resolves
+    /// it at deploy).
+    secrets: HashMap<String, String>,
 }
 
 fn yaml_str<'a>(v: &'a Yaml, key: &str) -> Result<&'a str, Error> {
@@ -70,6 +74,7 @@ impl Stack {
             refs: HashMap::new(),
             tap_queue_url: String::new(),
             events: Arc::new(Mutex::new(vec![])),
+            secrets: HashMap::new(),
         };
         stack
             .refs
@@ -102,6 +107,16 @@ impl Stack {
                 "AWS::Serverless::HttpApi" => {
                     stack.refs.insert((id, None), "local".into());
                 }
+                "AWS::SecretsManager::Secret" => {
+                    let arn = format!(
+                        "arn:aws:secretsmanager:{}:{ACCOUNT}:secret:{prefix}-{id}",
+                        stack.region()
+                    );
+                    stack
+                        .secrets
+                        .insert(arn.clone(), generated_secret(&r.properties));
+                    stack.refs.insert((id, None), arn);
+                }
                 _ => {}
             }
         }
@@ -133,9 +148,33 @@ impl Stack {
 
     pub fn resolve(&self, v: &Yaml) -> Result<String, Error> {
         let refs = &self.refs;
-        Ok(self.template.resolve(v, &|id, attr| {
+        let value = self.template.resolve(v, &|id, attr| {
             refs.get(&(id.to_owned(), attr.map(str::to_owned))).cloned()
-        })?)
+        })?;
+        self.dynamic_references(value)
+    }
+
+    /// `{{resolve:secretsmanager:<secret>:SecretString}}` replaced by the secret's value
+    /// (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-secretsmanager.html).
+    fn dynamic_references(&self, mut value: String) -> Result<String, Error> {
+        const OPEN: &str = "{{resolve:secretsmanager:";
+        while let Some(start) = value.find(OPEN) {
+            let end = value[start..]
+                .find("}}")
+                .map(|e| start + e)
+                .ok_or_else(|| format!("template: an unclosed dynamic reference in {value}"))?;
+            let inner = &value[start + OPEN.len()..end];
+            let id = inner
+                .strip_suffix(":SecretString")
+                .ok_or_else(|| format!("template: only :SecretString is served ({inner})"))?;
+            let secret = self
+                .secrets
+                .get(id)
+                .ok_or_else(|| format!("template: no secret {id}"))?
+                .clone();
+            value.replace_range(start..end + 2, &secret);
+        }
+        Ok(value)
     }
 
     pub fn reference(&self, id: &str, attr: Option<&str>) -> Option<&String> {
@@ -479,4 +518,20 @@ async fn put_rule(
             .await?;
     }
     Ok(arn)
+}
+
+/// A value as `GenerateSecretString` would make it: `PasswordLength` characters (32 by default), letters
+/// and digits (what `ExcludePunctuation` leaves).
+fn generated_secret(properties: &Yaml) -> String {
+    let length = properties
+        .get("GenerateSecretString")
+        .and_then(|g| g.get("PasswordLength"))
+        .and_then(Yaml::as_u64)
+        .unwrap_or(32) as usize;
+    let mut out = String::new();
+    while out.len() < length {
+        out.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    out.truncate(length);
+    out
 }

@@ -73,6 +73,8 @@ pub struct Template {
     /// `AllowedPattern`), which an override must satisfy as CloudFormation requires.
     declarations: BTreeMap<String, Value>,
     pub resources: BTreeMap<String, Resource>,
+    /// The `Conditions` section, by name, unevaluated.
+    conditions: BTreeMap<String, Value>,
     globals_env: BTreeMap<String, Value>,
     globals: Value,
 }
@@ -236,6 +238,15 @@ impl Template {
                 ))
             })
             .collect();
+        let conditions = doc
+            .get("Conditions")
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
         let globals_env = doc
             .get("Globals")
             .and_then(|g| g.get("Function"))
@@ -250,6 +261,7 @@ impl Template {
             parameters,
             declarations,
             resources,
+            conditions,
             globals_env,
             globals,
         })
@@ -299,6 +311,105 @@ impl Template {
             })?
             .insert(Value::String((*last).to_owned()), scalar);
         Ok(())
+    }
+
+    /// Whether condition `name` holds, with the parameters as given: `Fn::Not`, `Fn::Equals`,
+    /// `Fn::And`, `Fn::Or` and `Condition`, over values [`Template::resolve`] resolves
+    /// (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/conditions-section-structure.html).
+    pub fn condition(&self, name: &str) -> Result<bool, TemplateError> {
+        let v = self
+            .conditions
+            .get(name)
+            .ok_or_else(|| TemplateError::Shape(format!("no condition {name}")))?;
+        self.holds(v)
+    }
+
+    fn holds(&self, v: &Value) -> Result<bool, TemplateError> {
+        if let Some(other) = v.get("Condition").and_then(Value::as_str) {
+            return self.condition(other);
+        }
+        let (name, arg) =
+            intrinsic(v).ok_or_else(|| TemplateError::Shape(format!("not a condition: {v:?}")))?;
+        let args = || arg.as_sequence().cloned().unwrap_or_default();
+        let plain = |v: &Value| self.resolve(v, &|_, _| None);
+        match name.as_str() {
+            "Not" => Ok(!self.holds(args().first().unwrap_or(&Value::Null))?),
+            "And" => args()
+                .iter()
+                .try_fold(true, |all, c| Ok(all && self.holds(c)?)),
+            "Or" => args()
+                .iter()
+                .try_fold(false, |any, c| Ok(any || self.holds(c)?)),
+            "Equals" => match &args()[..] {
+                [a, b] => Ok(plain(a)? == plain(b)?),
+                _ => Err(TemplateError::Shape("Fn::Equals takes two values".into())),
+            },
+            "Condition" => self.condition(arg.as_str().unwrap_or_default()),
+            other => Err(TemplateError::Shape(format!(
+                "Fn::{other} is not a condition"
+            ))),
+        }
+    }
+
+    /// A property value as CloudFormation would deploy it: `Fn::If` chosen by its condition, and
+    /// `None` for `!Ref AWS::NoValue` (the property is left out).
+    pub fn chosen(&self, v: &Value) -> Result<Option<Value>, TemplateError> {
+        match intrinsic(v) {
+            Some((name, arg)) if name == "If" => match arg.as_sequence().map(Vec::as_slice) {
+                Some([Value::String(c), yes, no]) => {
+                    self.chosen(if self.condition(c)? { yes } else { no })
+                }
+                _ => Err(TemplateError::Shape(
+                    "Fn::If takes a condition and two values".into(),
+                )),
+            },
+            Some((name, arg)) if name == "Ref" && arg.as_str() == Some("AWS::NoValue") => Ok(None),
+            _ => Ok(Some(v.clone())),
+        }
+    }
+
+    /// A list property: a sequence of values, or `!Split [delimiter, value]`.
+    pub fn list(&self, v: &Value) -> Result<Vec<String>, TemplateError> {
+        let plain = |v: &Value| self.resolve(v, &|_, _| None);
+        // The intrinsic first: serde_yaml reads through a tag, so `!Split [..]` is a sequence too.
+        match (intrinsic(v), v.as_sequence()) {
+            (Some((name, arg)), _) if name == "Split" => match arg.as_sequence().map(Vec::as_slice)
+            {
+                Some([delimiter, value]) => {
+                    let delimiter = plain(delimiter)?;
+                    Ok(plain(value)?
+                        .split(delimiter.as_str())
+                        .map(str::to_owned)
+                        .collect())
+                }
+                _ => Err(TemplateError::Shape(
+                    "Fn::Split takes a delimiter and a value".into(),
+                )),
+            },
+            (None, Some(items)) => items.iter().map(plain).collect(),
+            _ => Err(TemplateError::Shape(format!("not a list: {v:?}"))),
+        }
+    }
+
+    /// The HTTP API's `CorsConfiguration` as deployed, or `None` when it allows no cross-origin call.
+    pub fn cors(&self) -> Result<Option<crate::cors::Cors>, TemplateError> {
+        let Some((_, api)) = self.of_kind("AWS::Serverless::HttpApi").next() else {
+            return Ok(None);
+        };
+        let Some(config) = api.properties.get("CorsConfiguration") else {
+            return Ok(None);
+        };
+        let Some(config) = self.chosen(config)? else {
+            return Ok(None);
+        };
+        let list = |k: &str| config.get(k).map_or(Ok(vec![]), |v| self.list(v));
+        Ok(Some(crate::cors::Cors {
+            allow_origins: list("AllowOrigins")?,
+            allow_headers: list("AllowHeaders")?,
+            allow_methods: list("AllowMethods")?,
+            expose_headers: list("ExposeHeaders")?,
+            max_age: config.get("MaxAge").and_then(Value::as_u64),
+        }))
     }
 
     pub fn of_kind<'a>(
@@ -478,6 +589,28 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conditions_choose_what_is_deployed_and_a_split_parameter_is_a_list() {
+        let raw = "Parameters:\n  Origins: {Type: String, Default: ''}\n\
+                   Conditions:\n  Named: !Not [!Equals [!Ref Origins, '']]\n  Both: !And [{Condition: Named}, !Equals [a, a]]\n\
+                   Resources:\n  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      CorsConfiguration: !If\n\
+                   \x20       - Both\n        - {AllowOrigins: !Split [',', !Ref Origins], AllowMethods: [GET], MaxAge: 60}\n\
+                   \x20       - !Ref AWS::NoValue\n";
+        let mut t = Template::parse(raw).unwrap();
+        assert!(!t.condition("Named").unwrap());
+        assert_eq!(t.cors().unwrap(), None, "nothing named: no CORS at all");
+        t.set_parameter("Origins", "https://a.test,https://b.test")
+            .unwrap();
+        assert!(t.condition("Both").unwrap());
+        let cors = t.cors().unwrap().unwrap();
+        assert_eq!(cors.allow_origins, ["https://a.test", "https://b.test"]);
+        assert_eq!(
+            (cors.allow_methods, cors.max_age),
+            (vec!["GET".to_owned()], Some(60))
+        );
+        assert!(t.condition("Missing").is_err());
+    }
 
     #[test]
     fn intrinsics_resolve_in_short_and_long_form() {

@@ -12,6 +12,8 @@ pub struct Config {
     pub jobs_queue_url: Option<String>,
     /// Where `publish` parks the records it can never send (`PARKED_QUEUE_URL`).
     pub parked_queue_url: Option<String>,
+    /// What list cursors are sealed under (`CURSOR_KEY`, the stack's generated secret).
+    pub cursor_key: Option<Secret>,
     /// The JWT claim that lists the caller's roles.
     pub roles_claim: String,
     /// A cancellation closer than this to the start is marked `lateCancellation`.
@@ -52,6 +54,39 @@ pub struct Schedules {
     pub role_arn: String,
     pub target_arn: String,
     pub dead_letter_arn: String,
+}
+
+/// A secret from the environment: shown by nothing that logs (its `Debug` hides it).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The fewest characters a cursor key may have: the stack generates 64.
+const CURSOR_KEY_MIN: usize = 32;
+
+impl Config {
+    /// The cursor key, required of every HTTP function: a missing or short one stops the cold start.
+    pub fn cursor_key(&self) -> Result<&str, ConfigError> {
+        match &self.cursor_key {
+            None => Err(ConfigError::Missing("CURSOR_KEY")),
+            Some(k) if k.expose().len() < CURSOR_KEY_MIN => Err(ConfigError::Invalid(
+                "CURSOR_KEY",
+                format!("at least {CURSOR_KEY_MIN} characters"),
+            )),
+            Some(k) => Ok(k.expose()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +179,7 @@ impl Config {
             event_bus_name: get("EVENT_BUS_NAME"),
             jobs_queue_url: get("JOBS_QUEUE_URL"),
             parked_queue_url: get("PARKED_QUEUE_URL"),
+            cursor_key: get("CURSOR_KEY").map(Secret),
             roles_claim: get("ROLES_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
             late_cancellation_window: SignedDuration::from_hours(hours.into()),
             check_in,

@@ -17,7 +17,7 @@ async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// The SDK's own retries: few and quick, because [`crate::store::retry`] retries what is transient
+/// The SDK's own retries: few and quick, because [`crate::retry`] retries what is transient
 /// within the request's budget. The SDK's default first pause is up to a second, a tenth of a
 /// function's timeout.
 pub fn sdk_retries() -> aws_config::retry::RetryConfig {

@@ -9,5 +9,6 @@ pub mod config;
 pub mod domain;
 pub mod jobs;
 pub mod lambda;
+pub mod retry;
 pub mod store;
 pub mod stream;

@@ -52,9 +52,12 @@ proptest! {
     }
 
     #[test]
-    fn list_cursors(s in text()) {
-        let _ = shared::store::page::decode(&s, "GSI1PK", "PATIENT#x", "GSI1SK", "2030", Some("2031"));
-        let _ = shared::store::page::decode(&s, "GSI1PK", "PATIENT#x", "GSI1SK", "", None);
+    fn list_cursors(s in text(), b64 in "[A-Za-z0-9_-]{0,400}") {
+        let cursors = shared::store::page::Cursors::with_secret("a key of the stack, 32 characters or more");
+        let _ = cursors.decode(&s, "GSI1PK", "PATIENT#x", "GSI1SK", "2030", Some("2031"));
+        let _ = cursors.decode(&s, "GSI1PK", "PATIENT#x", "GSI1SK", "", None);
+        // Well-formed base64url is not a cursor unless the stack sealed it.
+        prop_assert!(cursors.decode(&b64, "GSI1PK", "PATIENT#x", "GSI1SK", "", None).is_err());
     }
 
     /// A settings body with the string in every text field: parsed, checked and canonicalised.

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use local::emulator::{Emulator, Faults};
 use local::{LocalStack, Options};
 use serde_json::{json, Value};
-use shared::api::Clock;
+use shared::domain::Clock;
 use uuid::Uuid;
 
 pub use local::counter::RequestCounter;

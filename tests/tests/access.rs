@@ -82,6 +82,10 @@ async fn patients_book_for_themselves_and_staff_for_anyone() {
         )
         .await;
     problem(&for_other, 403, "forbidden");
+    assert_eq!(
+        for_other.body["detail"],
+        "a patient may book only for themself"
+    );
     let by_provider = app
         .post(
             "/appointments",
@@ -90,6 +94,10 @@ async fn patients_book_for_themselves_and_staff_for_anyone() {
         )
         .await;
     problem(&by_provider, 403, "forbidden");
+    assert_eq!(
+        by_provider.body["detail"], "only the patient, staff or an admin may book",
+        "a provider is told who may book, not what a patient may"
+    );
     let no_patient = app
         .post("/appointments", &staff.token, json!({"slotId": slot}))
         .await;
@@ -345,4 +353,129 @@ async fn bad_input_gets_a_problem_naming_it_and_changes_nothing() {
         before,
         "no bad request changed the table"
     );
+}
+
+/// A browser client: with no origin named (the default), no cross-origin call is allowed and `OPTIONS`
+/// is a route like any other (none: 404); with `CorsAllowedOrigins`, the gateway answers preflights
+/// itself, before the authorizer, and only the origins named get CORS headers.
+#[tokio::test]
+async fn browsers_may_call_only_from_the_origins_named() {
+    const APP: &str = "https://app.example.org";
+    let preflight = |origin: &'static str, method: &'static str, headers: &'static str| {
+        [
+            ("origin", origin),
+            ("access-control-request-method", method),
+            ("access-control-request-headers", headers),
+        ]
+    };
+
+    let closed = TestApp::spawn().await;
+    let patient = closed.patient().await;
+    let asked = preflight(APP, "POST", "authorization,content-type,idempotency-key");
+    problem(
+        &closed
+            .request("OPTIONS", "/appointments", None, None, &asked)
+            .await,
+        404,
+        "not_found",
+    );
+    let plain = closed
+        .request(
+            "GET",
+            "/appointments",
+            Some(&patient.token),
+            None,
+            &[("origin", APP)],
+        )
+        .await;
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    assert!(plain.headers.get("access-control-allow-origin").is_none());
+
+    let open = TestApp::spawn_configured(
+        clinic_tests::Aws::Faithful,
+        shared::domain::Clock::System,
+        &[(
+            "CorsAllowedOrigins",
+            "https://app.example.org,https://admin.example.org",
+        )],
+    )
+    .await;
+    let patient = open.patient().await;
+    // No token: the gateway answers a preflight before the authorizer.
+    let allowed = open
+        .request("OPTIONS", "/appointments", None, None, &asked)
+        .await;
+    assert_eq!(allowed.status, 204, "{}", allowed.body);
+    let header = |r: &clinic_tests::Reply, name: &str| {
+        r.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some(APP)
+    );
+    let methods = header(&allowed, "access-control-allow-methods").unwrap();
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
+    assert!(header(&allowed, "access-control-allow-headers")
+        .unwrap()
+        .contains("idempotency-key"));
+    assert_eq!(
+        header(&allowed, "access-control-max-age").as_deref(),
+        Some("600")
+    );
+
+    for refused in [
+        preflight("https://evil.example", "GET", "authorization"),
+        preflight(APP, "CONNECT", "authorization"),
+        preflight(APP, "GET", "x-forwarded-secret"),
+    ] {
+        let r = open
+            .request("OPTIONS", "/appointments", None, None, &refused)
+            .await;
+        assert_eq!(r.status, 204);
+        assert!(
+            header(&r, "access-control-allow-origin").is_none(),
+            "{refused:?}"
+        );
+    }
+
+    let from_app = open
+        .request(
+            "GET",
+            "/appointments",
+            Some(&patient.token),
+            None,
+            &[("origin", APP)],
+        )
+        .await;
+    assert_eq!(from_app.status, 200, "{}", from_app.body);
+    assert_eq!(
+        header(&from_app, "access-control-allow-origin").as_deref(),
+        Some(APP)
+    );
+    assert!(header(&from_app, "access-control-expose-headers")
+        .unwrap()
+        .contains("location"));
+    // A refusal carries them too, so the browser lets the client read the problem.
+    let refusal = open
+        .request("GET", "/appointments", None, None, &[("origin", APP)])
+        .await;
+    problem(&refusal, 401, "unauthorized");
+    assert_eq!(
+        header(&refusal, "access-control-allow-origin").as_deref(),
+        Some(APP)
+    );
+    let elsewhere = open
+        .request(
+            "GET",
+            "/appointments",
+            Some(&patient.token),
+            None,
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(elsewhere.status, 200);
+    assert!(header(&elsewhere, "access-control-allow-origin").is_none());
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use clinic_tests::{both_ways, Actor, Aws, TestApp};
 use serde_json::{json, Value};
-use shared::api::Clock;
 use shared::domain::Appointment;
+use shared::domain::Clock;
 
 both_ways!(
     billings_payment_and_refund_show_on_the_appointment_once,

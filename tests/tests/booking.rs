@@ -151,7 +151,7 @@ async fn a_slot_that_has_started_cannot_be_booked() {
 async fn a_patient_holds_at_most_the_configured_number_of_active_appointments() {
     let app = TestApp::spawn_configured(
         clinic_tests::Aws::Faithful,
-        shared::api::Clock::manual("2030-05-06T08:00:00Z".parse().unwrap()),
+        shared::domain::Clock::manual("2030-05-06T08:00:00Z".parse().unwrap()),
         &[("MaxActiveAppointmentsPerPatient", "2")],
     )
     .await;

@@ -412,10 +412,14 @@ async fn appointment_types_set_the_fee_and_what_a_slot_admits() {
         409,
         "appointment_type_not_allowed",
     );
-    problem(
-        &book(json!({"slotId": restricted})).await,
-        409,
-        "appointment_type_not_allowed",
+    let untyped = book(json!({"slotId": restricted})).await;
+    problem(&untyped, 409, "appointment_type_not_allowed");
+    assert_eq!(
+        untyped.body["detail"],
+        format!(
+            "this slot takes only appointments of these types (give appointmentTypeId): {type_id}"
+        ),
+        "a booking without a type is told which types the slot takes"
     );
     problem(&book(json!({"slotId": restricted, "appointmentTypeId": type_id, "consultationType": "in_person"})).await, 409, "consultation_type_not_offered");
     problem(

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use clinic_tests::{book_at_once, both_ways, ok, settled, Aws, TestApp};
 use serde_json::{json, Value};
-use shared::api::Clock;
+use shared::domain::Clock;
 
 both_ways!(
     booking_and_cancelling_publish_one_event_each_without_patient_data,

@@ -6,7 +6,7 @@ use clinic_tests::api::{refused, Answer};
 use clinic_tests::{both_ways, ok, problem, Actor, Aws, TestApp};
 use serde_json::{json, Value};
 use shared::api::views::{FeedView, Feeds, NewFeed};
-use shared::api::Clock;
+use shared::domain::Clock;
 
 both_ways!(
     a_patient_and_a_provider_subscribe_to_their_own_appointments_from_a_calendar_app,

@@ -18,7 +18,12 @@ fn fixture(name: &str) -> String {
 
 fn ctx(app: &TestApp) -> Ctx {
     let table = app.table.clone();
-    let config = Config::from_lookup(|k| (k == "TABLE_NAME").then(|| table.clone())).unwrap();
+    let config = Config::from_lookup(|k| match k {
+        "TABLE_NAME" => Some(table.clone()),
+        "CURSOR_KEY" => Some("a cursor key for the fixtures, 32 characters or more".into()),
+        _ => None,
+    })
+    .unwrap();
     Ctx::new(app.db.clone(), config).unwrap()
 }
 
@@ -168,14 +173,14 @@ async fn the_stream_fixture_becomes_an_appointment_created_event() {
     let app = TestApp::spawn().await;
     let event: aws_lambda_events::event::dynamodb::Event =
         serde_json::from_str(&fixture("publish")).unwrap();
-    let effects = shared::stream::effects(&event.records[0]).unwrap();
+    let change = shared::stream::Change::decode(&event.records[0]).unwrap();
+    let effects = shared::stream::effects(&change);
     assert!(
         matches!(
             &effects[..],
-            [shared::stream::Effect::Event {
-                detail_type: "appointment.created",
-                ..
-            }]
+            [shared::stream::Effect::Event(
+                shared::domain::events::DomainEvent::AppointmentCreated(_)
+            )]
         ),
         "{effects:?}"
     );

@@ -5,7 +5,7 @@
 
 use clinic_tests::{both_ways, ok, Aws, TestApp};
 use shared::api::views::NewFeed;
-use shared::api::Clock;
+use shared::domain::Clock;
 
 both_ways!(a_feed_revoked_the_moment_it_is_made_is_revoked);
 

@@ -244,8 +244,9 @@ async fn free_text_refuses_control_characters_and_times_are_only_hh_mm() {
     assert_eq!(r.body["consultationTypes"], json!(["video", "phone"]));
 }
 
+/// A cursor is sealed: it shows nothing of the table's keys, and one edited or made up is refused.
 #[tokio::test]
-async fn an_edited_cursor_is_refused() {
+async fn a_cursor_is_opaque_and_an_edited_or_forged_one_is_refused() {
     use base64::Engine;
     let app = TestApp::spawn().await;
     let patient = app.patient().await;
@@ -257,12 +258,27 @@ async fn an_edited_cursor_is_refused() {
     let page = app.get("/appointments?limit=1", &patient.token).await;
     let cursor = page.body["nextCursor"].as_str().unwrap();
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let key: serde_json::Map<String, Value> =
-        serde_json::from_slice(&engine.decode(cursor).unwrap()).unwrap();
-    for pk in [String::new(), "A".repeat(3000)] {
-        let mut edited = key.clone();
-        edited.insert("PK".into(), Value::String(pk));
-        let forged = engine.encode(Value::Object(edited).to_string());
+    let bytes = engine.decode(cursor).unwrap();
+    let shown = String::from_utf8_lossy(&bytes);
+    assert!(
+        serde_json::from_slice::<Value>(&bytes).is_err()
+            && !shown.contains("PATIENT")
+            && !shown.contains(&patient.id.to_string()),
+        "the cursor shows the table's keys: {shown}"
+    );
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    // What a client could make up from the keys it knows (the shape cursors had before they were sealed).
+    let made_up = serde_json::json!({
+        "PK": format!("APPT#{}", uuid::Uuid::new_v4()), "SK": "APPT",
+        "GSI1PK": format!("PATIENT#{}", patient.id), "GSI1SK": "2030-01-01T00:00:00Z#x",
+    });
+    for forged in [
+        engine.encode(flipped),
+        engine.encode(made_up.to_string()),
+        format!("{cursor}A"),
+    ] {
         let r = app
             .get(
                 &format!("/appointments?limit=1&cursor={forged}"),
@@ -272,6 +288,14 @@ async fn an_edited_cursor_is_refused() {
         clinic_tests::problem(&r, 400, "validation_failed");
         assert_eq!(r.body["errors"][0]["field"], "cursor");
     }
+    let next = app
+        .get(
+            &format!("/appointments?limit=1&cursor={cursor}"),
+            &patient.token,
+        )
+        .await;
+    clinic_tests::ok(&next, 200);
+    assert_eq!(next.body["data"].as_array().map(Vec::len), Some(1));
 }
 
 /// Sends `head` (request line and headers, without the blank line) over a plain TCP connection and

@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use clinic_tests::{both_ways, join_all, Actor, Aws, Reply, TestApp};
 use serde_json::json;
 
-use shared::api::Clock;
+use shared::domain::Clock;
 
 both_ways!(random_concurrent_operations_keep_every_invariant);
 

@@ -6,7 +6,7 @@
 
 use clinic_tests::{both_ways, deadline_in, ok, Aws, TestApp};
 use serde_json::{json, Value};
-use shared::api::Clock;
+use shared::domain::Clock;
 
 both_ways!(
     an_event_aws_refuses_is_parked_the_stream_goes_on_and_a_replay_publishes_it_once,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clinic_tests::api::NewSlot;
 use clinic_tests::{book_at_once, both_ways, join_all, ok, settled, Aws, TestApp};
 use serde_json::json;
-use shared::api::Clock;
+use shared::domain::Clock;
 
 const EARLY: &str = "2027-06-01T07:00:00Z";
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clinic_tests::{both_ways, Aws, TestApp};
 use serde_json::Value;
-use shared::api::Clock;
+use shared::domain::Clock;
 use shared::domain::UtcTime;
 
 both_ways!(

@@ -4,8 +4,8 @@
 //! lapses it then. This test changes the emulator's faults while it runs, so it has its own binary.
 
 use clinic_tests::{Aws, TestApp};
-use shared::api::Clock;
 use shared::domain::waitlist::EntryStatus;
+use shared::domain::Clock;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_offer_expiry_fired_anywhere_in_its_minute_never_lapses_the_offer_early() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clinic_tests::{both_ways, join_all, ok, problem, settled, Actor, Aws, TestApp};
 use serde_json::{json, Value};
-use shared::api::Clock;
+use shared::domain::Clock;
 
 both_ways!(
     a_weekly_series_keeps_nine_o_clock_across_dst_and_cancels_as_one,

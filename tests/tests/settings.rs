@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clinic_tests::{both_ways, join_all, ok, problem, settled, Actor, Aws, TestApp};
 use serde_json::{json, Value};
-use shared::api::Clock;
+use shared::domain::Clock;
 
 both_ways!(
     a_settings_write_sent_again_after_a_lost_answer_is_its_own_not_stale,

@@ -11,8 +11,8 @@ use clinic_tests::{
     book_at_once, both_ways, bulk_body, every_day, join_all, ok, settled, Actor, Aws, TestApp,
 };
 use serde_json::json;
-use shared::api::Clock;
 use shared::domain::waitlist::EntryStatus;
+use shared::domain::Clock;
 
 both_ways!(
     joining_refuses_bad_input_and_changes_nothing_and_one_entry_per_date_is_active,

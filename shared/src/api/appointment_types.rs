@@ -85,14 +85,8 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     };
     valid(&t)?;
     ctx.store.put_type(&t).await?;
-    let mut response = json(201, &t);
-    response.headers_mut().insert(
-        "location",
-        format!("/appointment-types/{}", t.id)
-            .parse()
-            .expect("a valid header"),
-    );
-    Ok(response)
+    let location = format!("/appointment-types/{}", t.id);
+    Ok(super::created(201, &t, location, false))
 }
 
 pub async fn list(ctx: &Ctx, req: Request) -> Reply {
@@ -108,7 +102,7 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
     let cursor = q.text("cursor");
     q.finish()?;
     let start = cursor
-        .map(|c| Range::types_by_name().cursor(c))
+        .map(|c| Range::types_by_name().cursor(&ctx.store.cursors, c))
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
     let page = ctx
@@ -158,13 +152,7 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
         "nothing to update",
     );
     checks.finish()?;
-    crate::store::retry::retrying("update appointment type", || async {
-        let mut t = ctx
-            .store
-            .appointment_type(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("appointment type"))?;
-        let read = t.version;
+    let edit = |t: &mut AppointmentType| {
         if let Some(v) = &body.name {
             t.name = v.trim().to_owned();
         }
@@ -183,14 +171,12 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
         if let Some(v) = &body.description {
             t.description = Some(v.clone());
         }
-        t.updated_at = ctx.now();
-        t.version = read + 1;
-        valid(&t)?;
-        Ok(if ctx.store.replace_type(&t, read).await? {
-            crate::store::retry::Attempt::Done(json(200, &t))
-        } else {
-            crate::store::retry::Attempt::Again
-        })
-    })
-    .await
+        valid(t)
+    };
+    let t = ctx
+        .store
+        .update_type(id, ctx.now(), edit)
+        .await?
+        .ok_or_else(|| ApiError::not_found("appointment type"))?;
+    Ok(json(200, &t))
 }

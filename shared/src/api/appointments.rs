@@ -4,11 +4,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
-use crate::domain::lifecycle::{refusal, Action};
+use crate::domain::lifecycle::Action;
 use crate::domain::{AppointmentId, Caller, ConsultationType, PatientId, ProviderId, Role, SlotId};
 use crate::store::booking::{Booked, NewBooking};
 use crate::store::reschedule::Move;
-use crate::store::retry::{retrying, Attempt};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -73,9 +72,7 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
     );
     checks.finish()?;
     let patient = body.patient_id.unwrap_or(PatientId::from_uuid(who.id));
-    if !who.may_act_for_patient(patient) {
-        return Err(ApiError::forbidden("a patient may book only for themself"));
-    }
+    super::for_patient(&who, patient, "book")?;
     if body.is_overbook && !who.is_staff() {
         return Err(ApiError::forbidden("only staff or an admin may overbook"));
     }
@@ -137,40 +134,21 @@ pub async fn cancel(ctx: &Ctx, req: Request) -> Reply {
     cancel_as(ctx, &who, id, body.reason.trim()).await
 }
 
-/// Cancels for `who`: read (1), then the transaction (2); read again if the status moved meanwhile.
+/// Cancels for `who` (the store reads, checks the rules and retries).
 pub(crate) async fn cancel_as(ctx: &Ctx, who: &Caller, id: AppointmentId, reason: &str) -> Reply {
-    retrying("cancel", || async {
-        let now = ctx.now();
-        let current = ctx.store.appointment(id).await?;
-        if let Some(r) = refusal(
-            Action::Cancel,
+    let cancelled = ctx
+        .store
+        .cancel(
+            id,
             who,
-            current.as_ref(),
-            now,
+            reason,
+            ctx.config.late_cancellation_window,
             ctx.config.check_in,
-        ) {
-            return Err(r.into());
-        }
-        let appointment = current.expect("refusal() answers NotFound for a missing appointment");
-        let window = ctx.config.late_cancellation_window;
-        if let Some(cancelled) = ctx
-            .store
-            .cancel(
-                &appointment,
-                who.id,
-                reason,
-                window,
-                Action::Cancel.only_before_end(who),
-                now,
-            )
-            .await?
-        {
-            tracing::info!(appointment_id = %id, late = cancelled.late_cancellation, "appointment cancelled");
-            return Ok(Attempt::Done(json(200, &cancelled.as_seen_by(who))));
-        }
-        Ok(Attempt::Again)
-    })
-    .await
+            ctx.now(),
+        )
+        .await?;
+    tracing::info!(appointment_id = %id, late = cancelled.late_cancellation, "appointment cancelled");
+    Ok(json(200, &cancelled.as_seen_by(who)))
 }
 
 #[derive(Deserialize)]
@@ -190,43 +168,23 @@ pub async fn reschedule(ctx: &Ctx, req: Request) -> Reply {
     let mut checks = Checks::default();
     checks.text(&body.reason, "reason", 500);
     checks.finish()?;
-    retrying("reschedule", || async {
-        let now = ctx.now();
-        let current = ctx.store.appointment(id).await?;
-        if let Some(r) = refusal(
-            Action::Reschedule,
-            &who,
-            current.as_ref(),
-            now,
-            ctx.config.check_in,
-        ) {
-            return Err(r.into());
-        }
-        let old = current.expect("refusal() answers NotFound for a missing appointment");
-        if let Some(moved) = ctx
-            .store
-            .reschedule(
-                &old,
-                &Move {
-                    slot: body.new_slot_id,
-                    reason: body.reason.as_deref().map(str::trim),
-                    own_slots_of: (who.has(Role::Provider) && !who.is_staff())
-                        .then(|| ProviderId::from_uuid(who.id)),
-                    before_end: Action::Reschedule.only_before_end(&who),
-                },
-                now,
-            )
-            .await?
-        {
-            tracing::info!(appointment_id = %moved.id, from = %old.id, "appointment rescheduled");
-            let location = format!("/appointments/{}", moved.id);
-            let mut response = json(201, &moved.as_seen_by(&who));
-            response
-                .headers_mut()
-                .insert("location", location.parse().expect("a valid header"));
-            return Ok(Attempt::Done(response));
-        }
-        Ok(Attempt::Again)
-    })
-    .await
+    let to = Move {
+        slot: body.new_slot_id,
+        reason: body.reason.as_deref().map(str::trim),
+        own_slots_of: (who.has(Role::Provider) && !who.is_staff())
+            .then(|| ProviderId::from_uuid(who.id)),
+        before_end: Action::Reschedule.only_before_end(&who),
+    };
+    let moved = ctx
+        .store
+        .reschedule(id, &who, &to, ctx.config.check_in, ctx.now())
+        .await?;
+    tracing::info!(appointment_id = %moved.id, from = %id, "appointment rescheduled");
+    let location = format!("/appointments/{}", moved.id);
+    Ok(super::created(
+        201,
+        &moved.as_seen_by(&who),
+        location,
+        false,
+    ))
 }

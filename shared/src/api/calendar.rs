@@ -190,7 +190,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     let zone_name: Option<String> = q
         .optional::<ZoneName>("timeZone", &InvalidZone.to_string())
         .map(|z| z.to_string());
-    q.finish()?;
+    let date = q.finish_with(date)?.date();
     if !who.may_act_for_provider(provider) {
         return Err(ApiError::forbidden(
             "only the provider, staff or an admin may see the provider's schedule",
@@ -211,7 +211,6 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     };
     let zone = jiff::tz::TimeZone::get(&zone_name)
         .map_err(|_| ApiError::field("timeZone", "the stored time zone is unknown"))?;
-    let date = date.expect("checked").date();
     let bound = |d: jiff::civil::Date| {
         d.to_zoned(zone.clone())
             .map(|z| UtcTime::from_timestamp(z.timestamp()))

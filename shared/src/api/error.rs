@@ -7,8 +7,12 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::domain::admission::Inadmissible;
+use crate::domain::lifecycle::Refusal;
 use crate::store::booking::BookingError;
+use crate::store::lifecycle::ChangeError;
+use crate::store::series::SeriesError;
 use crate::store::slots::SlotError;
+use crate::store::waitlist::WaitlistError;
 use crate::store::StoreError;
 
 macro_rules! catalogue {
@@ -95,15 +99,19 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
     /// Seconds for the `Retry-After` header of a 503.
     pub retry_after: Option<u32>,
-    /// The store asked for a retry that has not been made yet (see [`crate::store::retry`]).
+    /// The store asked for a retry that has not been made yet (see [`crate::retry`]).
     transient: bool,
     /// What failed underneath (an SDK error), for logs; never shown to clients.
     source: Option<Arc<StoreError>>,
 }
 
-impl crate::store::retry::Transient for ApiError {
+impl crate::retry::Retry for ApiError {
     fn is_transient(&self) -> bool {
         self.transient
+    }
+
+    fn spent(spent: crate::retry::Spent, _last: Option<Self>) -> Self {
+        StoreError::from(spent).into()
     }
 }
 
@@ -218,17 +226,17 @@ impl ApiError {
             code: self.code.as_str(),
             errors: &self.errors,
         };
-        let body = serde_json::to_string(&problem).expect("a problem serializes");
-        let mut builder = Response::builder()
-            .status(self.status())
-            .header("content-type", "application/problem+json");
+        // A problem is strings and a number: it serializes.
+        let body = serde_json::to_string(&problem).unwrap_or_default();
+        let mut response =
+            super::respond(self.status(), "application/problem+json", Body::Text(body));
         if self.code == Code::Unauthorized {
-            builder = builder.header("www-authenticate", "Bearer");
+            super::set_header(&mut response, "www-authenticate", "Bearer");
         }
         if let Some(seconds) = self.retry_after {
-            builder = builder.header("retry-after", seconds.to_string());
+            super::set_header(&mut response, "retry-after", seconds);
         }
-        builder.body(Body::Text(body)).expect("a valid response")
+        response
     }
 }
 
@@ -272,6 +280,7 @@ impl From<BookingError> for ApiError {
             BookingError::TooManyAppointments(_) => Code::TooManyAppointments,
             BookingError::IdempotencyMismatch => Code::IdempotencyKeyReused,
             BookingError::NotOwnSlot => Code::Forbidden,
+            BookingError::Refused(r) => return r.into(),
         };
         ApiError::new(code, e.to_string())
     }
@@ -283,7 +292,9 @@ impl From<Inadmissible> for ApiError {
             Inadmissible::SlotFull => Code::SlotFull,
             Inadmissible::SlotUnavailable(_) => Code::SlotUnavailable,
             Inadmissible::TypeInactive => Code::AppointmentTypeInactive,
-            Inadmissible::TypeNotAllowed => Code::AppointmentTypeNotAllowed,
+            Inadmissible::TypeNotAllowed | Inadmissible::TypeRequired(_) => {
+                Code::AppointmentTypeNotAllowed
+            }
             Inadmissible::ConsultationNotOffered => Code::ConsultationTypeNotOffered,
         };
         match e {
@@ -313,6 +324,75 @@ impl From<SlotError> for ApiError {
                 format!("overlaps the provider's slot(s) {}", ids.join(", ")),
             ),
             SlotError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<SeriesError> for ApiError {
+    fn from(e: SeriesError) -> ApiError {
+        match e {
+            SeriesError::Booking(b) => b.into(),
+            // `count` is checked to be 2 to 26 before: only `until` can ask for too many or too few.
+            SeriesError::Dates(d) => ApiError::field("until", d.to_string()),
+            SeriesError::Unavailable(_) => ApiError::new(Code::SeriesUnavailable, e.to_string()),
+        }
+    }
+}
+
+impl From<WaitlistError> for ApiError {
+    fn from(e: WaitlistError) -> ApiError {
+        let code = match e {
+            WaitlistError::NotFound => return ApiError::not_found("waitlist entry"),
+            WaitlistError::TypeNotFound => return ApiError::not_found("appointment type"),
+            WaitlistError::NotAllowed(why) => return ApiError::forbidden(why),
+            WaitlistError::Booking(b) => return b.into(),
+            WaitlistError::Store(s) => return s.into(),
+            WaitlistError::TypeInactive => Code::AppointmentTypeInactive,
+            WaitlistError::AlreadyWaiting(_) => Code::AlreadyWaiting,
+            WaitlistError::NoOffer => Code::NoOffer,
+            WaitlistError::OfferExpired => Code::OfferExpired,
+            WaitlistError::Closed(_) => Code::WaitlistEntryClosed,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        match r {
+            Refusal::NotFound => ApiError::not_found("appointment"),
+            Refusal::Forbidden => {
+                ApiError::forbidden("this role may not do that to this appointment")
+            }
+            Refusal::InvalidTransition { from, action } => ApiError::new(
+                Code::InvalidTransition,
+                format!(
+                    "a {} appointment cannot be {}",
+                    from.as_str(),
+                    action.rule().verb
+                ),
+            ),
+            Refusal::CheckInWindow { opens, closes } => ApiError::new(
+                Code::CheckInWindow,
+                format!("check-in is open from {opens} to {closes}"),
+            ),
+            Refusal::NotOverYet { ends } => ApiError::new(
+                Code::AppointmentNotOver,
+                format!("a no-show can be recorded from {ends}"),
+            ),
+            Refusal::AlreadyOver { ended } => ApiError::new(
+                Code::AppointmentOver,
+                format!("the appointment ended at {ended}: the provider completes it or records a no-show; staff can still cancel it"),
+            ),
+        }
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> ApiError {
+        match e {
+            ChangeError::Refused(r) => r.into(),
+            ChangeError::Store(s) => s.into(),
         }
     }
 }

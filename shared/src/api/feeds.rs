@@ -73,9 +73,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
             url,
         },
     );
-    response
-        .headers_mut()
-        .insert("cache-control", "no-store".parse().expect("a valid header"));
+    super::set_header(&mut response, "cache-control", "no-store");
     Ok(response)
 }
 
@@ -126,14 +124,12 @@ pub async fn ics(ctx: &Ctx, req: Request) -> Reply {
         .await?
         .map(|changes| etag(changes, now));
     let head = req.method() == lambda_http::http::Method::HEAD;
-    let builder = |status: u16| {
-        let mut b = Response::builder()
-            .status(status)
-            .header("cache-control", "private, max-age=300");
+    let cached = |mut response: Response<Body>| {
+        super::set_header(&mut response, "cache-control", "private, max-age=300");
         if let Some(t) = &tag {
-            b = b.header("etag", t);
+            super::set_header(&mut response, "etag", t.as_str());
         }
-        b
+        response
     };
     if let Some(t) = &tag {
         let asked = req
@@ -142,7 +138,9 @@ pub async fn ics(ctx: &Ctx, req: Request) -> Reply {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         if none_match_hits(asked, t) {
-            return Ok(builder(304).body(Body::Empty).expect("a valid response"));
+            let mut unchanged = Response::new(Body::Empty);
+            *unchanged.status_mut() = lambda_http::http::StatusCode::NOT_MODIFIED;
+            return Ok(cached(unchanged));
         }
     }
     let events = ctx.store.feed_events(&feed, now).await?;
@@ -155,10 +153,12 @@ pub async fn ics(ctx: &Ctx, req: Request) -> Reply {
         .collect();
     let body = calendar("Clinic appointments", &shown, now);
     tracing::info!(feed_id = %feed.id, events = shown.len(), "calendar feed read");
-    Ok(builder(200)
-        .header("content-type", "text/calendar; charset=utf-8")
-        .body(if head { Body::Empty } else { Body::Text(body) })
-        .expect("a valid response"))
+    let body = if head { Body::Empty } else { Body::Text(body) };
+    Ok(cached(super::respond(
+        200,
+        "text/calendar; charset=utf-8",
+        body,
+    )))
 }
 
 /// A feed's ETag: weak (the body's DTSTAMP moves with every read), from the owner's count of

@@ -17,11 +17,7 @@ use crate::domain::{AppointmentId, ProviderId, UtcTime};
 const MAX_SPAN: SignedDuration = SignedDuration::from_hours(24 * 31);
 
 fn fhir_json(status: u16, value: &Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", MEDIA_TYPE)
-        .body(Body::Text(value.to_string()))
-        .expect("a valid response")
+    super::respond(status, MEDIA_TYPE, Body::Text(value.to_string()))
 }
 
 /// Runs a FHIR handler; its refusal, whatever it is (401 for a missing caller included), becomes an
@@ -39,16 +35,10 @@ async fn answered(work: impl Future<Output = Result<Value, ApiError>>) -> Reply 
                 &fhir::operation_outcome(fhir::issue_code(e.status()), &text),
             );
             if e.status() == 401 {
-                response.headers_mut().insert(
-                    "www-authenticate",
-                    "Bearer".parse().expect("a valid header"),
-                );
+                super::set_header(&mut response, "www-authenticate", "Bearer");
             }
             if let Some(seconds) = e.retry_after {
-                response.headers_mut().insert(
-                    "retry-after",
-                    seconds.to_string().parse().expect("a valid header"),
-                );
+                super::set_header(&mut response, "retry-after", seconds);
             }
             Ok(response)
         }

@@ -5,40 +5,9 @@ use jiff::civil::Date;
 use serde::Deserialize;
 
 use super::{caller, json, json_body, path_id, ApiError, Checks, Code, Ctx, Reply, Request};
-use crate::domain::lifecycle::{refusal, transition, Action, Refusal, Set, Transition};
+use crate::domain::lifecycle::{permitted, refusal, transition, Action, Set, Transition};
 use crate::domain::{AppointmentId, AppointmentStatus, Caller, ConsultationType, Day, Vitals};
 use crate::store::lifecycle::Outcome;
-
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> ApiError {
-        match r {
-            Refusal::NotFound => ApiError::not_found("appointment"),
-            Refusal::Forbidden => {
-                ApiError::forbidden("this role may not do that to this appointment")
-            }
-            Refusal::InvalidTransition { from, action } => ApiError::new(
-                Code::InvalidTransition,
-                format!(
-                    "a {} appointment cannot be {}",
-                    from.as_str(),
-                    action.rule().verb
-                ),
-            ),
-            Refusal::CheckInWindow { opens, closes } => ApiError::new(
-                Code::CheckInWindow,
-                format!("check-in is open from {opens} to {closes}"),
-            ),
-            Refusal::NotOverYet { ends } => ApiError::new(
-                Code::AppointmentNotOver,
-                format!("a no-show can be recorded from {ends}"),
-            ),
-            Refusal::AlreadyOver { ended } => ApiError::new(
-                Code::AppointmentOver,
-                format!("the appointment ended at {ended}: the provider completes it or records a no-show; staff can still cancel it"),
-            ),
-        }
-    }
-}
 
 /// The change an action makes, with every rule of its row in `domain::lifecycle::RULES` as a condition.
 fn change_for(
@@ -102,17 +71,8 @@ pub async fn start(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let id: AppointmentId = path_id(&req, "id")?;
     let mut change = change_for(ctx, &who, Action::Start, id)?;
-    let current = ctx.store.appointment(id).await?;
-    if let Some(r) = refusal(
-        Action::Start,
-        &who,
-        current.as_ref(),
-        change.now,
-        ctx.config.check_in,
-    ) {
-        return Err(r.into());
-    }
-    let current = current.expect("refusal() answers NotFound for a missing appointment");
+    let read = ctx.store.appointment(id).await?;
+    let current = permitted(Action::Start, &who, read, change.now, ctx.config.check_in)?;
     change.from = vec![current.status];
     if let Some(checked_in) = current.check_in_time {
         change.set(Set::WaitTime(checked_in.until(change.now).as_mins().max(0)));
@@ -279,7 +239,9 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
     let mut change = change_for(ctx, &who, action, id)?;
     if body.notes.is_some() || body.private_notes.is_some() {
         // Notes are the clinician's (the provider or an admin): narrow the scope to theirs.
-        change.scope = Action::Complete.scope(&who).expect("checked above");
+        change.scope = Action::Complete
+            .scope(&who)
+            .ok_or_else(|| ApiError::forbidden("only the provider or an admin may write notes"))?;
     }
     if let Some(asked) = body.consultation_type {
         offered(ctx, &who, id, asked).await?;

@@ -118,7 +118,7 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
         limit,
     };
     let start = query
-        .start_key(cursor)
+        .start_key(&ctx.store.cursors, cursor)
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
     let page = ctx.store.list_appointments(&query, start).await?;
     page_json(&who, page.items, page.next)
@@ -165,7 +165,7 @@ pub async fn upcoming(ctx: &Ctx, req: Request) -> Reply {
         found.extend(page.items);
         start = match page.next {
             Some(c) if found.len() < WANTED => query
-                .start_key(Some(&c))
+                .start_key(&ctx.store.cursors, Some(&c))
                 .map_err(|e| ApiError::field("cursor", e.to_string()))?,
             _ => break,
         };
@@ -192,7 +192,7 @@ pub async fn history(ctx: &Ctx, req: Request) -> Reply {
         limit,
     };
     let start = query
-        .start_key(cursor)
+        .start_key(&ctx.store.cursors, cursor)
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
     let page = ctx.store.list_appointments(&query, start).await?;
     page_json(&who, page.items, page.next)
@@ -212,12 +212,8 @@ pub async fn no_shows(ctx: &Ctx, req: Request) -> Reply {
             q.fail("endDate", "the range may span at most 366 days");
         }
     }
-    q.finish()?;
-    let (provider, from, to): (ProviderId, UtcTime, UtcTime) = (
-        provider.expect("checked"),
-        from.expect("checked").start(),
-        to.expect("checked").end(),
-    );
+    let (provider, from, to) = q.finish_with((provider, from, to))?;
+    let (from, to): (UtcTime, UtcTime) = (from.start(), to.end());
     if !who.may_act_for_provider(provider) {
         return Err(ApiError::forbidden(
             "only the provider, staff or an admin may see the provider's report",

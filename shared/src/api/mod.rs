@@ -21,19 +21,18 @@ pub mod waitlist;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_http::{Body, Response};
 
 pub use error::{ApiError, Code, FieldError};
 pub use request::{
-    base_url, caller, created, json, json_body, json_body_or_default, path_id, Bound, Checks,
-    Query, BOUND,
+    base_url, caller, created, for_patient, json, json_body, json_body_or_default, path_id,
+    respond, set_header, Bound, Checks, Query, BOUND,
 };
 
 use crate::config::{Config, ConfigError};
+use crate::domain::Clock;
 use crate::domain::UtcTime;
 use crate::store::Store;
 
@@ -41,38 +40,6 @@ pub type Request = lambda_http::Request;
 pub type Reply = Result<Response<Body>, ApiError>;
 pub type Endpoint =
     for<'a> fn(&'a Ctx, Request) -> Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
-
-/// "Now", injected so that time rules are testable. `System` reads the real clock on every call;
-/// `Manual` is a clock a test sets and moves (epoch seconds).
-#[derive(Clone, Debug, Default)]
-pub enum Clock {
-    #[default]
-    System,
-    Manual(Arc<AtomicI64>),
-}
-
-impl Clock {
-    pub fn now(&self) -> UtcTime {
-        match self {
-            Clock::System => UtcTime::from_timestamp(jiff::Timestamp::now()),
-            Clock::Manual(secs) => UtcTime::from_timestamp(
-                jiff::Timestamp::from_second(secs.load(Ordering::SeqCst)).unwrap_or_default(),
-            ),
-        }
-    }
-
-    /// A manual clock at `t`.
-    pub fn manual(t: UtcTime) -> Clock {
-        Clock::Manual(Arc::new(AtomicI64::new(t.timestamp().as_second())))
-    }
-
-    /// Moves a manual clock to `t`; other clocks do not move.
-    pub fn set(&self, t: UtcTime) {
-        if let Clock::Manual(secs) = self {
-            secs.store(t.timestamp().as_second(), Ordering::SeqCst);
-        }
-    }
-}
 
 /// What an endpoint needs, built once per cold start and shared by every request.
 #[derive(Clone, Debug)]
@@ -86,7 +53,9 @@ impl Ctx {
     pub fn new(db: aws_sdk_dynamodb::Client, config: Config) -> Result<Ctx, ConfigError> {
         let table = Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Ctx {
-            store: Store::new(db, table).with_defaults(config.provider_defaults()),
+            store: Store::new(db, table)
+                .with_defaults(config.provider_defaults())
+                .with_cursor_key(config.cursor_key()?),
             config,
             clock: Clock::System,
         })

@@ -493,10 +493,8 @@ pub fn document() -> OpenApi {
 
 /// The document as the checked-in `openapi.json` holds it.
 pub fn json() -> String {
-    document()
-        .to_pretty_json()
-        .expect("the document serializes")
-        + "\n"
+    // A document of strings and maps serializes; the template test compares it with openapi.json.
+    document().to_pretty_json().unwrap_or_default() + "\n"
 }
 
 /// `(function, method, path)` of every documented route, for the check against template.yaml.

@@ -3,14 +3,16 @@
 
 use std::str::FromStr;
 
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{ApiError, Code, Ctx, FieldError, Request};
-use crate::domain::access::{Caller, CallerError};
-use crate::domain::{Day, UtcTime};
+use crate::domain::access::{Caller, CallerError, Role};
+use crate::domain::{Day, PatientId, UtcTime};
 
 /// Where the API was reached, as the request came in: `x-forwarded-proto` (API Gateway sets it) and
 /// `host`, for URLs handed back to clients (a feed's, a Bundle's).
@@ -190,6 +192,62 @@ impl<'r> Query<'r> {
             Err(ApiError::invalid(self.errors))
         }
     }
+
+    /// [`Query::finish`], then the values the checks parsed, together (see [`Found`]).
+    pub fn finish_with<F: Found>(self, found: F) -> Result<F::Value, ApiError> {
+        self.finish()?;
+        found.all()
+    }
+}
+
+/// Values parsed while checking a request (`Option`s of required parameters, an `Interval` built):
+/// [`Query::finish_with`] and [`Checks::finish_with`] hand them out only when every check passed, so a
+/// handler never unwraps what it checked.
+pub trait Found {
+    type Value;
+    fn found(self) -> Option<Self::Value>;
+
+    /// Every value, or a 400 naming the one missing (the checks record a failure for each first, so
+    /// this is a second net, not a path a request takes).
+    fn all(self) -> Result<Self::Value, ApiError>
+    where
+        Self: Sized,
+    {
+        self.found().ok_or_else(|| {
+            ApiError::invalid(vec![FieldError {
+                field: "request".into(),
+                message: "a required value is missing or invalid".into(),
+            }])
+        })
+    }
+}
+
+impl<A> Found for Option<A> {
+    type Value = A;
+    fn found(self) -> Option<A> {
+        self
+    }
+}
+
+impl<A, E> Found for Result<A, E> {
+    type Value = A;
+    fn found(self) -> Option<A> {
+        self.ok()
+    }
+}
+
+impl<A: Found, B: Found> Found for (A, B) {
+    type Value = (A::Value, B::Value);
+    fn found(self) -> Option<Self::Value> {
+        Some((self.0.found()?, self.1.found()?))
+    }
+}
+
+impl<A: Found, B: Found, C: Found> Found for (A, B, C) {
+    type Value = (A::Value, B::Value, C::Value);
+    fn found(self) -> Option<Self::Value> {
+        Some((self.0.found()?, self.1.found()?, self.2.found()?))
+    }
 }
 
 /// A date (`2027-03-14`, the whole UTC day) or an RFC 3339 date-time, in the years 2000 to 2099.
@@ -229,15 +287,56 @@ impl Bound {
 pub const BOUND: &str =
     "must be a date (2027-03-14) or an RFC 3339 date-time, in the years 2000 to 2099";
 
-/// A JSON response.
+/// Whether `who` may `act` ("book", "join a waitlist") for `patient`: the patient themself, staff and
+/// admins. The refusal says what the caller may do: a patient acts only for themself; anyone else
+/// (a provider) is told who may.
+pub fn for_patient(who: &Caller, patient: PatientId, act: &str) -> Result<(), ApiError> {
+    if who.may_act_for_patient(patient) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(if who.has(Role::Patient) {
+        format!("a patient may {act} only for themself")
+    } else {
+        format!("only the patient, staff or an admin may {act}")
+    }))
+}
+
+/// A response of `status` with its content type and body. Built step by step from typed parts, so no
+/// request can make it fail.
+pub fn respond(status: u16, content_type: &'static str, body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A JSON response. The views serialize (ids, times, strings and numbers); were one not to, the
+/// client gets 500 `internal` and the log says why.
 pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(
-            serde_json::to_string(value).expect("responses serialize"),
-        ))
-        .expect("a valid response")
+    match serde_json::to_string(value) {
+        Ok(text) => respond(status, "application/json", Body::Text(text)),
+        Err(e) => {
+            tracing::error!(error = %e, "a response did not serialize");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+/// Sets header `name` to `value`. The values given here are built from ids, numbers and fixed words;
+/// one that is not a valid header value is logged and left out rather than failing the answer.
+pub fn set_header<V>(response: &mut Response<Body>, name: &'static str, value: V)
+where
+    HeaderValue: TryFrom<V>,
+{
+    match HeaderValue::try_from(value) {
+        Ok(v) => {
+            response.headers_mut().insert(name, v);
+        }
+        Err(_) => tracing::error!(header = name, "not a valid header value; left out"),
+    }
 }
 
 /// `value` as `status` (201 for something made) with its `Location`, and `idempotent-replayed: true`
@@ -249,13 +348,9 @@ pub fn created<T: Serialize>(
     replayed: bool,
 ) -> Response<Body> {
     let mut response = json(status, value);
-    let headers = response.headers_mut();
-    headers.insert("location", location.parse().expect("a valid header"));
+    set_header(&mut response, "location", location);
     if replayed {
-        headers.insert(
-            "idempotent-replayed",
-            "true".parse().expect("a valid header"),
-        );
+        set_header(&mut response, "idempotent-replayed", "true");
     }
     response
 }
@@ -295,5 +390,11 @@ impl Checks {
         } else {
             Err(ApiError::invalid(self.0))
         }
+    }
+
+    /// [`Checks::finish`], then the values the checks parsed, together (see [`Found`]).
+    pub fn finish_with<F: Found>(self, found: F) -> Result<F::Value, ApiError> {
+        self.finish()?;
+        found.all()
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::series::{Frequency, MAX_OCCURRENCES};
 use crate::domain::{
     Appointment, AppointmentStatus, Caller, ConsultationType, PatientId, Role, SlotId,
 };
-use crate::store::series::{NewSeries, Series, SeriesError};
+use crate::store::series::{NewSeries, Series};
 use crate::store::Store;
 
 #[derive(Deserialize)]
@@ -31,17 +31,6 @@ pub struct SeriesBody {
     /// Book what can be booked and list the rest (default: all or nothing).
     #[serde(default)]
     partial: bool,
-}
-
-impl From<SeriesError> for ApiError {
-    fn from(e: SeriesError) -> ApiError {
-        match e {
-            SeriesError::Booking(b) => b.into(),
-            // `count` is checked to be 2 to 26 before: only `until` can ask for too many or too few.
-            SeriesError::Dates(d) => ApiError::field("until", d.to_string()),
-            SeriesError::Unavailable(_) => ApiError::new(Code::SeriesUnavailable, e.to_string()),
-        }
-    }
 }
 
 /// `POST /appointments/recurring`: a patient books a series for themself (staff and admins for
@@ -70,9 +59,7 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
     checks.finish()?;
     let key = super::appointments::idempotency_key(&req)?;
     let patient = body.patient_id.unwrap_or(PatientId::from_uuid(who.id));
-    if !who.may_act_for_patient(patient) {
-        return Err(ApiError::forbidden("a patient may book only for themself"));
-    }
+    super::for_patient(&who, patient, "book")?;
     let asked = NewSeries {
         caller: who.id,
         idempotency_key: key,

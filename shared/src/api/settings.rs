@@ -35,10 +35,7 @@ fn tagged(
 ) -> lambda_http::Response<lambda_http::Body> {
     let etag = format!("\"{}\"", settings.version);
     let mut response = json(200, &SettingsView::from(settings));
-    response.headers_mut().insert(
-        "etag",
-        etag.parse().expect("a quoted number is a valid header"),
-    );
+    super::set_header(&mut response, "etag", etag);
     response
 }
 

@@ -100,7 +100,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
         &body.room_number,
     );
     checks.text(&body.notes, "notes", 1000);
-    checks.finish()?;
+    let interval = checks.finish_with(interval)?;
     if !who.may_act_for_provider(body.provider_id) {
         return Err(ApiError::forbidden(
             "only the provider, staff or an admin may create the provider's slots",
@@ -114,7 +114,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     let mut slot = Slot::open(
         SlotId::new(),
         body.provider_id,
-        interval.expect("checked"),
+        interval,
         body.max_bookings,
         now,
     );
@@ -125,14 +125,8 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     slot.is_overbook = body.is_overbook;
     ctx.store.create_slot(&slot, now).await?;
     tracing::info!(slot_id = %slot.id, provider_id = %slot.provider_id, "slot created");
-    let mut response = json(201, &SlotView::of(&slot));
-    response.headers_mut().insert(
-        "location",
-        format!("/slots/{}", slot.id)
-            .parse()
-            .expect("a valid header"),
-    );
-    Ok(response)
+    let location = format!("/slots/{}", slot.id);
+    Ok(super::created(201, &SlotView::of(&slot), location, false))
 }
 
 /// `GET /slots/available`: a provider's future slots with a free seat, soonest first, cursor paged.
@@ -159,19 +153,15 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
         }
     }
     let cursor = q.text("cursor");
-    q.finish()?;
-    let (provider, from, to) = (
-        provider.expect("checked"),
-        from.expect("checked").start(),
-        to.expect("checked").end(),
-    );
+    let (provider, from, to) = q.finish_with((provider, from, to))?;
+    let (from, to) = (from.start(), to.end());
 
     // Started slots are not bookable; the cursor is still checked against the range the client asked for.
     let asked = Range::provider_slots(provider, from, to);
     let earliest = from.max(ctx.now().plus(SignedDuration::from_secs(1)));
     let range = asked.clone().from(earliest);
     let start_key = cursor
-        .map(|c| asked.cursor(c))
+        .map(|c| asked.cursor(&ctx.store.cursors, c))
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?
         // The query starts at `earliest`, which moves with the clock, and DynamoDB refuses an
@@ -250,13 +240,12 @@ pub async fn block(ctx: &Ctx, req: Request) -> Reply {
         "a block may span at most 92 days",
     );
     checks.text(&body.reason, "reason", 500);
-    checks.finish()?;
+    let range = checks.finish_with(range)?;
     if !who.may_act_for_provider(body.provider_id) {
         return Err(ApiError::forbidden(
             "only the provider, staff or an admin may block the provider's slots",
         ));
     }
-    let range = range.expect("checked");
     let now = ctx.now();
     // A slot lasts at most 12 hours, so one that overlaps the range starts at most 12 hours before it.
     let candidates = ctx

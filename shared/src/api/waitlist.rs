@@ -9,7 +9,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::views::Page;
-use super::{caller, json, json_body, path_id, ApiError, Checks, Code, Ctx, Query, Reply, Request};
+use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Query, Reply, Request};
 use crate::domain::waitlist::{problems, Entry, EntryStatus, Window};
 use crate::domain::{Caller, ConsultationType, Day, EntryId, PatientId, ProviderId, Role};
 use crate::store::lists::Owner;
@@ -37,24 +37,6 @@ pub struct JoinBody {
 pub struct AcceptBody {
     consultation_type: Option<ConsultationType>,
     reason_for_visit: Option<String>,
-}
-
-impl From<WaitlistError> for ApiError {
-    fn from(e: WaitlistError) -> ApiError {
-        let code = match e {
-            WaitlistError::NotFound => return ApiError::not_found("waitlist entry"),
-            WaitlistError::TypeNotFound => return ApiError::not_found("appointment type"),
-            WaitlistError::NotAllowed(why) => return ApiError::forbidden(why),
-            WaitlistError::Booking(b) => return b.into(),
-            WaitlistError::Store(s) => return s.into(),
-            WaitlistError::TypeInactive => Code::AppointmentTypeInactive,
-            WaitlistError::AlreadyWaiting(_) => Code::AlreadyWaiting,
-            WaitlistError::NoOffer => Code::NoOffer,
-            WaitlistError::OfferExpired => Code::OfferExpired,
-            WaitlistError::Closed(_) => Code::WaitlistEntryClosed,
-        };
-        ApiError::new(code, e.to_string())
-    }
 }
 
 /// Whether `who` may see the entry at all (else it "does not exist" for them).
@@ -92,11 +74,7 @@ pub async fn join(ctx: &Ctx, req: Request) -> Reply {
     );
     checks.finish()?;
     let patient = body.patient_id.unwrap_or(PatientId::from_uuid(who.id));
-    if !who.may_act_for_patient(patient) {
-        return Err(ApiError::forbidden(
-            "a patient may join a waitlist only for themself",
-        ));
-    }
+    super::for_patient(&who, patient, "join a waitlist")?;
     if body.priority.is_some() && !who.is_staff() {
         return Err(ApiError::forbidden(
             "only staff or an admin sets a priority",
@@ -185,7 +163,7 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
         limit,
     };
     let start = cursor
-        .map(|c| query.range().cursor(c))
+        .map(|c| query.range().cursor(&ctx.store.cursors, c))
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
     let page = ctx.store.list_waitlist(&query, start).await?;

@@ -5,7 +5,7 @@
 use super::{AppointmentType, ConsultationType, Slot, SlotStatus, UtcTime};
 
 /// Why a seat cannot be given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Inadmissible {
     #[error("every seat of this slot is taken")]
     SlotFull,
@@ -15,8 +15,18 @@ pub enum Inadmissible {
     TypeInactive,
     #[error("this slot does not allow that appointment type")]
     TypeNotAllowed,
+    /// A booking without a type, in a slot that admits only these.
+    #[error("this slot takes only appointments of these types (give appointmentTypeId): {}", list(.0))]
+    TypeRequired(Vec<uuid::Uuid>),
     #[error("the appointment type is not offered as that consultation type")]
     ConsultationNotOffered,
+}
+
+fn list(ids: &[uuid::Uuid]) -> String {
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether `slot`, as stored, has a seat to give at `now` (`overbook`: one beyond `maxBookings`).
@@ -47,7 +57,9 @@ pub fn admit(
         return if slot.allowed_appointment_types.is_empty() {
             Ok(asked.unwrap_or_default())
         } else {
-            Err(Inadmissible::TypeNotAllowed)
+            Err(Inadmissible::TypeRequired(
+                slot.allowed_appointment_types.clone(),
+            ))
         };
     };
     if !kind.is_active {
@@ -158,8 +170,14 @@ mod tests {
                 }
                 Err(other) => prop_assert!(false, "{other:?}"),
             }
-            // No type: only a slot that lists no types admits it.
+            // No type: only a slot that lists no types admits it; one that lists some names them.
             prop_assert_eq!(admit(&s, None, asked).is_ok(), !restricted);
+            if restricted {
+                prop_assert_eq!(
+                    admit(&s, None, asked),
+                    Err(Inadmissible::TypeRequired(s.allowed_appointment_types.clone()))
+                );
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The life of an appointment in one place: [`RULES`], one row per action, says what status it leads
-//! to, who may take it, when, what it records and which event its change publishes. [`transition`]
+//! to, who may take it, when and what it records (the event its change publishes is
+//! `events::DomainEvent::status_reached`'s). [`transition`]
 //! turns a row into a typed [`Transition`] the store writes as one conditional update (the same rules
 //! as its condition); when DynamoDB refuses, [`refusal`] reads the item as it was and names the rule
 //! that failed. Cancel and reschedule are transactions of their own, under the same rows.
@@ -80,8 +81,6 @@ pub struct Rule {
     pub who: Who,
     pub when: When,
     pub stamps: &'static [Stamp],
-    /// The EventBridge detail-type of the change (the stream publishes it).
-    pub event: &'static str,
     /// How a refusal of it is worded: "a completed appointment cannot be {verb}".
     pub verb: &'static str,
 }
@@ -96,7 +95,6 @@ pub const RULES: &[Rule] = &[
         who: EVERYONE,
         when: When::CheckInWindow,
         stamps: &[Stamp::CheckInTime],
-        event: "appointment.checked_in",
         verb: "checked in",
     },
     Rule {
@@ -105,7 +103,6 @@ pub const RULES: &[Rule] = &[
         who: CLINIC,
         when: When::Anytime,
         stamps: &[Stamp::ActualStartTime],
-        event: "appointment.started",
         verb: "started",
     },
     Rule {
@@ -114,7 +111,6 @@ pub const RULES: &[Rule] = &[
         who: CLINICIAN,
         when: When::Anytime,
         stamps: &[Stamp::ActualEndTime],
-        event: "appointment.completed",
         verb: "completed",
     },
     Rule {
@@ -123,7 +119,6 @@ pub const RULES: &[Rule] = &[
         who: CLINIC,
         when: When::AfterEnd,
         stamps: &[],
-        event: "appointment.no_show",
         verb: "marked as a no-show",
     },
     Rule {
@@ -132,7 +127,6 @@ pub const RULES: &[Rule] = &[
         who: EVERYONE,
         when: When::BeforeEndUnlessStaff,
         stamps: &[],
-        event: "appointment.cancelled",
         verb: "cancelled",
     },
     Rule {
@@ -141,8 +135,6 @@ pub const RULES: &[Rule] = &[
         who: EVERYONE,
         when: When::BeforeEndUnlessStaff,
         stamps: &[],
-        // The replacement's insert publishes `appointment.rescheduled`; the old one's change is an update.
-        event: "appointment.updated",
         verb: "rescheduled",
     },
     Rule {
@@ -151,7 +143,6 @@ pub const RULES: &[Rule] = &[
         who: EVERYONE,
         when: When::Anytime,
         stamps: &[],
-        event: "appointment.updated",
         verb: "edited",
     },
 ];
@@ -244,11 +235,6 @@ impl Action {
     pub fn only_before_end(self, caller: &Caller) -> bool {
         self.rule().when == When::BeforeEndUnlessStaff && !caller.is_staff()
     }
-}
-
-/// The event a change of an appointment's status to `status` publishes.
-pub fn status_event(status: AppointmentStatus) -> &'static str {
-    Action::leading_to(status).map_or("appointment.updated", |a| a.rule().event)
 }
 
 impl Scope {
@@ -369,6 +355,21 @@ pub enum Refusal {
     AlreadyOver {
         ended: UtcTime,
     },
+}
+
+/// `appointment` (as read) when `caller` may take `action` on it at `now`, else the first rule it
+/// breaks.
+pub fn permitted(
+    action: Action,
+    caller: &Caller,
+    appointment: Option<Appointment>,
+    now: UtcTime,
+    window: CheckInWindow,
+) -> Result<Appointment, Refusal> {
+    match refusal(action, caller, appointment.as_ref(), now, window) {
+        Some(r) => Err(r),
+        None => appointment.ok_or(Refusal::NotFound),
+    }
 }
 
 /// The first rule `action` breaks on `appointment` (as read) for `caller` at `now`, if any.
@@ -602,13 +603,5 @@ mod tests {
                 assert_eq!(Action::leading_to(to), Some(a));
             }
         }
-        assert_eq!(
-            status_event(AppointmentStatus::Confirmed),
-            "appointment.checked_in"
-        );
-        assert_eq!(
-            status_event(AppointmentStatus::Scheduled),
-            "appointment.updated"
-        );
     }
 }

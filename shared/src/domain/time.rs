@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -291,6 +293,38 @@ impl FromStr for ZoneName {
 impl fmt::Display for ZoneName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// "Now", injected so that time rules are testable. `System` reads the real clock on every call;
+/// `Manual` is a clock a test sets and moves (epoch seconds). The one way any layer reads the time.
+#[derive(Clone, Debug, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Manual(Arc<AtomicI64>),
+}
+
+impl Clock {
+    pub fn now(&self) -> UtcTime {
+        match self {
+            Clock::System => UtcTime::from_timestamp(jiff::Timestamp::now()),
+            Clock::Manual(secs) => UtcTime::from_timestamp(
+                jiff::Timestamp::from_second(secs.load(Ordering::SeqCst)).unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// A manual clock at `t`.
+    pub fn manual(t: UtcTime) -> Clock {
+        Clock::Manual(Arc::new(AtomicI64::new(t.timestamp().as_second())))
+    }
+
+    /// Moves a manual clock to `t`; other clocks do not move.
+    pub fn set(&self, t: UtcTime) {
+        if let Clock::Manual(secs) = self {
+            secs.store(t.timestamp().as_second(), Ordering::SeqCst);
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::reminders::Offset;
-use crate::domain::{AppointmentId, EntryId, ProviderId, SlotId, UtcTime};
+use crate::domain::{AppointmentId, Clock, EntryId, ProviderId, SlotId, UtcTime};
 use crate::store::items::{Billed, Fee, Reminded};
 use crate::store::waitlist::{Lapse, WaitlistError};
 use crate::store::{Store, StoreError};
@@ -122,6 +122,8 @@ pub struct Worker {
     /// The jobs queue, for a timed job that came early: it is sent again with the time left.
     pub sqs: aws_sdk_sqs::Client,
     pub jobs_queue_url: String,
+    /// "Now", for early timed jobs, lapses and the sweep.
+    pub clock: Clock,
 }
 
 impl Worker {
@@ -140,6 +142,7 @@ impl Worker {
             max_offers: config.max_offers,
             sqs: aws_sdk_sqs::Client::new(sdk),
             jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
+            clock: Clock::System,
         })
     }
 
@@ -193,7 +196,7 @@ impl Worker {
         let left = due.timestamp().as_second() - now.timestamp().as_second() + 1;
         let delay = left.clamp(1, MAX_DELAY_SECONDS) as i32;
         let body = serde_json::to_string(job).map_err(|e| JobError::Malformed(e.to_string()))?;
-        crate::store::retry::patiently("send job again", || {
+        crate::store::conditional::patiently("send job again", || {
             self.sqs
                 .send_message()
                 .queue_url(&self.jobs_queue_url)
@@ -231,9 +234,7 @@ impl Worker {
             tracing::warn!(appointment_id = %p.appointment_id, "a payment answer without a valid id or amount; dropped");
             return Ok(());
         }
-        let at = answer
-            .time
-            .unwrap_or_else(|| UtcTime::from_timestamp(jiff::Timestamp::now()));
+        let at = answer.time.unwrap_or_else(|| self.clock.now());
         let fee = match p.pays {
             Pays::Consultation => None,
             Pays::LateCancellation => Some(Fee::LateCancellation),
@@ -265,7 +266,7 @@ impl Worker {
         slot_id: SlotId,
         known: Option<(ProviderId, UtcTime)>,
     ) -> Result<(), JobError> {
-        let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+        let now = self.clock.now();
         let offered = self
             .store
             .offer_seats(slot_id, known, now, self.offer_ttl)
@@ -277,7 +278,7 @@ impl Worker {
     /// Lapses the outstanding offers past their end, at most [`SWEEP_BATCH`] a run (the next run
     /// takes the rest); how many. Zero when every offer's expiry arrived, which is the normal case.
     pub async fn sweep(&self) -> Result<usize, JobError> {
-        let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+        let now = self.clock.now();
         let overdue = self.store.overdue_offers(now, SWEEP_BATCH).await?;
         let mut lapsed = 0;
         for (entry_id, offer_count) in overdue {
@@ -317,7 +318,7 @@ impl Worker {
                 entry_id,
                 offer_count,
             } => {
-                let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+                let now = self.clock.now();
                 match self
                     .store
                     .lapse_offer(*entry_id, *offer_count, self.max_offers, now)
@@ -339,7 +340,7 @@ impl Worker {
                 offset,
                 start_time,
             } => {
-                let now = UtcTime::from_timestamp(jiff::Timestamp::now());
+                let now = self.clock.now();
                 let outcome = self
                     .store
                     .record_reminder(*appointment_id, *offset, *start_time, now)

@@ -5,7 +5,8 @@ use uuid::Uuid;
 use super::items::{item, Range};
 use super::page::Page;
 use super::{from_item, keys, Item, Store, StoreError};
-use crate::domain::AppointmentType;
+use crate::domain::{AppointmentType, UtcTime};
+use crate::retry::{retrying, Attempt, Retry};
 
 impl Store {
     pub async fn put_type(&self, t: &AppointmentType) -> Result<(), StoreError> {
@@ -15,13 +16,40 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(item(t)?))
             .condition_expression("attribute_not_exists(PK)");
-        super::retry::answered("create appointment type", || put.clone().send()).await??;
+        super::conditional::answered("create appointment type", || put.clone().send()).await??;
         Ok(())
+    }
+
+    /// Applies `edit` to type `id` as read and replaces it under its version, reading it again when it
+    /// changed meanwhile; `Ok(None)` when there is no such type. `edit` may refuse the result.
+    pub async fn update_type<E>(
+        &self,
+        id: Uuid,
+        now: UtcTime,
+        edit: impl Fn(&mut AppointmentType) -> Result<(), E>,
+    ) -> Result<Option<AppointmentType>, E>
+    where
+        E: From<StoreError> + Retry + std::fmt::Display,
+    {
+        retrying("update appointment type", || async {
+            let Some(mut t) = self.appointment_type(id).await? else {
+                return Ok(Attempt::Done(None));
+            };
+            let read = t.version;
+            edit(&mut t)?;
+            t.updated_at = now;
+            t.version = read + 1;
+            Ok(match self.replace_type(&t, read).await? {
+                true => Attempt::Done(Some(t)),
+                false => Attempt::Again,
+            })
+        })
+        .await
     }
 
     /// Replaces `t` if it is still the version that was read; `false` if it changed meanwhile. A version
     /// number, not `updatedAt`: two changes within one second have the same `updatedAt`.
-    pub async fn replace_type(&self, t: &AppointmentType, read: u64) -> Result<bool, StoreError> {
+    async fn replace_type(&self, t: &AppointmentType, read: u64) -> Result<bool, StoreError> {
         let mut put = self
             .db
             .put_item()
@@ -33,8 +61,8 @@ impl Store {
             put.condition_expression("version = :read")
                 .expression_attribute_values(":read", super::n(read))
         };
-        super::retry::made(
-            super::retry::answered("update appointment type", || put.clone().send()).await?,
+        super::conditional::made(
+            super::conditional::answered("update appointment type", || put.clone().send()).await?,
         )
     }
 

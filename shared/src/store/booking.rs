@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::guard::Guard;
-use super::retry::{retrying, Attempt, Transient};
 use super::{from_item, keys, n, s, Item, Key, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable, Inadmissible};
 use crate::domain::settings::{Broken, Rules};
@@ -26,6 +25,7 @@ use crate::domain::{
     Appointment, AppointmentId, AppointmentType, ConsultationType, PatientId, Slot, SlotId,
     SlotStatus, UtcTime,
 };
+use crate::retry::{retrying, Attempt, Retry, Spent};
 
 /// How long a retried booking is recognised by its `Idempotency-Key`.
 pub const IDEMPOTENCY_TTL: SignedDuration = SignedDuration::from_hours(24);
@@ -75,13 +75,20 @@ pub enum BookingError {
     TypeNotFound,
     #[error("a provider may move an appointment only into one of their own slots")]
     NotOwnSlot,
+    /// A rule of the appointment's life refused the move (`domain::lifecycle::RULES`).
+    #[error("refused: {0:?}")]
+    Refused(crate::domain::lifecycle::Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-impl Transient for BookingError {
+impl Retry for BookingError {
     fn is_transient(&self) -> bool {
         matches!(self, BookingError::Store(e) if e.is_transient())
+    }
+
+    fn spent(spent: Spent, _last: Option<Self>) -> Self {
+        StoreError::from(spent).into()
     }
 }
 

@@ -7,16 +7,42 @@ use jiff::SignedDuration;
 use uuid::Uuid;
 
 use super::guard::Guard;
+use super::lifecycle::ChangeError;
 use super::{keys, s, Store, StoreError, Writes};
 use crate::domain::appointment::is_late_cancellation;
-use crate::domain::{Appointment, AppointmentStatus, UtcTime};
+use crate::domain::lifecycle::{permitted, Action, CheckInWindow};
+use crate::domain::{Appointment, AppointmentId, AppointmentStatus, Caller, UtcTime};
+use crate::retry::{retrying, Attempt};
 
 impl Store {
-    /// Cancels `appointment` as it was read: valid only if its status has not changed since. Frees the
-    /// seat, the patient's time and its place in the provider's day count in the same transaction. It is
-    /// late by its own terms (else by `late_window`, the configuration's). `Ok(None)` means the status
-    /// moved under us and the caller should read again.
+    /// `who` cancels appointment `id` under its row of `domain::lifecycle::RULES`: read (1), then the
+    /// transaction (2); read again if the status moved meanwhile. Frees the seat, the patient's time and
+    /// its place in the provider's day count in the same transaction. It is late by its own terms (else
+    /// by `late_window`, the configuration's).
     pub async fn cancel(
+        &self,
+        id: AppointmentId,
+        who: &Caller,
+        reason: &str,
+        late_window: SignedDuration,
+        check_in: CheckInWindow,
+        now: UtcTime,
+    ) -> Result<Appointment, ChangeError> {
+        retrying("cancel", || async {
+            let read = self.appointment(id).await?;
+            let appointment = permitted(Action::Cancel, who, read, now, check_in)?;
+            let before_end = Action::Cancel.only_before_end(who);
+            let cancelled = self
+                .cancel_once(&appointment, who.id, reason, late_window, before_end, now)
+                .await?;
+            Ok(cancelled.map_or(Attempt::Again, Attempt::Done))
+        })
+        .await
+    }
+
+    /// Cancels `appointment` as it was read: valid only if its status has not changed since. `Ok(None)`
+    /// means the status moved under us.
+    async fn cancel_once(
         &self,
         appointment: &Appointment,
         by: Uuid,

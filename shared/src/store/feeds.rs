@@ -166,7 +166,7 @@ impl Store {
         );
         writes.add(W::Count, TransactWriteItem::builder().update(count).build());
         let refused =
-            super::retry::patiently("create feed", || self.commit(writes.clone())).await?;
+            super::conditional::patiently("create feed", || self.commit(writes.clone())).await?;
         match refused {
             None => Ok(()),
             Some(r) if r.has(W::Count) => Err(FeedError::TooMany),
@@ -213,8 +213,8 @@ impl Store {
             .update_expression("ADD changes :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1));
-        super::retry::made(
-            super::retry::answered("count a feed change", || update.clone().send()).await?,
+        super::conditional::made(
+            super::conditional::answered("count a feed change", || update.clone().send()).await?,
         )?;
         Ok(())
     }
@@ -271,7 +271,7 @@ impl Store {
             writes.push(TransactWriteItem::builder().update(count).build());
         }
         let refused =
-            super::retry::patiently("revoke feed", || self.transact(writes.clone())).await?;
+            super::conditional::patiently("revoke feed", || self.transact(writes.clone())).await?;
         if refused.is_some() {
             // Revoked meanwhile by another request: as it is now.
             return self.get(&feed.key()).await?.map(from_item).transpose();

@@ -208,15 +208,15 @@ impl Store {
             TransactWriteItem::builder().condition_check(check).build(),
         );
         writes.add(W::Record, TransactWriteItem::builder().put(put).build());
-        super::retry::retrying("record reminder", || {
+        crate::retry::retrying("record reminder", || {
             let writes = writes.clone();
             async move {
                 Ok::<_, StoreError>(match self.commit(writes).await? {
-                    None => super::retry::Attempt::Done(Reminded::Recorded),
+                    None => crate::retry::Attempt::Done(Reminded::Recorded),
                     Some(refused) if refused.has(W::Standing) => {
-                        super::retry::Attempt::Done(Reminded::Stale)
+                        crate::retry::Attempt::Done(Reminded::Stale)
                     }
-                    Some(_) => super::retry::Attempt::Done(Reminded::AlreadyRecorded),
+                    Some(_) => crate::retry::Attempt::Done(Reminded::AlreadyRecorded),
                 })
             }
         })
@@ -355,7 +355,7 @@ impl Store {
         what: &'static str,
     ) -> Result<Refusal, StoreError> {
         use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-        match super::retry::answered(what, || update.clone().send()).await? {
+        match super::conditional::answered(what, || update.clone().send()).await? {
             Ok(_) => Ok(Refusal::Made),
             Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(f) => match f.item {
@@ -448,11 +448,11 @@ impl Store {
             )
             .expression_attribute_values(":pid", s(payment_id))
             .expression_attribute_values(":at", s(at.to_string()));
-        let answer = super::retry::answered("record a payment after its refund", || {
+        let answer = super::conditional::answered("record a payment after its refund", || {
             update.clone().send()
         })
         .await?;
-        Ok(if super::retry::made(answer)? {
+        Ok(if super::conditional::made(answer)? {
             PaymentRecorded::Recorded
         } else {
             PaymentRecorded::AlreadyRecorded
@@ -569,8 +569,8 @@ impl Range {
     }
 
     /// A client's cursor as this query's `ExclusiveStartKey`, if it belongs to this partition and range.
-    pub fn cursor(&self, cursor: &str) -> Result<Item, BadCursor> {
-        page::decode(
+    pub fn cursor(&self, cursors: &page::Cursors, cursor: &str) -> Result<Item, BadCursor> {
+        cursors.decode(
             cursor,
             self.pk_name,
             &self.pk,
@@ -787,7 +787,8 @@ mod tests {
         inside.insert("SK".into(), s("SLOT"));
         inside.insert("GSI1PK".into(), s(keys::provider_slots(provider)));
         inside.insert("GSI1SK".into(), s("2030-01-01T09:00:00Z#x"));
-        assert!(range.cursor(&page::encode(&inside)).is_ok());
+        let cursors = page::Cursors::random();
+        assert!(range.cursor(&cursors, &cursors.seal(&inside)).is_ok());
         assert!(range.admits(&inside));
         assert!(!range
             .clone()
@@ -798,6 +799,6 @@ mod tests {
             t("2030-01-01T00:00:00Z"),
             t("2030-01-02T00:00:00Z"),
         );
-        assert!(other.cursor(&page::encode(&inside)).is_err());
+        assert!(other.cursor(&cursors, &cursors.seal(&inside)).is_err());
     }
 }

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::retry::answered;
+use super::conditional::answered;
 use super::{from_item, key_item, keys, n, s, Store, StoreError};
-use crate::domain::lifecycle::{Scope, Set, Transition};
+use crate::domain::lifecycle::{Refusal, Scope, Set, Transition};
 use crate::domain::{Appointment, AppointmentStatus, UtcTime};
+use crate::retry::{Retry, Spent};
 use aws_sdk_dynamodb::error::SdkError;
 
 /// The attribute a value is stored under, and the value as DynamoDB holds it.
@@ -34,6 +35,31 @@ fn attribute(value: &Set) -> Result<Vec<(&'static str, AttributeValue)>, StoreEr
         Set::FollowUpNotes(v) => vec![("followUpNotes", s(v))],
         Set::ConsultationType(c) => vec![("consultationType", s(c.as_str()))],
     })
+}
+
+/// Why an action on an appointment did not happen: a rule refused it, or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Refusal> for ChangeError {
+    fn from(r: Refusal) -> Self {
+        ChangeError::Refused(r)
+    }
+}
+
+impl Retry for ChangeError {
+    fn is_transient(&self) -> bool {
+        matches!(self, ChangeError::Store(e) if e.is_transient())
+    }
+
+    fn spent(spent: Spent, _last: Option<Self>) -> Self {
+        StoreError::from(spent).into()
+    }
 }
 
 #[derive(Debug)]

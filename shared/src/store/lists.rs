@@ -41,9 +41,13 @@ impl ListQuery {
     }
 
     /// Checks a cursor against this query's partition and range.
-    pub fn start_key(&self, cursor: Option<&str>) -> Result<Option<Item>, BadCursor> {
+    pub fn start_key(
+        &self,
+        cursors: &super::page::Cursors,
+        cursor: Option<&str>,
+    ) -> Result<Option<Item>, BadCursor> {
         let range = self.range();
-        cursor.map(|c| range.cursor(c)).transpose()
+        cursor.map(|c| range.cursor(cursors, c)).transpose()
     }
 }
 

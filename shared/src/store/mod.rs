@@ -7,6 +7,7 @@
 pub mod appointment_types;
 pub mod booking;
 pub mod cancel;
+pub mod conditional;
 pub mod feeds;
 pub mod guard;
 pub mod items;
@@ -15,7 +16,6 @@ pub mod lifecycle;
 pub mod lists;
 pub mod page;
 pub mod reschedule;
-pub mod retry;
 pub mod series;
 pub mod settings;
 pub mod slots;
@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::{Appointment, AppointmentId, Slot, SlotId};
+use crate::retry::Attempt;
 pub use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -39,6 +40,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Store {
     pub db: aws_sdk_dynamodb::Client,
     pub table: String,
+    /// What seals the cursors of the pages it answers (`page::Cursors`).
+    pub cursors: page::Cursors,
     /// What applies where a provider set nothing (the deployment's configuration).
     pub defaults: crate::domain::settings::Defaults,
 }
@@ -181,8 +184,8 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     fn from(e: SdkError<E, R>) -> Self {
-        // One rule for what is worth retrying: retry::is_transient.
-        if retry::is_transient(&e) {
+        // One rule for what is worth retrying: conditional::is_transient.
+        if conditional::is_transient(&e) {
             StoreError::Transient(Box::new(e))
         } else {
             StoreError::Dynamo(Box::new(e))
@@ -240,8 +243,16 @@ impl Store {
         Store {
             db,
             table: table.into(),
+            cursors: page::Cursors::random(),
             defaults: crate::config::Config::default_provider_settings(),
         }
+    }
+
+    /// This store with cursors sealed under the deployment's key (`CURSOR_KEY`), so a cursor one
+    /// function gave opens in another.
+    pub fn with_cursor_key(mut self, secret: &str) -> Store {
+        self.cursors = page::Cursors::with_secret(secret);
+        self
     }
 
     /// This store with the configuration's defaults for providers' settings.
@@ -252,7 +263,7 @@ impl Store {
 
     /// One strongly consistent GetItem (more when throttled).
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        retry::patiently("read", || async {
+        conditional::patiently("read", || async {
             let out = self
                 .db
                 .get_item()
@@ -296,7 +307,8 @@ impl Store {
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
     ) -> Result<page::Page<T>, StoreError> {
-        page::of(retry::patiently("query", || query.clone().send()).await?)
+        self.cursors
+            .page(conditional::patiently("query", || query.clone().send()).await?)
     }
 
     /// Every item a query matches as `T`, page after page (for reports and whole days, not for client
@@ -317,7 +329,7 @@ impl Store {
         let mut out = vec![];
         let mut start: Option<Item> = None;
         loop {
-            let page = retry::patiently("query", || {
+            let page = conditional::patiently("query", || {
                 query.clone().set_exclusive_start_key(start.clone()).send()
             })
             .await?;
@@ -399,23 +411,27 @@ impl Store {
         // BatchGetItem takes at most 100 keys:
         // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
         for chunk in unique.chunks(100) {
-            let mut pending: Vec<Item> = chunk.to_vec();
-            let mut backoff = retry::Backoff::new("batch read");
-            loop {
-                match self.batch_get(pending.clone()).await {
-                    Ok((items, unprocessed)) => {
-                        for item in items {
-                            found.insert(item_key(&item)?, item);
+            // Each attempt reads the keys the last one left unprocessed, and keeps what it got.
+            let got = crate::retry::retrying_with(
+                "batch read",
+                (chunk.to_vec(), vec![]),
+                |(pending, mut got)| async move {
+                    match self.batch_get(pending.clone()).await {
+                        Ok((items, unprocessed)) => {
+                            got.extend(items);
+                            let step = match unprocessed.is_empty() {
+                                true => Attempt::Done(std::mem::take(&mut got)),
+                                false => Attempt::Again,
+                            };
+                            ((unprocessed, got), Ok(step))
                         }
-                        pending = unprocessed;
-                        if pending.is_empty() {
-                            break;
-                        }
+                        Err(e) => ((pending, got), Err(e)),
                     }
-                    Err(e) if retry::Transient::is_transient(&e) => {}
-                    Err(e) => return Err(e),
-                }
-                backoff.pause().await?;
+                },
+            )
+            .await?;
+            for item in got {
+                found.insert(item_key(&item)?, item);
             }
         }
         Ok(found)

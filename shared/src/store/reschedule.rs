@@ -7,12 +7,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::booking::{put_new, still_active, BookingError};
 use super::guard::Guard;
-use super::retry::{retrying, Attempt};
 use super::{from_item, keys, s, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable, Inadmissible};
+use crate::domain::lifecycle::{permitted, Action, CheckInWindow};
 use crate::domain::{
-    Appointment, AppointmentId, AppointmentStatus, ProviderId, Slot, SlotId, UtcTime,
+    Appointment, AppointmentId, AppointmentStatus, Caller, ProviderId, Slot, SlotId, UtcTime,
 };
+use crate::retry::{retrying, Attempt};
 
 /// Where and under which rules an appointment moves.
 #[derive(Clone, Copy, Debug)]
@@ -26,25 +27,35 @@ pub struct Move<'a> {
 }
 
 impl Store {
-    /// Moves `old` (as read) to a seat of `new_slot` in one transaction: the old appointment becomes
-    /// `rescheduled` (if its status is still what was read), its seat is given back, a seat of the new
+    /// `who` moves appointment `id` (read, and checked under its row of `domain::lifecycle::RULES`) to a
+    /// seat of `to.slot` in one transaction: the old appointment becomes `rescheduled` (if its status
+    /// is still what was read), its seat is given back, a seat of the new
     /// slot is taken under the same conditions as a booking, the new appointment is put, the patient's
     /// guard swaps the old time for the new under its version, and the provider's day counts move
     /// (under the new day's limit). Two requests (the batch read, which takes the old provider's
-    /// profile along, and the transaction), one more GetItem when the new slot is another provider's;
-    /// `Ok(None)` means `old` changed meanwhile and should be read again.
+    /// profile along, and the transaction) after the appointment's GetItem, one more GetItem when the
+    /// new slot is another provider's; all read again when the appointment changed meanwhile.
     pub async fn reschedule(
         &self,
-        old: &Appointment,
+        id: AppointmentId,
+        who: &Caller,
         to: &Move<'_>,
+        check_in: CheckInWindow,
         now: UtcTime,
-    ) -> Result<Option<Appointment>, BookingError> {
-        if to.slot == old.slot_id {
-            return Err(
-                Inadmissible::SlotUnavailable("the appointment is already in this slot").into(),
-            );
-        }
-        retrying("reschedule", || self.reschedule_once(old, to, now)).await
+    ) -> Result<Appointment, BookingError> {
+        retrying("reschedule", || async {
+            let read = self.appointment(id).await?;
+            let old = permitted(Action::Reschedule, who, read, now, check_in)
+                .map_err(BookingError::Refused)?;
+            if to.slot == old.slot_id {
+                return Err(Inadmissible::SlotUnavailable(
+                    "the appointment is already in this slot",
+                )
+                .into());
+            }
+            self.reschedule_once(&old, to, now).await
+        })
+        .await
     }
 
     async fn reschedule_once(
@@ -52,7 +63,7 @@ impl Store {
         old: &Appointment,
         to: &Move<'_>,
         now: UtcTime,
-    ) -> Result<Attempt<Option<Appointment>>, BookingError> {
+    ) -> Result<Attempt<Appointment>, BookingError> {
         let slot_key = keys::slot(to.slot);
         let guard_key = keys::patient_schedule(old.patient_id);
         let type_key = old.appointment_type_id.map(keys::appointment_type);
@@ -181,7 +192,7 @@ impl Store {
             }
         }
         let Some(refused) = self.commit(writes).await? else {
-            return Ok(Attempt::Done(Some(moved)));
+            return Ok(Attempt::Done(moved));
         };
         if refused.has(W::TypeActive) {
             return Err(Inadmissible::TypeInactive.into());
@@ -190,7 +201,8 @@ impl Store {
             return Err(super::booking::daily_limit(&rules, &moved).into());
         }
         if refused.has(W::Leave) {
-            return Ok(Attempt::Done(None));
+            // The appointment changed since it was read: read it again.
+            return Ok(Attempt::Again);
         }
         if let Some(current) = refused.item(W::TakeSeat) {
             bookable(&from_item(current)?, now, false)?;

@@ -13,7 +13,6 @@ use super::booking::{put_new, put_unless_live, still_active, BookingError, IDEMP
 use super::guard::Guard;
 use super::items::{item, Range, Stored};
 use super::keys::{self, Key};
-use super::retry::{retrying, Attempt};
 use super::{from_item, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable};
 use crate::domain::series::{at, dates, Frequency};
@@ -21,6 +20,7 @@ use crate::domain::{
     Appointment, AppointmentId, ConsultationType, Interval, PatientId, ProviderId, Slot, SlotId,
     UtcTime,
 };
+use crate::retry::{retrying, Attempt, Retry, Spent};
 
 /// A series as stored and shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,9 +94,13 @@ pub enum SeriesError {
     Booking(#[from] BookingError),
 }
 
-impl super::retry::Transient for SeriesError {
+impl Retry for SeriesError {
     fn is_transient(&self) -> bool {
-        matches!(self, SeriesError::Booking(e) if super::retry::Transient::is_transient(e))
+        matches!(self, SeriesError::Booking(e) if e.is_transient())
+    }
+
+    fn spent(spent: Spent, _last: Option<Self>) -> Self {
+        StoreError::from(spent).into()
     }
 }
 

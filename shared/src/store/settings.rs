@@ -129,7 +129,8 @@ impl Store {
             }
         }
         let answer =
-            super::retry::answered("store a provider's settings", || update.clone().send()).await?;
+            super::conditional::answered("store a provider's settings", || update.clone().send())
+                .await?;
         let attributes = match answer {
             Ok(out) => out.attributes,
             Err(e) => {
@@ -151,7 +152,7 @@ impl Store {
                             == expected.map(|v| v + 1)
                 });
                 if !ours {
-                    super::retry::made::<(), _, _>(Err(e))?;
+                    super::conditional::made::<(), _, _>(Err(e))?;
                     return Ok(None);
                 }
                 current

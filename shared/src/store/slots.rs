@@ -3,11 +3,12 @@
 use aws_sdk_dynamodb::types::Update;
 
 use super::booking::put_new;
+use super::conditional::{answered, made, patiently};
 use super::guard::Guard;
 use super::items::{item, ProviderProfile, Range};
 use super::page::Page;
-use super::retry::{self, retrying, Attempt, Backoff, Transient};
 use super::{from_item, keys, s, Item, Key, Store, StoreError};
+use crate::retry::{retrying, retrying_with, Attempt, Retry, Spent};
 use std::collections::HashMap;
 
 use crate::domain::{ProviderId, Slot, SlotId, SlotStatus, UtcTime};
@@ -20,10 +21,22 @@ pub enum SlotError {
     Store(#[from] StoreError),
 }
 
-impl Transient for SlotError {
+impl Retry for SlotError {
     fn is_transient(&self) -> bool {
         matches!(self, SlotError::Store(e) if e.is_transient())
     }
+
+    fn spent(spent: Spent, _last: Option<Self>) -> Self {
+        StoreError::from(spent).into()
+    }
+}
+
+/// A day of a bulk creation, between attempts: the slots still to create and the day's guards as read.
+struct DayWrite {
+    slots: Vec<Slot>,
+    guards: Vec<Guard>,
+    /// Whether an attempt met a concurrent write (so the guards are read again).
+    again: bool,
 }
 
 impl Store {
@@ -202,7 +215,7 @@ impl Store {
                     .update_expression(update.update_expression)
                     .set_expression_attribute_names(update.expression_attribute_names)
                     .set_expression_attribute_values(update.expression_attribute_values);
-                retry::patiently("store the provider's zone", || put.clone().send()).await?;
+                patiently("store the provider's zone", || put.clone().send()).await?;
             }
             return Ok(bulk);
         }
@@ -239,62 +252,50 @@ impl Store {
     /// guards again and retries. Returns the slots it created.
     async fn write_day(
         &self,
-        mut slots: Vec<Slot>,
-        mut guards: Vec<Guard>,
+        slots: Vec<Slot>,
+        guards: Vec<Guard>,
         profile: Option<Update>,
         now: UtcTime,
     ) -> Result<Vec<Slot>, SlotError> {
-        let mut backoff = Backoff::new("write a day of slots");
-        loop {
-            let mut writes = vec![];
-            for slot in &slots {
-                writes.push(put_new(&self.table, item(slot)?)?);
-            }
-            for g in &guards {
-                let date_key = &g.key;
-                let entries: Vec<(String, crate::domain::Interval)> = slots
-                    .iter()
-                    .filter(|s| {
-                        s.interval()
-                            .utc_dates()
-                            .iter()
-                            .any(|d| &keys::provider_day(s.provider_id, *d) == date_key)
-                    })
-                    .map(|s| (s.id.to_string(), s.interval()))
-                    .collect();
-                writes.push(g.take_all(&self.table, &entries, now, None)?);
-            }
-            if let Some(update) = profile.clone() {
-                writes.push(
-                    aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                        .update(update)
-                        .build(),
-                );
-            }
-            match self.transact(writes).await {
-                Ok(None) => return Ok(slots),
-                Ok(Some(_)) => {}
-                Err(e) if e.is_transient() => {}
-                Err(e) => return Err(e.into()),
-            }
+        let profile = profile.as_ref();
+        let day = DayWrite {
+            slots,
+            guards,
+            again: false,
+        };
+        retrying_with("write a day of slots", day, |mut day| async move {
+            let outcome = self.write_day_once(&mut day, profile, now).await;
+            (day, outcome)
+        })
+        .await
+    }
+
+    async fn write_day_once(
+        &self,
+        day: &mut DayWrite,
+        profile: Option<&Update>,
+        now: UtcTime,
+    ) -> Result<Attempt<Vec<Slot>>, SlotError> {
+        if day.again {
             tracing::debug!("a day of slots met a concurrent write; reading its guards again");
-            backoff.pause().await?;
-            let keys: Vec<Key> = guards.iter().map(|g| g.key.clone()).collect();
+            let keys: Vec<Key> = day.guards.iter().map(|g| g.key.clone()).collect();
             let mut found = self.get_many(&keys).await?;
-            guards = keys
+            day.guards = keys
                 .into_iter()
                 .map(|k| Guard::read(k.clone(), found.remove(&k)))
                 .collect::<Result<_, _>>()?;
             // Slots that a concurrent identical request created meanwhile are done.
-            slots.retain(|s| {
+            let guards = &day.guards;
+            day.slots.retain(|s| {
                 !guards
                     .iter()
                     .any(|g| g.intervals.contains_key(&s.id.to_string()))
             });
-            if slots.is_empty() {
-                return Ok(slots);
+            if day.slots.is_empty() {
+                return Ok(Attempt::Done(vec![]));
             }
-            let clashes: Vec<String> = slots
+            let clashes: Vec<String> = day
+                .slots
                 .iter()
                 .flat_map(|s| guards.iter().flat_map(|g| g.conflicts(&s.interval(), None)))
                 .collect();
@@ -302,6 +303,37 @@ impl Store {
                 return Err(SlotError::Overlap(clashes));
             }
         }
+        day.again = true;
+        let mut writes = vec![];
+        for slot in &day.slots {
+            writes.push(put_new(&self.table, item(slot)?)?);
+        }
+        for g in &day.guards {
+            let date_key = &g.key;
+            let entries: Vec<(String, crate::domain::Interval)> = day
+                .slots
+                .iter()
+                .filter(|s| {
+                    s.interval()
+                        .utc_dates()
+                        .iter()
+                        .any(|d| &keys::provider_day(s.provider_id, *d) == date_key)
+                })
+                .map(|s| (s.id.to_string(), s.interval()))
+                .collect();
+            writes.push(g.take_all(&self.table, &entries, now, None)?);
+        }
+        if let Some(update) = profile.cloned() {
+            writes.push(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .update(update)
+                    .build(),
+            );
+        }
+        Ok(match self.transact(writes).await? {
+            None => Attempt::Done(std::mem::take(&mut day.slots)),
+            Some(_) => Attempt::Again,
+        })
     }
 
     /// A provider's slots starting in `[from, to)`, every page.
@@ -375,7 +407,7 @@ impl Store {
         if let Some(r) = reason {
             update = update.expression_attribute_values(":reason", s(r));
         }
-        retry::made(retry::answered("block slot", || update.clone().send()).await?)
+        made(answered("block slot", || update.clone().send()).await?)
     }
 
     /// Opens a blocked slot without bookings again, in one conditional write. `Err(Some(slot))` is the
@@ -410,7 +442,7 @@ impl Store {
             update = update.expression_attribute_values(":me", s(p.to_string()));
         }
         let update = update.condition_expression(condition);
-        match retry::answered("release slot", || update.clone().send()).await? {
+        match answered("release slot", || update.clone().send()).await? {
             Ok(out) => Ok(Ok(from_item(out.attributes.unwrap_or_default())?)),
             Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(f) => {

@@ -24,7 +24,6 @@ use super::guard::Guard;
 use super::items::{item, Range, Stored};
 use super::keys::{self, Key};
 use super::page::Page;
-use super::retry::{retrying, Attempt, Backoff, Transient};
 use super::{from_item, key_item, n, s, Item, Store, StoreError, Writes};
 use crate::domain::admission::{admit, Inadmissible};
 use crate::domain::waitlist::{next_for, Entry, EntryStatus};
@@ -32,6 +31,7 @@ use crate::domain::{
     Appointment, ConsultationType, EntryId, PatientId, ProviderId, Slot, SlotId, SlotStatus,
     UtcTime,
 };
+use crate::retry::{retrying, retrying_with, Attempt, Retry, Spent};
 
 /// An offer is made only for a slot that starts at least this far ahead.
 pub const LEAST_NOTICE: SignedDuration = SignedDuration::from_mins(1);
@@ -105,13 +105,17 @@ pub enum WaitlistError {
     Store(#[from] StoreError),
 }
 
-impl Transient for WaitlistError {
+impl Retry for WaitlistError {
     fn is_transient(&self) -> bool {
         match self {
             WaitlistError::Store(e) => e.is_transient(),
             WaitlistError::Booking(e) => e.is_transient(),
             _ => false,
         }
+    }
+
+    fn spent(spent: Spent, _last: Option<Self>) -> Self {
+        StoreError::from(spent).into()
     }
 }
 
@@ -217,6 +221,16 @@ impl WaitlistQuery {
 
 fn status_is(expected: EntryStatus) -> AttributeValue {
     s(expected.as_str())
+}
+
+/// What [`Store::offer_seats`] carries from one round to the next.
+#[derive(Default)]
+struct OfferRound {
+    offered: Vec<EntryId>,
+    /// The queue as read, less the entries offered since.
+    queue: Option<Vec<Entry>>,
+    /// The provider's rules, read with the slot the first time.
+    rules: Option<crate::domain::settings::Rules>,
 }
 
 impl Store {
@@ -373,88 +387,101 @@ impl Store {
         now: UtcTime,
         ttl: SignedDuration,
     ) -> Result<Vec<EntryId>, StoreError> {
-        let mut offered = vec![];
-        let mut backoff = Backoff::new("offer a seat");
-        let mut queue: Option<Vec<Entry>> = None;
-        let mut rules: Option<crate::domain::settings::Rules> = None;
-        let slot_key = keys::slot(slot_id);
         let (provider, start) = match known {
             Some(k) => k,
             None => match self.slot(slot_id).await? {
                 Some(slot) => (slot.provider_id, slot.start_time),
-                None => return Ok(offered),
+                None => return Ok(vec![]),
             },
         };
-        loop {
-            let entries = match queue.take() {
-                Some(q) => q,
-                None => {
-                    let around = start.timestamp().to_zoned(TimeZone::UTC).date();
-                    let q = Range::queue_around(provider, around)
-                        .query(self)
-                        .filter_expression("#status = :waiting")
-                        .expression_attribute_names("#status", "status")
-                        .expression_attribute_values(":waiting", status_is(EntryStatus::Waiting));
-                    self.all_pages(q).await?
-                }
-            };
-            if entries.is_empty() {
-                return Ok(offered);
+        let round = OfferRound::default();
+        retrying_with("offer a seat", round, |mut round| async move {
+            let outcome = self
+                .offer_one_seat(&mut round, slot_id, (provider, start), now, ttl)
+                .await;
+            (round, outcome)
+        })
+        .await
+    }
+
+    /// One round of [`Store::offer_seats`]: the next seat to the next entry (`Onward`), a seat or an
+    /// entry that changed meanwhile (`Again`), or nothing more to offer (`Done`, with every entry offered).
+    async fn offer_one_seat(
+        &self,
+        round: &mut OfferRound,
+        slot_id: SlotId,
+        (provider, start): (ProviderId, UtcTime),
+        now: UtcTime,
+        ttl: SignedDuration,
+    ) -> Result<Attempt<Vec<EntryId>>, StoreError> {
+        let slot_key = keys::slot(slot_id);
+        let entries = match round.queue.take() {
+            Some(q) => q,
+            None => {
+                let around = start.timestamp().to_zoned(TimeZone::UTC).date();
+                let q = Range::queue_around(provider, around)
+                    .query(self)
+                    .filter_expression("#status = :waiting")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":waiting", status_is(EntryStatus::Waiting));
+                self.all_pages(q).await?
             }
-            // The slot, fresh each round; the provider's profile (zone and rules) with it the first time.
-            let profile_key = keys::provider_profile(provider);
-            let mut wanted = vec![slot_key.clone()];
-            if rules.is_none() {
-                wanted.push(profile_key.clone());
+        };
+        if entries.is_empty() {
+            return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
+        }
+        // The slot, fresh each round; the provider's profile (zone and rules) with it the first time.
+        let profile_key = keys::provider_profile(provider);
+        let mut wanted = vec![slot_key.clone()];
+        if round.rules.is_none() {
+            wanted.push(profile_key.clone());
+        }
+        let mut found = self.get_many(&wanted).await?;
+        let Some(slot) = found.remove(&slot_key).map(from_item::<Slot>).transpose()? else {
+            return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
+        };
+        if slot.status != SlotStatus::Available
+            || slot.start_time <= now.plus(LEAST_NOTICE)
+            || slot.current_bookings >= slot.max_bookings
+        {
+            return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
+        }
+        let rules = match round.rules {
+            Some(ref r) => r,
+            None => {
+                let profile = found
+                    .remove(&profile_key)
+                    .map(from_item::<super::items::ProviderProfile>)
+                    .transpose()?;
+                round.rules.insert(self.rules_of(profile.as_ref()))
             }
-            let mut found = self.get_many(&wanted).await?;
-            let Some(slot) = found.remove(&slot_key).map(from_item::<Slot>).transpose()? else {
-                return Ok(offered);
-            };
-            if slot.status != SlotStatus::Available
-                || slot.start_time <= now.plus(LEAST_NOTICE)
-                || slot.current_bookings >= slot.max_bookings
-            {
-                return Ok(offered);
+        };
+        // A seat the provider's notice, horizon or daily limit would refuse at the answer is not
+        // offered (the day's count is one more read, only for a provider with a limit).
+        if rules.admits(slot.start_time, now).is_err()
+            || !self
+                .full_days(provider, rules, &[rules.day_of(slot.start_time)])
+                .await?
+                .is_empty()
+        {
+            return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
+        }
+        let zone = &rules.zone();
+        let Some(entry) = next_for(&entries, &slot, zone).cloned() else {
+            return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
+        };
+        let until = now.plus(ttl).min(slot.start_time);
+        match self.hold(&slot, &entry, now, until).await {
+            Ok(true) => {
+                tracing::info!(slot_id = %slot.id, entry_id = %entry.id, offer = entry.offer_count + 1, "seat offered and held");
+                round.offered.push(entry.id);
+                // The next seat goes to the next entry: the queue as read, less this one.
+                round.queue = Some(entries.into_iter().filter(|e| e.id != entry.id).collect());
+                Ok(Attempt::Onward)
             }
-            let rules = match rules {
-                Some(ref r) => r,
-                None => {
-                    let profile = found
-                        .remove(&profile_key)
-                        .map(from_item::<super::items::ProviderProfile>)
-                        .transpose()?;
-                    rules.insert(self.rules_of(profile.as_ref()))
-                }
-            };
-            // A seat the provider's notice, horizon or daily limit would refuse at the answer is not
-            // offered (the day's count is one more read, only for a provider with a limit).
-            if rules.admits(slot.start_time, now).is_err()
-                || !self
-                    .full_days(provider, rules, &[rules.day_of(slot.start_time)])
-                    .await?
-                    .is_empty()
-            {
-                return Ok(offered);
-            }
-            let zone = &rules.zone();
-            let Some(entry) = next_for(&entries, &slot, zone).cloned() else {
-                return Ok(offered);
-            };
-            let until = now.plus(ttl).min(slot.start_time);
-            match self.hold(&slot, &entry, now, until).await {
-                Ok(true) => {
-                    tracing::info!(slot_id = %slot.id, entry_id = %entry.id, offer = entry.offer_count + 1, "seat offered and held");
-                    offered.push(entry.id);
-                    // The next seat goes to the next entry: the queue as read, less this one.
-                    queue = Some(entries.into_iter().filter(|e| e.id != entry.id).collect());
-                    continue;
-                }
-                Ok(false) => {} // the seat or the entry changed: read both again
-                Err(e) if e.is_transient() => {}
-                Err(e) => return Err(e),
-            }
-            backoff.pause().await?;
+            // The seat or the entry changed: read both again.
+            Ok(false) => Ok(Attempt::Again),
+            Err(e) => Err(e),
         }
     }
 
@@ -666,15 +693,10 @@ impl Store {
             {
                 return Ok(Attempt::Done(Lapse::Early { ends }));
             }
-            Ok(
-                match self
-                    .end_once(entry, Ending::Lapse { max_offers }, now)
-                    .await?
-                {
-                    Attempt::Done(e) => Attempt::Done(Lapse::Lapsed(Box::new(e))),
-                    Attempt::Again => Attempt::Again,
-                },
-            )
+            Ok(self
+                .end_once(entry, Ending::Lapse { max_offers }, now)
+                .await?
+                .map(|e| Lapse::Lapsed(Box::new(e))))
         })
         .await
     }

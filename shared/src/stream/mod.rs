@@ -5,24 +5,27 @@
 //! order; a failed record is reported as the batch's failure so that Lambda retries from it.
 //! Events carry ids, times and statuses, never notes, symptoms or reasons for visit.
 
+mod change;
 mod parking;
 mod publisher;
 
+pub use change::{Change, Diff, Item};
 pub use parking::{Parked, Replayed};
 pub use publisher::Publisher;
 
-use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::config::Fees;
-use crate::domain::lifecycle::status_event;
+use crate::domain::events::{
+    AppointmentFacts, DomainEvent, EntryFacts, FollowUpRequested, Payment, ReminderDue,
+    Rescheduled, Updated,
+};
 use crate::domain::reminders::{self, Offset};
 use crate::domain::waitlist::{Entry, EntryStatus};
 use crate::domain::{Appointment, AppointmentStatus, Slot, SlotStatus, UtcTime};
 use crate::jobs::Job;
 use crate::store::items::ReminderSent;
-use crate::store::keys::{self, ItemKind};
 
 /// EventBridge `source` of every event this service emits.
 pub const SOURCE: &str = "appointments";
@@ -30,10 +33,7 @@ pub const SOURCE: &str = "appointments";
 /// A side effect of one table change.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    Event {
-        detail_type: &'static str,
-        detail: Value,
-    },
+    Event(DomainEvent),
     Job(Job),
 }
 
@@ -48,6 +48,23 @@ pub enum PublishError {
     /// near. The batch stops at this record, and Lambda retries from it.
     #[error("{0}")]
     Transient(String),
+}
+
+impl crate::retry::Retry for PublishError {
+    fn is_transient(&self) -> bool {
+        !self.is_permanent()
+    }
+
+    /// The last transient failure (so the batch stops at this record with its cause); budget spent
+    /// after attempts that each made progress otherwise.
+    fn spent(spent: crate::retry::Spent, last: Option<Self>) -> Self {
+        last.unwrap_or_else(|| {
+            PublishError::Transient(format!(
+                "{}: not done within the retry budget ({} attempts)",
+                spent.what, spent.attempts
+            ))
+        })
+    }
 }
 
 impl PublishError {
@@ -105,119 +122,85 @@ where
 
 type HttpResponse = aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-fn appointment(image_of: &serde_dynamo::Item) -> Result<Option<Appointment>, PublishError> {
-    image(image_of, "appointment")
-}
-
-/// The appointment a record changed (its new image, else its old), or `None` for another item.
-pub(crate) fn changed_appointment(
-    record: &EventRecord,
-) -> Result<Option<Appointment>, PublishError> {
-    if kind(record)? != ItemKind::Appointment {
-        return Ok(None);
-    }
-    Ok(appointment(&record.change.new_image)?.or(appointment(&record.change.old_image)?))
-}
-
-/// What kind of item a record is about, from its sort key.
-fn kind(record: &EventRecord) -> Result<ItemKind, PublishError> {
-    match record.change.keys.get(keys::SK) {
-        Some(serde_dynamo::AttributeValue::S(sk)) => Ok(keys::kind_of(sk)),
-        _ => Err(PublishError::record("no sort key")),
-    }
-}
-
-/// The event name for a status an appointment has just reached.
-/// What a consumer may know of an appointment: ids, times, status. Built field by field, so nothing
-/// added to `Appointment` later leaks into events by default.
-fn detail(event_id: Uuid, a: &Appointment) -> Value {
-    json!({
-        "eventId": event_id,
-        "appointmentId": a.id,
-        "patientId": a.patient_id,
-        "providerId": a.provider_id,
-        "slotId": a.slot_id,
-        "startTime": a.start_time,
-        "endTime": a.end_time,
-        "status": a.status,
-        "consultationType": a.consultation_type,
-        "occurredAt": a.updated_at,
-    })
-}
-
 /// An id that is the same every time this record is delivered, so consumers can deduplicate.
-fn effect_id(record: &EventRecord, what: &str) -> Uuid {
+fn effect_id(change: &Change, what: &str) -> Uuid {
     Uuid::new_v5(
         &Uuid::NAMESPACE_OID,
-        format!("{}/{what}", record.event_id).as_bytes(),
+        format!("{}/{what}", change.event_id).as_bytes(),
     )
 }
 
-/// The side effects of one stream record. Pure: tested without AWS.
-pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
-    match kind(record)? {
-        ItemKind::Appointment => {}
-        ItemKind::Reminder if record.event_name == "INSERT" => return reminder_due(record),
-        ItemKind::WaitlistEntry => return waitlist_effects(record),
-        ItemKind::Slot => return slot_opened(record),
-        _ => return Ok(vec![]),
+/// The side effects of one change. Pure: tested without AWS.
+pub fn effects(change: &Change) -> Vec<Effect> {
+    match &change.item {
+        Item::Appointment(diff) => appointment_effects(change, diff),
+        Item::ReminderSent(sent) => vec![reminder_due(change, sent)],
+        Item::Entry(diff) => waitlist_effects(change, diff),
+        Item::Slot(diff) => slot_opened(diff),
+        Item::Other => vec![],
     }
-    let old = appointment(&record.change.old_image)?;
-    let new = appointment(&record.change.new_image)?;
-    let event = |detail_type: &'static str, a: &Appointment| Effect::Event {
-        detail_type,
-        detail: detail(effect_id(record, detail_type), a),
-    };
+}
+
+/// An event of `change`, its `eventId` derived from the change and the event's detail-type.
+fn event(change: &Change, make: impl Fn(Uuid) -> DomainEvent) -> Effect {
+    let detail_type = make(Uuid::nil()).detail_type();
+    Effect::Event(make(effect_id(change, detail_type)))
+}
+
+fn appointment_effects(change: &Change, diff: &Diff<Appointment>) -> Vec<Effect> {
     let mut out = vec![];
-    match (record.event_name.as_str(), old, new) {
-        ("INSERT", _, Some(new)) => match new.rescheduled_from {
-            Some(from) => {
-                let e = event("appointment.rescheduled", &new)
-                    .with("previousAppointmentId", json!(from));
-                out.push(e);
-            }
-            None => out.push(event("appointment.created", &new)),
-        },
-        ("MODIFY", Some(old), Some(new))
+    match diff {
+        Diff::Inserted(new) => out.push(event(change, |id| match new.rescheduled_from {
+            Some(from) => DomainEvent::AppointmentRescheduled(Rescheduled {
+                appointment: AppointmentFacts::of(id, new),
+                previous_appointment_id: from,
+            }),
+            None => DomainEvent::AppointmentCreated(AppointmentFacts::of(id, new)),
+        })),
+        Diff::Changed { from: old, to: new }
             if old.status != new.status && new.status != AppointmentStatus::Rescheduled =>
         {
-            let e = event(status_event(new.status), &new);
-            out.push(match new.status {
-                AppointmentStatus::Cancelled => e.with(
-                    "lateCancellation",
-                    new.late_cancellation.unwrap_or(false).into(),
-                ),
-                AppointmentStatus::InProgress => e
-                    .with("videoRoomId", json!(new.video_room_id))
-                    .with("videoRoomUrl", json!(new.video_room_url)),
-                _ => e,
-            });
+            out.push(event(change, |id| {
+                DomainEvent::status_reached(id, new).unwrap_or_else(|| {
+                    DomainEvent::AppointmentUpdated(Updated {
+                        appointment: AppointmentFacts::of(id, new),
+                        changed_fields: changed_fields(old, new),
+                    })
+                })
+            }));
             if new.status == AppointmentStatus::Cancelled {
-                out.push(seat_freed(record, &new));
+                out.push(seat_freed(change, new));
                 if new.is_paid {
-                    out.push(payment(record, "payment.refund_requested", &new));
+                    out.push(payment(change, new, DomainEvent::PaymentRefundRequested));
                 }
             }
             if new.status == AppointmentStatus::Completed {
                 if !new.is_paid && new.consultation_fee.is_some_and(|f| f > 0.0) {
-                    out.push(payment(record, "payment.requested", &new));
+                    out.push(payment(change, new, DomainEvent::PaymentRequested));
                 }
                 if new.follow_up_required {
-                    out.push(
-                        event("appointment.follow_up_requested", &new)
-                            .with("followUpDate", json!(new.follow_up_date)),
-                    );
+                    out.push(event(change, |id| {
+                        DomainEvent::AppointmentFollowUpRequested(FollowUpRequested {
+                            appointment: AppointmentFacts::of(id, new),
+                            follow_up_date: new.follow_up_date,
+                        })
+                    }));
                 }
             }
         }
-        ("MODIFY", Some(old), Some(new)) => {
-            let changed = changed_fields(&old, &new);
+        Diff::Changed { from: old, to: new } => {
+            let changed = changed_fields(old, new);
             if !changed.is_empty() {
-                out.push(event("appointment.updated", &new).with("changedFields", changed.into()));
+                out.push(event(change, |id| {
+                    DomainEvent::AppointmentUpdated(Updated {
+                        appointment: AppointmentFacts::of(id, new),
+                        changed_fields: changed.clone(),
+                    })
+                }));
             }
             // A reschedule gives the old seat back, like a cancellation.
             if old.status != new.status && new.status == AppointmentStatus::Rescheduled {
-                out.push(seat_freed(record, &new));
+                out.push(seat_freed(change, new));
             }
             // Billing's answers come unordered: a payment recorded on an appointment that no longer
             // stands is given back. Once: the payment is recorded once, by one conditional write.
@@ -226,105 +209,48 @@ pub fn effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
                 AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled
             );
             if gone && !old.is_paid && new.is_paid {
-                out.push(payment(record, "payment.refund_requested", &new));
+                out.push(payment(change, new, DomainEvent::PaymentRefundRequested));
             }
         }
-        _ => {}
+        Diff::Removed(_) => {}
     }
-    Ok(out)
-}
-
-fn image<T: serde::de::DeserializeOwned>(
-    image: &serde_dynamo::Item,
-    what: &str,
-) -> Result<Option<T>, PublishError> {
-    if image.is_empty() {
-        return Ok(None);
-    }
-    serde_dynamo::from_item(image.clone())
-        .map(Some)
-        .map_err(|_| PublishError::record(&format!("{what} image")))
+    out
 }
 
 /// A slot inserted open, or opened from a block: a `slot-opened` job offers its seats to the waitlist.
-fn slot_opened(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
-    let old: Option<Slot> = image(&record.change.old_image, "slot")?;
-    let new: Option<Slot> = image(&record.change.new_image, "slot")?;
-    let opened = match (&old, &new) {
-        (None, Some(new)) => new.status == SlotStatus::Available,
-        (Some(old), Some(new)) => {
-            old.status != SlotStatus::Available && new.status == SlotStatus::Available
+fn slot_opened(diff: &Diff<Slot>) -> Vec<Effect> {
+    let opened = match diff {
+        Diff::Inserted(new) => new.status == SlotStatus::Available,
+        Diff::Changed { from, to } => {
+            from.status != SlotStatus::Available && to.status == SlotStatus::Available
         }
-        _ => false,
+        Diff::Removed(_) => false,
     };
-    Ok(match new {
+    match diff.after() {
         Some(slot) if opened => vec![Effect::Job(Job::SlotOpened {
             slot_id: slot.id,
             provider_id: slot.provider_id,
             start_time: slot.start_time,
         })],
         _ => vec![],
-    })
-}
-
-/// What a consumer may know of a waitlist entry: ids, its date, status and offer. Never its notes.
-fn entry_detail(event_id: Uuid, e: &Entry) -> Value {
-    json!({
-        "eventId": event_id,
-        "entryId": e.id,
-        "patientId": e.patient_id,
-        "providerId": e.provider_id,
-        "appointmentTypeId": e.appointment_type_id,
-        "preferredDate": e.preferred_date,
-        "status": e.status,
-        "priority": e.priority,
-        "offerCount": e.offer_count,
-        "occurredAt": e.updated_at,
-    })
+    }
 }
 
 /// `waitlist.*` events of an entry's change, and the `slot-opened` job when a held seat comes back
 /// (declined, cancelled or lapsed; an accepted offer keeps its seat).
-fn waitlist_effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
-    let old: Option<Entry> = image(&record.change.old_image, "waitlist entry")?;
-    let Some(new) = image::<Entry>(&record.change.new_image, "waitlist entry")? else {
-        return Ok(vec![]);
-    };
-    let event = |detail_type: &'static str| {
-        let mut detail = entry_detail(effect_id(record, detail_type), &new);
-        match new.status {
-            EntryStatus::Offered => {
-                detail["slotId"] = json!(new.offered_slot_id);
-                detail["startTime"] = json!(new.offered_start_time);
-                detail["offerExpiresAt"] = json!(new.offer_expires_at);
-            }
-            EntryStatus::Accepted => {
-                detail["appointmentId"] = json!(new.accepted_appointment_id);
-                detail["slotId"] = json!(new.offered_slot_id);
-            }
-            _ => {}
+fn waitlist_effects(change: &Change, diff: &Diff<Entry>) -> Vec<Effect> {
+    let (old, new) = match diff {
+        Diff::Inserted(new) => {
+            let joined = |id| DomainEvent::WaitlistJoined(EntryFacts::of(id, new));
+            return vec![event(change, joined)];
         }
-        Effect::Event {
-            detail_type,
-            detail,
-        }
-    };
-    let mut out = vec![];
-    let Some(old) = old else {
-        out.push(event("waitlist.joined"));
-        return Ok(out);
+        Diff::Changed { from, to } => (from, to),
+        Diff::Removed(_) => return vec![],
     };
     if old.status == new.status && old.offer_count == new.offer_count {
-        return Ok(out);
+        return vec![];
     }
-    out.push(event(match new.status {
-        EntryStatus::Waiting => "waitlist.offer_expired",
-        EntryStatus::Offered => "waitlist.offered",
-        EntryStatus::Accepted => "waitlist.accepted",
-        EntryStatus::Declined => "waitlist.declined",
-        EntryStatus::Expired => "waitlist.expired",
-        EntryStatus::Cancelled => "waitlist.cancelled",
-    }));
+    let mut out = vec![event(change, |id| DomainEvent::entry_reached(id, new))];
     if old.status == EntryStatus::Offered && new.status != EntryStatus::Accepted {
         if let (Some(slot_id), Some(start_time)) = (old.offered_slot_id, old.offered_start_time) {
             out.push(Effect::Job(Job::SlotOpened {
@@ -334,25 +260,22 @@ fn waitlist_effects(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
             }));
         }
     }
-    Ok(out)
+    out
 }
 
 /// `appointment.reminder_due` from a reminder record: ids, the start, the offset, the consultation type.
-fn reminder_due(record: &EventRecord) -> Result<Vec<Effect>, PublishError> {
-    let sent: ReminderSent = serde_dynamo::from_item(record.change.new_image.clone())
-        .map_err(|_| PublishError::record("reminder image"))?;
-    Ok(vec![Effect::Event {
-        detail_type: "appointment.reminder_due",
-        detail: json!({
-            "eventId": effect_id(record, "appointment.reminder_due"),
-            "appointmentId": sent.appointment_id,
-            "patientId": sent.patient_id,
-            "providerId": sent.provider_id,
-            "startTime": sent.start_time,
-            "offset": sent.offset,
-            "consultationType": sent.consultation_type,
-        }),
-    }])
+fn reminder_due(change: &Change, sent: &ReminderSent) -> Effect {
+    event(change, |event_id| {
+        DomainEvent::AppointmentReminderDue(ReminderDue {
+            event_id,
+            appointment_id: sent.appointment_id,
+            patient_id: sent.patient_id,
+            provider_id: sent.provider_id,
+            start_time: sent.start_time,
+            offset: sent.offset,
+            consultation_type: sent.consultation_type,
+        })
+    })
 }
 
 /// A change to EventBridge Scheduler that a stream record asks for.
@@ -389,26 +312,21 @@ pub struct Plan {
 /// The schedule changes of one stream record. Pure: tested without AWS. An appointment inserted as
 /// scheduled gets a reminder per offset still ahead; one that leaves scheduled or confirmed loses them
 /// (deleting one that fired or never was is a success).
-pub fn schedule_changes(
-    record: &EventRecord,
-    plan: &Plan,
-) -> Result<Vec<ScheduleChange>, PublishError> {
-    match kind(record)? {
-        ItemKind::Appointment => {}
-        ItemKind::WaitlistEntry => return offer_schedules(record, plan),
-        _ => return Ok(vec![]),
-    }
+pub fn schedule_changes(change: &Change, plan: &Plan) -> Vec<ScheduleChange> {
+    let diff = match &change.item {
+        Item::Appointment(diff) => diff,
+        Item::Entry(diff) => return offer_schedules(diff, plan),
+        _ => return vec![],
+    };
     let standing = |a: &Appointment| {
         matches!(
             a.status,
             AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
         )
     };
-    let old = appointment(&record.change.old_image)?;
-    let new = appointment(&record.change.new_image)?;
-    Ok(match (record.event_name.as_str(), old, new) {
-        ("INSERT", _, Some(new)) if new.status == AppointmentStatus::Scheduled => {
-            reminders::due(new.start_time, offsets(&new, plan), plan.now, plan.lead)
+    match diff {
+        Diff::Inserted(new) if new.status == AppointmentStatus::Scheduled => {
+            reminders::due(new.start_time, offsets(new, plan), plan.now, plan.lead)
                 .into_iter()
                 .map(|(offset, at)| ScheduleChange::Create {
                     name: reminders::schedule_name(new.id, offset),
@@ -421,8 +339,8 @@ pub fn schedule_changes(
                 })
                 .collect()
         }
-        ("MODIFY", Some(old), Some(new)) if standing(&old) && !standing(&new) => {
-            offsets(&old, plan)
+        Diff::Changed { from: old, to: new } if standing(old) && !standing(new) => {
+            offsets(old, plan)
                 .iter()
                 .map(|o| ScheduleChange::Delete {
                     name: reminders::schedule_name(new.id, *o),
@@ -430,7 +348,7 @@ pub fn schedule_changes(
                 .collect()
         }
         _ => vec![],
-    })
+    }
 }
 
 /// When `a`'s reminders fire: by its terms (its provider's settings when booked), else the configuration.
@@ -443,21 +361,17 @@ fn offsets<'a>(a: &'a Appointment, plan: &'a Plan) -> &'a [Offset] {
 /// An offer's expiry schedule: created when the entry is offered a seat (`offer-<entryId>-<count>`,
 /// at `offerExpiresAt`, sending `offer-expired`), deleted when the offer is answered or cancelled. An
 /// offer that ends within the least lead gets a delayed job instead of a schedule.
-fn offer_schedules(record: &EventRecord, plan: &Plan) -> Result<Vec<ScheduleChange>, PublishError> {
-    let old: Option<Entry> = image(&record.change.old_image, "waitlist entry")?;
-    let new: Option<Entry> = image(&record.change.new_image, "waitlist entry")?;
+fn offer_schedules(diff: &Diff<Entry>, plan: &Plan) -> Vec<ScheduleChange> {
     let mut out = vec![];
-    let offered = |e: &Option<Entry>| {
-        e.as_ref()
-            .filter(|e| e.status == EntryStatus::Offered)
+    let offered = |e: Option<&Entry>| {
+        e.filter(|e| e.status == EntryStatus::Offered)
             .map(|e| (e.offer_count, e.offer_expires_at))
     };
-    let (before, after) = (offered(&old), offered(&new));
+    let (before, after) = (offered(diff.before()), offered(diff.after()));
     if before == after {
-        return Ok(out);
+        return out;
     }
-    let id = new.as_ref().or(old.as_ref()).map(|e| e.id);
-    let Some(id) = id else { return Ok(out) };
+    let id = diff.latest().id;
     if let Some((count, _)) = before {
         out.push(ScheduleChange::Delete {
             name: offer_schedule_name(id, count),
@@ -483,7 +397,7 @@ fn offer_schedules(record: &EventRecord, plan: &Plan) -> Result<Vec<ScheduleChan
             });
         }
     }
-    Ok(out)
+    out
 }
 
 /// `offer-<entryId>-<count>`: 6 + 36 + 1 + at most 2 characters of Scheduler's 64.
@@ -494,18 +408,12 @@ pub fn offer_schedule_name(entry: crate::domain::EntryId, count: u32) -> String 
 /// The fees a change asks billing for: a late cancellation's and a no-show's, by the appointment's terms
 /// (else the configuration's `fees`), when not 0. Once each: the status changes once, and a redelivered
 /// record carries the same `eventId`.
-pub fn fee_requests(record: &EventRecord, fees: &Fees) -> Result<Vec<Effect>, PublishError> {
-    if kind(record)? != ItemKind::Appointment || record.event_name != "MODIFY" {
-        return Ok(vec![]);
-    }
-    let (Some(old), Some(new)) = (
-        appointment(&record.change.old_image)?,
-        appointment(&record.change.new_image)?,
-    ) else {
-        return Ok(vec![]);
+pub fn fee_requests(change: &Change, fees: &Fees) -> Vec<Effect> {
+    let Item::Appointment(Diff::Changed { from: old, to: new }) = &change.item else {
+        return vec![];
     };
     if old.status == new.status {
-        return Ok(vec![]);
+        return vec![];
     }
     let (late, no_show) = new
         .terms
@@ -513,24 +421,22 @@ pub fn fee_requests(record: &EventRecord, fees: &Fees) -> Result<Vec<Effect>, Pu
         .map_or((fees.late_cancellation, fees.no_show), |t| {
             (t.late_cancellation_fee, t.no_show_fee)
         });
-    let (detail_type, amount) = match new.status {
+    let (make, amount): (fn(Payment) -> DomainEvent, _) = match new.status {
         AppointmentStatus::Cancelled if new.late_cancellation == Some(true) => {
-            ("payment.cancellation_fee_requested", late)
+            (DomainEvent::PaymentCancellationFeeRequested, late)
         }
-        AppointmentStatus::NoShow => ("payment.no_show_fee_requested", no_show),
-        _ => return Ok(vec![]),
+        AppointmentStatus::NoShow => (DomainEvent::PaymentNoShowFeeRequested, no_show),
+        _ => return vec![],
     };
     if amount <= 0.0 {
-        return Ok(vec![]);
+        return vec![];
     }
-    Ok(vec![
-        payment(record, detail_type, &new).with("amount", json!(amount))
-    ])
+    vec![event(change, |id| make(Payment::fee(id, new, amount)))]
 }
 
-fn seat_freed(record: &EventRecord, a: &Appointment) -> Effect {
+fn seat_freed(change: &Change, a: &Appointment) -> Effect {
     Effect::Job(Job::SeatFreed {
-        job_id: effect_id(record, "seat-freed"),
+        job_id: effect_id(change, "seat-freed"),
         slot_id: a.slot_id,
         appointment_id: a.id,
         freed_at: a.updated_at,
@@ -539,30 +445,9 @@ fn seat_freed(record: &EventRecord, a: &Appointment) -> Effect {
     })
 }
 
-/// A request to the billing service: who, for which appointment, how much. Never why.
-fn payment(record: &EventRecord, detail_type: &'static str, a: &Appointment) -> Effect {
-    Effect::Event {
-        detail_type,
-        detail: json!({
-            "eventId": effect_id(record, detail_type),
-            "appointmentId": a.id,
-            "patientId": a.patient_id,
-            "providerId": a.provider_id,
-            "amount": a.consultation_fee,
-            "paymentId": a.payment_id,
-            "occurredAt": a.updated_at,
-        }),
-    }
-}
-
-impl Effect {
-    /// The event with one more field in its detail. A job has no detail: it is returned as it is.
-    fn with(mut self, field: &str, value: Value) -> Effect {
-        if let Effect::Event { detail, .. } = &mut self {
-            detail[field] = value;
-        }
-        self
-    }
+/// A request to the billing service about `a`'s consultation fee.
+fn payment(change: &Change, a: &Appointment, make: fn(Payment) -> DomainEvent) -> Effect {
+    event(change, |id| make(Payment::of(id, a)))
 }
 
 /// The names (never the values) of the fields that differ, but for the stamps every write moves.
@@ -585,6 +470,19 @@ fn changed_fields(old: &Appointment, new: &Appointment) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::event::dynamodb::EventRecord;
+
+    fn effects_of(r: &EventRecord) -> Result<Vec<Effect>, PublishError> {
+        Ok(super::effects(&Change::decode(r)?))
+    }
+
+    fn schedule_changes(r: &EventRecord, plan: &Plan) -> Result<Vec<ScheduleChange>, PublishError> {
+        Ok(super::schedule_changes(&Change::decode(r)?, plan))
+    }
+
+    fn fee_requests(r: &EventRecord, fees: &Fees) -> Result<Vec<Effect>, PublishError> {
+        Ok(super::fee_requests(&Change::decode(r)?, fees))
+    }
 
     fn image(status: &str, notes: Option<&str>) -> Value {
         let mut v = json!({
@@ -618,7 +516,7 @@ mod tests {
         effects
             .iter()
             .map(|e| match e {
-                Effect::Event { detail_type, .. } => detail_type.to_string(),
+                Effect::Event(e) => e.detail_type().to_string(),
                 Effect::Job(job) => serde_json::to_value(job).unwrap()["type"]
                     .as_str()
                     .unwrap()
@@ -635,11 +533,11 @@ mod tests {
             Some(image("scheduled", None)),
             Some(image("cancelled", None)),
         );
-        let effects = effects(&r).unwrap();
+        let effects = effects_of(&r).unwrap();
         assert_eq!(kinds(&effects), ["appointment.cancelled", "seat-freed"]);
         assert_eq!(
             effects,
-            super::effects(&r).unwrap(),
+            effects_of(&r).unwrap(),
             "a redelivered record has the same ids"
         );
     }
@@ -658,7 +556,7 @@ mod tests {
                 Some(image("scheduled", None)),
                 Some(image(status, None)),
             );
-            assert_eq!(kinds(&effects(&r).unwrap()), [event]);
+            assert_eq!(kinds(&effects_of(&r).unwrap()), [event]);
         }
     }
 
@@ -670,15 +568,12 @@ mod tests {
             Some(image("scheduled", None)),
             Some(image("scheduled", Some("bring x-rays"))),
         );
-        let effects = effects(&r).unwrap();
-        let Effect::Event {
-            detail_type,
-            detail,
-        } = &effects[0]
-        else {
+        let effects = effects_of(&r).unwrap();
+        let Effect::Event(event) = &effects[0] else {
             panic!()
         };
-        assert_eq!(*detail_type, "appointment.updated");
+        let detail = event.detail();
+        assert_eq!(event.detail_type(), "appointment.updated");
         assert_eq!(detail["changedFields"], json!(["notes"]));
         assert!(
             !detail.to_string().contains("x-rays") && !detail.to_string().contains("dizziness")
@@ -687,10 +582,10 @@ mod tests {
 
     #[test]
     fn guards_removals_and_unchanged_appointments_publish_nothing() {
-        assert!(effects(&record("MODIFY", "SCHEDULE", None, None))
+        assert!(effects_of(&record("MODIFY", "SCHEDULE", None, None))
             .unwrap()
             .is_empty());
-        assert!(effects(&record(
+        assert!(effects_of(&record(
             "REMOVE",
             "APPT",
             Some(image("scheduled", None)),
@@ -698,7 +593,7 @@ mod tests {
         ))
         .unwrap()
         .is_empty());
-        assert!(effects(&record(
+        assert!(effects_of(&record(
             "MODIFY",
             "APPT",
             Some(image("scheduled", None)),
@@ -724,7 +619,7 @@ mod tests {
     fn a_slot_that_opens_is_offered_to_the_waitlist_and_nothing_else_of_a_slot_is() {
         let opened = |old: Option<Value>, new: Value| {
             kinds(
-                &effects(&record(
+                &effects_of(&record(
                     if old.is_some() { "MODIFY" } else { "INSERT" },
                     "SLOT",
                     old,
@@ -784,7 +679,7 @@ mod tests {
                 old,
                 Some(new),
             );
-            let e = effects(&r).unwrap();
+            let e = effects_of(&r).unwrap();
             let text = serde_json::to_string(&format!("{e:?}")).unwrap();
             assert!(!text.contains("knee"), "notes stay out of events: {text}");
             (kinds(&e), schedule_changes(&r, &plan).unwrap(), e)
@@ -794,9 +689,10 @@ mod tests {
 
         let (k, s, e) = change(Some(entry_image("waiting", 0)), entry_image("offered", 1));
         assert_eq!(k, ["waitlist.offered"]);
-        let Effect::Event { detail, .. } = &e[0] else {
+        let Effect::Event(event) = &e[0] else {
             panic!()
         };
+        let detail = event.detail();
         assert_eq!(detail["slotId"], "0f1e2d3c-4b5a-4968-8776-655443322110");
         assert_eq!(detail["offerExpiresAt"], "2026-11-24T10:35:00Z");
         assert_eq!(
@@ -843,9 +739,10 @@ mod tests {
             (vec!["waitlist.accepted".to_owned()], &delete),
             "the accepted seat stays taken: no job"
         );
-        let Effect::Event { detail, .. } = &e[0] else {
+        let Effect::Event(event) = &e[0] else {
             panic!()
         };
+        let detail = event.detail();
         assert_eq!(
             detail["appointmentId"],
             "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
@@ -882,7 +779,7 @@ mod tests {
         paid["paymentId"] = json!({"S": "pay_123"});
         paid["consultationFee"] = json!({"N": "80"});
         let r = record("MODIFY", "APPT", Some(image("scheduled", None)), Some(paid));
-        let effects = effects(&r).unwrap();
+        let effects = effects_of(&r).unwrap();
         assert_eq!(
             kinds(&effects),
             [
@@ -891,9 +788,10 @@ mod tests {
                 "payment.refund_requested"
             ]
         );
-        let Effect::Event { detail, .. } = &effects[2] else {
+        let Effect::Event(event) = &effects[2] else {
             panic!()
         };
+        let detail = event.detail();
         assert_eq!(
             (detail["paymentId"].as_str(), detail["amount"].as_f64()),
             (Some("pay_123"), Some(80.0))
@@ -912,23 +810,21 @@ mod tests {
             Some(image("cancelled", None)),
             Some(paid.clone()),
         );
-        let effects = effects(&late).unwrap();
+        let effects = effects_of(&late).unwrap();
         assert_eq!(
             kinds(&effects),
             ["appointment.updated", "payment.refund_requested"]
         );
-        let Effect::Event { detail, .. } = &effects[1] else {
+        let Effect::Event(event) = &effects[1] else {
             unreachable!()
         };
+        let detail = event.detail();
         assert_eq!(detail["paymentId"], "pay_9");
         // Its refund recorded later, or a payment on an appointment that stands: nothing to give back.
         let mut refunded = paid.clone();
         refunded["isPaid"] = json!({"BOOL": false});
         let after = record("MODIFY", "APPT", Some(paid), Some(refunded));
-        assert_eq!(
-            kinds(&super::effects(&after).unwrap()),
-            ["appointment.updated"]
-        );
+        assert_eq!(kinds(&effects_of(&after).unwrap()), ["appointment.updated"]);
         let mut standing = image("scheduled", None);
         standing["isPaid"] = json!({"BOOL": true});
         let on_time = record(
@@ -938,7 +834,7 @@ mod tests {
             Some(standing),
         );
         assert_eq!(
-            kinds(&super::effects(&on_time).unwrap()),
+            kinds(&effects_of(&on_time).unwrap()),
             ["appointment.updated"]
         );
     }
@@ -947,18 +843,19 @@ mod tests {
     fn a_reschedule_is_one_rescheduled_event_and_frees_the_old_seat() {
         let mut new = image("scheduled", None);
         new["rescheduledFrom"] = json!({"S": "0f1e2d3c-4b5a-4968-8776-655443322110"});
-        let inserted = effects(&record("INSERT", "APPT", None, Some(new))).unwrap();
+        let inserted = effects_of(&record("INSERT", "APPT", None, Some(new))).unwrap();
         assert_eq!(kinds(&inserted), ["appointment.rescheduled"]);
-        let Effect::Event { detail, .. } = &inserted[0] else {
+        let Effect::Event(event) = &inserted[0] else {
             panic!()
         };
+        let detail = event.detail();
         assert_eq!(
             detail["previousAppointmentId"],
             "0f1e2d3c-4b5a-4968-8776-655443322110"
         );
         let mut old = image("rescheduled", None);
         old["rescheduledTo"] = json!({"S": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"});
-        let left = effects(&record(
+        let left = effects_of(&record(
             "MODIFY",
             "APPT",
             Some(image("confirmed", None)),
@@ -979,14 +876,14 @@ mod tests {
             Some(image("in_progress", None)),
             Some(paid),
         );
-        assert_eq!(kinds(&effects(&r).unwrap()), ["appointment.completed"]);
+        assert_eq!(kinds(&effects_of(&r).unwrap()), ["appointment.completed"]);
         let r = record(
             "MODIFY",
             "APPT",
             Some(image("in_progress", None)),
             Some(image("completed", None)),
         );
-        assert_eq!(kinds(&effects(&r).unwrap()), ["appointment.completed"]);
+        assert_eq!(kinds(&effects_of(&r).unwrap()), ["appointment.completed"]);
     }
 
     fn plan(now: &str) -> Plan {
@@ -1066,11 +963,12 @@ mod tests {
             "startTime": {"S": "2031-03-04T14:00:00Z"}, "offset": {"S": "30m"},
             "consultationType": {"S": "video"}, "sentAt": {"S": "2031-03-04T13:30:01Z"}
         });
-        let effects = effects(&record("INSERT", "REMINDER#30m", None, Some(sent))).unwrap();
+        let effects = effects_of(&record("INSERT", "REMINDER#30m", None, Some(sent))).unwrap();
         assert_eq!(kinds(&effects), ["appointment.reminder_due"]);
-        let Effect::Event { detail, .. } = &effects[0] else {
+        let Effect::Event(event) = &effects[0] else {
             unreachable!()
         };
+        let detail = event.detail();
         assert_eq!(detail["offset"], "30m");
         assert_eq!(detail["consultationType"], "video");
     }
@@ -1086,9 +984,10 @@ mod tests {
         let cancelled = record("MODIFY", "APPT", Some(image("scheduled", None)), Some(late));
         let asked = fee_requests(&cancelled, &fees).unwrap();
         assert_eq!(kinds(&asked), ["payment.cancellation_fee_requested"]);
-        let Effect::Event { detail, .. } = &asked[0] else {
+        let Effect::Event(event) = &asked[0] else {
             unreachable!()
         };
+        let detail = event.detail();
         assert_eq!(detail["amount"], 15.0);
         let on_time = record(
             "MODIFY",

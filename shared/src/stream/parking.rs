@@ -17,8 +17,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::publisher::{settled, MARGIN};
+use super::publisher::MARGIN;
 use super::{sdk_failure, PublishError, Publisher};
+use crate::retry::settled;
 use crate::store::keys::{self, Key};
 
 /// How long a parked record is kept: the parking queue's retention (14 days, SQS's most).
@@ -64,7 +65,7 @@ impl Publisher {
     /// Parks `record`: its record in the table, its name on the parking queue. `Err` is transient
     /// (parking itself failed), so the batch stops and the record is tried again.
     pub(super) async fn park(&self, record: &EventRecord, why: &str) -> Result<(), PublishError> {
-        let now = jiff::Timestamp::now();
+        let now = self.clock.now().timestamp();
         let error: String = why.chars().take(MAX_ERROR).collect();
         let keys: HashMap<String, String> = [keys::PK, keys::SK]
             .into_iter()

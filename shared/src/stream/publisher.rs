@@ -20,14 +20,14 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{
-    effects, fee_requests, schedule_changes, sdk_failure, Effect, Plan, PublishError,
+    effects, fee_requests, schedule_changes, sdk_failure, Change, Effect, Plan, PublishError,
     ScheduleChange, SOURCE,
 };
 use crate::config::{Config, ConfigError, Fees, Schedules};
 use crate::domain::reminders::Offset;
-use crate::domain::UtcTime;
+use crate::domain::{Clock, UtcTime};
 use crate::jobs::Job;
-use crate::store::retry::Backoff;
+use crate::retry::{retrying_with, settled, Attempt};
 
 /// What a batch keeps of the function's time to stop and answer: a record still running this close
 /// to the deadline is abandoned (its effects are idempotent, so its retry repeats nothing) and
@@ -53,6 +53,8 @@ pub struct Publisher {
     pub offsets: Vec<Offset>,
     pub lead: jiff::SignedDuration,
     pub fees: Fees,
+    /// "Now", for planning schedules and parking records.
+    pub clock: Clock,
 }
 
 impl Publisher {
@@ -78,6 +80,7 @@ impl Publisher {
             offsets: config.reminder_offsets.clone(),
             lead: config.reminder_lead,
             fees: config.fees,
+            clock: Clock::System,
         })
     }
 
@@ -165,51 +168,48 @@ impl Publisher {
 
     /// Runs every effect of one record: its schedules, its jobs, then its events.
     pub(super) async fn publish(&self, record: &EventRecord) -> Result<(), PublishError> {
-        let mut effects = effects(record)?;
-        effects.extend(fee_requests(record, &self.fees)?);
+        let change = Change::decode(record)?;
+        let mut effects = effects(&change);
+        effects.extend(fee_requests(&change, &self.fees));
         let plan = Plan {
             offsets: self.offsets.clone(),
             lead: self.lead,
-            now: UtcTime::from_timestamp(jiff::Timestamp::now()),
+            now: self.clock.now(),
         };
-        for change in schedule_changes(record, &plan)? {
-            self.schedule(&change).await?;
+        for schedule in schedule_changes(&change, &plan) {
+            self.schedule(&schedule).await?;
         }
         let mut entries = vec![];
+        let mut published = vec![];
         for effect in &effects {
             match effect {
-                Effect::Event {
-                    detail_type,
-                    detail,
-                } => entries.push(
-                    PutEventsRequestEntry::builder()
-                        .event_bus_name(&self.bus)
-                        .source(SOURCE)
-                        .detail_type(*detail_type)
-                        .detail(detail.to_string())
-                        .build(),
-                ),
+                Effect::Event(event) => {
+                    let detail = event.detail();
+                    entries.push(
+                        PutEventsRequestEntry::builder()
+                            .event_bus_name(&self.bus)
+                            .source(SOURCE)
+                            .detail_type(event.detail_type())
+                            .detail(detail.to_string())
+                            .build(),
+                    );
+                    published.push((event.detail_type(), detail));
+                }
                 Effect::Job(job) => self.send_job_after(job, 0).await?,
             }
         }
         self.put_events(entries).await?;
-        self.count_feed_changes(record).await?;
-        for effect in &effects {
-            if let Effect::Event {
-                detail_type,
-                detail,
-            } = effect
-            {
-                tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
-            }
+        self.count_feed_changes(&change).await?;
+        for (detail_type, detail) in published {
+            tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
         }
         Ok(())
     }
 
     /// A change of an appointment changes its patient's and its provider's calendar feeds: their
     /// owners' counts (the feeds' ETags) go up, where they have feeds.
-    async fn count_feed_changes(&self, record: &EventRecord) -> Result<(), PublishError> {
-        let Some(a) = super::changed_appointment(record)? else {
+    async fn count_feed_changes(&self, change: &Change) -> Result<(), PublishError> {
+        let Some(a) = change.appointment() else {
             return Ok(());
         };
         let store = crate::store::Store::new(self.db.clone(), self.table.clone());
@@ -228,61 +228,56 @@ impl Publisher {
     /// them one by one: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html),
     /// within the retry budget. Resending the whole record would publish its accepted events twice. An
     /// entry refused for itself (not throttled, not an internal failure) can never pass: permanent.
-    async fn put_events(
-        &self,
-        mut entries: Vec<PutEventsRequestEntry>,
-    ) -> Result<(), PublishError> {
-        const ENTRY_RETRY: [&str; 2] = ["InternalFailure", "ThrottlingException"];
-        let mut backoff = Backoff::new("put events");
-        while !entries.is_empty() {
-            match self
-                .events
-                .put_events()
-                .set_entries(Some(entries.clone()))
-                .send()
-                .await
-            {
-                Ok(out) if out.failed_entry_count == 0 => return Ok(()),
-                Ok(out) => {
-                    let results = out.entries.unwrap_or_default();
-                    let mut failed = vec![];
-                    for (entry, result) in entries.into_iter().zip(results) {
-                        let Some(code) = result.error_code() else {
-                            continue;
-                        };
-                        if !ENTRY_RETRY.contains(&code) {
-                            return Err(PublishError::Permanent(format!(
-                                "EventBridge refused a {} event: {code}",
-                                entry.detail_type().unwrap_or_default()
-                            )));
-                        }
-                        tracing::warn!(
-                            error_code = code,
-                            detail_type = entry.detail_type(),
-                            "event not accepted; resending it"
-                        );
-                        failed.push(entry);
-                    }
-                    entries = failed;
-                }
-                Err(e) => match sdk_failure("EventBridge PutEvents", e) {
-                    PublishError::Transient(e) => {
-                        tracing::warn!(error = %e, "PutEvents failed; resending")
-                    }
-                    permanent => return Err(permanent),
-                },
-            }
-            if entries.is_empty() {
-                return Ok(());
-            }
-            backoff.pause().await.map_err(|_| {
-                PublishError::Transient(format!(
-                    "EventBridge: {} entries not accepted within the retry budget",
-                    entries.len()
-                ))
-            })?;
+    async fn put_events(&self, entries: Vec<PutEventsRequestEntry>) -> Result<(), PublishError> {
+        if entries.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // Each attempt sends the entries the last one left.
+        retrying_with("put events", entries, |entries| async move {
+            match self.put_events_once(&entries).await {
+                Ok(failed) if failed.is_empty() => (failed, Ok(Attempt::Done(()))),
+                Ok(failed) => (failed, Ok(Attempt::Again)),
+                Err(e) => (entries, Err(e)),
+            }
+        })
+        .await
+    }
+
+    /// One PutEvents: the entries to send again (those failed for a reason that passes).
+    async fn put_events_once(
+        &self,
+        entries: &[PutEventsRequestEntry],
+    ) -> Result<Vec<PutEventsRequestEntry>, PublishError> {
+        const ENTRY_RETRY: [&str; 2] = ["InternalFailure", "ThrottlingException"];
+        let out = self
+            .events
+            .put_events()
+            .set_entries(Some(entries.to_vec()))
+            .send()
+            .await
+            .map_err(|e| sdk_failure("EventBridge PutEvents", e))?;
+        if out.failed_entry_count == 0 {
+            return Ok(vec![]);
+        }
+        let mut failed = vec![];
+        for (entry, result) in entries.iter().zip(out.entries.unwrap_or_default()) {
+            let Some(code) = result.error_code() else {
+                continue;
+            };
+            if !ENTRY_RETRY.contains(&code) {
+                return Err(PublishError::Permanent(format!(
+                    "EventBridge refused a {} event: {code}",
+                    entry.detail_type().unwrap_or_default()
+                )));
+            }
+            tracing::warn!(
+                error_code = code,
+                detail_type = entry.detail_type(),
+                "event not accepted; resending it"
+            );
+            failed.push(entry.clone());
+        }
+        Ok(failed)
     }
 
     /// Creates or deletes one schedule, or sends a delayed job. Creating one that exists and deleting
@@ -399,30 +394,5 @@ impl Publisher {
                 .map_err(|e| sdk_failure("SQS SendMessage", e))
         })
         .await
-    }
-}
-
-/// Runs `attempt` until it succeeds or fails for good, pausing between transient failures within the
-/// retry budget (then the last transient failure is the answer): the one loop of publish's requests.
-pub(super) async fn settled<T, F, Fut>(
-    what: &'static str,
-    mut attempt: F,
-) -> Result<T, PublishError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, PublishError>>,
-{
-    let mut backoff = Backoff::new(what);
-    loop {
-        match attempt().await {
-            Err(PublishError::Transient(e)) => {
-                tracing::warn!(what, error = %e, "failed; retrying");
-                backoff
-                    .pause()
-                    .await
-                    .map_err(|_| PublishError::Transient(e))?;
-            }
-            answer => return answer,
-        }
     }
 }

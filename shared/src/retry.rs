@@ -1,30 +1,45 @@
-//! The one retry helper for every contended or throttled request (DESIGN.md section 5).
+//! The one retry loop of the service (DESIGN.md section 5): every contended or throttled request to
+//! DynamoDB, SQS, EventBridge or Scheduler goes through [`retrying`] (or [`retrying_with`], for an
+//! operation whose attempts carry what they learned to the next).
 //!
 //! Real DynamoDB cancels a transaction with `TransactionConflict` while another transaction touches one
 //! of its items, fails a plain write on such an item with `TransactionConflictException`, throttles hot
 //! partitions (`ThrottlingException`, `ProvisionedThroughputExceededException`) and leaves keys of a
 //! BatchGetItem unprocessed under load
-//! (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html). Each of
-//! these is retried here, after a pause drawn with full jitter from an exponentially growing range
+//! (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html); SQS,
+//! EventBridge and Scheduler throttle and fail with 5xx too
+//! (https://docs.aws.amazon.com/eventbridge/latest/APIReference/CommonErrors.html). Each of these is
+//! retried here, after a pause drawn with full jitter from an exponentially growing range
 //! (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/), re-reading whatever the
-//! attempt reads, until the time budget is spent; then the caller gets `StoreError::Contended`, which
-//! the API answers with 503 `contended` and `Retry-After`.
+//! attempt reads, until the time budget is spent; then the error type says what that means
+//! ([`Retry::spent`]): the store's `Contended` (503 `contended` with `Retry-After`), publish's last
+//! transient failure (the batch stops there and Lambda retries it).
 
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-
-use super::StoreError;
-
 /// What one attempt came to.
 #[derive(Debug)]
 pub enum Attempt<T> {
     Done(T),
-    /// It met a concurrent write (a moved guard version, a status changed since it was read): read
-    /// again and retry.
+    /// It met a concurrent write (a moved guard version, a status changed since it was read): pause,
+    /// read again and retry.
     Again,
+    /// It made progress and there is more to do (the next seat to offer): go on at once, within the
+    /// same budget.
+    Onward,
+}
+
+impl<T> Attempt<T> {
+    /// The same outcome with the value done turned by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Done(t) => Attempt::Done(f(t)),
+            Attempt::Again => Attempt::Again,
+            Attempt::Onward => Attempt::Onward,
+        }
+    }
 }
 
 /// How long retries may take in all. Every function's `Timeout` in template.yaml is at least 10 s, so
@@ -37,15 +52,21 @@ pub const MIN_ATTEMPTS: u32 = 3;
 pub const BASE: Duration = Duration::from_millis(10);
 pub const CAP: Duration = Duration::from_millis(400);
 
-/// Errors that say "try again" rather than "no".
-pub trait Transient {
-    fn is_transient(&self) -> bool;
+/// The budget was spent: what, after how many attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spent {
+    pub what: &'static str,
+    pub attempts: u32,
 }
 
-impl Transient for StoreError {
-    fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Transient(_))
-    }
+/// An error a retried operation can end with.
+pub trait Retry: Sized {
+    /// Whether it says "try again" rather than "no".
+    fn is_transient(&self) -> bool;
+
+    /// What the operation answers when the budget is spent; `last` is the last transient failure, if
+    /// the last attempt failed rather than met a concurrent write.
+    fn spent(spent: Spent, last: Option<Self>) -> Self;
 }
 
 /// The pause before attempt `attempt + 1`: uniform in `[0, min(CAP, BASE * 2^attempt))`.
@@ -58,16 +79,15 @@ pub fn full_jitter(attempt: u32) -> Duration {
     Duration::from_micros(draw % ceiling.max(1))
 }
 
-/// The pauses between the attempts of one operation, within [`BUDGET`]. [`retrying`] uses it; a loop
-/// whose attempts borrow its state mutably calls [`Backoff::pause`] itself.
-pub struct Backoff {
+/// The pauses between the attempts of one operation, within [`BUDGET`].
+struct Backoff {
     what: &'static str,
     started: Instant,
     attempts: u32,
 }
 
 impl Backoff {
-    pub fn new(what: &'static str) -> Backoff {
+    fn new(what: &'static str) -> Backoff {
         Backoff {
             what,
             started: Instant::now(),
@@ -75,9 +95,9 @@ impl Backoff {
         }
     }
 
-    /// Waits before the next attempt, or says `Contended` when that would pass the budget (and at
+    /// Waits before the next attempt, or says the budget is spent when that would pass it (and at
     /// least [`MIN_ATTEMPTS`] were made).
-    pub async fn pause(&mut self) -> Result<(), StoreError> {
+    async fn pause(&mut self) -> Result<(), Spent> {
         self.attempts += 1;
         let pause = full_jitter(self.attempts);
         if self.started.elapsed() + pause > BUDGET && self.attempts >= MIN_ATTEMPTS {
@@ -86,7 +106,10 @@ impl Backoff {
                 attempts = self.attempts,
                 "gave up within the retry budget"
             );
-            return Err(StoreError::Contended(self.attempts));
+            return Err(Spent {
+                what: self.what,
+                attempts: self.attempts,
+            });
         }
         tokio::time::sleep(pause).await;
         Ok(())
@@ -98,98 +121,73 @@ pub async fn retrying<T, E, F, Fut>(what: &'static str, mut attempt: F) -> Resul
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Attempt<T>, E>>,
-    E: Transient + From<StoreError> + std::fmt::Display,
+    E: Retry + std::fmt::Display,
 {
-    let mut backoff = Backoff::new(what);
-    loop {
-        match attempt().await {
-            Ok(Attempt::Done(value)) => return Ok(value),
-            Ok(Attempt::Again) => {
-                tracing::debug!(what, "met a concurrent write; retrying")
-            }
-            Err(e) if e.is_transient() => {
-                tracing::debug!(what, error = %e, "transient failure; retrying")
-            }
-            Err(e) => return Err(e),
-        }
-        backoff.pause().await?;
-    }
-}
-
-/// [`retrying`] for a request that either answers or fails: transient failures are retried.
-pub async fn patiently<T, E, F, Fut>(what: &'static str, mut request: F) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-    StoreError: From<E>,
-{
-    retrying(what, || {
-        let answer = request();
-        async move { Ok::<_, StoreError>(Attempt::Done(answer.await?)) }
+    retrying_with(what, (), |()| {
+        let attempt = attempt();
+        async move { ((), attempt.await) }
     })
     .await
 }
 
-/// Whether an SDK error is worth retrying (see [`StoreError::Transient`]).
-pub fn is_transient<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    match e {
-        SdkError::ServiceError(context) => context
-            .err()
-            .code()
-            .is_some_and(|c| super::TRANSIENT_CODES.contains(&c)),
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        _ => false,
-    }
-}
-
-/// Sends a conditional write until it gets an answer that is not transient, and hands that answer
-/// back as the SDK gave it, so the caller can read a failed condition; `Contended` when the budget
-/// is spent first.
-pub async fn answered<O, E, R, F, Fut>(
+/// [`retrying`] for an operation whose attempts carry state to the next (the keys a batch read left
+/// unprocessed, the guards read again, the queue of entries still to offer): each attempt takes the
+/// state and hands it back with its outcome.
+pub async fn retrying_with<S, T, E, F, Fut>(
     what: &'static str,
-    mut request: F,
-) -> Result<Result<O, SdkError<E, R>>, StoreError>
+    mut state: S,
+    mut attempt: F,
+) -> Result<T, E>
 where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<O, SdkError<E, R>>>,
-    E: ProvideErrorMetadata,
+    F: FnMut(S) -> Fut,
+    Fut: Future<Output = (S, Result<Attempt<T>, E>)>,
+    E: Retry + std::fmt::Display,
 {
     let mut backoff = Backoff::new(what);
     loop {
-        match request().await {
-            Err(e) if is_transient(&e) => {
-                tracing::debug!(what, "transient failure; retrying");
-                backoff.pause().await?;
+        // Boxed: an attempt's future (reads, a transaction, their SDK futures) is large, and the
+        // operations that retry are nested inside handlers and the worker; on the heap it does not add
+        // to every caller's stack.
+        let (next, outcome) = Box::pin(attempt(state)).await;
+        state = next;
+        let last = match outcome {
+            Ok(Attempt::Done(value)) => return Ok(value),
+            Ok(Attempt::Onward) => continue,
+            Ok(Attempt::Again) => {
+                tracing::debug!(what, "met a concurrent write; retrying");
+                None
             }
-            answer => return Ok(answer),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(what, error = %e, "transient failure; retrying");
+                Some(e)
+            }
+            Err(e) => return Err(e),
+        };
+        if let Err(spent) = backoff.pause().await {
+            return Err(E::spent(spent, last));
         }
     }
 }
 
-/// A conditional write's answer (as [`answered`] gives it) when its refusal is an answer rather than
-/// an error: `Ok(true)` when the write was made, `Ok(false)` when its condition failed. A plain function,
-/// not a wrapper future: the worker's future must stay shallow enough for the compiler's layout limit.
-pub fn made<O, E, R>(answer: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
+/// [`retrying`] for a request that either answers or fails (nothing to read again): transient
+/// failures are retried.
+pub async fn settled<T, E, F, Fut>(what: &'static str, mut request: F) -> Result<T, E>
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Retry + std::fmt::Display,
 {
-    match answer {
-        Ok(_) => Ok(true),
-        Err(SdkError::ServiceError(e))
-            if e.err().code() == Some("ConditionalCheckFailedException") =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(e.into()),
-    }
+    retrying(what, || {
+        let answer = request();
+        async move { answer.await.map(Attempt::Done) }
+    })
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreError;
 
     #[test]
     fn pauses_grow_with_attempts_and_stay_under_the_cap() {
