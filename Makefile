@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: soak dev test lint build bench bench-contention bench-largest contract venv toolchain ci clean replay-parked
+.PHONY: soak dev test lint build bench bench-contention bench-largest contract venv toolchain tools docs-check ci clean replay-parked
 
 $(VENV)/.installed: local/requirements.txt
 	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
@@ -24,8 +24,19 @@ venv: $(VENV)/.installed
 toolchain:
 	rustup component add rustfmt clippy
 
+## Node tools, pinned in tools/package-lock.json: Redocly CLI (lints openapi.json) and Redoc (renders it
+## at /_local/docs).
+TOOLS := tools/node_modules/.installed
+export REDOCLY_TELEMETRY := off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+$(TOOLS): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+tools: $(TOOLS)
+
 ## The whole stack locally: emulator, template.yaml's resources and routes on 127.0.0.1:3000.
-dev: venv
+dev: venv tools
 	cargo run -p local --bin local
 
 ## The randomized invariants test, many rounds both ways (INVARIANTS_ROUNDS, INVARIANTS_SEED to repeat one).
@@ -40,11 +51,16 @@ replay-parked:
 test: venv
 	cargo test --workspace --all-targets
 
-lint: venv toolchain
+lint: venv toolchain tools
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
 	sam validate --lint --region us-east-1
+	tools/node_modules/.bin/redocly lint --config tools/redocly.yaml openapi.json
+
+## /_local/docs in headless Chromium (Debian's `chromium`; .ci/run installs it): every operation renders.
+docs-check: venv tools
+	cargo test -p clinic-tests --test docs -- --ignored
 
 ## Every function for Lambda (arm64), through cargo-lambda and zig.
 build: venv
@@ -73,4 +89,4 @@ contract: venv
 ci: test lint contract
 
 clean:
-	rm -rf target .aws-sam $(VENV)
+	rm -rf target .aws-sam $(VENV) tools/node_modules

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod cors;
 pub mod counter;
+pub mod docs;
 pub mod emulator;
 pub mod server;
 pub mod sources;

@@ -410,6 +410,14 @@ impl Server {
             ("GET", "/_local/openapi.json") => {
                 return respond(200, "application/json", shared::api::openapi::json());
             }
+            ("GET", "/_local/docs") => {
+                return respond(
+                    200,
+                    "text/html; charset=utf-8",
+                    crate::docs::PAGE.to_owned(),
+                );
+            }
+            ("GET", "/_local/docs/redoc.standalone.js") => return crate::docs::renderer(),
             ("GET", "/_local/events") => {
                 let events = self.stack.events.lock().expect("events lock").clone();
                 return respond(

@@ -483,6 +483,20 @@ fn the_openapi_document_has_every_route_of_the_template_and_every_error_code() {
     }
     assert_eq!(doc["openapi"], "3.1.0");
 
+    // Each operation is grouped under a resource the document describes.
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let tag = op["tags"][0].as_str().unwrap_or_default();
+            assert!(tags.contains(&tag), "{method} {path} has tag {tag:?}");
+        }
+    }
+
     // The operations without a bearer token are exactly the routes without an authorizer.
     let mut public: Vec<String> = template
         .functions()

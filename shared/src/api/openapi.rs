@@ -13,9 +13,11 @@ use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
-    PathsBuilder, Ref, RefOr, Required,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder,
+    PathItem, PathsBuilder, Ref, RefOr, Required,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -302,6 +304,27 @@ fn problem() -> Schema {
         .into()
 }
 
+/// The resources the operations are grouped by (the document's `tags`): the first whose path prefix
+/// an operation's path has.
+const TAGS: &[(&str, &str, &str)] = &[
+    ("/appointments/recurring", "Recurring series", "A patient's weekly, biweekly or monthly series, booked and cancelled together."),
+    ("/recurring", "Recurring series", "A patient's weekly, biweekly or monthly series, booked and cancelled together."),
+    ("/appointments", "Appointments", "Booking, the visit's life (check-in, start, completion, no-show, cancellation, rescheduling), lists and reports."),
+    ("/appointment-types", "Appointment types", "What a clinic offers: durations, fees and consultation types."),
+    ("/slots", "Slots", "A provider's published time: seats, blocks and what is open to book."),
+    ("/waitlist", "Waitlist", "Patients waiting for a freed seat, and the offers that hold one for them."),
+    ("/providers", "Providers", "A provider's settings (time zone, booking rules, reminders, fees) and day schedule."),
+    ("/calendar", "Calendar feeds", "iCalendar subscriptions to a patient's or a provider's appointments."),
+    ("/fhir", "FHIR", "FHIR R4 Slot, Schedule and Appointment resources for EHRs."),
+];
+
+/// The tag of an operation on `path`.
+fn tag_of(path: &str) -> Option<&'static str> {
+    TAGS.iter()
+        .find(|(prefix, ..)| path == *prefix || path.starts_with(&format!("{prefix}/")))
+        .map(|(_, tag, _)| *tag)
+}
+
 /// The whole document.
 pub fn document() -> OpenApi {
     let mut all: Schemas = vec![];
@@ -315,7 +338,8 @@ pub fn document() -> OpenApi {
             } else {
                 r.function.to_owned()
             }))
-            .summary(Some(r.summary));
+            .summary(Some(r.summary))
+            .tag(tag_of(r.path).unwrap_or("Other"));
         // The feed itself is the one route without a bearer token; its path holds the token.
         let public = r.function == PUBLIC;
         // FHIR answers, errors too, are application/fhir+json (errors as OperationOutcome).
@@ -483,8 +507,41 @@ pub fn document() -> OpenApi {
                 .title("Clinic appointments")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some("The scheduling back end of a telehealth and clinic platform. Every request needs a bearer JWT; errors are application/problem+json with a stable `code`."))
+                .license(Some(
+                    LicenseBuilder::new()
+                        .name("Apache-2.0")
+                        .identifier(Some("Apache-2.0"))
+                        .build(),
+                ))
                 .build(),
         )
+        .servers(Some(vec![
+            ServerBuilder::new()
+                .url("http://127.0.0.1:3000")
+                .description(Some("The local stack (make dev)"))
+                .build(),
+            ServerBuilder::new()
+                .url("{apiUrl}")
+                .description(Some("A deployed stack: its ApiUrl output"))
+                .parameter(
+                    "apiUrl",
+                    ServerVariableBuilder::new()
+                        .default_value("https://abcdef1234.execute-api.eu-west-1.amazonaws.com")
+                        .description(Some("The stack's ApiUrl output (sam list stack-outputs)")),
+                )
+                .build(),
+        ]))
+        .tags(Some({
+            let mut seen = vec![];
+            TAGS.iter()
+                .filter(|(_, tag, _)| {
+                    let new = !seen.contains(tag);
+                    seen.push(*tag);
+                    new
+                })
+                .map(|(_, tag, about)| TagBuilder::new().name(*tag).description(Some(*about)).build())
+                .collect::<Vec<_>>()
+        }))
         .paths(builder.build())
         .components(Some(components.build()))
         .security(Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]))

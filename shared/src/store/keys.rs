@@ -8,7 +8,8 @@
 //! | patient guard | `PATIENT#<pid>` | `SCHEDULE` | | | no two active appointments of a patient overlap |
 //! | idempotency record | `IDEM#<caller>#<key>` | `IDEM` | | | a retried booking returns the first result |
 //! | appointment type | `TYPE#<id>` | `TYPE` | `TYPES` / `<name>#<id>` | | get by id; all types by name |
-//! | provider profile | `PROVIDER#<pid>` | `PROFILE` | | | the provider's time zone |
+//! | provider profile | `PROVIDER#<pid>` | `PROFILE` | | | the provider's time zone, settings and their version |
+//! | provider's booked day | `PROVIDER#<pid>` | `BOOKED#<local date>` | | | how many appointments stand on a provider's day, under their daily limit |
 //! | reminder sent | `APPT#<id>` | `REMINDER#<offset>` | | | a reminder fired once, for a standing appointment |
 //! | waitlist entry | `WAIT#<id>` | `WAIT` | `PROVIDER#<pid>#WAIT` / `<date>#<10 - priority>#<created>#<id>` | `PATIENT#<pid>#WAIT` / `<created>#<id>` | get by id; a provider's queue for a date, best first; a patient's entries; while offered, also GSI3 `OFFERS` / `<offerExpiresAt>#<id>`: the sweeper's outstanding offers by expiry (sparse) |
 //! | recurring series | `SERIES#<id>` | `SERIES` | | | a series and its appointments |
