@@ -10,7 +10,7 @@ use super::{
 };
 use crate::domain::appointment_type::distinct;
 use crate::domain::{AppointmentType, Caller, ConsultationType};
-use crate::store::items::Range;
+use crate::store::keys::Range;
 
 fn staff_only(who: &Caller) -> Result<(), ApiError> {
     if who.is_staff() {

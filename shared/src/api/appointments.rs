@@ -7,6 +7,7 @@ use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Requ
 use crate::domain::lifecycle::Action;
 use crate::domain::{AppointmentId, Caller, ConsultationType, PatientId, ProviderId, Role, SlotId};
 use crate::store::booking::{Booked, NewBooking};
+use crate::store::idempotency::{IdempotencyKey, InvalidKey};
 use crate::store::reschedule::Move;
 
 #[derive(Deserialize)]
@@ -24,21 +25,16 @@ pub struct BookBody {
     is_overbook: bool,
 }
 
-/// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
-pub(super) fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+/// The request's `Idempotency-Key`, if it sent one (`store::idempotency::IdempotencyKey`).
+pub(super) fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(raw) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let key = raw
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()));
-    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
-        ApiError::field(
-            "Idempotency-Key",
-            "must be 1 to 255 visible ASCII characters",
-        )
-    })
+    raw.to_str()
+        .map_err(|_| InvalidKey)
+        .and_then(IdempotencyKey::try_from)
+        .map(Some)
+        .map_err(|e| ApiError::field("Idempotency-Key", e.to_string()))
 }
 
 /// `POST /appointments`: a patient books a seat for themself; staff and admins book for any patient.

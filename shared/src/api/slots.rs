@@ -9,7 +9,7 @@ use super::views::{Blocked, Page, Skipped, SlotView};
 use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, BOUND};
 use crate::api::{ApiError, Code};
 use crate::domain::{Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
-use crate::store::items::Range;
+use crate::store::keys::Range;
 use crate::store::page;
 
 const MAX_SLOT_LENGTH: SignedDuration = SignedDuration::from_hours(12);

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::domain::reminders::Offset;
 use crate::domain::{AppointmentId, Clock, EntryId, ProviderId, SlotId, UtcTime};
-use crate::store::items::{Billed, Fee, Reminded};
+use crate::store::payments::{Billed, Fee};
+use crate::store::reminders::Reminded;
 use crate::store::waitlist::{Lapse, WaitlistError};
 use crate::store::{Store, StoreError};
 

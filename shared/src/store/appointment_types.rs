@@ -2,7 +2,8 @@
 
 use uuid::Uuid;
 
-use super::items::{item, Range};
+use super::items::item;
+use super::keys::Range;
 use super::page::Page;
 use super::{from_item, keys, Item, Store, StoreError};
 use crate::domain::{AppointmentType, UtcTime};

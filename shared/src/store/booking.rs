@@ -13,28 +13,23 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
 };
-use jiff::SignedDuration;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::guard::Guard;
+use super::idempotency::{self, put_unless_live, BookingRecord, IdempotencyKey};
 use super::{from_item, keys, n, s, Item, Key, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable, Inadmissible};
 use crate::domain::settings::{Broken, Rules};
 use crate::domain::{
-    Appointment, AppointmentId, AppointmentType, ConsultationType, PatientId, Slot, SlotId,
-    SlotStatus, UtcTime,
+    Appointment, AppointmentType, ConsultationType, PatientId, Slot, SlotId, SlotStatus, UtcTime,
 };
 use crate::retry::{retrying, Attempt, Retry, Spent};
-
-/// How long a retried booking is recognised by its `Idempotency-Key`.
-pub const IDEMPOTENCY_TTL: SignedDuration = SignedDuration::from_hours(24);
 
 /// Everything a booking needs, already parsed and authorized.
 #[derive(Clone, Debug)]
 pub struct NewBooking {
     pub caller: Uuid,
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
     pub slot_id: SlotId,
     pub patient_id: PatientId,
     /// As asked; with a type, it must be one the type offers (default: the type's first).
@@ -92,29 +87,12 @@ impl Retry for BookingError {
     }
 }
 
-/// The stored idempotency record: which appointment a key produced, and for what.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IdempotencyRecord {
-    appointment_id: AppointmentId,
-    slot_id: SlotId,
-    patient_id: PatientId,
-    /// Unix seconds; the table's TTL deletes the record some time after (up to days later), so a
-    /// record past it is treated as gone.
-    #[serde(default)]
-    expires_at: Option<i64>,
-    /// SHA-256 of what was asked (see [`NewBooking::fingerprint`]); records from before it have none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    request: Option<String>,
-}
-
 impl NewBooking {
     /// What makes two bookings the same request, hashed: a retry with the same key must ask for the
     /// same thing (slot, patient, type, consultation, overbook, reason, symptoms, complaint), or it is
     /// another request reusing the key.
     pub fn fingerprint(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let asked = serde_json::json!([
+        idempotency::fingerprint(&serde_json::json!([
             self.slot_id,
             self.patient_id,
             self.appointment_type_id,
@@ -123,18 +101,7 @@ impl NewBooking {
             self.reason_for_visit,
             self.symptoms,
             self.chief_complaint,
-        ]);
-        Sha256::digest(asked.to_string().as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-}
-
-impl IdempotencyRecord {
-    fn expired(&self, now: UtcTime) -> bool {
-        self.expires_at
-            .is_some_and(|at| at <= now.timestamp().as_second())
+        ]))
     }
 }
 
@@ -153,15 +120,15 @@ impl Store {
         let guard_key = keys::patient_schedule(req.patient_id);
         let idem_key: Option<Key> = req
             .idempotency_key
-            .as_deref()
-            .map(|k| keys::idempotency(req.caller, k));
+            .as_ref()
+            .map(|k| k.booking_record(req.caller));
         let type_key = req.appointment_type_id.map(keys::appointment_type);
         let mut wanted = vec![slot_key.clone(), guard_key.clone()];
         wanted.extend(idem_key.clone());
         wanted.extend(type_key.clone());
         let mut found = self.get_many(&wanted).await?;
 
-        let earlier: Option<IdempotencyRecord> = idem_key
+        let earlier: Option<BookingRecord> = idem_key
             .as_ref()
             .and_then(|k| found.remove(k))
             .map(from_item)
@@ -208,11 +175,11 @@ impl Store {
         let limit = rules.max_appointments_per_day.filter(|_| !req.overbook);
         writes.add(W::Day, self.count_day(&appointment, limit)?);
         if let Some(key) = &idem_key {
-            let record = IdempotencyRecord {
+            let record = BookingRecord {
                 appointment_id: appointment.id,
                 slot_id: slot.id,
                 patient_id: req.patient_id,
-                expires_at: Some(now.plus(IDEMPOTENCY_TTL).timestamp().as_second()),
+                expires_at: Some(idempotency::expiry(now)),
                 request: Some(req.fingerprint()),
             };
             writes.add(
@@ -252,13 +219,9 @@ impl Store {
     async fn replay(
         &self,
         req: &NewBooking,
-        record: IdempotencyRecord,
+        record: BookingRecord,
     ) -> Result<Booked, BookingError> {
-        let same = match &record.request {
-            Some(hash) => *hash == req.fingerprint(),
-            None => record.slot_id == req.slot_id && record.patient_id == req.patient_id,
-        };
-        if !same {
+        if !record.same_request(&req.fingerprint(), req.slot_id, req.patient_id) {
             return Err(BookingError::IdempotencyMismatch);
         }
         let first = self
@@ -380,23 +343,6 @@ pub(super) fn may_take(
         return Err(BookingError::TooManyAppointments(max_active));
     }
     Ok(())
-}
-
-/// A put that succeeds if no record lives under the key: absent, or past its `expiresAt` and only
-/// waiting for TTL to delete it.
-pub(super) fn put_unless_live(
-    table: &str,
-    item: Item,
-    now: UtcTime,
-) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK) OR #expires <= :now")
-        .expression_attribute_names("#expires", keys::EXPIRES_AT)
-        .expression_attribute_values(":now", n(now.timestamp().as_second()))
-        .build()?;
-    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 /// A check that the appointment type under `key` still exists and is active.

@@ -6,7 +6,8 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::items::{item, Range, Stored};
+use super::items::{item, Stored};
+use super::keys::Range;
 use super::keys::{self, Key};
 use super::{from_item, n, s, Store, StoreError};
 use crate::domain::{Appointment, ConsultationType, PatientId, ProviderId, Slot, UtcTime};
@@ -68,13 +69,6 @@ pub const MAX_EVENTS: usize = 5_000;
 /// How far back and ahead a feed reaches.
 pub const BACK: SignedDuration = SignedDuration::from_hours(24 * 30);
 pub const AHEAD: SignedDuration = SignedDuration::from_hours(24 * 366);
-
-impl Range {
-    /// An owner's feeds, oldest first.
-    pub fn owner_feeds(owner: Uuid) -> Range {
-        Range::on(keys::GSI1, keys::owner_feeds(owner), None, None)
-    }
-}
 
 /// Active feeds an owner may have: each is polled every few minutes by a calendar app.
 pub const MAX_ACTIVE_FEEDS: u32 = 20;

@@ -1,4 +1,6 @@
-//! Every key the table uses, next to the access pattern it serves. No other module builds a key.
+//! Every key the table uses, next to the access pattern it serves, and every named range a query reads
+//! ([`Range`]: one partition of one index, a range of its sort key, the check of its cursors). No other
+//! module builds a key or a key condition.
 //!
 //! | item | PK | SK | GSI1PK / GSI1SK | GSI2PK / GSI2SK | serves |
 //! |---|---|---|---|---|---|
@@ -24,6 +26,10 @@
 use jiff::civil::Date;
 use uuid::Uuid;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+
+use super::page::{self, BadCursor};
+use super::{s, Item, Store};
 use crate::domain::{AppointmentId, EntryId, PatientId, ProviderId, SlotId, UtcTime};
 
 pub const PK: &str = "PK";
@@ -214,6 +220,195 @@ pub fn kind_of(sk: &str) -> ItemKind {
     }
 }
 
+/// A named access pattern: one partition of one index, and a range of its sort key (`[lo, hi]`, either
+/// end open). It builds its query and checks a cursor against itself, so a cursor cannot be edited
+/// into another partition or outside the range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub index: &'static str,
+    pk_name: &'static str,
+    sk_name: &'static str,
+    pk: String,
+    lo: Option<String>,
+    hi: Option<String>,
+}
+
+impl Range {
+    /// A range of `index` (GSI1 or GSI2) in partition `pk`, its sort key in `[lo, hi]`.
+    pub(super) fn on(
+        index: &'static str,
+        pk: String,
+        lo: Option<String>,
+        hi: Option<String>,
+    ) -> Range {
+        let (pk_name, sk_name) = if index == GSI2 {
+            (GSI2PK, GSI2SK)
+        } else {
+            (GSI1PK, GSI1SK)
+        };
+        Range {
+            index,
+            pk_name,
+            sk_name,
+            pk,
+            lo,
+            hi,
+        }
+    }
+
+    /// A provider's slots that start in `[from, to)`, by start.
+    pub fn provider_slots(provider: ProviderId, from: UtcTime, to: UtcTime) -> Range {
+        Range {
+            index: GSI1,
+            pk_name: GSI1PK,
+            sk_name: GSI1SK,
+            pk: provider_slots(provider),
+            lo: Some(from.to_string()),
+            hi: Some(to.to_string()),
+        }
+    }
+
+    /// A patient's appointments that start in the range, by start.
+    pub fn patient_appointments(
+        patient: PatientId,
+        from: Option<UtcTime>,
+        to: Option<UtcTime>,
+    ) -> Range {
+        Range {
+            index: GSI1,
+            pk_name: GSI1PK,
+            sk_name: GSI1SK,
+            pk: patient_appointments(patient),
+            lo: from.map(|t| t.to_string()),
+            hi: to.map(|t| t.to_string()),
+        }
+    }
+
+    /// A provider's appointments that start in the range, by start.
+    pub fn provider_appointments(
+        provider: ProviderId,
+        from: Option<UtcTime>,
+        to: Option<UtcTime>,
+    ) -> Range {
+        Range {
+            index: GSI2,
+            pk_name: GSI2PK,
+            sk_name: GSI2SK,
+            pk: provider_appointments(provider),
+            lo: from.map(|t| t.to_string()),
+            hi: to.map(|t| t.to_string()),
+        }
+    }
+
+    /// Every appointment type, by name.
+    pub fn types_by_name() -> Range {
+        Range {
+            index: GSI1,
+            pk_name: GSI1PK,
+            sk_name: GSI1SK,
+            pk: TYPES.to_owned(),
+            lo: None,
+            hi: None,
+        }
+    }
+
+    /// One date of a provider's queue, best first (priority, then oldest).
+    pub fn provider_queue(provider: ProviderId, date: Option<jiff::civil::Date>) -> Range {
+        let (lo, hi) = match date {
+            Some(d) => {
+                let (lo, hi) = queue_of_day(d);
+                (Some(lo), Some(hi))
+            }
+            None => (None, None),
+        };
+        Range::on(GSI1, provider_waitlist(provider), lo, hi)
+    }
+
+    /// A provider's queue from the day before `date` to the day after (a slot's UTC date is within a
+    /// day of its local date).
+    pub(super) fn queue_around(provider: ProviderId, date: jiff::civil::Date) -> Range {
+        let before = date.yesterday().unwrap_or(date);
+        let after = date.tomorrow().unwrap_or(date);
+        Range::on(
+            GSI1,
+            provider_waitlist(provider),
+            Some(queue_of_day(before).0),
+            Some(queue_of_day(after).1),
+        )
+    }
+
+    /// A patient's entries, oldest first.
+    pub fn patient_entries(patient: PatientId) -> Range {
+        Range::on(GSI2, patient_waitlist(patient), None, None)
+    }
+
+    /// An owner's feeds, oldest first.
+    pub fn owner_feeds(owner: Uuid) -> Range {
+        Range::on(GSI1, owner_feeds(owner), None, None)
+    }
+
+    /// The same partition from a later lower bound.
+    pub fn from(mut self, lo: UtcTime) -> Range {
+        self.lo = Some(lo.to_string());
+        self
+    }
+
+    /// Whether a cursor's key lies at or after the lower bound (a moving "now" may overtake it).
+    pub fn admits(&self, start_key: &Item) -> bool {
+        let sk = start_key.get(self.sk_name).and_then(|v| v.as_s().ok());
+        match (&self.lo, sk) {
+            (Some(lo), Some(sk)) => sk >= lo,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        }
+    }
+
+    /// A client's cursor as this query's `ExclusiveStartKey`, if it belongs to this partition and range.
+    pub fn cursor(&self, cursors: &page::Cursors, cursor: &str) -> Result<Item, BadCursor> {
+        cursors.decode(
+            cursor,
+            self.pk_name,
+            &self.pk,
+            self.sk_name,
+            self.lo.as_deref().unwrap_or(""),
+            self.hi.as_deref(),
+        )
+    }
+
+    /// The Query of this range (more conditions, names and values can be added to it).
+    pub fn query(&self, store: &Store) -> QueryFluentBuilder {
+        let mut condition = "#pk = :pk".to_owned();
+        let mut q = store
+            .db
+            .query()
+            .table_name(&store.table)
+            .index_name(self.index)
+            .expression_attribute_names("#pk", self.pk_name)
+            .expression_attribute_values(":pk", s(&self.pk));
+        if self.lo.is_some() || self.hi.is_some() {
+            q = q.expression_attribute_names("#sk", self.sk_name);
+        }
+        match (&self.lo, &self.hi) {
+            (Some(lo), Some(hi)) => {
+                condition.push_str(" AND #sk BETWEEN :lo AND :hi");
+                q = q
+                    .expression_attribute_values(":lo", s(lo))
+                    .expression_attribute_values(":hi", s(hi));
+            }
+            (Some(lo), None) => {
+                condition.push_str(" AND #sk >= :lo");
+                q = q.expression_attribute_values(":lo", s(lo));
+            }
+            (None, Some(hi)) => {
+                condition.push_str(" AND #sk < :hi");
+                q = q.expression_attribute_values(":hi", s(hi));
+            }
+            (None, None) => {}
+        }
+        q.key_condition_expression(condition)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +428,34 @@ mod tests {
             idempotency(Uuid::new_v4(), key),
             idempotency(Uuid::new_v4(), key)
         );
+    }
+
+    #[test]
+    fn a_range_takes_only_its_own_cursors() {
+        let t = |s: &str| -> UtcTime { s.parse().unwrap() };
+        let provider = ProviderId::new();
+        let range = Range::provider_slots(
+            provider,
+            t("2030-01-01T00:00:00Z"),
+            t("2030-01-02T00:00:00Z"),
+        );
+        let mut inside = Item::new();
+        inside.insert("PK".into(), s("SLOT#x"));
+        inside.insert("SK".into(), s("SLOT"));
+        inside.insert("GSI1PK".into(), s(provider_slots(provider)));
+        inside.insert("GSI1SK".into(), s("2030-01-01T09:00:00Z#x"));
+        let cursors = page::Cursors::random();
+        assert!(range.cursor(&cursors, &cursors.seal(&inside)).is_ok());
+        assert!(range.admits(&inside));
+        assert!(!range
+            .clone()
+            .from(t("2030-01-01T10:00:00Z"))
+            .admits(&inside));
+        let other = Range::provider_slots(
+            ProviderId::new(),
+            t("2030-01-01T00:00:00Z"),
+            t("2030-01-02T00:00:00Z"),
+        );
+        assert!(other.cursor(&cursors, &cursors.seal(&inside)).is_err());
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::items::Range;
+use super::keys::Range;
 use super::page::{BadCursor, Page};
 use super::{s, Item, Store, StoreError};
 use crate::domain::{Appointment, AppointmentStatus, PatientId, ProviderId, UtcTime};

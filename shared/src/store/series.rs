@@ -9,9 +9,11 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::booking::{put_new, put_unless_live, still_active, BookingError, IDEMPOTENCY_TTL};
+use super::booking::{put_new, still_active, BookingError};
 use super::guard::Guard;
-use super::items::{item, Range, Stored};
+use super::idempotency::{self, put_unless_live, IdempotencyKey, SeriesRecord};
+use super::items::{item, Stored};
+use super::keys::Range;
 use super::keys::{self, Key};
 use super::{from_item, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable};
@@ -55,22 +57,12 @@ impl Stored for Series {
     }
 }
 
-/// What an `Idempotency-Key` on a series produced: the series and a hash of what was asked.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SeriesKeyRecord {
-    series_id: Uuid,
-    request: String,
-    /// Unix seconds; past it the record is gone for this purpose (TTL deletes it later).
-    expires_at: i64,
-}
-
 /// What a series asks for, parsed and authorized.
 #[derive(Clone, Debug)]
 pub struct NewSeries {
     /// The caller and their `Idempotency-Key`, if they sent one: a retry returns the first series.
     pub caller: Uuid,
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
     pub first_slot: SlotId,
     pub patient_id: PatientId,
     pub frequency: Frequency,
@@ -119,8 +111,7 @@ impl From<aws_sdk_dynamodb::error::BuildError> for SeriesError {
 impl NewSeries {
     /// What makes two series requests the same, hashed.
     fn fingerprint(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let asked = serde_json::json!([
+        idempotency::fingerprint(&serde_json::json!([
             self.first_slot,
             self.patient_id,
             self.frequency,
@@ -130,18 +121,14 @@ impl NewSeries {
             self.consultation_type,
             self.reason_for_visit,
             self.partial,
-        ]);
-        Sha256::digest(asked.to_string().as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        ]))
     }
 
     /// Where its key's record lives: the booking keys' table, in a namespace of its own.
     fn key_record(&self) -> Option<Key> {
         self.idempotency_key
-            .as_deref()
-            .map(|k| keys::idempotency(self.caller, &format!("series#{k}")))
+            .as_ref()
+            .map(|k| k.series_record(self.caller))
     }
 }
 
@@ -173,12 +160,12 @@ impl Store {
         wanted.extend(type_key.clone());
         wanted.extend(record_key.clone());
         let mut found = self.get_many(&wanted).await?;
-        let earlier: Option<SeriesKeyRecord> = record_key
+        let earlier: Option<SeriesRecord> = record_key
             .as_ref()
             .and_then(|k| found.remove(k))
             .map(from_item)
             .transpose()?;
-        if let Some(record) = earlier.filter(|r| r.expires_at > now.timestamp().as_second()) {
+        if let Some(record) = earlier.filter(|r| !r.expired(now)) {
             if record.request != req.fingerprint() {
                 return Err(BookingError::IdempotencyMismatch.into());
             }
@@ -345,10 +332,10 @@ impl Store {
         }
         writes.add(W::Series, put_new(&self.table, item(&series)?)?);
         if let Some(key) = &record_key {
-            let record = SeriesKeyRecord {
+            let record = SeriesRecord {
                 series_id,
                 request: req.fingerprint(),
-                expires_at: now.plus(IDEMPOTENCY_TTL).timestamp().as_second(),
+                expires_at: idempotency::expiry(now),
             };
             let mut stored = super::to_item(&record, key, &[])?;
             stored.insert(keys::EXPIRES_AT.to_owned(), super::n(record.expires_at));

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::booking::{put_new, BookingError};
 use super::guard::Guard;
-use super::items::{item, Range, Stored};
+use super::items::{item, Stored};
+use super::keys::Range;
 use super::keys::{self, Key};
 use super::page::Page;
 use super::{from_item, key_item, n, s, Item, Store, StoreError, Writes};
@@ -160,38 +161,6 @@ pub struct Acceptance {
 
 /// Who may act on an entry, decided by the caller from the entry as read.
 pub type May<'a> = &'a (dyn Fn(&Entry) -> Result<(), WaitlistError> + Sync);
-
-impl Range {
-    /// One date of a provider's queue, best first (priority, then oldest).
-    pub fn provider_queue(provider: ProviderId, date: Option<jiff::civil::Date>) -> Range {
-        let (lo, hi) = match date {
-            Some(d) => {
-                let (lo, hi) = keys::queue_of_day(d);
-                (Some(lo), Some(hi))
-            }
-            None => (None, None),
-        };
-        Range::on(keys::GSI1, keys::provider_waitlist(provider), lo, hi)
-    }
-
-    /// A provider's queue from the day before `date` to the day after (a slot's UTC date is within a
-    /// day of its local date).
-    fn queue_around(provider: ProviderId, date: jiff::civil::Date) -> Range {
-        let before = date.yesterday().unwrap_or(date);
-        let after = date.tomorrow().unwrap_or(date);
-        Range::on(
-            keys::GSI1,
-            keys::provider_waitlist(provider),
-            Some(keys::queue_of_day(before).0),
-            Some(keys::queue_of_day(after).1),
-        )
-    }
-
-    /// A patient's entries, oldest first.
-    pub fn patient_entries(patient: PatientId) -> Range {
-        Range::on(keys::GSI2, keys::patient_waitlist(patient), None, None)
-    }
-}
 
 /// Whose entries a list reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use super::PublishError;
 use crate::domain::waitlist::Entry;
 use crate::domain::{Appointment, Slot};
-use crate::store::items::ReminderSent;
 use crate::store::keys::{self, ItemKind};
+use crate::store::reminders::ReminderSent;
 
 /// One item's change. `Changed` holds both images (the stream's view type is `NEW_AND_OLD_IMAGES`).
 #[derive(Clone, Debug, PartialEq)]

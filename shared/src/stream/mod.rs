@@ -25,7 +25,7 @@ use crate::domain::reminders::{self, Offset};
 use crate::domain::waitlist::{Entry, EntryStatus};
 use crate::domain::{Appointment, AppointmentStatus, Slot, SlotStatus, UtcTime};
 use crate::jobs::Job;
-use crate::store::items::ReminderSent;
+use crate::store::reminders::ReminderSent;
 
 /// EventBridge `source` of every event this service emits.
 pub const SOURCE: &str = "appointments";
