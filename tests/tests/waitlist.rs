@@ -1113,8 +1113,9 @@ async fn an_offer_expiry_that_comes_early_is_sent_again_and_lapses_the_offer_on_
 /// does not carry the slot's provider and start; an accept 3; a join 2 (with a stored zone); a decline 2.
 #[tokio::test]
 async fn waitlist_operations_cost_a_few_requests_each() {
+    use shared::domain::waitlist::Ending;
     use shared::domain::UtcTime;
-    use shared::store::waitlist::{Acceptance, Ending};
+    use shared::store::waitlist::Acceptance;
     let sdk = local::sdk_config(clinic_tests::emulator_url());
     let template = local::template::Template::load(&local::template_path()).unwrap();
     let prefix = format!("c{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);

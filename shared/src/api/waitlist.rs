@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use super::views::Page;
 use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Query, Reply, Request};
+use crate::domain::waitlist::Ending;
 use crate::domain::waitlist::{problems, Entry, EntryStatus, Window};
 use crate::domain::{Caller, ConsultationType, Day, EntryId, PatientId, ProviderId, Role};
 use crate::store::lists::Owner;
-use crate::store::waitlist::{Acceptance, Accepted, Ending, Queue, WaitlistError, WaitlistQuery};
+use crate::store::waitlist::{Acceptance, Accepted, Queue, WaitlistError, WaitlistQuery};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -76,6 +76,9 @@ pub enum Stamp {
 #[derive(Clone, Copy, Debug)]
 pub struct Rule {
     pub action: Action,
+    /// The statuses it may start from: with `to`, the edges of the appointment's life (anything not
+    /// listed is refused; completed, cancelled, no-show and rescheduled are final).
+    pub from: &'static [AppointmentStatus],
     /// The status it leads to, if it changes the status.
     pub to: Option<AppointmentStatus>,
     pub who: Who,
@@ -91,6 +94,7 @@ use AppointmentStatus as S;
 pub const RULES: &[Rule] = &[
     Rule {
         action: Action::CheckIn,
+        from: &[S::Scheduled],
         to: Some(S::Confirmed),
         who: EVERYONE,
         when: When::CheckInWindow,
@@ -99,6 +103,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         action: Action::Start,
+        from: &[S::Confirmed],
         to: Some(S::InProgress),
         who: CLINIC,
         when: When::Anytime,
@@ -107,6 +112,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         action: Action::Complete,
+        from: &[S::InProgress],
         to: Some(S::Completed),
         who: CLINICIAN,
         when: When::Anytime,
@@ -115,6 +121,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         action: Action::NoShow,
+        from: &[S::Scheduled, S::Confirmed],
         to: Some(S::NoShow),
         who: CLINIC,
         when: When::AfterEnd,
@@ -123,6 +130,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         action: Action::Cancel,
+        from: &[S::Scheduled, S::Confirmed],
         to: Some(S::Cancelled),
         who: EVERYONE,
         when: When::BeforeEndUnlessStaff,
@@ -131,6 +139,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         action: Action::Reschedule,
+        from: &[S::Scheduled, S::Confirmed],
         to: Some(S::Rescheduled),
         who: EVERYONE,
         when: When::BeforeEndUnlessStaff,
@@ -139,6 +148,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         action: Action::Edit,
+        from: &S::ALL,
         to: None,
         who: EVERYONE,
         when: When::Anytime,
@@ -146,6 +156,24 @@ pub const RULES: &[Rule] = &[
         verb: "edited",
     },
 ];
+
+impl AppointmentStatus {
+    /// Whether an action leads from this status to `next` ([`RULES`] is the one transition table).
+    pub fn can_become(self, next: AppointmentStatus) -> bool {
+        RULES
+            .iter()
+            .any(|r| r.to == Some(next) && r.from.contains(&self))
+    }
+
+    /// The statuses from which `next` may be reached: the condition a conditional write puts on the item.
+    pub fn sources_of(next: AppointmentStatus) -> Vec<AppointmentStatus> {
+        RULES
+            .iter()
+            .filter(|r| r.to == Some(next))
+            .flat_map(|r| r.from.iter().copied())
+            .collect()
+    }
+}
 
 /// The statuses in which an appointment's consultation type may still change (notes may change in any).
 const BEFORE_THE_VISIT: &[AppointmentStatus] = &[S::Scheduled, S::Confirmed];
@@ -205,10 +233,7 @@ impl Action {
 
     /// The statuses the action may start from.
     pub fn from(self) -> Vec<AppointmentStatus> {
-        match self.target() {
-            Some(to) => AppointmentStatus::sources_of(to),
-            None => AppointmentStatus::ALL.to_vec(),
-        }
+        self.rule().from.to_vec()
     }
 
     /// The caller's reach for this action, or `None` if no appointment could be theirs to act on.
@@ -412,6 +437,46 @@ pub fn refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reference_transition_table() {
+        let allowed = [
+            (S::Scheduled, S::Confirmed),
+            (S::Scheduled, S::Cancelled),
+            (S::Scheduled, S::Rescheduled),
+            (S::Scheduled, S::NoShow),
+            (S::Confirmed, S::InProgress),
+            (S::Confirmed, S::Cancelled),
+            (S::Confirmed, S::NoShow),
+            (S::Confirmed, S::Rescheduled),
+            (S::InProgress, S::Completed),
+        ];
+        for from in AppointmentStatus::ALL {
+            for to in AppointmentStatus::ALL {
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn final_statuses_have_no_way_out_and_cancel_comes_only_from_active_ones() {
+        for s in [S::Completed, S::Cancelled, S::NoShow, S::Rescheduled] {
+            assert!(
+                AppointmentStatus::ALL.iter().all(|to| !s.can_become(*to)),
+                "{s:?}"
+            );
+            assert!(!s.is_active());
+        }
+        assert_eq!(
+            AppointmentStatus::sources_of(S::Cancelled),
+            vec![S::Scheduled, S::Confirmed]
+        );
+    }
+
     use crate::domain::{AppointmentId, ConsultationType, PatientId, ProviderId, SlotId};
 
     fn appt(status: AppointmentStatus, patient: PatientId, provider: ProviderId) -> Appointment {

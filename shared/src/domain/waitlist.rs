@@ -223,9 +223,124 @@ pub fn first<'a>(waiting: &'a [Wish], slot: &Slot, zone: &TimeZone) -> Option<&'
         .min_by_key(|w| (std::cmp::Reverse(w.priority), w.joined_at, w.patient))
 }
 
+/// How an entry's answer or cancellation ends it (or, for a lapse, returns it to the queue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    Cancel,
+    Decline,
+    /// The offer's time ran out: the entry waits again, or expires after `max_offers` offers.
+    Lapse {
+        max_offers: u32,
+    },
+}
+
+/// Why an ending does not apply to an entry as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotEnded {
+    /// The entry has ended already (accepted, declined, expired, cancelled).
+    Closed(EntryStatus),
+    /// A decline of an offer that lapsed before the answer.
+    OfferExpired,
+    /// A decline of an entry never offered a seat.
+    NoOffer,
+}
+
+use EntryStatus as E;
+
+/// The endings of an entry's life: from which status each leads to which. An ending not listed for
+/// an active status is refused ([`NotEnded`]); a lapse of an offer past `max_offers` expires the entry
+/// instead of returning it to the queue.
+const ENDINGS: &[(Kind, EntryStatus, EntryStatus)] = &[
+    (Kind::Cancel, E::Waiting, E::Cancelled),
+    (Kind::Cancel, E::Offered, E::Cancelled),
+    (Kind::Decline, E::Offered, E::Declined),
+    (Kind::Lapse, E::Offered, E::Waiting),
+];
+
+/// An ending without its parameters: the table's first column.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cancel,
+    Decline,
+    Lapse,
+}
+
+impl Ending {
+    fn kind(self) -> Kind {
+        match self {
+            Ending::Cancel => Kind::Cancel,
+            Ending::Decline => Kind::Decline,
+            Ending::Lapse { .. } => Kind::Lapse,
+        }
+    }
+
+    /// The status `entry` (as read) moves to, `Ok(None)` when there is nothing to write (a repeated
+    /// cancel; a lapse of an offer answered or ended since), or why it cannot end so.
+    pub fn of(self, entry: &Entry) -> Result<Option<EntryStatus>, NotEnded> {
+        let row = ENDINGS
+            .iter()
+            .find(|(kind, from, _)| *kind == self.kind() && *from == entry.status);
+        match (row, self) {
+            (Some((_, _, E::Waiting)), Ending::Lapse { max_offers })
+                if entry.offer_count >= max_offers =>
+            {
+                Ok(Some(E::Expired))
+            }
+            (Some((_, _, to)), _) => Ok(Some(*to)),
+            (None, Ending::Cancel) if entry.status == E::Cancelled => Ok(None),
+            (None, _) if !entry.status.is_active() => Err(NotEnded::Closed(entry.status)),
+            (None, Ending::Lapse { .. }) => Ok(None),
+            (None, Ending::Decline) if entry.offer_count > 0 => Err(NotEnded::OfferExpired),
+            (None, _) => Err(NotEnded::NoOffer),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_ends_only_along_its_table() {
+        let at = |status: EntryStatus, offers: u32| {
+            let mut e = Entry::waiting(
+                PatientId::new(),
+                ProviderId::new(),
+                "2031-03-04".parse().unwrap(),
+                "2031-03-01T09:00:00Z".parse().unwrap(),
+            );
+            e.status = status;
+            e.offer_count = offers;
+            e
+        };
+        let lapse = Ending::Lapse { max_offers: 3 };
+        use EntryStatus::*;
+        let cases = [
+            (Ending::Cancel, at(Waiting, 0), Ok(Some(Cancelled))),
+            (Ending::Cancel, at(Offered, 1), Ok(Some(Cancelled))),
+            (Ending::Cancel, at(Cancelled, 0), Ok(None)),
+            (
+                Ending::Cancel,
+                at(Accepted, 1),
+                Err(NotEnded::Closed(Accepted)),
+            ),
+            (Ending::Decline, at(Offered, 1), Ok(Some(Declined))),
+            (Ending::Decline, at(Waiting, 1), Err(NotEnded::OfferExpired)),
+            (Ending::Decline, at(Waiting, 0), Err(NotEnded::NoOffer)),
+            (
+                Ending::Decline,
+                at(Expired, 3),
+                Err(NotEnded::Closed(Expired)),
+            ),
+            (lapse, at(Offered, 1), Ok(Some(Waiting))),
+            (lapse, at(Offered, 3), Ok(Some(Expired))),
+            (lapse, at(Waiting, 1), Ok(None)),
+            (lapse, at(Declined, 1), Err(NotEnded::Closed(Declined))),
+        ];
+        for (how, entry, want) in cases {
+            assert_eq!(how.of(&entry), want, "{how:?} of {:?}", entry.status);
+        }
+    }
     use crate::domain::{Interval, SlotId};
     use jiff::SignedDuration;
     use proptest::prelude::*;

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::items::item;
 use super::keys::Range;
 use super::page::Page;
-use super::{from_item, keys, Item, Store, StoreError};
+use super::{keys, Item, Store, StoreError};
 use crate::domain::{AppointmentType, UtcTime};
 use crate::retry::{retrying, Attempt, Retry};
 
@@ -68,10 +68,7 @@ impl Store {
     }
 
     pub async fn appointment_type(&self, id: Uuid) -> Result<Option<AppointmentType>, StoreError> {
-        self.get(&keys::appointment_type(id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.read(&keys::appointment_type(id)).await
     }
 
     /// Types by name, one Query per page.

@@ -345,13 +345,17 @@ pub(super) fn may_take(
     Ok(())
 }
 
-/// A check that the appointment type under `key` still exists and is active.
+/// A check that the appointment type under `key` still exists and is active; refused, it returns the
+/// type as it was (none: it does not exist).
 pub(super) fn still_active(table: &str, key: &Key) -> Result<TransactWriteItem, StoreError> {
     let check = ConditionCheck::builder()
         .table_name(table)
         .set_key(Some(super::key_item(key)))
         .condition_expression("isActive = :yes")
         .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        )
         .build()?;
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }

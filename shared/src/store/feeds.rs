@@ -177,11 +177,7 @@ impl Store {
 
     /// The feed a token opens, unless it is unknown or revoked.
     pub async fn live_feed(&self, token: &str) -> Result<Option<Feed>, StoreError> {
-        let feed: Option<Feed> = self
-            .get(&keys::feed(&token_hash(token)))
-            .await?
-            .map(from_item)
-            .transpose()?;
+        let feed: Option<Feed> = self.read(&keys::feed(&token_hash(token))).await?;
         Ok(feed.filter(|f| f.revoked_at.is_none()))
     }
 
@@ -189,10 +185,8 @@ impl Store {
     /// whose feeds came before the count (their feeds have no ETag).
     pub async fn feed_changes(&self, owner: Uuid) -> Result<Option<u64>, StoreError> {
         Ok(self
-            .get(&keys::owner_feeds_state(owner))
+            .read::<OwnerFeeds>(&keys::owner_feeds_state(owner))
             .await?
-            .map(from_item::<OwnerFeeds>)
-            .transpose()?
             .map(|o| o.changes))
     }
 
@@ -223,18 +217,10 @@ impl Store {
         now: UtcTime,
     ) -> Result<Option<Feed>, StoreError> {
         use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-        let by_id: Option<FeedById> = self
-            .get(&keys::feed_by_id(id))
-            .await?
-            .map(from_item)
-            .transpose()?;
+        let by_id: Option<FeedById> = self.read(&keys::feed_by_id(id)).await?;
         let counted = by_id.is_some();
         let feed: Option<Feed> = match by_id {
-            Some(f) if f.owner_id == owner => self
-                .get(&keys::feed(&f.token_hash))
-                .await?
-                .map(from_item)
-                .transpose()?,
+            Some(f) if f.owner_id == owner => self.read(&keys::feed(&f.token_hash)).await?,
             Some(_) => None,
             None => self.feeds_of(owner).await?.into_iter().find(|f| f.id == id),
         };
@@ -268,7 +254,7 @@ impl Store {
             super::conditional::patiently("revoke feed", || self.transact(writes.clone())).await?;
         if refused.is_some() {
             // Revoked meanwhile by another request: as it is now.
-            return self.get(&feed.key()).await?.map(from_item).transpose();
+            return self.read(&feed.key()).await;
         }
         feed.revoked_at = Some(now);
         Ok(Some(feed))

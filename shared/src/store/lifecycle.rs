@@ -102,16 +102,9 @@ impl Store {
         let mut condition = vec!["attribute_exists(PK)".to_owned()];
         if c.from.len() < AppointmentStatus::ALL.len() {
             names.insert("#status".into(), "status".into());
-            let placeholders: Vec<String> = c
-                .from
-                .iter()
-                .enumerate()
-                .map(|(i, st)| {
-                    values.insert(format!(":f{i}"), s(st.as_str()));
-                    format!(":f{i}")
-                })
-                .collect();
-            condition.push(format!("#status IN ({})", placeholders.join(", ")));
+            let (clause, named) = super::status_in("f", c.from.iter().map(|st| st.as_str()));
+            values.extend(named);
+            condition.push(clause);
         }
         let me = |id: uuid::Uuid, values: &mut HashMap<String, AttributeValue>| {
             values.insert(":me".into(), s(id.to_string()));

@@ -72,16 +72,9 @@ impl Store {
         let mut filters = vec![];
         if !q.statuses.is_empty() {
             names.insert("#status".into(), "status".into());
-            let list: Vec<String> = q
-                .statuses
-                .iter()
-                .enumerate()
-                .map(|(i, st)| {
-                    values.insert(format!(":s{i}"), s(st.as_str()));
-                    format!(":s{i}")
-                })
-                .collect();
-            filters.push(format!("#status IN ({})", list.join(", ")));
+            let (clause, named) = super::status_in("s", q.statuses.iter().map(|st| st.as_str()));
+            values.extend(named);
+            filters.push(clause);
         }
         if let Some(other) = q.with {
             let attr = match q.owner {

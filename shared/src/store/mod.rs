@@ -105,6 +105,21 @@ pub enum StoreError {
     Contended(u32),
 }
 
+/// `#status IN (:<p>0, :<p>1, ...)` over `statuses`, and the values it names (the caller maps
+/// `#status` to `status`): the status filter and condition of lists and conditional writes.
+pub(crate) fn status_in<'a>(
+    p: &str,
+    statuses: impl IntoIterator<Item = &'a str>,
+) -> (String, Vec<(String, AttributeValue)>) {
+    let values: Vec<(String, AttributeValue)> = statuses
+        .into_iter()
+        .enumerate()
+        .map(|(i, st)| (format!(":{p}{i}"), s(st)))
+        .collect();
+    let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
+    (format!("#status IN ({})", names.join(", ")), values)
+}
+
 /// The clause every write of an appointment carries: its `version` one more (iCalendar's SEQUENCE,
 /// so two changes within a second still count as two), with [`VERSION_NAME`] and [`VERSION_STEP`].
 pub(crate) const NEXT_VERSION: &str = " ADD #version :versionStep";
@@ -280,11 +295,13 @@ impl Store {
         .await
     }
 
+    /// The item under `key` as a `T`, if there is one: one strongly consistent GetItem.
+    pub async fn read<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        self.get(key).await?.map(from_item).transpose()
+    }
+
     pub async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
-        self.get(&keys::appointment(id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.read(&keys::appointment(id)).await
     }
 
     /// The appointments with these ids that exist, in the order asked (a BatchGetItem per 100).
@@ -302,7 +319,7 @@ impl Store {
     }
 
     pub async fn slot(&self, id: SlotId) -> Result<Option<Slot>, StoreError> {
-        self.get(&keys::slot(id)).await?.map(from_item).transpose()
+        self.read(&keys::slot(id)).await
     }
 
     /// One page of a query (retried when throttled), its LastEvaluatedKey as the next cursor.

@@ -137,10 +137,7 @@ pub type Booked = (Series, Vec<Appointment>, bool);
 
 impl Store {
     pub async fn series(&self, id: Uuid) -> Result<Option<Series>, StoreError> {
-        self.get(&keys::series(id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.read(&keys::series(id)).await
     }
 
     pub async fn book_series(&self, req: &NewSeries, now: UtcTime) -> Result<Booked, SeriesError> {

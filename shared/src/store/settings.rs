@@ -41,10 +41,7 @@ impl Store {
         &self,
         provider: ProviderId,
     ) -> Result<Option<ProviderProfile>, StoreError> {
-        self.get(&keys::provider_profile(provider))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.read(&keys::provider_profile(provider)).await
     }
 
     /// The rules in force for `provider` (their settings over the deployment's defaults): one GetItem.

@@ -12,8 +12,7 @@
 //! it inactive in the same transaction. Nothing here deletes an item.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use jiff::tz::TimeZone;
 use jiff::SignedDuration;
@@ -27,7 +26,7 @@ use super::keys::{self, Key};
 use super::page::Page;
 use super::{from_item, key_item, n, s, Item, Store, StoreError, Writes};
 use crate::domain::admission::{admit, Inadmissible};
-use crate::domain::waitlist::{next_for, Entry, EntryStatus};
+use crate::domain::waitlist::{next_for, Ending, Entry, EntryStatus, NotEnded};
 use crate::domain::{
     Appointment, ConsultationType, EntryId, PatientId, ProviderId, Slot, SlotId, SlotStatus,
     UtcTime,
@@ -106,6 +105,16 @@ pub enum WaitlistError {
     Store(#[from] StoreError),
 }
 
+impl From<NotEnded> for WaitlistError {
+    fn from(e: NotEnded) -> Self {
+        match e {
+            NotEnded::Closed(status) => WaitlistError::Closed(status),
+            NotEnded::OfferExpired => WaitlistError::OfferExpired,
+            NotEnded::NoOffer => WaitlistError::NoOffer,
+        }
+    }
+}
+
 impl Retry for WaitlistError {
     fn is_transient(&self) -> bool {
         match self {
@@ -130,17 +139,6 @@ impl From<Inadmissible> for WaitlistError {
     fn from(e: Inadmissible) -> Self {
         WaitlistError::Booking(e.into())
     }
-}
-
-/// How an entry's answer or cancellation ends it (or, for a lapse, returns it to the queue).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
-    Cancel,
-    Decline,
-    /// The offer's time ran out: the entry waits again, or expires after `max_offers` offers.
-    Lapse {
-        max_offers: u32,
-    },
 }
 
 /// What an accept produced: the appointment in the held seat.
@@ -192,6 +190,13 @@ fn status_is(expected: EntryStatus) -> AttributeValue {
     s(expected.as_str())
 }
 
+/// How a hold on a seat ends.
+#[derive(Clone, Copy)]
+enum HoldEnds {
+    GivenBack,
+    Booked,
+}
+
 /// What [`Store::offer_seats`] carries from one round to the next.
 #[derive(Default)]
 struct OfferRound {
@@ -204,10 +209,7 @@ struct OfferRound {
 
 impl Store {
     pub async fn waitlist_entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError> {
-        self.get(&keys::waitlist_entry(id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.read(&keys::waitlist_entry(id)).await
     }
 
     /// The provider's time zone (stored, else UTC), or `None` for a provider the service does not know:
@@ -266,19 +268,8 @@ impl Store {
             TransactWriteItem::builder().put(put_claim).build(),
         );
         if let Some(t) = entry.appointment_type_id {
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key_item(&keys::appointment_type(t))))
-                .condition_expression("isActive = :yes")
-                .expression_attribute_values(":yes", AttributeValue::Bool(true))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()?;
-            writes.add(
-                W::Type,
-                TransactWriteItem::builder().condition_check(check).build(),
-            );
+            let key = keys::appointment_type(t);
+            writes.add(W::Type, super::booking::still_active(&self.table, &key)?);
         }
         retrying("join waitlist", || {
             let writes = writes.clone();
@@ -316,12 +307,12 @@ impl Store {
         let mut query = q.range().query(self);
         let mut filters = vec![];
         if !q.statuses.is_empty() {
-            let names: Vec<String> = (0..q.statuses.len()).map(|i| format!(":s{i}")).collect();
-            for (name, st) in names.iter().zip(&q.statuses) {
-                query = query.expression_attribute_values(name, status_is(*st));
+            let (clause, named) = super::status_in("s", q.statuses.iter().map(|st| st.as_str()));
+            for (name, value) in named {
+                query = query.expression_attribute_values(name, value);
             }
             query = query.expression_attribute_names("#status", "status");
-            filters.push(format!("#status IN ({})", names.join(", ")));
+            filters.push(clause);
         }
         if let Some(with) = q.with {
             let attr = match q.queue {
@@ -518,19 +509,43 @@ impl Store {
         entry: EntryId,
         now: UtcTime,
     ) -> Result<TransactWriteItem, StoreError> {
+        let update = self.end_hold(slot, entry, now, HoldEnds::GivenBack)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The update that ends `entry`'s hold on a seat of `slot` (`heldFor` names it): the seat given
+    /// back (free again), or booked by the accept (still an open slot, not started).
+    fn end_hold(
+        &self,
+        slot: SlotId,
+        entry: EntryId,
+        now: UtcTime,
+        how: HoldEnds,
+    ) -> Result<Update, StoreError> {
         let eid = entry.to_string();
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::slot(slot))))
-            .update_expression("SET currentBookings = currentBookings - :one, updatedAt = :now DELETE heldFor :held")
-            .condition_expression("contains(heldFor, :eid) AND currentBookings > :zero")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":held", AttributeValue::Ss(vec![eid.clone()]))
-            .expression_attribute_values(":eid", s(eid))
-            .build()?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            .expression_attribute_values(":eid", s(eid));
+        let update = match how {
+            HoldEnds::GivenBack => update
+                .update_expression(
+                    "SET currentBookings = currentBookings - :one, updatedAt = :now DELETE heldFor :held",
+                )
+                .condition_expression("contains(heldFor, :eid) AND currentBookings > :zero")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":zero", n(0)),
+            HoldEnds::Booked => update
+                .update_expression("SET updatedAt = :now DELETE heldFor :held")
+                .condition_expression(
+                    "#status = :available AND startTime > :now AND contains(heldFor, :eid)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":available", s(SlotStatus::Available.as_str())),
+        };
+        Ok(update.build()?)
     }
 
     /// The write that lets the patient join again for the entry's provider and date.
@@ -579,23 +594,8 @@ impl Store {
         how: Ending,
         now: UtcTime,
     ) -> Result<Attempt<Entry>, WaitlistError> {
-        let to = match (how, entry.status) {
-            (Ending::Cancel, EntryStatus::Cancelled) => return Ok(Attempt::Done(entry)),
-            (_, st) if !st.is_active() => return Err(WaitlistError::Closed(st)),
-            (Ending::Cancel, _) => EntryStatus::Cancelled,
-            (Ending::Decline, EntryStatus::Offered) => EntryStatus::Declined,
-            (Ending::Decline, _) if entry.offer_count > 0 => {
-                return Err(WaitlistError::OfferExpired)
-            }
-            (Ending::Decline, _) => return Err(WaitlistError::NoOffer),
-            (Ending::Lapse { max_offers }, EntryStatus::Offered) => {
-                if entry.offer_count >= max_offers {
-                    EntryStatus::Expired
-                } else {
-                    EntryStatus::Waiting
-                }
-            }
-            (Ending::Lapse { .. }, _) => return Ok(Attempt::Done(entry)),
+        let Some(to) = how.of(&entry)? else {
+            return Ok(Attempt::Done(entry));
         };
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -795,7 +795,6 @@ impl Store {
             Claim,
             Day,
         }
-        let eid = entry.id.to_string();
         let accept = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::waitlist_entry(entry.id))))
@@ -813,19 +812,7 @@ impl Store {
             .expression_attribute_values(":count", n(entry.offer_count))
             .expression_attribute_values(":now", s(now.to_string()))
             .build()?;
-        let hold = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&slot_key)))
-            .update_expression("SET updatedAt = :now DELETE heldFor :held")
-            .condition_expression(
-                "#status = :available AND startTime > :now AND contains(heldFor, :eid)",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
-            .expression_attribute_values(":now", s(now.to_string()))
-            .expression_attribute_values(":held", AttributeValue::Ss(vec![eid.clone()]))
-            .expression_attribute_values(":eid", s(eid))
-            .build()?;
+        let hold = self.end_hold(slot.id, entry.id, now, HoldEnds::Booked)?;
         let mut writes = Writes::new();
         writes.add(
             W::Entry,
