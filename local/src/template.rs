@@ -88,9 +88,10 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn env_of(v: &Value) -> BTreeMap<String, Value> {
-    v.get("Environment")
-        .and_then(|e| e.get("Variables"))
+/// A mapping of `doc` by name (`Parameters`, `Conditions`, a function's `Variables`), its entries
+/// unevaluated.
+fn section(doc: &Value, name: &str) -> BTreeMap<String, Value> {
+    doc.get(name)
         .and_then(Value::as_mapping)
         .map(|m| {
             m.iter()
@@ -98,6 +99,12 @@ fn env_of(v: &Value) -> BTreeMap<String, Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A function's `Environment.Variables`, unresolved.
+fn env_of(v: &Value) -> BTreeMap<String, Value> {
+    v.get("Environment")
+        .map_or_else(BTreeMap::new, |e| section(e, "Variables"))
 }
 
 /// An intrinsic function call: its name (long form, `Fn::` dropped) and argument.
@@ -213,15 +220,7 @@ impl Template {
                     .collect()
             })
             .unwrap_or_default();
-        let declarations = doc
-            .get("Parameters")
-            .and_then(Value::as_mapping)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let declarations = section(&doc, "Parameters");
         let resources = doc
             .get("Resources")
             .and_then(Value::as_mapping)
@@ -238,15 +237,7 @@ impl Template {
                 ))
             })
             .collect();
-        let conditions = doc
-            .get("Conditions")
-            .and_then(Value::as_mapping)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let conditions = section(&doc, "Conditions");
         let globals_env = doc
             .get("Globals")
             .and_then(|g| g.get("Function"))

@@ -7,7 +7,350 @@ use shared::api::views::{Blocked, BulkCreated, NoShowReport, Page, Schedule, Slo
 use shared::domain::waitlist::Entry;
 use shared::domain::{Appointment, AppointmentType};
 
-use crate::{Actor, Reply, TestApp};
+use crate::*;
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {}", self.body))
+            .to_owned()
+    }
+
+    pub fn is_problem(&self) -> bool {
+        self.headers
+            .get("content-type")
+            .is_some_and(|v| v == "application/problem+json")
+    }
+}
+
+/// Asserts a success status, showing the body when it is not.
+pub fn ok(r: &Reply, status: u16) {
+    assert_eq!(r.status, status, "{}", r.body);
+}
+
+/// Asserts a problem+json answer with this status and code.
+pub fn problem(r: &Reply, status: u16, code: &str) {
+    assert_eq!((r.status, r.code()), (status, code), "{}", r.body);
+    assert!(r.is_problem(), "content-type of {}", r.body);
+    assert_eq!(r.body["status"], status);
+}
+
+/// A person with a token: a patient, a provider, staff or an admin.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: Uuid,
+    pub token: String,
+}
+
+impl TestApp {
+    /// A one-seat slot of `provider` `hours` ahead, booked and then cancelled by one patient while
+    /// another waited for that day: the waiting entry once it holds the offer of the freed seat, and the
+    /// slot's id.
+    pub async fn a_held_offer(
+        &self,
+        provider: &Actor,
+        hours: i64,
+    ) -> (shared::domain::waitlist::Entry, String) {
+        let slot = self.slot(provider, hours, 1).await;
+        let first = self.patient().await;
+        let booked = self.book(&first, &slot).await;
+        ok(&booked, 201);
+        let start = self.stored_slot(&slot).await.start_time;
+        let date = start.timestamp().to_zoned(jiff::tz::TimeZone::UTC).date();
+        let waiting = self.patient().await;
+        let entry = self
+            .wait_for_seat(&waiting, provider, &date.to_string())
+            .await;
+        ok(&self.cancel(&first, &booked.id(), "moved away").await, 200);
+        let offered = self
+            .entry_when(&entry.id.to_string(), |e| {
+                e.status == shared::domain::waitlist::EntryStatus::Offered
+            })
+            .await;
+        (offered, slot)
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
+        let response = self
+            .http
+            .request(req)
+            .await
+            .expect("the local stack answers");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request("POST", path, Some(token), Some(body.to_string()), &[])
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request("GET", path, Some(token), None, &[]).await
+    }
+
+    pub async fn actor(&self, roles: &[&str]) -> Actor {
+        let id = Uuid::new_v4();
+        let r = self
+            .request(
+                "POST",
+                "/_local/token",
+                None,
+                Some(json!({"sub": id, "roles": roles}).to_string()),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        Actor {
+            id,
+            token: r.body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// `n` new patients.
+    pub async fn patients(&self, n: usize) -> Vec<Actor> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.patient().await);
+        }
+        out
+    }
+
+    pub async fn patient(&self) -> Actor {
+        self.actor(&["patient"]).await
+    }
+
+    pub async fn provider(&self) -> Actor {
+        self.actor(&["provider"]).await
+    }
+
+    pub async fn staff(&self) -> Actor {
+        self.actor(&["staff"]).await
+    }
+
+    pub async fn admin(&self) -> Actor {
+        self.actor(&["admin"]).await
+    }
+
+    /// `POST /slots` for `provider`, starting `hours` from now, lasting `minutes`.
+    pub async fn create_slot(
+        &self,
+        provider: &Actor,
+        hours: i64,
+        minutes: i64,
+        seats: u32,
+    ) -> Reply {
+        let start = whole_minutes_from_now(hours * 60);
+        let end = start.plus(jiff::SignedDuration::from_mins(minutes));
+        self.post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats})).await
+    }
+
+    /// A slot that must be created (`NewSlot::at(start)`, with `.minutes(..)` and `.seats(..)`); its id.
+    pub async fn slot_at(&self, provider: &Actor, slot: api::NewSlot<'_>) -> String {
+        self.create_slot_at(provider, slot)
+            .await
+            .unwrap_or_else(|p| panic!("the slot is not created: {p:?}"))
+            .id
+            .to_string()
+    }
+
+    /// `POST /appointments/{id}/<action>` with an optional body.
+    pub async fn act(&self, who: &Actor, id: &str, action: &str, body: Option<Value>) -> Reply {
+        let path = format!("/appointments/{id}/{action}");
+        self.request(
+            "POST",
+            &path,
+            Some(&who.token),
+            body.map(|b| b.to_string()),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn patch(&self, who: &Actor, id: &str, body: Value) -> Reply {
+        self.request(
+            "PATCH",
+            &format!("/appointments/{id}"),
+            Some(&who.token),
+            Some(body.to_string()),
+            &[],
+        )
+        .await
+    }
+
+    /// `POST /slots/bulk` of 30-minute slots from `start` to `end` local time every day of
+    /// `from`..=`to` in `zone`, which must succeed; its answer.
+    pub async fn daily_slots(
+        &self,
+        provider: &Actor,
+        zone: &str,
+        (from, to): (&str, &str),
+        (start, end): (&str, &str),
+    ) -> Value {
+        let made = self
+            .post(
+                "/slots/bulk",
+                &provider.token,
+                bulk_body(provider, zone, from, to, every_day(start, end)),
+            )
+            .await;
+        ok(&made, 201);
+        made.body
+    }
+
+    /// A slot that must exist for the test to go on; its id.
+    pub async fn slot(&self, provider: &Actor, hours: i64, seats: u32) -> String {
+        let r = self.create_slot(provider, hours, 30, seats).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.id()
+    }
+
+    pub async fn book(&self, patient: &Actor, slot: &str) -> Reply {
+        self.post("/appointments", &patient.token, json!({"slotId": slot}))
+            .await
+    }
+
+    pub async fn book_with_key(&self, patient: &Actor, slot: &str, key: &str) -> Reply {
+        let body = json!({"slotId": slot}).to_string();
+        self.request(
+            "POST",
+            "/appointments",
+            Some(&patient.token),
+            Some(body),
+            &[("idempotency-key", key)],
+        )
+        .await
+    }
+
+    pub async fn get_appointment(&self, who: &Actor, id: &str) -> Reply {
+        self.get(&format!("/appointments/{id}"), &who.token).await
+    }
+
+    pub async fn cancel(&self, who: &Actor, id: &str, reason: &str) -> Reply {
+        self.post(
+            &format!("/appointments/{id}/cancel"),
+            &who.token,
+            json!({"reason": reason}),
+        )
+        .await
+    }
+
+    /// The stored waitlist entry once `done` holds for it, or a failure after 20 s.
+    pub async fn entry_when(
+        &self,
+        id: &str,
+        done: impl Fn(&shared::domain::waitlist::Entry) -> bool,
+    ) -> shared::domain::waitlist::Entry {
+        let id: shared::domain::EntryId = id.parse().expect("an entry id");
+        let store = self.store();
+        let mut last = None;
+        for _ in 0..200 {
+            let entry = store.waitlist_entry(id).await.expect("the entry is read");
+            if let Some(e) = entry.as_ref().filter(|e| done(e)) {
+                return e.clone();
+            }
+            last = entry;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the entry did not get there: {last:#?}");
+    }
+}
+
+/// Working hours of one morning session, every day of the week.
+pub fn every_day(start: &str, end: &str) -> Value {
+    let day = json!({"morning": {"start": start, "end": end}});
+    json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day})
+}
+
+/// A `POST /slots/bulk` body of 30-minute slots.
+pub fn bulk_body(provider: &Actor, tz: &str, from: &str, to: &str, hours: Value) -> Value {
+    json!({"providerId": provider.id, "timeZone": tz, "startDate": from, "endDate": to, "workingHours": hours, "slotDuration": 30})
+}
+
+/// Now plus `minutes`, on a whole minute.
+pub fn whole_minutes_from_now(minutes: i64) -> shared::domain::UtcTime {
+    let now = jiff::Timestamp::now().as_second();
+    let t = (now / 60 + 1 + minutes) * 60;
+    shared::domain::UtcTime::from_timestamp(jiff::Timestamp::from_second(t).unwrap())
+}
+
+/// Each of `patients` books `slot`, all at once; the replies in their order.
+pub async fn book_at_once(app: &Arc<TestApp>, patients: &[Actor], slot: &str) -> Vec<Reply> {
+    join_all(
+        patients
+            .iter()
+            .cloned()
+            .map(|p| {
+                let (app, slot) = (app.clone(), slot.to_owned());
+                async move { app.book(&p, &slot).await }
+            })
+            .collect(),
+    )
+    .await
+}
+
+/// Asserts that a reply is one of `allowed` (status, code; code "" for a success), or, when the
+/// emulator injects faults, the one 5xx the service may give: 503 `contended` with `Retry-After`.
+/// Returns whether it was that 503.
+pub fn settled(r: &Reply, allowed: &[(u16, &str)], aws: Aws) -> bool {
+    if r.status == 503 && aws == Aws::Faulty {
+        problem(r, 503, "contended");
+        assert!(r.headers.contains_key("retry-after"), "{}", r.body);
+        return true;
+    }
+    let code = if r.status < 300 { "" } else { r.code() };
+    assert!(
+        allowed.contains(&(r.status, code)),
+        "{} {} is not one of {allowed:?}",
+        r.status,
+        r.body
+    );
+    false
+}
 
 /// A problem an endpoint answered (always problem+json: checked when it is made).
 #[derive(Clone, Debug, PartialEq)]
@@ -377,5 +720,17 @@ impl TestApp {
         self.send(who, "POST", &format!("/waitlist/{id}/decline"), None)
             .await
             .answer()
+    }
+
+    /// `PUT /providers/{id}/settings` of `provider`, as `who`.
+    pub async fn put_settings(&self, who: &Actor, provider: &Actor, body: Value) -> Reply {
+        let path = format!("/providers/{}/settings", provider.id);
+        self.send(who, "PUT", &path, Some(body)).await
+    }
+
+    /// `GET /providers/{id}/settings` of `provider`, as `who`.
+    pub async fn settings(&self, who: &Actor, provider: &Actor) -> Reply {
+        let path = format!("/providers/{}/settings", provider.id);
+        self.send(who, "GET", &path, None).await
     }
 }

@@ -355,6 +355,18 @@ async fn bad_input_gets_a_problem_naming_it_and_changes_nothing() {
     );
 }
 
+/// The patient's list, asked from a browser at `origin`.
+async fn listed(app: &TestApp, token: &str, origin: &str) -> clinic_tests::Reply {
+    app.request(
+        "GET",
+        "/appointments",
+        Some(token),
+        None,
+        &[("origin", origin)],
+    )
+    .await
+}
+
 /// A browser client: with no origin named (the default), no cross-origin call is allowed and `OPTIONS`
 /// is a route like any other (none: 404); with `CorsAllowedOrigins`, the gateway answers preflights
 /// itself, before the authorizer, and only the origins named get CORS headers.
@@ -379,15 +391,7 @@ async fn browsers_may_call_only_from_the_origins_named() {
         404,
         "not_found",
     );
-    let plain = closed
-        .request(
-            "GET",
-            "/appointments",
-            Some(&patient.token),
-            None,
-            &[("origin", APP)],
-        )
-        .await;
+    let plain = listed(&closed, &patient.token, APP).await;
     assert_eq!(plain.status, 200, "{}", plain.body);
     assert!(plain.headers.get("access-control-allow-origin").is_none());
 
@@ -441,15 +445,7 @@ async fn browsers_may_call_only_from_the_origins_named() {
         );
     }
 
-    let from_app = open
-        .request(
-            "GET",
-            "/appointments",
-            Some(&patient.token),
-            None,
-            &[("origin", APP)],
-        )
-        .await;
+    let from_app = listed(&open, &patient.token, APP).await;
     assert_eq!(from_app.status, 200, "{}", from_app.body);
     assert_eq!(
         header(&from_app, "access-control-allow-origin").as_deref(),
@@ -467,15 +463,7 @@ async fn browsers_may_call_only_from_the_origins_named() {
         header(&refusal, "access-control-allow-origin").as_deref(),
         Some(APP)
     );
-    let elsewhere = open
-        .request(
-            "GET",
-            "/appointments",
-            Some(&patient.token),
-            None,
-            &[("origin", "https://evil.example")],
-        )
-        .await;
+    let elsewhere = listed(&open, &patient.token, "https://evil.example").await;
     assert_eq!(elsewhere.status, 200);
     assert!(header(&elsewhere, "access-control-allow-origin").is_none());
 }

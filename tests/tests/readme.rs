@@ -30,8 +30,8 @@ const PROMISES: &[&[&str]] = &[
         r#""status":"available","seatsLeft":2"#,
         r#""status":"scheduled""#,
         r#"{"status":"cancelled","lateCancellation":false}"#,
-        r#""appointment.created""#,
-        r#""appointment.cancelled""#,
+        // Sorted: the bus delivers in no promised order.
+        "\"appointment.cancelled\"\n\"appointment.created\"",
     ],
     // A visit: checked in, started with a video room, noted, completed; history without private notes.
     &[
@@ -67,7 +67,7 @@ const PROMISES: &[&[&str]] = &[
         r#"{"status":"offered","offeredSlotId":"#,
         "\n0\n",
         r#""status":"scheduled"}"#,
-        "waitlist.joined\nwaitlist.offered\nwaitlist.accepted",
+        "waitlist.accepted\nwaitlist.joined\nwaitlist.offered",
     ],
     // A calendar feed, read without a token, then revoked: 404.
     &[

@@ -96,35 +96,9 @@ fn settings_path(provider: &Actor) -> String {
     format!("/providers/{}/settings", provider.id)
 }
 
-async fn put_settings(
-    app: &TestApp,
-    who: &Actor,
-    provider: &Actor,
-    body: Value,
-) -> clinic_tests::Reply {
-    app.send(who, "PUT", &settings_path(provider), Some(body))
-        .await
-}
-
 /// The provider replaces their own settings, which must succeed.
 async fn set_own(app: &TestApp, provider: &Actor, body: Value) {
-    ok(&put_settings(app, provider, provider, body).await, 200);
-}
-
-async fn get_settings(app: &TestApp, who: &Actor, provider: &Actor) -> clinic_tests::Reply {
-    app.send(who, "GET", &settings_path(provider), None).await
-}
-
-/// The provider's count of appointments on a local day, as stored.
-async fn day_count(app: &TestApp, provider: &Actor, day: &str) -> i64 {
-    let key = shared::store::keys::provider_booked(
-        shared::domain::ProviderId::from_uuid(provider.id),
-        day.parse().unwrap(),
-    );
-    match app.store().get(&key).await.unwrap() {
-        None => 0,
-        Some(item) => item["booked"].as_n().unwrap().parse().unwrap(),
-    }
+    ok(&app.put_settings(provider, provider, body).await, 200);
 }
 
 /// The provider's scheduled or confirmed appointments starting on a local day.
@@ -165,7 +139,7 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
     );
 
     // Nothing set: today's behaviour, the zone of the bulk generation.
-    let first = get_settings(&app, &provider, &provider).await;
+    let first = app.settings(&provider, &provider).await;
     ok(&first, 200);
     assert_eq!(
         first.body,
@@ -184,9 +158,10 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
         })
     );
     for who in [&patient, &other] {
-        problem(&get_settings(&app, who, &provider).await, 403, "forbidden");
+        problem(&app.settings(who, &provider).await, 403, "forbidden");
         problem(
-            &put_settings(&app, who, &provider, json!({"maxAppointmentsPerDay": 1})).await,
+            &app.put_settings(who, &provider, json!({"maxAppointmentsPerDay": 1}))
+                .await,
             403,
             "forbidden",
         );
@@ -225,7 +200,7 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
         (json!(["maxAppointmentsPerDay", 3]), "body"),
         (json!(null), "body"),
     ] {
-        let r = put_settings(&app, &staff, &provider, bad.clone()).await;
+        let r = app.put_settings(&staff, &provider, bad.clone()).await;
         problem(&r, 400, "validation_failed");
         assert!(
             r.body["errors"]
@@ -247,26 +222,26 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
         )
         .await;
     problem(&not_json, 400, "validation_failed");
-    assert_eq!(get_settings(&app, &admin, &provider).await.body, first.body);
+    assert_eq!(app.settings(&admin, &provider).await.body, first.body);
 
     // Staff set them; the provider reads them; GET's answer goes back unchanged.
-    let set = put_settings(
-        &app,
-        &staff,
-        &provider,
-        json!({
-            "timeZone": "America/Chicago",
-            "minimumNoticeMinutes": 90,
-            "maxAdvanceDays": 30,
-            "maxAppointmentsPerDay": 8,
-            "lateCancellationHours": 48,
-            "checkInOpensMinutes": 15,
-            "reminderOffsets": ["30m", "48h"],
-            "lateCancellationFee": 35,
-            "noShowFee": 50.25
-        }),
-    )
-    .await;
+    let set = app
+        .put_settings(
+            &staff,
+            &provider,
+            json!({
+                "timeZone": "America/Chicago",
+                "minimumNoticeMinutes": 90,
+                "maxAdvanceDays": 30,
+                "maxAppointmentsPerDay": 8,
+                "lateCancellationHours": 48,
+                "checkInOpensMinutes": 15,
+                "reminderOffsets": ["30m", "48h"],
+                "lateCancellationFee": 35,
+                "noShowFee": 50.25
+            }),
+        )
+        .await;
     ok(&set, 200);
     assert_eq!(set.body["updatedAt"], NOW);
     assert_eq!(
@@ -274,16 +249,16 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
         json!(["48h", "30m"]),
         "longest first"
     );
-    let read = get_settings(&app, &provider, &provider).await;
+    let read = app.settings(&provider, &provider).await;
     assert_eq!(read.body, set.body);
     set_own(&app, &provider, read.body.clone()).await;
-    assert_eq!(get_settings(&app, &admin, &provider).await.body, set.body);
+    assert_eq!(app.settings(&admin, &provider).await.body, set.body);
 
     // Each replacement is a version, the ETag: a PUT with the If-Match of an older one (an editor who
     // read before the last change) is refused and writes nothing; the current one or `*` apply.
     assert_eq!(first.headers["etag"], "\"0\"");
     assert_eq!(set.headers["etag"], "\"1\"");
-    let current = get_settings(&app, &admin, &provider).await;
+    let current = app.settings(&admin, &provider).await;
     assert_eq!(current.headers["etag"], "\"2\"");
     let with_match = |tag: &'static str, body: Value| {
         let (app, token, path) = (&app, staff.token.clone(), settings_path(&provider));
@@ -306,14 +281,14 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
             "precondition_failed",
         );
     }
-    assert_eq!(get_settings(&app, &admin, &provider).await.body, set.body);
+    assert_eq!(app.settings(&admin, &provider).await.body, set.body);
     let matched = with_match("\"2\"", read.body.clone()).await;
     ok(&matched, 200);
     assert_eq!(matched.headers["etag"], "\"3\"");
     ok(&with_match("*", read.body.clone()).await, 200);
 
     // An empty PUT returns every setting to its default, and the bulk generation's zone with it.
-    let reset = put_settings(&app, &admin, &provider, json!({})).await;
+    let reset = app.put_settings(&admin, &provider, json!({})).await;
     ok(&reset, 200);
     let mut expected = first.body.clone();
     expected["updatedAt"] = json!(NOW);
@@ -332,7 +307,7 @@ async fn settings_belong_to_the_provider_staff_and_admin_and_bad_ones_change_not
         ("09:00", "10:00"),
     )
     .await;
-    let after = get_settings(&app, &provider, &provider).await;
+    let after = app.settings(&provider, &provider).await;
     assert_eq!(
         (
             after.body["timeZone"].as_str(),
@@ -400,7 +375,7 @@ async fn booking_rules_refuse_too_soon_too_far_and_a_full_day(aws: Aws) {
         app.stored_slot(&slot_of(fifth, 2)).await.current_bookings,
         0
     );
-    assert_eq!(day_count(&app, &provider, fifth).await, 2);
+    assert_eq!(app.booked_count(&provider, fifth).await, 2);
     // What is offered as available is what a patient could book: not today's slots within the
     // notice, not the full 5th, nothing past the horizon.
     let offered: std::collections::BTreeSet<String> = app
@@ -431,7 +406,7 @@ async fn booking_rules_refuse_too_soon_too_far_and_a_full_day(aws: Aws) {
         )
         .await;
     ok(&over, 201);
-    assert_eq!(day_count(&app, &provider, fifth).await, 3);
+    assert_eq!(app.booked_count(&provider, fifth).await, 3);
 
     // Rescheduling into the full day is refused; within it, it moves (the count stays); a cancel
     // frees a place for the next booking.
@@ -465,7 +440,7 @@ async fn booking_rules_refuse_too_soon_too_far_and_a_full_day(aws: Aws) {
             "the provider's own slot: their settings come with the batch read ({counts:?})"
         );
     }
-    assert_eq!(day_count(&app, &provider, fifth).await, 3);
+    assert_eq!(app.booked_count(&provider, fifth).await, 3);
     ok(
         &app.cancel(&patients[2], &within.id(), "better day").await,
         200,
@@ -474,15 +449,15 @@ async fn booking_rules_refuse_too_soon_too_far_and_a_full_day(aws: Aws) {
         &app.cancel(&staff, &over.id(), "no longer needed").await,
         200,
     );
-    assert_eq!(day_count(&app, &provider, fifth).await, 1);
+    assert_eq!(app.booked_count(&provider, fifth).await, 1);
     ok(&app.book(&patients[5], &slot_of(fifth, 5)).await, 201);
-    assert_eq!(day_count(&app, &provider, fifth).await, 2);
+    assert_eq!(app.booked_count(&provider, fifth).await, 2);
     assert_eq!(standing_on(&app, &provider, fifth).await, 2);
 
     // Lifting the limit lets the day fill, and the count was kept meanwhile.
     set_own(&app, &provider, json!({})).await;
     ok(&app.book(&patients[4], &slot_of(fifth, 2)).await, 201);
-    assert_eq!(day_count(&app, &provider, fifth).await, 3);
+    assert_eq!(app.booked_count(&provider, fifth).await, 3);
     ok(&app.book(&patients[1], &today[0]).await, 201);
 }
 
@@ -519,7 +494,7 @@ async fn racing_bookings_never_pass_the_daily_limit(aws: Aws) {
         standing <= 3,
         "{standing} appointments on a day limited to 3"
     );
-    assert_eq!(day_count(&app, &provider, day).await, standing as i64);
+    assert_eq!(app.booked_count(&provider, day).await, standing as i64);
     if aws == Aws::Faithful {
         assert_eq!(booked, 3, "every place of the day is taken");
     }
@@ -675,7 +650,7 @@ async fn a_waitlist_accept_keeps_the_daily_limit(aws: Aws) {
         shared::domain::waitlist::EntryStatus::Offered,
         "the offer stands until it is declined or lapses"
     );
-    assert_eq!(day_count(&app, &provider, &day.to_string()).await, 1);
+    assert_eq!(app.booked_count(&provider, &day.to_string()).await, 1);
     assert_eq!(
         app.stored_slot(&first).await.current_bookings,
         1,
@@ -716,7 +691,7 @@ async fn a_waitlist_accept_keeps_the_daily_limit(aws: Aws) {
     app.accept_offer(&next, &second_entry.id.to_string())
         .await
         .expect("accepted once the limit is lifted");
-    assert_eq!(day_count(&app, &provider, &day.to_string()).await, 2);
+    assert_eq!(app.booked_count(&provider, &day.to_string()).await, 2);
 }
 
 async fn appointments_keep_the_terms_they_were_booked_under(aws: Aws) {

@@ -30,16 +30,6 @@ both_ways!(
     an_offer_whose_expiry_is_lost_is_lapsed_by_the_sweeper_which_otherwise_finds_nothing,
 );
 
-/// The UTC date of a slot's start (the providers here have no stored zone, so it is theirs).
-async fn date_of(app: &TestApp, slot: &str) -> String {
-    let start = app.stored_slot(slot).await.start_time;
-    start
-        .timestamp()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .to_string()
-}
-
 /// A date `days` from now (UTC), with no slot on it.
 fn days_ahead(days: i64) -> String {
     jiff::Timestamp::now()
@@ -50,29 +40,12 @@ fn days_ahead(days: i64) -> String {
         .to_string()
 }
 
-/// The number of waitlist entries in the table.
-async fn entries(app: &TestApp) -> usize {
-    app.items()
-        .await
-        .iter()
-        .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("WAIT"))
-        .count()
-}
-
 /// What an accept costs: the entry, the slot with the patient's guard, the transaction.
 const ACCEPT: &[(&str, u32)] = &[
     ("GetItem", 1),
     ("BatchGetItem", 1),
     ("TransactWriteItems", 1),
 ];
-
-/// Asserts the DynamoDB requests counted since the last look, by operation.
-#[track_caller]
-fn counted(counter: &clinic_tests::RequestCounter, want: &[(&str, u32)], what: &str) {
-    let want: std::collections::HashMap<String, u32> =
-        want.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
-    assert_eq!(counter.take(), want, "{what}");
-}
 
 /// A patient booked into a new one-seat slot `hours` ahead: (patient, slot, appointment).
 async fn booked(app: &TestApp, provider: &Actor, hours: i64) -> (Actor, String, String) {
@@ -187,7 +160,11 @@ async fn joining_refuses_bad_input_and_changes_nothing_and_one_entry_per_date_is
         400,
         "validation_failed",
     );
-    assert_eq!(entries(&app).await, 0, "no refused request wrote anything");
+    assert_eq!(
+        app.stored_entries().await,
+        0,
+        "no refused request wrote anything"
+    );
 
     let first = app.wait_for_seat(&patient, &provider, &date).await;
     assert_eq!(
@@ -239,7 +216,7 @@ async fn joining_refuses_bad_input_and_changes_nothing_and_one_entry_per_date_is
         .await
         .unwrap();
     assert_eq!(urgent.priority, 9);
-    assert_eq!(entries(&app).await, 4);
+    assert_eq!(app.stored_entries().await, 4);
     app.wait_for_kinds_of(
         "entryId",
         &first.id.to_string(),
@@ -373,7 +350,7 @@ async fn a_freed_seat_is_offered_held_against_rivals_and_accepted(aws: Aws) {
     let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
     let provider = app.provider().await;
     let (first, slot, appointment) = booked(&app, &provider, 30).await;
-    let date = date_of(&app, &slot).await;
+    let date = app.slot_date(&slot).await;
     let waiting = app.patient().await;
     let entry = app.wait_for_seat(&waiting, &provider, &date).await;
     let id = entry.id.to_string();
@@ -414,7 +391,7 @@ async fn a_freed_seat_is_offered_held_against_rivals_and_accepted(aws: Aws) {
     app.counter.take();
     let accepted = app.accept_offer(&waiting, &id).await.unwrap();
     if aws == Aws::Faithful {
-        counted(&app.counter, ACCEPT, "an accept is three requests");
+        clinic_tests::counted(&app.counter, ACCEPT, "an accept is three requests");
     }
     assert_eq!(accepted.slot_id.to_string(), slot);
     assert_eq!(accepted.patient_id.uuid(), waiting.id);
@@ -463,7 +440,7 @@ async fn an_ignored_offer_lapses_and_the_seat_moves_to_the_next_entry(aws: Aws) 
     let provider = app.provider().await;
     let staff = app.staff().await;
     let (first, slot, appointment) = booked(&app, &provider, 30).await;
-    let date = date_of(&app, &slot).await;
+    let date = app.slot_date(&slot).await;
     let (late, early) = (app.patient().await, app.patient().await);
     let by_age = app.wait_for_seat(&early, &provider, &date).await;
     // Joined later, but staff gave it a priority: it is offered first.
@@ -532,7 +509,7 @@ async fn an_accept_and_the_offer_s_expiry_at_once_end_with_exactly_one(aws: Aws)
         let (first, slot, appointment) = booked(&app, &provider, 30 + 24 * day).await;
         let patient = app.patient().await;
         let entry = app
-            .wait_for_seat(&patient, &provider, &date_of(&app, &slot).await)
+            .wait_for_seat(&patient, &provider, &app.slot_date(&slot).await)
             .await;
         ok(&app.cancel(&first, &appointment, "moved away").await, 200);
         let id = entry.id.to_string();
@@ -621,8 +598,8 @@ async fn two_seats_freed_at_once_for_one_entry_make_one_offer(aws: Aws) {
     let day = days_ahead(2);
     let (a, first_slot, first) = booked_at(&app, &provider, &format!("{day}T10:00:00Z")).await;
     let (b, second_slot, second) = booked_at(&app, &provider, &format!("{day}T11:00:00Z")).await;
-    let date = date_of(&app, &first_slot).await;
-    assert_eq!(date, date_of(&app, &second_slot).await, "both on one date");
+    let date = app.slot_date(&first_slot).await;
+    assert_eq!(date, app.slot_date(&second_slot).await, "both on one date");
     let entry = app
         .wait_for_seat(&app.patient().await, &provider, &date)
         .await;
@@ -685,7 +662,7 @@ async fn the_same_seat_freed_job_delivered_four_times_at_once_makes_one_offer(aw
     let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
     let provider = app.provider().await;
     let (first, slot, appointment) = booked(&app, &provider, 30).await;
-    let date = date_of(&app, &slot).await;
+    let date = app.slot_date(&slot).await;
     let (first_waiting, second_waiting) = (app.patient().await, app.patient().await);
     let one = app
         .wait_for_seat(&first_waiting, &provider, &date)
@@ -765,7 +742,7 @@ async fn a_rival_booking_and_the_offer_race_for_a_freed_seat_and_exactly_one_get
     let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
     let provider = app.provider().await;
     let (first, slot, appointment) = booked(&app, &provider, 30).await;
-    let date = date_of(&app, &slot).await;
+    let date = app.slot_date(&slot).await;
     let id = app
         .wait_for_seat(&app.patient().await, &provider, &date)
         .await
@@ -839,7 +816,7 @@ async fn every_way_a_seat_opens_reaches_the_waiting_patient_it_suits(aws: Aws) {
         .wait_for_seat(
             &app.patient().await,
             &provider,
-            &date_of(&app, &old_slot).await,
+            &app.slot_date(&old_slot).await,
         )
         .await;
     app.reschedule(&patient, &appointment, &elsewhere, None)
@@ -932,7 +909,7 @@ async fn after_max_offers_an_entry_expires_and_its_patient_may_join_again(aws: A
     .await;
     let provider = app.provider().await;
     let (first, slot, appointment) = booked(&app, &provider, 30).await;
-    let date = date_of(&app, &slot).await;
+    let date = app.slot_date(&slot).await;
     let (patient, other) = (app.patient().await, app.patient().await);
     let entry = app.wait_for_seat(&patient, &provider, &date).await;
     let id = entry.id.to_string();
@@ -967,7 +944,7 @@ async fn twenty_accepts_of_one_offer_at_once_book_once_and_all_answer_that_appoi
     let (first, slot, appointment) = booked(&app, &provider, 30).await;
     let waiting = app.patient().await;
     let id = app
-        .wait_for_seat(&waiting, &provider, &date_of(&app, &slot).await)
+        .wait_for_seat(&waiting, &provider, &app.slot_date(&slot).await)
         .await
         .id
         .to_string();
@@ -1183,7 +1160,7 @@ async fn waitlist_operations_cost_a_few_requests_each() {
         .await
         .unwrap();
     assert_eq!(offered, [entry.id]);
-    counted(
+    clinic_tests::counted(
         &counter,
         &[("Query", 1), ("BatchGetItem", 1), ("TransactWriteItems", 1)],
         "an offer",
@@ -1208,7 +1185,7 @@ async fn waitlist_operations_cost_a_few_requests_each() {
         .accept_offer(entry.id, &asked, &allow, now)
         .await
         .unwrap();
-    counted(&counter, ACCEPT, "an accept");
+    clinic_tests::counted(&counter, ACCEPT, "an accept");
 
     // A second entry, offered the other slot, declines: 2 requests.
     let mut other = entry.clone();

@@ -258,14 +258,8 @@ impl Range {
 
     /// A provider's slots that start in `[from, to)`, by start.
     pub fn provider_slots(provider: ProviderId, from: UtcTime, to: UtcTime) -> Range {
-        Range {
-            index: GSI1,
-            pk_name: GSI1PK,
-            sk_name: GSI1SK,
-            pk: provider_slots(provider),
-            lo: Some(from.to_string()),
-            hi: Some(to.to_string()),
-        }
+        let (lo, hi) = (Some(from.to_string()), Some(to.to_string()));
+        Range::on(GSI1, provider_slots(provider), lo, hi)
     }
 
     /// A patient's appointments that start in the range, by start.
@@ -274,14 +268,8 @@ impl Range {
         from: Option<UtcTime>,
         to: Option<UtcTime>,
     ) -> Range {
-        Range {
-            index: GSI1,
-            pk_name: GSI1PK,
-            sk_name: GSI1SK,
-            pk: patient_appointments(patient),
-            lo: from.map(|t| t.to_string()),
-            hi: to.map(|t| t.to_string()),
-        }
+        let (lo, hi) = (from.map(|t| t.to_string()), to.map(|t| t.to_string()));
+        Range::on(GSI1, patient_appointments(patient), lo, hi)
     }
 
     /// A provider's appointments that start in the range, by start.
@@ -290,26 +278,13 @@ impl Range {
         from: Option<UtcTime>,
         to: Option<UtcTime>,
     ) -> Range {
-        Range {
-            index: GSI2,
-            pk_name: GSI2PK,
-            sk_name: GSI2SK,
-            pk: provider_appointments(provider),
-            lo: from.map(|t| t.to_string()),
-            hi: to.map(|t| t.to_string()),
-        }
+        let (lo, hi) = (from.map(|t| t.to_string()), to.map(|t| t.to_string()));
+        Range::on(GSI2, provider_appointments(provider), lo, hi)
     }
 
     /// Every appointment type, by name.
     pub fn types_by_name() -> Range {
-        Range {
-            index: GSI1,
-            pk_name: GSI1PK,
-            sk_name: GSI1SK,
-            pk: TYPES.to_owned(),
-            lo: None,
-            hi: None,
-        }
+        Range::on(GSI1, TYPES.to_owned(), None, None)
     }
 
     /// One date of a provider's queue, best first (priority, then oldest).
