@@ -649,7 +649,13 @@ mod tests {
         let mut t = Template::load(&crate::template_path()).unwrap();
         t.set_parameter("OfferTtlSeconds", "90").unwrap();
         t.set_parameter("ReminderOffsets", "2h,30m").unwrap();
+        for origins in ["", "*", "https://app.example.org,http://localhost:5173"] {
+            t.set_parameter("CorsAllowedOrigins", origins).unwrap();
+        }
         for (name, bad) in [
+            ("CorsAllowedOrigins", "app.example.org"),
+            ("CorsAllowedOrigins", "https://app.example.org/"),
+            ("CorsAllowedOrigins", "https://a.org, https://b.org"),
             ("OfferTtlSeconds", "0"),
             ("OfferTtlSeconds", "soon"),
             ("ReminderMinimumLeadSeconds", "901"),

@@ -266,10 +266,6 @@ impl TestApp {
         .await
     }
 
-    pub async fn get_appointment(&self, who: &Actor, id: &str) -> Reply {
-        self.get(&format!("/appointments/{id}"), &who.token).await
-    }
-
     pub async fn cancel(&self, who: &Actor, id: &str, reason: &str) -> Reply {
         self.post(
             &format!("/appointments/{id}/cancel"),

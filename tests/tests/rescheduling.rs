@@ -4,6 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use clinic_tests::api::NewSlot;
 use clinic_tests::{ok, problem, TestApp};
 use serde_json::{json, Value};
+use shared::domain::AppointmentStatus;
 
 const EARLY: &str = "2027-06-01T07:00:00Z";
 
@@ -14,10 +15,12 @@ async fn rescheduling_moves_the_seat_and_the_patients_time_in_one_step() {
     let old = app
         .booked_at(&provider, &patient, "2027-06-01T09:00:00Z", "in_person")
         .await;
-    let old_slot = app.get_appointment(&patient, &old).await.body["slotId"]
-        .as_str()
+    let old_slot = app
+        .appointment(&patient, &old)
+        .await
         .unwrap()
-        .to_owned();
+        .slot_id
+        .to_string();
     // Overlaps only the old time: allowed, since that time is being given up.
     let target = app
         .slot_at(
@@ -48,13 +51,10 @@ async fn rescheduling_moves_the_seat_and_the_patients_time_in_one_step() {
         ),
         (Some(old.as_str()), Some(old.as_str()))
     );
-    let before = app.get_appointment(&patient, &old).await;
+    let before = app.appointment(&patient, &old).await.unwrap();
     assert_eq!(
-        (
-            before.body["status"].as_str(),
-            before.body["rescheduledTo"].as_str()
-        ),
-        (Some("rescheduled"), Some(new.as_str()))
+        (before.status, before.rescheduled_to.map(|a| a.to_string())),
+        (AppointmentStatus::Rescheduled, Some(new.clone()))
     );
     assert_eq!(app.stored_slot(&old_slot).await.current_bookings, 0);
     assert_eq!(app.stored_slot(&target).await.current_bookings, 1);
