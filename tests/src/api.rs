@@ -177,13 +177,7 @@ impl TestApp {
     }
 
     /// `POST /slots` for `provider`, starting `hours` from now, lasting `minutes`.
-    pub async fn create_slot(
-        &self,
-        provider: &Actor,
-        hours: i64,
-        minutes: i64,
-        seats: u32,
-    ) -> Reply {
+    async fn create_slot(&self, provider: &Actor, hours: i64, minutes: i64, seats: u32) -> Reply {
         let start = whole_minutes_from_now(hours * 60);
         let end = start.plus(jiff::SignedDuration::from_mins(minutes));
         self.post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats})).await
@@ -199,7 +193,9 @@ impl TestApp {
     }
 
     /// `POST /appointments/{id}/<action>` with an optional body.
-    pub async fn act(&self, who: &Actor, id: &str, action: &str, body: Option<Value>) -> Reply {
+    /// `POST /appointments/{id}/{action}`: the engine of the typed `check_in`, `start`, `complete` and
+    /// `no_show`.
+    async fn act(&self, who: &Actor, id: &str, action: &str, body: Option<Value>) -> Reply {
         let path = format!("/appointments/{id}/{action}");
         self.request(
             "POST",
@@ -252,18 +248,6 @@ impl TestApp {
     pub async fn book(&self, patient: &Actor, slot: &str) -> Reply {
         self.post("/appointments", &patient.token, json!({"slotId": slot}))
             .await
-    }
-
-    pub async fn book_with_key(&self, patient: &Actor, slot: &str, key: &str) -> Reply {
-        let body = json!({"slotId": slot}).to_string();
-        self.request(
-            "POST",
-            "/appointments",
-            Some(&patient.token),
-            Some(body),
-            &[("idempotency-key", key)],
-        )
-        .await
     }
 
     pub async fn cancel(&self, who: &Actor, id: &str, reason: &str) -> Reply {
@@ -329,23 +313,72 @@ pub async fn book_at_once(app: &Arc<TestApp>, patients: &[Actor], slot: &str) ->
     .await
 }
 
-/// Asserts that a reply is one of `allowed` (status, code; code "" for a success), or, when the
+/// What `settled` reads of an answer, raw or typed.
+pub trait Outcome: std::fmt::Debug {
+    /// The status of a problem; `None` for a success.
+    fn refused(&self) -> Option<(u16, &str)>;
+    /// A success's exact status, when it is known (a typed answer keeps only its value).
+    fn success_status(&self) -> Option<u16>;
+    fn retry_after(&self) -> bool;
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+impl Outcome for Reply {
+    fn refused(&self) -> Option<(u16, &str)> {
+        (self.status >= 300).then(|| (self.status, self.code()))
+    }
+    fn success_status(&self) -> Option<u16> {
+        (self.status < 300).then_some(self.status)
+    }
+    fn retry_after(&self) -> bool {
+        self.headers.contains_key("retry-after")
+    }
+}
+
+impl<T: std::fmt::Debug> Outcome for Answer<T> {
+    fn refused(&self) -> Option<(u16, &str)> {
+        self.as_ref().err().map(|p| (p.status, p.code.as_str()))
+    }
+    fn success_status(&self) -> Option<u16> {
+        None
+    }
+    fn retry_after(&self) -> bool {
+        self.as_ref().is_err_and(|p| p.retry_after)
+    }
+}
+
+/// Asserts that an answer is one of `allowed` (status, code; code "" for a success), or, when the
 /// emulator injects faults, the one 5xx the service may give: 503 `contended` with `Retry-After`.
 /// Returns whether it was that 503.
-pub fn settled(r: &Reply, allowed: &[(u16, &str)], aws: Aws) -> bool {
-    if r.status == 503 && aws == Aws::Faulty {
-        problem(r, 503, "contended");
-        assert!(r.headers.contains_key("retry-after"), "{}", r.body);
-        return true;
+#[track_caller]
+pub fn settled(r: &impl Outcome, allowed: &[(u16, &str)], aws: Aws) -> bool {
+    match r.refused() {
+        Some((503, code)) if aws == Aws::Faulty => {
+            assert_eq!(code, "contended", "{r:?}");
+            assert!(r.retry_after(), "{r:?}");
+            true
+        }
+        Some(refusal) => {
+            assert!(
+                allowed.contains(&refusal),
+                "{r:?} is not one of {allowed:?}"
+            );
+            false
+        }
+        None => {
+            let ok = match r.success_status() {
+                Some(status) => allowed.contains(&(status, "")),
+                None => allowed.iter().any(|(s, c)| c.is_empty() && *s < 300),
+            };
+            assert!(ok, "{r:?} is not one of {allowed:?}");
+            false
+        }
     }
-    let code = if r.status < 300 { "" } else { r.code() };
-    assert!(
-        allowed.contains(&(r.status, code)),
-        "{} {} is not one of {allowed:?}",
-        r.status,
-        r.body
-    );
-    false
 }
 
 /// A problem an endpoint answered (always problem+json: checked when it is made).
@@ -356,6 +389,8 @@ pub struct Problem {
     /// The fields `errors` names, for 400 `validation_failed`.
     pub fields: Vec<String>,
     pub detail: String,
+    /// Whether it came with `Retry-After` (a 503 `contended` must).
+    pub retry_after: bool,
 }
 
 /// What an endpoint answered: its typed body, or its problem.
@@ -388,6 +423,7 @@ impl Reply {
                 })
                 .unwrap_or_default(),
             detail: self.body["detail"].as_str().unwrap_or_default().to_owned(),
+            retry_after: self.headers.contains_key("retry-after"),
         })
     }
 }
@@ -433,6 +469,8 @@ pub struct Booking<'a> {
     pub slot: &'a str,
     pub consultation: Option<&'a str>,
     pub appointment_type: Option<&'a str>,
+    /// Its `Idempotency-Key`, if any.
+    pub key: Option<&'a str>,
 }
 
 impl TestApp {
@@ -473,9 +511,20 @@ impl TestApp {
         if let Some(t) = booking.appointment_type {
             body["appointmentTypeId"] = json!(t);
         }
-        self.send(patient, "POST", "/appointments", Some(body))
-            .await
-            .answer()
+        let key: Vec<(&str, &str)> = booking
+            .key
+            .map(|k| ("idempotency-key", k))
+            .into_iter()
+            .collect();
+        self.request(
+            "POST",
+            "/appointments",
+            Some(&patient.token),
+            Some(body.to_string()),
+            &key,
+        )
+        .await
+        .answer()
     }
 
     /// `GET /appointments/{id}`.

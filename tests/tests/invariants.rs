@@ -120,7 +120,10 @@ async fn operate(app: Arc<TestApp>, who: Actor, op: Op) -> (Op, Reply) {
             )
             .await
         }
-        Op::CheckIn(id) => app.act(&who, id, "check-in", None).await,
+        Op::CheckIn(id) => {
+            app.send(&who, "POST", &format!("/appointments/{id}/check-in"), None)
+                .await
+        }
         Op::Join(provider, date) => {
             app.post(
                 "/waitlist",

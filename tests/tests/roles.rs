@@ -73,7 +73,8 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
                 .await;
             for (step, time) in setup.iter().zip(["08:50", "09:00"]) {
                 app.travel_to(&format!("{date}T{time}:00Z"));
-                ok(&app.act(admin, &id, step, None).await, 200);
+                let path = format!("/appointments/{id}/{step}");
+                ok(&app.send(admin, "POST", &path, None).await, 200);
             }
             app.travel_to(&format!("{date}T{at}:00Z"));
             let token = cast.get(who).map(|a| a.token.as_str());
