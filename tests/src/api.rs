@@ -207,7 +207,7 @@ impl TestApp {
         .await
     }
 
-    pub async fn patch(&self, who: &Actor, id: &str, body: Value) -> Reply {
+    async fn patch(&self, who: &Actor, id: &str, body: Value) -> Reply {
         self.request(
             "PATCH",
             &format!("/appointments/{id}"),

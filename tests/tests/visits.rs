@@ -263,8 +263,8 @@ async fn after_the_end_only_staff_cancel_and_nobody_reschedules_for_the_patient(
         422,
         "appointment_over",
     );
-    problem(
-        &app.patch(
+    refused(
+        &app.update(
             &patient,
             &id,
             json!({"status": "cancelled", "cancellationReason": "forgot"}),
