@@ -24,7 +24,15 @@ impl Server {
                 "text/html; charset=utf-8",
                 crate::docs::PAGE.to_owned(),
             ),
-            ("GET", "/_local/docs/redoc.standalone.js") => crate::docs::renderer(),
+            ("GET", "/_local/docs/redoc.standalone.js") => match crate::docs::renderer() {
+                Some(js) => respond(200, "text/javascript; charset=utf-8", js),
+                None => gateway_problem(
+                    503,
+                    "renderer_missing",
+                    "the API reference renderer is not installed: run `make tools` (make dev does)"
+                        .into(),
+                ),
+            },
             ("GET", "/_local/events") => {
                 let events = self.stack.events.lock().expect("events lock").clone();
                 respond(

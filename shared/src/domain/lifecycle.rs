@@ -157,24 +157,6 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
-impl AppointmentStatus {
-    /// Whether an action leads from this status to `next` ([`RULES`] is the one transition table).
-    pub fn can_become(self, next: AppointmentStatus) -> bool {
-        RULES
-            .iter()
-            .any(|r| r.to == Some(next) && r.from.contains(&self))
-    }
-
-    /// The statuses from which `next` may be reached: the condition a conditional write puts on the item.
-    pub fn sources_of(next: AppointmentStatus) -> Vec<AppointmentStatus> {
-        RULES
-            .iter()
-            .filter(|r| r.to == Some(next))
-            .flat_map(|r| r.from.iter().copied())
-            .collect()
-    }
-}
-
 /// The statuses in which an appointment's consultation type may still change (notes may change in any).
 const BEFORE_THE_VISIT: &[AppointmentStatus] = &[S::Scheduled, S::Confirmed];
 
@@ -438,6 +420,22 @@ pub fn refusal(
 mod tests {
     use super::*;
 
+    /// Whether an action leads from `from` to `next`, by [`RULES`].
+    fn can_become(from: AppointmentStatus, next: AppointmentStatus) -> bool {
+        RULES
+            .iter()
+            .any(|r| r.to == Some(next) && r.from.contains(&from))
+    }
+
+    /// The statuses from which `next` may be reached, by [`RULES`].
+    fn sources_of(next: AppointmentStatus) -> Vec<AppointmentStatus> {
+        RULES
+            .iter()
+            .filter(|r| r.to == Some(next))
+            .flat_map(|r| r.from.iter().copied())
+            .collect()
+    }
+
     #[test]
     fn the_reference_transition_table() {
         let allowed = [
@@ -454,7 +452,7 @@ mod tests {
         for from in AppointmentStatus::ALL {
             for to in AppointmentStatus::ALL {
                 assert_eq!(
-                    from.can_become(to),
+                    can_become(from, to),
                     allowed.contains(&(from, to)),
                     "{from:?} -> {to:?}"
                 );
@@ -466,15 +464,12 @@ mod tests {
     fn final_statuses_have_no_way_out_and_cancel_comes_only_from_active_ones() {
         for s in [S::Completed, S::Cancelled, S::NoShow, S::Rescheduled] {
             assert!(
-                AppointmentStatus::ALL.iter().all(|to| !s.can_become(*to)),
+                AppointmentStatus::ALL.iter().all(|to| !can_become(s, *to)),
                 "{s:?}"
             );
             assert!(!s.is_active());
         }
-        assert_eq!(
-            AppointmentStatus::sources_of(S::Cancelled),
-            vec![S::Scheduled, S::Confirmed]
-        );
+        assert_eq!(sources_of(S::Cancelled), vec![S::Scheduled, S::Confirmed]);
     }
 
     use crate::domain::{AppointmentId, ConsultationType, PatientId, ProviderId, SlotId};
