@@ -3,7 +3,9 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use shared::api::views::{Blocked, BulkCreated, NoShowReport, Page, Schedule, SlotView};
+use shared::api::views::{
+    Blocked, BulkCreated, NoShowReport, Page, Schedule, SeriesView, SlotView,
+};
 use shared::domain::waitlist::Entry;
 use shared::domain::{Appointment, AppointmentType};
 
@@ -64,15 +66,16 @@ impl TestApp {
     ) -> (shared::domain::waitlist::Entry, String) {
         let slot = self.slot(provider, hours, 1).await;
         let first = self.patient().await;
-        let booked = self.book(&first, &slot).await;
-        ok(&booked, 201);
+        let booked = self.book(&first, &slot).await.done();
         let start = self.stored_slot(&slot).await.start_time;
         let date = start.timestamp().to_zoned(jiff::tz::TimeZone::UTC).date();
         let waiting = self.patient().await;
         let entry = self
             .wait_for_seat(&waiting, provider, &date.to_string())
             .await;
-        ok(&self.cancel(&first, &booked.id(), "moved away").await, 200);
+        self.cancel(&first, &booked.id.to_string(), "moved away")
+            .await
+            .done();
         let offered = self
             .entry_when(&entry.id.to_string(), |e| {
                 e.status == shared::domain::waitlist::EntryStatus::Offered
@@ -177,15 +180,9 @@ impl TestApp {
     }
 
     /// `POST /slots` for `provider`, starting `hours` from now, lasting `minutes`.
-    async fn create_slot(&self, provider: &Actor, hours: i64, minutes: i64, seats: u32) -> Reply {
-        let start = whole_minutes_from_now(hours * 60);
-        let end = start.plus(jiff::SignedDuration::from_mins(minutes));
-        self.post("/slots", &provider.token, json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": seats})).await
-    }
-
     /// A slot that must be created (`NewSlot::at(start)`, with `.minutes(..)` and `.seats(..)`); its id.
     pub async fn slot_at(&self, provider: &Actor, slot: api::NewSlot<'_>) -> String {
-        self.create_slot_at(provider, slot)
+        self.create_slot(provider, slot)
             .await
             .unwrap_or_else(|p| panic!("the slot is not created: {p:?}"))
             .id
@@ -226,37 +223,20 @@ impl TestApp {
         zone: &str,
         (from, to): (&str, &str),
         (start, end): (&str, &str),
-    ) -> Value {
-        let made = self
-            .post(
-                "/slots/bulk",
-                &provider.token,
-                bulk_body(provider, zone, from, to, every_day(start, end)),
-            )
-            .await;
-        ok(&made, 201);
-        made.body
-    }
-
-    /// A slot that must exist for the test to go on; its id.
-    pub async fn slot(&self, provider: &Actor, hours: i64, seats: u32) -> String {
-        let r = self.create_slot(provider, hours, 30, seats).await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        r.id()
-    }
-
-    pub async fn book(&self, patient: &Actor, slot: &str) -> Reply {
-        self.post("/appointments", &patient.token, json!({"slotId": slot}))
-            .await
-    }
-
-    pub async fn cancel(&self, who: &Actor, id: &str, reason: &str) -> Reply {
-        self.post(
-            &format!("/appointments/{id}/cancel"),
-            &who.token,
-            json!({"reason": reason}),
+    ) -> BulkCreated {
+        self.bulk(
+            provider,
+            bulk_body(provider, zone, from, to, every_day(start, end)),
         )
         .await
+        .unwrap_or_else(|p| panic!("the slots are not created: {p:?}"))
+    }
+
+    /// A 30-minute slot of `provider` `hours` ahead with `seats` seats, which must be created; its id.
+    pub async fn slot(&self, provider: &Actor, hours: i64, seats: u32) -> String {
+        let start = whole_minutes_from_now(hours * 60).to_string();
+        self.slot_at(provider, NewSlot::at(&start).seats(seats))
+            .await
     }
 
     /// The stored waitlist entry once `done` holds for it, or a failure after 20 s.
@@ -298,8 +278,12 @@ pub fn whole_minutes_from_now(minutes: i64) -> shared::domain::UtcTime {
     shared::domain::UtcTime::from_timestamp(jiff::Timestamp::from_second(t).unwrap())
 }
 
-/// Each of `patients` books `slot`, all at once; the replies in their order.
-pub async fn book_at_once(app: &Arc<TestApp>, patients: &[Actor], slot: &str) -> Vec<Reply> {
+/// Each of `patients` books `slot`, all at once; the answers in their order.
+pub async fn book_at_once(
+    app: &Arc<TestApp>,
+    patients: &[Actor],
+    slot: &str,
+) -> Vec<Answer<Appointment>> {
     join_all(
         patients
             .iter()
@@ -388,6 +372,8 @@ pub struct Problem {
     pub code: String,
     /// The fields `errors` names, for 400 `validation_failed`.
     pub fields: Vec<String>,
+    /// Their messages, in the same order.
+    pub messages: Vec<String>,
     pub detail: String,
     /// Whether it came with `Retry-After` (a 503 `contended` must).
     pub retry_after: bool,
@@ -397,9 +383,26 @@ pub struct Problem {
 pub type Answer<T> = Result<T, Problem>;
 
 impl Reply {
-    /// The answer as `T` when it succeeded, else its problem.
+    /// The answer as `T` when it succeeded (with 200, which is checked), else its problem.
     pub fn answer<T: DeserializeOwned>(self) -> Answer<T> {
+        self.answer_with(&[200])
+    }
+
+    /// The answer of an endpoint that makes something: `T` when it succeeded (with 201, which is
+    /// checked), else its problem.
+    pub fn made<T: DeserializeOwned>(self) -> Answer<T> {
+        self.answer_with(&[201])
+    }
+
+    /// The answer as `T` when it succeeded with one of `success`, else its problem.
+    pub fn answer_with<T: DeserializeOwned>(self, success: &[u16]) -> Answer<T> {
         if self.status < 300 {
+            assert!(
+                success.contains(&self.status),
+                "{} answered where {success:?} was expected: {}",
+                self.status,
+                self.body
+            );
             return Ok(
                 serde_json::from_value(self.body.clone()).unwrap_or_else(|e| {
                     panic!("{} does not read as the endpoint's view: {e}", self.body)
@@ -422,9 +425,29 @@ impl Reply {
                         .collect()
                 })
                 .unwrap_or_default(),
+            messages: self.body["errors"]
+                .as_array()
+                .map(|e| {
+                    e.iter()
+                        .filter_map(|f| f["message"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
             detail: self.body["detail"].as_str().unwrap_or_default().to_owned(),
             retry_after: self.headers.contains_key("retry-after"),
         })
+    }
+}
+
+/// The value of an answer that must have succeeded: `app.book(&p, &slot).await.done()`.
+pub trait Done<T> {
+    fn done(self) -> T;
+}
+
+impl<T> Done<T> for Answer<T> {
+    #[track_caller]
+    fn done(self) -> T {
+        self.unwrap_or_else(|p| panic!("expected success, got {p:?}"))
     }
 }
 
@@ -443,6 +466,8 @@ pub struct NewSlot<'a> {
     pub start: &'a str,
     pub minutes: i64,
     pub seats: u32,
+    /// `allowedAppointmentTypes` (any type when empty).
+    pub types: Vec<String>,
 }
 
 impl<'a> NewSlot<'a> {
@@ -451,6 +476,7 @@ impl<'a> NewSlot<'a> {
             start,
             minutes: 30,
             seats: 1,
+            types: vec![],
         }
     }
 
@@ -460,6 +486,11 @@ impl<'a> NewSlot<'a> {
 
     pub fn seats(self, seats: u32) -> Self {
         NewSlot { seats, ..self }
+    }
+
+    pub fn types(self, types: &[&str]) -> Self {
+        let types = types.iter().map(|t| (*t).to_owned()).collect();
+        NewSlot { types, ..self }
     }
 }
 
@@ -471,6 +502,25 @@ pub struct Booking<'a> {
     pub appointment_type: Option<&'a str>,
     /// Its `Idempotency-Key`, if any.
     pub key: Option<&'a str>,
+    /// Whom it is for (`patientId`), when the caller names someone.
+    pub patient: Option<Uuid>,
+    /// `isOverbook` (staff and admins only).
+    pub overbook: bool,
+}
+
+impl<'a> From<&'a str> for Booking<'a> {
+    fn from(slot: &'a str) -> Self {
+        Booking {
+            slot,
+            ..Default::default()
+        }
+    }
+}
+
+impl<'a> From<&'a String> for Booking<'a> {
+    fn from(slot: &'a String) -> Self {
+        Booking::from(slot.as_str())
+    }
 }
 
 impl TestApp {
@@ -487,12 +537,16 @@ impl TestApp {
     }
 
     /// `POST /slots` for `provider`.
-    pub async fn create_slot_at(&self, provider: &Actor, slot: NewSlot<'_>) -> Answer<SlotView> {
+    pub async fn create_slot(&self, provider: &Actor, slot: NewSlot<'_>) -> Answer<SlotView> {
         let start: shared::domain::UtcTime = slot.start.parse().expect("an RFC 3339 start");
         let end = start.plus(jiff::SignedDuration::from_mins(slot.minutes));
-        self.send(provider, "POST", "/slots", Some(json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": slot.seats})))
+        let mut body = json!({"providerId": provider.id, "startTime": start, "endTime": end, "maxBookings": slot.seats});
+        if !slot.types.is_empty() {
+            body["allowedAppointmentTypes"] = json!(slot.types);
+        }
+        self.send(provider, "POST", "/slots", Some(body))
             .await
-            .answer()
+            .made()
     }
 
     /// `GET /slots/available`.
@@ -502,14 +556,26 @@ impl TestApp {
             .answer()
     }
 
-    /// `POST /appointments` for `patient`.
-    pub async fn book_as(&self, patient: &Actor, booking: Booking<'_>) -> Answer<Appointment> {
+    /// `POST /appointments` as `who`: `book(&patient, &slot)`, or with a type, a consultation, a
+    /// `patientId` or an `Idempotency-Key`, `book(&who, Booking { slot, key: Some(..), ..Default::default() })`.
+    pub async fn book<'a>(
+        &self,
+        who: &Actor,
+        booking: impl Into<Booking<'a>>,
+    ) -> Answer<Appointment> {
+        let booking = booking.into();
         let mut body = json!({"slotId": booking.slot});
         if let Some(c) = booking.consultation {
             body["consultationType"] = json!(c);
         }
         if let Some(t) = booking.appointment_type {
             body["appointmentTypeId"] = json!(t);
+        }
+        if let Some(p) = booking.patient {
+            body["patientId"] = json!(p);
+        }
+        if booking.overbook {
+            body["isOverbook"] = json!(true);
         }
         let key: Vec<(&str, &str)> = booking
             .key
@@ -519,12 +585,12 @@ impl TestApp {
         self.request(
             "POST",
             "/appointments",
-            Some(&patient.token),
+            Some(&who.token),
             Some(body.to_string()),
             &key,
         )
         .await
-        .answer()
+        .made()
     }
 
     /// `GET /appointments/{id}`.
@@ -535,8 +601,15 @@ impl TestApp {
     }
 
     /// `POST /appointments/{id}/cancel`.
-    pub async fn cancel_with(&self, who: &Actor, id: &str, reason: &str) -> Answer<Appointment> {
-        self.cancel(who, id, reason).await.answer()
+    pub async fn cancel(&self, who: &Actor, id: &str, reason: &str) -> Answer<Appointment> {
+        self.send(
+            who,
+            "POST",
+            &format!("/appointments/{id}/cancel"),
+            Some(json!({"reason": reason})),
+        )
+        .await
+        .answer()
     }
 
     /// `POST /appointments/{id}/reschedule`.
@@ -558,7 +631,7 @@ impl TestApp {
             Some(body),
         )
         .await
-        .answer()
+        .made()
     }
 
     /// `POST /appointments/{id}/check-in`.
@@ -621,6 +694,13 @@ impl TestApp {
     pub async fn create_type(&self, who: &Actor, kind: Value) -> Answer<AppointmentType> {
         self.send(who, "POST", "/appointment-types", Some(kind))
             .await
+            .made()
+    }
+
+    /// `GET /appointment-types/{id}`.
+    pub async fn appointment_type(&self, who: &Actor, id: &str) -> Answer<AppointmentType> {
+        self.send(who, "GET", &format!("/appointment-types/{id}"), None)
+            .await
             .answer()
     }
 
@@ -652,7 +732,7 @@ impl TestApp {
     pub async fn bulk(&self, who: &Actor, request: Value) -> Answer<BulkCreated> {
         self.send(who, "POST", "/slots/bulk", Some(request))
             .await
-            .answer()
+            .made()
     }
 
     /// `POST /slots/block`.
@@ -669,18 +749,9 @@ impl TestApp {
             .answer()
     }
 
-    /// `GET /providers/{providerId}/schedule?date=...` (and `timeZone` if given).
-    pub async fn schedule(
-        &self,
-        who: &Actor,
-        provider: &Actor,
-        date: &str,
-        zone: Option<&str>,
-    ) -> Answer<Schedule> {
-        let mut path = format!("/providers/{}/schedule?date={date}", provider.id);
-        if let Some(z) = zone {
-            path.push_str(&format!("&timeZone={z}"));
-        }
+    /// `GET /providers/{providerId}/schedule?{query}` (`date=2027-11-07`, with `days` or `timeZone`).
+    pub async fn schedule(&self, who: &Actor, provider: &Actor, query: &str) -> Answer<Schedule> {
+        let path = format!("/providers/{}/schedule?{query}", provider.id);
         self.send(who, "GET", &path, None).await.answer()
     }
 
@@ -693,11 +764,11 @@ impl TestApp {
         consultation: &str,
     ) -> String {
         let slot = self
-            .create_slot_at(provider, NewSlot::at(start))
+            .create_slot(provider, NewSlot::at(start))
             .await
             .expect("the slot is created");
         let booked = self
-            .book_as(
+            .book(
                 patient,
                 Booking {
                     slot: &slot.id.to_string(),
@@ -710,11 +781,35 @@ impl TestApp {
         booked.id.to_string()
     }
 
-    /// `POST /waitlist` as `who`.
-    pub async fn join_waitlist(&self, who: &Actor, body: Value) -> Answer<Entry> {
-        self.send(who, "POST", "/waitlist", Some(body))
+    /// `POST /appointments/recurring` as `who`.
+    pub async fn book_series(&self, who: &Actor, request: Value) -> Answer<SeriesView> {
+        self.send(who, "POST", "/appointments/recurring", Some(request))
+            .await
+            .made()
+    }
+
+    /// `GET /recurring/{id}`.
+    pub async fn series(&self, who: &Actor, id: &str) -> Answer<SeriesView> {
+        self.send(who, "GET", &format!("/recurring/{id}"), None)
             .await
             .answer()
+    }
+
+    /// `POST /recurring/{id}/cancel`.
+    pub async fn cancel_series(&self, who: &Actor, id: &str, reason: &str) -> Answer<SeriesView> {
+        self.send(
+            who,
+            "POST",
+            &format!("/recurring/{id}/cancel"),
+            Some(json!({"reason": reason})),
+        )
+        .await
+        .answer()
+    }
+
+    /// `POST /waitlist` as `who`.
+    pub async fn join_waitlist(&self, who: &Actor, body: Value) -> Answer<Entry> {
+        self.send(who, "POST", "/waitlist", Some(body)).await.made()
     }
 
     /// `POST /waitlist` for `patient` themself: `provider` on `date`, any time that day.
@@ -757,7 +852,7 @@ impl TestApp {
             Some(json!({})),
         )
         .await
-        .answer()
+        .answer_with(&[200, 201])
     }
 
     /// `POST /waitlist/{id}/decline`.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use clinic_tests::{both_ways, Actor, Aws, TestApp};
+use clinic_tests::{both_ways, Actor, Aws, Done, TestApp};
 use serde_json::{json, Value};
 use shared::domain::Appointment;
 use shared::domain::Clock;
@@ -31,13 +31,10 @@ async fn a_payment_that_arrives_after_the_cancellation_is_refunded_once(aws: Aws
     let app = TestApp::spawn_on(aws, Clock::System).await;
     let (provider, patient) = (app.provider().await, app.patient().await);
     let slot = app.slot(&provider, 30, 1).await;
-    let id = app.book(&patient, &slot).await.id();
+    let id = app.book(&patient, &slot).await.done().id.to_string();
     app.set_appointment_attribute(&id, "consultationFee", AttributeValue::N("80".into()))
         .await;
-    assert_eq!(
-        app.cancel(&patient, &id, "changed my mind").await.status,
-        200
-    );
+    app.cancel(&patient, &id, "changed my mind").await.done();
     app.wait_for_events(|e| {
         e.iter().any(|e| {
             e["detail-type"] == "appointment.cancelled"
@@ -76,7 +73,12 @@ async fn a_payment_that_arrives_after_the_cancellation_is_refunded_once(aws: Aws
     // Delivered again: recorded once, so asked back once.
     billing(&app, "payment.succeeded", paid).await;
     let marker = app.slot(&provider, 40, 1).await;
-    let marked = app.book(&app.patient().await, &marker).await.id();
+    let marked = app
+        .book(&app.patient().await, &marker)
+        .await
+        .done()
+        .id
+        .to_string();
     app.wait_for_kinds(&marked, &["appointment.created"]).await;
     assert_eq!(count_of(&app, "payment.refund_requested", &id).await, 1);
 }
@@ -87,8 +89,13 @@ async fn a_refund_that_arrives_before_its_payment_ends_as_in_order(aws: Aws) {
     let app = TestApp::spawn_on(aws, Clock::System).await;
     let (provider, patient) = (app.provider().await, app.patient().await);
     let slot = app.slot(&provider, 30, 2).await;
-    let in_order = app.book(&patient, &slot).await.id();
-    let reversed = app.book(&app.patient().await, &slot).await.id();
+    let in_order = app.book(&patient, &slot).await.done().id.to_string();
+    let reversed = app
+        .book(&app.patient().await, &slot)
+        .await
+        .done()
+        .id
+        .to_string();
     for id in [&in_order, &reversed] {
         app.set_appointment_attribute(id, "consultationFee", AttributeValue::N("80".into()))
             .await;
@@ -152,8 +159,13 @@ async fn billings_payment_and_refund_show_on_the_appointment_once(aws: Aws) {
     let app = TestApp::spawn_on(aws, Clock::System).await;
     let (provider, patient) = (app.provider().await, app.patient().await);
     let slot = app.slot(&provider, 30, 2).await;
-    let paid = app.book(&patient, &slot).await.id();
-    let other = app.book(&app.patient().await, &slot).await.id();
+    let paid = app.book(&patient, &slot).await.done().id.to_string();
+    let other = app
+        .book(&app.patient().await, &slot)
+        .await
+        .done()
+        .id
+        .to_string();
     for id in [&paid, &other] {
         app.set_appointment_attribute(id, "consultationFee", AttributeValue::N("80".into()))
             .await;
@@ -271,7 +283,7 @@ async fn a_late_cancellation_and_a_no_show_ask_for_their_fees_once(aws: Aws) {
     let missed = app
         .booked_at(&provider, &patient, "2030-04-01T11:00:00Z", "in_person")
         .await;
-    let cancelled = app.cancel_with(&patient, &late, "overslept").await.unwrap();
+    let cancelled = app.cancel(&patient, &late, "overslept").await.unwrap();
     assert_eq!(cancelled.late_cancellation, Some(true));
     app.travel_to("2030-04-01T11:31:00Z");
     app.no_show(&provider, &missed).await.unwrap();

@@ -1,9 +1,8 @@
 //! Booking and cancelling over HTTP against the local stack: the request budget, cancellation rules,
 //! and what the table looks like afterwards. The races are in races.rs.
 
-use clinic_tests::api::{Booking, NewSlot};
-use clinic_tests::TestApp;
-use serde_json::json;
+use clinic_tests::{refused, Booking, Done, NewSlot, TestApp};
+use shared::domain::AppointmentStatus;
 
 #[tokio::test]
 async fn a_cancelled_seat_goes_to_the_next_patient() {
@@ -12,23 +11,21 @@ async fn a_cancelled_seat_goes_to_the_next_patient() {
     let (first, second) = (app.patient().await, app.patient().await);
     let slot = app.slot(&provider, 30, 1).await;
 
-    let booked = app.book(&first, &slot).await;
-    assert_eq!(booked.status, 201, "{}", booked.body);
-    let refused = app.book(&second, &slot).await;
-    assert_eq!((refused.status, refused.code()), (409, "slot_full"));
-    assert!(refused.is_problem());
+    let booked = app.book(&first, &slot).await.done();
+    refused(&app.book(&second, &slot).await, 409, "slot_full");
 
-    let cancelled = app.cancel(&first, &booked.id(), "feeling better").await;
-    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
-    assert_eq!(cancelled.body["status"], "cancelled");
+    let cancelled = app
+        .cancel(&first, &booked.id.to_string(), "feeling better")
+        .await
+        .done();
+    assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 0);
 
-    let rebooked = app.book(&second, &slot).await;
-    assert_eq!(rebooked.status, 201, "{}", rebooked.body);
+    app.book(&second, &slot).await.done();
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 1);
     // The first patient's time was freed too: they can book the same time elsewhere.
     let other = app.slot(&app.provider().await, 30, 1).await;
-    assert_eq!(app.book(&first, &other).await.status, 201);
+    app.book(&first, &other).await.done();
 }
 
 #[tokio::test]
@@ -39,8 +36,7 @@ async fn booking_costs_three_requests_cancel_two_and_get_one() {
     let slot = app.slot(&provider, 30, 2).await;
 
     app.counter.take();
-    let booked = app.book(&patient, &slot).await;
-    assert_eq!(booked.status, 201);
+    let booked = app.book(&patient, &slot).await.done().id.to_string();
     let counts = app.counter.take();
     assert_eq!(counts.values().sum::<u32>(), 3, "{counts:?}");
     // The batch read, the provider's settings (the slot names the provider), the transaction.
@@ -54,7 +50,7 @@ async fn booking_costs_three_requests_cancel_two_and_get_one() {
     );
 
     let keyed = app
-        .book_as(
+        .book(
             &app.patient().await,
             Booking {
                 slot: &slot,
@@ -70,12 +66,12 @@ async fn booking_costs_three_requests_cancel_two_and_get_one() {
         "an Idempotency-Key costs no extra request"
     );
 
-    let got = app.appointment(&patient, &booked.id()).await;
+    let got = app.appointment(&patient, &booked).await;
     assert!(got.is_ok(), "{got:?}");
     assert_eq!(app.counter.take(), [("GetItem".to_owned(), 1)].into());
 
-    let cancelled = app.cancel(&patient, &booked.id(), "conflict at work").await;
-    assert_eq!(cancelled.status, 200);
+    let cancelled = app.cancel(&patient, &booked, "conflict at work").await;
+    assert!(cancelled.is_ok(), "{cancelled:?}");
     let counts = app.counter.take();
     assert_eq!(
         counts,
@@ -93,10 +89,10 @@ async fn cancelling_twice_or_after_completion_is_an_invalid_transition() {
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slot = app.slot(&provider, 30, 1).await;
-    let id = app.book(&patient, &slot).await.id();
-    assert_eq!(app.cancel(&patient, &id, "moving away").await.status, 200);
+    let id = app.book(&patient, &slot).await.done().id.to_string();
+    app.cancel(&patient, &id, "moving away").await.done();
     let again = app.cancel(&patient, &id, "moving away").await;
-    assert_eq!((again.status, again.code()), (409, "invalid_transition"));
+    refused(&again, 409, "invalid_transition");
     assert_eq!(
         app.stored_slot(&slot).await.current_bookings,
         0,
@@ -105,13 +101,13 @@ async fn cancelling_twice_or_after_completion_is_an_invalid_transition() {
 
     // A completed appointment (written as the lifecycle endpoints will) cannot be cancelled either.
     let other = app.slot(&provider, 40, 1).await;
-    let done = app.book(&patient, &other).await.id();
+    let done = app.book(&patient, &other).await.done().id.to_string();
     app.set_appointment_field(&done, "status", "completed")
         .await;
-    let refused = app.cancel(&patient, &done, "too late").await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (409, "invalid_transition")
+    refused(
+        &app.cancel(&patient, &done, "too late").await,
+        409,
+        "invalid_transition",
     );
 }
 
@@ -122,13 +118,13 @@ async fn cancelling_within_a_day_of_the_start_is_late() {
     let patient = app.patient().await;
     let soon = app.slot(&provider, 3, 1).await;
     let later = app.slot(&provider, 80, 1).await;
-    let a = app.book(&patient, &soon).await.id();
-    let b = app.book(&patient, &later).await.id();
-    let late = app.cancel(&patient, &a, "sick").await;
-    assert_eq!(late.body["lateCancellation"], true);
-    let early = app.cancel(&patient, &b, "sick").await;
-    assert_eq!(early.body["lateCancellation"], false);
-    assert_eq!(early.body["cancelledBy"], json!(patient.id));
+    let a = app.book(&patient, &soon).await.done().id.to_string();
+    let b = app.book(&patient, &later).await.done().id.to_string();
+    let late = app.cancel(&patient, &a, "sick").await.done();
+    assert_eq!(late.late_cancellation, Some(true));
+    let early = app.cancel(&patient, &b, "sick").await.done();
+    assert_eq!(early.late_cancellation, Some(false));
+    assert_eq!(early.cancelled_by, Some(patient.id));
 }
 
 #[tokio::test]
@@ -146,13 +142,7 @@ async fn a_slot_that_has_started_cannot_be_booked() {
         2,
     )
     .await;
-    let r = app.book(&patient, &slot).await;
-    assert_eq!(
-        (r.status, r.code()),
-        (409, "slot_unavailable"),
-        "{}",
-        r.body
-    );
+    refused(&app.book(&patient, &slot).await, 409, "slot_unavailable");
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 0);
 }
 
@@ -174,17 +164,15 @@ async fn a_patient_holds_at_most_the_configured_number_of_active_appointments() 
         app.slot_at(&provider, NewSlot::at("2030-05-06T11:00:00Z"))
             .await,
     ];
-    let first = app.book(&patient, &slots[0]).await;
-    assert_eq!(first.status, 201, "{}", first.body);
-    assert_eq!(app.book(&patient, &slots[1]).await.status, 201);
+    app.book(&patient, &slots[0]).await.done();
+    app.book(&patient, &slots[1]).await.done();
 
     let before = app.items().await.len();
-    let refused = app.book(&patient, &slots[2]).await;
-    clinic_tests::problem(&refused, 409, "too_many_appointments");
+    let too_many = app.book(&patient, &slots[2]).await;
+    refused(&too_many, 409, "too_many_appointments");
     assert!(
-        refused.body["detail"].as_str().unwrap().contains('2'),
-        "{}",
-        refused.body
+        too_many.as_ref().unwrap_err().detail.contains('2'),
+        "{too_many:?}"
     );
     assert_eq!(
         app.items().await.len(),
@@ -195,8 +183,7 @@ async fn a_patient_holds_at_most_the_configured_number_of_active_appointments() 
 
     // Once the first has ended, it no longer counts.
     app.travel_to("2030-05-06T09:31:00Z");
-    let third = app.book(&patient, &slots[2]).await;
-    assert_eq!(third.status, 201, "{}", third.body);
+    app.book(&patient, &slots[2]).await.done();
 }
 
 #[tokio::test]
@@ -205,30 +192,19 @@ async fn the_same_idempotency_key_with_a_different_request_is_refused() {
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slot = app.slot(&provider, 30, 2).await;
-    let book = |consultation: &'static str| {
-        let (app, token, slot) = (&app, patient.token.clone(), slot.clone());
-        async move {
-            app.request(
-                "POST",
-                "/appointments",
-                Some(&token),
-                Some(json!({"slotId": slot, "consultationType": consultation}).to_string()),
-                &[
-                    ("content-type", "application/json"),
-                    ("idempotency-key", "visit-42"),
-                ],
-            )
-            .await
-        }
+    let visit = |consultation| Booking {
+        slot: &slot,
+        consultation: Some(consultation),
+        key: Some("visit-42"),
+        ..Default::default()
     };
-    let first = book("video").await;
-    assert_eq!(first.status, 201, "{}", first.body);
-    let replayed = book("video").await;
-    assert_eq!((replayed.status, replayed.id()), (201, first.id()));
+    let first = app.book(&patient, visit("video")).await.done();
+    let replayed = app.book(&patient, visit("video")).await.done();
+    assert_eq!(replayed.id, first.id);
 
     let before = app.items().await;
-    let changed = book("phone").await;
-    clinic_tests::problem(&changed, 422, "idempotency_key_reused");
+    let changed = app.book(&patient, visit("phone")).await;
+    refused(&changed, 422, "idempotency_key_reused");
     assert_eq!(app.items().await, before, "nothing booked");
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 1);
 }

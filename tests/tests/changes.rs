@@ -1,7 +1,6 @@
 //! Changing an appointment with PATCH: the transition table, notes, the consultation type.
 
-use clinic_tests::api::{refused, NewSlot};
-use clinic_tests::{ok, TestApp};
+use clinic_tests::{refused, Booking, Done, NewSlot, TestApp};
 use serde_json::{json, Value};
 use shared::domain::{AppointmentStatus, ConsultationType};
 
@@ -139,26 +138,30 @@ async fn patch_keeps_the_consultation_type_to_what_the_appointment_type_offers()
     let app = TestApp::spawn_at(EARLY).await;
     let (staff, provider, patient) = (app.staff().await, app.provider().await, app.patient().await);
     let video_only = app
-        .post(
-            "/appointment-types",
-            &staff.token,
+        .create_type(
+            &staff,
             json!({"name": "Tele-dermatology", "durationMinutes": 20, "consultationTypes": ["video"]}),
         )
         .await
-        .id();
+        .done()
+        .id
+        .to_string();
     let slot = app
         .slot_at(&provider, NewSlot::at("2027-06-01T09:00:00Z"))
         .await;
-    let r = app
-        .post(
-            "/appointments",
-            &patient.token,
-            json!({"slotId": slot, "appointmentTypeId": video_only}),
+    let booked = app
+        .book(
+            &patient,
+            Booking {
+                slot: &slot,
+                appointment_type: Some(&video_only),
+                ..Default::default()
+            },
         )
-        .await;
-    ok(&r, 201);
-    let id = r.id();
-    assert_eq!(r.body["consultationType"], "video");
+        .await
+        .done();
+    let id = booked.id.to_string();
+    assert_eq!(booked.consultation_type, ConsultationType::Video);
     let before = app.items().await;
     refused(
         &app.update(&patient, &id, json!({"consultationType": "in_person"}))

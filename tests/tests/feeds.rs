@@ -2,8 +2,7 @@
 //! calendar app (no bearer token on the feed's URL), the feed parses with a real iCalendar parser
 //! (icalendar, pinned) and keeps the rules parsers let pass, and a revoked or unknown token is 404.
 
-use clinic_tests::api::{refused, Answer};
-use clinic_tests::{both_ways, ok, problem, Actor, Aws, TestApp};
+use clinic_tests::{both_ways, ok, problem, refused, Actor, Answer, Aws, Done, TestApp};
 use serde_json::{json, Value};
 use shared::api::views::{FeedView, Feeds, NewFeed};
 use shared::domain::Clock;
@@ -22,8 +21,7 @@ async fn a_calendar_app_polls_one_url_cheaply_and_an_owner_keeps_at_most_twenty_
     let patient = app.patient().await;
     let slot = app.slot(&provider, 30, 1).await;
     let feed = subscribe(&app, &patient, None).await.unwrap();
-    let booked = app.book(&patient, &slot).await;
-    ok(&booked, 201);
+    let booked = app.book(&patient, &slot).await.done().id.to_string();
     let path = &feed.url[feed.url.find("/calendar/").unwrap()..];
 
     // The ETag moves once publish has counted the booking; then it holds while nothing changes.
@@ -37,8 +35,7 @@ async fn a_calendar_app_polls_one_url_cheaply_and_an_owner_keeps_at_most_twenty_
     ok(&first, 200);
     let mut tag = tag_of(&first);
     assert!(tag.starts_with("W/\""), "{tag}");
-    let cancelled = app.cancel(&patient, &booked.id(), "travel").await;
-    ok(&cancelled, 200);
+    app.cancel(&patient, &booked, "travel").await.done();
     // publish counts each change after it is written, so the ETag follows the body a moment later:
     // poll as a calendar app does, taking each new ETag, until the cancellation shows and the feed has
     // answered 304 to its latest ETag three times in a row (nothing left to count).
@@ -139,9 +136,7 @@ async fn book(app: &TestApp, who: &Actor, slot: &str, kind: &str) -> clinic_test
 }
 
 async fn subscribe(app: &TestApp, who: &Actor, body: Option<Value>) -> Answer<NewFeed> {
-    app.send(who, "POST", "/calendar/feeds", body)
-        .await
-        .answer()
+    app.send(who, "POST", "/calendar/feeds", body).await.made()
 }
 
 /// The feed at `url` as a calendar app reads it: no Authorization header.
@@ -219,7 +214,7 @@ async fn a_patient_and_a_provider_subscribe_to_their_own_appointments_from_a_cal
 
     // An hour later the video visit is cancelled: the same UID, STATUS:CANCELLED, a higher SEQUENCE.
     app.travel_to("2030-01-01T09:00:00Z");
-    ok(&app.cancel(&patient, &video.id(), "travel").await, 200);
+    app.cancel(&patient, &video.id(), "travel").await.done();
     let events = parsed(fetch(&app, &feed.url).await.body.as_str().unwrap());
     assert_eq!(events[1]["uid"], uid(&video));
     assert_eq!(events[1]["status"], "CANCELLED");

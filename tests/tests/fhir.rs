@@ -2,7 +2,7 @@
 //! by fhir.resources (R4B models, pinned) and the checks validators skip (tests/python/fhir_check.py);
 //! the native API's authorization; errors as OperationOutcome.
 
-use clinic_tests::{ok, problem, Actor, Reply, TestApp};
+use clinic_tests::{ok, problem, Actor, Done, NewSlot, Reply, TestApp};
 use serde_json::{json, Value};
 
 /// Asserts that `resource` is valid FHIR R4 (and the project's own rules).
@@ -43,21 +43,9 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
         "2030-01-07T15:00:00Z",
         "2030-01-08T14:00:00Z",
     ] {
-        let end = start.replace(":00:00Z", ":30:00Z");
-        let r = app
-            .send(
-                &provider,
-                "POST",
-                "/slots",
-                Some(json!({"providerId": provider.id, "startTime": start, "endTime": end})),
-            )
-            .await;
-        ok(&r, 201);
-        slots.push(r.id());
+        slots.push(app.slot_at(&provider, NewSlot::at(start)).await);
     }
-    let booked = app.book(&patient, &slots[0]).await;
-    ok(&booked, 201);
-    let id = booked.id();
+    let id = app.book(&patient, &slots[0]).await.done().id.to_string();
 
     // The appointment, for those who may see it; for anyone else it does not exist.
     let path = format!("/fhir/Appointment/{id}");

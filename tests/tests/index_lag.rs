@@ -19,7 +19,7 @@ async fn a_feed_revoked_the_moment_it_is_made_is_revoked(aws: Aws) {
     let made: NewFeed = app
         .send(&patient, "POST", "/calendar/feeds", None)
         .await
-        .answer()
+        .made()
         .expect("the feed is made");
     let revoked = app
         .send(

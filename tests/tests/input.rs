@@ -2,7 +2,7 @@
 //! the wrong shape, control characters, edited cursors, and what the local server meets before a
 //! handler runs.
 
-use clinic_tests::{Actor, TestApp};
+use clinic_tests::{Actor, Done, TestApp};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -12,7 +12,7 @@ async fn dates_outside_2000_to_2099_are_refused_by_every_endpoint_that_takes_one
     let p = &admin.id;
     let patient = app.patient().await;
     let slot = app.slot(&admin, 30, 1).await;
-    let appointment = app.book(&patient, &slot).await.id();
+    let appointment = app.book(&patient, &slot).await.done().id.to_string();
     let hours = json!({"monday": {"morning": {"start": "09:00", "end": "10:00"}}});
     let before = app.items().await;
 
@@ -164,7 +164,7 @@ async fn free_text_refuses_control_characters_and_times_are_only_hh_mm() {
     let app = TestApp::spawn().await;
     let (provider, patient, staff) = (app.provider().await, app.patient().await, app.staff().await);
     let slot = app.slot(&provider, 30, 1).await;
-    let booked = app.book(&patient, &slot).await.id();
+    let booked = app.book(&patient, &slot).await.done().id.to_string();
     let before = app.items().await;
     let start = clinic_tests::whole_minutes_from_now(60 * 40);
     let end = start.plus(jiff::SignedDuration::from_mins(30));
@@ -253,7 +253,7 @@ async fn a_cursor_is_opaque_and_an_edited_or_forged_one_is_refused() {
     let provider = app.provider().await;
     for h in 1..=2 {
         let slot = app.slot(&provider, 30 + h, 1).await;
-        clinic_tests::ok(&app.book(&patient, &slot).await, 201);
+        app.book(&patient, &slot).await.done();
     }
     let page = app.get("/appointments?limit=1", &patient.token).await;
     let cursor = page.body["nextCursor"].as_str().unwrap();

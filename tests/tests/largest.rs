@@ -3,9 +3,8 @@
 
 use std::time::Instant;
 
-use clinic_tests::api::NewSlot;
-use clinic_tests::{bulk_body, every_day, ok, problem, TestApp};
-use serde_json::{json, Value};
+use clinic_tests::{bulk_body, every_day, refused, Done, NewSlot, TestApp};
+use serde_json::json;
 
 const EARLY: &str = "2027-06-01T07:00:00Z";
 
@@ -22,10 +21,9 @@ async fn ninety_days_of_sixteen_slots_cost_one_batch_read_and_one_transaction_a_
     );
     app.counter.take();
     let started = Instant::now();
-    let first = app.post("/slots/bulk", &provider.token, body.clone()).await;
+    let first = app.bulk(&provider, body.clone()).await.done();
     let took = started.elapsed();
-    ok(&first, 201);
-    assert_eq!(first.body["created"], 90 * 16);
+    assert_eq!(first.created, 90 * 16);
     let counts = app.counter.take();
     assert_eq!(
         (
@@ -41,15 +39,8 @@ async fn ninety_days_of_sixteen_slots_cost_one_batch_read_and_one_transaction_a_
         took.as_millis()
     );
 
-    let again = app.post("/slots/bulk", &provider.token, body).await;
-    ok(&again, 201);
-    assert_eq!(
-        (
-            again.body["created"].as_u64(),
-            again.body["existing"].as_u64()
-        ),
-        (Some(0), Some(1440))
-    );
+    let again = app.bulk(&provider, body).await.done();
+    assert_eq!((again.created, again.existing), (0, 1440));
     assert_eq!(
         app.counter.take(),
         [("BatchGetItem".to_owned(), 1)].into(),
@@ -57,7 +48,10 @@ async fn ninety_days_of_sixteen_slots_cost_one_batch_read_and_one_transaction_a_
     );
 
     // London summer time: 08:00 BST is 07:00 UTC.
-    assert_eq!(first.body["slots"][0]["startTime"], "2027-07-01T07:00:00Z");
+    assert_eq!(
+        first.slots[0].start_time.to_string(),
+        "2027-07-01T07:00:00Z"
+    );
 }
 
 #[tokio::test]
@@ -77,9 +71,9 @@ async fn bulk_and_block_refuse_more_than_their_bounds_and_change_nothing() {
     body["allowedAppointmentTypes"] = json!((0..21)
         .map(|_| uuid::Uuid::new_v4().to_string())
         .collect::<Vec<_>>());
-    let r = app.post("/slots/bulk", &provider.token, body).await;
-    problem(&r, 400, "validation_failed");
-    assert_eq!(r.body["errors"][0]["field"], "allowedAppointmentTypes");
+    let r = app.bulk(&provider, body).await;
+    refused(&r, 400, "validation_failed");
+    assert_eq!(r.unwrap_err().fields, ["allowedAppointmentTypes"]);
 
     // A year of 24 slots a day is 8,760 slots: more than one request may create.
     let mut body = bulk_body(
@@ -90,9 +84,9 @@ async fn bulk_and_block_refuse_more_than_their_bounds_and_change_nothing() {
         every_day("00:00", "12:00"),
     );
     body["slotDuration"] = json!(30);
-    let r = app.post("/slots/bulk", &provider.token, body).await;
-    problem(&r, 400, "validation_failed");
-    let detail = r.body["errors"][0]["message"].as_str().unwrap();
+    let r = app.bulk(&provider, body).await;
+    refused(&r, 400, "validation_failed");
+    let detail = &r.unwrap_err().messages[0];
     assert!(
         detail.contains("8760 slots") && detail.contains("2500"),
         "{detail}"
@@ -108,47 +102,30 @@ async fn bulk_and_block_refuse_more_than_their_bounds_and_change_nothing() {
         every_day("00:00", "08:00"),
     );
     body["slotDuration"] = json!(5);
-    let made = app.post("/slots/bulk", &provider.token, body).await;
-    ok(&made, 201);
-    assert_eq!(made.body["created"], 11 * 96);
+    let made = app.bulk(&provider, body).await.done();
+    assert_eq!(made.created, 11 * 96);
     let items = app.items().await;
     let block = |from: &str, to: &str| json!({"providerId": provider.id, "startTime": from, "endTime": to, "reason": "leave"});
     let r = app
-        .post(
-            "/slots/block",
-            &provider.token,
+        .block(
+            &provider,
             block("2027-07-01T00:00:00Z", "2027-07-12T00:00:00Z"),
         )
         .await;
-    problem(&r, 400, "validation_failed");
-    assert!(
-        r.body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("1056 slots"),
-        "{}",
-        r.body
-    );
+    refused(&r, 400, "validation_failed");
+    let problem = r.unwrap_err();
+    assert!(problem.messages[0].contains("1056 slots"), "{problem:?}");
     assert_eq!(app.items().await, items, "nothing blocked");
     let r = app
-        .post(
-            "/slots/block",
-            &provider.token,
+        .block(
+            &provider,
             block("2027-07-01T00:00:00Z", "2027-07-11T00:00:00Z"),
         )
-        .await;
-    ok(&r, 200);
-    assert_eq!(r.body["blocked"].as_array().unwrap().len(), 960);
-    let blocked = r.body["blocked"].as_array().unwrap();
-    let made_ids: Vec<&Value> = made.body["slots"].as_array().unwrap()[..960]
-        .iter()
-        .map(|s| &s["id"])
-        .collect();
-    assert_eq!(
-        blocked.iter().collect::<Vec<_>>(),
-        made_ids,
-        "in start order"
-    );
+        .await
+        .done();
+    assert_eq!(r.blocked.len(), 960);
+    let made_ids: Vec<_> = made.slots[..960].iter().map(|s| s.id).collect();
+    assert_eq!(r.blocked, made_ids, "in start order");
 }
 
 #[tokio::test]
@@ -202,21 +179,11 @@ async fn the_day_schedule_reads_every_booking_of_a_busy_day() {
     }
 
     let day = app
-        .get(
-            &format!(
-                "/providers/{}/schedule?date=2030-03-04&timeZone=UTC",
-                provider.id
-            ),
-            &provider.token,
-        )
-        .await;
-    ok(&day, 200);
-    let slots = day.body["slots"].as_array().unwrap();
-    assert_eq!(slots.len(), 11);
-    let bookings: usize = slots
-        .iter()
-        .map(|s| s["bookings"].as_array().unwrap().len())
-        .sum();
+        .schedule(&provider, &provider, "date=2030-03-04&timeZone=UTC")
+        .await
+        .done();
+    assert_eq!(day.slots.len(), 11);
+    let bookings: usize = day.slots.iter().map(|s| s.bookings.len()).sum();
     assert_eq!(
         bookings, 1100,
         "every booking of the day, past the first page"

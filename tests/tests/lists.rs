@@ -1,6 +1,8 @@
 //! Lists: each caller sees their own appointments, one query per page.
 
-use clinic_tests::{ok, problem, TestApp};
+use clinic_tests::{refused, Done, TestApp};
+use shared::api::views::Page;
+use shared::domain::Appointment;
 
 const EARLY: &str = "2027-06-01T07:00:00Z";
 
@@ -33,132 +35,103 @@ async fn lists_show_each_caller_their_own_one_query_per_page() {
             "in_person",
         )
         .await;
-    ok(&app.cancel(&patient, &mine[4], "moving").await, 200);
+    app.cancel(&patient, &mine[4], "moving").await.done();
 
+    let ids = |page: Page<Appointment>| -> Vec<String> {
+        page.data.iter().map(|a| a.id.to_string()).collect()
+    };
     let mut seen = vec![];
     let mut cursor: Option<String> = None;
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/appointments?limit=2&cursor={c}"),
-            None => "/appointments?limit=2".to_owned(),
+        let query = match &cursor {
+            Some(c) => format!("limit=2&cursor={c}"),
+            None => "limit=2".to_owned(),
         };
         app.counter.take();
-        let page = app.get(&path, &patient.token).await;
-        ok(&page, 200);
+        let page = app.appointments(&patient, "", &query).await.done();
         assert_eq!(
             app.counter.take(),
             [("Query".to_owned(), 1)].into(),
             "one Query per page"
         );
-        seen.extend(
-            page.body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["id"].as_str().unwrap().to_owned()),
-        );
-        match page.body["nextCursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
+        cursor = page.next_cursor.clone();
+        seen.extend(ids(page));
+        if cursor.is_none() {
+            break;
         }
     }
     assert_eq!(seen, mine, "the patient's own, soonest first, each once");
 
     let scheduled = app
-        .get(
-            "/appointments?status=scheduled&startDate=2027-06-03&endDate=2027-06-05",
-            &patient.token,
+        .appointments(
+            &patient,
+            "",
+            "status=scheduled&startDate=2027-06-03&endDate=2027-06-05",
         )
-        .await;
-    assert_eq!(scheduled.body["data"].as_array().unwrap().len(), 3);
-    problem(
-        &app.get("/appointments?status=lost", &patient.token).await,
+        .await
+        .done();
+    assert_eq!(scheduled.data.len(), 3);
+    refused(
+        &app.appointments(&patient, "", "status=lost").await,
         400,
         "validation_failed",
     );
-    problem(
-        &app.get(
-            &format!("/appointments?patientId={}", other_patient.id),
-            &patient.token,
+    refused(
+        &app.appointments(&patient, "", &format!("patientId={}", other_patient.id))
+            .await,
+        403,
+        "forbidden",
+    );
+    refused(
+        &app.appointments(
+            &provider,
+            "",
+            &format!("providerId={}", app.provider().await.id),
         )
         .await,
         403,
         "forbidden",
     );
-    problem(
-        &app.get(
-            &format!("/appointments?providerId={}", app.provider().await.id),
-            &provider.token,
-        )
-        .await,
-        403,
-        "forbidden",
-    );
-    problem(
-        &app.get("/appointments", &staff.token).await,
+    refused(
+        &app.appointments(&staff, "", "").await,
         400,
         "validation_failed",
     );
 
     let for_provider = app
-        .get(
-            &format!("/appointments?patientId={}", other_patient.id),
-            &provider.token,
-        )
-        .await;
-    assert_eq!(
-        for_provider.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["id"].as_str().unwrap())
-            .collect::<Vec<_>>(),
-        [theirs.as_str()]
-    );
+        .appointments(&provider, "", &format!("patientId={}", other_patient.id))
+        .await
+        .done();
+    assert_eq!(ids(for_provider), [theirs]);
     let by_staff = app
-        .get(
-            &format!("/appointments?providerId={}&limit=100", provider.id),
-            &staff.token,
-        )
-        .await;
-    assert_eq!(by_staff.body["data"].as_array().unwrap().len(), 6);
+        .appointments(&staff, "", &format!("providerId={}&limit=100", provider.id))
+        .await
+        .done();
+    assert_eq!(by_staff.data.len(), 6);
 
     // A cursor of the patient's list does not open another patient's.
-    let first = app.get("/appointments?limit=1", &patient.token).await;
-    let c = first.body["nextCursor"].as_str().unwrap();
-    problem(
-        &app.get(&format!("/appointments?cursor={c}"), &other_patient.token)
+    let first = app.appointments(&patient, "", "limit=1").await.done();
+    let c = first.next_cursor.expect("a cursor");
+    refused(
+        &app.appointments(&other_patient, "", &format!("cursor={c}"))
             .await,
         400,
         "validation_failed",
     );
-    problem(
-        &app.get(
-            &format!("/appointments?patientId={}&cursor={c}", other_patient.id),
-            &staff.token,
+    refused(
+        &app.appointments(
+            &staff,
+            "",
+            &format!("patientId={}&cursor={c}", other_patient.id),
         )
         .await,
         400,
         "validation_failed",
     );
 
-    let upcoming = app.get("/appointments/upcoming", &patient.token).await;
-    let ids: Vec<&str> = upcoming.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        ids,
-        mine[..4].iter().map(String::as_str).collect::<Vec<_>>(),
-        "cancelled ones are not upcoming"
-    );
+    let upcoming = app.appointments(&patient, "upcoming", "").await.done();
+    assert_eq!(ids(upcoming), mine[..4], "cancelled ones are not upcoming");
     app.travel_to("2027-06-03T12:00:00Z");
-    let later = app.get("/appointments/upcoming", &patient.token).await;
-    assert_eq!(
-        later.body["data"].as_array().unwrap().len(),
-        2,
-        "past ones are not upcoming"
-    );
+    let later = app.appointments(&patient, "upcoming", "").await.done();
+    assert_eq!(later.data.len(), 2, "past ones are not upcoming");
 }

@@ -4,7 +4,7 @@
 //! parked, once the cause is gone. These tests change the emulator's faults while it runs, so they hold
 //! `TestApp::faults_lock` and live in their own binary, with their own emulator.
 
-use clinic_tests::{both_ways, deadline_in, ok, Aws, TestApp};
+use clinic_tests::{both_ways, deadline_in, Aws, Done, TestApp};
 use serde_json::{json, Value};
 use shared::domain::Clock;
 
@@ -33,8 +33,7 @@ async fn with_bounded_retries_an_outage_discards_the_rest_of_the_batch_as_aws_do
     let (first, second) = (app.patient().await, app.patient().await);
     let slot = app.slot(&provider, 30, 2).await;
     app.set_faults("put_events=1").await;
-    let lost = app.book(&first, &slot).await;
-    ok(&lost, 201);
+    let lost = app.book(&first, &slot).await.done().id.to_string();
     let discarded = app
         .message_on("StreamFailuresQueue", |m| {
             m["requestContext"]["condition"] == "RetryAttemptsExhausted"
@@ -52,12 +51,10 @@ async fn with_bounded_retries_an_outage_discards_the_rest_of_the_batch_as_aws_do
         "metadata only: {discarded}"
     );
     // The stream goes on after the discarded records; the lost booking's event never comes.
-    let later = app.book(&second, &slot).await;
-    ok(&later, 201);
-    app.wait_for_kinds(&later.id(), &["appointment.created"])
-        .await;
+    let later = app.book(&second, &slot).await.done().id.to_string();
+    app.wait_for_kinds(&later, &["appointment.created"]).await;
     assert!(
-        app.events_about(&lost.id()).await.is_empty(),
+        app.events_about(&lost).await.is_empty(),
         "lost: only the retries to the record's age (the template's) keep it"
     );
 }
@@ -74,9 +71,7 @@ async fn an_event_aws_refuses_is_parked_the_stream_goes_on_and_a_replay_publishe
     // The function's role may not put events (say, a policy deployed wrong): the booking's record is
     // parked rather than retried until it ages out.
     app.set_faults("events_denied=1").await;
-    let refused = app.book(&first, &slot).await;
-    ok(&refused, 201);
-    let refused = refused.id();
+    let refused = app.book(&first, &slot).await.done().id.to_string();
     let parked = app
         .message_on("ParkedRecordsQueue", |m| {
             m["keys"]["PK"] == format!("APPT#{refused}").as_str()
@@ -89,10 +84,8 @@ async fn an_event_aws_refuses_is_parked_the_stream_goes_on_and_a_replay_publishe
 
     // Fixed: later changes flow at once, the parked one waits for its replay.
     app.set_faults("").await;
-    let later = app.book(&second, &slot).await;
-    ok(&later, 201);
-    app.wait_for_kinds(&later.id(), &["appointment.created"])
-        .await;
+    let later = app.book(&second, &slot).await.done().id.to_string();
+    app.wait_for_kinds(&later, &["appointment.created"]).await;
     assert!(
         app.events_about(&refused).await.is_empty(),
         "nothing of the parked record was published"

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use clinic_tests::api::{refused, Booking, NewSlot};
-use clinic_tests::{book_at_once, both_ways, join_all, ok, settled, Aws, TestApp};
-use serde_json::json;
+use clinic_tests::{
+    book_at_once, both_ways, join_all, refused, settled, Aws, Booking, Done, NewSlot, TestApp,
+};
 use shared::domain::{AppointmentStatus, Clock};
 
 const EARLY: &str = "2027-06-01T07:00:00Z";
@@ -32,7 +32,7 @@ async fn fifty_patients_race_for_three_seats_and_exactly_three_get_one(aws: Aws)
     for r in &replies {
         gave_up += usize::from(settled(r, &[(201, ""), (409, "slot_full")], aws));
     }
-    let booked = replies.iter().filter(|r| r.status == 201).count();
+    let booked = replies.iter().filter(|r| r.is_ok()).count();
     assert!(booked <= 3, "{booked} bookings of 3 seats");
     assert!(
         booked + gave_up >= 3,
@@ -73,7 +73,7 @@ async fn one_patient_racing_for_ten_overlapping_slots_gets_exactly_one(aws: Aws)
     for r in &replies {
         gave_up += usize::from(settled(r, &[(201, ""), (409, "patient_conflict")], aws));
     }
-    let booked = replies.iter().filter(|r| r.status == 201).count();
+    let booked = replies.iter().filter(|r| r.is_ok()).count();
     assert!(
         booked == 1 || (booked == 0 && gave_up > 0),
         "{booked} overlapping bookings"
@@ -94,7 +94,7 @@ async fn the_same_idempotency_key_five_times_at_once_books_once(aws: Aws) {
         (0..5)
             .map(|_| {
                 let (app, p, s) = (app.clone(), patient.clone(), slot.clone());
-                async move { app.book_as(&p, keyed(&s, "visit-2027-01-05")).await }
+                async move { app.book(&p, keyed(&s, "visit-2027-01-05")).await }
             })
             .collect(),
     )
@@ -113,7 +113,7 @@ async fn the_same_idempotency_key_five_times_at_once_books_once(aws: Aws) {
     );
     // A retry after the race answers with the one appointment, whoever won.
     let again = app
-        .book_as(&patient, keyed(&slot, "visit-2027-01-05"))
+        .book(&patient, keyed(&slot, "visit-2027-01-05"))
         .await
         .unwrap()
         .id
@@ -124,9 +124,7 @@ async fn the_same_idempotency_key_five_times_at_once_books_once(aws: Aws) {
 
     // The same key for another slot is refused and takes nothing.
     let other = app.slot(&provider, 60, 1).await;
-    let reused = app
-        .book_as(&patient, keyed(&other, "visit-2027-01-05"))
-        .await;
+    let reused = app.book(&patient, keyed(&other, "visit-2027-01-05")).await;
     refused(&reused, 422, "idempotency_key_reused");
     assert_eq!(app.stored_slot(&other).await.current_bookings, 0);
 }
@@ -137,8 +135,8 @@ async fn two_overlapping_slots_created_at_once_yield_exactly_one(aws: Aws) {
     for round in 0..5 {
         let start = clinic_tests::whole_minutes_from_now((24 + round * 2) * 60).to_string();
         let (a, b) = tokio::join!(
-            app.create_slot_at(&provider, NewSlot::at(&start).minutes(30)),
-            app.create_slot_at(&provider, NewSlot::at(&start).minutes(45))
+            app.create_slot(&provider, NewSlot::at(&start).minutes(30)),
+            app.create_slot(&provider, NewSlot::at(&start).minutes(45))
         );
         let allowed = [(201, ""), (409, "slot_overlap")];
         let gave_up =
@@ -151,18 +149,21 @@ async fn two_overlapping_slots_created_at_once_yield_exactly_one(aws: Aws) {
     }
     // Back to back is not an overlap; another provider's calendar is separate.
     let start = clinic_tests::whole_minutes_from_now(100 * 60);
-    let slot = |from: i64| json!({"providerId": provider.id, "startTime": start.plus(jiff::SignedDuration::from_mins(from)), "endTime": start.plus(jiff::SignedDuration::from_mins(from + 30))});
-    ok(&app.post("/slots", &provider.token, slot(0)).await, 201);
-    ok(&app.post("/slots", &provider.token, slot(30)).await, 201);
-    clinic_tests::problem(
-        &app.post("/slots", &provider.token, slot(15)).await,
+    let at = |from: i64| {
+        start
+            .plus(jiff::SignedDuration::from_mins(from))
+            .to_string()
+    };
+    let (on_the_hour, half_past, quarter_past) = (at(0), at(30), at(15));
+    app.slot_at(&provider, NewSlot::at(&on_the_hour)).await;
+    app.slot_at(&provider, NewSlot::at(&half_past)).await;
+    refused(
+        &app.create_slot(&provider, NewSlot::at(&quarter_past)).await,
         409,
         "slot_overlap",
     );
     let other = app.provider().await;
-    let mut theirs = slot(15);
-    theirs["providerId"] = json!(other.id);
-    ok(&app.post("/slots", &other.token, theirs).await, 201);
+    app.slot_at(&other, NewSlot::at(&quarter_past)).await;
 }
 
 async fn booked_at(
@@ -172,9 +173,8 @@ async fn booked_at(
     start: &str,
 ) -> (String, String) {
     let slot = app.slot_at(provider, NewSlot::at(start)).await;
-    let r = app.book(patient, &slot).await;
-    ok(&r, 201);
-    (r.id(), slot)
+    let r = app.book(patient, &slot).await.done();
+    (r.id.to_string(), slot)
 }
 
 async fn a_reschedule_and_a_booking_race_for_the_last_seat(aws: Aws) {
@@ -199,28 +199,19 @@ async fn a_reschedule_and_a_booking_race_for_the_last_seat(aws: Aws) {
         let (mv, bk) = (mover.clone(), booker.clone());
         let (o, l1, l2) = (old.clone(), last.clone(), last.clone());
         let (moved, booked) = tokio::join!(
-            tokio::spawn(async move {
-                a.post(
-                    &format!("/appointments/{o}/reschedule"),
-                    &mv.token,
-                    json!({"newSlotId": l1}),
-                )
-                .await
-            }),
+            tokio::spawn(async move { a.reschedule(&mv, &o, &l1, None).await }),
             tokio::spawn(async move { b.book(&bk, &l2).await })
         );
         let (moved, booked) = (moved.unwrap(), booked.unwrap());
         let gave_up = usize::from(settled(&moved, &[(201, ""), (409, "slot_full")], aws))
             + usize::from(settled(&booked, &[(201, ""), (409, "slot_full")], aws));
-        let winners = [moved.status == 201, booked.status == 201]
+        let winners = [moved.is_ok(), booked.is_ok()]
             .iter()
             .filter(|w| **w)
             .count();
         assert!(
             winners == 1 || (winners == 0 && gave_up > 0),
-            "round {round}: {} / {}",
-            moved.body,
-            booked.body
+            "round {round}: {moved:?} / {booked:?}"
         );
         assert_eq!(
             app.stored_slot(&last).await.current_bookings as usize,
@@ -228,7 +219,7 @@ async fn a_reschedule_and_a_booking_race_for_the_last_seat(aws: Aws) {
         );
         assert_eq!(
             app.stored_slot(&old_slot).await.current_bookings,
-            if moved.status == 201 { 0 } else { 1 }
+            if moved.is_ok() { 0 } else { 1 }
         );
         assert_eq!(app.appointments_of_slot(&last).await, winners);
     }
@@ -281,7 +272,7 @@ async fn a_cancel_and_a_check_in_at_once_end_in_one_consistent_state(aws: Aws) {
         let again = app
             .slot_at(&app.provider().await, NewSlot::at(&start))
             .await;
-        ok(&app.book(&patient, &again).await, 201);
+        app.book(&patient, &again).await.done();
     }
 }
 

@@ -1,8 +1,7 @@
 //! Rescheduling: one transaction moves the seat and the patient's time, under booking's rules.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use clinic_tests::api::NewSlot;
-use clinic_tests::{ok, problem, TestApp};
+use clinic_tests::{ok, problem, refused, Booking, Done, NewSlot, TestApp};
 use serde_json::{json, Value};
 use shared::domain::AppointmentStatus;
 
@@ -31,25 +30,21 @@ async fn rescheduling_moves_the_seat_and_the_patients_time_in_one_step() {
 
     app.counter.take();
     let moved = app
-        .post(
-            &format!("/appointments/{old}/reschedule"),
-            &patient.token,
-            json!({"newSlotId": target, "reason": "earlier bus"}),
-        )
-        .await;
-    ok(&moved, 201);
+        .reschedule(&patient, &old, &target, Some("earlier bus"))
+        .await
+        .done();
     let counts = app.counter.take();
     // The appointment, the batch (slot, guard, the old provider's settings), the new slot's provider's
     // settings (another provider: one GetItem more), the transaction.
     assert_eq!(counts.values().sum::<u32>(), 4, "{counts:?}");
     assert_eq!(counts["GetItem"], 2, "{counts:?}");
-    let new = moved.id();
+    let new = moved.id.to_string();
     assert_eq!(
         (
-            moved.body["rescheduledFrom"].as_str(),
-            moved.body["previousAppointmentId"].as_str()
+            moved.rescheduled_from.map(|a| a.to_string()),
+            moved.previous_appointment_id.map(|a| a.to_string())
         ),
-        (Some(old.as_str()), Some(old.as_str()))
+        (Some(old.clone()), Some(old.clone()))
     );
     let before = app.appointment(&patient, &old).await.unwrap();
     assert_eq!(
@@ -103,7 +98,7 @@ async fn rescheduling_moves_the_seat_and_the_patients_time_in_one_step() {
     let same_time_as_new = app
         .slot_at(&app.provider().await, NewSlot::at("2027-06-01T09:20:00Z"))
         .await;
-    problem(
+    refused(
         &app.book(&patient, &same_time_as_new).await,
         409,
         "patient_conflict",
@@ -111,7 +106,7 @@ async fn rescheduling_moves_the_seat_and_the_patients_time_in_one_step() {
     let full = app
         .slot_at(&app.provider().await, NewSlot::at("2027-06-01T13:00:00Z"))
         .await;
-    ok(&app.book(&app.patient().await, &full).await, 201);
+    app.book(&app.patient().await, &full).await.done();
     problem(
         &app.post(
             &format!("/appointments/{new}/reschedule"),
@@ -193,77 +188,48 @@ async fn rescheduling_applies_bookings_type_rules() {
     let app = TestApp::spawn_at(EARLY).await;
     let (staff, provider, patient) = (app.staff().await, app.provider().await, app.patient().await);
     let new_type = |name: &str, kinds: Value| json!({"name": name, "durationMinutes": 30, "consultationTypes": kinds});
-    let t1 = app
-        .post(
-            "/appointment-types",
-            &staff.token,
-            new_type("T1", json!(["video", "in_person"])),
-        )
-        .await
-        .id();
-    let t2 = app
-        .post(
-            "/appointment-types",
-            &staff.token,
-            new_type("T2", json!(["in_person"])),
-        )
-        .await
-        .id();
-    let slot_for = |start: &str, types: Value| json!({"providerId": provider.id, "startTime": start, "endTime": start.replace(":00:00Z", ":30:00Z"), "allowedAppointmentTypes": types});
-    let first = app
-        .post(
-            "/slots",
-            &provider.token,
-            slot_for("2027-06-01T09:00:00Z", json!([])),
-        )
-        .await
-        .id();
-    let typed = app
-        .post(
-            "/appointments",
-            &patient.token,
-            json!({"slotId": first, "appointmentTypeId": t1, "consultationType": "video"}),
-        )
-        .await;
-    ok(&typed, 201);
-    let only_t2 = app
-        .post(
-            "/slots",
-            &provider.token,
-            slot_for("2027-06-01T10:00:00Z", json!([t2])),
-        )
-        .await
-        .id();
-    let before = app.items().await;
-    let move_to = |id: String, slot: String| {
+    let kind = |name: &str, kinds: Value| {
         let app = &app;
-        let token = patient.token.clone();
-        async move {
-            app.post(
-                &format!("/appointments/{id}/reschedule"),
-                &token,
-                json!({"newSlotId": slot}),
-            )
-            .await
-        }
+        let staff = staff.clone();
+        let body = new_type(name, kinds);
+        async move { app.create_type(&staff, body).await.done().id.to_string() }
     };
-    problem(
-        &move_to(typed.id(), only_t2.clone()).await,
+    let t1 = kind("T1", json!(["video", "in_person"])).await;
+    let t2 = kind("T2", json!(["in_person"])).await;
+    let first = app
+        .slot_at(&provider, NewSlot::at("2027-06-01T09:00:00Z"))
+        .await;
+    let typed = app
+        .book(
+            &patient,
+            Booking {
+                slot: &first,
+                appointment_type: Some(&t1),
+                consultation: Some("video"),
+                ..Default::default()
+            },
+        )
+        .await
+        .done()
+        .id
+        .to_string();
+    let only_t2 = app
+        .slot_at(&provider, NewSlot::at("2027-06-01T10:00:00Z").types(&[&t2]))
+        .await;
+    let before = app.items().await;
+    refused(
+        &app.reschedule(&patient, &typed, &only_t2, None).await,
         409,
         "appointment_type_not_allowed",
     );
     // An appointment of no type cannot move into a slot that admits only some types either.
-    let untyped = app
-        .post(
-            "/appointments",
-            &patient.token,
-            json!({"slotId": app.post("/slots", &provider.token, slot_for("2027-06-01T12:00:00Z", json!([]))).await.id()}),
-        )
+    let noon = app
+        .slot_at(&provider, NewSlot::at("2027-06-01T12:00:00Z"))
         .await;
-    ok(&untyped, 201);
+    let untyped = app.book(&patient, &noon).await.done().id.to_string();
     let before_untyped = app.items().await;
-    problem(
-        &move_to(untyped.id(), only_t2.clone()).await,
+    refused(
+        &app.reschedule(&patient, &untyped, &only_t2, None).await,
         409,
         "appointment_type_not_allowed",
     );
@@ -271,26 +237,13 @@ async fn rescheduling_applies_bookings_type_rules() {
 
     // A slot that admits T1, once T1 is deactivated.
     let t1_slot = app
-        .post(
-            "/slots",
-            &provider.token,
-            slot_for("2027-06-01T14:00:00Z", json!([t1])),
-        )
+        .slot_at(&provider, NewSlot::at("2027-06-01T14:00:00Z").types(&[&t1]))
+        .await;
+    app.update_type(&staff, &t1, json!({"isActive": false}))
         .await
-        .id();
-    ok(
-        &app.request(
-            "PATCH",
-            &format!("/appointment-types/{t1}"),
-            Some(&staff.token),
-            Some(json!({"isActive": false}).to_string()),
-            &[("content-type", "application/json")],
-        )
-        .await,
-        200,
-    );
-    problem(
-        &move_to(typed.id(), t1_slot).await,
+        .done();
+    refused(
+        &app.reschedule(&patient, &typed, &t1_slot, None).await,
         409,
         "appointment_type_inactive",
     );

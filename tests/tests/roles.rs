@@ -1,7 +1,6 @@
 //! Every endpoint as every role, and bad lifecycle input: a problem each time, and nothing changed.
 
-use clinic_tests::api::NewSlot;
-use clinic_tests::{ok, TestApp};
+use clinic_tests::{ok, NewSlot, TestApp};
 use serde_json::json;
 
 const EARLY: &str = "2027-06-01T07:00:00Z";

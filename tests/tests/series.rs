@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
-use clinic_tests::{both_ways, join_all, ok, problem, settled, Actor, Aws, TestApp};
+use clinic_tests::{
+    both_ways, join_all, ok, problem, refused, settled, Actor, Aws, Done, NewSlot, TestApp,
+};
 use serde_json::{json, Value};
+use shared::api::views::SeriesView;
 use shared::domain::Clock;
 
 both_ways!(
@@ -25,14 +28,9 @@ async fn clinic(app: &TestApp) -> (Actor, String) {
             ("09:00", "10:00"),
         )
         .await;
-    let first = made["slots"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(made["slots"][0]["startTime"], "2030-02-26T14:00:00Z");
-    (provider, first)
-}
-
-async fn series(app: &TestApp, who: &Actor, body: Value) -> clinic_tests::Reply {
-    app.send(who, "POST", "/appointments/recurring", Some(body))
-        .await
+    let first = &made.slots[0];
+    assert_eq!(first.start_time.to_string(), "2030-02-26T14:00:00Z");
+    (provider, first.id.to_string())
 }
 
 async fn a_weekly_series_keeps_nine_o_clock_across_dst_and_cancels_as_one(aws: Aws) {
@@ -41,20 +39,20 @@ async fn a_weekly_series_keeps_nine_o_clock_across_dst_and_cancels_as_one(aws: A
     let patient = app.patient().await;
 
     // Eight weeks would reach past the last slot: refused whole, nothing booked.
-    let too_long = series(
-        &app,
-        &patient,
-        json!({"slotId": first, "frequency": "weekly", "count": 8}),
-    )
-    .await;
-    problem(&too_long, 409, "series_unavailable");
+    let too_long = app
+        .book_series(
+            &patient,
+            json!({"slotId": first, "frequency": "weekly", "count": 8}),
+        )
+        .await;
+    refused(&too_long, 409, "series_unavailable");
     assert!(
-        too_long.body["detail"]
-            .as_str()
-            .unwrap()
+        too_long
+            .as_ref()
+            .unwrap_err()
+            .detail
             .contains("2030-04-16 (no_slot)"),
-        "{}",
-        too_long.body
+        "{too_long:?}"
     );
     let none = app.appointments(&patient, "", "").await.unwrap();
     assert!(none.data.is_empty(), "nothing booked");
@@ -70,19 +68,16 @@ async fn a_weekly_series_keeps_nine_o_clock_across_dst_and_cancels_as_one(aws: A
         json!({"slotId": first, "frequency": "weekly", "until": "2030-02-26"}),
         json!({"slotId": first, "frequency": "weekly", "until": "2030-03-04"}),
     ] {
-        let refused = series(&app, &patient, bad.clone()).await;
-        problem(&refused, 400, "validation_failed");
+        let answer = app.book_series(&patient, bad.clone()).await;
+        refused(&answer, 400, "validation_failed");
         if bad.get("until").is_some() && bad.get("count").is_none() {
-            assert_eq!(
-                refused.body["errors"][0]["field"], "until",
-                "{}",
-                refused.body
-            );
+            assert_eq!(answer.unwrap_err().fields, ["until"]);
         }
     }
 
     // Six weeks: 09:00 in New York each time, 14:00 UTC before the change and 13:00 after. Sent twice
-    // with one Idempotency-Key: one series; the key with another request is refused.
+    // with one Idempotency-Key: one series (the replay says so in its headers, hence raw requests);
+    // the key with another request is refused.
     let six =
         json!({"slotId": first, "frequency": "weekly", "count": 6, "consultationType": "video"});
     let keyed = |body: &Value| {
@@ -103,11 +98,12 @@ async fn a_weekly_series_keeps_nine_o_clock_across_dst_and_cancels_as_one(aws: A
     let mut other_body = six.clone();
     other_body["count"] = json!(5);
     problem(&keyed(&other_body).await, 422, "idempotency_key_reused");
-    let starts: Vec<&str> = made.body["appointments"]
-        .as_array()
-        .unwrap()
+    let id = made.id();
+    let made: SeriesView = made.made().unwrap();
+    let starts: Vec<String> = made
+        .appointments
         .iter()
-        .map(|a| a["startTime"].as_str().unwrap())
+        .map(|a| a.start_time.to_string())
         .collect();
     assert_eq!(
         starts,
@@ -120,68 +116,40 @@ async fn a_weekly_series_keeps_nine_o_clock_across_dst_and_cancels_as_one(aws: A
             "2030-04-02T13:00:00Z"
         ]
     );
-    let id = made.id();
-    assert!(made.body["appointments"]
-        .as_array()
-        .unwrap()
+    assert!(made
+        .appointments
         .iter()
-        .all(|a| a["recurringAppointmentId"] == id.as_str()));
+        .all(|a| a.recurring_appointment_id.map(|r| r.to_string()) == Some(id.clone())));
     // With `partial`, another patient's eight weeks book six and name the two without a slot.
     let other = app.patient().await;
     let later = app
-        .post(
-            "/slots",
-            &provider.token,
-            json!({"providerId": provider.id, "startTime": "2030-03-01T15:00:00Z", "endTime": "2030-03-01T15:30:00Z"}),
-        )
+        .slot_at(&provider, NewSlot::at("2030-03-01T15:00:00Z"))
         .await;
-    ok(&later, 201);
-    let part = series(
-        &app,
-        &other,
-        json!({"slotId": later.id(), "frequency": "weekly", "count": 8, "partial": true}),
-    )
-    .await;
-    ok(&part, 201);
+    let part = app
+        .book_series(
+            &other,
+            json!({"slotId": later, "frequency": "weekly", "count": 8, "partial": true}),
+        )
+        .await
+        .done();
+    assert_eq!(part.appointments.len(), 1, "{part:?}");
+    assert_eq!(part.series.skipped.len(), 7);
+    let skipped = &part.series.skipped[0];
     assert_eq!(
-        part.body["appointments"].as_array().unwrap().len(),
-        1,
-        "{}",
-        part.body
-    );
-    assert_eq!(part.body["skipped"].as_array().unwrap().len(), 7);
-    assert_eq!(
-        part.body["skipped"][0],
-        json!({"date": "2030-03-08", "reason": "no_slot"})
+        (skipped.date.to_string(), skipped.reason.as_str()),
+        ("2030-03-08".to_owned(), "no_slot")
     );
 
     // Others do not see the series; cancelling it cancels every future occurrence.
-    problem(
-        &app.send(&other, "GET", &format!("/recurring/{id}"), None)
-            .await,
-        404,
-        "not_found",
-    );
-    let read = app
-        .send(&provider, "GET", &format!("/recurring/{id}"), None)
-        .await;
-    ok(&read, 200);
-    assert_eq!(read.body["appointments"].as_array().unwrap().len(), 6);
+    refused(&app.series(&other, &id).await, 404, "not_found");
+    let read = app.series(&provider, &id).await.done();
+    assert_eq!(read.appointments.len(), 6);
     app.travel_to("2030-03-06T12:00:00Z");
-    let cancelled = app
-        .send(
-            &patient,
-            "POST",
-            &format!("/recurring/{id}/cancel"),
-            Some(json!({"reason": "moving away"})),
-        )
-        .await;
-    ok(&cancelled, 200);
-    let statuses: Vec<&str> = cancelled.body["appointments"]
-        .as_array()
-        .unwrap()
+    let cancelled = app.cancel_series(&patient, &id, "moving away").await.done();
+    let statuses: Vec<&str> = cancelled
+        .appointments
         .iter()
-        .map(|a| a["status"].as_str().unwrap())
+        .map(|a| a.status.as_str())
         .collect();
     assert_eq!(
         statuses,
@@ -209,8 +177,7 @@ async fn two_series_racing_for_the_same_last_seats_end_with_exactly_one(aws: Aws
             .map(|p| {
                 let (app, first) = (app.clone(), first.clone());
                 async move {
-                    series(
-                        &app,
+                    app.book_series(
                         &p,
                         json!({"slotId": first, "frequency": "weekly", "count": 5}),
                     )
@@ -228,18 +195,18 @@ async fn two_series_racing_for_the_same_last_seats_end_with_exactly_one(aws: Aws
             &[(201, ""), (409, "slot_full"), (409, "series_unavailable")],
             aws,
         ));
-        booked += usize::from(r.status == 201);
+        booked += usize::from(r.is_ok());
     }
     assert!(booked <= 1, "two series in the same seats");
     if aws == Aws::Faithful {
         assert_eq!(booked, 1);
     }
     assert!(booked + gave_up >= 1);
-    if let Some(won) = replies.iter().find(|r| r.status == 201) {
-        for appt in won.body["appointments"].as_array().unwrap() {
-            let slot = appt["slotId"].as_str().unwrap();
-            assert_eq!(app.stored_slot(slot).await.current_bookings, 1);
-            assert_eq!(app.appointments_of_slot(slot).await, 1);
+    if let Some(won) = replies.iter().find_map(|r| r.as_ref().ok()) {
+        for appt in &won.appointments {
+            let slot = appt.slot_id.to_string();
+            assert_eq!(app.stored_slot(&slot).await.current_bookings, 1);
+            assert_eq!(app.appointments_of_slot(&slot).await, 1);
         }
     }
 }

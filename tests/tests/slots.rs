@@ -1,7 +1,8 @@
 //! Slots: no two of a provider's slots overlap, even when created at once; listing open slots.
 
-use clinic_tests::api::NewSlot;
-use clinic_tests::TestApp;
+use clinic_tests::{refused, Done, NewSlot, TestApp};
+use shared::api::views::{Page, SlotView};
+use shared::domain::SlotState;
 
 #[tokio::test]
 async fn available_slots_list_open_future_slots_soonest_first_in_pages() {
@@ -15,7 +16,7 @@ async fn available_slots_list_open_future_slots_soonest_first_in_pages() {
     created.sort();
     // The slot at +2h is taken: it is no longer listed.
     let taken = created[1].1.clone();
-    assert_eq!(app.book(&patient, &taken).await.status, 201);
+    app.book(&patient, &taken).await.done();
 
     let from = clinic_tests::whole_minutes_from_now(0).utc_date();
     let to = from
@@ -29,28 +30,27 @@ async fn available_slots_list_open_future_slots_soonest_first_in_pages() {
     let mut seen = vec![];
     let mut pages = 0;
     loop {
-        let mut path = format!(
-            "/slots/available?providerId={}&startDate={from}&endDate={to}&limit=2",
+        let mut query = format!(
+            "providerId={}&startDate={from}&endDate={to}&limit=2",
             provider.id
         );
         if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
+            query.push_str(&format!("&cursor={c}"));
         }
         app.counter.take();
-        let page = app.get(&path, &patient.token).await;
-        assert_eq!(page.status, 200, "{}", page.body);
+        let page = app.available(&patient, &query).await.done();
         assert_eq!(
             app.counter.take(),
             [("Query".to_owned(), 1), ("GetItem".to_owned(), 1)].into(),
             "one Query per page, and at the same time the provider's settings"
         );
         pages += 1;
-        for s in page.body["data"].as_array().unwrap() {
-            assert_eq!(s["status"], "available");
-            seen.push(s["id"].as_str().unwrap().to_owned());
+        for s in page.data {
+            assert_eq!(s.status, SlotState::Available);
+            seen.push(s.id.to_string());
         }
-        match page.body["nextCursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
         assert!(pages < 10);
@@ -65,25 +65,26 @@ async fn available_slots_list_open_future_slots_soonest_first_in_pages() {
     // A cursor from this provider's listing cannot read another provider's.
     let other = app.provider().await;
     let first = app
-        .get(
+        .available(
+            &patient,
             &format!(
-                "/slots/available?providerId={}&startDate={from}&endDate={to}&limit=1",
+                "providerId={}&startDate={from}&endDate={to}&limit=1",
                 provider.id
             ),
-            &patient.token,
         )
-        .await;
-    let c = first.body["nextCursor"].as_str().unwrap();
+        .await
+        .done();
+    let c = first.next_cursor.expect("a cursor");
     let forged = app
-        .get(
+        .available(
+            &patient,
             &format!(
-                "/slots/available?providerId={}&startDate={from}&endDate={to}&cursor={c}",
+                "providerId={}&startDate={from}&endDate={to}&cursor={c}",
                 other.id
             ),
-            &patient.token,
         )
         .await;
-    assert_eq!((forged.status, forged.code()), (400, "validation_failed"));
+    refused(&forged, 400, "validation_failed");
 }
 
 /// One-seat slots at 09:00, 10:00 and 11:00 UTC on 2030-02-01; their ids.
@@ -105,28 +106,22 @@ async fn a_cursor_that_time_has_overtaken_continues_with_the_slots_still_ahead()
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slots = morning_of_three(&app, &provider).await;
-    let path = format!(
-        "/slots/available?providerId={}&startDate=2030-02-01&endDate=2030-02-02&limit=1",
+    let query = format!(
+        "providerId={}&startDate=2030-02-01&endDate=2030-02-02&limit=1",
         provider.id
     );
-    let first = app.get(&path, &patient.token).await;
-    assert_eq!(first.status, 200, "{}", first.body);
-    assert_eq!(first.body["data"][0]["id"], slots[0].as_str());
-    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+    let first = app.available(&patient, &query).await.done();
+    assert_eq!(first.data[0].id.to_string(), slots[0]);
+    let cursor = first.next_cursor.expect("a cursor");
 
     // The client reads on after the first slot has started: the query's lower bound is now past the
     // cursor, which DynamoDB would refuse as an ExclusiveStartKey.
     app.travel_to("2030-02-01T10:30:00Z");
     let second = app
-        .get(&format!("{path}&cursor={cursor}"), &patient.token)
-        .await;
-    assert_eq!(second.status, 200, "{}", second.body);
-    assert_eq!(
-        second.body["data"][0]["id"],
-        slots[2].as_str(),
-        "{}",
-        second.body
-    );
+        .available(&patient, &format!("{query}&cursor={cursor}"))
+        .await
+        .done();
+    assert_eq!(second.data[0].id.to_string(), slots[2], "{second:?}");
 }
 
 #[tokio::test]
@@ -142,25 +137,19 @@ async fn patients_see_a_slots_time_and_seats_but_not_the_clinics_notes() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let path = format!(
-        "/slots/available?providerId={}&startDate=2030-02-01&endDate=2030-02-01",
+    let query = format!(
+        "providerId={}&startDate=2030-02-01&endDate=2030-02-01",
         provider.id
     );
-    let seen = app.get(&path, &patient.token).await;
-    assert_eq!(seen.status, 200);
-    let slot = &seen.body["data"][0];
-    assert_eq!(slot["roomNumber"], "4B");
-    assert!(slot.get("notes").is_none(), "{slot}");
-    let own = app.get(&path, &provider.token).await;
-    assert_eq!(
-        own.body["data"][0]["notes"],
-        "INTERNAL: double-check insurance"
-    );
-    let staff = app.get(&path, &app.staff().await.token).await;
-    assert_eq!(
-        staff.body["data"][0]["notes"],
-        "INTERNAL: double-check insurance"
-    );
+    let notes_seen_by = |page: Page<SlotView>| page.data[0].notes.clone();
+    let seen = app.available(&patient, &query).await.done();
+    assert_eq!(seen.data[0].room_number.as_deref(), Some("4B"));
+    assert_eq!(notes_seen_by(seen), None);
+    let clinic_notes = Some("INTERNAL: double-check insurance".to_owned());
+    let own = app.available(&provider, &query).await.done();
+    assert_eq!(notes_seen_by(own), clinic_notes);
+    let staff = app.available(&app.staff().await, &query).await.done();
+    assert_eq!(notes_seen_by(staff), clinic_notes);
 }
 
 /// As the README says: `limit` is what one read examines and the free-seat filter applies after it,
@@ -171,24 +160,18 @@ async fn a_page_can_be_short_and_the_cursor_leads_to_the_rest() {
     let provider = app.provider().await;
     let patient = app.patient().await;
     let slots = morning_of_three(&app, &provider).await;
-    assert_eq!(app.book(&patient, &slots[0]).await.status, 201);
-    assert_eq!(app.book(&patient, &slots[1]).await.status, 201);
-    let path = format!(
-        "/slots/available?providerId={}&startDate=2030-02-01&endDate=2030-02-01&limit=2",
+    app.book(&patient, &slots[0]).await.done();
+    app.book(&patient, &slots[1]).await.done();
+    let query = format!(
+        "providerId={}&startDate=2030-02-01&endDate=2030-02-01&limit=2",
         provider.id
     );
-    let first = app.get(&path, &patient.token).await;
-    assert_eq!(first.status, 200);
-    assert_eq!(
-        first.body["data"],
-        serde_json::json!([]),
-        "both read slots are full"
-    );
-    let cursor = first.body["nextCursor"]
-        .as_str()
-        .expect("a cursor leads on");
+    let first = app.available(&patient, &query).await.done();
+    assert!(first.data.is_empty(), "both read slots are full");
+    let cursor = first.next_cursor.expect("a cursor leads on");
     let second = app
-        .get(&format!("{path}&cursor={cursor}"), &patient.token)
-        .await;
-    assert_eq!(second.body["data"][0]["id"], slots[2].as_str());
+        .available(&patient, &format!("{query}&cursor={cursor}"))
+        .await
+        .done();
+    assert_eq!(second.data[0].id.to_string(), slots[2]);
 }

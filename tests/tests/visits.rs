@@ -2,8 +2,7 @@
 //! nobody but staff may do once it has ended.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use clinic_tests::api::{refused, NewSlot};
-use clinic_tests::{ok, problem, TestApp};
+use clinic_tests::{ok, problem, refused, Done, NewSlot, TestApp};
 use serde_json::json;
 use shared::domain::{AppointmentStatus, UtcTime};
 
@@ -179,7 +178,7 @@ async fn a_no_show_is_recorded_only_after_the_end_and_reported() {
     let cancelled = app
         .booked_at(&provider, &other, "2027-06-01T11:00:00Z", "in_person")
         .await;
-    ok(&app.cancel(&other, &cancelled, "sick").await, 200);
+    app.cancel(&other, &cancelled, "sick").await.done();
 
     app.travel_to("2027-06-01T09:10:00Z");
     refused(
@@ -210,21 +209,24 @@ async fn a_no_show_is_recorded_only_after_the_end_and_reported() {
         "/appointments/reports/no-shows?providerId={}&startDate=2027-06-01&endDate=2027-06-01",
         provider.id
     );
-    let report = app.get(&path, &provider.token).await;
-    ok(&report, 200);
+    let report = app
+        .no_show_report(&provider, &provider, "2027-06-01", "2027-06-01")
+        .await
+        .done();
+    assert_eq!(
+        (report.total_appointments, report.no_shows),
+        (2, 1),
+        "{report:?}"
+    );
+    assert_eq!(report.no_show_rate, 0.5);
+    let by_patient = &report.by_patient[0];
     assert_eq!(
         (
-            report.body["totalAppointments"].as_u64(),
-            report.body["noShows"].as_u64()
+            by_patient.patient_id.uuid(),
+            by_patient.appointments,
+            by_patient.no_shows
         ),
-        (Some(2), Some(1)),
-        "{}",
-        report.body
-    );
-    assert_eq!(report.body["noShowRate"], 0.5);
-    assert_eq!(
-        report.body["byPatient"][0],
-        json!({"patientId": patient.id, "appointments": 1, "noShows": 1})
+        (patient.id, 1, 1)
     );
     problem(
         &app.get(&path, &app.provider().await.token).await,
@@ -251,14 +253,14 @@ async fn after_the_end_only_staff_cancel_and_nobody_reschedules_for_the_patient(
     let slot = app
         .slot_at(&provider, NewSlot::at("2027-06-01T09:00:00Z").minutes(1))
         .await;
-    let id = app.book(&patient, &slot).await.id();
+    let id = app.book(&patient, &slot).await.done().id.to_string();
     let later = app
         .slot_at(&provider, NewSlot::at("2027-06-02T09:00:00Z"))
         .await;
 
     app.travel_to("2027-06-01T09:06:00Z");
     let before = app.items().await;
-    problem(
+    refused(
         &app.cancel(&patient, &id, "forgot").await,
         422,
         "appointment_over",
@@ -288,22 +290,18 @@ async fn after_the_end_only_staff_cancel_and_nobody_reschedules_for_the_patient(
     // The provider records the no-show; it shows in the day's report.
     app.no_show(&provider, &id).await.unwrap();
     let report = app
-        .get(
-            &format!("/appointments/reports/no-shows?providerId={}&startDate=2027-06-01&endDate=2027-06-01", provider.id),
-            &staff.token,
-        )
-        .await;
-    ok(&report, 200);
-    assert_eq!(report.body["noShows"], 1, "{}", report.body);
+        .no_show_report(&staff, &provider, "2027-06-01", "2027-06-01")
+        .await
+        .done();
+    assert_eq!(report.no_shows, 1, "{report:?}");
 
     // Another past appointment: staff may still cancel it, with a reason.
     let slot = app
         .slot_at(&provider, NewSlot::at("2027-06-01T10:00:00Z").minutes(1))
         .await;
     app.travel_to("2027-06-01T09:30:00Z");
-    let other = app.book(&patient, &slot).await.id();
+    let other = app.book(&patient, &slot).await.done().id.to_string();
     app.travel_to("2027-06-01T10:05:00Z");
     let r = app.cancel(&staff, &other, "clinic closed early").await;
-    ok(&r, 200);
-    assert_eq!(r.body["status"], "cancelled");
+    assert_eq!(r.done().status, AppointmentStatus::Cancelled);
 }

@@ -5,10 +5,9 @@
 
 use std::sync::Arc;
 
-use clinic_tests::api::NewSlot;
-use clinic_tests::api::{refused, Booking};
 use clinic_tests::{
-    book_at_once, both_ways, bulk_body, every_day, join_all, ok, settled, Actor, Aws, TestApp,
+    book_at_once, both_ways, bulk_body, every_day, join_all, refused, settled, Actor, Aws, Booking,
+    Done, NewSlot, TestApp,
 };
 use serde_json::json;
 use shared::domain::waitlist::EntryStatus;
@@ -61,9 +60,8 @@ async fn booked_at(app: &TestApp, provider: &Actor, start: &str) -> (Actor, Stri
 
 async fn booked_in(app: &TestApp, slot: String) -> (Actor, String, String) {
     let patient = app.patient().await;
-    let r = app.book(&patient, &slot).await;
-    ok(&r, 201);
-    (patient, slot, r.id())
+    let id = app.book(&patient, &slot).await.done().id.to_string();
+    (patient, slot, id)
 }
 
 async fn joining_refuses_bad_input_and_changes_nothing_and_one_entry_per_date_is_active(aws: Aws) {
@@ -354,7 +352,7 @@ async fn a_freed_seat_is_offered_held_against_rivals_and_accepted(aws: Aws) {
     let waiting = app.patient().await;
     let entry = app.wait_for_seat(&waiting, &provider, &date).await;
     let id = entry.id.to_string();
-    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    app.cancel(&first, &appointment, "moved away").await.done();
 
     let offered = app
         .entry_when(&id, |e| e.status == EntryStatus::Offered)
@@ -449,7 +447,7 @@ async fn an_ignored_offer_lapses_and_the_seat_moves_to_the_next_entry(aws: Aws) 
         .await
         .unwrap();
     let (urgent, next) = (by_priority.id.to_string(), by_age.id.to_string());
-    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    app.cancel(&first, &appointment, "moved away").await.done();
 
     app.entry_when(&urgent, |e| e.status == EntryStatus::Offered)
         .await;
@@ -498,7 +496,7 @@ async fn an_ignored_offer_lapses_and_the_seat_moves_to_the_next_entry(aws: Aws) 
     let still = app.waitlist_entry(&late, &urgent).await.unwrap();
     assert_eq!((still.status, still.offer_count), (EntryStatus::Waiting, 1));
     // The seat is bookable by anyone again.
-    ok(&app.book(&app.patient().await, &slot).await, 201);
+    app.book(&app.patient().await, &slot).await.done();
 }
 
 async fn an_accept_and_the_offer_s_expiry_at_once_end_with_exactly_one(aws: Aws) {
@@ -511,7 +509,7 @@ async fn an_accept_and_the_offer_s_expiry_at_once_end_with_exactly_one(aws: Aws)
         let entry = app
             .wait_for_seat(&patient, &provider, &app.slot_date(&slot).await)
             .await;
-        ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+        app.cancel(&first, &appointment, "moved away").await.done();
         let id = entry.id.to_string();
         app.entry_when(&id, |e| e.status == EntryStatus::Offered)
             .await;
@@ -616,8 +614,8 @@ async fn two_seats_freed_at_once_for_one_entry_make_one_offer(aws: Aws) {
         },
     ])
     .await;
-    for r in &replies {
-        ok(r, 200);
+    for r in replies {
+        r.done();
     }
     let offered = app
         .entry_when(&id, |e| e.status == EntryStatus::Offered)
@@ -674,7 +672,7 @@ async fn the_same_seat_freed_job_delivered_four_times_at_once_makes_one_offer(aw
         .await
         .id
         .to_string();
-    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    app.cancel(&first, &appointment, "moved away").await.done();
     let job = seat_freed(&slot, &appointment);
     let worker = Arc::new(app.worker(app.service_store()));
     let runs = join_all(
@@ -750,11 +748,11 @@ async fn a_rival_booking_and_the_offer_race_for_a_freed_seat_and_exactly_one_get
         .to_string();
     let rival = app.patient().await;
     let worker = app.worker(app.service_store());
-    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    app.cancel(&first, &appointment, "moved away").await.done();
     // The rival books as soon as the seat is free, against the stream's offer and the worker's own.
     let job = seat_freed(&slot, &appointment);
     let (booking, offer) = tokio::join!(
-        app.book_as(
+        app.book(
             &rival,
             Booking {
                 slot: &slot,
@@ -837,7 +835,7 @@ async fn every_way_a_seat_opens_reaches_the_waiting_patient_it_suits(aws: Aws) {
         .wait_for_seat(&app.patient().await, &provider, &day)
         .await;
     let created = app
-        .create_slot_at(&provider, NewSlot::at(&format!("{day}T15:00:00Z")))
+        .create_slot(&provider, NewSlot::at(&format!("{day}T15:00:00Z")))
         .await
         .unwrap();
     assert_eq!(
@@ -870,7 +868,7 @@ async fn every_way_a_seat_opens_reaches_the_waiting_patient_it_suits(aws: Aws) {
     // A blocked slot released.
     let blocked_day = days_ahead(9);
     let slot = app
-        .create_slot_at(&provider, NewSlot::at(&format!("{blocked_day}T15:00:00Z")))
+        .create_slot(&provider, NewSlot::at(&format!("{blocked_day}T15:00:00Z")))
         .await
         .unwrap();
     let blocked = app
@@ -913,7 +911,7 @@ async fn after_max_offers_an_entry_expires_and_its_patient_may_join_again(aws: A
     let (patient, other) = (app.patient().await, app.patient().await);
     let entry = app.wait_for_seat(&patient, &provider, &date).await;
     let id = entry.id.to_string();
-    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    app.cancel(&first, &appointment, "moved away").await.done();
     app.entry_when(&id, |e| e.status == EntryStatus::Offered)
         .await;
     let expired = app
@@ -948,7 +946,7 @@ async fn twenty_accepts_of_one_offer_at_once_book_once_and_all_answer_that_appoi
         .await
         .id
         .to_string();
-    ok(&app.cancel(&first, &appointment, "moved away").await, 200);
+    app.cancel(&first, &appointment, "moved away").await.done();
     app.entry_when(&id, |e| e.status == EntryStatus::Offered)
         .await;
     let replies = join_all(
