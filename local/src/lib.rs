@@ -7,6 +7,7 @@ pub mod cors;
 pub mod counter;
 pub mod docs;
 pub mod emulator;
+pub mod metrics;
 pub mod server;
 pub mod sources;
 pub mod stack;

@@ -481,7 +481,10 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
     for f in &stack.functions {
         let config = stack.config_for(f)?;
         if let Some(source) = &f.stream {
-            let publisher = Publisher::from_config(&config, &stack.sdk)?;
+            let publisher = Publisher {
+                metrics: shared::metrics::Metrics::to(&stack.metrics),
+                ..Publisher::from_config(&config, &stack.sdk)?
+            };
             let mapping = StreamMapping {
                 streams: aws_sdk_dynamodbstreams::Client::new(&infra),
                 sqs: aws_sdk_sqs::Client::new(&infra),
@@ -515,7 +518,10 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
                 .reference(queue, None)
                 .cloned()
                 .ok_or("unknown queue")?;
-            let worker = Worker::from_config(&config, &stack.sdk)?;
+            let worker = Worker {
+                metrics: shared::metrics::Metrics::to(&stack.metrics),
+                ..Worker::from_config(&config, &stack.sdk)?
+            };
             let arn = stack
                 .reference(queue, Some("Arn"))
                 .cloned()

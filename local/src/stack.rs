@@ -37,6 +37,8 @@ pub struct Stack {
     /// has no Secrets Manager: a dynamic reference to one resolves here, as CloudFormation resolves
     /// it at deploy).
     secrets: HashMap<String, String>,
+    /// The EMF lines every function of this stack wrote (`GET /_local/metrics`).
+    pub metrics: shared::metrics::Lines,
 }
 
 fn yaml_str<'a>(v: &'a Yaml, key: &str) -> Result<&'a str, Error> {
@@ -75,6 +77,7 @@ impl Stack {
             tap_queue_url: String::new(),
             events: Arc::new(Mutex::new(vec![])),
             secrets: HashMap::new(),
+            metrics: Default::default(),
         };
         stack
             .refs

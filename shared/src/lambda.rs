@@ -36,7 +36,7 @@ pub fn init_local_logging() {
 }
 
 /// Runs one HTTP function: `(its name in template.yaml, its endpoint)`, a constant of [`crate::api`].
-pub async fn http((_, endpoint): (&str, api::Endpoint)) -> Result<(), Error> {
+pub async fn http(function: (&'static str, api::Endpoint)) -> Result<(), Error> {
     init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
@@ -45,7 +45,7 @@ pub async fn http((_, endpoint): (&str, api::Endpoint)) -> Result<(), Error> {
         config,
     )?));
     lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(api::serve(endpoint, ctx, req).await)
+        Ok::<_, std::convert::Infallible>(api::serve(function, ctx, req).await)
     }))
     .await
 }

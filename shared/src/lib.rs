@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod jobs;
 pub mod lambda;
+pub mod metrics;
 pub mod retry;
 pub mod store;
 pub mod stream;

@@ -155,10 +155,12 @@ where
             Ok(Attempt::Onward) => continue,
             Ok(Attempt::Again) => {
                 tracing::debug!(what, "met a concurrent write; retrying");
+                crate::metrics::count("ConflictRetries", 1);
                 None
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(what, error = %e, "transient failure; retrying");
+                crate::metrics::count("TransientRetries", 1);
                 Some(e)
             }
             Err(e) => return Err(e),

@@ -197,6 +197,7 @@ impl TestApp {
         let config = self.function_config(|f| f.queue.is_some());
         shared::jobs::Worker {
             store,
+            metrics: shared::metrics::Metrics::to(&self.stack.stack.metrics),
             ..shared::jobs::Worker::from_config(&config, &self.stack.stack.sdk).expect("a worker")
         }
     }
@@ -204,7 +205,11 @@ impl TestApp {
     /// The publisher as the stack's stream function is configured: for a test that plays `publish`.
     pub fn publisher(&self) -> shared::stream::Publisher {
         let config = self.function_config(|f| f.stream.is_some());
-        shared::stream::Publisher::from_config(&config, &self.stack.stack.sdk).expect("a publisher")
+        shared::stream::Publisher {
+            metrics: shared::metrics::Metrics::to(&self.stack.stack.metrics),
+            ..shared::stream::Publisher::from_config(&config, &self.stack.stack.sdk)
+                .expect("a publisher")
+        }
     }
 
     /// `POST /_local/replay-parked`: the parked records replayed by the stream's function; its report.
@@ -214,6 +219,24 @@ impl TestApp {
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         serde_json::from_value(r.body).expect("a replay report")
+    }
+
+    /// `GET /_local/metrics`: the figures of the EMF lines the stack's functions wrote so far.
+    pub async fn metric_figures(&self) -> Vec<local::metrics::Figures> {
+        let r = self
+            .request("GET", "/_local/metrics", None, None, &[])
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_value(r.body["data"].clone()).expect("the figures")
+    }
+
+    /// `GET /_local/metrics/lines`: the EMF lines themselves.
+    pub async fn metric_lines(&self) -> Vec<String> {
+        let r = self
+            .request("GET", "/_local/metrics/lines", None, None, &[])
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_value(r.body["data"].clone()).expect("the lines")
     }
 
     /// Makes this test binary's emulator inject `extra` on top of its usual faults, until the next

@@ -1,6 +1,6 @@
 //! The routes that exist only locally (`/_local/*`): tokens for development, the bus's events (and
-//! putting one, as billing would), replaying parked stream records, the OpenAPI document and its
-//! rendering.
+//! putting one, as billing would), replaying parked stream records, the metrics the functions wrote
+//! (summed, and as their EMF lines), the OpenAPI document and its rendering.
 
 use super::*;
 
@@ -33,6 +33,20 @@ impl Server {
                         .into(),
                 ),
             },
+            ("GET", "/_local/metrics") => {
+                let lines = self.stack.metrics.all();
+                respond(
+                    200,
+                    "application/json",
+                    json!({ "lines": lines.len(), "data": crate::metrics::summarize(&lines) })
+                        .to_string(),
+                )
+            }
+            ("GET", "/_local/metrics/lines") => respond(
+                200,
+                "application/json",
+                json!({ "data": self.stack.metrics.all() }).to_string(),
+            ),
             ("GET", "/_local/events") => {
                 let events = self.stack.events.lock().expect("events lock").clone();
                 respond(

@@ -25,7 +25,8 @@ pub struct Server {
     pub stack: Arc<Stack>,
     pub keys: Keys,
     pub roles_claim: String,
-    routes: Vec<(Route, String, Endpoint, Ctx, Duration)>,
+    /// Each route with its function (its name in template.yaml and its endpoint), context and timeout.
+    routes: Vec<(Route, (&'static str, Endpoint), Ctx, Duration)>,
     /// The stream's function and its `Timeout`, for `POST /_local/replay-parked`.
     publisher: Option<(shared::stream::Publisher, Duration)>,
     /// The HTTP API's `CorsConfiguration`, if it allows cross-origin calls.
@@ -307,7 +308,10 @@ impl Server {
             if f.stream.is_some() {
                 let config = stack.config_for(f)?;
                 publisher = Some((
-                    shared::stream::Publisher::from_config(&config, &stack.sdk)?,
+                    shared::stream::Publisher {
+                        metrics: shared::metrics::Metrics::to(&stack.metrics),
+                        ..shared::stream::Publisher::from_config(&config, &stack.sdk)?
+                    },
                     f.timeout,
                 ));
             }
@@ -320,14 +324,9 @@ impl Server {
             roles_claim = config.roles_claim.clone();
             let mut ctx = Ctx::new(api_db.clone(), config)?;
             ctx.clock = clock.clone();
+            ctx.metrics = shared::metrics::Metrics::to(&stack.metrics);
             for r in &f.routes {
-                routes.push((
-                    r.clone(),
-                    f.binary.clone(),
-                    endpoint,
-                    ctx.clone(),
-                    f.timeout,
-                ));
+                routes.push((r.clone(), endpoint, ctx.clone(), f.timeout));
             }
         }
         // Literal segments win over parameters, as in API Gateway (`/slots/available` before `/slots/{id}`).
@@ -411,13 +410,13 @@ impl Server {
         let found = self
             .routes
             .iter()
-            .find_map(|(route, name, endpoint, ctx, timeout)| {
+            .find_map(|(route, function, ctx, timeout)| {
                 (route.method == parts.method.as_str() || route.method == "ANY")
                     .then(|| match_path(&route.path, &path))
                     .flatten()
-                    .map(|params| (route, name, *endpoint, ctx, *timeout, params))
+                    .map(|params| (route, *function, ctx, *timeout, params))
             });
-        let Some((route, name, endpoint, ctx, timeout, params)) = found else {
+        let Some((route, function, ctx, timeout, params)) = found else {
             return problem(ApiError::not_found("route"));
         };
         // A route without an authorizer reaches its function with no claims at all.
@@ -433,8 +432,9 @@ impl Server {
             Ok(r) => r,
             Err(e) => return problem(ApiError::field("request", e.to_string())),
         };
+        let name = function.0;
         tracing::debug!(function = %name, "invoke");
-        as_lambda(name, timeout, api::serve(endpoint, ctx, request)).await
+        as_lambda(name, timeout, api::serve(function, ctx, request)).await
     }
 
     /// What API Gateway's JWT authorizer does before the function runs.

@@ -90,6 +90,7 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
         Booked::Replayed(a) => (a, true),
     };
     tracing::info!(appointment_id = %appointment.id, slot_id = %appointment.slot_id, replayed, "appointment booked");
+    crate::metrics::outcome(if replayed { "replayed" } else { "booked" });
     Ok(super::created(
         201,
         &appointment.clone().as_seen_by(&who),
@@ -176,6 +177,7 @@ pub async fn reschedule(ctx: &Ctx, req: Request) -> Reply {
         .reschedule(id, &who, &to, ctx.config.check_in, ctx.now())
         .await?;
     tracing::info!(appointment_id = %moved.id, from = %id, "appointment rescheduled");
+    crate::metrics::outcome("booked");
     let location = format!("/appointments/{}", moved.id);
     Ok(super::created(
         201,

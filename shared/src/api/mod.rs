@@ -34,6 +34,7 @@ pub use request::{
 use crate::config::{Config, ConfigError};
 use crate::domain::Clock;
 use crate::domain::UtcTime;
+use crate::metrics::{self, Metrics};
 use crate::store::Store;
 
 pub type Request = lambda_http::Request;
@@ -47,6 +48,8 @@ pub struct Ctx {
     pub store: Store,
     pub config: Config,
     pub clock: Clock,
+    /// Where each request's metrics line goes (`crate::metrics`).
+    pub metrics: Metrics,
 }
 
 impl Ctx {
@@ -58,6 +61,7 @@ impl Ctx {
                 .with_cursor_key(config.cursor_key()?),
             config,
             clock: Clock::System,
+            metrics: Metrics::stdout(),
         })
     }
 
@@ -122,22 +126,47 @@ endpoints! {
     PUT_PROVIDER_SETTINGS "put-provider-settings" => settings::put,
 }
 
-pub fn endpoint(function: &str) -> Option<Endpoint> {
+/// The function of template.yaml named `function`, with its endpoint.
+pub fn endpoint(function: &str) -> Option<(&'static str, Endpoint)> {
     ENDPOINTS
         .iter()
         .find(|(name, _)| *name == function)
-        .map(|(_, e)| *e)
+        .copied()
 }
 
-/// Runs one request through `endpoint` and logs its outcome: ids, status and duration, never a body.
-pub async fn serve(endpoint: Endpoint, ctx: &Ctx, req: Request) -> Response<Body> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let response = match endpoint(ctx, req).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    };
-    tracing::info!(%method, %path, status = response.status().as_u16(), millis = started.elapsed().as_millis() as u64, "request");
-    response
+/// Runs one request through `function`'s endpoint and logs its outcome (ids, status and duration,
+/// never a body), and writes its metrics line: requests by status class and the outcome (`ok`, what
+/// the handler named, such as `booked`, or the problem's code), with its latency and conflict retries.
+pub async fn serve(
+    (function, endpoint): (&'static str, Endpoint),
+    ctx: &Ctx,
+    req: Request,
+) -> Response<Body> {
+    ctx.metrics
+        .unit(function, None, async {
+            let started = Instant::now();
+            let method = req.method().clone();
+            let path = req.uri().path().to_owned();
+            let response = match endpoint(ctx, req).await {
+                Ok(r) => r,
+                Err(e) => {
+                    metrics::outcome(e.code.as_str());
+                    e.into_response()
+                }
+            };
+            let status = response.status().as_u16();
+            metrics::count("Requests", 1);
+            metrics::count(
+                match status {
+                    0..=299 => "Http2xx",
+                    300..=399 => "Http3xx",
+                    400..=499 => "Http4xx",
+                    _ => "Http5xx",
+                },
+                1,
+            );
+            tracing::info!(%method, %path, status, millis = started.elapsed().as_millis() as u64, "request");
+            response
+        })
+        .await
 }

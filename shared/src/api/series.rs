@@ -76,6 +76,8 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
     };
     let (series, appointments, replayed) = ctx.store.book_series(&asked, ctx.now()).await?;
     tracing::info!(series_id = %series.id, booked = appointments.len(), skipped = series.skipped.len(), replayed, "series booked");
+    crate::metrics::outcome(if replayed { "replayed" } else { "booked" });
+    crate::metrics::count("SeriesOccurrencesBooked", appointments.len() as u64);
     let location = format!("/recurring/{}", series.id);
     Ok(super::created(
         201,

@@ -232,6 +232,8 @@ pub async fn accept(ctx: &Ctx, req: Request) -> Reply {
         Accepted::Replayed(a) => (a, 200),
     };
     tracing::info!(entry_id = %id, appointment_id = %appointment.id, "waitlist offer accepted");
+    crate::metrics::outcome(if status == 201 { "booked" } else { "replayed" });
+    crate::metrics::count("OffersAccepted", u64::from(status == 201));
     // A repeat answers 200, not `idempotent-replayed`: the accept itself is the key.
     Ok(super::created(
         status,

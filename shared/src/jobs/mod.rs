@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::domain::reminders::Offset;
 use crate::domain::{AppointmentId, Clock, EntryId, ProviderId, SlotId, UtcTime};
-use crate::store::payments::{Billed, Fee};
+use crate::metrics::{self, Metrics};
+use crate::store::payments::{Billed, Fee, PaymentRecorded};
 use crate::store::reminders::Reminded;
 use crate::store::waitlist::{Lapse, WaitlistError};
 use crate::store::{Store, StoreError};
@@ -125,6 +126,50 @@ pub struct Worker {
     pub jobs_queue_url: String,
     /// "Now", for early timed jobs, lapses and the sweep.
     pub clock: Clock,
+    /// Where each job's metrics line goes (`crate::metrics`).
+    pub metrics: Metrics,
+}
+
+/// A message of the jobs queue, read once.
+enum Message {
+    Job(Job),
+    /// Billing's answer, as its rule delivers the bus event.
+    Billing(BillingAnswer),
+    Malformed(String),
+}
+
+impl Message {
+    fn read(body: &str) -> Message {
+        match serde_json::from_str::<Job>(body) {
+            Ok(job) => Message::Job(job),
+            Err(e) => match serde_json::from_str::<BillingAnswer>(body) {
+                Ok(answer) => Message::Billing(answer),
+                Err(_) => Message::Malformed(e.to_string()),
+            },
+        }
+    }
+
+    /// The `Job` dimension of its metrics: a job's `type`, `billing`, or `malformed`.
+    fn kind(&self) -> &'static str {
+        match self {
+            Message::Job(job) => job.kind(),
+            Message::Billing(_) => "billing",
+            Message::Malformed(_) => "malformed",
+        }
+    }
+}
+
+impl Job {
+    /// Its `type` on the queue.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::SeatFreed { .. } => "seat-freed",
+            Job::SlotOpened { .. } => "slot-opened",
+            Job::OfferExpired { .. } => "offer-expired",
+            Job::Sweep => "sweep",
+            Job::ReminderDue { .. } => "reminder-due",
+        }
+    }
 }
 
 impl Worker {
@@ -144,6 +189,7 @@ impl Worker {
             sqs: aws_sdk_sqs::Client::new(sdk),
             jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
             clock: Clock::System,
+            metrics: Metrics::stdout(),
         })
     }
 
@@ -160,14 +206,28 @@ impl Worker {
             let left = deadline
                 .saturating_duration_since(tokio::time::Instant::now())
                 .saturating_sub(MARGIN);
-            let outcome = if left.is_zero() {
-                Err(JobError::Deadline)
-            } else {
-                let body = message.body.as_deref().unwrap_or_default();
-                tokio::time::timeout(left, Box::pin(self.run_message(body)))
-                    .await
-                    .unwrap_or(Err(JobError::Deadline))
-            };
+            let read = Message::read(message.body.as_deref().unwrap_or_default());
+            let kind = read.kind();
+            let outcome = self
+                .metrics
+                .unit("worker", Some(kind), async {
+                    let outcome = if left.is_zero() {
+                        Err(JobError::Deadline)
+                    } else {
+                        tokio::time::timeout(left, Box::pin(self.run_message(read)))
+                            .await
+                            .unwrap_or(Err(JobError::Deadline))
+                    };
+                    // A malformed message never runs: it goes to the dead-letter queue once its
+                    // receives are spent. Anything else that failed comes back.
+                    match &outcome {
+                        Ok(()) => {}
+                        Err(JobError::Malformed(_)) => metrics::outcome("failed"),
+                        Err(_) => metrics::outcome("retried"),
+                    }
+                    outcome
+                })
+                .await;
             if let Err(e) = outcome {
                 tracing::warn!(message_id = %id, error = %e, "job failed or not reached; it comes back");
                 let mut failure = BatchItemFailure::default();
@@ -178,16 +238,13 @@ impl Worker {
         response
     }
 
-    async fn run_message(&self, body: &str) -> Result<(), JobError> {
-        match serde_json::from_str::<Job>(body) {
+    async fn run_message(&self, message: Message) -> Result<(), JobError> {
+        match message {
             // Boxed: the jobs' futures nest deep enough to pass rustc's layout query limit in the
             // worker binary otherwise.
-            Ok(job) => Box::pin(self.run(&job)).await,
-            // Not a job of ours: billing's answer, as its rule delivers the bus event.
-            Err(e) => match serde_json::from_str::<BillingAnswer>(body) {
-                Ok(answer) => self.record_payment(&answer).await,
-                Err(_) => Err(JobError::Malformed(e.to_string())),
-            },
+            Message::Job(job) => Box::pin(self.run(&job)).await,
+            Message::Billing(answer) => self.record_payment(&answer).await,
+            Message::Malformed(why) => Err(JobError::Malformed(why)),
         }
     }
 
@@ -212,6 +269,7 @@ impl Worker {
             early_job = 1,
             "a timed job came early; sent again for its time"
         );
+        metrics::outcome("early");
         Ok(())
     }
 
@@ -225,6 +283,7 @@ impl Worker {
             ("billing", "payment.refunded") => Billed::Refunded,
             _ => {
                 tracing::warn!(source = %answer.source, detail_type = %answer.detail_type, "an event the worker does not take; dropped");
+                metrics::outcome("dropped");
                 return Ok(());
             }
         };
@@ -233,6 +292,7 @@ impl Worker {
             || !crate::domain::money::is_amount(p.amount, 100_000.0)
         {
             tracing::warn!(appointment_id = %p.appointment_id, "a payment answer without a valid id or amount; dropped");
+            metrics::outcome("dropped");
             return Ok(());
         }
         let at = answer.time.unwrap_or_else(|| self.clock.now());
@@ -254,10 +314,22 @@ impl Worker {
             }
             (Some(_), Billed::Refunded) => {
                 tracing::warn!(appointment_id = %p.appointment_id, "a refund of a fee: not recorded here; dropped");
+                metrics::outcome("dropped");
                 return Ok(());
             }
         };
         tracing::info!(appointment_id = %p.appointment_id, payment_id = %p.payment_id, ?what, pays = ?p.pays, ?outcome, "billing's answer");
+        match outcome {
+            PaymentRecorded::Recorded => metrics::count("PaymentsRecorded", 1),
+            PaymentRecorded::AlreadyRecorded => {}
+            PaymentRecorded::UnknownAppointment
+            | PaymentRecorded::NotOwed
+            | PaymentRecorded::AmountMismatch
+            | PaymentRecorded::Conflicting => {
+                metrics::count("PaymentsMismatched", 1);
+                metrics::outcome("dropped");
+            }
+        }
         Ok(())
     }
 
@@ -273,6 +345,7 @@ impl Worker {
             .offer_seats(slot_id, known, now, self.offer_ttl)
             .await?;
         tracing::info!(%slot_id, offers = offered.len(), "free seats offered to the waitlist");
+        metrics::count("OffersMade", offered.len() as u64);
         Ok(())
     }
 
@@ -295,6 +368,7 @@ impl Worker {
         }
         // A metric filter on `swept_offers` counts them; anything but 0 means an expiry was lost.
         tracing::info!(swept_offers = lapsed, "sweep done");
+        metrics::count("OffersSwept", lapsed as u64);
         Ok(lapsed)
     }
 
@@ -328,10 +402,16 @@ impl Worker {
                     Lapse::Early { ends } => self.again_at(job, ends, now).await,
                     Lapse::Gone => {
                         tracing::warn!(%entry_id, "an offer expiry for an entry that does not exist; dropped");
+                        metrics::outcome("dropped");
                         Ok(())
                     }
-                    Lapse::Ended(entry) | Lapse::Lapsed(entry) => {
+                    Lapse::Ended(entry) => {
                         tracing::info!(%entry_id, offer_count, status = entry.status.as_str(), "offer expiry handled");
+                        Ok(())
+                    }
+                    Lapse::Lapsed(entry) => {
+                        tracing::info!(%entry_id, offer_count, status = entry.status.as_str(), "offer expiry handled");
+                        metrics::count("OffersLapsed", 1);
                         Ok(())
                     }
                 }
@@ -348,18 +428,23 @@ impl Worker {
                     .await?;
                 match outcome {
                     Reminded::Recorded => {
-                        tracing::info!(%appointment_id, %offset, "reminder recorded")
+                        tracing::info!(%appointment_id, %offset, "reminder recorded");
+                        metrics::count("RemindersSent", 1);
                     }
                     Reminded::AlreadyRecorded => {
                         tracing::info!(%appointment_id, %offset, "reminder already recorded")
                     }
                     // Counted: a metric filter on `stale_reminder` gives the number dropped.
-                    Reminded::Stale => tracing::info!(
-                        %appointment_id,
-                        %offset,
-                        stale_reminder = 1,
-                        "stale reminder dropped: the appointment no longer stands at that time"
-                    ),
+                    Reminded::Stale => {
+                        tracing::info!(
+                            %appointment_id,
+                            %offset,
+                            stale_reminder = 1,
+                            "stale reminder dropped: the appointment no longer stands at that time"
+                        );
+                        metrics::count("RemindersDropped", 1);
+                        metrics::outcome("stale");
+                    }
                 }
                 Ok(())
             }

@@ -125,6 +125,7 @@ impl Publisher {
             parked_record = 1,
             "stream record parked: its effects cannot be sent until the cause is fixed"
         );
+        crate::metrics::count("RecordsParked", 1);
         Ok(())
     }
 

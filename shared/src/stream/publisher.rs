@@ -27,6 +27,7 @@ use crate::config::{Config, ConfigError, Fees, Schedules};
 use crate::domain::reminders::Offset;
 use crate::domain::{Clock, UtcTime};
 use crate::jobs::Job;
+use crate::metrics::{self, Metrics};
 use crate::retry::{retrying_with, settled, Attempt};
 
 /// What a batch keeps of the function's time to stop and answer: a record still running this close
@@ -55,6 +56,8 @@ pub struct Publisher {
     pub fees: Fees,
     /// "Now", for planning schedules and parking records.
     pub clock: Clock,
+    /// Where each invocation's metrics line goes (`crate::metrics`).
+    pub metrics: Metrics,
 }
 
 impl Publisher {
@@ -81,6 +84,7 @@ impl Publisher {
             lead: config.reminder_lead,
             fees: config.fees,
             clock: Clock::System,
+            metrics: Metrics::stdout(),
         })
     }
 
@@ -96,7 +100,11 @@ impl Publisher {
         }
         if payload.get("replay").and_then(Value::as_str) == Some("parked") {
             let replayed = self
-                .replay_parked(deadline)
+                .metrics
+                .unit("publish", None, async {
+                    metrics::outcome("replay");
+                    self.replay_parked(deadline).await
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             return serde_json::to_value(replayed).map_err(|e| e.to_string());
@@ -108,7 +116,14 @@ impl Publisher {
     /// at the first transient failure, or when the deadline is near, that record and every later one
     /// are reported, so Lambda retries from there and no later change overtakes an earlier one.
     pub async fn handle(&self, event: Event, deadline: Instant) -> DynamoDbEventResponse {
+        self.metrics
+            .unit("publish", None, self.handle_measured(event, deadline))
+            .await
+    }
+
+    async fn handle_measured(&self, event: Event, deadline: Instant) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
+        metrics::count("Records", event.records.len() as u64);
         for (i, record) in event.records.iter().enumerate() {
             let Err(e) = self.publish_or_park(record, deadline).await else {
                 continue;
@@ -120,6 +135,8 @@ impl Publisher {
                 error = %e,
                 "stream batch stopped; Lambda retries it from this record"
             );
+            metrics::outcome("retried");
+            metrics::count("RecordsRetried", (event.records.len() - i) as u64);
             for unreached in &event.records[i..] {
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = unreached.change.sequence_number.clone();
@@ -256,9 +273,15 @@ impl Publisher {
             .send()
             .await
             .map_err(|e| sdk_failure("EventBridge PutEvents", e))?;
+        let failed_entries = u64::try_from(out.failed_entry_count).unwrap_or_default();
+        metrics::count(
+            "EventsPut",
+            (entries.len() as u64).saturating_sub(failed_entries),
+        );
         if out.failed_entry_count == 0 {
             return Ok(vec![]);
         }
+        metrics::count("EntriesFailed", failed_entries);
         let mut failed = vec![];
         for (entry, result) in entries.iter().zip(out.entries.unwrap_or_default()) {
             let Some(code) = result.error_code() else {
@@ -277,6 +300,7 @@ impl Publisher {
             );
             failed.push(entry.clone());
         }
+        metrics::count("EntriesResent", failed.len() as u64);
         Ok(failed)
     }
 
@@ -284,15 +308,24 @@ impl Publisher {
     /// one that is gone are successes: a redelivered record changes nothing twice
     /// (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html).
     async fn schedule(&self, change: &ScheduleChange) -> Result<(), PublishError> {
-        match change {
-            ScheduleChange::Delay { job, seconds } => self.send_job_after(job, *seconds).await,
-            ScheduleChange::Create { name, at, job } => {
-                settled("create schedule", || self.create_schedule(name, *at, job)).await
+        let (done, outcome) = match change {
+            ScheduleChange::Delay { job, seconds } => {
+                return self.send_job_after(job, *seconds).await
             }
-            ScheduleChange::Delete { name } => {
-                settled("delete schedule", || self.delete_schedule(name)).await
-            }
+            ScheduleChange::Create { name, at, job } => (
+                "SchedulesCreated",
+                settled("create schedule", || self.create_schedule(name, *at, job)).await,
+            ),
+            ScheduleChange::Delete { name } => (
+                "SchedulesDeleted",
+                settled("delete schedule", || self.delete_schedule(name)).await,
+            ),
+        };
+        match &outcome {
+            Ok(()) => metrics::count(done, 1),
+            Err(_) => metrics::count("SchedulesFailed", 1),
         }
+        outcome
     }
 
     async fn delete_schedule(&self, name: &str) -> Result<(), PublishError> {
@@ -372,7 +405,9 @@ impl Publisher {
     pub(super) async fn send_job_after(&self, job: &Job, delay: i32) -> Result<(), PublishError> {
         let body =
             serde_json::to_string(job).map_err(|e| PublishError::Permanent(e.to_string()))?;
-        self.send(&self.jobs_queue_url, body, delay).await
+        self.send(&self.jobs_queue_url, body, delay).await?;
+        metrics::count("JobsSent", 1);
+        Ok(())
     }
 
     /// SendMessage, retrying what is transient within the budget.
