@@ -403,6 +403,11 @@ impl Template {
         }))
     }
 
+    /// `Globals.Function.<key>`, as SAM gives it to every function that sets none.
+    pub fn global(&self, key: &str) -> Option<&Value> {
+        self.globals.get(key)
+    }
+
     pub fn of_kind<'a>(
         &'a self,
         kind: &'a str,

@@ -80,14 +80,15 @@ impl std::fmt::Debug for Metrics {
 }
 
 /// The dimension sets of a unit of work: (function, outcome), and for the worker's jobs (function,
-/// job, outcome). Every line carries each dimension its set names.
+/// job, outcome); and (function) alone, the whole of a function's work, for rates and percentiles
+/// over every outcome (alarms cannot SEARCH). Every line carries each dimension its sets name.
 fn dimensions(job: bool) -> Vec<Vec<String>> {
     let mut set = vec!["Function".to_owned()];
     if job {
         set.push("Job".to_owned());
     }
     set.push("Outcome".to_owned());
-    vec![set]
+    vec![set, vec!["Function".to_owned()]]
 }
 
 impl Metrics {
@@ -273,7 +274,7 @@ mod tests {
         assert_eq!(directive["Namespace"], NAMESPACE);
         assert_eq!(
             directive["Dimensions"],
-            serde_json::json!([["Function", "Outcome"]])
+            serde_json::json!([["Function", "Outcome"], ["Function"]])
         );
         let second = parse(&written[1]);
         assert_eq!(
@@ -306,7 +307,7 @@ mod tests {
         );
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            serde_json::json!([["Function", "Job", "Outcome"]])
+            serde_json::json!([["Function", "Job", "Outcome"], ["Function"]])
         );
     }
 }

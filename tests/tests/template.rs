@@ -533,18 +533,29 @@ fn the_openapi_document_has_every_route_of_the_template_and_every_error_code() {
 #[test]
 fn names_built_from_the_stack_name_fit_their_limits_for_any_stack_name() {
     let template = Template::load(&local::template_path()).unwrap();
-    let limit = |kind: &str| match kind {
-        "AWS::Events::EventBus" => 256,
-        other => panic!("{other} named from the stack name: give its limit here"),
+    let limit = |kind: &str, property: &str| match (kind, property) {
+        ("AWS::Events::EventBus", "Name") => 256,
+        // https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html
+        ("AWS::Logs::LogGroup", "LogGroupName") => 512,
+        // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html
+        ("AWS::CloudWatch::Dashboard", "DashboardName") => 255,
+        (other, property) => {
+            panic!("{other}'s {property} built from the stack name: give its limit here")
+        }
     };
     for (id, resource) in &template.resources {
-        let Some(name) = resource.properties.get("Name") else {
-            continue;
-        };
-        let text = serde_yaml::to_string(name).unwrap();
-        if text.contains("AWS::StackName") {
-            let built = text.replace("${AWS::StackName}", &"s".repeat(128));
-            assert!(built.trim().len() <= limit(&resource.kind), "{id}: {built}");
+        for property in ["Name", "LogGroupName", "DashboardName"] {
+            let Some(name) = resource.properties.get(property) else {
+                continue;
+            };
+            let text = serde_yaml::to_string(name).unwrap();
+            if text.contains("AWS::StackName") {
+                let built = text.replace("${AWS::StackName}", &"s".repeat(128));
+                assert!(
+                    built.trim().len() <= limit(&resource.kind, property),
+                    "{id}: {built}"
+                );
+            }
         }
     }
     assert!(
@@ -554,4 +565,102 @@ fn names_built_from_the_stack_name_fit_their_limits_for_any_stack_name() {
             .is_none(),
         "the schedule group is named by CloudFormation"
     );
+}
+
+/// `v` as `!Ref <id>`: the logical id it names.
+fn reference(v: &serde_yaml::Value) -> Option<String> {
+    match local::template::intrinsic(v)? {
+        (name, serde_yaml::Value::String(id)) if name == "Ref" => Some(id),
+        _ => None,
+    }
+}
+
+/// The logical id of the queue `v` names by `!GetAtt <id>.QueueName`.
+fn queue_named(v: &serde_yaml::Value) -> Option<String> {
+    let (name, arg) = local::template::intrinsic(v)?;
+    let target = match arg {
+        serde_yaml::Value::String(s) => s,
+        serde_yaml::Value::Sequence(parts) => parts
+            .iter()
+            .filter_map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join("."),
+        _ => return None,
+    };
+    (name == "GetAtt")
+        .then(|| target.strip_suffix(".QueueName").map(str::to_owned))
+        .flatten()
+}
+
+#[test]
+fn every_alarm_reaches_someone_every_function_logs_and_traces_and_every_parked_queue_alarms() {
+    let template = Template::load(&local::template_path()).unwrap();
+    let alarms: Vec<_> = template.of_kind("AWS::CloudWatch::Alarm").collect();
+    assert!(alarms.len() >= 11, "{} alarms", alarms.len());
+    for (id, alarm) in &alarms {
+        for key in ["AlarmActions", "OKActions"] {
+            let actions = alarm.properties[key]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                actions.iter().filter_map(reference).collect::<Vec<_>>(),
+                ["AlarmTopic"],
+                "{id}: {key}"
+            );
+        }
+        let runbook = alarm.properties["AlarmDescription"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            runbook.contains("First:"),
+            "{id}: a runbook says what to check first"
+        );
+    }
+    assert_eq!(template.resources["AlarmTopic"].kind, "AWS::SNS::Topic");
+
+    // Every function: traced, JSON logs, its own log group with a retention.
+    let globals = template.global("Tracing").and_then(|v| v.as_str());
+    assert_eq!(globals, Some("Active"));
+    let logging = template
+        .global("LoggingConfig")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(logging["LogFormat"].as_str(), Some("JSON"));
+    for (id, function) in template.of_kind("AWS::Serverless::Function") {
+        let group = reference(&function.properties["LoggingConfig"]["LogGroup"])
+            .unwrap_or_else(|| panic!("{id} names no log group"));
+        let group = &template.resources[&group];
+        assert_eq!(group.kind, "AWS::Logs::LogGroup", "{id}");
+        assert!(
+            reference(&group.properties["RetentionInDays"]).as_deref() == Some("LogRetentionDays"),
+            "{id}: its log group keeps LogRetentionDays"
+        );
+    }
+
+    // Every queue no function consumes holds what failed (dead letters, parked or bypassed records):
+    // each has an alarm on its depth.
+    let consumed: Vec<String> = template
+        .functions()
+        .unwrap()
+        .into_iter()
+        .filter_map(|f| f.queue)
+        .collect();
+    let watched: Vec<String> = alarms
+        .iter()
+        .flat_map(|(_, a)| {
+            a.properties["Dimensions"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|d| d["Name"].as_str() == Some("QueueName"))
+        .filter_map(|d| queue_named(&d["Value"]))
+        .collect();
+    for (id, _) in template.of_kind("AWS::SQS::Queue") {
+        if !consumed.contains(id) {
+            assert!(watched.contains(id), "{id} holds failures and has no alarm");
+        }
+    }
+    assert_eq!(consumed, ["JobsQueue"]);
 }

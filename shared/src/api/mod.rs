@@ -23,7 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
-use lambda_http::{Body, Response};
+use lambda_http::{Body, RequestExt, Response};
 
 pub use error::{ApiError, Code, FieldError};
 pub use request::{
@@ -142,31 +142,43 @@ pub async fn serve(
     ctx: &Ctx,
     req: Request,
 ) -> Response<Body> {
+    // Every line logged while the request runs carries its route (API Gateway's route key, such as
+    // `POST /appointments`; never the path, which holds ids); Lambda's JSON format adds the request
+    // and trace ids (lambda_runtime's invoke span).
+    let route = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.route_key.clone(),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let span = tracing::info_span!("http", function, route = %route);
+    let work = async {
+        let started = Instant::now();
+        let response = match endpoint(ctx, req).await {
+            Ok(r) => r,
+            Err(e) => {
+                metrics::outcome(e.code.as_str());
+                e.into_response()
+            }
+        };
+        let status = response.status().as_u16();
+        metrics::count("Requests", 1);
+        metrics::count(
+            match status {
+                0..=299 => "Http2xx",
+                300..=399 => "Http3xx",
+                400..=499 => "Http4xx",
+                _ => "Http5xx",
+            },
+            1,
+        );
+        tracing::info!(
+            status,
+            millis = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        response
+    };
     ctx.metrics
-        .unit(function, None, async {
-            let started = Instant::now();
-            let method = req.method().clone();
-            let path = req.uri().path().to_owned();
-            let response = match endpoint(ctx, req).await {
-                Ok(r) => r,
-                Err(e) => {
-                    metrics::outcome(e.code.as_str());
-                    e.into_response()
-                }
-            };
-            let status = response.status().as_u16();
-            metrics::count("Requests", 1);
-            metrics::count(
-                match status {
-                    0..=299 => "Http2xx",
-                    300..=399 => "Http3xx",
-                    400..=499 => "Http4xx",
-                    _ => "Http5xx",
-                },
-                1,
-            );
-            tracing::info!(%method, %path, status, millis = started.elapsed().as_millis() as u64, "request");
-            response
-        })
+        .unit(function, None, tracing::Instrument::instrument(work, span))
         .await
 }
