@@ -70,7 +70,7 @@ build: venv
 ## Cold start, first response and peak memory of every function's release binary (10 rounds).
 bench: venv
 	cargo build --release -p functions -p local --bins
-	target/release/coldstart 10
+	$${CARGO_TARGET_DIR:-target}/release/coldstart 10
 
 ## 50 concurrent bookings of a 3-seat slot, without faults and with transaction_conflict=0.3.
 bench-contention: venv

@@ -39,6 +39,9 @@ pub struct Stack {
     secrets: HashMap<String, String>,
     /// The EMF lines every function of this stack wrote (`GET /_local/metrics`).
     pub metrics: shared::metrics::Lines,
+    /// The audit lines its HTTP functions wrote (`GET /_local/audit`), which on AWS a subscription
+    /// filter sends through Firehose to the audit bucket.
+    pub audit: shared::metrics::Lines,
 }
 
 fn yaml_str<'a>(v: &'a Yaml, key: &str) -> Result<&'a str, Error> {
@@ -78,6 +81,7 @@ impl Stack {
             events: Arc::new(Mutex::new(vec![])),
             secrets: HashMap::new(),
             metrics: Default::default(),
+            audit: Default::default(),
         };
         stack
             .refs

@@ -5,6 +5,7 @@
 //! jobs and schedules; `jobs` runs what the queue delivers; `lambda` wires a handler into the runtime.
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod domain;
 pub mod jobs;

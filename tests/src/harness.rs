@@ -230,6 +230,13 @@ impl TestApp {
         serde_json::from_value(r.body["data"].clone()).expect("the figures")
     }
 
+    /// `GET /_local/audit`: the audit records the stack's functions wrote so far.
+    pub async fn audit_records(&self) -> Vec<shared::audit::Record> {
+        let r = self.request("GET", "/_local/audit", None, None, &[]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_value(r.body["data"].clone()).expect("the records")
+    }
+
     /// `GET /_local/metrics/lines`: the EMF lines themselves.
     pub async fn metric_lines(&self) -> Vec<String> {
         let r = self

@@ -664,3 +664,66 @@ fn every_alarm_reaches_someone_every_function_logs_and_traces_and_every_parked_q
     }
     assert_eq!(consumed, ["JobsQueue"]);
 }
+
+#[test]
+fn the_audited_functions_lines_reach_the_locked_bucket_and_nothing_may_delete_there() {
+    let template = Template::load(&local::template_path()).unwrap();
+    // Each audited function's log group has one subscription filter, on the audit mark, to Firehose;
+    // no other function's has one.
+    let filtered: Vec<String> = template
+        .of_kind("AWS::Logs::SubscriptionFilter")
+        .map(|(id, f)| {
+            assert_eq!(
+                f.properties["FilterPattern"].as_str(),
+                Some(r#"{ $._audit = "v1" }"#),
+                "{id}"
+            );
+            reference(&f.properties["LogGroupName"]).expect("a log group")
+        })
+        .collect();
+    for function in template.functions().unwrap() {
+        let logs = format!("{}Logs", function.logical_id);
+        assert_eq!(
+            filtered.contains(&logs),
+            shared::audit::audited(&function.binary).is_some(),
+            "{}: its audit lines are routed exactly when it is audited",
+            function.binary
+        );
+    }
+    let bucket = &template.resources["AuditBucket"].properties;
+    let lock = &bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"];
+    assert_eq!(lock["Mode"].as_str(), Some("COMPLIANCE"));
+    assert_eq!(
+        reference(&lock["Years"]).as_deref(),
+        Some("AuditRetentionYears")
+    );
+    // Only Firehose writes there; no role of the stack may delete or unlock a version.
+    let text = serde_yaml::to_string(
+        &template
+            .resources
+            .values()
+            .map(|r| &r.properties)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    for forbidden in [
+        "s3:Delete",
+        "s3:PutObjectRetention",
+        "s3:BypassGovernanceRetention",
+        "s3:PutBucketObjectLockConfiguration",
+    ] {
+        assert!(
+            !text.contains(forbidden),
+            "{forbidden} is granted somewhere"
+        );
+    }
+    for function in template.functions().unwrap() {
+        assert!(
+            !actions(&template, &function.logical_id)
+                .iter()
+                .any(|a| a.starts_with("s3:")),
+            "{} may touch S3",
+            function.binary
+        );
+    }
+}

@@ -173,7 +173,10 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let release = root.join("target/release");
+    // The release build `make bench` made, in CARGO_TARGET_DIR when it is set, as cargo builds there.
+    let release = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("release");
     let emulator = Emulator::start(0).expect("emulator");
     let sdk = local::sdk_config(&emulator.url);
     let template = Template::load(&local::template_path()).unwrap();

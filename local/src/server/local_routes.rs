@@ -1,6 +1,6 @@
 //! The routes that exist only locally (`/_local/*`): tokens for development, the bus's events (and
 //! putting one, as billing would), replaying parked stream records, the metrics the functions wrote
-//! (summed, and as their EMF lines), the OpenAPI document and its rendering.
+//! (summed, and as their EMF lines), the audit records, the OpenAPI document and its rendering.
 
 use super::*;
 
@@ -40,6 +40,20 @@ impl Server {
                     "application/json",
                     json!({ "lines": lines.len(), "data": crate::metrics::summarize(&lines) })
                         .to_string(),
+                )
+            }
+            ("GET", "/_local/audit") => {
+                let records: Vec<Value> = self
+                    .stack
+                    .audit
+                    .all()
+                    .iter()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect();
+                respond(
+                    200,
+                    "application/json",
+                    json!({ "data": records }).to_string(),
                 )
             }
             ("GET", "/_local/metrics/lines") => respond(

@@ -325,6 +325,7 @@ impl Server {
             let mut ctx = Ctx::new(api_db.clone(), config)?;
             ctx.clock = clock.clone();
             ctx.metrics = shared::metrics::Metrics::to(&stack.metrics);
+            ctx.audit = shared::audit::AuditLog::Local(stack.audit.clone());
             for r in &f.routes {
                 routes.push((r.clone(), endpoint, ctx.clone(), f.timeout));
             }

@@ -31,6 +31,7 @@ pub use request::{
     respond, set_header, Bound, Checks, Query, BOUND,
 };
 
+use crate::audit::AuditLog;
 use crate::config::{Config, ConfigError};
 use crate::domain::Clock;
 use crate::domain::UtcTime;
@@ -50,6 +51,8 @@ pub struct Ctx {
     pub clock: Clock,
     /// Where each request's metrics line goes (`crate::metrics`).
     pub metrics: Metrics,
+    /// Where its audit records go (`crate::audit`).
+    pub audit: AuditLog,
 }
 
 impl Ctx {
@@ -62,6 +65,7 @@ impl Ctx {
             config,
             clock: Clock::System,
             metrics: Metrics::stdout(),
+            audit: AuditLog::Stdout,
         })
     }
 
@@ -145,11 +149,35 @@ pub async fn serve(
     // Every line logged while the request runs carries its route (API Gateway's route key, such as
     // `POST /appointments`; never the path, which holds ids); Lambda's JSON format adds the request
     // and trace ids (lambda_runtime's invoke span).
-    let route = match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.route_key.clone(),
+    let context = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => Some(c),
         _ => None,
-    }
-    .unwrap_or_default();
+    };
+    let route = context
+        .and_then(|c| c.route_key.clone())
+        .unwrap_or_default();
+    let caller = caller(ctx, &req).ok();
+    let asked = crate::audit::Request {
+        actor: caller.as_ref().map(|c| c.id),
+        roles: caller
+            .iter()
+            .flat_map(|c| c.roles.iter().map(|r| r.as_str().to_owned()))
+            .collect(),
+        // A feed's `{feed}` is its id, except on the public route, where it is the secret token.
+        resource_id: req
+            .path_parameters_ref()
+            .and_then(|p| match function {
+                "calendar-feed" => None,
+                _ => p.first("id").or_else(|| p.first("feed")),
+            })
+            .map(str::to_owned),
+        request_id: context
+            .and_then(|c| c.request_id.clone())
+            .unwrap_or_default(),
+        source_ip: context
+            .and_then(|c| c.http.source_ip.clone())
+            .unwrap_or_default(),
+    };
     let span = tracing::info_span!("http", function, route = %route);
     let work = async {
         let started = Instant::now();
@@ -178,7 +206,21 @@ pub async fn serve(
         );
         response
     };
+    let audited = ctx
+        .audit
+        .request(function, asked, ctx.now(), work, |r: &Response<Body>| {
+            let created = (r.status() == 201)
+                .then(|| r.headers().get("location")?.to_str().ok())
+                .flatten()
+                .and_then(|l| l.rsplit('/').next())
+                .map(str::to_owned);
+            (r.status().as_u16(), created)
+        });
     ctx.metrics
-        .unit(function, None, tracing::Instrument::instrument(work, span))
+        .unit(
+            function,
+            None,
+            tracing::Instrument::instrument(audited, span),
+        )
         .await
 }

@@ -291,6 +291,7 @@ pub const BOUND: &str =
 /// admins. The refusal says what the caller may do: a patient acts only for themself; anyone else
 /// (a provider) is told who may.
 pub fn for_patient(who: &Caller, patient: PatientId, act: &str) -> Result<(), ApiError> {
+    crate::audit::touched(patient.uuid());
     if who.may_act_for_patient(patient) {
         return Ok(());
     }

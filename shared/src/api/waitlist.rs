@@ -222,6 +222,7 @@ pub async fn accept(ctx: &Ctx, req: Request) -> Reply {
     checks.text(&body.reason_for_visit, "reasonForVisit", 1000);
     checks.finish()?;
     let asked = Acceptance {
+        caller: who.id,
         consultation_type: body.consultation_type,
         reason_for_visit: body.reason_for_visit.map(|r| r.trim().to_owned()),
         max_active: ctx.config.max_active_per_patient,

@@ -16,6 +16,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// Its name in tokens and audit records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Patient => "patient",
+            Role::Provider => "provider",
+            Role::Staff => "staff",
+            Role::Admin => "admin",
+        }
+    }
+
     fn parse(s: &str) -> Option<Role> {
         match s {
             "patient" | "patients" => Some(Role::Patient),

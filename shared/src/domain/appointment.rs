@@ -40,6 +40,13 @@ pub struct Appointment {
     pub end_time: UtcTime,
     pub status: AppointmentStatus,
     pub consultation_type: ConsultationType,
+    /// Who booked it (the patient, or staff for them; none for appointments booked before this was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booked_by: Option<uuid::Uuid>,
+    /// Who made its latest change (a status, notes, a cancellation, a move).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointment_type_id: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +164,8 @@ impl Appointment {
             end_time,
             status: AppointmentStatus::Scheduled,
             consultation_type,
+            booked_by: None,
+            updated_by: None,
             appointment_type_id: None,
             reason_for_visit: None,
             symptoms: vec![],

@@ -282,6 +282,8 @@ pub enum Set {
 pub struct Transition {
     pub action: Action,
     pub id: AppointmentId,
+    /// Who makes the change: the appointment's `updatedBy`.
+    pub by: uuid::Uuid,
     pub scope: Scope,
     /// The statuses it may be in.
     pub from: Vec<AppointmentStatus>,
@@ -318,6 +320,7 @@ pub fn transition(
     let mut t = Transition {
         action,
         id,
+        by: caller.id,
         scope,
         from: action.from(),
         to: rule.to,

@@ -154,6 +154,7 @@ impl Store {
             now,
         );
         appointment.is_overbook = req.overbook;
+        appointment.booked_by = Some(req.caller);
         appointment.reason_for_visit = req.reason_for_visit.clone();
         appointment.symptoms = req.symptoms.clone();
         appointment.chief_complaint = req.chief_complaint.clone();

@@ -55,6 +55,7 @@ impl Store {
         cancelled.status = AppointmentStatus::Cancelled;
         cancelled.cancelled_at = Some(now);
         cancelled.cancelled_by = Some(by);
+        cancelled.updated_by = Some(by);
         cancelled.cancellation_reason = Some(reason.to_owned());
         let late_window = appointment
             .terms
@@ -88,7 +89,7 @@ impl Store {
             .update_expression(
                 format!(
                     "SET #status = :cancelled, cancelledAt = :now, cancelledBy = :by, cancellationReason = :reason, \
-                     lateCancellation = :late, updatedAt = :now{}",
+                     lateCancellation = :late, updatedAt = :now, updatedBy = :by{}",
                     super::NEXT_VERSION
                 ),
             )

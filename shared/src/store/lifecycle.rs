@@ -73,9 +73,11 @@ impl Store {
     /// Writes `c` as one conditional UpdateItem.
     pub async fn change(&self, c: &Transition) -> Result<Outcome, StoreError> {
         let mut names: HashMap<String, String> = HashMap::new();
-        let mut values: HashMap<String, AttributeValue> =
-            HashMap::from([(":now".to_owned(), s(c.now.to_string()))]);
-        let mut sets = vec!["updatedAt = :now".to_owned()];
+        let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (":now".to_owned(), s(c.now.to_string())),
+            (":by".to_owned(), s(c.by.to_string())),
+        ]);
+        let mut sets = vec!["updatedAt = :now".to_owned(), "updatedBy = :by".to_owned()];
         if let Some(to) = c.to {
             names.insert("#status".into(), "status".into());
             values.insert(":to".into(), s(to.as_str()));

@@ -253,6 +253,19 @@ pub fn to_item<T: Serialize>(
 }
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    // Whose data this is, for the audit trail of the request reading it (appointments, entries,
+    // series and their records carry `patientId`; a patient's feed, its owner).
+    let patient = match (item.get("patientId"), item.get("ownerRole")) {
+        (Some(AttributeValue::S(p)), _) => Some(p),
+        (None, Some(AttributeValue::S(role))) if role == "patient" => match item.get("ownerId") {
+            Some(AttributeValue::S(owner)) => Some(owner),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(patient) = patient.and_then(|p| p.parse().ok()) {
+        crate::audit::touched(patient);
+    }
     Ok(serde_dynamo::from_item(item)?)
 }
 

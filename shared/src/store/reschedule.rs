@@ -53,7 +53,7 @@ impl Store {
                 )
                 .into());
             }
-            self.reschedule_once(&old, to, now).await
+            self.reschedule_once(&old, who.id, to, now).await
         })
         .await
     }
@@ -61,6 +61,7 @@ impl Store {
     async fn reschedule_once(
         &self,
         old: &Appointment,
+        by: uuid::Uuid,
         to: &Move<'_>,
         now: UtcTime,
     ) -> Result<Attempt<Appointment>, BookingError> {
@@ -103,6 +104,7 @@ impl Store {
             now,
         );
         moved.appointment_type_id = old.appointment_type_id;
+        moved.booked_by = Some(by);
         moved.reason_for_visit = old.reason_for_visit.clone();
         moved.symptoms = old.symptoms.clone();
         moved.chief_complaint = old.chief_complaint.clone();
@@ -123,9 +125,11 @@ impl Store {
             (":read".into(), s(old.status.as_str())),
             (":now".into(), s(now.to_string())),
             (":to".into(), s(moved.id.to_string())),
+            (":by".into(), s(by.to_string())),
         ]);
         let mut expr =
-            "SET #status = :rescheduled, rescheduledTo = :to, updatedAt = :now".to_owned();
+            "SET #status = :rescheduled, rescheduledTo = :to, updatedAt = :now, updatedBy = :by"
+                .to_owned();
         if let Some(r) = to.reason {
             values.insert(":reason".into(), s(r));
             expr.push_str(", rescheduleReason = :reason");

@@ -287,6 +287,7 @@ impl Store {
                 );
                 a.reason_for_visit = req.reason_for_visit.clone();
                 a.recurring_appointment_id = Some(series_id);
+                a.booked_by = Some(req.caller);
                 a
             })
             .collect();

@@ -458,8 +458,10 @@ fn changed_fields(old: &Appointment, new: &Appointment) -> Vec<String> {
     let mut names: Vec<String> = a
         .keys()
         .chain(b.keys())
-        // Bookkeeping every write changes is not news.
-        .filter(|k| !["updatedAt", "version"].contains(&k.as_str()) && a.get(*k) != b.get(*k))
+        // Bookkeeping every write changes is not news (and who wrote it is the audit trail's).
+        .filter(|k| {
+            !["updatedAt", "updatedBy", "version"].contains(&k.as_str()) && a.get(*k) != b.get(*k)
+        })
         .cloned()
         .collect();
     names.sort();

@@ -14,6 +14,8 @@ pub enum Accepted {
 /// What the patient asks for when accepting.
 #[derive(Clone, Debug, Default)]
 pub struct Acceptance {
+    /// Who accepts (the patient, or staff for them): the appointment's `bookedBy`.
+    pub caller: uuid::Uuid,
     pub consultation_type: Option<ConsultationType>,
     pub reason_for_visit: Option<String>,
     pub max_active: usize,
@@ -105,6 +107,7 @@ impl Store {
             now,
         );
         appointment.reason_for_visit = asked.reason_for_visit.clone();
+        appointment.booked_by = Some(asked.caller);
 
         #[derive(Clone, Copy, Debug, PartialEq)]
         enum W {

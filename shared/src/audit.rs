@@ -1,0 +1,284 @@
+//! The audit trail: who read or changed which patient's appointments, waitlist entries, series and
+//! calendar feeds, and when (HIPAA's audit controls, 45 CFR 164.312(b)). Not logging: each request
+//! to an audited function writes its records as marked lines (`"_audit": "v1"`), apart from the
+//! operational log's levels and filters; on AWS a subscription filter on that mark routes them
+//! through Firehose into an S3 bucket under Object Lock, where no function can change or delete them.
+//!
+//! A record names the actor (id and roles), the action (FHIR's AuditEvent codes: C, R, U, D), the
+//! function, the resource type and id, the patient whose data it was, the outcome (the HTTP status),
+//! the request id, the source IP and the time; never a note, a reason or any other free text. A
+//! request that touched several patients' data (a provider's list) writes one record for each; one
+//! that touched none (refused before any read) writes one without a patient.
+//!
+//! Which patients a request touched is collected as it runs: every item the store decodes that has a
+//! `patientId`, and every patient a caller acts for ([`touched`]); a task-local, like the metrics'.
+
+use std::cell::RefCell;
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::UtcTime;
+use crate::metrics::Lines;
+
+/// The mark of an audit line; the subscription filter's pattern matches it.
+pub const MARK: &str = "v1";
+
+tokio::task_local! {
+    static TOUCHED: RefCell<Vec<Uuid>>;
+}
+
+/// Notes that the request this runs in reads or changes `patient`'s data (nothing outside one).
+pub fn touched(patient: Uuid) {
+    let _ = TOUCHED.try_with(|t| {
+        let mut t = t.borrow_mut();
+        if !t.contains(&patient) {
+            t.push(patient);
+        }
+    });
+}
+
+/// What an audited function does to which kind of resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Audited {
+    /// FHIR AuditEvent.action: C(reate), R(ead), U(pdate), D(elete).
+    pub action: &'static str,
+    /// The FHIR-ish name of what it acts on: `Appointment`, `WaitlistEntry`, `Series`, `CalendarFeed`.
+    pub resource_type: &'static str,
+}
+
+/// The audited functions: every one that reads or changes a patient's appointments, entries, series
+/// or feeds. A function not here (slots, types, settings, metadata) writes no audit record.
+pub fn audited(function: &str) -> Option<Audited> {
+    let (action, resource_type) = match function {
+        "create-appointment" => ("C", "Appointment"),
+        "get-appointment"
+        | "list-appointments"
+        | "upcoming-appointments"
+        | "appointment-history"
+        | "no-show-report"
+        | "provider-schedule"
+        | "fhir-appointment" => ("R", "Appointment"),
+        "cancel-appointment"
+        | "update-appointment"
+        | "reschedule-appointment"
+        | "check-in-appointment"
+        | "start-appointment"
+        | "complete-appointment"
+        | "no-show-appointment" => ("U", "Appointment"),
+        "join-waitlist" => ("C", "WaitlistEntry"),
+        "list-waitlist" | "get-waitlist-entry" => ("R", "WaitlistEntry"),
+        "accept-waitlist-offer" | "decline-waitlist-offer" => ("U", "WaitlistEntry"),
+        "cancel-waitlist-entry" => ("D", "WaitlistEntry"),
+        "book-series" => ("C", "Series"),
+        "get-series" => ("R", "Series"),
+        "cancel-series" => ("U", "Series"),
+        "create-calendar-feed" => ("C", "CalendarFeed"),
+        "list-calendar-feeds" | "calendar-feed" => ("R", "CalendarFeed"),
+        "revoke-calendar-feed" => ("D", "CalendarFeed"),
+        _ => return None,
+    };
+    Some(Audited {
+        action,
+        resource_type,
+    })
+}
+
+/// One audit record, as its line carries it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// [`MARK`].
+    #[serde(rename = "_audit")]
+    pub mark: String,
+    pub at: UtcTime,
+    /// The caller's id (the token's `sub`); none for an unauthenticated request (a feed's token).
+    pub actor: Option<Uuid>,
+    pub roles: Vec<String>,
+    pub action: String,
+    /// The function of template.yaml that answered.
+    pub function: String,
+    pub resource_type: String,
+    /// The resource's id: the path's, or the created one's (its `Location`).
+    pub resource_id: Option<String>,
+    pub patient_id: Option<Uuid>,
+    /// The HTTP status answered.
+    pub outcome: u16,
+    pub request_id: String,
+    pub source_ip: String,
+}
+
+/// What the request told of itself before it ran.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub actor: Option<Uuid>,
+    pub roles: Vec<String>,
+    pub resource_id: Option<String>,
+    pub request_id: String,
+    pub source_ip: String,
+}
+
+/// Where a function's audit lines go: stdout in Lambda (its log group, whose subscription filter
+/// takes them), or the local stack's list.
+#[derive(Clone, Debug)]
+pub enum AuditLog {
+    Stdout,
+    Local(Lines),
+}
+
+impl AuditLog {
+    fn write(&self, line: &str) {
+        let written = match self {
+            AuditLog::Stdout => {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{line}").and_then(|()| out.flush())
+            }
+            AuditLog::Local(lines) => writeln!(lines.clone(), "{line}"),
+        };
+        if let Err(e) = written {
+            // Nothing else can be done from here; the log says an audit line was lost.
+            tracing::error!(error = %e, audit_lost = 1, "an audit line could not be written");
+        }
+    }
+
+    /// Runs `work` (one request to `function`) and writes its audit records: one per patient it
+    /// touched, or one without a patient. `outcome` gives the status and, for a creation, the new
+    /// resource's id.
+    pub async fn request<T>(
+        &self,
+        function: &str,
+        asked: Request,
+        now: UtcTime,
+        work: impl std::future::Future<Output = T>,
+        outcome: impl FnOnce(&T) -> (u16, Option<String>),
+    ) -> T {
+        let Some(audited) = audited(function) else {
+            return work.await;
+        };
+        let (answer, patients) = TOUCHED
+            .scope(RefCell::new(vec![]), async {
+                let answer = Box::pin(work).await;
+                let patients = TOUCHED.with(|t| t.take());
+                (answer, patients)
+            })
+            .await;
+        let (status, created) = outcome(&answer);
+        let record = |patient_id| Record {
+            mark: MARK.to_owned(),
+            at: now,
+            actor: asked.actor,
+            roles: asked.roles.clone(),
+            action: audited.action.to_owned(),
+            function: function.to_owned(),
+            resource_type: audited.resource_type.to_owned(),
+            resource_id: asked.resource_id.clone().or_else(|| created.clone()),
+            patient_id,
+            outcome: status,
+            request_id: asked.request_id.clone(),
+            source_ip: asked.source_ip.clone(),
+        };
+        let records: Vec<Record> = match patients.is_empty() {
+            true => vec![record(None)],
+            false => patients.into_iter().map(|p| record(Some(p))).collect(),
+        };
+        for r in records {
+            match serde_json::to_string(&r) {
+                Ok(line) => self.write(&line),
+                Err(e) => {
+                    tracing::error!(error = %e, audit_lost = 1, "an audit record did not serialize")
+                }
+            }
+        }
+        answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked() -> Request {
+        Request {
+            actor: Some(Uuid::from_u128(7)),
+            roles: vec!["provider".into()],
+            resource_id: Some("a-1".into()),
+            request_id: "r-1".into(),
+            source_ip: "203.0.113.9".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_writes_one_record_per_patient_it_touched() {
+        let lines = Lines::default();
+        let log = AuditLog::Local(lines.clone());
+        let now: UtcTime = "2030-01-01T09:00:00Z".parse().unwrap();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let answer = log
+            .request(
+                "list-appointments",
+                asked(),
+                now,
+                async {
+                    touched(a);
+                    touched(b);
+                    touched(a);
+                    "page"
+                },
+                |_| (200, None),
+            )
+            .await;
+        assert_eq!(answer, "page");
+        let records: Vec<Record> = lines
+            .all()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            records.iter().map(|r| r.patient_id).collect::<Vec<_>>(),
+            [Some(a), Some(b)]
+        );
+        let first = &records[0];
+        assert_eq!(
+            (
+                first.mark.as_str(),
+                first.action.as_str(),
+                first.resource_type.as_str(),
+                first.outcome
+            ),
+            (MARK, "R", "Appointment", 200)
+        );
+        assert_eq!(first.resource_id.as_deref(), Some("a-1"));
+    }
+
+    #[tokio::test]
+    async fn a_refusal_before_any_read_is_one_record_and_an_unaudited_function_none() {
+        let lines = Lines::default();
+        let log = AuditLog::Local(lines.clone());
+        let now: UtcTime = "2030-01-01T09:00:00Z".parse().unwrap();
+        let created = Request {
+            resource_id: None,
+            ..asked()
+        };
+        log.request("create-appointment", created, now, async {}, |_| {
+            (201, Some("new-1".into()))
+        })
+        .await;
+        log.request(
+            "create-slot",
+            asked(),
+            now,
+            async { touched(Uuid::nil()) },
+            |_| (201, None),
+        )
+        .await;
+        let all = lines.all();
+        assert_eq!(all.len(), 1, "{all:?}");
+        let r: Record = serde_json::from_str(&all[0]).unwrap();
+        assert_eq!(
+            (r.patient_id, r.resource_id.as_deref(), r.outcome),
+            (None, Some("new-1"), 201)
+        );
+        assert!(audited("create-slot").is_none());
+    }
+}
