@@ -540,6 +540,14 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
         stack.tap_queue_url.clone(),
         stack.events.clone(),
     ));
+    if let Some(bucket) = stack.reference("AuditBucket", None).cloned() {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&infra)
+                .force_path_style(true)
+                .build(),
+        );
+        tokio::spawn(deliver_audit(s3, bucket, stack.audit.clone()));
+    }
     let groups: Vec<String> = stack
         .template
         .of_kind("AWS::Scheduler::ScheduleGroup")
@@ -680,6 +688,36 @@ fn rate(expression: &str) -> Option<jiff::SignedDuration> {
         _ => return None,
     };
     Some(jiff::SignedDuration::from_mins(minutes))
+}
+
+/// What the subscription filters and Firehose do on AWS: the functions' audit lines, buffered (here
+/// 200 ms, there up to 60 s), into the audit bucket under the UTC day they arrive
+/// (`audit/yyyy/MM/dd/<object>`), one line per record.
+async fn deliver_audit(s3: aws_sdk_s3::Client, bucket: String, lines: shared::metrics::Lines) {
+    let mut delivered = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let all = lines.all();
+        if all.len() == delivered {
+            continue;
+        }
+        let day = jiff::Timestamp::now().strftime("%Y/%m/%d");
+        // Firehose's object names sort by arrival (they carry its time), as these do.
+        let now = jiff::Timestamp::now().as_nanosecond();
+        let key = format!("audit/{day}/{now:024}-{}", uuid::Uuid::new_v4());
+        let body = all[delivered..].join("\n") + "\n";
+        match s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(body.into_bytes().into())
+            .send()
+            .await
+        {
+            Ok(_) => delivered = all.len(),
+            Err(e) => tracing::warn!(error = %e, "audit delivery failed; retrying"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ impl Stack {
             .insert(("AWS::URLSuffix".into(), None), "amazonaws.com".into());
         stack.create_tables().await?;
         stack.create_queues().await?;
+        stack.create_buckets().await?;
         stack.create_buses().await?;
         stack.create_rules().await?;
         stack.create_schedule_groups().await?;
@@ -352,6 +353,36 @@ impl Stack {
         self.create_queue("_EventsTap", &tap).await?;
         self.tap_queue_url = self.reference("_EventsTap", None).cloned().ok_or("tap")?;
         Ok(())
+    }
+
+    /// Each bucket, named `<prefix>-<logical id>` in lower case (the audit bucket, with Object Lock as
+    /// the template asks).
+    async fn create_buckets(&mut self) -> Result<(), Error> {
+        let s3 = self.s3();
+        for (id, p) in self.declared("AWS::S3::Bucket") {
+            let name = format!("{}-{}", self.prefix, id).to_lowercase();
+            let locked = p.get("ObjectLockEnabled").and_then(Yaml::as_bool) == Some(true);
+            s3.create_bucket()
+                .bucket(&name)
+                .object_lock_enabled_for_bucket(locked)
+                .send()
+                .await?;
+            self.refs.insert(
+                (id.clone(), Some("Arn".into())),
+                format!("arn:aws:s3:::{name}"),
+            );
+            self.refs.insert((id, None), name);
+        }
+        Ok(())
+    }
+
+    /// An S3 client on the stack's SDK configuration, path-style as the emulator needs.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk)
+                .force_path_style(true)
+                .build(),
+        )
     }
 
     /// Each bus, with a catch-all rule to the tap queue (local only, not in the template).

@@ -16,14 +16,11 @@
 use std::cell::RefCell;
 use std::io::Write;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::domain::audit::{audited, Audited, Record, MARK};
 use crate::domain::UtcTime;
 use crate::metrics::Lines;
-
-/// The mark of an audit line; the subscription filter's pattern matches it.
-pub const MARK: &str = "v1";
 
 tokio::task_local! {
     static TOUCHED: RefCell<Vec<Uuid>>;
@@ -37,76 +34,6 @@ pub fn touched(patient: Uuid) {
             t.push(patient);
         }
     });
-}
-
-/// What an audited function does to which kind of resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Audited {
-    /// FHIR AuditEvent.action: C(reate), R(ead), U(pdate), D(elete).
-    pub action: &'static str,
-    /// The FHIR-ish name of what it acts on: `Appointment`, `WaitlistEntry`, `Series`, `CalendarFeed`.
-    pub resource_type: &'static str,
-}
-
-/// The audited functions: every one that reads or changes a patient's appointments, entries, series
-/// or feeds. A function not here (slots, types, settings, metadata) writes no audit record.
-pub fn audited(function: &str) -> Option<Audited> {
-    let (action, resource_type) = match function {
-        "create-appointment" => ("C", "Appointment"),
-        "get-appointment"
-        | "list-appointments"
-        | "upcoming-appointments"
-        | "appointment-history"
-        | "no-show-report"
-        | "provider-schedule"
-        | "fhir-appointment" => ("R", "Appointment"),
-        "cancel-appointment"
-        | "update-appointment"
-        | "reschedule-appointment"
-        | "check-in-appointment"
-        | "start-appointment"
-        | "complete-appointment"
-        | "no-show-appointment" => ("U", "Appointment"),
-        "join-waitlist" => ("C", "WaitlistEntry"),
-        "list-waitlist" | "get-waitlist-entry" => ("R", "WaitlistEntry"),
-        "accept-waitlist-offer" | "decline-waitlist-offer" => ("U", "WaitlistEntry"),
-        "cancel-waitlist-entry" => ("D", "WaitlistEntry"),
-        "book-series" => ("C", "Series"),
-        "get-series" => ("R", "Series"),
-        "cancel-series" => ("U", "Series"),
-        "create-calendar-feed" => ("C", "CalendarFeed"),
-        "list-calendar-feeds" | "calendar-feed" => ("R", "CalendarFeed"),
-        "revoke-calendar-feed" => ("D", "CalendarFeed"),
-        _ => return None,
-    };
-    Some(Audited {
-        action,
-        resource_type,
-    })
-}
-
-/// One audit record, as its line carries it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Record {
-    /// [`MARK`].
-    #[serde(rename = "_audit")]
-    pub mark: String,
-    pub at: UtcTime,
-    /// The caller's id (the token's `sub`); none for an unauthenticated request (a feed's token).
-    pub actor: Option<Uuid>,
-    pub roles: Vec<String>,
-    pub action: String,
-    /// The function of template.yaml that answered.
-    pub function: String,
-    pub resource_type: String,
-    /// The resource's id: the path's, or the created one's (its `Location`).
-    pub resource_id: Option<String>,
-    pub patient_id: Option<Uuid>,
-    /// The HTTP status answered.
-    pub outcome: u16,
-    pub request_id: String,
-    pub source_ip: String,
 }
 
 /// What the request told of itself before it ran.
@@ -191,6 +118,116 @@ impl AuditLog {
             }
         }
         answer
+    }
+}
+
+/// The most records one read of the trail answers (the rest: a narrower range).
+pub const MAX_RECORDS: usize = 5_000;
+
+/// The audit bucket as the trail's readers see it: Firehose's objects, one prefix a UTC day
+/// (`audit/yyyy/MM/dd/`, by arrival), each object audit lines one per line.
+#[derive(Clone, Debug)]
+pub struct AuditReader {
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+/// What a read of the trail found.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub records: Vec<Record>,
+    /// More records matched than [`MAX_RECORDS`].
+    pub truncated: bool,
+}
+
+impl AuditReader {
+    /// The reader `config` names (`AUDIT_BUCKET`), if any. Path-style addressing when the SDK is
+    /// pointed at an endpoint of its own (the local emulator), as such endpoints need.
+    pub fn from_config(
+        config: &crate::config::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Option<AuditReader> {
+        let bucket = config.audit_bucket.clone()?;
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        Some(AuditReader {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            bucket,
+        })
+    }
+
+    /// The records about `patient` written from `from` to `to` (UTC days, inclusive), by time. A
+    /// record lands in the prefix of the day it arrived, up to Firehose's buffer (60 s) after it
+    /// was written: the day after `to` is read too, and every record filtered by its own time.
+    pub async fn about(
+        &self,
+        patient: Uuid,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Found, crate::store::StoreError> {
+        use crate::store::StoreError;
+        let failed =
+            |what: &str, e: String| StoreError::Transient(format!("S3 {what}: {e}").into());
+        let mut found = Found::default();
+        let mut day = from;
+        let last = to.tomorrow().unwrap_or(to);
+        while day <= last {
+            let prefix = format!("audit/{}/", day.strftime("%Y/%m/%d"));
+            let mut token = None;
+            loop {
+                let page = self
+                    .s3
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(&prefix)
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| failed("ListObjectsV2", e.to_string()))?;
+                for object in page.contents() {
+                    let Some(key) = object.key() else { continue };
+                    let body = self
+                        .s3
+                        .get_object()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .send()
+                        .await
+                        .map_err(|e| failed("GetObject", e.to_string()))?
+                        .body
+                        .collect()
+                        .await
+                        .map_err(|e| failed("GetObject body", e.to_string()))?
+                        .into_bytes();
+                    for line in String::from_utf8_lossy(&body).lines() {
+                        let Ok(record) = serde_json::from_str::<Record>(line) else {
+                            continue;
+                        };
+                        let date = record.at.utc_date();
+                        if record.patient_id == Some(patient) && date >= from && date <= to {
+                            if found.records.len() == MAX_RECORDS {
+                                found.truncated = true;
+                            } else {
+                                found.records.push(record);
+                            }
+                        }
+                    }
+                }
+                token = page.next_continuation_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
+            day = match day.tomorrow() {
+                Ok(next) => next,
+                Err(_) => break,
+            };
+        }
+        // By time; records of the same instant keep the order they arrived in (objects by name,
+        // lines in order).
+        found.records.sort_by_key(|r| r.at);
+        Ok(found)
     }
 }
 

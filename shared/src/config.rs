@@ -12,6 +12,8 @@ pub struct Config {
     pub jobs_queue_url: Option<String>,
     /// Where `publish` parks the records it can never send (`PARKED_QUEUE_URL`).
     pub parked_queue_url: Option<String>,
+    /// The audit bucket (`AUDIT_BUCKET`), for the functions that read the audit trail.
+    pub audit_bucket: Option<String>,
     /// What list cursors are sealed under (`CURSOR_KEY`, the stack's generated secret).
     pub cursor_key: Option<Secret>,
     /// The JWT claim that lists the caller's roles.
@@ -179,6 +181,7 @@ impl Config {
             event_bus_name: get("EVENT_BUS_NAME"),
             jobs_queue_url: get("JOBS_QUEUE_URL"),
             parked_queue_url: get("PARKED_QUEUE_URL"),
+            audit_bucket: get("AUDIT_BUCKET"),
             cursor_key: get("CURSOR_KEY").map(Secret),
             roles_claim: get("ROLES_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
             late_cancellation_window: SignedDuration::from_hours(hours.into()),

@@ -40,10 +40,10 @@ pub async fn http(function: (&'static str, api::Endpoint)) -> Result<(), Error> 
     init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let ctx: &'static Ctx = Box::leak(Box::new(Ctx::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        config,
-    )?));
+    let audit_reader = crate::audit::AuditReader::from_config(&config, &sdk);
+    let mut ctx = Ctx::new(aws_sdk_dynamodb::Client::new(&sdk), config)?;
+    ctx.audit_reader = audit_reader;
+    let ctx: &'static Ctx = Box::leak(Box::new(ctx));
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(api::serve(function, ctx, req).await)
     }))

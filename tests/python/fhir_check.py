@@ -1,6 +1,6 @@
 """Reads a FHIR R4 resource (JSON) on stdin and validates it with fhir.resources (pinned in
 local/requirements.txt; its R4B models check structure and types, not value sets), then checks what it
-lets pass: the status value sets, a participant with a type or an actor, start and end together, a
+lets pass: the status value sets, an AuditEvent's action and outcome codes, a participant with a type or an actor, start and end together, a
 searchset's entries one by one. Prints "ok", or exits non-zero naming the rule."""
 
 import json
@@ -41,6 +41,13 @@ def check(resource):
     elif kind == "OperationOutcome":
         for issue in resource["issue"]:
             assert issue["severity"] in ISSUE_SEVERITY
+    elif kind == "AuditEvent":
+        assert resource["action"] in {"C", "R", "U", "D", "E"}, resource["action"]
+        assert resource["outcome"] in {"0", "4", "8", "12"}, resource["outcome"]
+        assert resource["agent"] and all(isinstance(a["requestor"], bool) for a in resource["agent"])
+        assert resource["source"]["observer"], "the observer is required"
+        for e in resource.get("entity", []):
+            assert not ("name" in e and "query" in e), "sev-1: a name or a query, not both"
     elif kind == "Schedule":
         assert resource["actor"], "a Schedule has an actor"
     else:

@@ -862,6 +862,17 @@ impl TestApp {
             .answer()
     }
 
+    /// `GET /audit?patientId=..&from=..&to=..`: `patient`'s access history.
+    pub async fn audit_trail(
+        &self,
+        who: &Actor,
+        patient: &Actor,
+        (from, to): (&str, &str),
+    ) -> Answer<shared::api::audit::Trail> {
+        let path = format!("/audit?patientId={}&from={from}&to={to}", patient.id);
+        self.send(who, "GET", &path, None).await.answer()
+    }
+
     /// `PUT /providers/{id}/settings` of `provider`, as `who`.
     pub async fn put_settings(&self, who: &Actor, provider: &Actor, body: Value) -> Reply {
         let path = format!("/providers/{}/settings", provider.id);

@@ -59,6 +59,61 @@ async fn reads_changes_and_refusals_of_an_appointment_are_each_one_record_with_i
     );
     let text = serde_json::to_string(&about).unwrap();
     assert!(!text.contains("referral"), "no free text in the trail");
+    // An admin reads the same history from the audit bucket (once the delivery has put it there),
+    // and as FHIR AuditEvents; nobody else may.
+    let admin = app.admin().await;
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let days = (today.as_str(), today.as_str());
+    let mut trail = vec![];
+    for _ in 0..100 {
+        trail = app.audit_trail(&admin, &patient, days).await.done().data;
+        if trail.iter().any(|r| r.outcome == 404) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The four, in order, among the patient's later reads (their own, the admin's of the trail).
+    let mut rest = trail.iter();
+    for r in &about {
+        assert!(
+            rest.any(|t| t == r),
+            "{r:?} is not in the bucket in order: {trail:#?}"
+        );
+    }
+    assert!(trail.iter().all(|r| r.patient_id == Some(patient.id)));
+    for who in [&patient, &provider, &staff] {
+        refused(
+            &app.audit_trail(who, &patient, days).await,
+            403,
+            "forbidden",
+        );
+    }
+    refused(
+        &app.audit_trail(&admin, &patient, ("2030-01-01", "2030-03-01"))
+            .await,
+        400,
+        "validation_failed",
+    );
+    let bundle = app
+        .send(
+            &admin,
+            "GET",
+            &format!(
+                "/fhir/AuditEvent?patient=Patient/{}&date=ge{today}&date=le{today}",
+                patient.id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(bundle.status, 200, "{}", bundle.body);
+    assert!(
+        bundle.body["total"].as_u64().unwrap() >= 4,
+        "{}",
+        bundle.body
+    );
+    // The Bundle and each AuditEvent in it, as fhir.resources reads them.
+    clinic_tests::python_check("fhir_check.py", &bundle.body.to_string());
+
     // Creating the slot is not a patient's data: no record.
     assert!(app
         .audit_records()

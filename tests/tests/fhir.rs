@@ -150,7 +150,8 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
             .as_array()
             .unwrap()
             .len(),
-        3
+        4,
+        "Appointment, Schedule, AuditEvent and Slot"
     );
 
     // Without a token, the authorizer's answer.

@@ -326,6 +326,7 @@ impl Server {
             ctx.clock = clock.clone();
             ctx.metrics = shared::metrics::Metrics::to(&stack.metrics);
             ctx.audit = shared::audit::AuditLog::Local(stack.audit.clone());
+            ctx.audit_reader = shared::audit::AuditReader::from_config(&ctx.config, &stack.sdk);
             for r in &f.routes {
                 routes.push((r.clone(), endpoint, ctx.clone(), f.timeout));
             }

@@ -22,7 +22,7 @@ fn fhir_json(status: u16, value: &Value) -> Response<Body> {
 
 /// Runs a FHIR handler; its refusal, whatever it is (401 for a missing caller included), becomes an
 /// OperationOutcome with the same status.
-async fn answered(work: impl Future<Output = Result<Value, ApiError>>) -> Reply {
+pub(super) async fn answered(work: impl Future<Output = Result<Value, ApiError>>) -> Reply {
     match work.await {
         Ok(resource) => Ok(fhir_json(200, &resource)),
         Err(e) => {

@@ -4,6 +4,7 @@
 
 pub mod appointment_types;
 pub mod appointments;
+pub mod audit;
 pub mod calendar;
 mod error;
 pub mod feeds;
@@ -53,6 +54,8 @@ pub struct Ctx {
     pub metrics: Metrics,
     /// Where its audit records go (`crate::audit`).
     pub audit: AuditLog,
+    /// The audit bucket, for the functions that read the trail (`AUDIT_BUCKET`).
+    pub audit_reader: Option<crate::audit::AuditReader>,
 }
 
 impl Ctx {
@@ -66,6 +69,7 @@ impl Ctx {
             clock: Clock::System,
             metrics: Metrics::stdout(),
             audit: AuditLog::Stdout,
+            audit_reader: None,
         })
     }
 
@@ -128,6 +132,8 @@ endpoints! {
     CANCEL_SERIES "cancel-series" => series::cancel,
     GET_PROVIDER_SETTINGS "get-provider-settings" => settings::get,
     PUT_PROVIDER_SETTINGS "put-provider-settings" => settings::put,
+    AUDIT_TRAIL "audit-trail" => audit::trail,
+    FHIR_AUDIT_EVENTS "fhir-audit-events" => audit::fhir_events,
 }
 
 /// The function of template.yaml named `function`, with its endpoint.

@@ -61,6 +61,10 @@ enum P {
     StartRange,
     /// FHIR Slot.status.
     SlotStatus,
+    /// `Patient/<id>`.
+    PatientRef,
+    /// FHIR date search values, repeated: `ge<date>` and `le<date>`.
+    DateRange,
 }
 
 #[derive(Clone, Copy)]
@@ -208,6 +212,8 @@ fn routes() -> Vec<Route> {
         Route { function: "fhir-metadata", method: "GET", path: "/fhir/metadata", summary: "FHIR R4 CapabilityStatement: what this server supports.", query: vec![], body: None, ok: (200, |_| fhir_resource("CapabilityStatement")), errors: &[Contended] },
         Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day, week or month in their zone (or `timeZone`): the first day slot by slot with its bookings, and every day's slots and summary.", query: vec![q("date", P::Day, true, "The first day."), q("days", P::Days, false, "How many days, 1 (the default) to 31."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "get-provider-settings", method: "GET", path: "/providers/{providerId}/settings", summary: "A provider's settings in force (the provider, staff and admins): zone, booking rules (minimum notice, horizon, daily limit) and the terms appointments are booked under; defaults where nothing was set. Answers an ETag (the settings' version) for If-Match.", query: vec![], body: None, ok: (200, named::<super::views::SettingsView>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "audit-trail", method: "GET", path: "/audit", summary: "A patient's access history (admins only): every read or change of their appointments, waitlist entries, series and feeds, by whom, with what outcome, from the audit bucket. At most 31 days a read.", query: vec![q("patientId", P::Uuid, true, "Whose history."), q("from", P::Day, true, "The first UTC day."), q("to", P::Day, true, "The last UTC day, at most 30 days after `from`.")], body: None, ok: (200, named::<super::audit::Trail>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "fhir-audit-events", method: "GET", path: "/fhir/AuditEvent", summary: "FHIR R4 AuditEvent search (admins only): the same history as GET /audit, as a searchset Bundle.", query: vec![q("patient", P::PatientRef, true, "Patient/<id>."), q("date", P::DateRange, true, "Twice: ge<date> and le<date>, at most 31 days.")], body: None, ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "put-provider-settings", method: "PUT", path: "/providers/{providerId}/settings", summary: "Replaces a provider's settings (the provider, staff and admins): a field left out or null follows the default. Takes back what GET answered (providerId and updatedAt are read-only). Applies to bookings from then on; booked appointments keep their terms. Answers an ETag; with If-Match, only while the settings are still that version.", query: vec![], body: Some(named::<crate::domain::settings::Settings>), ok: (200, named::<super::views::SettingsView>), errors: &[ValidationFailed, Forbidden, PreconditionFailed, Contended] },
     ]
 }
@@ -254,6 +260,14 @@ fn param_schema(kind: P) -> Schema {
             .items(string(None).pattern(Some(
                 r"^(ge|lt)20[0-9]{2}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$",
             )))
+            .min_items(Some(2))
+            .max_items(Some(2))
+            .into(),
+        P::PatientRef => string(None)
+            .pattern(Some(r"^Patient/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))
+            .into(),
+        P::DateRange => ArrayBuilder::new()
+            .items(string(None).pattern(Some(r"^(ge|le)20[0-9]{2}-[0-9]{2}-[0-9]{2}$")))
             .min_items(Some(2))
             .max_items(Some(2))
             .into(),
@@ -315,7 +329,8 @@ const TAGS: &[(&str, &str, &str)] = &[
     ("/waitlist", "Waitlist", "Patients waiting for a freed seat, and the offers that hold one for them."),
     ("/providers", "Providers", "A provider's settings (time zone, booking rules, reminders, fees) and day schedule."),
     ("/calendar", "Calendar feeds", "iCalendar subscriptions to a patient's or a provider's appointments."),
-    ("/fhir", "FHIR", "FHIR R4 Slot, Schedule and Appointment resources for EHRs."),
+    ("/fhir", "FHIR", "FHIR R4 Slot, Schedule, Appointment and AuditEvent resources for EHRs."),
+    ("/audit", "Audit", "Who read or changed a patient's data, and when (admins only)."),
 ];
 
 /// The tag of an operation on `path`.

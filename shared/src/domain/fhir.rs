@@ -130,6 +130,14 @@ pub fn capability_statement(base: &str, now: UtcTime) -> Value {
                 {"type": "Appointment", "interaction": [{"code": "read"}]},
                 {"type": "Schedule", "interaction": [{"code": "read"}]},
                 {
+                    "type": "AuditEvent",
+                    "interaction": [{"code": "search-type"}],
+                    "searchParam": [
+                        {"name": "patient", "type": "reference", "documentation": "Required: Patient/<id>. Admins only."},
+                        {"name": "date", "type": "date", "documentation": "Required twice: ge<date> and le<date>, at most 31 days apart."},
+                    ],
+                },
+                {
                     "type": "Slot",
                     "interaction": [{"code": "search-type"}],
                     "searchParam": [

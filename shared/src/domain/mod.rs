@@ -5,6 +5,7 @@ pub mod access;
 pub mod admission;
 pub mod appointment;
 pub mod appointment_type;
+pub mod audit;
 pub mod calendar;
 pub mod events;
 pub mod fhir;

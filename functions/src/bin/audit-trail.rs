@@ -1,0 +1,6 @@
+//! The `audit-trail` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::AUDIT_TRAIL).await
+}
