@@ -24,7 +24,13 @@ fn ctx(app: &TestApp) -> Ctx {
         _ => None,
     })
     .unwrap();
-    Ctx::new(app.db.clone(), config).unwrap()
+    // Metric and audit lines into the test's own lists, not stdout.
+    let lines = shared::metrics::Lines::default();
+    Ctx {
+        metrics: shared::metrics::Metrics::to(&lines),
+        audit: shared::audit::AuditLog::Local(lines),
+        ..Ctx::new(app.db.clone(), config).unwrap()
+    }
 }
 
 /// Feeds events/<name>.json to the handler of that function, as the Lambda runtime would.

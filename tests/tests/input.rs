@@ -31,6 +31,7 @@ async fn dates_outside_2000_to_2099_are_refused_by_every_endpoint_that_takes_one
             ("GET", format!("/appointments?providerId={p}&endDate={far}"), None),
             ("GET", format!("/appointments/reports/no-shows?providerId={p}&startDate=2030-01-01&endDate={far}"), None),
             ("GET", format!("/providers/{p}/schedule?date={far}&timeZone=UTC"), None),
+            ("GET", format!("/audit?patientId={p}&from={far}&to=2030-01-01"), None),
             ("POST", "/slots/bulk".into(), Some(json!({"providerId": p, "timeZone": "UTC", "startDate": far, "endDate": far, "workingHours": hours, "slotDuration": 30}))),
             ("POST", "/slots/bulk".into(), Some(json!({"providerId": p, "timeZone": "UTC", "startDate": "2030-01-07", "endDate": "2030-01-07", "excludeDates": [far], "workingHours": hours, "slotDuration": 30}))),
             ("POST", format!("/appointments/{appointment}/complete"), Some(json!({"followUpRequired": true, "followUpDate": far}))),
@@ -76,7 +77,9 @@ async fn dates_outside_2000_to_2099_are_refused_by_every_endpoint_that_takes_one
                 "date",
                 "startTime",
                 "endTime",
-                "followUpDate"
+                "followUpDate",
+                "from",
+                "to",
             ]
             .contains(&field)
                 || field.starts_with("excludeDates"),

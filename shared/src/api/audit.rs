@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use super::{base_url, caller, ApiError, Ctx, Query, Reply, Request};
 use crate::audit::{touched, AuditReader, Record};
-use crate::domain::{PatientId, Role};
+use crate::domain::{Day, PatientId, Role};
 
 /// The longest range one read covers: a month of a patient's records.
 const MAX_DAYS: i32 = 31;
-const DATES: &str = "must be a date such as 2030-01-31";
+const DATES: &str = "must be a date such as 2030-01-31, in the years 2000 to 2099";
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -64,8 +64,8 @@ pub async fn trail(ctx: &Ctx, req: Request) -> Reply {
     admin_only(ctx, &req)?;
     let mut q = Query::of(&req);
     let patient: Option<PatientId> = q.required("patientId", "must be a UUID");
-    let from: Option<Date> = q.required("from", DATES);
-    let to: Option<Date> = q.required("to", DATES);
+    let from: Option<Date> = q.required("from", DATES).map(Day::date);
+    let to: Option<Date> = q.required("to", DATES).map(Day::date);
     let span = range(&mut q, from, to, "to");
     q.finish()?;
     let (Some(patient), Some((from, to))) = (patient, span) else {
@@ -105,9 +105,9 @@ pub async fn fhir_events(ctx: &Ctx, req: Request) -> Reply {
         let (mut from, mut to) = (None, None);
         let dates = req.query_string_parameters();
         for value in dates.all("date").unwrap_or_default() {
-            match (value.get(..2), value.get(2..).map(str::parse::<Date>)) {
-                (Some("ge"), Some(Ok(d))) => from = Some(d),
-                (Some("le"), Some(Ok(d))) => to = Some(d),
+            match (value.get(..2), value.get(2..).map(str::parse::<Day>)) {
+                (Some("ge"), Some(Ok(d))) => from = Some(d.date()),
+                (Some("le"), Some(Ok(d))) => to = Some(d.date()),
                 _ => q.fail(
                     "date",
                     "takes ge<date> and le<date>, such as date=ge2030-01-01",
