@@ -7,7 +7,7 @@ use lambda_http::RequestExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{base_url, caller, ApiError, Ctx, Query, Reply, Request};
+use super::{caller, ApiError, Ctx, Query, Reply, Request};
 use crate::audit::{touched, AuditReader, Record};
 use crate::domain::{Day, PatientId, Role};
 
@@ -125,20 +125,7 @@ pub async fn fhir_events(ctx: &Ctx, req: Request) -> Reply {
         touched(patient.uuid());
         let found = reader(ctx)?.about(patient.uuid(), from, to).await?;
         let events: Vec<Value> = found.records.iter().map(Record::as_audit_event).collect();
-        let self_url = format!(
-            "{}{}{}",
-            base_url(&req),
-            req.uri().path(),
-            req.uri()
-                .query()
-                .map(|q| format!("?{q}"))
-                .unwrap_or_default()
-        );
-        Ok(crate::domain::fhir::searchset(
-            events,
-            &self_url,
-            &base_url(&req),
-        ))
+        Ok(super::fhir::searchset(events, &req))
     })
     .await
 }

@@ -158,16 +158,21 @@ pub async fn slots(ctx: &Ctx, req: Request) -> Reply {
             .map(fhir::slot)
             .filter(|s| status.as_deref().is_none_or(|want| s["status"] == want))
             .collect();
-        let self_url = format!(
-            "{}{}{}",
-            base_url(&req),
-            req.uri().path(),
-            req.uri()
-                .query()
-                .map(|q| format!("?{q}"))
-                .unwrap_or_default()
-        );
-        Ok(fhir::searchset(resources, &self_url, &base_url(&req)))
+        Ok(searchset(resources, &req))
     })
     .await
+}
+
+/// A searchset Bundle of `resources` found by `req` (its own URL as the `self` link).
+pub(super) fn searchset(resources: Vec<Value>, req: &Request) -> Value {
+    let self_url = format!(
+        "{}{}{}",
+        base_url(req),
+        req.uri().path(),
+        req.uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default()
+    );
+    fhir::searchset(resources, &self_url, &base_url(req))
 }
