@@ -541,11 +541,7 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
         stack.events.clone(),
     ));
     if let Some(bucket) = stack.reference("AuditBucket", None).cloned() {
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&infra)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = shared::audit::s3_client(&infra);
         tokio::spawn(deliver_audit(s3, bucket, stack.audit.clone()));
     }
     let groups: Vec<String> = stack

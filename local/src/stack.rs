@@ -358,7 +358,7 @@ impl Stack {
     /// Each bucket, named `<prefix>-<logical id>` in lower case (the audit bucket, with Object Lock as
     /// the template asks).
     async fn create_buckets(&mut self) -> Result<(), Error> {
-        let s3 = self.s3();
+        let s3 = shared::audit::s3_client(&self.sdk);
         for (id, p) in self.declared("AWS::S3::Bucket") {
             let name = format!("{}-{}", self.prefix, id).to_lowercase();
             let locked = p.get("ObjectLockEnabled").and_then(Yaml::as_bool) == Some(true);
@@ -374,15 +374,6 @@ impl Stack {
             self.refs.insert((id, None), name);
         }
         Ok(())
-    }
-
-    /// An S3 client on the stack's SDK configuration, path-style as the emulator needs.
-    pub fn s3(&self) -> aws_sdk_s3::Client {
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&self.sdk)
-                .force_path_style(true)
-                .build(),
-        )
     }
 
     /// Each bus, with a catch-all rule to the tap queue (local only, not in the template).

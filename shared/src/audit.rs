@@ -18,7 +18,7 @@ use std::io::Write;
 
 use uuid::Uuid;
 
-pub use crate::domain::audit::{audited, Audited, Record, MARK};
+pub use crate::domain::audit::{audited, Audited, Record, Trail, MARK};
 use crate::domain::UtcTime;
 use crate::metrics::Lines;
 
@@ -70,17 +70,18 @@ impl AuditLog {
     }
 
     /// Runs `work` (one request to `function`) and writes its audit records: one per patient it
-    /// touched, or one without a patient. `outcome` gives the status and, for a creation, the new
-    /// resource's id.
+    /// touched, or one without a patient. `asked` is what the request told of itself, read only for an
+    /// audited function (`None` otherwise: nothing to write). `outcome` gives the status and, for a
+    /// creation, the new resource's id.
     pub async fn request<T>(
         &self,
         function: &str,
-        asked: Request,
+        asked: Option<Request>,
         now: UtcTime,
         work: impl std::future::Future<Output = T>,
         outcome: impl FnOnce(&T) -> (u16, Option<String>),
     ) -> T {
-        let Some(audited) = audited(function) else {
+        let (Some(audited), Some(asked)) = (audited(function), asked) else {
             return work.await;
         };
         let (answer, patients) = TOUCHED
@@ -124,6 +125,16 @@ impl AuditLog {
 /// The most records one read of the trail answers (the rest: a narrower range).
 pub const MAX_RECORDS: usize = 5_000;
 
+/// An S3 client on `sdk`: path-style addressing when the SDK is pointed at an endpoint of its own (the
+/// local emulator), as such endpoints need; virtual-hosted on AWS.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build(),
+    )
+}
+
 /// The audit bucket as the trail's readers see it: Firehose's objects, one prefix a UTC day
 /// (`audit/yyyy/MM/dd/`, by arrival), each object audit lines one per line.
 #[derive(Clone, Debug)]
@@ -132,28 +143,15 @@ pub struct AuditReader {
     pub bucket: String,
 }
 
-/// What a read of the trail found.
-#[derive(Debug, Default)]
-pub struct Found {
-    pub records: Vec<Record>,
-    /// More records matched than [`MAX_RECORDS`].
-    pub truncated: bool,
-}
-
 impl AuditReader {
-    /// The reader `config` names (`AUDIT_BUCKET`), if any. Path-style addressing when the SDK is
-    /// pointed at an endpoint of its own (the local emulator), as such endpoints need.
+    /// The reader `config` names (`AUDIT_BUCKET`), if any.
     pub fn from_config(
         config: &crate::config::Config,
         sdk: &aws_config::SdkConfig,
     ) -> Option<AuditReader> {
-        let bucket = config.audit_bucket.clone()?;
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
         Some(AuditReader {
-            s3: aws_sdk_s3::Client::from_conf(s3),
-            bucket,
+            s3: s3_client(sdk),
+            bucket: config.audit_bucket.clone()?,
         })
     }
 
@@ -165,7 +163,7 @@ impl AuditReader {
         patient: Uuid,
         from: jiff::civil::Date,
         to: jiff::civil::Date,
-    ) -> Result<Found, crate::store::StoreError> {
+    ) -> Result<Trail, crate::store::StoreError> {
         // Every day at once (at most 32 prefixes): a month costs one round trip's time, not 32.
         let mut days = tokio::task::JoinSet::new();
         let (mut day, last, mut n) = (from, to.tomorrow().unwrap_or(to), 0usize);
@@ -186,17 +184,17 @@ impl AuditReader {
             by_day.push((n, records?));
         }
         by_day.sort_by_key(|(n, _)| *n);
-        let mut found = Found::default();
+        let mut found = Trail::default();
         for record in by_day.into_iter().flat_map(|(_, records)| records) {
-            if found.records.len() == MAX_RECORDS {
+            if found.data.len() == MAX_RECORDS {
                 found.truncated = true;
                 break;
             }
-            found.records.push(record);
+            found.data.push(record);
         }
         // By time; records of the same instant keep the order they arrived in (days, objects by
         // name, lines in order).
-        found.records.sort_by_key(|r| r.at);
+        found.data.sort_by_key(|r| r.at);
         Ok(found)
     }
 
@@ -283,7 +281,7 @@ mod tests {
         let answer = log
             .request(
                 "list-appointments",
-                asked(),
+                Some(asked()),
                 now,
                 async {
                     touched(a);
@@ -326,13 +324,13 @@ mod tests {
             resource_id: None,
             ..asked()
         };
-        log.request("create-appointment", created, now, async {}, |_| {
+        log.request("create-appointment", Some(created), now, async {}, |_| {
             (201, Some("new-1".into()))
         })
         .await;
         log.request(
             "create-slot",
-            asked(),
+            Some(asked()),
             now,
             async { touched(Uuid::nil()) },
             |_| (201, None),

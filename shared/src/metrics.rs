@@ -59,11 +59,6 @@ pub fn outcome(outcome: &'static str) {
     let _ = TALLY.try_with(|t| t.borrow_mut().outcome = Some(outcome));
 }
 
-/// The outcome named so far in this unit of work, if any.
-pub fn outcome_so_far() -> Option<&'static str> {
-    TALLY.try_with(|t| t.borrow().outcome).ok().flatten()
-}
-
 /// Where a function's metric lines go: stdout in Lambda, or the local stack's [`Lines`].
 #[derive(Clone)]
 pub struct Metrics {

@@ -4,31 +4,29 @@
 
 use jiff::civil::Date;
 use lambda_http::RequestExt;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{caller, ApiError, Ctx, Query, Reply, Request};
-use crate::audit::{touched, AuditReader, Record};
+pub use crate::audit::Trail;
+use crate::audit::{touched, Record};
 use crate::domain::{Day, PatientId, Role};
 
 /// The longest range one read covers: a month of a patient's records.
 const MAX_DAYS: i32 = 31;
 const DATES: &str = "must be a date such as 2030-01-31, in the years 2000 to 2099";
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Trail {
-    pub data: Vec<Record>,
-    /// More records matched than one answer holds (5,000): ask for a shorter range.
-    pub truncated: bool,
-}
-
-fn reader(ctx: &Ctx) -> Result<&AuditReader, ApiError> {
-    ctx.audit_reader.as_ref().ok_or_else(|| {
+/// `patient`'s records from `from` to `to`; reading them touches the patient's data.
+async fn history(
+    ctx: &Ctx,
+    patient: PatientId,
+    (from, to): (Date, Date),
+) -> Result<Trail, ApiError> {
+    let reader = ctx.audit_reader.as_ref().ok_or_else(|| {
         tracing::error!("AUDIT_BUCKET is not configured for this function");
         ApiError::internal()
-    })
+    })?;
+    touched(patient.uuid());
+    Ok(reader.about(patient.uuid(), from, to).await?)
 }
 
 /// Only an admin reads the trail.
@@ -68,18 +66,10 @@ pub async fn trail(ctx: &Ctx, req: Request) -> Reply {
     let to: Option<Date> = q.required("to", DATES).map(Day::date);
     let span = range(&mut q, from, to, "to");
     q.finish()?;
-    let (Some(patient), Some((from, to))) = (patient, span) else {
+    let (Some(patient), Some(span)) = (patient, span) else {
         return Err(ApiError::field("patientId", "is required"));
     };
-    touched(patient.uuid());
-    let found = reader(ctx)?.about(patient.uuid(), from, to).await?;
-    Ok(super::json(
-        200,
-        &Trail {
-            data: found.records,
-            truncated: found.truncated,
-        },
-    ))
+    Ok(super::json(200, &history(ctx, patient, span).await?))
 }
 
 /// `GET /fhir/AuditEvent?patient=Patient/<id>&date=ge<date>&date=le<date>`: the same as a searchset
@@ -119,12 +109,11 @@ pub async fn fhir_events(ctx: &Ctx, req: Request) -> Reply {
         }
         let span = range(&mut q, from, to, "date");
         q.finish()?;
-        let (Some(patient), Some((from, to))) = (patient, span) else {
+        let (Some(patient), Some(span)) = (patient, span) else {
             return Err(ApiError::field("patient", "is required"));
         };
-        touched(patient.uuid());
-        let found = reader(ctx)?.about(patient.uuid(), from, to).await?;
-        let events: Vec<Value> = found.records.iter().map(Record::as_audit_event).collect();
+        let found = history(ctx, patient, span).await?;
+        let events: Vec<Value> = found.data.iter().map(Record::as_audit_event).collect();
         Ok(super::fhir::searchset(events, &req))
     })
     .await

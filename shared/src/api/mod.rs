@@ -162,28 +162,31 @@ pub async fn serve(
     let route = context
         .and_then(|c| c.route_key.clone())
         .unwrap_or_default();
-    let caller = caller(ctx, &req).ok();
-    let asked = crate::audit::Request {
-        actor: caller.as_ref().map(|c| c.id),
-        roles: caller
-            .iter()
-            .flat_map(|c| c.roles.iter().map(|r| r.as_str().to_owned()))
-            .collect(),
-        // A feed's `{feed}` is its id, except on the public route, where it is the secret token.
-        resource_id: req
-            .path_parameters_ref()
-            .and_then(|p| match function {
-                "calendar-feed" => None,
-                _ => p.first("id").or_else(|| p.first("feed")),
-            })
-            .map(str::to_owned),
-        request_id: context
-            .and_then(|c| c.request_id.clone())
-            .unwrap_or_default(),
-        source_ip: context
-            .and_then(|c| c.http.source_ip.clone())
-            .unwrap_or_default(),
-    };
+    // Who asked, for the audit trail: read only for an audited function.
+    let asked = crate::audit::audited(function).map(|_| {
+        let caller = caller(ctx, &req).ok();
+        crate::audit::Request {
+            actor: caller.as_ref().map(|c| c.id),
+            roles: caller
+                .iter()
+                .flat_map(|c| c.roles.iter().map(|r| r.as_str().to_owned()))
+                .collect(),
+            // A feed's `{feed}` is its id, except on the public route, where it is the secret token.
+            resource_id: req
+                .path_parameters_ref()
+                .and_then(|p| match function {
+                    "calendar-feed" => None,
+                    _ => p.first("id").or_else(|| p.first("feed")),
+                })
+                .map(str::to_owned),
+            request_id: context
+                .and_then(|c| c.request_id.clone())
+                .unwrap_or_default(),
+            source_ip: context
+                .and_then(|c| c.http.source_ip.clone())
+                .unwrap_or_default(),
+        }
+    });
     let span = tracing::info_span!("http", function, route = %route);
     let work = async {
         let started = Instant::now();

@@ -84,6 +84,16 @@ pub struct Record {
     pub source_ip: String,
 }
 
+/// A read of the trail: the records found, by time, and whether more matched than one answer holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Trail {
+    pub data: Vec<Record>,
+    /// More records matched than one answer holds (5,000): ask for a shorter range.
+    pub truncated: bool,
+}
+
 impl Record {
     /// A stable id of the record (the same line always gives the same id).
     pub fn id(&self) -> Uuid {
