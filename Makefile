@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: soak dev test lint build bench bench-contention bench-largest contract venv toolchain tools docs-check ci clean replay-parked
+.PHONY: soak dev test lint build bench bench-cost bench-contention bench-largest contract venv toolchain tools docs-check ci clean replay-parked
 
 $(VENV)/.installed: local/requirements.txt
 	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
@@ -71,6 +71,13 @@ build: venv
 bench: venv
 	cargo build --release -p functions -p local --bins
 	$${CARGO_TARGET_DIR:-target}/release/coldstart 10
+
+## What each operation uses on AWS (DynamoDB units, Lambda invocations and GB-seconds, events, SQS
+## requests, schedules) and costs at us-east-1's on-demand prices; a million bookings' month beside the
+## reference design's always-on stack. Release code, as `make bench` (local/src/cost.rs).
+bench-cost: venv
+	cargo build --release -p local --bin cost
+	$${CARGO_TARGET_DIR:-target}/release/cost
 
 ## 50 concurrent bookings of a 3-seat slot, without faults and with transaction_conflict=0.3.
 bench-contention: venv

@@ -19,6 +19,13 @@ ones (`sqs_reorder`), as SQS standard queues deliver.
 
 `POST /_emulator/faults` with a spec as its body replaces the faults while the emulator runs (the seed
 goes on); `GET /_emulator/faults` answers the rates in force.
+
+A DynamoDB request that asks for its consumed capacity (ReturnConsumedCapacity TOTAL or INDEXES) gets
+the units DynamoDB's rules give for the items it touched, not moto's constant (`Capacity`). And the
+emulator meters what it is asked: `GET /_emulator/meter` answers the requests of the service and of the
+stand-ins (`infra`) by action (and queue, for SQS), with PutEvents' and SendMessageBatch's entries and
+the receives that delivered messages; `POST` answers the same and starts a fresh count. The harness's
+own requests are not counted. `make bench-cost` prices operations from both.
 """
 import copy
 import io
@@ -30,6 +37,7 @@ import re
 import sys
 import threading
 import time
+import zlib
 
 import moto
 import moto.dynamodb.models as dynamodb_models
@@ -318,6 +326,220 @@ def check_dynamodb(operation: str, request: dict) -> None:
             raise validation("Too many items requested for the BatchGetItem call")
 
 
+# --- Consumed capacity: what DynamoDB charges, answered on request ------------------------------
+#
+# moto answers ReturnConsumedCapacity with a constant (1 or 0.5 units, whatever the items). DynamoDB
+# charges by size, and `make bench-cost` prices what it answers, so a request that asks (TOTAL or
+# INDEXES) gets the units DynamoDB's rules give:
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
+# - a read: the item's size rounded up to 4 KB per unit, half a unit per 4 KB if eventually consistent;
+#   a Query or Scan sums every item it reads (before any filter: a filter does not lower the charge),
+#   then rounds; a BatchGetItem rounds each item; nothing found still costs the minimum;
+# - a write: the larger of the item's size before and after, rounded up to 1 KB per unit (at least 1);
+# - a transaction: every item twice, prepare and commit, ConditionCheck included
+#   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling);
+# - a global secondary index: a write for every index whose entry the write adds, changes or removes,
+#   two when it changes the entry's key (delete and put), sized as the projected entry
+#   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes).
+# Failed requests answer no ConsumedCapacity here as in DynamoDB (a failed conditional write still
+# costs a write there; the benchmark's operations are the successful paths).
+
+READ_UNIT_BYTES, WRITE_UNIT_BYTES = 4096, 1024
+ASKING = ("TOTAL", "INDEXES")
+
+
+def units(size: int, unit: int) -> int:
+    return max(1, -(-size // unit))
+
+
+def table_layout(table_name):
+    """(key attribute names, [(index, key names, projection type, included names)]) of a table."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    for regions in list(dynamodb_backends.values()):
+        for backend in list(regions.values()):
+            table = backend.tables.get(table_name)
+            if table is not None:
+                keys = [k for k in (table.hash_key_attr, table.range_key_attr) if k]
+                indexes = [
+                    (i.name, list(i.schema_key_attrs), (i.projection or {}).get("ProjectionType", "ALL"),
+                     list((i.projection or {}).get("NonKeyAttributes") or []))
+                    for i in table.global_indexes
+                ]
+                return keys, indexes
+    return [], []
+
+
+def index_entry(item, table_keys, index):
+    """What `item` puts in `index`: None if it lacks the index's key."""
+    _, keys, kind, included = index
+    if item is None or any(k not in item for k in keys):
+        return None
+    if kind == "ALL":
+        return item
+    wanted = set(table_keys) | set(keys) | (set(included) if kind == "INCLUDE" else set())
+    return {k: v for k, v in item.items() if k in wanted}
+
+
+def write_units(table, before, after, transactional=False):
+    """The units a write of one item consumes: (table's, {index: units})."""
+    keys, indexes = table_layout(table)
+    own = units(max(item_size(before or {}), item_size(after or {})), WRITE_UNIT_BYTES)
+    per_index = {}
+    for index in indexes:
+        old, new = index_entry(before, keys, index), index_entry(after, keys, index)
+        if old == new:
+            continue
+        if old is not None and new is not None:
+            moved = any(old[k] != new[k] for k in index[1])
+            n = (units(item_size(old), WRITE_UNIT_BYTES) + units(item_size(new), WRITE_UNIT_BYTES)) if moved \
+                else units(max(item_size(old), item_size(new)), WRITE_UNIT_BYTES)
+        else:
+            n = units(item_size(old or new), WRITE_UNIT_BYTES)
+        per_index[index[0]] = n
+    return own * (2 if transactional else 1), per_index
+
+
+class Tally:
+    """Units consumed by one request, per table and index."""
+
+    def __init__(self):
+        self.tables: dict[str, dict] = {}
+
+    def add(self, table, own, per_index=None):
+        t = self.tables.setdefault(table, {"table": 0.0, "indexes": {}})
+        t["table"] += own
+        for name, n in (per_index or {}).items():
+            t["indexes"][name] = t["indexes"].get(name, 0.0) + n
+
+    def answer(self, mode, kind):
+        out = []
+        for table, t in self.tables.items():
+            total = t["table"] + sum(t["indexes"].values())
+            c = {"TableName": table, "CapacityUnits": total, f"{kind}CapacityUnits": total}
+            if mode == "INDEXES":
+                c["Table"] = {"CapacityUnits": t["table"], f"{kind}CapacityUnits": t["table"]}
+                if t["indexes"]:
+                    c["GlobalSecondaryIndexes"] = {
+                        n: {"CapacityUnits": u, f"{kind}CapacityUnits": u} for n, u in t["indexes"].items()}
+            out.append(c)
+        return out
+
+
+class Capacity:
+    """The units one DynamoDB request consumes, read from the items it touches before and after."""
+
+    SINGLE_WRITES = {"PutItem": "Item", "UpdateItem": "Key", "DeleteItem": "Key"}
+
+    def __init__(self, faithful, environ, operation, request):
+        self.faithful, self.environ, self.operation, self.request = faithful, environ, operation, request
+        self.mode = request.get("ReturnConsumedCapacity")
+        self.before = {}
+
+    def dynamodb(self, operation, body):
+        environ = dict(self.environ, HTTP_X_AMZ_TARGET="DynamoDB_20120810." + operation)
+        status, _, chunks = self.faithful.forward(environ, json.dumps(body).encode())
+        return json.loads(chunks or b"{}") if status.startswith("200") else {}
+
+    def item(self, table, key):
+        got = self.dynamodb("GetItem", {"TableName": table, "Key": key, "ConsistentRead": True})
+        return got.get("Item")
+
+    def writes(self):
+        """(table, key, kind) of every item the request writes or checks."""
+        r, op = self.request, self.operation
+        if op in self.SINGLE_WRITES:
+            yield r.get("TableName"), self.key_of(r), op
+        elif op == "TransactWriteItems":
+            for action in r.get("TransactItems") or []:
+                (kind, inner), = action.items()
+                yield inner.get("TableName"), self.key_of(inner), kind
+        elif op == "BatchWriteItem":
+            for table, requests in (r.get("RequestItems") or {}).items():
+                for w in requests:
+                    (kind, inner), = w.items()
+                    yield table, self.key_of({"TableName": table, **inner}), kind
+
+    @staticmethod
+    def key_of(op):
+        if "Key" in op:
+            return op["Key"]
+        names = set(table_layout(op.get("TableName"))[0])
+        return {k: v for k, v in (op.get("Item") or {}).items() if k in names}
+
+    def start(self):
+        """Reads, before a write, the items it touches."""
+        for table, key, _ in self.writes():
+            self.before[(table, json.dumps(key, sort_keys=True))] = self.item(table, key)
+
+    def finish(self, chunks: bytes) -> bytes:
+        """moto's answer with DynamoDB's ConsumedCapacity in it."""
+        answer = json.loads(chunks or b"{}")
+        tally, kind = Tally(), "Write"
+        op, r = self.operation, self.request
+        if op in self.SINGLE_WRITES or op in ("TransactWriteItems", "BatchWriteItem"):
+            unprocessed = answer.get("UnprocessedItems") or {}
+            for table, key, action in self.writes():
+                if any(key == self.key_of({"TableName": table, **next(iter(w.values()))})
+                       for w in unprocessed.get(table) or []):
+                    continue
+                before = self.before.get((table, json.dumps(key, sort_keys=True)))
+                if action == "ConditionCheck":
+                    tally.add(table, 2 * units(item_size(before or {}), WRITE_UNIT_BYTES))
+                    continue
+                own, per_index = write_units(table, before, self.item(table, key), op == "TransactWriteItems")
+                tally.add(table, own, per_index)
+        elif op == "GetItem":
+            kind = "Read"
+            item = self.item(r.get("TableName"), r.get("Key"))
+            tally.add(r.get("TableName"), self.read(item_size(item or {}), r.get("ConsistentRead")))
+        elif op == "BatchGetItem":
+            kind = "Read"
+            unprocessed = answer.get("UnprocessedKeys") or {}
+            for table, spec in (r.get("RequestItems") or {}).items():
+                left = (unprocessed.get(table) or {}).get("Keys") or []
+                for key in spec.get("Keys") or []:
+                    if key not in left:
+                        item = self.item(table, key)
+                        tally.add(table, self.read(item_size(item or {}), spec.get("ConsistentRead")))
+        elif op == "TransactGetItems":
+            kind = "Read"
+            for action in r.get("TransactItems") or []:
+                get = action.get("Get") or {}
+                item = self.item(get.get("TableName"), get.get("Key"))
+                tally.add(get.get("TableName"), 2 * units(item_size(item or {}), READ_UNIT_BYTES))
+        elif op in ("Query", "Scan"):
+            kind = "Read"
+            tally.add(r.get("TableName"), self.read(self.evaluated(), r.get("ConsistentRead")))
+        else:
+            return chunks
+        answer["ConsumedCapacity"] = tally.answer(self.mode, kind)
+        if op not in ("TransactWriteItems", "BatchWriteItem", "BatchGetItem", "TransactGetItems"):
+            answer["ConsumedCapacity"] = answer["ConsumedCapacity"][0]
+        return json.dumps(answer).encode()
+
+    @staticmethod
+    def read(size, consistent):
+        return units(size, READ_UNIT_BYTES) * (1.0 if consistent else 0.5)
+
+    def evaluated(self) -> int:
+        """The bytes a Query or Scan read: the same request without its filter and projection (the
+        placeholders only they used dropped), whose items are every item read."""
+        r = dict(self.request)
+        for field in ("FilterExpression", "ProjectionExpression", "Select", "AttributesToGet",
+                      "ReturnConsumedCapacity"):
+            r.pop(field, None)
+        used = r.get("KeyConditionExpression") or ""
+        for field in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+            kept = {k: v for k, v in (r.get(field) or {}).items() if re.search(re.escape(k) + r"\b", used)}
+            if kept:
+                r[field] = kept
+            else:
+                r.pop(field, None)
+        got = self.dynamodb(self.operation, r)
+        return sum(item_size(i) for i in got.get("Items") or [])
+
+
 # --- Faults: what AWS does under load, on request ------------------------------------------------
 
 FAULT_KINDS = (
@@ -413,6 +635,21 @@ def respond(start_response, status: int, body: dict, headers=()):
     return [data]
 
 
+def queue_of(body: bytes) -> str:
+    """` <queue name>` of an SQS request's QueueUrl, or nothing."""
+    try:
+        url = json.loads(body or b"{}").get("QueueUrl")
+    except (ValueError, AttributeError):
+        url = None
+    return " " + url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else ""
+
+
+def rewritten(headers, chunks: bytes):
+    """moto's headers for a body changed here: its length, and its CRC32 (DynamoDB's x-amz-crc32)."""
+    fixed = {"content-length": str(len(chunks)), "x-amz-crc32": str(zlib.crc32(chunks) & 0xFFFFFFFF)}
+    return [(k, fixed.get(k.lower(), v)) for k, v in headers]
+
+
 class Faithful:
     def __init__(self, app, faults: Faults):
         self.app = app
@@ -421,6 +658,8 @@ class Faithful:
         self.held: dict[str, list] = {}
         # When each item was last written, by (table, key), for gsi_lag.
         self.written: dict[tuple, float] = {}
+        # Requests by caller and action (`/_emulator/meter`).
+        self.meter: dict[str, int] = {}
 
     def forward(self, environ, body: bytes):
         """moto's answer to `body`: status, headers and parsed JSON."""
@@ -447,20 +686,44 @@ class Faithful:
             self.faults.p = rates
         return respond(start_response, 200, {"faults": self.faults.p, "counts": self.faults.counts})
 
+    def metering(self, environ, start_response):
+        """GET /_emulator/meter: the requests counted so far; POST: the same, and a fresh count."""
+        answer = {"requests": self.meter}
+        if environ.get("REQUEST_METHOD") == "POST":
+            self.meter = {}
+        return respond(start_response, 200, answer)
+
+    def count(self, caller: str, what: str, n: int = 1) -> None:
+        """Counts `n` of `what` (a service's action, or its entries) done by `caller` (`service`: the
+        functions; `infra`: the stand-ins for Lambda's event source mappings and for Scheduler)."""
+        if n:
+            key = f"{caller} {what}"
+            self.meter[key] = self.meter.get(key, 0) + n
+
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == "/_emulator/faults":
             return self.control(environ, start_response)
+        if environ.get("PATH_INFO") == "/_emulator/meter":
+            return self.metering(environ, start_response)
         agent = environ.get("HTTP_X_AMZ_USER_AGENT", "") + environ.get("HTTP_USER_AGENT", "")
         exempt = EXEMPT_APP in agent
         infra = INFRA_APP in agent
+        caller = None if exempt else "infra" if infra else "service"
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:
-            if not (exempt or infra) and environ.get("PATH_INFO", "").startswith("/schedules/"):
+            path = environ.get("PATH_INFO", "")
+            if caller and path.startswith("/schedules/"):
+                method = environ.get("REQUEST_METHOD")
+                self.count(caller, {"POST": "Scheduler.CreateSchedule", "DELETE": "Scheduler.DeleteSchedule"}
+                           .get(method, "Scheduler." + str(method)))
+            if not (exempt or infra) and path.startswith("/schedules/"):
                 return self.scheduler(environ, start_response)
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         service, _, operation = target.partition(".")
+        if caller:
+            self.count(caller, target + queue_of(body))
         if infra and target == "AmazonSQS.ReceiveMessage":
             return self.receive_unreliably(environ, start_response, body)
         if infra and target == "AmazonSQS.DeleteMessage" and self.delete_duplicate(body):
@@ -470,6 +733,9 @@ class Faithful:
             request = json.loads(body or b"{}")
         except ValueError:
             request = None
+        if caller and isinstance(request, dict):
+            entries = request.get("Entries") if target in ("AWSEvents.PutEvents", "AmazonSQS.SendMessageBatch") else None
+            self.count(caller, target + queue_of(body) + " entries", len(entries or []))
         try:
             if request is not None and service.startswith("DynamoDB_"):
                 check_dynamodb(operation, request)
@@ -487,12 +753,19 @@ class Faithful:
                 raise Refusal(500, "InternalError", "We encountered an internal error. Please try again.", service="sqs")
         except Refusal as r:
             return respond(start_response, r.status, r.body())
+        capacity = None
+        if request is not None and service.startswith("DynamoDB_") and request.get("ReturnConsumedCapacity") in ASKING:
+            capacity = Capacity(self, environ, operation, request)
+            capacity.start()
         status, headers, chunks = self.forward(environ, body)
         if request is not None and service.startswith("DynamoDB_") and status.startswith("200"):
+            if capacity is not None:
+                chunks = capacity.finish(chunks)
+                headers = rewritten(headers, chunks)
             self.note_writes(operation, request)
             if operation == "Query" and request.get("IndexName") and not exempt and self.faults.p["gsi_lag"] > 0:
                 chunks = self.lagging(request, chunks)
-                headers = [(k, str(len(chunks)) if k.lower() == "content-length" else v) for k, v in headers]
+                headers = rewritten(headers, chunks)
         start_response(status, headers)
         return [chunks]
 
@@ -592,6 +865,7 @@ class Faithful:
                 self.held.setdefault(queue, []).append(copy_)
         if out:
             answer["Messages"] = out
+            self.count("infra", "AmazonSQS.ReceiveMessage" + queue_of(body) + " delivering")
         else:
             answer.pop("Messages", None)
         return respond(start_response, 200, answer)

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod cors;
+pub mod cost;
 pub mod counter;
 pub mod docs;
 pub mod emulator;

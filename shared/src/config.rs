@@ -40,6 +40,9 @@ pub struct Config {
     pub offer_ttl: SignedDuration,
     /// Unanswered offers after which a waitlist entry expires (`MAX_OFFERS`, 1 to 20, default 3).
     pub max_offers: u32,
+    /// Whether every DynamoDB request asks for its consumed capacity and counts it into the metrics
+    /// (`RETURN_CONSUMED_CAPACITY`: `TOTAL` or `NONE`, default `NONE`): [`crate::store::capacity`].
+    pub return_consumed_capacity: bool,
 }
 
 /// The fees billing is asked for; 0 asks for none.
@@ -176,6 +179,16 @@ impl Config {
             }
             _ => None,
         };
+        let return_consumed_capacity = match get("RETURN_CONSUMED_CAPACITY").as_deref() {
+            None | Some("NONE") => false,
+            Some("TOTAL") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "RETURN_CONSUMED_CAPACITY",
+                    "TOTAL or NONE".into(),
+                ))
+            }
+        };
         Ok(Config {
             table_name: get("TABLE_NAME"),
             event_bus_name: get("EVENT_BUS_NAME"),
@@ -195,6 +208,7 @@ impl Config {
             fees,
             offer_ttl: SignedDuration::from_secs(offer_ttl.into()),
             max_offers: max_offers.into(),
+            return_consumed_capacity,
         })
     }
 

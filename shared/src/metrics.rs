@@ -40,11 +40,17 @@ tokio::task_local! {
 #[derive(Debug, Default)]
 struct Tally {
     outcome: Option<&'static str>,
-    counts: Vec<(&'static str, u64)>,
+    counts: Vec<(&'static str, f64)>,
 }
 
 /// Adds `n` to the metric `name` of the unit of work this runs in (nothing outside one).
 pub fn count(name: &'static str, n: u64) {
+    units(name, n as f64);
+}
+
+/// Adds `n`, which may be fractional (DynamoDB's half read units), to the metric `name` of the unit
+/// of work this runs in (nothing outside one).
+pub fn units(name: &'static str, n: f64) {
     let _ = TALLY.try_with(|t| {
         let mut t = t.borrow_mut();
         match t.counts.iter_mut().find(|(k, _)| *k == name) {
@@ -159,7 +165,7 @@ struct Line {
     outcome: &'static str,
     latency_ms: f64,
     cold_start: bool,
-    counts: Vec<(&'static str, u64)>,
+    counts: Vec<(&'static str, f64)>,
 }
 
 /// A number with its CloudWatch unit.
@@ -191,10 +197,13 @@ impl Entry for Line {
             &Measure(Observation::Unsigned(self.cold_start.into()), Unit::Count),
         );
         for (name, n) in &self.counts {
-            w.value(
-                Cow::Borrowed(*name),
-                &Measure(Observation::Unsigned(*n), Unit::Count),
-            );
+            // Whole counts stay integers on the line; DynamoDB's units may be halves.
+            let n = if n.fract() == 0.0 && *n >= 0.0 && *n < u64::MAX as f64 {
+                Observation::Unsigned(*n as u64)
+            } else {
+                Observation::Floating(*n)
+            };
+            w.value(Cow::Borrowed(*name), &Measure(n, Unit::Count));
         }
     }
 }

@@ -604,3 +604,185 @@ async fn the_emulator_lets_index_queries_lag_behind_writes_on_request() {
     );
     app.set_faults("").await;
 }
+
+/// The units a request reports consuming.
+fn consumed(c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) -> f64 {
+    c.and_then(|c| c.capacity_units).unwrap_or(-1.0)
+}
+
+#[tokio::test]
+async fn asked_for_its_consumed_capacity_the_emulator_answers_by_dynamodbs_rules() {
+    use aws_sdk_dynamodb::types::{
+        ConditionCheck, ReturnConsumedCapacity::Indexes, ReturnConsumedCapacity::Total,
+    };
+    let (_app, db, table) = table().await;
+    let pk = uuid::Uuid::new_v4().to_string();
+    let key = |sk: &str| {
+        std::collections::HashMap::from([("PK".to_owned(), s(&pk)), ("SK".to_owned(), s(sk))])
+    };
+    // 1,513 bytes (names and values): two write units; no index key, so no index write.
+    let big = db
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(key("big")))
+        .item("padding", s(&"x".repeat(1500 - pk.len())))
+        .return_consumed_capacity(Indexes)
+        .send()
+        .await
+        .unwrap();
+    let c = big.consumed_capacity.unwrap();
+    assert_eq!(c.capacity_units, Some(2.0));
+    assert_eq!(c.global_secondary_indexes, None);
+
+    // A small item in GSI1 (all attributes projected): one unit for the table, one for the index.
+    let small = db
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(key("small")))
+        .item("GSI1PK", s("g"))
+        .item("GSI1SK", s("1"))
+        .return_consumed_capacity(Indexes)
+        .send()
+        .await
+        .unwrap();
+    let c = small.consumed_capacity.unwrap();
+    assert_eq!(c.capacity_units, Some(2.0));
+    assert_eq!(
+        c.global_secondary_indexes.unwrap()["GSI1"].capacity_units,
+        Some(1.0)
+    );
+    // Moving its index key is a delete and a put in the index; changing another attribute one write.
+    let update = |expression: &'static str| {
+        db.update_item()
+            .table_name(&table)
+            .set_key(Some(key("small")))
+            .update_expression(expression)
+            .expression_attribute_values(":v", s("2"))
+            .return_consumed_capacity(Indexes)
+            .send()
+    };
+    let moved = update("SET GSI1SK = :v").await.unwrap();
+    assert_eq!(
+        moved
+            .consumed_capacity
+            .as_ref()
+            .unwrap()
+            .global_secondary_indexes
+            .as_ref()
+            .unwrap()["GSI1"]
+            .capacity_units,
+        Some(2.0)
+    );
+    assert_eq!(consumed(moved.consumed_capacity.as_ref()), 3.0);
+    let noted = update("SET note = :v").await.unwrap();
+    assert_eq!(consumed(noted.consumed_capacity.as_ref()), 2.0);
+    // GSI3 projects only its keys, the table's, `id` and `offerCount`: the padding stays out of it.
+    let projected = db
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(key("projected")))
+        .item("GSI3PK", s("h"))
+        .item("GSI3SK", s("1"))
+        .item("padding", s(&"y".repeat(1500)))
+        .return_consumed_capacity(Indexes)
+        .send()
+        .await
+        .unwrap();
+    let c = projected.consumed_capacity.unwrap();
+    assert_eq!(c.table.unwrap().capacity_units, Some(2.0));
+    assert_eq!(
+        c.global_secondary_indexes.unwrap()["GSI3"].capacity_units,
+        Some(1.0)
+    );
+
+    // Reads: 4 KB a unit, half for an eventually consistent read, the minimum for nothing found.
+    for (sk, consistent, want) in [("big", false, 0.5), ("big", true, 1.0), ("none", true, 1.0)] {
+        let got = db
+            .get_item()
+            .table_name(&table)
+            .set_key(Some(key(sk)))
+            .consistent_read(consistent)
+            .return_consumed_capacity(Total)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            consumed(got.consumed_capacity.as_ref()),
+            want,
+            "{sk} {consistent}"
+        );
+    }
+    // A query pays for every item it reads, not for the one its filter keeps: ten items of about a
+    // kilobyte are three 4 KB units, halved.
+    let many = uuid::Uuid::new_v4().to_string();
+    for i in 0..10 {
+        db.put_item()
+            .table_name(&table)
+            .item("PK", s(&many))
+            .item("SK", s(&i.to_string()))
+            .item("padding", s(&"z".repeat(1000)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let queried = db
+        .query()
+        .table_name(&table)
+        .key_condition_expression("PK = :p")
+        .filter_expression("SK = :s")
+        .expression_attribute_values(":p", s(&many))
+        .expression_attribute_values(":s", s("3"))
+        .return_consumed_capacity(Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queried.count, 1);
+    assert_eq!(consumed(queried.consumed_capacity.as_ref()), 1.5);
+    // A batch read rounds each item: two items under 4 KB, eventually consistent, one unit.
+    let batch = db
+        .batch_get_item()
+        .request_items(
+            &table,
+            KeysAndAttributes::builder()
+                .keys(key("big"))
+                .keys(key("small"))
+                .build()
+                .unwrap(),
+        )
+        .return_consumed_capacity(Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consumed(batch.consumed_capacity().first()), 1.0);
+    // A transaction writes each item twice, its condition checks included: a small put (2) and a
+    // check of the 1.5 KB item (4).
+    let tx = db
+        .transact_write_items()
+        .transact_items(put(&table, &uuid::Uuid::new_v4().to_string(), 10))
+        .transact_items(
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&table)
+                        .set_key(Some(key("big")))
+                        .condition_expression("attribute_exists(PK)")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .return_consumed_capacity(Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consumed(tx.consumed_capacity().first()), 6.0);
+    // Not asked, not answered.
+    let quiet = db
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(key("big")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quiet.consumed_capacity, None);
+}

@@ -74,6 +74,13 @@ async fn a_race_and_a_cancellation_show_as_outcomes_counts_and_latencies() {
         "one cold start of the function, whatever its outcome"
     );
     assert!(booked.latency_ms.p50 > 0.0 && booked.latency_ms.max >= booked.latency_ms.p99);
+    // Deployed as the template says (ReturnConsumedCapacity TOTAL), each line carries the DynamoDB
+    // units its requests consumed: the booking's transaction wrote, the refusals wrote nothing.
+    assert!(
+        booked.counts.get("WriteUnits").is_some_and(|w| *w >= 2.0),
+        "{booked:?}"
+    );
+    assert_eq!(full.counts.get("WriteUnits"), None, "{full:?}");
     let cancelled = of(&figures, "cancel-appointment", None, "ok").expect("the cancel's line");
     assert_eq!(cancelled.units, 1);
     assert!(

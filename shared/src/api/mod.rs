@@ -62,9 +62,12 @@ impl Ctx {
     pub fn new(db: aws_sdk_dynamodb::Client, config: Config) -> Result<Ctx, ConfigError> {
         let table = Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Ctx {
-            store: Store::new(db, table)
-                .with_defaults(config.provider_defaults())
-                .with_cursor_key(config.cursor_key()?),
+            store: Store::new(
+                crate::store::capacity::measured(db, config.return_consumed_capacity),
+                table,
+            )
+            .with_defaults(config.provider_defaults())
+            .with_cursor_key(config.cursor_key()?),
             config,
             clock: Clock::System,
             metrics: Metrics::stdout(),

@@ -182,8 +182,14 @@ impl Worker {
         use crate::config::Config;
         let table = Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Worker {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), table)
-                .with_defaults(config.provider_defaults()),
+            store: Store::new(
+                crate::store::capacity::measured(
+                    aws_sdk_dynamodb::Client::new(sdk),
+                    config.return_consumed_capacity,
+                ),
+                table,
+            )
+            .with_defaults(config.provider_defaults()),
             offer_ttl: config.offer_ttl,
             max_offers: config.max_offers,
             sqs: aws_sdk_sqs::Client::new(sdk),

@@ -7,6 +7,7 @@
 pub mod appointment_types;
 pub mod booking;
 pub mod cancel;
+pub mod capacity;
 pub mod conditional;
 pub mod feeds;
 pub mod guard;

@@ -71,7 +71,10 @@ impl Publisher {
             events: aws_sdk_eventbridge::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             scheduler: aws_sdk_scheduler::Client::new(sdk),
-            db: aws_sdk_dynamodb::Client::new(sdk),
+            db: crate::store::capacity::measured(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.return_consumed_capacity,
+            ),
             table: Config::require(&config.table_name, "TABLE_NAME")?,
             bus: Config::require(&config.event_bus_name, "EVENT_BUS_NAME")?,
             jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
