@@ -50,6 +50,8 @@ pub mod price {
     pub const SQS_REQUEST: f64 = 0.40 / 1e6;
     /// https://aws.amazon.com/cloudwatch/pricing/ (logs ingested, standard class).
     pub const LOGS_GB: f64 = 0.50;
+    /// A custom metric a month (first 10,000), same page.
+    pub const METRIC_MONTH: f64 = 0.30;
     /// https://aws.amazon.com/xray/pricing/ (traces recorded).
     pub const XRAY_TRACE: f64 = 5.00 / 1e6;
     /// What one invocation logs besides its EMF and audit lines, in JSON: Lambda's platform.start and
@@ -728,9 +730,46 @@ pub fn life(ops: &[(&'static str, Usage)], bookings: f64) -> Result<Usage, Error
     Ok(Usage::default().plus(&one, bookings))
 }
 
+/// The CloudWatch metrics (series) `lines` create: one per metric name and dimension values in each
+/// of a line's dimension sets, as CloudWatch extracts EMF
+/// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+pub fn series(lines: &[String]) -> usize {
+    let mut seen = std::collections::BTreeSet::new();
+    for line in lines {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        for directive in v["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let names: Vec<&str> = directive["Metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["Name"].as_str())
+                .collect();
+            for set in directive["Dimensions"].as_array().into_iter().flatten() {
+                let dims: Vec<String> = set
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d.as_str())
+                    .map(|d| format!("{d}={}", v[d].as_str().unwrap_or_default()))
+                    .collect();
+                for name in &names {
+                    seen.insert(format!("{name}|{}", dims.join(",")));
+                }
+            }
+        }
+    }
+    seen.len()
+}
+
 /// The report `make bench-cost` prints: the operations' table, a million bookings' month and the
 /// reference stack's month, in Markdown.
-pub fn report(ops: &[(&'static str, Usage)]) -> Result<String, Error> {
+pub fn report(ops: &[(&'static str, Usage)], metric_series: usize) -> Result<String, Error> {
     use std::fmt::Write;
     let mut s = String::new();
     writeln!(s, "| operation | RRU | WRU | Lambda invocations | GB-s | events | SQS requests | schedules (made/deleted/fired) | log KB | $ per million (X-Ray aside) |")?;
@@ -770,6 +809,13 @@ pub fn report(ops: &[(&'static str, Usage)]) -> Result<String, Error> {
         s,
         "| **total** | **{:.2}** |",
         dollars.values().sum::<f64>()
+    )?;
+    writeln!(s)?;
+    writeln!(
+        s,
+        "Whatever the traffic: the {metric_series} metric series this run's lines created cost ${:.2} a month (${} each).",
+        metric_series as f64 * price::METRIC_MONTH,
+        price::METRIC_MONTH
     )?;
     writeln!(s)?;
     writeln!(s, "The reference design's always-on stack, idle, a month:")?;

@@ -134,7 +134,14 @@ async fn every_operation_is_measured_and_priced() {
     );
     let million = life(&ops, 1e6).unwrap();
     assert!((million.write_units - one.write_units * 1e6).abs() < 1e-3);
-    let text = report(&ops).unwrap();
+    // Every line names its function; the series it creates are counted.
+    let series = local::cost::series(&bench.stack.metrics.all());
+    assert!(series > ops.len(), "{series}");
+    let text = report(&ops, series).unwrap();
+    assert!(
+        text.contains(&format!("the {series} metric series")),
+        "{text}"
+    );
     let totals: Vec<f64> = text
         .lines()
         .filter(|l| l.contains("**total**"))

@@ -6,6 +6,7 @@
 async fn main() -> Result<(), local::Error> {
     let (_emulator, _stack, bench) = local::cost::deploy().await?;
     let ops = local::cost::run(&bench).await?;
-    print!("{}", local::cost::report(&ops)?);
+    let series = local::cost::series(&bench.stack.metrics.all());
+    print!("{}", local::cost::report(&ops, series)?);
     Ok(())
 }
