@@ -50,6 +50,11 @@ def check(resource):
             assert not ("name" in e and "query" in e), "sev-1: a name or a query, not both"
     elif kind == "Schedule":
         assert resource["actor"], "a Schedule has an actor"
+    elif kind == "HealthcareService":
+        assert resource["appointmentRequired"] is True
+    elif kind == "Practitioner":
+        for language in resource.get("communication", []):
+            assert language["coding"][0]["system"] == "urn:ietf:bcp:47", "languages are BCP 47 codes"
     else:
         raise AssertionError(f"unexpected {kind}")
 

@@ -884,4 +884,31 @@ impl TestApp {
         let path = format!("/providers/{}/settings", provider.id);
         self.send(who, "GET", &path, None).await
     }
+
+    /// `PUT /providers/{id}` (the directory profile) of `provider`, as `who`, with `If-Match` if given.
+    /// Raw: the ETag is in the headers.
+    pub async fn put_profile(
+        &self,
+        who: &Actor,
+        provider: &Actor,
+        body: Value,
+        if_match: Option<&str>,
+    ) -> Reply {
+        let path = format!("/providers/{}", provider.id);
+        let headers: Vec<(&str, &str)> = if_match.map(|t| ("if-match", t)).into_iter().collect();
+        self.request(
+            "PUT",
+            &path,
+            Some(&who.token),
+            Some(body.to_string()),
+            &headers,
+        )
+        .await
+    }
+
+    /// `GET /providers/{id}` (the directory profile) of `provider`, as `who`.
+    pub async fn profile_of(&self, who: &Actor, provider: &Actor) -> Reply {
+        let path = format!("/providers/{}", provider.id);
+        self.send(who, "GET", &path, None).await
+    }
 }

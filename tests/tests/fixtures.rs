@@ -172,6 +172,12 @@ async fn the_slot_and_type_fixtures_are_answered_by_their_handlers() {
         "{body}"
     );
     answer_not_found(&ctx, &["get-appointment-type", "update-appointment-type"]).await;
+    let (status, body) = run("fhir-healthcare-service").await;
+    assert_eq!(
+        (status, body["resourceType"].as_str()),
+        (404, Some("OperationOutcome")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -413,6 +419,8 @@ async fn a_fhir_route_answers_operation_outcomes_even_for_a_missing_caller() {
     for name in [
         "fhir-appointment",
         "fhir-schedule",
+        "fhir-practitioner",
+        "fhir-healthcare-service",
         "fhir-slots",
         "fhir-metadata",
     ] {
@@ -433,4 +441,36 @@ async fn a_fhir_route_answers_operation_outcomes_even_for_a_missing_caller() {
         assert_eq!(body["resourceType"], "OperationOutcome", "{name}: {body}");
         assert_eq!(body["issue"][0]["code"], "login", "{name}");
     }
+}
+
+#[tokio::test]
+async fn the_profile_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    let ctx = ctx(&app);
+    // No profile yet; the provider puts one (canonical: its languages sorted), anyone reads it.
+    let (status, before) = run(&ctx, "get-provider").await;
+    assert_eq!((status, before["code"].as_str()), (404, Some("not_found")));
+    let (status, put) = run(&ctx, "put-provider").await;
+    assert_eq!(status, 200, "{put}");
+    let (status, after) = run(&ctx, "get-provider").await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(put, after);
+    let (status, practitioner) = run(&ctx, "fhir-practitioner").await;
+    assert_eq!(status, 200, "{practitioner}");
+    assert_eq!(practitioner["name"][0]["text"], "Dr. Ana Ruiz");
+    assert_eq!(
+        (
+            after["displayName"].as_str(),
+            after["languages"].clone(),
+            after["telehealthRegions"].clone(),
+            after["providerId"].as_str()
+        ),
+        (
+            Some("Dr. Ana Ruiz"),
+            serde_json::json!(["en", "es-MX"]),
+            serde_json::json!(["US-AZ", "US-CA"]),
+            Some(local::FIXTURE_PROVIDER)
+        ),
+        "{after}"
+    );
 }

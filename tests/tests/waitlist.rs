@@ -1126,6 +1126,9 @@ async fn waitlist_operations_cost_a_few_requests_each() {
                 settings: None,
                 settings_updated_at: None,
                 settings_version: 0,
+                profile: None,
+                profile_updated_at: None,
+                profile_version: 0,
                 updated_at: now,
             })
             .unwrap(),

@@ -76,6 +76,36 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     .await
 }
 
+/// `GET /fhir/Practitioner/{id}`: a provider's directory profile as a Practitioner (anyone signed in).
+pub async fn practitioner(ctx: &Ctx, req: Request) -> Reply {
+    answered(async {
+        caller(ctx, &req)?;
+        let provider: ProviderId = path_id(&req, "id")?;
+        let entry = ctx
+            .store
+            .provider_entry(provider)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Practitioner"))?;
+        Ok(fhir::practitioner(provider, &entry.profile))
+    })
+    .await
+}
+
+/// `GET /fhir/HealthcareService/{id}`: an appointment type as a HealthcareService (anyone signed in).
+pub async fn healthcare_service(ctx: &Ctx, req: Request) -> Reply {
+    answered(async {
+        caller(ctx, &req)?;
+        let id: uuid::Uuid = path_id(&req, "id")?;
+        let found = ctx
+            .store
+            .appointment_type(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("HealthcareService"))?;
+        Ok(fhir::healthcare_service(&found))
+    })
+    .await
+}
+
 /// `GET /fhir/metadata`: the CapabilityStatement.
 pub async fn metadata(ctx: &Ctx, req: Request) -> Reply {
     answered(async {

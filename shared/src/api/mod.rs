@@ -7,12 +7,14 @@ pub mod appointments;
 pub mod audit;
 pub mod calendar;
 mod error;
+mod etag;
 pub mod feeds;
 pub mod fhir;
 pub mod lifecycle;
 pub mod lists;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod providers;
 mod request;
 pub mod series;
 pub mod settings;
@@ -129,12 +131,16 @@ endpoints! {
     FHIR_APPOINTMENT "fhir-appointment" => fhir::appointment,
     FHIR_SLOTS "fhir-slots" => fhir::slots,
     FHIR_SCHEDULE "fhir-schedule" => fhir::schedule,
+    FHIR_PRACTITIONER "fhir-practitioner" => fhir::practitioner,
+    FHIR_HEALTHCARE_SERVICE "fhir-healthcare-service" => fhir::healthcare_service,
     FHIR_METADATA "fhir-metadata" => fhir::metadata,
     BOOK_SERIES "book-series" => series::book,
     GET_SERIES "get-series" => series::get,
     CANCEL_SERIES "cancel-series" => series::cancel,
     GET_PROVIDER_SETTINGS "get-provider-settings" => settings::get,
     PUT_PROVIDER_SETTINGS "put-provider-settings" => settings::put,
+    GET_PROVIDER "get-provider" => providers::get,
+    PUT_PROVIDER "put-provider" => providers::put,
     AUDIT_TRAIL "audit-trail" => audit::trail,
     FHIR_AUDIT_EVENTS "fhir-audit-events" => audit::fhir_events,
 }

@@ -7,7 +7,7 @@
 //! written), so two editors cannot silently undo each other.
 
 use super::views::SettingsView;
-use super::{caller, json, json_body, path_id, ApiError, Code, Ctx, FieldError, Reply, Request};
+use super::{caller, json_body, path_id, ApiError, Ctx, Reply, Request};
 use crate::domain::settings::Settings;
 use crate::domain::{Caller, ProviderId};
 
@@ -33,41 +33,11 @@ pub async fn get(ctx: &Ctx, req: Request) -> Reply {
 fn tagged(
     settings: crate::store::settings::ProviderSettings,
 ) -> lambda_http::Response<lambda_http::Body> {
-    let etag = format!("\"{}\"", settings.version);
-    let mut response = json(200, &SettingsView::from(settings));
-    super::set_header(&mut response, "etag", etag);
-    response
-}
-
-/// The version an `If-Match` header asks for: `None` without one (or `*`: any version will do). If-Match
-/// uses the strong comparison (RFC 9110 section 13.1.1): a weak tag (`W/"4"`) matches nothing, nor
-/// does a tag that is not one of ours; either is a stale version.
-fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
-    match req.headers().get("if-match") {
-        None => Ok(None),
-        Some(value) => strong_version(value.to_str().unwrap_or_default()).ok_or_else(stale),
-    }
-}
-
-/// `Some(None)` for `*`, `Some(Some(v))` for the strong tag `"v"`, `None` for anything else.
-fn strong_version(value: &str) -> Option<Option<u64>> {
-    let value = value.trim();
-    if value == "*" {
-        return Some(None);
-    }
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Some)
+    super::etag::tagged(settings.version, &SettingsView::from(settings))
 }
 
 fn stale() -> ApiError {
-    ApiError::new(
-        Code::PreconditionFailed,
-        "the settings changed since the version in If-Match; read them again",
-    )
+    super::etag::stale("the settings")
 }
 
 pub async fn put(ctx: &Ctx, req: Request) -> Reply {
@@ -76,7 +46,7 @@ pub async fn put(ctx: &Ctx, req: Request) -> Reply {
     // Who may is known before anything of the body is read.
     may_manage(&who, provider)?;
     let settings = parse(json_body(&req)?, provider)?;
-    let expected = if_match(&req)?;
+    let expected = super::etag::if_match(&req, "the settings")?;
     let stored = ctx
         .store
         .put_settings(provider, &settings, expected, ctx.now())
@@ -86,78 +56,16 @@ pub async fn put(ctx: &Ctx, req: Request) -> Reply {
     Ok(tagged(stored))
 }
 
-/// The settings of a `PUT` body: [`Settings`]' fields, plus `providerId` (which must be the path's) and
-/// `updatedAt` (read-only, ignored) as `GET` answers them.
+/// The settings of a `PUT` body, canonical.
 fn parse(body: serde_json::Value, provider: ProviderId) -> Result<Settings, ApiError> {
-    let serde_json::Value::Object(mut fields) = body else {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    };
-    fields.remove("updatedAt");
-    if let Some(id) = fields.remove("providerId") {
-        if id != serde_json::Value::String(provider.to_string()) {
-            return Err(ApiError::field(
-                "providerId",
-                "must be the provider of the path, or left out",
-            ));
-        }
-    }
-    let settings: Settings = serde_json::from_value(serde_json::Value::Object(fields))
-        .map_err(|e| ApiError::field("body", body_problem(&e)))?;
-    let problems = settings.problems();
-    if !problems.is_empty() {
-        return Err(ApiError::invalid(
-            problems
-                .into_iter()
-                .map(|(field, message)| FieldError {
-                    field: field.into(),
-                    message,
-                })
-                .collect(),
-        ));
-    }
-    Ok(settings.canonical())
-}
-
-/// What is wrong with the body's shape, without quoting its values.
-fn body_problem(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    if text.starts_with("unknown field") {
-        // "unknown field `x`, expected one of ...": the field's name is the client's own key.
-        text.split(", expected").next().unwrap_or(&text).to_owned()
-    } else {
-        format!("does not match the settings' fields and types ({text})")
-    }
+    super::etag::replacement(body, provider, "the settings", Settings::problems)
+        .map(Settings::canonical)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use serde_json::json;
-
-    #[test]
-    fn if_match_compares_strongly() {
-        assert_eq!(strong_version("\"4\""), Some(Some(4)));
-        assert_eq!(strong_version(" * "), Some(None));
-        for never in [
-            "W/\"4\"",
-            "w/\"4\"",
-            "4",
-            "\"\"",
-            "\"+4\"",
-            "\"4\", \"5\"",
-            "\"é\"",
-        ] {
-            assert_eq!(strong_version(never), None, "{never}");
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn no_if_match_value_panics(value in ".*") {
-            let _ = strong_version(&value);
-        }
-    }
 
     #[test]
     fn a_put_takes_back_what_get_answered_and_nothing_else() {

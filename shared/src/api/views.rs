@@ -298,6 +298,28 @@ pub struct SettingsView {
     updated_at: Option<UtcTime>,
 }
 
+/// A provider's directory profile as `GET` and `PUT /providers/{providerId}` answer it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProviderView {
+    pub provider_id: ProviderId,
+    #[serde(flatten)]
+    pub profile: crate::domain::profile::Profile,
+    /// When the profile last changed.
+    pub updated_at: UtcTime,
+}
+
+impl From<crate::store::directory::ProviderEntry> for ProviderView {
+    fn from(e: crate::store::directory::ProviderEntry) -> ProviderView {
+        ProviderView {
+            provider_id: e.provider_id,
+            profile: e.profile,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
 impl From<crate::store::settings::ProviderSettings> for SettingsView {
     fn from(s: crate::store::settings::ProviderSettings) -> SettingsView {
         SettingsView {

@@ -91,6 +91,53 @@ pub fn schedule(provider: ProviderId, zone: Option<&str>) -> Value {
     out
 }
 
+/// A provider's directory profile as an R4 Practitioner: the display name, the languages spoken
+/// (`communication`, BCP 47 codes: https://hl7.org/fhir/R4/practitioner.html), whether active. The
+/// specialties are a role's (PractitionerRole), not the person's.
+pub fn practitioner(provider: ProviderId, profile: &crate::domain::profile::Profile) -> Value {
+    let communication: Vec<Value> = profile
+        .languages
+        .iter()
+        .map(|tag| json!({"coding": [{"system": "urn:ietf:bcp:47", "code": tag}]}))
+        .collect();
+    let mut out = json!({
+        "resourceType": "Practitioner",
+        "id": provider,
+        "active": profile.active,
+        "name": [{"text": profile.display_name}],
+    });
+    if !communication.is_empty() {
+        out["communication"] = json!(communication);
+    }
+    out
+}
+
+/// An appointment type as an R4 HealthcareService (https://hl7.org/fhir/R4/healthcareservice.html):
+/// its name and description, whether offered, how it may be held (`characteristic`: in person, video,
+/// phone), its length and fee (`extraDetails`), and that it is booked by appointment.
+pub fn healthcare_service(t: &crate::domain::AppointmentType) -> Value {
+    let modes: Vec<Value> = t
+        .consultation_types
+        .iter()
+        .map(|c| json!({"text": c.as_str()}))
+        .collect();
+    let mut out = json!({
+        "resourceType": "HealthcareService",
+        "id": t.id,
+        "active": t.is_active,
+        "name": t.name,
+        "appointmentRequired": true,
+        "extraDetails": format!("{} minutes; fee {:.2}", t.duration_minutes, t.consultation_fee),
+    });
+    if !modes.is_empty() {
+        out["characteristic"] = json!(modes);
+    }
+    if let Some(d) = t.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        out["comment"] = json!(d);
+    }
+    out
+}
+
 /// A searchset Bundle of `resources`, found at `self_url`.
 pub fn searchset(resources: Vec<Value>, self_url: &str, base: &str) -> Value {
     let entries: Vec<Value> = resources
@@ -129,6 +176,8 @@ pub fn capability_statement(base: &str, now: UtcTime) -> Value {
             "resource": [
                 {"type": "Appointment", "interaction": [{"code": "read"}]},
                 {"type": "Schedule", "interaction": [{"code": "read"}]},
+                {"type": "Practitioner", "interaction": [{"code": "read"}]},
+                {"type": "HealthcareService", "interaction": [{"code": "read"}]},
                 {
                     "type": "AuditEvent",
                     "interaction": [{"code": "search-type"}],

@@ -73,9 +73,10 @@ impl Stored for AppointmentType {
     }
 }
 
-/// What the service keeps of a provider: the time zone of their last bulk generation and their
-/// settings. Bulk generation sets only `timeZone`, `PUT /providers/{id}/settings` only `settings`: each
-/// is an UpdateItem of its own attributes, so neither overwrites the other.
+/// What the service keeps of a provider: the time zone of their last bulk generation, their settings
+/// and their directory profile. Bulk generation sets only `timeZone`, `PUT /providers/{id}/settings`
+/// only `settings`, `PUT /providers/{id}` only `profile`: each is an UpdateItem of its own attributes,
+/// so none overwrites another.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderProfile {
@@ -90,6 +91,14 @@ pub struct ProviderProfile {
     /// How many times the settings were replaced (the `ETag` of `GET` and `PUT`; 0: never).
     #[serde(default)]
     pub settings_version: u64,
+    /// What patients choose the provider by (`PUT /providers/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::domain::profile::Profile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_updated_at: Option<UtcTime>,
+    /// How many times the profile was replaced (its `ETag`; 0: never).
+    #[serde(default)]
+    pub profile_version: u64,
     pub updated_at: UtcTime,
 }
 
@@ -235,6 +244,9 @@ mod tests {
             settings: None,
             settings_updated_at: None,
             settings_version: 0,
+            profile: None,
+            profile_updated_at: None,
+            profile_version: 0,
             updated_at: t("2030-01-01T00:00:00Z"),
         };
         assert_eq!(

@@ -9,6 +9,7 @@ pub mod booking;
 pub mod cancel;
 pub mod capacity;
 pub mod conditional;
+pub mod directory;
 pub mod feeds;
 pub mod guard;
 pub mod idempotency;

@@ -94,21 +94,51 @@ impl Store {
         expected: Option<u64>,
         now: UtcTime,
     ) -> Result<Option<ProviderSettings>, StoreError> {
-        use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
-        let map: AttributeValue = serde_dynamo::to_attribute_value(settings)?;
+        let value: AttributeValue = serde_dynamo::to_attribute_value(settings)?;
+        let Some(profile) = self
+            .replace_part(Part::SETTINGS, write, provider, value, expected, now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ProviderSettings {
+            provider_id: provider,
+            rules: self.rules_of(Some(&profile)),
+            updated_at: Some(now),
+            version: profile.settings_version,
+        }))
+    }
+
+    /// Replaces one part of the provider's item (its settings, its directory profile) with `value`:
+    /// one UpdateItem of that part's attributes alone, its version moved by one. With `expected` (the
+    /// client's `If-Match`), only if the part is still at that version: `Ok(None)` otherwise, nothing
+    /// written. The write's id `write` is stored with it, so that when an attempt whose answer was lost
+    /// (a timeout) is sent again, the version it moved is recognised as its own and the write answers
+    /// as applied rather than stale. The item as it is now comes back.
+    pub(super) async fn replace_part(
+        &self,
+        part: Part,
+        write: uuid::Uuid,
+        provider: ProviderId,
+        value: AttributeValue,
+        expected: Option<u64>,
+        now: UtcTime,
+    ) -> Result<Option<ProviderProfile>, StoreError> {
         let mut update = self
             .db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::provider_profile(provider))))
             .update_expression(
-                "SET #settings = :settings, providerId = :provider, settingsUpdatedAt = :now, \
-                 updatedAt = :now, settingsWrite = :write, \
+                "SET #part = :value, providerId = :provider, #changed = :now, \
+                 updatedAt = :now, #write = :write, \
                  #version = if_not_exists(#version, :zero) + :one",
             )
-            .expression_attribute_names("#settings", "settings")
-            .expression_attribute_names("#version", "settingsVersion")
-            .expression_attribute_values(":settings", map)
+            .expression_attribute_names("#part", part.value)
+            .expression_attribute_names("#changed", part.updated_at)
+            .expression_attribute_names("#write", part.write)
+            .expression_attribute_names("#version", part.version)
+            .expression_attribute_values(":value", value)
             .expression_attribute_values(":provider", s(provider.to_string()))
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":write", s(write.to_string()))
@@ -125,9 +155,7 @@ impl Store {
                     .expression_attribute_values(":expected", n(v))
             }
         }
-        let answer =
-            super::conditional::answered("store a provider's settings", || update.clone().send())
-                .await?;
+        let answer = super::conditional::answered(part.what, || update.clone().send()).await?;
         let attributes = match answer {
             Ok(out) => out.attributes,
             Err(e) => {
@@ -140,10 +168,9 @@ impl Store {
                         _ => None,
                     });
                 let ours = current.as_ref().is_some_and(|item| {
-                    item.get("settingsWrite").and_then(|w| w.as_s().ok())
-                        == Some(&write.to_string())
+                    item.get(part.write).and_then(|w| w.as_s().ok()) == Some(&write.to_string())
                         && item
-                            .get("settingsVersion")
+                            .get(part.version)
                             .and_then(|v| v.as_n().ok())
                             .and_then(|v| v.parse::<u64>().ok())
                             == expected.map(|v| v + 1)
@@ -155,14 +182,39 @@ impl Store {
                 current
             }
         };
-        let profile: Option<ProviderProfile> = attributes.map(from_item).transpose()?;
-        Ok(Some(ProviderSettings {
-            provider_id: provider,
-            rules: self.rules_of(profile.as_ref()),
-            updated_at: Some(now),
-            version: profile.map_or(1, |p| p.settings_version),
-        }))
+        let profile: ProviderProfile = attributes.map(from_item).transpose()?.ok_or_else(|| {
+            StoreError::Corrupt("a replaced provider item came back empty".into())
+        })?;
+        Ok(Some(profile))
     }
+}
+
+/// A part of the provider's item with a version of its own: its attributes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Part {
+    value: &'static str,
+    version: &'static str,
+    updated_at: &'static str,
+    write: &'static str,
+    /// What the write is, for errors.
+    what: &'static str,
+}
+
+impl Part {
+    pub(super) const SETTINGS: Part = Part {
+        value: "settings",
+        version: "settingsVersion",
+        updated_at: "settingsUpdatedAt",
+        write: "settingsWrite",
+        what: "store a provider's settings",
+    };
+    pub(super) const PROFILE: Part = Part {
+        value: "profile",
+        version: "profileVersion",
+        updated_at: "profileUpdatedAt",
+        write: "profileWrite",
+        what: "store a provider's profile",
+    };
 }
 
 impl Store {

@@ -1,0 +1,6 @@
+//! The `put-provider` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::PUT_PROVIDER).await
+}
