@@ -147,6 +147,7 @@ TRANSACTION_MAX_ACTIONS = 100  # "TransactWriteItems ... up to 100 actions"
 TRANSACTION_MAX_BYTES = 4 * 1024 * 1024  # "The aggregate size of the items in the transaction cannot exceed 4 MB"
 ITEM_MAX_BYTES = 400 * 1024  # "The maximum item size in DynamoDB is 400 KB"
 BATCH_GET_MAX_KEYS = 100  # "A single BatchGetItem operation can retrieve a maximum of 100 items"
+BATCH_WRITE_MAX_REQUESTS = 25  # "A single call to BatchWriteItem can ... up to 25 put or delete requests"
 
 EXPRESSIONS = {
     "KeyConditionExpression": "KeyConditionExpression",
@@ -324,6 +325,14 @@ def check_dynamodb(operation: str, request: dict) -> None:
         count = sum(len(t.get("Keys") or []) for t in (request.get("RequestItems") or {}).values())
         if count > BATCH_GET_MAX_KEYS:
             raise validation("Too many items requested for the BatchGetItem call")
+    if operation == "BatchWriteItem":
+        count = sum(len(t or []) for t in (request.get("RequestItems") or {}).values())
+        if count > BATCH_WRITE_MAX_REQUESTS:
+            raise validation(
+                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: "
+                "Map value must satisfy constraint: [Member must have length less than or equal to 25, "
+                "Member must have length greater than or equal to 1]"
+            )
 
 
 # --- Consumed capacity: what DynamoDB charges, answered on request ------------------------------

@@ -50,6 +50,8 @@ def check(resource):
             assert not ("name" in e and "query" in e), "sev-1: a name or a query, not both"
     elif kind == "Schedule":
         assert resource["actor"], "a Schedule has an actor"
+    elif kind == "PractitionerRole":
+        assert resource["practitioner"]["reference"] == "Practitioner/" + resource["id"]
     elif kind == "HealthcareService":
         assert resource["appointmentRequired"] is True
     elif kind == "Practitioner":

@@ -203,6 +203,40 @@ async fn items_over_400_kb_and_batch_reads_over_100_keys_are_refused() {
 }
 
 #[tokio::test]
+async fn a_batch_write_of_more_than_25_requests_is_refused() {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let (_app, db, table) = table().await;
+    let writes = |n: usize| -> Vec<WriteRequest> {
+        (0..n)
+            .map(|i| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .item("PK", s(&format!("batch-{i}")))
+                            .item("SK", s("X"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .collect()
+    };
+    let (code, message) = refused(
+        db.batch_write_item()
+            .request_items(&table, writes(26))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("less than or equal to 25"), "{message}");
+    db.batch_write_item()
+        .request_items(&table, writes(25))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_start_key_outside_the_key_condition_and_unused_names_or_values_are_refused() {
     let (_app, db, table) = table().await;
     let start = |sk: &str| {

@@ -158,6 +158,7 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
             "Schedule",
             "Practitioner",
             "HealthcareService",
+            "PractitionerRole",
             "AuditEvent",
             "Slot"
         ]

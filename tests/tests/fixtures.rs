@@ -421,6 +421,7 @@ async fn a_fhir_route_answers_operation_outcomes_even_for_a_missing_caller() {
         "fhir-schedule",
         "fhir-practitioner",
         "fhir-healthcare-service",
+        "fhir-practitioner-roles",
         "fhir-slots",
         "fhir-metadata",
     ] {
@@ -455,6 +456,15 @@ async fn the_profile_fixtures_are_answered_by_their_handlers() {
     let (status, after) = run(&ctx, "get-provider").await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(put, after);
+    let (status, listed) = run(&ctx, "list-providers").await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(listed["data"].is_array(), "{listed}");
+    let (status, roles) = run(&ctx, "fhir-practitioner-roles").await;
+    assert_eq!(status, 200, "{roles}");
+    assert_eq!(
+        roles["entry"][0]["resource"]["specialty"][0]["coding"][0]["code"],
+        "207Q00000X"
+    );
     let (status, practitioner) = run(&ctx, "fhir-practitioner").await;
     assert_eq!(status, 200, "{practitioner}");
     assert_eq!(practitioner["name"][0]["text"], "Dr. Ana Ruiz");

@@ -1,9 +1,14 @@
 //! The provider directory's profiles (issue 20, section 1): `PUT /providers/{id}` by the provider,
 //! staff or an admin, stored canonical and versioned with ETag / If-Match; `GET` by anyone signed in;
-//! never touching the provider's settings, nor they it; read through FHIR as a Practitioner, valid R4.
+//! never touching the provider's settings, nor they it; read through FHIR as a Practitioner, valid R4;
+//! listed in the directory (`GET /providers`), a read model `publish` keeps from the stream.
 
-use clinic_tests::{ok, problem, Done, TestApp};
-use serde_json::json;
+use std::time::{Duration, Instant};
+
+use clinic_tests::{both_ways, ok, problem, Actor, Aws, Done, TestApp};
+use serde_json::{json, Value};
+
+both_ways!(the_directory_finds_providers_by_what_patients_choose_them_by);
 
 #[tokio::test]
 async fn a_provider_publishes_a_profile_that_anyone_signed_in_reads() {
@@ -234,4 +239,182 @@ async fn an_appointment_type_is_a_valid_fhir_healthcare_service() {
         (missing.status, &missing.body["resourceType"]),
         (404, &json!("OperationOutcome"))
     );
+}
+
+/// The display names of every provider `GET /providers?{query}` lists, page after page.
+async fn directory(app: &TestApp, who: &Actor, query: &str) -> Vec<String> {
+    let mut names = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/providers?{query}&cursor={c}"),
+            None => format!("/providers?{query}"),
+        };
+        let page = app.send(who, "GET", &path, None).await;
+        ok(&page, 200);
+        for listing in page.body["data"].as_array().unwrap() {
+            names.push(listing["displayName"].as_str().unwrap().to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return names,
+        }
+    }
+}
+
+/// Waits (up to 30 s) until the directory lists exactly `want` for `query`: the index follows the
+/// stream, so a change shows once `publish` has run.
+async fn listed(app: &TestApp, who: &Actor, query: &str, want: &[&str]) {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        let names = directory(app, who, query).await;
+        if names == want {
+            return;
+        }
+        assert!(Instant::now() < give_up, "{query}: {names:?}, not {want:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn the_directory_finds_providers_by_what_patients_choose_them_by(aws: Aws) {
+    let app = TestApp::spawn_on(aws, shared::domain::Clock::System).await;
+    let patient = app.patient().await;
+    let clinic = uuid::Uuid::new_v4();
+    let family = json!({"code": "207Q00000X", "display": "Family Medicine"});
+    let cardio = json!({"code": "207RC0000X", "display": "Cardiovascular Disease"});
+    let mut made: Vec<(Actor, Value)> = vec![];
+    for body in [
+        json!({"displayName": "Ana Ruiz", "specialties": [family], "languages": ["es-MX", "en"],
+               "telehealthRegions": ["US-CA"], "locationIds": [clinic]}),
+        json!({"displayName": "Bruno Silva", "specialties": [cardio], "languages": ["es", "pt-BR"],
+               "telehealthRegions": ["US-AZ"]}),
+        json!({"displayName": "Carla Jones", "specialties": [family], "languages": ["en"],
+               "telehealthRegions": ["US-CA", "US-NV"], "locationIds": [clinic]}),
+        json!({"displayName": "Dora Inactive", "specialties": [family], "languages": ["es"],
+               "telehealthRegions": ["US-CA"], "active": false}),
+    ] {
+        let provider = app.provider().await;
+        ok(
+            &app.put_profile(&provider, &provider, body.clone(), None)
+                .await,
+            200,
+        );
+        made.push((provider, body));
+    }
+    // Everyone active, by name; never the inactive one.
+    listed(
+        &app,
+        &patient,
+        "limit=100",
+        &["Ana Ruiz", "Bruno Silva", "Carla Jones"],
+    )
+    .await;
+    // Each filter, and filters together (any region of a language; codes in any case).
+    for (query, want) in [
+        ("language=es", &["Ana Ruiz", "Bruno Silva"][..]),
+        ("language=ES-es", &["Ana Ruiz", "Bruno Silva"]),
+        ("language=es&region=us-ca", &["Ana Ruiz"]),
+        ("specialty=207Q00000X", &["Ana Ruiz", "Carla Jones"]),
+        (
+            "specialty=207Q00000X&language=en&region=US-CA",
+            &["Ana Ruiz", "Carla Jones"],
+        ),
+        ("region=US-NV", &["Carla Jones"]),
+        ("language=pt", &["Bruno Silva"]),
+        ("language=fr", &[]),
+    ] {
+        assert_eq!(directory(&app, &patient, query).await, want, "{query}");
+    }
+    let at_clinic = format!("locationId={clinic}&language=es");
+    assert_eq!(directory(&app, &patient, &at_clinic).await, ["Ana Ruiz"]);
+    // One listing a page, followed by its cursor, is the same directory.
+    assert_eq!(
+        directory(&app, &patient, "limit=1").await,
+        ["Ana Ruiz", "Bruno Silva", "Carla Jones"]
+    );
+
+    // The same directory as FHIR PractitionerRoles: by specialty (a token's system is not compared),
+    // or one practitioner's; valid R4.
+    let roles = app
+        .send(
+            &patient,
+            "GET",
+            "/fhir/PractitionerRole?specialty=http://nucc.org/provider-taxonomy|207Q00000X",
+            None,
+        )
+        .await;
+    ok(&roles, 200);
+    let names: Vec<&str> = roles.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["resource"]["practitioner"]["display"].as_str())
+        .collect();
+    assert_eq!(names, ["Ana Ruiz", "Carla Jones"]);
+    let checked = clinic_tests::python_check("fhir_check.py", &roles.body.to_string());
+    assert_eq!(checked.trim(), "ok");
+    let bruno = &made[1].0;
+    let one = app
+        .send(
+            &patient,
+            "GET",
+            &format!(
+                "/fhir/PractitionerRole?practitioner=Practitioner/{}",
+                bruno.id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(one.body["total"], 1);
+    assert_eq!(
+        one.body["entry"][0]["resource"]["specialty"][0]["coding"][0]["code"],
+        "207RC0000X"
+    );
+    let bad = app
+        .send(
+            &patient,
+            "GET",
+            "/fhir/PractitionerRole?practitioner=Bruno",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (bad.status, &bad.body["resourceType"]),
+        (400, &json!("OperationOutcome"))
+    );
+
+    // A change of profile moves the provider: Ana now sees patients in Arizona, not California; Carla
+    // stops practising.
+    let (ana, mut body) = made[0].clone();
+    body["telehealthRegions"] = json!(["US-AZ"]);
+    ok(&app.put_profile(&ana, &ana, body, None).await, 200);
+    listed(&app, &patient, "region=US-CA", &["Carla Jones"]).await;
+    listed(
+        &app,
+        &patient,
+        "region=US-AZ&language=es",
+        &["Ana Ruiz", "Bruno Silva"],
+    )
+    .await;
+    let (carla, mut body) = made[2].clone();
+    body["active"] = json!(false);
+    ok(&app.put_profile(&carla, &carla, body, None).await, 200);
+    listed(&app, &patient, "specialty=207Q00000X", &["Ana Ruiz"]).await;
+    listed(&app, &patient, "limit=100", &["Ana Ruiz", "Bruno Silva"]).await;
+
+    // Bad filters are refused, naming the field.
+    for (query, field) in [
+        ("language=english", "language"),
+        ("region=California", "region"),
+        ("specialty=a%20b", "specialty"),
+        ("locationId=clinic", "locationId"),
+        ("limit=0", "limit"),
+        ("cursor=forged", "cursor"),
+    ] {
+        let refused = app
+            .send(&patient, "GET", &format!("/providers?{query}"), None)
+            .await;
+        problem(&refused, 400, "validation_failed");
+        assert_eq!(refused.body["errors"][0]["field"], field, "{query}");
+    }
 }

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 50);
+    assert_eq!(functions.len(), 52);
     for f in &functions {
         assert!(
             root()
@@ -118,6 +118,7 @@ fn each_function_may_do_only_what_it_does() {
     expect(
         "PublishFunction",
         &[
+            "dynamodb:BatchWriteItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
@@ -130,7 +131,8 @@ fn each_function_may_do_only_what_it_does() {
             "sqs:SendMessage",
         ],
     );
-    // publish writes and reads parked records only, and takes messages off the parking queue only.
+    // publish writes and reads parked records only, counts feeds' changes only, writes the directory's
+    // listings only, and takes messages off the parking queue only.
     let publish =
         serde_yaml::to_string(&template.resources["PublishFunction"].properties["Policies"])
             .unwrap();
@@ -149,6 +151,15 @@ fn each_function_may_do_only_what_it_does() {
     assert!(
         counts.contains("dynamodb:LeadingKeys") && counts.contains("OWNER#*"),
         "{counts}"
+    );
+    // ... and the directory's listings, and nothing else of a provider's.
+    let listings = publish
+        .split("- Effect")
+        .find(|s| s.contains("dynamodb:BatchWriteItem"))
+        .unwrap();
+    assert!(
+        listings.contains("dynamodb:LeadingKeys") && listings.contains("LISTING#*"),
+        "{listings}"
     );
     let receive = publish
         .split("- Effect")
@@ -216,6 +227,15 @@ fn each_function_may_do_only_what_it_does() {
     );
     expect("ListCalendarFeedsFunction", &["dynamodb:Query"]);
     expect("GetProviderSettingsFunction", &["dynamodb:GetItem"]);
+    expect("GetProviderFunction", &["dynamodb:GetItem"]);
+    expect("PutProviderFunction", &["dynamodb:UpdateItem"]);
+    expect("ListProvidersFunction", &["dynamodb:Query"]);
+    expect("FhirPractitionerFunction", &["dynamodb:GetItem"]);
+    expect("FhirHealthcareServiceFunction", &["dynamodb:GetItem"]);
+    expect(
+        "FhirPractitionerRolesFunction",
+        &["dynamodb:GetItem", "dynamodb:Query"],
+    );
     expect("PutProviderSettingsFunction", &["dynamodb:UpdateItem"]);
     expect(
         "RevokeCalendarFeedFunction",

@@ -106,6 +106,83 @@ pub async fn healthcare_service(ctx: &Ctx, req: Request) -> Reply {
     .await
 }
 
+/// `GET /fhir/PractitionerRole?specialty=[system|]code&practitioner=Practitioner/<id>&_count`: a
+/// searchset Bundle of the active providers' roles from the directory (anyone signed in): one
+/// provider's with `practitioner` (one GetItem), else one page of the directory by specialty (one
+/// Query; without `specialty`, the whole directory's first page).
+pub async fn practitioner_roles(ctx: &Ctx, req: Request) -> Reply {
+    answered(async {
+        caller(ctx, &req)?;
+        let params = req.query_string_parameters();
+        let mut errors = vec![];
+        let mut fail = |field: &str, message: &str| {
+            errors.push(super::FieldError {
+                field: field.into(),
+                message: message.into(),
+            })
+        };
+        let specialty = params.first("specialty").map(|token| {
+            // A token is `[system|]code`; the system is not compared.
+            token.rsplit('|').next().unwrap_or_default().to_owned()
+        });
+        if specialty
+            .as_deref()
+            .is_some_and(|c| !crate::domain::profile::is_code(c))
+        {
+            fail("specialty", "must be a specialty code: [system|]code");
+        }
+        let practitioner = params.first("practitioner").map(|r| {
+            r.strip_prefix("Practitioner/")
+                .unwrap_or(r)
+                .parse::<ProviderId>()
+                .ok()
+        });
+        if matches!(practitioner, Some(None)) {
+            fail("practitioner", "must be Practitioner/<providerId>");
+        }
+        let count = match params.first("_count") {
+            None => Some(50),
+            Some(c) => c.parse::<i32>().ok().filter(|c| (1..=100).contains(c)),
+        };
+        if count.is_none() {
+            fail("_count", "must be a whole number from 1 to 100");
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors));
+        }
+        let listings: Vec<crate::store::directory::Listing> = match practitioner.flatten() {
+            Some(provider) => ctx
+                .store
+                .provider_entry(provider)
+                .await?
+                .filter(|e| e.profile.active)
+                .map(|e| crate::store::directory::Listing::of(provider, &e.profile))
+                .into_iter()
+                .filter(|l| {
+                    specialty
+                        .as_deref()
+                        .is_none_or(|c| l.specialties.iter().any(|s| s.code == c))
+                })
+                .collect(),
+            None => {
+                let query = crate::store::directory::DirectoryQuery {
+                    specialty,
+                    ..Default::default()
+                };
+                ctx.store
+                    .directory(&query, count.unwrap_or(50), None)
+                    .await?
+                    .items
+            }
+        };
+        Ok(searchset(
+            listings.iter().map(fhir::practitioner_role).collect(),
+            &req,
+        ))
+    })
+    .await
+}
+
 /// `GET /fhir/metadata`: the CapabilityStatement.
 pub async fn metadata(ctx: &Ctx, req: Request) -> Reply {
     answered(async {

@@ -133,6 +133,7 @@ endpoints! {
     FHIR_SCHEDULE "fhir-schedule" => fhir::schedule,
     FHIR_PRACTITIONER "fhir-practitioner" => fhir::practitioner,
     FHIR_HEALTHCARE_SERVICE "fhir-healthcare-service" => fhir::healthcare_service,
+    FHIR_PRACTITIONER_ROLES "fhir-practitioner-roles" => fhir::practitioner_roles,
     FHIR_METADATA "fhir-metadata" => fhir::metadata,
     BOOK_SERIES "book-series" => series::book,
     GET_SERIES "get-series" => series::get,
@@ -141,6 +142,7 @@ endpoints! {
     PUT_PROVIDER_SETTINGS "put-provider-settings" => settings::put,
     GET_PROVIDER "get-provider" => providers::get,
     PUT_PROVIDER "put-provider" => providers::put,
+    LIST_PROVIDERS "list-providers" => providers::list,
     AUDIT_TRAIL "audit-trail" => audit::trail,
     FHIR_AUDIT_EVENTS "fhir-audit-events" => audit::fhir_events,
 }

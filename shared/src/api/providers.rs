@@ -48,6 +48,59 @@ pub async fn put(ctx: &Ctx, req: Request) -> Reply {
     ))
 }
 
+/// `GET /providers?specialty&language&region&locationId&appointmentTypeId&limit&cursor` (anyone
+/// signed in): the active providers listed under every filter given, by name; one Query a page, on the
+/// most selective filter's partition of the directory (a read model `publish` keeps), the others
+/// filtered there. A page may hold fewer than `limit` when the filters drop some: follow `nextCursor`.
+pub async fn list(ctx: &Ctx, req: Request) -> Reply {
+    caller(ctx, &req)?;
+    let mut q = super::Query::of(&req);
+    let specialty = q.text("specialty").map(str::to_owned);
+    if specialty
+        .as_deref()
+        .is_some_and(|c| !crate::domain::profile::is_code(c))
+    {
+        q.fail(
+            "specialty",
+            "must be a specialty code (letters, digits, '.', '-' or '_')",
+        );
+    }
+    let language = q.text("language").map(|l| {
+        crate::domain::profile::language_tag(l)
+            .map(|t| crate::domain::profile::primary_language(&t))
+    });
+    if matches!(language, Some(None)) {
+        q.fail("language", "must be a BCP 47 language tag (es, es-MX)");
+    }
+    let region = q.text("region").map(crate::domain::profile::region_code);
+    if matches!(region, Some(None)) {
+        q.fail("region", "must be an ISO 3166-2 subdivision code (US-CA)");
+    }
+    let location: Option<uuid::Uuid> = q.optional("locationId", "must be a UUID");
+    let appointment_type: Option<uuid::Uuid> = q.optional("appointmentTypeId", "must be a UUID");
+    let limit: i32 = q
+        .optional("limit", "must be a whole number from 1 to 100")
+        .unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        q.fail("limit", "must be a whole number from 1 to 100");
+    }
+    let cursor = q.text("cursor");
+    q.finish()?;
+    let query = crate::store::directory::DirectoryQuery {
+        specialty,
+        language: language.flatten(),
+        region: region.flatten(),
+        location,
+        appointment_type,
+    };
+    let start = cursor
+        .map(|c| crate::store::keys::Range::directory(&query.facet()).cursor(&ctx.store.cursors, c))
+        .transpose()
+        .map_err(|e| ApiError::field("cursor", e.to_string()))?;
+    let page = ctx.store.directory(&query, limit, start).await?;
+    Ok(super::json(200, &super::views::Page::from(page)))
+}
+
 /// The profile of a `PUT` body, canonical.
 fn parse(body: serde_json::Value, provider: ProviderId) -> Result<Profile, ApiError> {
     super::etag::replacement(body, provider, WHAT, Profile::problems).map(Profile::canonical)

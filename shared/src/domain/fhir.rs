@@ -112,6 +112,39 @@ pub fn practitioner(provider: ProviderId, profile: &crate::domain::profile::Prof
     out
 }
 
+/// A provider's directory listing as an R4 PractitionerRole (https://hl7.org/fhir/R4/practitionerrole.html):
+/// the practitioner, their specialties (coded as the profile codes them; the code system is the
+/// clinic's, NUCC's taxonomy or SNOMED CT, and not named), the appointment types offered as
+/// HealthcareServices. One role a provider: its id is the provider's.
+pub fn practitioner_role(listing: &crate::store::directory::Listing) -> Value {
+    let specialties: Vec<Value> = listing
+        .specialties
+        .iter()
+        .map(|s| json!({"coding": [{"code": s.code, "display": s.display}], "text": s.display}))
+        .collect();
+    let services: Vec<Value> = listing
+        .appointment_type_ids
+        .iter()
+        .map(|t| json!({"reference": format!("HealthcareService/{t}")}))
+        .collect();
+    let mut out = json!({
+        "resourceType": "PractitionerRole",
+        "id": listing.provider_id,
+        "active": true,
+        "practitioner": {
+            "reference": format!("Practitioner/{}", listing.provider_id),
+            "display": listing.display_name,
+        },
+    });
+    if !specialties.is_empty() {
+        out["specialty"] = json!(specialties);
+    }
+    if !services.is_empty() {
+        out["healthcareService"] = json!(services);
+    }
+    out
+}
+
 /// An appointment type as an R4 HealthcareService (https://hl7.org/fhir/R4/healthcareservice.html):
 /// its name and description, whether offered, how it may be held (`characteristic`: in person, video,
 /// phone), its length and fee (`extraDetails`), and that it is booked by appointment.
@@ -178,6 +211,15 @@ pub fn capability_statement(base: &str, now: UtcTime) -> Value {
                 {"type": "Schedule", "interaction": [{"code": "read"}]},
                 {"type": "Practitioner", "interaction": [{"code": "read"}]},
                 {"type": "HealthcareService", "interaction": [{"code": "read"}]},
+                {
+                    "type": "PractitionerRole",
+                    "interaction": [{"code": "search-type"}],
+                    "searchParam": [
+                        {"name": "specialty", "type": "token", "documentation": "A specialty code ([system|]code; the system is not compared)."},
+                        {"name": "practitioner", "type": "reference", "documentation": "Practitioner/<providerId>."},
+                        {"name": "_count", "type": "number", "documentation": "The first this many by name (1 to 100, default 50); no further pages yet."},
+                    ],
+                },
                 {
                     "type": "AuditEvent",
                     "interaction": [{"code": "search-type"}],

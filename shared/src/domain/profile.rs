@@ -105,7 +105,8 @@ pub fn region_code(code: &str) -> Option<String> {
     ok.then(|| code.to_ascii_uppercase())
 }
 
-fn is_code(code: &str) -> bool {
+/// Whether `code` has the form of a specialty code: 1 to 64 letters, digits, `.`, `-` or `_`.
+pub fn is_code(code: &str) -> bool {
     (1..=MAX_CODE).contains(&code.len())
         && code
             .bytes()
@@ -216,10 +217,81 @@ impl Profile {
     /// region (`es` serves `es-MX` and the other way round; RFC 4647's basic filtering by the primary
     /// subtag).
     pub fn speaks(&self, language: &str) -> bool {
-        let primary = |t: &str| t.split('-').next().unwrap_or_default().to_ascii_lowercase();
-        let wanted = primary(language);
-        self.languages.iter().any(|l| primary(l) == wanted)
+        let wanted = primary_language(language);
+        self.languages.iter().any(|l| primary_language(l) == wanted)
     }
+}
+
+/// One way the directory is searched, and one value of it: the provider is listed under every facet
+/// value of their profile (`All` for the unfiltered directory), so a directory query reads one facet
+/// value's partition and filters on the rest.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Facet {
+    All,
+    Specialty(String),
+    /// A primary language subtag (`es` for `es-MX`): a patient asks for a language, not a region.
+    Language(String),
+    Region(String),
+    Location(uuid::Uuid),
+    Type(uuid::Uuid),
+}
+
+impl Facet {
+    /// Its value in the directory's keys (`SPECIALTY#207Q00000X`, `LANGUAGE#es`).
+    pub fn key(&self) -> String {
+        match self {
+            Facet::All => "ALL".to_owned(),
+            Facet::Specialty(c) => format!("SPECIALTY#{c}"),
+            Facet::Language(l) => format!("LANGUAGE#{l}"),
+            Facet::Region(r) => format!("REGION#{r}"),
+            Facet::Location(l) => format!("LOCATION#{l}"),
+            Facet::Type(t) => format!("TYPE#{t}"),
+        }
+    }
+}
+
+/// The primary subtag of a language tag, lower case.
+pub fn primary_language(tag: &str) -> String {
+    tag.split('-')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+impl Profile {
+    /// Every facet value the provider is listed under: none while inactive.
+    pub fn facets(&self) -> std::collections::BTreeSet<Facet> {
+        let mut out = std::collections::BTreeSet::new();
+        if !self.active {
+            return out;
+        }
+        out.insert(Facet::All);
+        out.extend(
+            self.specialties
+                .iter()
+                .map(|s| Facet::Specialty(s.code.clone())),
+        );
+        out.extend(
+            self.languages
+                .iter()
+                .map(|l| Facet::Language(primary_language(l))),
+        );
+        out.extend(self.telehealth_regions.iter().cloned().map(Facet::Region));
+        out.extend(self.location_ids.iter().copied().map(Facet::Location));
+        out.extend(self.appointment_type_ids.iter().copied().map(Facet::Type));
+        out
+    }
+}
+
+/// What a change of profile does to the directory: the facet values to (re)write the provider's
+/// listing under (every current one, so each listing carries the new profile), and those to remove.
+pub fn relisting(before: Option<&Profile>, after: Option<&Profile>) -> (Vec<Facet>, Vec<Facet>) {
+    let old = before.map(Profile::facets).unwrap_or_default();
+    let new = after.map(Profile::facets).unwrap_or_default();
+    (
+        new.iter().cloned().collect(),
+        old.difference(&new).cloned().collect(),
+    )
 }
 
 #[cfg(test)]
@@ -311,6 +383,39 @@ mod tests {
         assert_eq!(stored.telehealth_regions, ["US-AZ", "US-CA"]);
         assert!(stored.accepting_new_patients && stored.active);
         assert!(stored.speaks("es") && stored.speaks("ES-ES") && !stored.speaks("fr"));
+    }
+
+    #[test]
+    fn a_profile_is_listed_under_each_of_its_facets_and_a_change_moves_it() {
+        let before = profile(json!({
+            "displayName": "A",
+            "specialties": [{"code": "cardio", "display": "Cardiology"}],
+            "languages": ["es-MX", "es", "en"],
+            "telehealthRegions": ["US-CA"],
+        }))
+        .canonical();
+        let keys: Vec<String> = before.facets().iter().map(Facet::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "ALL",
+                "SPECIALTY#cardio",
+                "LANGUAGE#en",
+                "LANGUAGE#es",
+                "REGION#US-CA"
+            ]
+        );
+        let mut after = before.clone();
+        after.telehealth_regions = vec!["US-AZ".into()];
+        let (put, gone) = relisting(Some(&before), Some(&after));
+        assert!(put.contains(&Facet::Region("US-AZ".into())) && put.contains(&Facet::All));
+        assert_eq!(gone, [Facet::Region("US-CA".into())]);
+        // Inactive: listed nowhere; a profile that goes is taken out everywhere.
+        after.active = false;
+        assert!(after.facets().is_empty());
+        let (put, gone) = relisting(Some(&before), None);
+        assert!(put.is_empty());
+        assert_eq!(gone.len(), before.facets().len());
     }
 
     #[test]

@@ -60,3 +60,247 @@ impl Store {
         Ok(item.and_then(ProviderEntry::of))
     }
 }
+
+/// A provider as the directory lists them under one facet value: what a patient chooses by, and what
+/// a directory query filters on (the codes and primary languages as plain lists, for `contains`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Listing {
+    pub provider_id: ProviderId,
+    pub display_name: String,
+    pub specialties: Vec<crate::domain::profile::Specialty>,
+    pub languages: Vec<String>,
+    pub telehealth_regions: Vec<String>,
+    pub location_ids: Vec<uuid::Uuid>,
+    pub appointment_type_ids: Vec<uuid::Uuid>,
+    pub accepting_new_patients: bool,
+    #[serde(default, skip_serializing)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub specialty_codes: Vec<String>,
+    #[serde(default, skip_serializing)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub language_primaries: Vec<String>,
+}
+
+impl Listing {
+    pub fn of(provider: ProviderId, p: &Profile) -> Listing {
+        Listing {
+            provider_id: provider,
+            display_name: p.display_name.clone(),
+            specialties: p.specialties.clone(),
+            languages: p.languages.clone(),
+            telehealth_regions: p.telehealth_regions.clone(),
+            location_ids: p.location_ids.clone(),
+            appointment_type_ids: p.appointment_type_ids.clone(),
+            accepting_new_patients: p.accepting_new_patients,
+            specialty_codes: p.specialties.iter().map(|s| s.code.clone()).collect(),
+            language_primaries: {
+                let mut l: Vec<String> = p
+                    .languages
+                    .iter()
+                    .map(|t| crate::domain::profile::primary_language(t))
+                    .collect();
+                l.dedup();
+                l
+            },
+        }
+    }
+}
+
+/// What `GET /providers` asks for: each filter optional, all of them to hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DirectoryQuery {
+    pub specialty: Option<String>,
+    /// A primary language subtag.
+    pub language: Option<String>,
+    pub region: Option<String>,
+    pub location: Option<uuid::Uuid>,
+    pub appointment_type: Option<uuid::Uuid>,
+}
+
+impl DirectoryQuery {
+    /// The facet value whose partition a page reads: the most selective filter given (a location, a
+    /// type, a specialty, a region, a language), else the whole directory. The others are filters.
+    pub fn facet(&self) -> Facet {
+        if let Some(l) = self.location {
+            Facet::Location(l)
+        } else if let Some(t) = self.appointment_type {
+            Facet::Type(t)
+        } else if let Some(s) = &self.specialty {
+            Facet::Specialty(s.clone())
+        } else if let Some(r) = &self.region {
+            Facet::Region(r.clone())
+        } else if let Some(l) = &self.language {
+            Facet::Language(l.clone())
+        } else {
+            Facet::All
+        }
+    }
+}
+
+use crate::domain::profile::{relisting, Facet};
+
+/// BatchWriteItem takes at most 25 requests
+/// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html).
+const BATCH_WRITE_MAX: usize = 25;
+
+impl Store {
+    /// Keeps the directory in step with a change of `provider`'s profile (`publish`, from the stream):
+    /// their listing under every facet value of the new profile written (so each carries it), those of
+    /// the old one it lost deleted. Deterministic keys, so a record delivered again writes the same;
+    /// the stream gives one item's changes in order. BatchWriteItem of 25, what comes back unprocessed
+    /// sent again with a pause, within the retry budget.
+    pub async fn relist(
+        &self,
+        provider: ProviderId,
+        before: Option<&Profile>,
+        after: Option<&Profile>,
+    ) -> Result<usize, StoreError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+        if before == after {
+            return Ok(0);
+        }
+        let (put, gone) = relisting(before, after);
+        let mut writes = vec![];
+        if let Some(profile) = after {
+            let listing = Listing::of(provider, profile);
+            let mut item: super::Item = serde_dynamo::to_item(&listing)?;
+            item.insert(
+                "specialtyCodes".into(),
+                serde_dynamo::to_attribute_value(&listing.specialty_codes)?,
+            );
+            item.insert(
+                "languagePrimaries".into(),
+                serde_dynamo::to_attribute_value(&listing.language_primaries)?,
+            );
+            for facet in &put {
+                let mut item = item.clone();
+                item.extend(super::key_item(&super::keys::provider_listing(
+                    provider, facet,
+                )));
+                item.insert(
+                    super::keys::GSI1PK.into(),
+                    super::s(super::keys::directory(facet)),
+                );
+                item.insert(
+                    super::keys::GSI1SK.into(),
+                    super::s(format!(
+                        "{}#{provider}",
+                        profile.display_name.to_lowercase()
+                    )),
+                );
+                writes.push(
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build()?)
+                        .build(),
+                );
+            }
+        }
+        for facet in &gone {
+            let key = super::key_item(&super::keys::provider_listing(provider, facet));
+            writes.push(
+                WriteRequest::builder()
+                    .delete_request(DeleteRequest::builder().set_key(Some(key)).build()?)
+                    .build(),
+            );
+        }
+        let count = writes.len();
+        for chunk in writes.chunks(BATCH_WRITE_MAX) {
+            let mut pending = chunk.to_vec();
+            let mut pause = std::time::Duration::from_millis(25);
+            for attempt in 0.. {
+                let out = super::conditional::patiently("write the directory's listings", || {
+                    self.db
+                        .batch_write_item()
+                        .request_items(&self.table, pending.clone())
+                        .send()
+                })
+                .await?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt >= 8 {
+                    return Err(StoreError::Transient(
+                        "the directory's listings stayed unprocessed".into(),
+                    ));
+                }
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+        Ok(count)
+    }
+
+    /// One page of the directory: the providers listed under `query`'s facet value, by name, those
+    /// that also meet its other filters; one Query.
+    pub async fn directory(
+        &self,
+        query: &DirectoryQuery,
+        limit: i32,
+        start: Option<super::Item>,
+    ) -> Result<super::page::Page<Listing>, StoreError> {
+        let facet = query.facet();
+        let mut filters = vec![];
+        let mut q = super::keys::Range::directory(&facet)
+            .query(self)
+            .set_exclusive_start_key(start)
+            .limit(limit);
+        let mut filter = |attribute: &str, placeholder: &str, value: String, used: bool| {
+            if !used {
+                filters.push(format!("contains({attribute}, {placeholder})"));
+                q = q
+                    .clone()
+                    .expression_attribute_values(placeholder, super::s(value));
+            }
+        };
+        if let Some(l) = query.location {
+            filter(
+                "locationIds",
+                ":loc",
+                l.to_string(),
+                matches!(facet, Facet::Location(_)),
+            );
+        }
+        if let Some(t) = query.appointment_type {
+            filter(
+                "appointmentTypeIds",
+                ":type",
+                t.to_string(),
+                matches!(facet, Facet::Type(_)),
+            );
+        }
+        if let Some(sp) = &query.specialty {
+            filter(
+                "specialtyCodes",
+                ":sp",
+                sp.clone(),
+                matches!(facet, Facet::Specialty(_)),
+            );
+        }
+        if let Some(r) = &query.region {
+            filter(
+                "telehealthRegions",
+                ":region",
+                r.clone(),
+                matches!(facet, Facet::Region(_)),
+            );
+        }
+        if let Some(l) = &query.language {
+            filter(
+                "languagePrimaries",
+                ":lang",
+                l.clone(),
+                matches!(facet, Facet::Language(_)),
+            );
+        }
+        if !filters.is_empty() {
+            q = q.filter_expression(filters.join(" AND "));
+        }
+        self.page(q).await
+    }
+}

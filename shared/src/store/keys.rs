@@ -170,6 +170,18 @@ pub fn provider_profile(provider: ProviderId) -> Key {
     Key::new(format!("PROVIDER#{provider}"), "PROFILE")
 }
 
+/// A provider's listing in the directory under one facet value: a partition of the provider's
+/// listings alone (`LISTING#<pid>`, so that `publish`, which keeps them, may write there and nowhere
+/// else of the provider's), found by facet through GSI1 (`DIRECTORY#<facet>`).
+pub fn provider_listing(provider: ProviderId, facet: &crate::domain::profile::Facet) -> Key {
+    Key::new(format!("LISTING#{provider}"), &facet.key())
+}
+
+/// The GSI1 partition of the providers listed under one facet value.
+pub fn directory(facet: &crate::domain::profile::Facet) -> String {
+    format!("DIRECTORY#{}", facet.key())
+}
+
 /// The count of a provider's appointments on one of their local days (`maxAppointmentsPerDay`).
 pub fn provider_booked(provider: ProviderId, day: jiff::civil::Date) -> Key {
     Key::new(format!("PROVIDER#{provider}"), &format!("BOOKED#{day}"))
@@ -204,6 +216,8 @@ pub fn by_name(name: &str, id: impl std::fmt::Display) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ItemKind {
     Appointment,
+    /// A provider's item (zone, settings, directory profile).
+    Provider,
     Slot,
     Reminder,
     WaitlistEntry,
@@ -215,6 +229,7 @@ pub fn kind_of(sk: &str) -> ItemKind {
         "APPT" => ItemKind::Appointment,
         "SLOT" => ItemKind::Slot,
         "WAIT" => ItemKind::WaitlistEntry,
+        "PROFILE" => ItemKind::Provider,
         _ if sk.starts_with("REMINDER#") => ItemKind::Reminder,
         _ => ItemKind::Other,
     }
@@ -280,6 +295,11 @@ impl Range {
     ) -> Range {
         let (lo, hi) = (from.map(|t| t.to_string()), to.map(|t| t.to_string()));
         Range::on(GSI2, provider_appointments(provider), lo, hi)
+    }
+
+    /// The providers listed under one facet value, by name.
+    pub fn directory(facet: &crate::domain::profile::Facet) -> Range {
+        Range::on(GSI1, directory(facet), None, None)
     }
 
     /// Every appointment type, by name.

@@ -52,6 +52,8 @@ pub enum Item {
     Entry(Diff<Entry>),
     /// A reminder recorded as sent (its insert; its removal by TTL is not news).
     ReminderSent(ReminderSent),
+    /// A provider's item: their zone, settings and directory profile.
+    Provider(Diff<crate::store::items::ProviderProfile>),
     Other,
 }
 
@@ -79,6 +81,7 @@ impl Change {
             ItemKind::WaitlistEntry => {
                 diff(record, "waitlist entry")?.map_or(Item::Other, Item::Entry)
             }
+            ItemKind::Provider => diff(record, "provider")?.map_or(Item::Other, Item::Provider),
             ItemKind::Reminder if record.event_name == "INSERT" => {
                 image(&record.change.new_image, "reminder")?.map_or(Item::Other, Item::ReminderSent)
             }

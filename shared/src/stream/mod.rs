@@ -137,7 +137,8 @@ pub fn effects(change: &Change) -> Vec<Effect> {
         Item::ReminderSent(sent) => vec![reminder_due(change, sent)],
         Item::Entry(diff) => waitlist_effects(change, diff),
         Item::Slot(diff) => slot_opened(diff),
-        Item::Other => vec![],
+        // The directory's listings: written by the publisher itself (`Publisher::relist`).
+        Item::Provider(_) | Item::Other => vec![],
     }
 }
 
@@ -512,6 +513,47 @@ mod tests {
                 "StreamViewType": "NEW_AND_OLD_IMAGES"}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_provider_item_is_decoded_for_the_directory_and_publishes_nothing() {
+        let provider = |languages: &str| {
+            json!({
+                "PK": {"S": "PROVIDER#5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"}, "SK": {"S": "PROFILE"},
+                "providerId": {"S": "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"},
+                "updatedAt": {"S": "2026-11-24T10:00:00Z"}, "profileVersion": {"N": "1"},
+                "profile": {"M": {"displayName": {"S": "Dr. A"}, "languages": {"L": [{"S": languages}]},
+                    "specialties": {"L": []}, "telehealthRegions": {"L": []}, "locationIds": {"L": []},
+                    "appointmentTypeIds": {"L": []}, "acceptingNewPatients": {"BOOL": true}, "active": {"BOOL": true}}}
+            })
+        };
+        let r = record(
+            "MODIFY",
+            "PROFILE",
+            Some(provider("en")),
+            Some(provider("es")),
+        );
+        let change = Change::decode(&r).unwrap();
+        let super::Item::Provider(diff) = &change.item else {
+            panic!("{change:?}");
+        };
+        let languages = |p: Option<&crate::store::items::ProviderProfile>| {
+            p.and_then(|p| p.profile.as_ref())
+                .map(|p| p.languages.clone())
+        };
+        assert_eq!(
+            (languages(diff.before()), languages(diff.after())),
+            (Some(vec!["en".to_owned()]), Some(vec!["es".to_owned()]))
+        );
+        assert!(effects_of(&r).unwrap().is_empty());
+        // A provider item from before profiles (a zone only) decodes too: no profile, nothing listed.
+        let zone_only = json!({
+            "PK": {"S": "PROVIDER#5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"}, "SK": {"S": "PROFILE"},
+            "providerId": {"S": "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"},
+            "timeZone": {"S": "Europe/Paris"}, "updatedAt": {"S": "2026-11-24T10:00:00Z"}
+        });
+        let r = record("INSERT", "PROFILE", None, Some(zone_only));
+        assert!(effects_of(&r).unwrap().is_empty());
     }
 
     fn kinds(effects: &[Effect]) -> Vec<String> {

@@ -220,6 +220,7 @@ impl Publisher {
         }
         self.put_events(entries).await?;
         self.count_feed_changes(&change).await?;
+        self.relist(&change).await?;
         for (detail_type, detail) in published {
             tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
         }
@@ -240,6 +241,31 @@ impl Publisher {
                 }
                 other => PublishError::Permanent(format!("counting a feed change: {other}")),
             })?;
+        }
+        Ok(())
+    }
+
+    /// A change of a provider's directory profile relists them (the directory is a read model kept
+    /// here, not by the PUT: DESIGN.md section 15).
+    async fn relist(&self, change: &Change) -> Result<(), PublishError> {
+        let crate::stream::change::Item::Provider(diff) = &change.item else {
+            return Ok(());
+        };
+        let before = diff.before().and_then(|p| p.profile.as_ref());
+        let after = diff.after().and_then(|p| p.profile.as_ref());
+        let store = crate::store::Store::new(self.db.clone(), self.table.clone());
+        let written = store
+            .relist(diff.latest().provider_id, before, after)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Transient(_) | crate::store::StoreError::Contended(_) => {
+                    PublishError::Transient(format!("relisting a provider: {e}"))
+                }
+                other => PublishError::Permanent(format!("relisting a provider: {other}")),
+            })?;
+        if written > 0 {
+            crate::metrics::count("ListingsWritten", written as u64);
+            tracing::info!(provider_id = %diff.latest().provider_id, written, "provider relisted");
         }
         Ok(())
     }
