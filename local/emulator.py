@@ -572,7 +572,7 @@ FAULT_KINDS = (
 )
 #: Faults whose value is seconds, not a probability; the most each may be.
 SECONDS = {"gsi_lag": 60.0}
-THROTTLED = {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
+THROTTLED = {"GetItem", "BatchGetItem", "BatchWriteItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
 
 
 class Faults:
@@ -606,7 +606,7 @@ class Faults:
     def dynamodb(self, operation: str, request: dict):
         """A refusal to answer instead of moto, or a smaller request to send it, or None."""
         if operation in THROTTLED and self.hit("throttling"):
-            if operation == "BatchGetItem":
+            if operation in ("BatchGetItem", "BatchWriteItem"):
                 return "unprocessed"
             # On-demand tables throttle hot partitions with either of these:
             # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
@@ -749,6 +749,8 @@ class Faithful:
             if request is not None and service.startswith("DynamoDB_"):
                 check_dynamodb(operation, request)
                 fault = None if exempt else self.faults.dynamodb(operation, request)
+                if fault == "unprocessed" and operation == "BatchWriteItem":
+                    return self.batch_write_partly(environ, start_response, request)
                 if fault == "unprocessed":
                     return self.batch_get_partly(environ, start_response, request)
                 if fault is not None:
@@ -905,6 +907,23 @@ class Faithful:
                 return respond(start_response, int(status.split()[0]), got)
             answer["Responses"].update(got.get("Responses") or {})
         return respond(start_response, 200, answer)
+
+    def batch_write_partly(self, environ, start_response, request):
+        """Throttled BatchWriteItem: does part of the requests and returns the rest as UnprocessedItems
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html)."""
+        asked = request.get("RequestItems") or {}
+        served, unprocessed = {}, {}
+        for table, writes in asked.items():
+            cut = self.faults.rng.randrange(len(writes) + 1) if writes else 0
+            if writes[:cut]:
+                served[table] = writes[:cut]
+            if writes[cut:]:
+                unprocessed[table] = writes[cut:]
+        if served:
+            status, _, chunks = self.forward(environ, json.dumps({**request, "RequestItems": served}).encode())
+            if not status.startswith("200"):
+                return respond(start_response, int(status.split()[0]), json.loads(chunks))
+        return respond(start_response, 200, {"UnprocessedItems": unprocessed})
 
     def put_events_partly(self, environ, start_response, request):
         """PutEvents whose failed entries fail inside a 200 answer, as EventBridge does:

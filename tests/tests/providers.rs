@@ -418,3 +418,61 @@ async fn the_directory_finds_providers_by_what_patients_choose_them_by(aws: Aws)
         assert_eq!(refused.body["errors"][0]["field"], field, "{query}");
     }
 }
+
+/// Throttled, BatchWriteItem does part of its requests and returns the rest as UnprocessedItems; the
+/// directory's relisting sends them again until every listing is written, and a second delivery of
+/// the same change writes the same.
+#[tokio::test]
+async fn relisting_survives_throttled_batch_writes() {
+    let _lock = TestApp::faults_lock().await;
+    let app = TestApp::spawn_on(Aws::Faulty, shared::domain::Clock::System).await;
+    app.set_faults("throttling=0.6").await;
+    let store = app.service_store();
+    let provider = shared::domain::ProviderId::new();
+    let profile: shared::domain::profile::Profile = serde_json::from_value(json!({
+        "displayName": "Many Regions",
+        "languages": ["en", "es", "fr", "de"],
+        "telehealthRegions": (1..=40).map(|i| format!("US-{i}")).collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    let profile = profile.canonical();
+    let facets = profile.facets().len();
+    assert!(facets > 25, "more than one batch: {facets}");
+    let throttled = || async {
+        let answer = app
+            .http
+            .get(
+                format!("{}/_emulator/faults", clinic_tests::faulty_emulator_url())
+                    .parse()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let body = http_body_util::BodyExt::collect(answer.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice::<Value>(&body).unwrap()["counts"]["throttling"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = throttled().await;
+    for _ in 0..2 {
+        let written = store.relist(provider, None, Some(&profile)).await.unwrap();
+        assert_eq!(written, facets);
+    }
+    assert!(throttled().await > before, "the writes were throttled");
+    app.set_faults("").await;
+    let query = shared::store::directory::DirectoryQuery {
+        region: Some("US-40".into()),
+        ..Default::default()
+    };
+    let page = app.store().directory(&query, 10, None).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    let all = app
+        .store()
+        .directory(&Default::default(), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(all.items[0].display_name, "Many Regions");
+}
