@@ -298,14 +298,16 @@ pub struct SettingsView {
     updated_at: Option<UtcTime>,
 }
 
-/// A provider's directory profile as `GET` and `PUT /providers/{providerId}` answer it.
+/// A provider's directory profile as `GET` and `PUT /providers/{providerId}` answer it: what the
+/// directory lists (the profile's fields with the provider's id), whether active, and when it changed.
+/// (Not the profile flattened: a `PUT` body refuses unknown fields, an answer has two more.)
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderView {
-    pub provider_id: ProviderId,
     #[serde(flatten)]
-    pub profile: crate::domain::profile::Profile,
+    pub listing: crate::store::directory::Listing,
+    pub active: bool,
     /// When the profile last changed.
     pub updated_at: UtcTime,
 }
@@ -313,8 +315,8 @@ pub struct ProviderView {
 impl From<crate::store::directory::ProviderEntry> for ProviderView {
     fn from(e: crate::store::directory::ProviderEntry) -> ProviderView {
         ProviderView {
-            provider_id: e.provider_id,
-            profile: e.profile,
+            listing: crate::store::directory::Listing::of(e.provider_id, &e.profile),
+            active: e.profile.active,
             updated_at: e.updated_at,
         }
     }
