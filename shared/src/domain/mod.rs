@@ -13,6 +13,7 @@ pub mod ical;
 pub mod ids;
 pub mod lifecycle;
 pub mod money;
+pub mod opening;
 pub mod profile;
 pub mod reminders;
 #[cfg(feature = "openapi")]
