@@ -31,7 +31,8 @@ use crate::stack::Stack;
 use crate::Error;
 
 /// On-demand prices in us-east-1 (US East, N. Virginia), in US dollars, free tiers left out, as the
-/// pricing pages publish them (read 2026-11-30; each page's figure unchanged since the date noted):
+/// pricing pages publish them (as known on 2026-11-30, with the date of a price change where one
+/// matters; this machine cannot reach the pages, so check them there before quoting a total):
 pub mod price {
     /// https://aws.amazon.com/lambda/pricing/ (Arm: the functions are arm64; first 7.5 billion
     /// GB-seconds a month; since 2021-09).
