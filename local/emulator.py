@@ -645,12 +645,12 @@ def respond(start_response, status: int, body: dict, headers=()):
 
 
 def queue_of(body: bytes) -> str:
-    """` <queue name>` of an SQS request's QueueUrl, or nothing."""
+    """The queue name of an SQS request's QueueUrl, or ""."""
     try:
         url = json.loads(body or b"{}").get("QueueUrl")
     except (ValueError, AttributeError):
         url = None
-    return " " + url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else ""
+    return url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else ""
 
 
 def rewritten(headers, chunks: bytes):
@@ -667,8 +667,8 @@ class Faithful:
         self.held: dict[str, list] = {}
         # When each item was last written, by (table, key), for gsi_lag.
         self.written: dict[tuple, float] = {}
-        # Requests by caller and action (`/_emulator/meter`).
-        self.meter: dict[str, int] = {}
+        # Counts by (caller, action, queue, what) (`/_emulator/meter`).
+        self.meter: dict[tuple, int] = {}
 
     def forward(self, environ, body: bytes):
         """moto's answer to `body`: status, headers and parsed JSON."""
@@ -697,16 +697,20 @@ class Faithful:
 
     def metering(self, environ, start_response):
         """GET /_emulator/meter: the requests counted so far; POST: the same, and a fresh count."""
-        answer = {"requests": self.meter}
+        answer = {"requests": [
+            {"caller": caller, "action": action, "queue": queue, "what": what, "n": n}
+            for (caller, action, queue, what), n in self.meter.items()
+        ]}
         if environ.get("REQUEST_METHOD") == "POST":
             self.meter = {}
         return respond(start_response, 200, answer)
 
-    def count(self, caller: str, what: str, n: int = 1) -> None:
-        """Counts `n` of `what` (a service's action, or its entries) done by `caller` (`service`: the
-        functions; `infra`: the stand-ins for Lambda's event source mappings and for Scheduler)."""
+    def count(self, caller: str, action: str, queue: str = "", what: str = "requests", n: int = 1) -> None:
+        """Counts `n` of `what` (`requests`, their `entries`, or receives `delivering` messages) of
+        `action` on `queue` (SQS; else "") by `caller` (`service`: the functions; `infra`: the
+        stand-ins for Lambda's event source mappings and for Scheduler)."""
         if n:
-            key = f"{caller} {what}"
+            key = (caller, action, queue, what)
             self.meter[key] = self.meter.get(key, 0) + n
 
     def __call__(self, environ, start_response):
@@ -732,7 +736,7 @@ class Faithful:
         body = environ["wsgi.input"].read(length) if length else b""
         service, _, operation = target.partition(".")
         if caller:
-            self.count(caller, target + queue_of(body))
+            self.count(caller, target, queue_of(body))
         if infra and target == "AmazonSQS.ReceiveMessage":
             return self.receive_unreliably(environ, start_response, body)
         if infra and target == "AmazonSQS.DeleteMessage" and self.delete_duplicate(body):
@@ -744,7 +748,7 @@ class Faithful:
             request = None
         if caller and isinstance(request, dict):
             entries = request.get("Entries") if target in ("AWSEvents.PutEvents", "AmazonSQS.SendMessageBatch") else None
-            self.count(caller, target + queue_of(body) + " entries", len(entries or []))
+            self.count(caller, target, queue_of(body), "entries", len(entries or []))
         try:
             if request is not None and service.startswith("DynamoDB_"):
                 check_dynamodb(operation, request)
@@ -876,7 +880,7 @@ class Faithful:
                 self.held.setdefault(queue, []).append(copy_)
         if out:
             answer["Messages"] = out
-            self.count("infra", "AmazonSQS.ReceiveMessage" + queue_of(body) + " delivering")
+            self.count("infra", "AmazonSQS.ReceiveMessage", queue_of(body), "delivering")
         else:
             answer.pop("Messages", None)
         return respond(start_response, 200, answer)

@@ -271,7 +271,7 @@ impl Bench {
         Ok(answer)
     }
 
-    async fn meter(&self, reset: bool) -> Result<BTreeMap<String, f64>, Error> {
+    async fn meter(&self, reset: bool) -> Result<Vec<Metered>, Error> {
         let (status, _, answer) = call(
             &self.http,
             if reset { "POST" } else { "GET" },
@@ -409,7 +409,7 @@ impl Bench {
         api_requests: usize,
         lines: &[Value],
         audit_bytes: usize,
-        metered: &BTreeMap<String, f64>,
+        metered: &[Metered],
     ) -> Result<Usage, Error> {
         let mut u = Usage {
             api_requests: api_requests as f64,
@@ -429,45 +429,41 @@ impl Bench {
             u.write_units += line["WriteUnits"].as_f64().unwrap_or_default();
             u.log_bytes += (line.to_string().len() + 1) as f64;
         }
-        for (key, n) in metered {
-            let mut words = key.split(' ');
-            let (caller, action) = (words.next(), words.next().unwrap_or_default());
-            let rest: Vec<&str> = words.collect();
-            let (queue, entries, delivering) = match rest.as_slice() {
-                [q, "entries"] => (Some(*q), true, false),
-                [q, "delivering"] => (Some(*q), false, true),
-                ["entries"] => (None, true, false),
-                [q] => (Some(*q), false, false),
-                _ => (None, false, false),
-            };
-            if queue == Some(self.tap_queue.as_str()) {
-                continue;
-            }
-            match (caller, action, entries, delivering) {
-                (Some("service"), "AWSEvents.PutEvents", true, _) => u.events += n,
-                (Some("service"), "Scheduler.CreateSchedule", ..) => u.schedules_created += n,
-                (Some("service"), "Scheduler.DeleteSchedule", ..) => u.schedules_deleted += n,
-                (Some("service"), a, false, _) if a.starts_with("AmazonSQS.") => {
-                    u.sqs_requests += n
-                }
+        for m in metered.iter().filter(|m| m.queue != self.tap_queue) {
+            let n = m.n;
+            match (m.caller.as_str(), m.action.as_str(), m.what.as_str()) {
+                ("service", "AWSEvents.PutEvents", "entries") => u.events += n,
+                ("service", "Scheduler.CreateSchedule", _) => u.schedules_created += n,
+                ("service", "Scheduler.DeleteSchedule", _) => u.schedules_deleted += n,
+                ("service", a, "requests") if a.starts_with("AmazonSQS.") => u.sqs_requests += n,
                 // Scheduler delivering a schedule to its queue: an invocation, and an SQS request.
-                (Some("infra"), "AmazonSQS.SendMessage", false, _) => {
+                ("infra", "AmazonSQS.SendMessage", "requests") => {
                     u.schedules_fired += n;
                     u.sqs_requests += n
                 }
                 // The event source mapping: a receive that delivered, and each delete.
-                (Some("infra"), "AmazonSQS.ReceiveMessage", _, true) => u.sqs_requests += n,
+                ("infra", "AmazonSQS.ReceiveMessage", "delivering") => u.sqs_requests += n,
                 (
-                    Some("infra"),
+                    "infra",
                     "AmazonSQS.DeleteMessage" | "AmazonSQS.DeleteMessageBatch",
-                    false,
-                    _,
+                    "requests",
                 ) => u.sqs_requests += n,
                 _ => {}
             }
         }
         Ok(u)
     }
+}
+
+/// What the emulator's meter counted: `n` of `what` (`requests`, their `entries`, or receives
+/// `delivering` messages) of `action` on `queue` (SQS; else empty) by `caller` (`service` or `infra`).
+#[derive(Debug, serde::Deserialize)]
+struct Metered {
+    caller: String,
+    action: String,
+    queue: String,
+    what: String,
+    n: f64,
 }
 
 /// A slot for `provider`, straight into the table (fixtures are not what is measured).

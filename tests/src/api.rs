@@ -885,6 +885,20 @@ impl TestApp {
         self.send(who, "GET", &path, None).await
     }
 
+    /// `GET path` of a FHIR route as `who`: whatever its status, answered as `application/fhir+json`
+    /// and valid R4 by fhir.resources and the project's own rules (tests/python/fhir_check.py).
+    pub async fn fhir(&self, who: &Actor, path: &str) -> Reply {
+        let r = self.send(who, "GET", path, None).await;
+        assert_eq!(
+            r.headers["content-type"], "application/fhir+json",
+            "{path}: {}",
+            r.body
+        );
+        let checked = crate::python_check("fhir_check.py", &r.body.to_string());
+        assert_eq!(checked.trim(), "ok", "{path}");
+        r
+    }
+
     /// `PUT /providers/{id}` (the directory profile) of `provider`, as `who`, with `If-Match` if given.
     /// Raw: the ETag is in the headers.
     pub async fn put_profile(

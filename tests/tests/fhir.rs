@@ -2,24 +2,8 @@
 //! by fhir.resources (R4B models, pinned) and the checks validators skip (tests/python/fhir_check.py);
 //! the native API's authorization; errors as OperationOutcome.
 
-use clinic_tests::{ok, problem, Actor, Done, NewSlot, Reply, TestApp};
-use serde_json::{json, Value};
-
-/// Asserts that `resource` is valid FHIR R4 (and the project's own rules).
-fn valid(resource: &Value) {
-    clinic_tests::python_check("fhir_check.py", &resource.to_string());
-}
-
-async fn fhir(app: &TestApp, who: &Actor, path: &str) -> Reply {
-    let r = app.send(who, "GET", path, None).await;
-    assert_eq!(
-        r.headers["content-type"], "application/fhir+json",
-        "{path}: {}",
-        r.body
-    );
-    valid(&r.body);
-    r
-}
+use clinic_tests::{ok, problem, Done, NewSlot, Reply, TestApp};
+use serde_json::json;
 
 /// An OperationOutcome with this status and issue code.
 fn outcome(r: &Reply, status: u16, code: &str) {
@@ -49,7 +33,7 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
 
     // The appointment, for those who may see it; for anyone else it does not exist.
     let path = format!("/fhir/Appointment/{id}");
-    let a = fhir(&app, &patient, &path).await;
+    let a = app.fhir(&patient, &path).await;
     ok(&a, 200);
     assert_eq!(a.body["status"], "booked");
     assert_eq!(a.body["slot"][0]["reference"], format!("Slot/{}", slots[0]));
@@ -57,11 +41,11 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
         a.body["participant"][0]["actor"]["reference"],
         format!("Patient/{}", patient.id)
     );
-    ok(&fhir(&app, &provider, &path).await, 200);
-    ok(&fhir(&app, &staff, &path).await, 200);
-    outcome(&fhir(&app, &stranger, &path).await, 404, "not-found");
+    ok(&app.fhir(&provider, &path).await, 200);
+    ok(&app.fhir(&staff, &path).await, 200);
+    outcome(&app.fhir(&stranger, &path).await, 404, "not-found");
     outcome(
-        &fhir(&app, &patient, "/fhir/Appointment/nope").await,
+        &app.fhir(&patient, "/fhir/Appointment/nope").await,
         400,
         "invalid",
     );
@@ -76,7 +60,7 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
         )
         .await;
     ok(&moved, 201);
-    let old = fhir(&app, &patient, &path).await;
+    let old = app.fhir(&patient, &path).await;
     assert_eq!(old.body["status"], "cancelled");
     assert_eq!(old.body["cancelationReason"]["text"], "rescheduled");
 
@@ -85,7 +69,7 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
         "/fhir/Slot?schedule=Schedule/{}&start=ge2030-01-07&start=lt2030-01-08",
         provider.id
     );
-    let bundle = fhir(&app, &patient, &search).await;
+    let bundle = app.fhir(&patient, &search).await;
     ok(&bundle, 200);
     let statuses: Vec<(&str, &str)> = bundle.body["entry"]
         .as_array()
@@ -102,10 +86,10 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
         statuses,
         [(slots[0].as_str(), "free"), (slots[1].as_str(), "busy")]
     );
-    let free = fhir(&app, &patient, &format!("{search}&status=free")).await;
+    let free = app.fhir(&patient, &format!("{search}&status=free")).await;
     assert_eq!(free.body["total"], 1);
     let week = search.replace("lt2030-01-08", "lt2030-01-08T14:30:00Z");
-    assert_eq!(fhir(&app, &patient, &week).await.body["total"], 3);
+    assert_eq!(app.fhir(&patient, &week).await.body["total"], 3);
     for bad in [
         format!(
             "/fhir/Slot?schedule=Schedule/{}&start=ge2030-01-07",
@@ -129,21 +113,24 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
         ),
         format!("{search}&status=maybe"),
     ] {
-        outcome(&fhir(&app, &patient, &bad).await, 400, "invalid");
+        outcome(&app.fhir(&patient, &bad).await, 400, "invalid");
     }
 
-    let schedule = fhir(&app, &patient, &format!("/fhir/Schedule/{}", provider.id)).await;
+    let schedule = app
+        .fhir(&patient, &format!("/fhir/Schedule/{}", provider.id))
+        .await;
     ok(&schedule, 200);
     assert_eq!(
         schedule.body["actor"][0]["reference"],
         format!("Practitioner/{}", provider.id)
     );
     outcome(
-        &fhir(&app, &patient, &format!("/fhir/Schedule/{}", stranger.id)).await,
+        &app.fhir(&patient, &format!("/fhir/Schedule/{}", stranger.id))
+            .await,
         404,
         "not-found",
     );
-    let metadata = fhir(&app, &stranger, "/fhir/metadata").await;
+    let metadata = app.fhir(&stranger, "/fhir/metadata").await;
     ok(&metadata, 200);
     let types: Vec<&str> = metadata.body["rest"][0]["resource"]
         .as_array()

@@ -91,6 +91,14 @@ pub fn schedule(provider: ProviderId, zone: Option<&str>) -> Value {
     out
 }
 
+/// `items` as the repeated element `name` of `resource`, left out when there are none (FHIR has no
+/// empty arrays: https://hl7.org/fhir/R4/json.html#arrays).
+fn repeated(resource: &mut Value, name: &str, items: Vec<Value>) {
+    if !items.is_empty() {
+        resource[name] = Value::Array(items);
+    }
+}
+
 /// A provider's directory profile as an R4 Practitioner: the display name, the languages spoken
 /// (`communication`, BCP 47 codes: https://hl7.org/fhir/R4/practitioner.html), whether active. The
 /// specialties are a role's (PractitionerRole), not the person's.
@@ -106,9 +114,7 @@ pub fn practitioner(provider: ProviderId, profile: &crate::domain::profile::Prof
         "active": profile.active,
         "name": [{"text": profile.display_name}],
     });
-    if !communication.is_empty() {
-        out["communication"] = json!(communication);
-    }
+    repeated(&mut out, "communication", communication);
     out
 }
 
@@ -136,12 +142,8 @@ pub fn practitioner_role(listing: &crate::store::directory::Listing) -> Value {
             "display": listing.display_name,
         },
     });
-    if !specialties.is_empty() {
-        out["specialty"] = json!(specialties);
-    }
-    if !services.is_empty() {
-        out["healthcareService"] = json!(services);
-    }
+    repeated(&mut out, "specialty", specialties);
+    repeated(&mut out, "healthcareService", services);
     out
 }
 
@@ -162,9 +164,7 @@ pub fn healthcare_service(t: &crate::domain::AppointmentType) -> Value {
         "appointmentRequired": true,
         "extraDetails": format!("{} minutes; fee {:.2}", t.duration_minutes, t.consultation_fee),
     });
-    if !modes.is_empty() {
-        out["characteristic"] = json!(modes);
-    }
+    repeated(&mut out, "characteristic", modes);
     if let Some(d) = t.description.as_deref().filter(|d| !d.trim().is_empty()) {
         out["comment"] = json!(d);
     }

@@ -61,8 +61,9 @@ impl Store {
     }
 }
 
-/// A provider as the directory lists them under one facet value: what a patient chooses by, and what
-/// a directory query filters on (the codes and primary languages as plain lists, for `contains`).
+/// A provider as the directory lists them under one facet value: what a patient chooses by. Its
+/// stored item also names every facet value it is listed under (`listedUnder`), which a directory
+/// query's other filters look in.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -75,12 +76,6 @@ pub struct Listing {
     pub location_ids: Vec<uuid::Uuid>,
     pub appointment_type_ids: Vec<uuid::Uuid>,
     pub accepting_new_patients: bool,
-    #[serde(default, skip_serializing)]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
-    pub specialty_codes: Vec<String>,
-    #[serde(default, skip_serializing)]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
-    pub language_primaries: Vec<String>,
 }
 
 impl Listing {
@@ -94,16 +89,6 @@ impl Listing {
             location_ids: p.location_ids.clone(),
             appointment_type_ids: p.appointment_type_ids.clone(),
             accepting_new_patients: p.accepting_new_patients,
-            specialty_codes: p.specialties.iter().map(|s| s.code.clone()).collect(),
-            language_primaries: {
-                let mut l: Vec<String> = p
-                    .languages
-                    .iter()
-                    .map(|t| crate::domain::profile::primary_language(t))
-                    .collect();
-                l.dedup();
-                l
-            },
         }
     }
 }
@@ -120,24 +105,27 @@ pub struct DirectoryQuery {
 }
 
 impl DirectoryQuery {
-    /// The facet value whose partition a page reads: the most selective filter given (a location, a
-    /// type, a specialty, a region, a language), else the whole directory. The others are filters.
+    /// Every filter given as a facet value, the most selective first: a location, a type, a
+    /// specialty, a region, a language.
+    fn given(&self) -> Vec<Facet> {
+        let mut out = vec![];
+        out.extend(self.location.map(Facet::Location));
+        out.extend(self.appointment_type.map(Facet::Type));
+        out.extend(self.specialty.clone().map(Facet::Specialty));
+        out.extend(self.region.clone().map(Facet::Region));
+        out.extend(self.language.clone().map(Facet::Language));
+        out
+    }
+
+    /// The facet value whose partition a page reads: the most selective filter given, else the whole
+    /// directory. The others are filters.
     pub fn facet(&self) -> Facet {
-        if let Some(l) = self.location {
-            Facet::Location(l)
-        } else if let Some(t) = self.appointment_type {
-            Facet::Type(t)
-        } else if let Some(s) = &self.specialty {
-            Facet::Specialty(s.clone())
-        } else if let Some(r) = &self.region {
-            Facet::Region(r.clone())
-        } else if let Some(l) = &self.language {
-            Facet::Language(l.clone())
-        } else {
-            Facet::All
-        }
+        self.given().into_iter().next().unwrap_or(Facet::All)
     }
 }
+
+/// The attribute of a listing's item that names every facet value it is listed under.
+const LISTED_UNDER: &str = "listedUnder";
 
 use crate::domain::profile::{relisting, Facet};
 
@@ -166,13 +154,10 @@ impl Store {
         if let Some(profile) = after {
             let listing = Listing::of(provider, profile);
             let mut item: super::Item = serde_dynamo::to_item(&listing)?;
+            let listed_under: Vec<String> = put.iter().map(Facet::key).collect();
             item.insert(
-                "specialtyCodes".into(),
-                serde_dynamo::to_attribute_value(&listing.specialty_codes)?,
-            );
-            item.insert(
-                "languagePrimaries".into(),
-                serde_dynamo::to_attribute_value(&listing.language_primaries)?,
+                LISTED_UNDER.into(),
+                serde_dynamo::to_attribute_value(&listed_under)?,
             );
             for facet in &put {
                 let mut item = item.clone();
@@ -244,59 +229,16 @@ impl Store {
         limit: i32,
         start: Option<super::Item>,
     ) -> Result<super::page::Page<Listing>, StoreError> {
-        let facet = query.facet();
-        let mut filters = vec![];
+        let mut given = query.given().into_iter();
+        let facet = given.next().unwrap_or(Facet::All);
         let mut q = super::keys::Range::directory(&facet)
             .query(self)
             .set_exclusive_start_key(start)
             .limit(limit);
-        let mut filter = |attribute: &str, placeholder: &str, value: String, used: bool| {
-            if !used {
-                filters.push(format!("contains({attribute}, {placeholder})"));
-                q = q
-                    .clone()
-                    .expression_attribute_values(placeholder, super::s(value));
-            }
-        };
-        if let Some(l) = query.location {
-            filter(
-                "locationIds",
-                ":loc",
-                l.to_string(),
-                matches!(facet, Facet::Location(_)),
-            );
-        }
-        if let Some(t) = query.appointment_type {
-            filter(
-                "appointmentTypeIds",
-                ":type",
-                t.to_string(),
-                matches!(facet, Facet::Type(_)),
-            );
-        }
-        if let Some(sp) = &query.specialty {
-            filter(
-                "specialtyCodes",
-                ":sp",
-                sp.clone(),
-                matches!(facet, Facet::Specialty(_)),
-            );
-        }
-        if let Some(r) = &query.region {
-            filter(
-                "telehealthRegions",
-                ":region",
-                r.clone(),
-                matches!(facet, Facet::Region(_)),
-            );
-        }
-        if let Some(l) = &query.language {
-            filter(
-                "languagePrimaries",
-                ":lang",
-                l.clone(),
-                matches!(facet, Facet::Language(_)),
-            );
+        let mut filters = vec![];
+        for (i, other) in given.enumerate() {
+            filters.push(format!("contains({LISTED_UNDER}, :f{i})"));
+            q = q.expression_attribute_values(format!(":f{i}"), super::s(other.key()));
         }
         if !filters.is_empty() {
             q = q.filter_expression(filters.join(" AND "));

@@ -233,16 +233,19 @@ impl Publisher {
         let Some(a) = change.appointment() else {
             return Ok(());
         };
-        let store = crate::store::Store::new(self.db.clone(), self.table.clone());
+        let store = self.store();
         for owner in [a.patient_id.uuid(), a.provider_id.uuid()] {
-            store.count_feed_change(owner).await.map_err(|e| match e {
-                crate::store::StoreError::Transient(_) | crate::store::StoreError::Contended(_) => {
-                    PublishError::Transient(format!("counting a feed change: {e}"))
-                }
-                other => PublishError::Permanent(format!("counting a feed change: {other}")),
-            })?;
+            store
+                .count_feed_change(owner)
+                .await
+                .map_err(|e| store_failure("counting a feed change", e))?;
         }
         Ok(())
+    }
+
+    /// The table as the store reaches it, for the read models kept here.
+    fn store(&self) -> crate::store::Store {
+        crate::store::Store::new(self.db.clone(), self.table.clone())
     }
 
     /// A change of a provider's directory profile relists them (the directory is a read model kept
@@ -253,16 +256,11 @@ impl Publisher {
         };
         let before = diff.before().and_then(|p| p.profile.as_ref());
         let after = diff.after().and_then(|p| p.profile.as_ref());
-        let store = crate::store::Store::new(self.db.clone(), self.table.clone());
-        let written = store
+        let written = self
+            .store()
             .relist(diff.latest().provider_id, before, after)
             .await
-            .map_err(|e| match e {
-                crate::store::StoreError::Transient(_) | crate::store::StoreError::Contended(_) => {
-                    PublishError::Transient(format!("relisting a provider: {e}"))
-                }
-                other => PublishError::Permanent(format!("relisting a provider: {other}")),
-            })?;
+            .map_err(|e| store_failure("relisting a provider", e))?;
         if written > 0 {
             crate::metrics::count("ListingsWritten", written as u64);
             tracing::info!(provider_id = %diff.latest().provider_id, written, "provider relisted");
@@ -458,5 +456,16 @@ impl Publisher {
                 .map_err(|e| sdk_failure("SQS SendMessage", e))
         })
         .await
+    }
+}
+
+/// A store failure of `what` as publish treats it: contention and throttling pass (the batch stops at
+/// the record and Lambda retries it), anything else never will (the record is parked).
+fn store_failure(what: &str, e: crate::store::StoreError) -> PublishError {
+    match e {
+        crate::store::StoreError::Transient(_) | crate::store::StoreError::Contended(_) => {
+            PublishError::Transient(format!("{what}: {e}"))
+        }
+        other => PublishError::Permanent(format!("{what}: {other}")),
     }
 }
