@@ -43,6 +43,9 @@ pub struct Config {
     /// Whether every DynamoDB request asks for its consumed capacity and counts it into the metrics
     /// (`RETURN_CONSUMED_CAPACITY`: `TOTAL` or `NONE`, default `NONE`): [`crate::store::capacity`].
     pub return_consumed_capacity: bool,
+    /// The shards a type's day of the search index is spread over (`SEARCH_SHARDS`, 1 to 64, 8 by
+    /// default): `publish` writes and search reads with the same count.
+    pub search_shards: u32,
 }
 
 /// The fees billing is asked for; 0 asks for none.
@@ -189,6 +192,14 @@ impl Config {
                 ))
             }
         };
+        let search_shards = match get("SEARCH_SHARDS") {
+            None => crate::domain::opening::DEFAULT_SHARDS,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=crate::domain::opening::MAX_SHARDS).contains(n))
+                .ok_or(ConfigError::Invalid("SEARCH_SHARDS", "1 to 64".into()))?,
+        };
         Ok(Config {
             table_name: get("TABLE_NAME"),
             event_bus_name: get("EVENT_BUS_NAME"),
@@ -196,6 +207,7 @@ impl Config {
             parked_queue_url: get("PARKED_QUEUE_URL"),
             audit_bucket: get("AUDIT_BUCKET"),
             cursor_key: get("CURSOR_KEY").map(Secret),
+            search_shards,
             roles_claim: get("ROLES_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
             late_cancellation_window: SignedDuration::from_hours(hours.into()),
             check_in,

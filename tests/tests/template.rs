@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 52);
+    assert_eq!(functions.len(), 54);
     for f in &functions {
         assert!(
             root()
@@ -120,7 +120,10 @@ fn each_function_may_do_only_what_it_does() {
         &[
             "dynamodb:BatchWriteItem",
             "dynamodb:GetItem",
+            "dynamodb:GetItem",
             "dynamodb:PutItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
             "dynamodb:UpdateItem",
             "events:PutEvents",
             "iam:PassRole",
@@ -158,9 +161,20 @@ fn each_function_may_do_only_what_it_does() {
         .find(|s| s.contains("dynamodb:BatchWriteItem"))
         .unwrap();
     assert!(
-        listings.contains("dynamodb:LeadingKeys") && listings.contains("LISTING#*"),
+        listings.contains("dynamodb:LeadingKeys")
+            && listings.contains("LISTING#*")
+            && listings.contains("OPEN#*"),
         "{listings}"
     );
+    // ... reads providers' items only, and marks patients seen in a partition of its own.
+    for statement in publish.split("- Effect") {
+        if statement.contains("dynamodb:GetItem") && !statement.contains("PARKED#*") {
+            assert!(statement.contains("PROVIDER#*"), "{statement}");
+        }
+        if statement.contains("dynamodb:PutItem") && !statement.contains("PARKED#*") {
+            assert!(statement.contains("SEEN#*"), "{statement}");
+        }
+    }
     let receive = publish
         .split("- Effect")
         .find(|s| s.contains("sqs:DeleteMessage"))
@@ -196,7 +210,38 @@ fn each_function_may_do_only_what_it_does() {
         &["dynamodb:PutItem", "dynamodb:UpdateItem"],
     );
     expect("FhirAppointmentFunction", &["dynamodb:GetItem"]);
-    expect("FhirSlotsFunction", &["dynamodb:Query"]);
+    // A search across providers: the index's partitions and the types, then one batch read; $find
+    // also keeps its proposals.
+    let searching = ["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Query"];
+    expect("FhirSlotsFunction", &searching);
+    expect("SearchSlotsFunction", &searching);
+    expect(
+        "FhirFindFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:Query",
+            "dynamodb:Query",
+        ],
+    );
+    for id in [
+        "FhirSlotsFunction",
+        "SearchSlotsFunction",
+        "FhirFindFunction",
+    ] {
+        let policy = serde_yaml::to_string(&template.resources[id].properties["Policies"]).unwrap();
+        for statement in policy.split("- Effect") {
+            let on_table = statement.contains("Table.Arn") && !statement.contains("index/");
+            assert!(
+                !on_table || statement.contains("dynamodb:LeadingKeys"),
+                "{id}: {statement}"
+            );
+        }
+        assert!(
+            policy.contains("OPEN#*") && policy.contains("SLOT#*"),
+            "{policy}"
+        );
+    }
     expect(
         "FhirScheduleFunction",
         &["dynamodb:GetItem", "dynamodb:Query"],
@@ -314,7 +359,8 @@ fn each_function_may_do_only_what_it_does() {
 }
 
 /// Every query of the service reads an index; every other DynamoDB action is on the table's items.
-/// So a statement that names an index allows only Query, and one that names the table never Query.
+/// So a statement that names an index allows only Query, and one that names the table Query only in
+/// the partitions a LeadingKeys condition names (the search index).
 #[test]
 fn queries_reach_only_indexes_and_item_actions_only_the_table() {
     let template = Template::load(&local::template_path()).unwrap();
@@ -349,9 +395,12 @@ fn queries_reach_only_indexes_and_item_actions_only_the_table() {
                 || resources.contains("GetAtt") && resources.contains("Table");
             for a in &dynamo {
                 if *a == "dynamodb:Query" {
+                    // The table itself is queried only in partitions a condition names (the search
+                    // index's OPEN#*): a scan-like read of every item's partition is never granted.
+                    let leading = format!("{:?}", statement["Condition"]).contains("LeadingKeys");
                     assert!(
-                        on_index && !on_table,
-                        "{}: Query must name only indexes: {resources}",
+                        (on_index && !on_table) || (on_table && leading),
+                        "{}: Query must name indexes, or the table with LeadingKeys: {resources}",
                         f.logical_id
                     );
                 } else {

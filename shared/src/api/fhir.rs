@@ -46,18 +46,346 @@ pub(super) async fn answered(work: impl Future<Output = Result<Value, ApiError>>
 }
 
 /// `GET /fhir/Appointment/{id}`: one GetItem; as `GET /appointments/{id}`, someone who may not see it
-/// is told it does not exist.
+/// is told it does not exist. An id `$find` proposed resolves (a second GetItem, only when no
+/// appointment has it) to its `proposed` Appointment while the proposal lasts.
 pub async fn appointment(ctx: &Ctx, req: Request) -> Reply {
     answered(async {
         let who = caller(ctx, &req)?;
         let id: AppointmentId = path_id(&req, "id")?;
-        let a = ctx
+        if let Some(a) = ctx.store.appointment(id).await? {
+            if who.may_read(a.patient_id, a.provider_id) {
+                return Ok(fhir::appointment(&a));
+            }
+            return Err(ApiError::not_found("Appointment"));
+        }
+        let proposal = ctx
             .store
-            .appointment(id)
+            .proposal(id.uuid(), ctx.now())
             .await?
-            .filter(|a| who.may_read(a.patient_id, a.provider_id))
+            .filter(|p| {
+                p.patient_id
+                    .is_none_or(|patient| who.may_act_for_patient(patient))
+            })
             .ok_or_else(|| ApiError::not_found("Appointment"))?;
-        Ok(fhir::appointment(&a))
+        Ok(fhir::proposed_appointment(&proposal))
+    })
+    .await
+}
+
+/// Which cross-provider FHIR search a request is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    /// `GET /fhir/Slot` without `schedule`.
+    SlotSearch,
+    /// `Appointment/$find` (IHE ITI-115).
+    Find,
+}
+
+/// A token's code (`[system|]code`).
+fn token_code(token: &str) -> &str {
+    token.rsplit('|').next().unwrap_or_default()
+}
+
+/// An appointment type named by a token: its id, `urn:uuid:<id>` or `HealthcareService/<id>`.
+fn service_type(token: &str) -> Option<uuid::Uuid> {
+    let code = token_code(token);
+    let id = code
+        .strip_prefix("urn:uuid:")
+        .or_else(|| code.strip_prefix("HealthcareService/"))
+        .unwrap_or(code);
+    id.parse().ok()
+}
+
+/// What a cross-provider FHIR search asks, from its parameters as (name, value) pairs (the query
+/// string's, or a Parameters resource's): the same search as `GET /slots/search`.
+fn fhir_search(
+    ctx: &Ctx,
+    who: &crate::domain::access::Caller,
+    pairs: &[(String, String)],
+    op: Operation,
+) -> Result<super::search::Search, ApiError> {
+    use crate::domain::search::{window, Edge, Wanted};
+    let mut errors = vec![];
+    let mut fail = |field: &str, message: &str| {
+        errors.push(super::FieldError {
+            field: field.into(),
+            message: message.into(),
+        })
+    };
+    let all = |name: &str| -> Vec<&str> {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let first = |name: &str| all(name).first().copied();
+    let appointment_type = first("service-type").map(service_type);
+    if matches!(appointment_type, Some(None)) {
+        fail(
+            "service-type",
+            "must name an appointment type: [system|]<id>, urn:uuid:<id> or HealthcareService/<id>",
+        );
+    }
+    let specialty = first("specialty").map(|t| token_code(t).to_owned());
+    if specialty
+        .as_deref()
+        .is_some_and(|c| !crate::domain::profile::is_code(c))
+    {
+        fail("specialty", "must be a specialty code: [system|]code");
+    }
+    let mut providers = vec![];
+    for r in all("practitioner") {
+        match r
+            .strip_prefix("Practitioner/")
+            .unwrap_or(r)
+            .parse::<ProviderId>()
+        {
+            Ok(p) => providers.push(p),
+            Err(_) => fail("practitioner", "must be Practitioner/<providerId>"),
+        }
+    }
+    if providers.len() > crate::domain::search::MAX_PROVIDERS {
+        fail("practitioner", "may be given at most 20 times");
+    }
+    let location = first("location").map(|l| l.strip_prefix("Location/").unwrap_or(l).to_owned());
+    if location
+        .as_deref()
+        .is_some_and(|l| l.is_empty() || l.chars().count() > 100)
+    {
+        fail("location", "must be Location/<id> (1 to 100 characters)");
+    }
+    let patient = first("patient").map(|r| {
+        r.strip_prefix("Patient/")
+            .unwrap_or(r)
+            .parse::<crate::domain::PatientId>()
+            .ok()
+    });
+    if matches!(patient, Some(None)) {
+        fail("patient", "must be Patient/<id>");
+    }
+    if first("visit-type").is_some() {
+        fail(
+            "visit-type",
+            "is not supported: name the appointment type with service-type",
+        );
+    }
+    let limit = match first("_count") {
+        None => 10,
+        Some(c) => match c.parse::<usize>() {
+            Ok(n) if (1..=super::search::MAX_LIMIT).contains(&n) => n,
+            _ => {
+                fail("_count", "must be a whole number from 1 to 25");
+                10
+            }
+        },
+    };
+    let edge = |v: &str| v.parse::<Edge>().ok();
+    let (mut from, mut to) = (None, None);
+    match op {
+        Operation::Find => {
+            for (name, slot) in [("start", &mut from), ("end", &mut to)] {
+                if let Some(v) = first(name) {
+                    match edge(v) {
+                        Some(e) => *slot = Some(e),
+                        None => fail(name, crate::domain::search::EDGE),
+                    }
+                }
+            }
+        }
+        Operation::SlotSearch => {
+            for value in all("start") {
+                match (value.get(..2), value.get(2..).and_then(edge)) {
+                    (Some("ge"), Some(e)) => from = Some(e),
+                    (Some("lt"), Some(e)) => to = Some(e),
+                    _ => fail("start", "takes ge<date or instant> and lt<date or instant>"),
+                }
+            }
+            if first("status").is_some_and(|s| s != "free") {
+                fail(
+                    "status",
+                    "across providers (without schedule), only free slots are searched",
+                );
+            }
+        }
+    }
+    // Dates are UTC days here: FHIR has no zone parameter; an instant may carry its offset.
+    let window = window(from, to, &jiff::tz::TimeZone::UTC, ctx.now());
+    if let Err((field, message)) = window {
+        let field = match (op, field) {
+            (Operation::Find, "from") => "start",
+            (Operation::Find, _) => "end",
+            (Operation::SlotSearch, _) => "start",
+        };
+        fail(field, message);
+    }
+    let scope = super::search::scope(
+        &pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let after = first("_cursor").map(|c| ctx.store.cursors.open_position(c, &scope));
+    if matches!(after, Some(Err(_))) {
+        fail("_cursor", "is not a cursor of this search");
+    }
+    let (Ok((from, to)), true) = (window, errors.is_empty()) else {
+        return Err(ApiError::invalid(errors));
+    };
+    let patient = super::search::searcher(who, patient.flatten())?;
+    Ok(super::search::Search {
+        wanted: Wanted {
+            appointment_type: appointment_type.flatten(),
+            consultation: None,
+            location,
+            language: None,
+            region: None,
+            specialty,
+            providers,
+        },
+        from,
+        to,
+        display: None,
+        limit,
+        patient,
+        after: after.and_then(Result::ok),
+        scope,
+    })
+}
+
+/// The URL of the next page: the request's, its `_cursor` replaced (for a POST, the same search as a
+/// GET with its parameters).
+fn next_url(req: &Request, pairs: &[(String, String)], cursor: &str) -> String {
+    let mut query: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k != "_cursor")
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    query.push(format!("_cursor={cursor}"));
+    format!("{}{}?{}", base_url(req), req.uri().path(), query.join("&"))
+}
+
+/// Percent-encodes a query string component (RFC 3986's unreserved characters stay).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A cross-provider search's Bundle: free Slots, or `$find`'s proposed Appointments (kept so that
+/// each id resolves for an hour).
+async fn across_providers(
+    ctx: &Ctx,
+    req: &Request,
+    who: &crate::domain::access::Caller,
+    op: Operation,
+) -> Result<Value, ApiError> {
+    let pairs: Vec<(String, String)> = match (op, req.method().as_str()) {
+        (Operation::Find, "POST") => parameters(req)?,
+        _ => req
+            .query_string_parameters()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    };
+    let search = fhir_search(ctx, who, &pairs, op)?;
+    let found = super::search::find(ctx, &search).await?;
+    let resources: Vec<Value> = match op {
+        Operation::SlotSearch => found.hits.iter().map(|h| fhir::slot(&h.slot)).collect(),
+        Operation::Find => {
+            let now = ctx.now();
+            let proposals: Vec<crate::store::search::Proposal> = found
+                .hits
+                .iter()
+                .map(|h| crate::store::search::Proposal {
+                    id: uuid::Uuid::new_v4(),
+                    slot_id: h.slot.id,
+                    provider_id: h.slot.provider_id,
+                    provider_name: h.profile.display_name.clone(),
+                    start_time: h.slot.start_time,
+                    end_time: h.slot.end_time,
+                    appointment_type_id: search.wanted.appointment_type,
+                    patient_id: search.patient,
+                    created_at: now,
+                    expires: now.plus(crate::store::search::PROPOSAL_TTL),
+                })
+                .collect();
+            ctx.store.put_proposals(&proposals).await?;
+            proposals.iter().map(fhir::proposed_appointment).collect()
+        }
+    };
+    let next = found.next.map(|c| next_url(req, &pairs, &c));
+    Ok(fhir::continued(searchset(resources, req), next))
+}
+
+/// A `$find` POST body: a Parameters resource, each parameter's value as text (a Coding's or
+/// CodeableConcept's first code, a Reference's reference, a primitive as written).
+fn parameters(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
+    let bad = |m: &str| ApiError::field("body", m);
+    let body: Value = match req.body() {
+        Body::Text(t) => {
+            serde_json::from_str(t).map_err(|_| bad("must be a FHIR Parameters resource (JSON)"))?
+        }
+        Body::Binary(b) => serde_json::from_slice(b)
+            .map_err(|_| bad("must be a FHIR Parameters resource (JSON)"))?,
+        Body::Empty => return Ok(vec![]),
+        _ => return Err(bad("must be a FHIR Parameters resource (JSON)")),
+    };
+    if body["resourceType"] != "Parameters" {
+        return Err(bad("must be a FHIR Parameters resource"));
+    }
+    let list = match &body["parameter"] {
+        Value::Null => return Ok(vec![]),
+        Value::Array(list) if list.len() <= 50 => list,
+        _ => return Err(bad("parameter must be a list of at most 50")),
+    };
+    let mut out = vec![];
+    for p in list {
+        let name = p["name"]
+            .as_str()
+            .ok_or_else(|| bad("every parameter needs a name"))?;
+        let value = p
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.starts_with("value")))
+            .map(|(_, v)| v)
+            .ok_or_else(|| bad("every parameter needs a value[x]"))?;
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Object(o) => {
+                let coding = o
+                    .get("coding")
+                    .and_then(|c| c.get(0))
+                    .unwrap_or(value);
+                if let Some(code) = coding.get("code").and_then(Value::as_str) {
+                    code.to_owned()
+                } else if let Some(r) = o.get("reference").and_then(Value::as_str) {
+                    r.to_owned()
+                } else {
+                    return Err(bad("a parameter's value must be a primitive, a Coding, a CodeableConcept or a Reference"));
+                }
+            }
+            _ => return Err(bad("a parameter's value must be a primitive, a Coding, a CodeableConcept or a Reference")),
+        };
+        out.push((name.to_owned(), text));
+    }
+    Ok(out)
+}
+
+/// `Appointment/$find` (IHE ITI-115, https://build.fhir.org/ig/IHE/ITI.Scheduling/OperationDefinition-appointment-find.html),
+/// GET with query parameters or POST with a Parameters resource: a searchset Bundle of `proposed`
+/// Appointments, the earliest seats that match, each resolvable by `GET /fhir/Appointment/{id}` for
+/// an hour. Supported: `start`, `end`, `service-type`, `specialty`, `practitioner` (repeated),
+/// `location`, `patient`, `_count`; not `visit-type` (refused, so nobody mistakes it for applied).
+pub async fn find(ctx: &Ctx, req: Request) -> Reply {
+    answered(async {
+        let who = caller(ctx, &req)?;
+        across_providers(ctx, &req, &who, Operation::Find).await
     })
     .await
 }
@@ -197,8 +525,11 @@ pub async fn metadata(ctx: &Ctx, req: Request) -> Reply {
 /// Query per page of slots.
 pub async fn slots(ctx: &Ctx, req: Request) -> Reply {
     answered(async {
-        caller(ctx, &req)?;
+        let who = caller(ctx, &req)?;
         let params = req.query_string_parameters();
+        if params.first("schedule").is_none() {
+            return across_providers(ctx, &req, &who, Operation::SlotSearch).await;
+        }
         let mut errors = vec![];
         let schedule = params.first("schedule").unwrap_or_default();
         let provider: Option<ProviderId> = schedule

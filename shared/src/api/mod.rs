@@ -16,6 +16,7 @@ pub mod lists;
 pub mod openapi;
 pub mod providers;
 mod request;
+pub mod search;
 pub mod series;
 pub mod settings;
 pub mod slots;
@@ -97,6 +98,7 @@ macro_rules! endpoints {
 endpoints! {
     CREATE_SLOT "create-slot" => slots::create,
     AVAILABLE_SLOTS "available-slots" => slots::available,
+    SEARCH_SLOTS "search-slots" => search::search,
     CREATE_APPOINTMENT "create-appointment" => appointments::book,
     GET_APPOINTMENT "get-appointment" => appointments::get,
     CANCEL_APPOINTMENT "cancel-appointment" => appointments::cancel,
@@ -135,6 +137,7 @@ endpoints! {
     FHIR_HEALTHCARE_SERVICE "fhir-healthcare-service" => fhir::healthcare_service,
     FHIR_PRACTITIONER_ROLES "fhir-practitioner-roles" => fhir::practitioner_roles,
     FHIR_METADATA "fhir-metadata" => fhir::metadata,
+    FHIR_FIND "fhir-find" => fhir::find,
     BOOK_SERIES "book-series" => series::book,
     GET_SERIES "get-series" => series::get,
     CANCEL_SERIES "cancel-series" => series::cancel,

@@ -65,6 +65,14 @@ enum P {
     PatientRef,
     /// FHIR date search values, repeated: `ge<date>` and `le<date>`.
     DateRange,
+    /// 1 to 25: a search page.
+    SearchLimit,
+    /// A date in the searcher's zone, or a date-time.
+    Edge,
+    /// in_person, video or phone.
+    Consultation,
+    /// UUIDs, the parameter repeated (at most 20).
+    Uuids,
 }
 
 #[derive(Clone, Copy)]
@@ -172,6 +180,10 @@ fn routes() -> Vec<Route> {
     vec![
         Route { function: "create-slot", method: "POST", path: "/slots", summary: "A provider publishes a slot of their time (staff and admins for any provider).", query: vec![], body: Some(named::<super::slots::NewSlot>), ok: (201, named::<SlotView>), errors: &[ValidationFailed, Forbidden, SlotOverlap, Contended] },
         Route { function: "available-slots", method: "GET", path: "/slots/available", summary: "A provider's future slots with a free seat that their settings let be booked now (not within the minimum notice, past the horizon or on a full day), soonest first.", query: vec![q("providerId", P::Uuid, true, "The provider."), q("startDate", P::Bound, true, "From this date (its whole UTC day) or date-time."), q("endDate", P::Bound, true, "To this date (its whole UTC day) or date-time; at most 366 days after the start."), q("appointmentTypeId", P::Uuid, false, "Only slots that admit this type."), q("limit", P::Limit, false, "Slots one read examines (1 to 100); full ones are left out after it."), q("cursor", P::Text, false, "`nextCursor` of the previous page.")], body: None, ok: (200, |all| inline::<Page<SlotView>>(all)), errors: &[ValidationFailed, Contended] },
+        Route { function: "search-slots", method: "GET", path: "/slots/search", summary: "The earliest open seats across providers that match (patients for themself; staff and admins, for a patient or for nobody): each seat checked on a consistent read before it is answered (open, the type admitted, the provider's notice, horizon and daily limit, acceptingNewPatients for a patient the provider has not seen), with its provider's summary, UTC times and the provider's local times. A page reads at most one query per index shard per day it covers, then one batch read; it may hold fewer than `limit`: follow `nextCursor`.", query: vec![q("appointmentTypeId", P::Uuid, false, "Only seats that admit this type, of providers who offer it."), q("consultationType", P::Consultation, false, "Only seats bookable this way."), q("region", P::Text, false, "An ISO 3166-2 code (US-CA): only providers licensed there for telehealth."), q("language", P::Text, false, "A BCP 47 tag; any region of the language matches."), q("specialty", P::Text, false, "A specialty code the provider has."), q("locationId", P::Text, false, "Only seats at this location."), q("providerId", P::Uuids, false, "Only these providers (repeat the parameter, at most 20)."), q("from", P::Edge, false, "From this instant or local date (default now)."), q("to", P::Edge, false, "To this instant or through this local date (default 14 days after from; at most 14 days)."), q("timeZone", P::Text, false, "The IANA zone local dates are read in and times displayed in (default UTC)."), q("patientId", P::Uuid, false, "Staff and admins: the patient searched for."), q("limit", P::SearchLimit, false, "At most this many seats (1 to 25, default 10)."), q("cursor", P::Text, false, "`nextCursor` of the previous page.")], body: None, ok: (200, |all| {
+            named::<super::search::SearchHit>(all);
+            inline::<Page<super::search::SearchHit>>(all)
+        }), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "create-appointment", method: "POST", path: "/appointments", summary: "Books a seat of a slot: a patient for themself, staff and admins for anyone. An Idempotency-Key header makes a retry return the first booking.", query: vec![], body: Some(named::<super::appointments::BookBody>), ok: (201, named::<Appointment>), errors: BOOKING_CONFLICTS },
         Route { function: "get-appointment", method: "GET", path: "/appointments/{id}", summary: "One appointment, as the caller may see it.", query: vec![], body: None, ok: (200, named::<Appointment>), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "cancel-appointment", method: "POST", path: "/appointments/{id}/cancel", summary: "Cancels a scheduled or confirmed appointment; frees its seat.", query: vec![], body: Some(named::<super::appointments::CancelBody>), ok: (200, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, InvalidTransition, AppointmentOver, Contended] },
@@ -207,7 +219,9 @@ fn routes() -> Vec<Route> {
         Route { function: "get-series", method: "GET", path: "/recurring/{id}", summary: "A series with its appointments.", query: vec![], body: None, ok: (200, named::<super::views::SeriesView>), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "cancel-series", method: "POST", path: "/recurring/{id}/cancel", summary: "Cancels every future scheduled or confirmed occurrence of a series.", query: vec![], body: Some(named::<super::appointments::CancelBody>), ok: (200, named::<super::views::SeriesView>), errors: &[ValidationFailed, Forbidden, NotFound, AppointmentOver, Contended] },
         Route { function: "fhir-appointment", method: "GET", path: "/fhir/Appointment/{id}", summary: "FHIR R4 Appointment (read), with the authorization of GET /appointments/{id}.", query: vec![], body: None, ok: (200, |_| fhir_resource("Appointment")), errors: &[ValidationFailed, NotFound, Contended] },
-        Route { function: "fhir-slots", method: "GET", path: "/fhir/Slot", summary: "FHIR R4 Slot search: a searchset Bundle of a provider's slots starting in a range of at most 31 days.", query: vec![q("schedule", P::ScheduleRef, true, "Schedule/<providerId>."), q("start", P::StartRange, true, "Twice: ge<date or instant> and lt<date or instant>."), q("status", P::SlotStatus, false, "Only slots of this status.")], body: None, ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Contended] },
+        Route { function: "fhir-slots", method: "GET", path: "/fhir/Slot", summary: "FHIR R4 Slot search. With `schedule`: a searchset Bundle of that provider's slots starting in a range of at most 31 days. Without: the earliest free slots across providers from the search index (as GET /slots/search: each confirmed on a consistent read), at most 14 days, `_count` a page, the next page the Bundle's next link.", query: vec![q("schedule", P::ScheduleRef, false, "Schedule/<providerId>."), q("start", P::StartRange, false, "ge<date or instant> and lt<date or instant> (both required with schedule)."), q("status", P::SlotStatus, false, "Only slots of this status (free only, across providers)."), q("service-type", P::Text, false, "Across providers: an appointment type, [system|]<id>."), q("specialty", P::Text, false, "Across providers: a specialty code, [system|]code."), q("_count", P::SearchLimit, false, "Across providers: at most this many (1 to 25, default 10)."), q("_cursor", P::Text, false, "Across providers: the next link's cursor.")], body: None, ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "fhir-find", method: "GET", path: "/fhir/Appointment/$find", summary: "IHE ITI-115 Appointment/$find: a searchset Bundle of proposed Appointments, the earliest seats across providers that match (as GET /slots/search), each resolvable by GET /fhir/Appointment/{id} for an hour. visit-type is not supported.", query: vec![q("start", P::Edge, false, "From this instant or UTC date (default now)."), q("end", P::Edge, false, "To this instant or through this UTC date (at most 14 days after start)."), q("service-type", P::Text, false, "An appointment type, [system|]<id>."), q("specialty", P::Text, false, "A specialty code, [system|]code."), q("practitioner", P::Text, false, "Practitioner/<providerId>."), q("location", P::Text, false, "Location/<id>."), q("patient", P::PatientRef, false, "Staff and admins: the patient the seats are for."), q("_count", P::SearchLimit, false, "At most this many (1 to 25, default 10)."), q("_cursor", P::Text, false, "The next link's cursor.")], body: None, ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "fhir-find", method: "POST", path: "/fhir/Appointment/$find", summary: "IHE ITI-115 Appointment/$find with a Parameters resource (the same parameter names as GET; a Coding's or CodeableConcept's code, a Reference's reference, a primitive as written).", query: vec![], body: Some(|_| fhir_resource("Parameters")), ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "fhir-schedule", method: "GET", path: "/fhir/Schedule/{id}", summary: "FHIR R4 Schedule (read) of a provider: their bookable time.", query: vec![], body: None, ok: (200, |_| fhir_resource("Schedule")), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "fhir-practitioner", method: "GET", path: "/fhir/Practitioner/{id}", summary: "FHIR R4 Practitioner (read) of a provider with a directory profile: name, languages (BCP 47), active.", query: vec![], body: None, ok: (200, |_| fhir_resource("Practitioner")), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "fhir-healthcare-service", method: "GET", path: "/fhir/HealthcareService/{id}", summary: "FHIR R4 HealthcareService (read) of an appointment type: name, description, whether offered, the ways it may be held, its length and fee.", query: vec![], body: None, ok: (200, |_| fhir_resource("HealthcareService")), errors: &[ValidationFailed, NotFound, Contended] },
@@ -290,6 +304,22 @@ fn param_schema(kind: P) -> Schema {
             .maximum(Some(31))
             .into(),
         P::Bool => ObjectBuilder::new().schema_type(Type::Boolean).into(),
+        P::SearchLimit => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(25))
+            .into(),
+        P::Edge => string(None)
+            .pattern(Some(r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$"))
+            .description(Some("A date (its whole day in timeZone) or an RFC 3339 date-time, years 2000 to 2099."))
+            .into(),
+        P::Consultation => string(None)
+            .enum_values(Some(["in_person", "video", "phone"]))
+            .into(),
+        P::Uuids => ArrayBuilder::new()
+            .items(string(Some(KnownFormat::Uuid)))
+            .max_items(Some(20))
+            .into(),
         P::Statuses => string(None)
             .pattern(Some(r"^(scheduled|confirmed|in_progress|completed|cancelled|no_show|rescheduled)(,(scheduled|confirmed|in_progress|completed|cancelled|no_show|rescheduled))*$"))
             .into(),

@@ -177,6 +177,14 @@ impl<'r> Query<'r> {
         self.raw(name)
     }
 
+    /// Every value of a parameter given more than once (`?providerId=a&providerId=b`).
+    pub fn all(&self, name: &str) -> Vec<&'r str> {
+        self.req
+            .query_string_parameters_ref()
+            .and_then(|q| q.all(name))
+            .unwrap_or_default()
+    }
+
     pub fn fail(&mut self, name: &str, message: &str) {
         self.errors.push(FieldError {
             field: name.to_owned(),

@@ -64,6 +64,57 @@ pub fn appointment(a: &Appointment) -> Value {
     out
 }
 
+/// A seat `Appointment/$find` proposes, as an R4 Appointment `proposed` (IHE ITI Scheduling's
+/// Appointment profile: https://build.fhir.org/ig/IHE/ITI.Scheduling/StructureDefinition-ihe-sched-appt.html):
+/// its slot, its practitioner (and patient, when the search was for one) needing to act.
+pub fn proposed_appointment(p: &crate::store::search::Proposal) -> Value {
+    let participant = |reference: String, display: Option<&str>| {
+        let mut actor = json!({"reference": reference});
+        if let Some(d) = display {
+            actor["display"] = json!(d);
+        }
+        json!({"actor": actor, "required": "required", "status": "needs-action"})
+    };
+    let mut participants = vec![participant(
+        format!("Practitioner/{}", p.provider_id),
+        Some(&p.provider_name),
+    )];
+    if let Some(patient) = p.patient_id {
+        participants.push(participant(format!("Patient/{patient}"), None));
+    }
+    let minutes = (p.end_time.timestamp().as_second() - p.start_time.timestamp().as_second()) / 60;
+    let mut out = json!({
+        "resourceType": "Appointment",
+        "id": p.id,
+        "meta": {"lastUpdated": p.created_at},
+        "status": "proposed",
+        "start": p.start_time,
+        "end": p.end_time,
+        "minutesDuration": minutes,
+        "created": p.created_at,
+        "slot": [{"reference": format!("Slot/{}", p.slot_id)}],
+        "participant": participants,
+    });
+    if let Some(t) = p.appointment_type_id {
+        out["serviceType"] = json!([{"coding": [{"system": "urn:ietf:rfc:3986", "code": format!("urn:uuid:{t}")}], "text": format!("HealthcareService/{t}")}]);
+    }
+    out
+}
+
+/// A searchset Bundle that continues at `next`: a page's `total` would not be the matches' count,
+/// so it is left out (it is optional: https://hl7.org/fhir/R4/bundle-definitions.html#Bundle.total).
+pub fn continued(mut bundle: Value, next: Option<String>) -> Value {
+    if let Some(url) = next {
+        if let Some(map) = bundle.as_object_mut() {
+            map.remove("total");
+        }
+        if let Some(links) = bundle["link"].as_array_mut() {
+            links.push(json!({"relation": "next", "url": url}));
+        }
+    }
+    bundle
+}
+
 pub fn slot(s: &Slot) -> Value {
     json!({
         "resourceType": "Slot",
@@ -207,7 +258,15 @@ pub fn capability_statement(base: &str, now: UtcTime) -> Value {
             "mode": "server",
             "security": {"description": "Bearer JWT (the same authorization as the native API)."},
             "resource": [
-                {"type": "Appointment", "interaction": [{"code": "read"}]},
+                {
+                    "type": "Appointment",
+                    "interaction": [{"code": "read"}],
+                    "operation": [{
+                        "name": "find",
+                        "definition": "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-find",
+                        "documentation": "IHE ITI-115, GET or POST: start, end, service-type, specialty, practitioner, location, patient, _count (at most 25); visit-type is not supported. Proposed Appointments resolve for an hour.",
+                    }],
+                },
                 {"type": "Schedule", "interaction": [{"code": "read"}]},
                 {"type": "Practitioner", "interaction": [{"code": "read"}]},
                 {"type": "HealthcareService", "interaction": [{"code": "read"}]},
@@ -232,9 +291,12 @@ pub fn capability_statement(base: &str, now: UtcTime) -> Value {
                     "type": "Slot",
                     "interaction": [{"code": "search-type"}],
                     "searchParam": [
-                        {"name": "schedule", "type": "reference", "documentation": "Required: Schedule/<providerId>."},
-                        {"name": "start", "type": "date", "documentation": "Required twice: ge<instant> and lt<instant>, at most 31 days apart."},
-                        {"name": "status", "type": "token", "documentation": "free, busy, busy-unavailable or entered-in-error."},
+                        {"name": "schedule", "type": "reference", "documentation": "Schedule/<providerId>: that provider's slots, start required twice (ge and lt, at most 31 days). Without it: the earliest free slots across providers from the search index, start ge and lt optional (at most 14 days), with service-type, specialty and _count (at most 25)."},
+                        {"name": "start", "type": "date", "documentation": "ge<instant or date> and lt<instant or date>."},
+                        {"name": "status", "type": "token", "documentation": "free, busy, busy-unavailable or entered-in-error (free only across providers)."},
+                        {"name": "service-type", "type": "token", "documentation": "Across providers: an appointment type (HealthcareService) id, [system|]code."},
+                        {"name": "specialty", "type": "token", "documentation": "Across providers: a specialty code, [system|]code."},
+                        {"name": "_count", "type": "number", "documentation": "Across providers: at most this many (1 to 25, default 10); the next page is the Bundle's next link."},
                     ],
                 },
             ],

@@ -18,6 +18,7 @@ pub mod profile;
 pub mod reminders;
 #[cfg(feature = "openapi")]
 pub mod schema;
+pub mod search;
 pub mod series;
 pub mod settings;
 pub mod slot;

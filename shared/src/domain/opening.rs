@@ -30,16 +30,30 @@ pub fn shard(provider: ProviderId, shards: u32) -> u32 {
     (hash % u64::from(shards.clamp(1, MAX_SHARDS))) as u32
 }
 
-/// The appointment type an opening is under: one the slot admits, or any.
+/// The appointment type an opening is under: one the slot admits, any (a slot that admits every
+/// type), or all (every open slot, whatever it admits: what a search that names no type reads).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TypeKey {
+    All,
     Any,
     Type(uuid::Uuid),
+}
+
+impl TypeKey {
+    /// The partitions a search reads: a type's and those of the slots that admit any type; without a
+    /// type, every open slot's.
+    pub fn searched(appointment_type: Option<uuid::Uuid>) -> Vec<TypeKey> {
+        match appointment_type {
+            Some(t) => vec![TypeKey::Type(t), TypeKey::Any],
+            None => vec![TypeKey::All],
+        }
+    }
 }
 
 impl std::fmt::Display for TypeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            TypeKey::All => f.write_str("ALL"),
             TypeKey::Any => f.write_str("ANY"),
             TypeKey::Type(t) => write!(f, "{t}"),
         }
@@ -64,7 +78,7 @@ pub fn utc_day(t: UtcTime) -> Date {
 }
 
 /// The openings `slot` has while it has a seat to offer: one per type it admits (`ANY` if it admits
-/// every one); none while it is full, blocked or cancelled. Whether it has started is the search's
+/// every one), and one under `ALL`; none while it is full, blocked or cancelled. Whether it has started is the search's
 /// question (an opening of a past slot is never answered, and expires with its day).
 pub fn openings(slot: &Slot, shards: u32) -> Vec<OpeningKey> {
     if slot.state() != SlotState::Available {
@@ -83,10 +97,10 @@ pub fn openings(slot: &Slot, shards: u32) -> Vec<OpeningKey> {
         kinds.dedup();
         kinds
     };
+    let kinds = std::iter::once(TypeKey::All).chain(kinds);
     let (day, shard) = (utc_day(slot.start_time), shard(slot.provider_id, shards));
     let sk = format!("{}#{}", slot.start_time, slot.id);
     kinds
-        .into_iter()
         .map(|kind| OpeningKey {
             pk: partition(kind, day, shard),
             sk: sk.clone(),
@@ -130,31 +144,33 @@ mod tests {
     fn an_open_slot_has_an_opening_per_type_it_admits_and_a_full_one_none() {
         let mut s = slot("2030-03-04T23:30:00Z", 2, 1);
         let keys = openings(&s, 8);
-        assert_eq!(keys.len(), 1);
+        assert_eq!(keys.len(), 2);
         let shard = shard(s.provider_id, 8);
-        assert_eq!(keys[0].pk, format!("OPEN#ANY#2030-03-04#{shard}"));
-        assert_eq!(keys[0].sk, format!("2030-03-04T23:30:00Z#{}", s.id));
+        assert_eq!(keys[0].pk, format!("OPEN#ALL#2030-03-04#{shard}"));
+        assert_eq!(keys[1].pk, format!("OPEN#ANY#2030-03-04#{shard}"));
+        assert_eq!(keys[1].sk, format!("2030-03-04T23:30:00Z#{}", s.id));
 
         let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
         s.allowed_appointment_types = vec![b, a, b];
         let pks: Vec<String> = openings(&s, 8).into_iter().map(|k| k.pk).collect();
-        assert_eq!(pks.len(), 2);
+        assert_eq!(pks.len(), 3);
         assert!(pks.iter().all(|p| !p.contains("ANY")));
+        assert!(pks[0].starts_with("OPEN#ALL#"));
 
         // Its last seat taken, blocked or cancelled: no opening, and a change to that deletes them.
         let mut full = s.clone();
         full.current_bookings = 2;
         let (put, gone) = reopening(Some(&s), Some(&full), 8);
         assert!(put.is_empty());
-        assert_eq!(gone.len(), 2);
+        assert_eq!(gone.len(), 3);
         let mut blocked = s.clone();
         blocked.status = SlotStatus::Blocked;
         assert!(openings(&blocked, 8).is_empty());
         // A seat freed writes them again; a change that keeps them rewrites them, deletes nothing.
         let (put, gone) = reopening(Some(&full), Some(&s), 8);
-        assert_eq!((put.len(), gone.len()), (2, 0));
+        assert_eq!((put.len(), gone.len()), (3, 0));
         let (put, gone) = reopening(Some(&s), Some(&s), 8);
-        assert_eq!((put.len(), gone.len()), (2, 0));
+        assert_eq!((put.len(), gone.len()), (3, 0));
     }
 
     #[test]

@@ -129,16 +129,11 @@ const LISTED_UNDER: &str = "listedUnder";
 
 use crate::domain::profile::{relisting, Facet};
 
-/// BatchWriteItem takes at most 25 requests
-/// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html).
-const BATCH_WRITE_MAX: usize = 25;
-
 impl Store {
     /// Keeps the directory in step with a change of `provider`'s profile (`publish`, from the stream):
     /// their listing under every facet value of the new profile written (so each carries it), those of
     /// the old one it lost deleted. Deterministic keys, so a record delivered again writes the same;
-    /// the stream gives one item's changes in order. BatchWriteItem of 25, what comes back unprocessed
-    /// sent again with a pause, within the retry budget.
+    /// the stream gives one item's changes in order ([`Store::write_batches`]).
     pub async fn relist(
         &self,
         provider: ProviderId,
@@ -191,33 +186,8 @@ impl Store {
             );
         }
         let count = writes.len();
-        for chunk in writes.chunks(BATCH_WRITE_MAX) {
-            let mut pending = chunk.to_vec();
-            let mut pause = std::time::Duration::from_millis(25);
-            for attempt in 0.. {
-                let out = super::conditional::patiently("write the directory's listings", || {
-                    self.db
-                        .batch_write_item()
-                        .request_items(&self.table, pending.clone())
-                        .send()
-                })
-                .await?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt >= 8 {
-                    return Err(StoreError::Transient(
-                        "the directory's listings stayed unprocessed".into(),
-                    ));
-                }
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-        }
+        self.write_batches("write the directory's listings", writes)
+            .await?;
         Ok(count)
     }
 

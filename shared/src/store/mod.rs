@@ -5,6 +5,7 @@
 //! not depend on the order in which concurrent requests arrive.
 
 pub mod appointment_types;
+pub mod batch;
 pub mod booking;
 pub mod cancel;
 pub mod capacity;
@@ -21,6 +22,7 @@ pub mod page;
 pub mod payments;
 pub mod reminders;
 pub mod reschedule;
+pub mod search;
 pub mod series;
 pub mod settings;
 pub mod slots;

@@ -108,6 +108,27 @@ impl Cursors {
         serde_json::from_slice(&plain).map_err(|_| BadCursor)
     }
 
+    /// The cursor of a position in a merged search (not one query's key): the position and the
+    /// search it belongs to (`scope`, a digest of what was asked), sealed like any cursor.
+    pub fn seal_position(&self, scope: &str, position: &str) -> String {
+        let mut item = Item::new();
+        item.insert("scope".into(), s(scope));
+        item.insert("after".into(), s(position));
+        self.seal(&item)
+    }
+
+    /// The position a cursor of [`Cursors::seal_position`] holds, if it opens under this key and
+    /// belongs to `scope`.
+    pub fn open_position(&self, cursor: &str, scope: &str) -> Result<String, BadCursor> {
+        let mut flat = self.open(cursor)?;
+        if flat.len() != 2 || flat.get("scope").map(String::as_str) != Some(scope) {
+            return Err(BadCursor);
+        }
+        flat.remove("after")
+            .filter(|a| !a.is_empty() && a.len() <= 1024)
+            .ok_or(BadCursor)
+    }
+
     /// Opens a cursor for a query on index partition `gsi_pk_name = gsi_pk` whose sort key must lie in
     /// `[from, to]` (`to: None`: no upper bound; a sort key may begin with any character, so no
     /// sentinel string serves as one).

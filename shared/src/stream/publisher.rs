@@ -54,6 +54,8 @@ pub struct Publisher {
     pub offsets: Vec<Offset>,
     pub lead: jiff::SignedDuration,
     pub fees: Fees,
+    /// The shards of the search index (`SEARCH_SHARDS`).
+    pub shards: u32,
     /// "Now", for planning schedules and parking records.
     pub clock: Clock,
     /// Where each invocation's metrics line goes (`crate::metrics`).
@@ -86,6 +88,7 @@ impl Publisher {
             offsets: config.reminder_offsets.clone(),
             lead: config.reminder_lead,
             fees: config.fees,
+            shards: config.search_shards,
             clock: Clock::System,
             metrics: Metrics::stdout(),
         })
@@ -221,6 +224,7 @@ impl Publisher {
         self.put_events(entries).await?;
         self.count_feed_changes(&change).await?;
         self.relist(&change).await?;
+        self.reindex(&change).await?;
         for (detail_type, detail) in published {
             tracing::info!(detail_type, event_id = %detail["eventId"], appointment_id = %detail["appointmentId"], "event published");
         }
@@ -264,6 +268,54 @@ impl Publisher {
         if written > 0 {
             crate::metrics::count("ListingsWritten", written as u64);
             tracing::info!(provider_id = %diff.latest().provider_id, written, "provider relisted");
+        }
+        Ok(())
+    }
+
+    /// The search index is a read model kept here (DESIGN.md section 15): a slot's change puts or
+    /// deletes its openings; a change of what a provider is searched by (their active profile, their
+    /// zone) re-projects their future openings; a completed visit makes the patient one the provider
+    /// has seen (an established patient, for `acceptingNewPatients`).
+    async fn reindex(&self, change: &Change) -> Result<(), PublishError> {
+        use crate::stream::change::Item;
+        let store = self.store();
+        let written = match &change.item {
+            Item::Slot(diff) => store
+                .reindex_slot(diff.before(), diff.after(), self.shards)
+                .await
+                .map_err(|e| store_failure("indexing a slot's openings", e))?,
+            Item::Provider(diff) => {
+                let before = diff.before().and_then(|p| store.searchable_of(Some(p)));
+                let after = diff.after().and_then(|p| store.searchable_of(Some(p)));
+                if before == after {
+                    return Ok(());
+                }
+                let provider = diff.latest().provider_id;
+                let now = self.clock.now();
+                let written = store
+                    .reproject(provider, after.as_ref(), now, self.shards)
+                    .await
+                    .map_err(|e| store_failure("re-projecting a provider's openings", e))?;
+                tracing::info!(provider_id = %provider, written, "provider's openings re-projected");
+                written
+            }
+            Item::Appointment(diff) => {
+                let completed = |a: Option<&crate::domain::Appointment>| {
+                    a.is_some_and(|a| a.status == crate::domain::AppointmentStatus::Completed)
+                };
+                if completed(diff.after()) && !completed(diff.before()) {
+                    let a = diff.latest();
+                    store
+                        .mark_seen(a.patient_id, a.provider_id, a.updated_at)
+                        .await
+                        .map_err(|e| store_failure("recording a patient seen", e))?;
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        if written > 0 {
+            metrics::count("OpeningsWritten", written as u64);
         }
         Ok(())
     }

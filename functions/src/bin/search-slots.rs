@@ -1,0 +1,6 @@
+//! The `search-slots` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::SEARCH_SLOTS).await
+}
