@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: soak dev test lint build bench bench-cost bench-contention bench-largest contract venv toolchain tools docs-check ci clean replay-parked
+.PHONY: soak dev test lint build bench bench-cost bench-contention bench-largest bench-search contract venv toolchain tools docs-check ci clean replay-parked
 
 $(VENV)/.installed: local/requirements.txt
 	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
@@ -78,6 +78,12 @@ bench: venv
 bench-cost: venv
 	cargo build --release -p local --bin cost
 	$${CARGO_TARGET_DIR:-target}/release/cost
+
+## A search page against an index of 10,000 providers x 16 slots a day: requests, openings read, read
+## units, wall, CPU, peak memory (local/src/bin/search-bench.rs). Seeding 190,000 items takes minutes.
+bench-search: venv
+	cargo build --release -p local --bin search-bench
+	$${CARGO_TARGET_DIR:-target}/release/search-bench
 
 ## 50 concurrent bookings of a 3-seat slot, without faults and with transaction_conflict=0.3.
 bench-contention: venv

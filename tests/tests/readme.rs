@@ -96,6 +96,14 @@ const PROMISES: &[&[&str]] = &[
         r#"{"status":"scheduled","lateCancellationFee":25"#,
         r#"{"code":"daily_limit_reached""#,
     ],
+    // Search across providers: the Spanish-speaking provider licensed in California, booked; then
+    // gone from the answer; $find proposes the others, earliest first.
+    &[
+        r#"{"provider":"Dr. Ana Ruiz","languages":["en","es-MX"],"start":"2030-06-04T10:00:00-07:00","seatsLeft":1}"#,
+        r#"{"status":"scheduled","consultationType":"video"}"#,
+        "\n0\n",
+        r#"[{"status":"proposed","practitioner":"Dr. Carmen Vega"},{"status":"proposed","practitioner":"Dr. Ben Okafor"}]"#,
+    ],
 ];
 
 #[tokio::test]

@@ -300,6 +300,61 @@ async fn search_finds_the_earliest_seat_each_filter_allows(aws: Aws) {
         slots_of(&made, |i| i != 0 && i != 2)
     );
 
+    // A provider's daily limit: Provider 09 takes one visit a day; once their slot is booked, a second
+    // slot of theirs the same local day is not answered (one a day the next day is).
+    let limited = &made[9];
+    let zone = "America/Chicago";
+    ok(
+        &app.put_settings(
+            &limited.provider,
+            &limited.provider,
+            json!({"timeZone": zone, "maxAppointmentsPerDay": 1}),
+        )
+        .await,
+        200,
+    );
+    let first: shared::domain::UtcTime = app.stored_slot(&limited.slot).await.start_time;
+    let later = first.plus(jiff::SignedDuration::from_mins(40));
+    let second = app
+        .slot_at(
+            &limited.provider,
+            NewSlot::at(&later.to_string()).types(&[&kind]),
+        )
+        .await;
+    let theirs = format!("{t}&providerId={}", limited.provider.id);
+    shows(
+        &app,
+        &patient,
+        &theirs,
+        &[limited.slot.as_str(), second.as_str()],
+    )
+    .await;
+    let booking = clinic_tests::Booking {
+        slot: limited.slot.as_str(),
+        appointment_type: Some(kind.as_str()),
+        ..Default::default()
+    };
+    app.book(&app.patient().await, booking).await.unwrap();
+    let tz = jiff::tz::TimeZone::get(zone).unwrap();
+    let same_day =
+        first.timestamp().to_zoned(tz.clone()).date() == later.timestamp().to_zoned(tz).date();
+    let left: &[&str] = if same_day { &[] } else { &[second.as_str()] };
+    assert_eq!(seats(&app, &patient, &theirs).await, left);
+    // Blocked, the second slot leaves the searches below whatever the day.
+    ok(
+        &app.send(
+            &limited.provider,
+            "POST",
+            "/slots/block",
+            Some(
+                json!({"providerId": limited.provider.id, "startTime": later.to_string(),
+                        "endTime": later.plus(jiff::SignedDuration::from_mins(30)).to_string()}),
+            ),
+        )
+        .await,
+        200,
+    );
+
     // A profile change moves the provider in or out: Provider 03 stops practising, Provider 05
     // starts speaking Spanish; Provider 04 takes no new patients, which this patient is.
     let mut inactive = made[3].profile.clone();
@@ -323,7 +378,7 @@ async fn search_finds_the_earliest_seat_each_filter_allows(aws: Aws) {
             .await,
         200,
     );
-    let open_now = |i: usize| ![0, 2, 3].contains(&i);
+    let open_now = |i: usize| ![0, 2, 3, 9].contains(&i);
     shows(
         &app,
         &patient,

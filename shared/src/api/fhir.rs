@@ -323,54 +323,57 @@ async fn across_providers(
     Ok(fhir::continued(searchset(resources, req), next))
 }
 
-/// A `$find` POST body: a Parameters resource, each parameter's value as text (a Coding's or
-/// CodeableConcept's first code, a Reference's reference, a primitive as written).
+/// A `$find` POST body: a Parameters resource ([`parameter_pairs`]).
 fn parameters(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
-    let bad = |m: &str| ApiError::field("body", m);
-    let body: Value = match req.body() {
-        Body::Text(t) => {
-            serde_json::from_str(t).map_err(|_| bad("must be a FHIR Parameters resource (JSON)"))?
-        }
-        Body::Binary(b) => serde_json::from_slice(b)
-            .map_err(|_| bad("must be a FHIR Parameters resource (JSON)"))?,
-        Body::Empty => return Ok(vec![]),
-        _ => return Err(bad("must be a FHIR Parameters resource (JSON)")),
+    let bytes: &[u8] = match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
     };
+    parameter_pairs(bytes).map_err(|m| ApiError::field("body", m))
+}
+
+/// A Parameters resource's parameters as (name, value) pairs, each value as text (a Coding's or
+/// CodeableConcept's first code, a Reference's reference, a primitive as written). A POST without a
+/// body is refused (a search of nothing in particular sends a Parameters without parameters, or GETs).
+/// `Err` says what is wrong.
+pub fn parameter_pairs(body: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
+    const NOT: &str = "must be a FHIR Parameters resource (JSON)";
+    const VALUE: &str =
+        "a parameter's value must be a primitive, a Coding, a CodeableConcept or a Reference";
+    let body: Value = serde_json::from_slice(body).map_err(|_| NOT)?;
     if body["resourceType"] != "Parameters" {
-        return Err(bad("must be a FHIR Parameters resource"));
+        return Err(NOT);
     }
     let list = match &body["parameter"] {
         Value::Null => return Ok(vec![]),
         Value::Array(list) if list.len() <= 50 => list,
-        _ => return Err(bad("parameter must be a list of at most 50")),
+        _ => return Err("parameter must be a list of at most 50"),
     };
     let mut out = vec![];
     for p in list {
-        let name = p["name"]
-            .as_str()
-            .ok_or_else(|| bad("every parameter needs a name"))?;
+        let name = p["name"].as_str().ok_or("every parameter needs a name")?;
         let value = p
             .as_object()
             .and_then(|o| o.iter().find(|(k, _)| k.starts_with("value")))
             .map(|(_, v)| v)
-            .ok_or_else(|| bad("every parameter needs a value[x]"))?;
+            .ok_or("every parameter needs a value[x]")?;
         let text = match value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
             Value::Object(o) => {
-                let coding = o
-                    .get("coding")
-                    .and_then(|c| c.get(0))
-                    .unwrap_or(value);
-                if let Some(code) = coding.get("code").and_then(Value::as_str) {
-                    code.to_owned()
-                } else if let Some(r) = o.get("reference").and_then(Value::as_str) {
-                    r.to_owned()
-                } else {
-                    return Err(bad("a parameter's value must be a primitive, a Coding, a CodeableConcept or a Reference"));
+                let coding = o.get("coding").and_then(|c| c.get(0)).unwrap_or(value);
+                match (
+                    coding.get("code").and_then(Value::as_str),
+                    o.get("reference").and_then(Value::as_str),
+                ) {
+                    (Some(code), _) => code.to_owned(),
+                    (None, Some(r)) => r.to_owned(),
+                    (None, None) => return Err(VALUE),
                 }
             }
-            _ => return Err(bad("a parameter's value must be a primitive, a Coding, a CodeableConcept or a Reference")),
+            _ => return Err(VALUE),
         };
         out.push((name.to_owned(), text));
     }
@@ -613,4 +616,88 @@ pub(super) fn searchset(resources: Vec<Value>, req: &Request) -> Value {
             .unwrap_or_default()
     );
     fhir::searchset(resources, &self_url, &base_url(req))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_parameters_body_reads_as_pairs_of_text() {
+        let body = serde_json::json!({"resourceType": "Parameters", "parameter": [
+            {"name": "start", "valueDateTime": "2030-03-04T09:00:00Z"},
+            {"name": "service-type", "valueCodeableConcept": {"coding": [{"system": "s", "code": "urn:uuid:x"}]}},
+            {"name": "practitioner", "valueReference": {"reference": "Practitioner/p"}},
+            {"name": "_count", "valueInteger": 5},
+        ]});
+        let pairs = parameter_pairs(body.to_string().as_bytes()).unwrap();
+        let texts: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("start", "2030-03-04T09:00:00Z"),
+                ("service-type", "urn:uuid:x"),
+                ("practitioner", "Practitioner/p"),
+                ("_count", "5"),
+            ]
+        );
+        assert!(parameter_pairs(b"").is_err());
+        assert!(parameter_pairs(br#"{"resourceType": "Parameters"}"#)
+            .unwrap()
+            .is_empty());
+        for bad in [
+            r#"{"resourceType": "Patient"}"#,
+            r#"{"resourceType": "Parameters", "parameter": [{"name": "start"}]}"#,
+            r#"{"resourceType": "Parameters", "parameter": [{"name": "x", "valuePeriod": {"start": "2030"}}]}"#,
+            "[1,",
+        ] {
+            assert!(parameter_pairs(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+        for token in [
+            id.to_owned(),
+            format!("http://x|urn:uuid:{id}"),
+            format!("HealthcareService/{id}"),
+        ] {
+            assert_eq!(service_type(&token).map(|u| u.to_string()), Some(id.into()));
+        }
+        assert_eq!(service_type("HealthcareService/nope"), None);
+    }
+
+    proptest! {
+        /// No bytes make the Parameters reader or the token readers panic.
+        #[test]
+        fn no_body_or_token_panics(
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            token in ".{0,80}",
+        ) {
+            let _ = parameter_pairs(&body);
+            let _ = service_type(&token);
+            let _ = token_code(&token);
+        }
+
+        /// Nor do parameter lists shaped like FHIR's, whatever their names and values.
+        #[test]
+        fn no_parameters_resource_panics(
+            name in ".{0,20}",
+            key in "value[A-Za-z]{0,12}",
+            text in ".{0,40}",
+            n in any::<i64>(),
+        ) {
+            for value in [
+                serde_json::json!(text),
+                serde_json::json!(n),
+                serde_json::json!({"coding": [{"code": text}]}),
+                serde_json::json!({"reference": text}),
+                serde_json::json!([text]),
+            ] {
+                let body = serde_json::json!({"resourceType": "Parameters", "parameter": [{"name": name, key.clone(): value}]});
+                let _ = parameter_pairs(body.to_string().as_bytes());
+            }
+        }
+    }
 }

@@ -32,7 +32,7 @@ use lambda_http::{Body, RequestExt, Response};
 pub use error::{ApiError, Code, FieldError};
 pub use request::{
     base_url, caller, created, for_patient, json, json_body, json_body_or_default, path_id,
-    respond, set_header, Bound, Checks, Query, BOUND,
+    respond, set_header, Bound, Checks, ProfileFilters, Query, BOUND,
 };
 
 use crate::audit::AuditLog;

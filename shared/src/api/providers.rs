@@ -55,27 +55,11 @@ pub async fn put(ctx: &Ctx, req: Request) -> Reply {
 pub async fn list(ctx: &Ctx, req: Request) -> Reply {
     caller(ctx, &req)?;
     let mut q = super::Query::of(&req);
-    let specialty = q.text("specialty").map(str::to_owned);
-    if specialty
-        .as_deref()
-        .is_some_and(|c| !crate::domain::profile::is_code(c))
-    {
-        q.fail(
-            "specialty",
-            "must be a specialty code (letters, digits, '.', '-' or '_')",
-        );
-    }
-    let language = q.text("language").map(|l| {
-        crate::domain::profile::language_tag(l)
-            .map(|t| crate::domain::profile::primary_language(&t))
-    });
-    if matches!(language, Some(None)) {
-        q.fail("language", "must be a BCP 47 language tag (es, es-MX)");
-    }
-    let region = q.text("region").map(crate::domain::profile::region_code);
-    if matches!(region, Some(None)) {
-        q.fail("region", "must be an ISO 3166-2 subdivision code (US-CA)");
-    }
+    let super::ProfileFilters {
+        specialty,
+        language,
+        region,
+    } = q.profile_filters();
     let location: Option<uuid::Uuid> = q.optional("locationId", "must be a UUID");
     let appointment_type: Option<uuid::Uuid> = q.optional("appointmentTypeId", "must be a UUID");
     let limit: i32 = q
@@ -88,8 +72,8 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
     q.finish()?;
     let query = crate::store::directory::DirectoryQuery {
         specialty,
-        language: language.flatten(),
-        region: region.flatten(),
+        language,
+        region,
         location,
         appointment_type,
     };

@@ -177,6 +177,35 @@ impl<'r> Query<'r> {
         self.raw(name)
     }
 
+    /// The filters a patient chooses providers by, as the directory and the search take them:
+    /// `specialty` (a code), `language` (any BCP 47 tag, as its primary subtag), `region` (ISO 3166-2,
+    /// canonical); each bad one recorded.
+    pub fn profile_filters(&mut self) -> ProfileFilters {
+        use crate::domain::profile::{is_code, language_tag, primary_language, region_code};
+        let specialty = self.text("specialty").map(str::to_owned);
+        if specialty.as_deref().is_some_and(|c| !is_code(c)) {
+            self.fail(
+                "specialty",
+                "must be a specialty code (letters, digits, '.', '-' or '_')",
+            );
+        }
+        let language = self
+            .text("language")
+            .map(|l| language_tag(l).map(|t| primary_language(&t)));
+        if matches!(language, Some(None)) {
+            self.fail("language", "must be a BCP 47 language tag (es, es-MX)");
+        }
+        let region = self.text("region").map(region_code);
+        if matches!(region, Some(None)) {
+            self.fail("region", "must be an ISO 3166-2 subdivision code (US-CA)");
+        }
+        ProfileFilters {
+            specialty,
+            language: language.flatten(),
+            region: region.flatten(),
+        }
+    }
+
     /// Every value of a parameter given more than once (`?providerId=a&providerId=b`).
     pub fn all(&self, name: &str) -> Vec<&'r str> {
         self.req
@@ -206,6 +235,15 @@ impl<'r> Query<'r> {
         self.finish()?;
         found.all()
     }
+}
+
+/// What [`Query::profile_filters`] read (a bad value recorded as a failure, and `None` here).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProfileFilters {
+    pub specialty: Option<String>,
+    /// A primary language subtag.
+    pub language: Option<String>,
+    pub region: Option<String>,
 }
 
 /// Values parsed while checking a request (`Option`s of required parameters, an `Interval` built):

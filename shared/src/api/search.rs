@@ -16,7 +16,7 @@ use super::{caller, json, ApiError, Ctx, Reply, Request};
 use crate::domain::access::{Caller, Role};
 use crate::domain::appointment_type::AppointmentType;
 use crate::domain::opening::TypeKey;
-use crate::domain::profile::{language_tag, primary_language, region_code, Profile};
+use crate::domain::profile::Profile;
 use crate::domain::search::{self, Confirming, Dropped, Edge, Wanted};
 use crate::domain::settings::Rules;
 use crate::domain::{ConsultationType, PatientId, ProviderId, Slot, UtcTime, ZoneName};
@@ -127,6 +127,7 @@ pub async fn find(ctx: &Ctx, s: &Search) -> Result<Found, ApiError> {
         None => None,
     };
     crate::metrics::count("IndexQueries", candidates.queries as u64);
+    crate::metrics::count("IndexItemsRead", candidates.items_read as u64);
     let confirmed = if candidates.openings.is_empty() {
         None
     } else {
@@ -287,26 +288,11 @@ pub async fn search(ctx: &Ctx, req: Request) -> Reply {
     if matches!(consultation, Some(None)) {
         q.fail("consultationType", "must be in_person, video or phone");
     }
-    let language = q
-        .text("language")
-        .map(|l| language_tag(l).map(|t| primary_language(&t)));
-    if matches!(language, Some(None)) {
-        q.fail("language", "must be a BCP 47 language tag (es, es-MX)");
-    }
-    let region = q.text("region").map(region_code);
-    if matches!(region, Some(None)) {
-        q.fail("region", "must be an ISO 3166-2 subdivision code (US-CA)");
-    }
-    let specialty = q.text("specialty").map(str::to_owned);
-    if specialty
-        .as_deref()
-        .is_some_and(|c| !crate::domain::profile::is_code(c))
-    {
-        q.fail(
-            "specialty",
-            "must be a specialty code (letters, digits, '.', '-' or '_')",
-        );
-    }
+    let super::ProfileFilters {
+        specialty,
+        language,
+        region,
+    } = q.profile_filters();
     let location = q.text("locationId").map(str::to_owned);
     if location
         .as_deref()
@@ -369,8 +355,8 @@ pub async fn search(ctx: &Ctx, req: Request) -> Reply {
             appointment_type,
             consultation: consultation.flatten(),
             location,
-            language: language.flatten(),
-            region: region.flatten(),
+            language,
+            region,
             specialty,
             providers: providers.into_iter().flatten().collect(),
         },

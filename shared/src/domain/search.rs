@@ -26,11 +26,15 @@ pub struct Searchable {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offers: Vec<uuid::Uuid>,
     pub zone: String,
+    /// Whether the provider has a daily limit: only then is a day's booked count read with a page.
+    #[serde(default)]
+    pub daily_limit: bool,
 }
 
 impl Searchable {
-    /// The searchable facts of an active profile, with the provider's zone.
-    pub fn of(profile: Option<&Profile>, zone: &str) -> Option<Searchable> {
+    /// The searchable facts of an active profile, with the provider's zone and whether they limit
+    /// their days.
+    pub fn of(profile: Option<&Profile>, zone: &str, daily_limit: bool) -> Option<Searchable> {
         let p = profile.filter(|p| p.active)?;
         let mut languages: Vec<String> = p.languages.iter().map(|l| primary_language(l)).collect();
         languages.sort();
@@ -42,6 +46,7 @@ impl Searchable {
             new_patients: p.accepting_new_patients,
             offers: p.appointment_type_ids.clone(),
             zone: zone.to_owned(),
+            daily_limit,
         })
     }
 }
@@ -469,11 +474,11 @@ mod tests {
     #[test]
     fn an_inactive_profile_is_not_searchable_and_languages_are_primary_subtags() {
         let mut p = profile();
-        let s = Searchable::of(Some(&p), "America/Los_Angeles").unwrap();
+        let s = Searchable::of(Some(&p), "America/Los_Angeles", false).unwrap();
         assert_eq!(s.languages, vec!["en".to_owned(), "es".to_owned()]);
         assert!(s.new_patients);
         p.active = false;
-        assert!(Searchable::of(Some(&p), "UTC").is_none());
-        assert!(Searchable::of(None, "UTC").is_none());
+        assert!(Searchable::of(Some(&p), "UTC", false).is_none());
+        assert!(Searchable::of(None, "UTC", false).is_none());
     }
 }

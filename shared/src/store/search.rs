@@ -63,8 +63,9 @@ fn shown(
 }
 
 /// The writes that make `slot`'s openings what it is now (`provider`: the provider's searchable
-/// facts; `None`, not searchable, deletes them), deleting those `before` had and it lost.
-fn slot_writes(
+/// facts; `None`, not searchable, deletes them), deleting those `before` had and it lost. Public for
+/// the benchmark that seeds an index of 10,000 providers (`make bench-search`).
+pub fn slot_writes(
     before: Option<&Slot>,
     after: Option<&Slot>,
     provider: Option<&Searchable>,
@@ -127,8 +128,12 @@ impl Store {
         &self,
         item: Option<&super::items::ProviderProfile>,
     ) -> Option<Searchable> {
-        let zone = self.rules_of(item).time_zone;
-        Searchable::of(item.and_then(|p| p.profile.as_ref()), &zone)
+        let rules = self.rules_of(item);
+        Searchable::of(
+            item.and_then(|p| p.profile.as_ref()),
+            &rules.time_zone,
+            rules.max_appointments_per_day.is_some(),
+        )
     }
 
     /// Keeps a slot's openings in step with a change of it (`publish`): nothing when what they show did
@@ -249,6 +254,8 @@ pub struct Candidates {
     pub next: Option<String>,
     /// Queries made (for the metrics and the tests' request counts).
     pub queries: usize,
+    /// Openings the queries read (their ScannedCount: what a filter dropped was read too).
+    pub items_read: usize,
 }
 
 impl IndexQuery {
@@ -366,6 +373,7 @@ impl Store {
                 let page = done
                     .map_err(|e| StoreError::internal(format!("an index query panicked: {e}")))??;
                 out.queries += 1;
+                out.items_read += usize::try_from(page.scanned_count).unwrap_or(0);
                 if let Some(last) = page
                     .last_evaluated_key
                     .as_ref()
@@ -420,8 +428,8 @@ impl Confirmed {
 
 impl Store {
     /// One consistent BatchGetItem of what decides the candidates now: their slots, their providers'
-    /// items, the providers' booked counts of the candidates' local days (in the zone the index
-    /// carries), and, for a patient, whether each provider not taking new patients has seen them. At
+    /// items, the booked counts of the candidates' local days of the providers with a daily limit (in
+    /// the zone the index carries), and, for a patient, whether each provider not taking new patients has seen them. At
     /// most 4 keys a candidate, so a page of 25 is one request of at most 100 keys. A provider whose
     /// zone changed since the index was written has their days counted again (a rare extra read).
     pub async fn confirm(
@@ -437,7 +445,9 @@ impl Store {
             let zone = jiff::tz::TimeZone::get(&o.provider.zone).unwrap_or(jiff::tz::TimeZone::UTC);
             let day = o.start_time.timestamp().to_zoned(zone).date();
             let key = keys::provider_booked(o.provider_id, day);
-            wanted.push(key.clone());
+            if o.provider.daily_limit {
+                wanted.push(key.clone());
+            }
             days.push((o.provider_id, day, key));
             if let (Some(p), false) = (patient, o.provider.new_patients) {
                 wanted.push(patient_seen(p, o.provider_id));
@@ -473,7 +483,10 @@ impl Store {
                 .iter()
                 .find(|o| o.provider_id == provider)
                 .map(|o| o.provider.zone.as_str());
-            if carried != Some(rules.time_zone.as_str()) {
+            let indexed = candidates
+                .iter()
+                .any(|o| o.provider_id == provider && o.provider.daily_limit);
+            if carried != Some(rules.time_zone.as_str()) || !indexed {
                 recount.entry(provider).or_default().push(day);
                 continue;
             }
