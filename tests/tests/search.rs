@@ -9,7 +9,10 @@ use clinic_tests::{both_ways, ok, problem, Actor, Aws, TestApp};
 use clinic_tests::{whole_minutes_from_now, NewSlot};
 use serde_json::{json, Value};
 
-both_ways!(search_finds_the_earliest_seat_each_filter_allows);
+both_ways!(
+    search_finds_the_earliest_seat_each_filter_allows,
+    patients_racing_for_what_search_showed_book_exactly_the_seats_there_are,
+);
 
 /// One provider of the network, and what they were made with.
 struct Made {
@@ -33,7 +36,17 @@ async fn seats(app: &TestApp, who: &Actor, query: &str) -> Vec<String> {
             Some(c) => format!("{query}&cursor={c}"),
             None => query.to_owned(),
         };
-        let r = search(app, who, &q).await;
+        let mut r = search(app, who, &q).await;
+        // With faults, a search whose reads were throttled past its retries answers 503 contended
+        // (with Retry-After) and changes nothing: asked again, as a client would.
+        for _ in 0..5 {
+            if r.status != 503 || r.body["code"] != "contended" {
+                break;
+            }
+            assert!(r.headers.contains_key("retry-after"));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            r = search(app, who, &q).await;
+        }
         ok(&r, 200);
         for hit in r.body["data"].as_array().unwrap() {
             out.push(hit["slot"]["id"].as_str().unwrap().to_owned());
@@ -592,15 +605,10 @@ async fn a_search_refuses_bad_input_and_callers_who_may_not_search() {
 /// One shard: 30 searches at once are 30 x 4 requests on the emulator (a single Python process on
 /// two cores), where 8 shards made some run past the function's timeout; a shard count changes how
 /// much a page reads, not what it answers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn patients_racing_for_what_search_showed_book_exactly_the_seats_there_are() {
+async fn patients_racing_for_what_search_showed_book_exactly_the_seats_there_are(aws: Aws) {
     let app = std::sync::Arc::new(
-        TestApp::spawn_configured(
-            Aws::Faithful,
-            shared::domain::Clock::System,
-            &[("SearchShards", "1")],
-        )
-        .await,
+        TestApp::spawn_configured(aws, shared::domain::Clock::System, &[("SearchShards", "1")])
+            .await,
     );
     let admin = app.admin().await;
     let kind = app
@@ -652,6 +660,12 @@ async fn patients_racing_for_what_search_showed_book_exactly_the_seats_there_are
             };
             match app.book(&p, booking).await {
                 Ok(_) => (1, 0),
+                // With faults, a booking that met conflicts past its retries says so (503, with
+                // Retry-After) and took nothing.
+                Err(problem) if problem.code == "contended" && aws == Aws::Faulty => {
+                    assert!(problem.retry_after, "{problem:?}");
+                    (0, 1)
+                }
                 Err(problem) => {
                     assert_eq!(problem.code, "slot_full", "{problem:?}");
                     (0, 1)
@@ -665,9 +679,10 @@ async fn patients_racing_for_what_search_showed_book_exactly_the_seats_there_are
         booked += b;
         refused += r;
     }
-    // Everyone who saw a seat went for the earliest one shown: at least that slot's seats are booked,
-    // never more than there are.
-    assert!((3..=seats_made).contains(&booked), "{booked}");
+    // Everyone who saw a seat went for the earliest one shown: that slot's seats are booked (without
+    // faults; with them, a contended attempt may leave one), never more than there are.
+    let least = if aws == Aws::Faithful { 3 } else { 1 };
+    assert!((least..=seats_made).contains(&booked), "{booked}");
     assert_eq!(booked + refused, 30);
     // The answer never offers a full seat, even before the index catches up (confirmed on read):
     // what remains is what was not taken.

@@ -218,7 +218,7 @@ fn routes() -> Vec<Route> {
         Route { function: "book-series", method: "POST", path: "/appointments/recurring", summary: "Books a recurring series (weekly, biweekly, monthly; 2 to 26): each occurrence in the provider's slot at the first one's local time, all in one transaction; all or nothing unless `partial`.", query: vec![], body: Some(named::<super::series::SeriesBody>), ok: (201, named::<super::views::SeriesView>), errors: &[ValidationFailed, Forbidden, NotFound, SlotFull, SlotUnavailable, SeriesUnavailable, TooManyAppointments, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, IdempotencyKeyReused, Contended] },
         Route { function: "get-series", method: "GET", path: "/recurring/{id}", summary: "A series with its appointments.", query: vec![], body: None, ok: (200, named::<super::views::SeriesView>), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "cancel-series", method: "POST", path: "/recurring/{id}/cancel", summary: "Cancels every future scheduled or confirmed occurrence of a series.", query: vec![], body: Some(named::<super::appointments::CancelBody>), ok: (200, named::<super::views::SeriesView>), errors: &[ValidationFailed, Forbidden, NotFound, AppointmentOver, Contended] },
-        Route { function: "fhir-appointment", method: "GET", path: "/fhir/Appointment/{id}", summary: "FHIR R4 Appointment (read), with the authorization of GET /appointments/{id}.", query: vec![], body: None, ok: (200, |_| fhir_resource("Appointment")), errors: &[ValidationFailed, NotFound, Contended] },
+        Route { function: "fhir-appointment", method: "GET", path: "/fhir/Appointment/{id}", summary: "FHIR R4 Appointment (read), with the authorization of GET /appointments/{id}; an id `$find` proposed reads as its `proposed` Appointment for an hour.", query: vec![], body: None, ok: (200, |_| fhir_resource("Appointment")), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "fhir-slots", method: "GET", path: "/fhir/Slot", summary: "FHIR R4 Slot search. With `schedule`: a searchset Bundle of that provider's slots starting in a range of at most 31 days. Without: the earliest free slots across providers from the search index (as GET /slots/search: each confirmed on a consistent read), at most 14 days, `_count` a page, the next page the Bundle's next link.", query: vec![q("schedule", P::ScheduleRef, false, "Schedule/<providerId>."), q("start", P::StartRange, false, "ge<date or instant> and lt<date or instant> (both required with schedule)."), q("status", P::SlotStatus, false, "Only slots of this status (free only, across providers)."), q("service-type", P::Text, false, "Across providers: an appointment type, [system|]<id>."), q("specialty", P::Text, false, "Across providers: a specialty code, [system|]code."), q("_count", P::SearchLimit, false, "Across providers: at most this many (1 to 25, default 10)."), q("_cursor", P::Text, false, "Across providers: the next link's cursor.")], body: None, ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "fhir-find", method: "GET", path: "/fhir/Appointment/$find", summary: "IHE ITI-115 Appointment/$find: a searchset Bundle of proposed Appointments, the earliest seats across providers that match (as GET /slots/search), each resolvable by GET /fhir/Appointment/{id} for an hour. visit-type is not supported.", query: vec![q("start", P::Edge, false, "From this instant or UTC date (default now)."), q("end", P::Edge, false, "To this instant or through this UTC date (at most 14 days after start)."), q("service-type", P::Text, false, "An appointment type, [system|]<id>."), q("specialty", P::Text, false, "A specialty code, [system|]code."), q("practitioner", P::Text, false, "Practitioner/<providerId>."), q("location", P::Text, false, "Location/<id>."), q("patient", P::PatientRef, false, "Staff and admins: the patient the seats are for."), q("_count", P::SearchLimit, false, "At most this many (1 to 25, default 10)."), q("_cursor", P::Text, false, "The next link's cursor.")], body: None, ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "fhir-find", method: "POST", path: "/fhir/Appointment/$find", summary: "IHE ITI-115 Appointment/$find with a Parameters resource (the same parameter names as GET; a Coding's or CodeableConcept's code, a Reference's reference, a primitive as written).", query: vec![], body: Some(|_| fhir_resource("Parameters")), ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, Contended] },
@@ -385,11 +385,17 @@ pub fn document() -> OpenApi {
     let mut all: Schemas = vec![];
     let mut paths: BTreeMap<&str, Vec<(HttpMethod, utoipa::openapi::path::Operation)>> =
         BTreeMap::new();
-    for r in routes() {
+    let routes = routes();
+    for r in &routes {
+        // Unique per operation: a function that serves GET and another method (HEAD for the feed,
+        // POST for $find) names the other `<function>-<method>`.
+        let shared_with_get = r.method != "GET"
+            && routes
+                .iter()
+                .any(|o| o.function == r.function && o.method == "GET");
         let mut op = OperationBuilder::new()
-            // Unique per operation: a function that serves HEAD too names that operation `<function>-head`.
-            .operation_id(Some(if r.method == "HEAD" {
-                format!("{}-head", r.function)
+            .operation_id(Some(if shared_with_get {
+                format!("{}-{}", r.function, r.method.to_lowercase())
             } else {
                 r.function.to_owned()
             }))
