@@ -697,3 +697,73 @@ async fn patients_racing_for_what_search_showed_book_exactly_the_seats_there_are
     };
     assert_eq!(left, seats_made - booked);
 }
+
+/// A completed visit makes the patient one the provider has seen: `publish`, given the appointment's
+/// change to `completed`, writes the mark a search reads for `acceptingNewPatients`; a change that does
+/// not complete a visit writes none.
+#[tokio::test]
+async fn publish_marks_a_patient_seen_when_a_visit_completes() {
+    let app = TestApp::spawn().await;
+    let publisher = app.publisher();
+    let record = |patient: uuid::Uuid, provider: uuid::Uuid, from: &str, to: &str| -> Value {
+        let id = uuid::Uuid::new_v4();
+        let image = |status: &str| {
+            json!({
+                "PK": {"S": format!("APPT#{id}")}, "SK": {"S": "APPT"}, "id": {"S": id.to_string()},
+                "patientId": {"S": patient.to_string()}, "providerId": {"S": provider.to_string()},
+                "slotId": {"S": uuid::Uuid::new_v4().to_string()},
+                "startTime": {"S": "2031-03-04T14:00:00Z"}, "endTime": {"S": "2031-03-04T14:30:00Z"},
+                "status": {"S": status}, "consultationType": {"S": "video"},
+                "isPaid": {"BOOL": false}, "createdAt": {"S": "2026-11-24T10:00:00Z"},
+                "updatedAt": {"S": "2026-11-24T10:05:00Z"}
+            })
+        };
+        json!({
+            "eventID": format!("seen-{id}"), "eventName": "MODIFY", "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": jiff::Timestamp::now().as_second(),
+                "Keys": {"PK": {"S": format!("APPT#{id}")}, "SK": {"S": "APPT"}},
+                "OldImage": image(from), "NewImage": image(to),
+                "SequenceNumber": "1", "SizeBytes": 1, "StreamViewType": "NEW_AND_OLD_IMAGES"
+            }
+        })
+    };
+    let (patient, provider, other) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    let batch = json!({"Records": [
+        record(patient, provider, "in_progress", "completed"),
+        record(patient, other, "scheduled", "cancelled"),
+    ]});
+    let answer = publisher
+        .handle(
+            serde_json::from_value(batch).unwrap(),
+            tokio::time::Instant::now() + Duration::from_secs(30),
+        )
+        .await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    let seen = |p: uuid::Uuid| {
+        let key = shared::store::search::patient_seen(
+            shared::domain::PatientId::from_uuid(patient),
+            shared::domain::ProviderId::from_uuid(p),
+        );
+        let db = app.db.clone();
+        let table = app.table.clone();
+        async move {
+            db.get_item()
+                .table_name(table)
+                .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key.pk))
+                .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.sk))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .is_some()
+        }
+    };
+    assert!(seen(provider).await);
+    assert!(!seen(other).await);
+}
