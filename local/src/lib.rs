@@ -8,6 +8,7 @@ pub mod cost;
 pub mod counter;
 pub mod docs;
 pub mod emulator;
+pub mod filter;
 pub mod measure;
 pub mod metrics;
 pub mod server;

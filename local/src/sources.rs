@@ -178,11 +178,13 @@ impl StreamMapping {
             .await
         {
             Ok(out) => {
+                // Lambda discards the records no filter of the mapping matches before it invokes.
                 shard.pending.extend(
                     out.records
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|r| lambda_record(r, &self.stream_arn)),
+                        .map(|r| lambda_record(r, &self.stream_arn))
+                        .filter(|r| crate::filter::passes(&self.source.filters, r)),
                 );
                 shard.iterator = out.next_shard_iterator;
             }

@@ -45,6 +45,9 @@ pub struct StreamSource {
     pub bisect_on_error: bool,
     /// Logical id of the queue that gets the metadata of bypassed records.
     pub on_failure: Option<String>,
+    /// `FilterCriteria`: the patterns of which one must match a record for it to be sent (none: every
+    /// record is). See [`crate::filter`].
+    pub filters: Vec<serde_json::Value>,
 }
 
 /// A function as the local stack runs it.
@@ -507,6 +510,8 @@ impl Template {
                                     arg.as_str()
                                         .map(|s| s.split('.').next().unwrap_or(s).to_owned())
                                 }),
+                            filters: crate::filter::criteria(props.get("FilterCriteria"))
+                                .map_err(|e| TemplateError::Shape(format!("{id}: {e}")))?,
                         })
                     }
                     Some("SQS") => function.queue = source("Queue"),

@@ -800,3 +800,49 @@ fn the_audited_functions_lines_reach_the_locked_bucket_and_nothing_may_delete_th
         assert_eq!(s3, want, "{}", function.binary);
     }
 }
+
+/// publish's stream mapping sends it exactly the records of the items it acts on: its filters, read
+/// as Lambda reads them (local::filter), pass a record iff `kind_of` its sort key is not `Other`.
+#[test]
+fn the_stream_sends_publish_only_the_items_it_acts_on() {
+    use shared::store::keys::{kind_of, ItemKind};
+    let template = Template::load(&local::template_path()).unwrap();
+    let publish = template
+        .functions()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.stream.is_some())
+        .unwrap();
+    let filters = &publish.stream.unwrap().filters;
+    assert!(!filters.is_empty());
+    for sk in [
+        "APPT",
+        "SLOT",
+        "WAIT",
+        "PROFILE",
+        "REMINDER#24h",
+        "REMINDER#30m",
+        "DAY#2030-01-01",
+        "SCHEDULE",
+        "IDEM",
+        "TYPE",
+        "BOOKED#2030-01-01",
+        "SERIES",
+        "FEED",
+        "FEEDS",
+        "PARKED",
+        "PROPOSAL",
+        "PROVIDER#6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+        "ALL",
+        "SPECIALTY#207Q00000X",
+        "2030-01-01T09:00:00Z#6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+        "WAIT#6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b#2030-01-01",
+    ] {
+        let record = serde_json::json!({"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": "X#1"}, "SK": {"S": sk}}}});
+        assert_eq!(
+            local::filter::passes(filters, &record),
+            kind_of(sk) != ItemKind::Other,
+            "{sk}"
+        );
+    }
+}
