@@ -38,6 +38,10 @@ pub struct Config {
     pub fees: Fees,
     /// How long a waitlist offer holds its seat (`OFFER_TTL_SECONDS`, 1 to 86400, default 1800).
     pub offer_ttl: SignedDuration,
+    /// How long `POST /holds` keeps a seat (`HOLD_TTL_SECONDS`, 60 to 1800, default 600).
+    pub hold_ttl: SignedDuration,
+    /// A patient's live holds at most (`MAX_HOLDS_PER_PATIENT`, 1 to 20, default 3).
+    pub max_holds_per_patient: usize,
     /// Unanswered offers after which a waitlist entry expires (`MAX_OFFERS`, 1 to 20, default 3).
     pub max_offers: u32,
     /// Whether every DynamoDB request asks for its consumed capacity and counts it into the metrics
@@ -162,6 +166,20 @@ impl Config {
                     "1 to 86400".into(),
                 ))?,
         };
+        let hold_ttl = whole("HOLD_TTL_SECONDS", 600)?;
+        if !(60..=1800).contains(&hold_ttl) {
+            return Err(ConfigError::Invalid(
+                "HOLD_TTL_SECONDS",
+                "60 to 1800".into(),
+            ));
+        }
+        let max_holds = whole("MAX_HOLDS_PER_PATIENT", 3)?;
+        if !(1..=20).contains(&max_holds) {
+            return Err(ConfigError::Invalid(
+                "MAX_HOLDS_PER_PATIENT",
+                "1 to 20".into(),
+            ));
+        }
         let max_offers = whole("MAX_OFFERS", 3)?;
         if !(1..=20).contains(&max_offers) {
             return Err(ConfigError::Invalid("MAX_OFFERS", "1 to 20".into()));
@@ -220,6 +238,8 @@ impl Config {
             fees,
             offer_ttl: SignedDuration::from_secs(offer_ttl.into()),
             max_offers: max_offers.into(),
+            hold_ttl: SignedDuration::from_secs(hold_ttl.into()),
+            max_holds_per_patient: max_holds.into(),
             return_consumed_capacity,
         })
     }

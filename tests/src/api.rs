@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use shared::api::views::{
     Blocked, BulkCreated, NoShowReport, Page, Schedule, SeriesView, SlotView,
 };
+use shared::domain::hold::Hold;
 use shared::domain::waitlist::Entry;
 use shared::domain::{Appointment, AppointmentType};
 
@@ -278,22 +279,42 @@ pub fn whole_minutes_from_now(minutes: i64) -> shared::domain::UtcTime {
     shared::domain::UtcTime::from_timestamp(jiff::Timestamp::from_second(t).unwrap())
 }
 
+/// `act(app, patient)` for each of `patients`, all at once; the answers in their order.
+pub async fn each_at_once<T, F, Fut>(app: &Arc<TestApp>, patients: &[Actor], act: F) -> Vec<T>
+where
+    F: Fn(Arc<TestApp>, Actor) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    join_all(
+        patients
+            .iter()
+            .cloned()
+            .map(|p| act(app.clone(), p))
+            .collect(),
+    )
+    .await
+}
+
 /// Each of `patients` books `slot`, all at once; the answers in their order.
 pub async fn book_at_once(
     app: &Arc<TestApp>,
     patients: &[Actor],
     slot: &str,
 ) -> Vec<Answer<Appointment>> {
-    join_all(
-        patients
-            .iter()
-            .cloned()
-            .map(|p| {
-                let (app, slot) = (app.clone(), slot.to_owned());
-                async move { app.book(&p, &slot).await }
-            })
-            .collect(),
-    )
+    each_at_once(app, patients, |app, p| {
+        let slot = slot.to_owned();
+        async move { app.book(&p, &slot).await }
+    })
+    .await
+}
+
+/// Each of `patients` holds a seat of `slot` for themself, all at once; the answers in their order.
+pub async fn hold_at_once(app: &Arc<TestApp>, patients: &[Actor], slot: &str) -> Vec<Answer<Hold>> {
+    each_at_once(app, patients, |app, p| {
+        let slot = slot.to_owned();
+        async move { app.hold(&p, &slot, json!({})).await }
+    })
     .await
 }
 
@@ -805,6 +826,36 @@ impl TestApp {
         )
         .await
         .answer()
+    }
+
+    /// `POST /holds` as `who` (the slot for themself, or with `patientId` in `extra`).
+    pub async fn hold(&self, who: &Actor, slot: &str, extra: Value) -> Answer<Hold> {
+        let mut body = json!({"slotId": slot});
+        if let (Some(b), Value::Object(more)) = (body.as_object_mut(), extra) {
+            b.extend(more);
+        }
+        self.send(who, "POST", "/holds", Some(body)).await.made()
+    }
+
+    /// `GET /holds/{id}`.
+    pub async fn get_hold(&self, who: &Actor, id: &str) -> Answer<Hold> {
+        self.send(who, "GET", &format!("/holds/{id}"), None)
+            .await
+            .answer()
+    }
+
+    /// `DELETE /holds/{id}`.
+    pub async fn release_hold(&self, who: &Actor, id: &str) -> Answer<Hold> {
+        self.send(who, "DELETE", &format!("/holds/{id}"), None)
+            .await
+            .answer()
+    }
+
+    /// `POST /appointments {holdId}` as `who`: 201 for the booking, 200 for a hold booked before.
+    pub async fn book_held(&self, who: &Actor, hold: &str) -> Answer<Appointment> {
+        self.send(who, "POST", "/appointments", Some(json!({"holdId": hold})))
+            .await
+            .answer_with(&[200, 201])
     }
 
     /// `POST /waitlist` as `who`.

@@ -316,6 +316,25 @@ where
     out
 }
 
+/// A store whose DynamoDB requests `RequestCounter` counts, on a stack of its own provisioned without
+/// the stream and queue pollers (so no job of the stack's own runs beside the counted requests). Keep
+/// the stack as long as the store is used.
+pub async fn counted_store() -> (local::stack::Stack, shared::store::Store, RequestCounter) {
+    let sdk = local::sdk_config(emulator_url());
+    let template = local::template::Template::load(&local::template_path()).unwrap();
+    let prefix = format!("c{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let stack = local::stack::Stack::provision(template, &prefix, sdk.clone())
+        .await
+        .unwrap();
+    let table = stack.table_name().unwrap().clone();
+    let counter = RequestCounter::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(counter.clone())
+        .build();
+    let store = shared::store::Store::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    (stack, store, counter)
+}
+
 /// Asserts the DynamoDB requests the handlers made since the last look, by operation.
 #[track_caller]
 pub fn counted(counter: &RequestCounter, want: &[(&str, u32)], what: &str) {

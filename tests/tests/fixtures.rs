@@ -126,6 +126,26 @@ async fn every_http_fixture_is_answered_by_its_handler() {
 }
 
 #[tokio::test]
+async fn the_hold_fixtures_hold_the_fixture_slot_once() {
+    let (_app, ctx) = seeded().await;
+    let (status, held) = run(&ctx, "create-hold").await;
+    assert_eq!(
+        (status, held["slotId"].as_str(), held["status"].as_str()),
+        (201, Some(SLOT), Some("held")),
+        "{held}"
+    );
+    // The one seat is held: the same request again is refused (the patient's own hold is that time).
+    let (status, again) = run(&ctx, "create-hold").await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (409, Some("slot_full")),
+        "{again}"
+    );
+    // The fixtures' hold id is not this hold's.
+    answer_not_found(&ctx, &["get-hold", "release-hold"]).await;
+}
+
+#[tokio::test]
 async fn the_slot_and_type_fixtures_are_answered_by_their_handlers() {
     let app = TestApp::spawn().await;
     let ctx = ctx(&app);

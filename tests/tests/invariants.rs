@@ -1,17 +1,19 @@
 //! What must always hold, whatever happens at once: seeded rounds of random concurrent operations
 //! (book, cancel, reschedule, check in, join and leave the waitlist, accept and decline offers, book a
-//! series, billing's payments) by many patients on few seats, with the stack's pollers running, both
+//! series, billing's payments, hold a seat, book it with the hold, release it) by many patients on few seats, with the stack's pollers running, both
 //! ways (faults off and on). After each round, once the asynchronous work has settled, it checks:
 //!
-//! - every slot: seats taken = its standing appointments + the seats it holds for offers, at most its
-//!   capacity;
-//! - no patient holds two standing appointments whose times overlap;
-//! - every hold is an entry's live offer, and every live offer holds its seat;
+//! - every slot: seats taken = its standing appointments + the seats it holds for offers and holds, at
+//!   most its capacity;
+//! - no patient holds two standing appointments or live holds whose times overlap;
+//! - every seat held is an entry's live offer or a live hold, and every live offer and hold holds its
+//!   seat;
 //! - every committed change is exactly one event: one `created` or `rescheduled` per appointment, one
 //!   `cancelled` per cancelled appointment, none for anything else;
 //! - every timed job is scheduled once for what stands and for nothing else: a standing appointment's
-//!   reminders, an outstanding offer's expiry (so no reminder comes after a cancellation and no offer
-//!   outlives its entry);
+//!   reminders, an outstanding offer's expiry, a live hold's expiry (so no reminder comes after a
+//!   cancellation and no offer or hold outlives its end);
+//! - every hold's life is its events: one `hold.created`, and one of its end once it ended;
 //! - every cancelled appointment that was paid (billing's answer arriving before or after the
 //!   cancellation) is asked back exactly once, and no standing one is.
 //!
@@ -75,6 +77,7 @@ struct Seen {
     slots: BTreeMap<String, Item>,
     appointments: BTreeMap<String, Item>,
     entries: BTreeMap<String, Item>,
+    holds: BTreeMap<String, Item>,
 }
 
 async fn seen(app: &TestApp) -> Seen {
@@ -82,6 +85,7 @@ async fn seen(app: &TestApp) -> Seen {
         slots: BTreeMap::new(),
         appointments: BTreeMap::new(),
         entries: BTreeMap::new(),
+        holds: BTreeMap::new(),
     };
     for item in app.items().await {
         let (Some(sk), Some(id)) = (text(&item, "SK"), text(&item, "id")) else {
@@ -92,6 +96,7 @@ async fn seen(app: &TestApp) -> Seen {
             "SLOT" => out.slots.insert(id, item),
             "APPT" => out.appointments.insert(id, item),
             "WAIT" => out.entries.insert(id, item),
+            "HOLD" => out.holds.insert(id, item),
             _ => None,
         };
     }
@@ -169,6 +174,24 @@ async fn operate(app: Arc<TestApp>, who: Actor, op: Op) -> (Op, Reply) {
             app.request("POST", "/_local/events", None, Some(paid.to_string()), &[])
                 .await
         }
+        Op::Hold(slot) => {
+            app.post("/holds", &who.token, json!({"slotId": slot}))
+                .await
+        }
+        Op::BookHeld(id) => {
+            app.post("/appointments", &who.token, json!({"holdId": id}))
+                .await
+        }
+        Op::Release(id) => {
+            app.request(
+                "DELETE",
+                &format!("/holds/{id}"),
+                Some(&who.token),
+                None,
+                &[],
+            )
+            .await
+        }
         Op::Series(slot) => {
             app.post(
                 "/appointments/recurring",
@@ -194,6 +217,9 @@ enum Op {
     Series(String),
     /// Billing's `payment.succeeded` for an appointment (its fee set first, as a type would).
     Pay(String),
+    Hold(String),
+    BookHeld(String),
+    Release(String),
 }
 
 async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
@@ -273,8 +299,24 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
                     .map(|(id, _)| id.clone())
                     .collect()
             };
+            let held: Vec<String> = now
+                .holds
+                .iter()
+                .filter(|(_, h)| {
+                    text(h, "patientId") == Some(&who.id.to_string())
+                        && text(h, "status") == Some("held")
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
             let slot = draw.pick(&this_week).unwrap().clone();
-            let op = match draw.below(12) {
+            // A patient who holds a seat mostly goes on to book it (or lets it go).
+            let op = match draw.below(15) {
+                _ if !held.is_empty() && draw.below(2) == 0 => match draw.pick(&held) {
+                    Some(id) if draw.below(4) == 0 => Op::Release(id.clone()),
+                    Some(id) => Op::BookHeld(id.clone()),
+                    None => Op::Hold(slot),
+                },
+                12..=14 => Op::Hold(slot),
                 0 | 1 => Op::Book(slot),
                 2 | 3 => match draw.pick(&mine(standing)) {
                     Some(id) => Op::Cancel(id.clone()),
@@ -374,6 +416,11 @@ async fn schedules_complete(app: &TestApp, now: &Seen) -> Result<(), String> {
             expected.insert(format!("offer-{id}-{}", number(e, "offerCount")));
         }
     }
+    for (id, h) in &now.holds {
+        if text(h, "status") == Some("held") {
+            expected.insert(format!("hold-{id}"));
+        }
+    }
     match (
         expected.difference(&schedules).next(),
         schedules.difference(&expected).next(),
@@ -390,10 +437,16 @@ async fn events_complete(app: &TestApp) -> Result<(), String> {
     let events = app.events().await;
     let mut counts: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
     for e in &events {
-        let (Some(kind), Some(id)) = (
-            e["detail-type"].as_str(),
-            e["detail"]["appointmentId"].as_str(),
-        ) else {
+        let Some(kind) = e["detail-type"].as_str() else {
+            continue;
+        };
+        // A hold's events by the hold (a converted one names its appointment too).
+        let by = if kind.starts_with("hold.") {
+            "holdId"
+        } else {
+            "appointmentId"
+        };
+        let Some(id) = e["detail"][by].as_str() else {
             continue;
         };
         counts
@@ -425,6 +478,24 @@ async fn events_complete(app: &TestApp) -> Result<(), String> {
                 "appointment {id} ({:?}): {arrived} created/rescheduled, {} cancelled",
                 text(a, "status"),
                 n("appointment.cancelled", id)
+            ));
+        }
+    }
+    for (id, h) in &now.holds {
+        let status = text(h, "status").unwrap_or_default();
+        let ended = ["released", "expired", "converted"]
+            .iter()
+            .map(|s| (s, n(&format!("hold.{s}"), id)))
+            .collect::<Vec<_>>();
+        let told: usize = ended.iter().map(|(_, k)| k).sum();
+        let owed = usize::from(status != "held");
+        if n("hold.created", id) != 1
+            || told != owed
+            || (owed == 1 && n(&format!("hold.{status}"), id) != 1)
+        {
+            return Err(format!(
+                "hold {id} ({status}): created {}, ended {ended:?}",
+                n("hold.created", id)
             ));
         }
     }
@@ -462,17 +533,32 @@ async fn check(app: &TestApp, seed: u64, round: u64) {
             "{}",
             at(&format!("slot {id} over capacity"))
         );
-        // Every hold is the live offer of an entry for that slot.
-        for entry in &held {
-            let e = now.entries.get(entry);
+        // Every seat held is the live offer of an entry for that slot, or a live hold of it.
+        for holder in &held {
+            let offer = now.entries.get(holder).is_some_and(|e| {
+                text(e, "status") == Some("offered") && text(e, "offeredSlotId") == Some(id)
+            });
+            let hold = now.holds.get(holder).is_some_and(|h| {
+                text(h, "status") == Some("held") && text(h, "slotId") == Some(id)
+            });
             assert!(
-                e.is_some_and(|e| text(e, "status") == Some("offered")
-                    && text(e, "offeredSlotId") == Some(id)),
+                offer || hold,
                 "{}",
                 at(&format!(
-                    "slot {id} holds a seat for {entry}, which holds no offer of it"
+                    "slot {id} holds a seat for {holder}, which is no offer or hold of it"
                 ))
             );
+        }
+    }
+    // Every live hold holds its seat.
+    for (id, h) in &now.holds {
+        if text(h, "status") == Some("held") {
+            let holds = text(h, "slotId")
+                .and_then(|s| now.slots.get(s))
+                .and_then(|s| s.get("heldFor"))
+                .and_then(|v| v.as_ss().ok())
+                .is_some_and(|held| held.contains(id));
+            assert!(holds, "{}", at(&format!("hold {id} keeps no seat")));
         }
     }
     // Every live offer holds its seat.
@@ -490,10 +576,19 @@ async fn check(app: &TestApp, seed: u64, round: u64) {
             );
         }
     }
-    // No patient in two overlapping standing appointments.
+    // No patient in two overlapping standing appointments or live holds.
     let mut by_patient: BTreeMap<&str, Vec<(&str, &str, &str)>> = BTreeMap::new();
-    for (id, a) in &now.appointments {
-        if standing(text(a, "status").unwrap_or_default()) {
+    let live_holds = now
+        .holds
+        .iter()
+        .filter(|(_, h)| text(h, "status") == Some("held"));
+    for (id, a) in now
+        .appointments
+        .iter()
+        .filter(|(_, a)| standing(text(a, "status").unwrap_or_default()))
+        .chain(live_holds)
+    {
+        {
             by_patient
                 .entry(text(a, "patientId").unwrap_or_default())
                 .or_default()

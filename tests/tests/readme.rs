@@ -104,6 +104,13 @@ const PROMISES: &[&[&str]] = &[
         "\n0\n",
         r#"[{"status":"proposed","practitioner":"Dr. Carmen Vega"},{"status":"proposed","practitioner":"Dr. Ben Okafor"}]"#,
     ],
+    // A hold keeps the seat from a rival; booked with the hold, it becomes the appointment.
+    &[
+        r#"{"status":"held","seat":true}"#,
+        r#"{"code":"slot_full""#,
+        r#"{"status":"scheduled","seat":true}"#,
+        r#"{"status":"converted"}"#,
+    ],
 ];
 
 #[tokio::test]

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 54);
+    assert_eq!(functions.len(), 57);
     for f in &functions {
         assert!(
             root()
@@ -110,6 +110,21 @@ fn each_function_may_do_only_what_it_does() {
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
         ],
+    );
+    expect(
+        "CreateHoldFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+    );
+    expect("GetHoldFunction", &["dynamodb:GetItem"]);
+    expect(
+        "ReleaseHoldFunction",
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
     );
     expect(
         "CancelAppointmentFunction",
@@ -820,6 +835,7 @@ fn the_stream_sends_publish_only_the_items_it_acts_on() {
         "SLOT",
         "WAIT",
         "PROFILE",
+        "HOLD",
         "REMINDER#24h",
         "REMINDER#30m",
         "DAY#2030-01-01",

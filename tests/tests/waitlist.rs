@@ -1091,18 +1091,7 @@ async fn waitlist_operations_cost_a_few_requests_each() {
     use shared::domain::waitlist::Ending;
     use shared::domain::UtcTime;
     use shared::store::waitlist::Acceptance;
-    let sdk = local::sdk_config(clinic_tests::emulator_url());
-    let template = local::template::Template::load(&local::template_path()).unwrap();
-    let prefix = format!("c{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let stack = local::stack::Stack::provision(template, &prefix, sdk.clone())
-        .await
-        .unwrap();
-    let table = stack.table_name().unwrap().clone();
-    let counter = clinic_tests::RequestCounter::default();
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .interceptor(counter.clone())
-        .build();
-    let store = shared::store::Store::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    let (_stack, store, counter) = clinic_tests::counted_store().await;
     let provider = shared::domain::ProviderId::new();
     let now = UtcTime::from_timestamp(jiff::Timestamp::now());
     let start: UtcTime = "2030-05-06T15:00:00Z".parse().unwrap();

@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Reply, Request};
 use crate::domain::lifecycle::Action;
-use crate::domain::{AppointmentId, Caller, ConsultationType, PatientId, ProviderId, Role, SlotId};
+use crate::domain::{
+    AppointmentId, Caller, ConsultationType, HoldId, PatientId, ProviderId, Role, SlotId,
+};
 use crate::store::booking::{Booked, NewBooking};
 use crate::store::idempotency::{IdempotencyKey, InvalidKey};
 use crate::store::reschedule::Move;
@@ -14,7 +16,10 @@ use crate::store::reschedule::Move;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BookBody {
-    slot_id: SlotId,
+    /// Required unless `holdId` names the seat.
+    slot_id: Option<SlotId>,
+    /// Book the seat this hold keeps (`POST /holds`), for the hold's patient.
+    hold_id: Option<HoldId>,
     patient_id: Option<PatientId>,
     appointment_type_id: Option<Uuid>,
     consultation_type: Option<ConsultationType>,
@@ -62,12 +67,58 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
         crate::domain::text::FORBIDDEN,
     );
     checks.check(
-        body.patient_id.is_some() || who.has(crate::domain::Role::Patient),
+        body.patient_id.is_some()
+            || body.hold_id.is_some()
+            || who.has(crate::domain::Role::Patient),
         "patientId",
         "is required when booking for a patient",
     );
+    checks.check(
+        body.slot_id.is_some() || body.hold_id.is_some(),
+        "slotId",
+        "is required (or a holdId)",
+    );
+    checks.check(
+        !(body.is_overbook && body.hold_id.is_some()),
+        "isOverbook",
+        "a held seat is already counted; it cannot be overbooked",
+    );
     checks.finish()?;
-    let patient = body.patient_id.unwrap_or(PatientId::from_uuid(who.id));
+    // A hold names the seat, the patient, and what it was held for: one consistent GetItem.
+    let held = match body.hold_id {
+        None => None,
+        Some(id) => Some(
+            ctx.store
+                .hold(id)
+                .await?
+                .filter(|h| h.may_be_seen_by(&who))
+                .filter(|h| body.patient_id.is_none_or(|p| p == h.patient_id))
+                .ok_or_else(|| ApiError::not_found("hold"))?,
+        ),
+    };
+    let mut checks = Checks::default();
+    if let Some(h) = &held {
+        let kept = "differs from what the hold keeps";
+        checks.check(body.slot_id.is_none_or(|s| s == h.slot_id), "slotId", kept);
+        checks.check(
+            body.appointment_type_id
+                .is_none_or(|t| Some(t) == h.appointment_type_id),
+            "appointmentTypeId",
+            kept,
+        );
+        checks.check(
+            body.consultation_type
+                .is_none_or(|c| c == h.consultation_type),
+            "consultationType",
+            kept,
+        );
+    }
+    checks.finish()?;
+    let patient = held
+        .as_ref()
+        .map(|h| h.patient_id)
+        .or(body.patient_id)
+        .unwrap_or(PatientId::from_uuid(who.id));
     super::for_patient(&who, patient, "book")?;
     if body.is_overbook && !who.is_staff() {
         return Err(ApiError::forbidden("only staff or an admin may overbook"));
@@ -75,10 +126,21 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
     let booking = NewBooking {
         caller: who.id,
         idempotency_key: key,
-        slot_id: body.slot_id,
+        slot_id: held
+            .as_ref()
+            .map(|h| h.slot_id)
+            .or(body.slot_id)
+            .ok_or_else(|| ApiError::field("slotId", "is required (or a holdId)"))?,
         patient_id: patient,
-        consultation_type: body.consultation_type,
-        appointment_type_id: body.appointment_type_id,
+        consultation_type: held
+            .as_ref()
+            .map(|h| h.consultation_type)
+            .or(body.consultation_type),
+        appointment_type_id: held
+            .as_ref()
+            .and_then(|h| h.appointment_type_id)
+            .or(body.appointment_type_id),
+        hold_id: held.as_ref().map(|h| h.id),
         overbook: body.is_overbook,
         reason_for_visit: body.reason_for_visit,
         symptoms,

@@ -10,6 +10,7 @@ mod error;
 mod etag;
 pub mod feeds;
 pub mod fhir;
+pub mod holds;
 pub mod lifecycle;
 pub mod lists;
 #[cfg(feature = "openapi")]
@@ -100,6 +101,9 @@ endpoints! {
     AVAILABLE_SLOTS "available-slots" => slots::available,
     SEARCH_SLOTS "search-slots" => search::search,
     CREATE_APPOINTMENT "create-appointment" => appointments::book,
+    CREATE_HOLD "create-hold" => holds::create,
+    GET_HOLD "get-hold" => holds::get,
+    RELEASE_HOLD "release-hold" => holds::release,
     GET_APPOINTMENT "get-appointment" => appointments::get,
     CANCEL_APPOINTMENT "cancel-appointment" => appointments::cancel,
     LIST_APPOINTMENTS "list-appointments" => lists::list,

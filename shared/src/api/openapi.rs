@@ -121,6 +121,7 @@ const BOOKING_CONFLICTS: &[Code] = &[
     ValidationFailed,
     Forbidden,
     NotFound,
+    HoldExpired,
     SlotFull,
     SlotUnavailable,
     PatientConflict,
@@ -184,7 +185,10 @@ fn routes() -> Vec<Route> {
             named::<super::search::SearchHit>(all);
             inline::<Page<super::search::SearchHit>>(all)
         }), errors: &[ValidationFailed, Forbidden, Contended] },
-        Route { function: "create-appointment", method: "POST", path: "/appointments", summary: "Books a seat of a slot: a patient for themself, staff and admins for anyone. An Idempotency-Key header makes a retry return the first booking.", query: vec![], body: Some(named::<super::appointments::BookBody>), ok: (201, named::<Appointment>), errors: BOOKING_CONFLICTS },
+        Route { function: "create-appointment", method: "POST", path: "/appointments", summary: "Books a seat of a slot: a patient for themself, staff and admins for anyone; with `holdId`, the seat that hold keeps, for its patient (a hold already booked answers its appointment). An Idempotency-Key header makes a retry return the first booking.", query: vec![], body: Some(named::<super::appointments::BookBody>), ok: (201, named::<Appointment>), errors: BOOKING_CONFLICTS },
+        Route { function: "create-hold", method: "POST", path: "/holds", summary: "Holds a seat for a patient for `HoldTtlSeconds` (a patient for themself; staff and admins for anyone) while they finish elsewhere; book it with `POST /appointments {holdId}`. Every rule of booking is checked now, and the seat counts as taken until the hold is booked, released or runs out. At most `MaxHoldsPerPatient` live holds a patient.", query: vec![], body: Some(named::<super::holds::HoldBody>), ok: (201, named::<crate::domain::hold::Hold>), errors: &[ValidationFailed, Forbidden, NotFound, SlotFull, SlotUnavailable, PatientConflict, TooManyAppointments, TooManyHolds, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, TooLateToBook, TooFarAhead, DailyLimitReached, Contended] },
+        Route { function: "get-hold", method: "GET", path: "/holds/{id}", summary: "One hold: its patient's, or any for staff and admins.", query: vec![], body: None, ok: (200, named::<crate::domain::hold::Hold>), errors: &[ValidationFailed, NotFound, Contended] },
+        Route { function: "release-hold", method: "DELETE", path: "/holds/{id}", summary: "Gives the held seat back at once (offered to the waitlist as any freed seat); a hold already ended answers as it is.", query: vec![], body: None, ok: (200, named::<crate::domain::hold::Hold>), errors: &[ValidationFailed, NotFound, HoldEnded, Contended] },
         Route { function: "get-appointment", method: "GET", path: "/appointments/{id}", summary: "One appointment, as the caller may see it.", query: vec![], body: None, ok: (200, named::<Appointment>), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "cancel-appointment", method: "POST", path: "/appointments/{id}/cancel", summary: "Cancels a scheduled or confirmed appointment; frees its seat.", query: vec![], body: Some(named::<super::appointments::CancelBody>), ok: (200, named::<Appointment>), errors: &[ValidationFailed, Forbidden, NotFound, InvalidTransition, AppointmentOver, Contended] },
         Route { function: "list-appointments", method: "GET", path: "/appointments", summary: "Appointments by start time: the caller's own; staff and admins name a patient or provider.", query: vec![LIST[0], LIST[1], q("status", P::Statuses, false, "One or more statuses, comma-separated."), q("startDate", P::Bound, false, "Starting from."), q("endDate", P::Bound, false, "Starting before the end of."), PAGE[0], PAGE[1]], body: None, ok: (200, appointment_page), errors: &[ValidationFailed, Forbidden, Contended] },
@@ -366,6 +370,7 @@ const TAGS: &[(&str, &str, &str)] = &[
     ("/appointments", "Appointments", "Booking, the visit's life (check-in, start, completion, no-show, cancellation, rescheduling), lists and reports."),
     ("/appointment-types", "Appointment types", "What a clinic offers: durations, fees and consultation types."),
     ("/slots", "Slots", "A provider's published time: seats, blocks and what is open to book."),
+    ("/holds", "Holds", "Seats kept for a patient for a few minutes, then booked with the hold."),
     ("/waitlist", "Waitlist", "Patients waiting for a freed seat, and the offers that hold one for them."),
     ("/providers", "Providers", "A provider's directory profile, settings (time zone, booking rules, reminders, fees) and day schedule."),
     ("/calendar", "Calendar feeds", "iCalendar subscriptions to a patient's or a provider's appointments."),

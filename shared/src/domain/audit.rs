@@ -38,6 +38,9 @@ pub fn audited(function: &str) -> Option<Audited> {
         | "start-appointment"
         | "complete-appointment"
         | "no-show-appointment" => ("U", "Appointment"),
+        "create-hold" => ("C", "Hold"),
+        "get-hold" => ("R", "Hold"),
+        "release-hold" => ("U", "Hold"),
         "join-waitlist" => ("C", "WaitlistEntry"),
         "list-waitlist" | "get-waitlist-entry" => ("R", "WaitlistEntry"),
         "accept-waitlist-offer" | "decline-waitlist-offer" => ("U", "WaitlistEntry"),

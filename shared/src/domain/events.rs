@@ -10,11 +10,12 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::hold::{Hold, HoldStatus};
 use super::reminders::Offset;
 use super::waitlist::{Entry, EntryStatus};
 use super::{
-    Appointment, AppointmentId, AppointmentStatus, ConsultationType, Day, EntryId, PatientId,
-    ProviderId, SlotId, UtcTime,
+    Appointment, AppointmentId, AppointmentStatus, ConsultationType, Day, EntryId, HoldId,
+    PatientId, ProviderId, SlotId, UtcTime,
 };
 
 /// What every appointment event carries.
@@ -47,6 +48,41 @@ impl AppointmentFacts {
             status: a.status,
             consultation_type: a.consultation_type,
             occurred_at: a.updated_at,
+        }
+    }
+}
+
+/// What every hold event carries: ids and times only.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldFacts {
+    pub event_id: Uuid,
+    pub hold_id: HoldId,
+    pub slot_id: SlotId,
+    pub patient_id: PatientId,
+    pub provider_id: ProviderId,
+    pub start_time: UtcTime,
+    pub expires_at: UtcTime,
+    pub status: HoldStatus,
+    /// The appointment a `converted` hold became.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointment_id: Option<AppointmentId>,
+    pub occurred_at: UtcTime,
+}
+
+impl HoldFacts {
+    pub fn of(event_id: Uuid, h: &Hold) -> HoldFacts {
+        HoldFacts {
+            event_id,
+            hold_id: h.id,
+            slot_id: h.slot_id,
+            patient_id: h.patient_id,
+            provider_id: h.provider_id,
+            start_time: h.start_time,
+            expires_at: h.expires_at,
+            status: h.status,
+            appointment_id: h.appointment_id,
+            occurred_at: h.updated_at,
         }
     }
 }
@@ -275,6 +311,14 @@ events! {
     WaitlistExpired(EntryFacts) = "waitlist.expired",
     /// The patient (or staff) left the waitlist.
     WaitlistCancelled(EntryFacts) = "waitlist.cancelled",
+    /// A seat is held for a patient until `expiresAt` (`POST /holds`).
+    HoldCreated(HoldFacts) = "hold.created",
+    /// A hold was released before its end: its seat is free again (and offered to the waitlist).
+    HoldReleased(HoldFacts) = "hold.released",
+    /// A hold ran out unbooked: its seat is free again (and offered to the waitlist).
+    HoldExpired(HoldFacts) = "hold.expired",
+    /// A hold was booked: `appointmentId` names the appointment, which kept the seat.
+    HoldConverted(HoldFacts) = "hold.converted",
     /// A completed appointment with a fee is unpaid: billing is asked to charge `amount`.
     PaymentRequested(Payment) = "payment.requested",
     /// A paid appointment was cancelled, or a payment arrived for one already cancelled or moved:
@@ -306,6 +350,17 @@ impl DomainEvent {
             }),
             AppointmentStatus::Scheduled | AppointmentStatus::Rescheduled => return None,
         })
+    }
+
+    /// The event of a hold reaching `h`'s status.
+    pub fn hold_reached(event_id: Uuid, h: &Hold) -> DomainEvent {
+        let facts = HoldFacts::of(event_id, h);
+        match h.status {
+            HoldStatus::Held => DomainEvent::HoldCreated(facts),
+            HoldStatus::Released => DomainEvent::HoldReleased(facts),
+            HoldStatus::Expired => DomainEvent::HoldExpired(facts),
+            HoldStatus::Converted => DomainEvent::HoldConverted(facts),
+        }
     }
 
     /// The event of a waitlist entry's change to `e`'s status (its offer count moved, or its status).
@@ -547,6 +602,38 @@ mod examples {
         }
     }
 
+    pub(super) fn example_hold(t: &str) -> Hold {
+        let status = match t {
+            "hold.released" => HoldStatus::Released,
+            "hold.expired" => HoldStatus::Expired,
+            "hold.converted" => HoldStatus::Converted,
+            _ => HoldStatus::Held,
+        };
+        Hold {
+            id: HoldId::from_uuid(example_id(6)),
+            slot_id: SlotId::from_uuid(example_id(4)),
+            patient_id: PatientId::from_uuid(example_id(2)),
+            provider_id: ProviderId::from_uuid(example_id(3)),
+            appointment_type_id: None,
+            consultation_type: ConsultationType::Video,
+            start_time: example_time("2031-03-04T14:00:00Z"),
+            end_time: example_time("2031-03-04T14:30:00Z"),
+            expires_at: example_time("2031-03-01T09:25:00Z"),
+            status,
+            appointment_id: (status == HoldStatus::Converted)
+                .then(|| AppointmentId::from_uuid(example_id(1))),
+            held_by: example_id(2),
+            created_at: example_time("2031-03-01T09:15:00Z"),
+            updated_at: example_time("2031-03-01T09:15:00Z"),
+        }
+    }
+
+    impl Example for HoldFacts {
+        fn example(t: &str) -> Self {
+            HoldFacts::of(example_event_id(t), &example_hold(t))
+        }
+    }
+
     impl Example for Payment {
         fn example(t: &str) -> Self {
             let a = example_appointment(t);
@@ -624,6 +711,13 @@ mod tests {
                 | DomainEvent::WaitlistOfferExpired(f) => {
                     let entry = examples::example_entry(e.detail_type());
                     assert_eq!(DomainEvent::entry_reached(f.event_id, &entry), e);
+                }
+                DomainEvent::HoldCreated(f)
+                | DomainEvent::HoldReleased(f)
+                | DomainEvent::HoldExpired(f)
+                | DomainEvent::HoldConverted(f) => {
+                    let h = examples::example_hold(e.detail_type());
+                    assert_eq!(DomainEvent::hold_reached(f.event_id, &h), e);
                 }
                 _ => {}
             }

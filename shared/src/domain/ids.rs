@@ -130,3 +130,7 @@ id_type!(
     /// A patient's entry on a provider's waitlist.
     EntryId
 );
+id_type!(
+    /// A seat held for a patient for a few minutes (`POST /holds`).
+    HoldId
+);

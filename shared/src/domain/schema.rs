@@ -49,6 +49,7 @@ string_schema!(
     "A provider id (their token's sub)."
 );
 string_schema!(super::SlotId, Some(KnownFormat::Uuid), None, "A slot id.");
+string_schema!(super::HoldId, Some(KnownFormat::Uuid), None, "A hold id.");
 string_schema!(
     super::EntryId,
     Some(KnownFormat::Uuid),

@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::reminders::Offset;
-use crate::domain::{AppointmentId, Clock, EntryId, ProviderId, SlotId, UtcTime};
+use crate::domain::{AppointmentId, Clock, EntryId, HoldId, ProviderId, SlotId, UtcTime};
 use crate::metrics::{self, Metrics};
+use crate::store::booking::BookingError;
+use crate::store::holds::HoldEnd;
 use crate::store::payments::{Billed, Fee, PaymentRecorded};
 use crate::store::reminders::Reminded;
 use crate::store::waitlist::{Lapse, WaitlistError};
@@ -43,6 +45,8 @@ pub enum Job {
     /// An offer's schedule fired: if the offer (the entry's `offer_count`-th) is still unanswered, its
     /// seat is given back and the entry waits again or expires.
     OfferExpired { entry_id: EntryId, offer_count: u32 },
+    /// A hold's schedule fired: if it is still held, its seat is given back and it is `expired`.
+    HoldExpired { hold_id: HoldId },
     /// The sweeper's rate schedule fired: every offer past its end that is still outstanding lapses
     /// (the safety net for an expiry job that never came).
     Sweep,
@@ -94,6 +98,8 @@ pub enum JobError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Waitlist(#[from] WaitlistError),
+    #[error(transparent)]
+    Booking(#[from] BookingError),
     #[error("SQS: {0}")]
     Queue(String),
     #[error("the deadline came before the job ended")]
@@ -166,6 +172,7 @@ impl Job {
             Job::SeatFreed { .. } => "seat-freed",
             Job::SlotOpened { .. } => "slot-opened",
             Job::OfferExpired { .. } => "offer-expired",
+            Job::HoldExpired { .. } => "hold-expired",
             Job::Sweep => "sweep",
             Job::ReminderDue { .. } => "reminder-due",
         }
@@ -355,10 +362,21 @@ impl Worker {
         Ok(())
     }
 
-    /// Lapses the outstanding offers past their end, at most [`SWEEP_BATCH`] a run (the next run
-    /// takes the rest); how many. Zero when every offer's expiry arrived, which is the normal case.
+    /// Lapses the outstanding offers and the live holds past their end, at most [`SWEEP_BATCH`] of
+    /// each a run (the next run takes the rest); how many. Zero when every expiry arrived, which is the
+    /// normal case.
     pub async fn sweep(&self) -> Result<usize, JobError> {
         let now = self.clock.now();
+        let mut holds = 0;
+        for hold_id in self.store.overdue_holds(now, SWEEP_BATCH).await? {
+            if let HoldEnd::EndedNow(_) = self.store.lapse_hold(hold_id, now).await? {
+                tracing::warn!(%hold_id, "an overdue hold lapsed by the sweeper: its expiry never came");
+                holds += 1;
+            }
+        }
+        // A metric filter on `swept_holds` counts them; anything but 0 means an expiry was lost.
+        tracing::info!(swept_holds = holds, "holds swept");
+        metrics::count("HoldsSwept", holds as u64);
         let overdue = self.store.overdue_offers(now, SWEEP_BATCH).await?;
         let mut lapsed = 0;
         for (entry_id, offer_count) in overdue {
@@ -375,7 +393,7 @@ impl Worker {
         // A metric filter on `swept_offers` counts them; anything but 0 means an expiry was lost.
         tracing::info!(swept_offers = lapsed, "sweep done");
         metrics::count("OffersSwept", lapsed as u64);
-        Ok(lapsed)
+        Ok(lapsed + holds)
     }
 
     pub async fn run(&self, job: &Job) -> Result<(), JobError> {
@@ -418,6 +436,26 @@ impl Worker {
                     Lapse::Lapsed(entry) => {
                         tracing::info!(%entry_id, offer_count, status = entry.status.as_str(), "offer expiry handled");
                         metrics::count("OffersLapsed", 1);
+                        Ok(())
+                    }
+                }
+            }
+            Job::HoldExpired { hold_id } => {
+                let now = self.clock.now();
+                match self.store.lapse_hold(*hold_id, now).await? {
+                    HoldEnd::Early { ends } => self.again_at(job, ends, now).await,
+                    HoldEnd::Gone => {
+                        tracing::warn!(%hold_id, "a hold expiry for a hold that does not exist; dropped");
+                        metrics::outcome("dropped");
+                        Ok(())
+                    }
+                    HoldEnd::Ended(h) => {
+                        tracing::info!(%hold_id, status = h.status.as_str(), "hold expiry: the hold had ended");
+                        Ok(())
+                    }
+                    HoldEnd::EndedNow(_) => {
+                        tracing::info!(%hold_id, "hold expired: its seat went back");
+                        metrics::count("HoldsExpired", 1);
                         Ok(())
                     }
                 }

@@ -16,12 +16,15 @@ use aws_sdk_dynamodb::types::{
 use uuid::Uuid;
 
 use super::guard::Guard;
+use super::holds::HoldEnds;
 use super::idempotency::{self, put_unless_live, BookingRecord, IdempotencyKey};
 use super::{from_item, keys, n, s, Item, Key, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable, Inadmissible};
+use crate::domain::hold::{Hold, HoldStatus};
 use crate::domain::settings::{Broken, Rules};
 use crate::domain::{
-    Appointment, AppointmentType, ConsultationType, PatientId, Slot, SlotId, SlotStatus, UtcTime,
+    Appointment, AppointmentType, ConsultationType, HoldId, PatientId, Slot, SlotId, SlotStatus,
+    UtcTime,
 };
 use crate::retry::{retrying, Attempt, Retry, Spent};
 
@@ -42,6 +45,8 @@ pub struct NewBooking {
     pub chief_complaint: Option<String>,
     /// The patient's cap on appointments that have not ended (`Config::max_active_per_patient`).
     pub max_active: usize,
+    /// Book the seat this hold keeps (its patient's and slot's, which `patient_id` and `slot_id` name).
+    pub hold_id: Option<HoldId>,
 }
 
 #[derive(Debug)]
@@ -64,6 +69,14 @@ pub enum BookingError {
     PatientConflict(Vec<String>),
     #[error("the patient already holds the most active appointments allowed ({0})")]
     TooManyAppointments(usize),
+    #[error("the patient already holds the most seats allowed at once ({0})")]
+    TooManyHolds(usize),
+    #[error("hold not found")]
+    HoldNotFound,
+    #[error("the hold has run out or was released; its seat went back")]
+    HoldExpired,
+    #[error("the hold has ended ({})", .0.as_str())]
+    HoldEnded(crate::domain::hold::HoldStatus),
     #[error("this Idempotency-Key was used for a different booking")]
     IdempotencyMismatch,
     #[error("appointment type not found")]
@@ -101,6 +114,7 @@ impl NewBooking {
             self.reason_for_visit,
             self.symptoms,
             self.chief_complaint,
+            self.hold_id,
         ]))
     }
 }
@@ -123,9 +137,11 @@ impl Store {
             .as_ref()
             .map(|k| k.booking_record(req.caller));
         let type_key = req.appointment_type_id.map(keys::appointment_type);
+        let hold_key = req.hold_id.map(keys::hold);
         let mut wanted = vec![slot_key.clone(), guard_key.clone()];
         wanted.extend(idem_key.clone());
         wanted.extend(type_key.clone());
+        wanted.extend(hold_key.clone());
         let mut found = self.get_many(&wanted).await?;
 
         let earlier: Option<BookingRecord> = idem_key
@@ -136,12 +152,37 @@ impl Store {
         if let Some(record) = earlier.filter(|r| !r.expired(now)) {
             return self.replay(req, record).await.map(Attempt::Done);
         }
+        let held: Option<Hold> = match &hold_key {
+            None => None,
+            Some(k) => {
+                let h: Hold = from_item(found.remove(k).ok_or(BookingError::HoldNotFound)?)?;
+                if h.patient_id != req.patient_id || h.slot_id != req.slot_id {
+                    return Err(BookingError::HoldNotFound);
+                }
+                match h.status {
+                    HoldStatus::Converted => return self.converted(&h).await.map(Attempt::Done),
+                    _ if !h.is_live(now) => return Err(BookingError::HoldExpired),
+                    _ => Some(h),
+                }
+            }
+        };
         let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
-        bookable(&slot, now, req.overbook)?;
+        match held {
+            // The seat is the hold's: the slot must still be open and not started.
+            Some(_) => open_and_ahead(&slot, now)?,
+            None => bookable(&slot, now, req.overbook)?,
+        }
         let kind = type_of(&mut found, type_key.as_ref())?;
         let consultation = admit(&slot, kind.as_ref(), req.consultation_type)?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-        may_take(&guard, &slot.interval(), now, req.max_active)?;
+        let hold_entry = held.as_ref().map(Hold::guard_entry);
+        may_take(
+            &guard,
+            &slot.interval(),
+            now,
+            req.max_active,
+            hold_entry.as_deref(),
+        )?;
         let rules = self.provider_rules(slot.provider_id).await?;
         rules.admits(slot.start_time, now)?;
 
@@ -167,10 +208,18 @@ impl Store {
             Idempotency,
             TypeActive,
             Day,
+            Hold,
         }
         let mut writes = Writes::new();
-        writes.add(W::Seat, self.take_seat(slot.id, now, req.overbook)?);
-        let (put, time) = self.new_appointment(&guard, &appointment, now)?;
+        match &held {
+            None => writes.add(W::Seat, self.take_seat(slot.id, now, req.overbook)?),
+            Some(h) => {
+                let seat = self.end_hold(slot.id, &h.id.to_string(), now, HoldEnds::Booked)?;
+                writes.add(W::Seat, TransactWriteItem::builder().update(seat).build());
+                writes.add(W::Hold, self.convert_hold(h, &appointment, now)?);
+            }
+        }
+        let (put, time) = self.new_appointment(&guard, &appointment, now, hold_entry.as_deref())?;
         writes.add(W::Appointment, put);
         writes.add(W::Guard, time);
         let limit = rules.max_appointments_per_day.filter(|_| !req.overbook);
@@ -196,8 +245,10 @@ impl Store {
         let Some(refused) = self.commit(writes).await? else {
             return Ok(Attempt::Done(Booked::New(appointment)));
         };
-        if refused.has(W::Idempotency) {
-            return Ok(Attempt::Again); // a concurrent request with the same key won: the next read replays it
+        if refused.has(W::Idempotency) || refused.has(W::Hold) {
+            // A concurrent request with the same key won, or the hold ended (booked by a concurrent
+            // request, released, lapsed): the next read replays it or says which.
+            return Ok(Attempt::Again);
         }
         if refused.has(W::TypeActive) {
             return Err(Inadmissible::TypeInactive.into());
@@ -215,6 +266,41 @@ impl Store {
             return Ok(Attempt::Again);
         }
         Err(StoreError::internal(format!("transaction cancelled: {refused:?}")).into())
+    }
+
+    /// A booking with a hold already converted: the appointment it became (a retried request).
+    async fn converted(&self, h: &Hold) -> Result<Booked, BookingError> {
+        let first = match h.appointment_id {
+            Some(a) => self.appointment(a).await?,
+            None => None,
+        };
+        first.map(Booked::Replayed).ok_or_else(|| {
+            StoreError::Corrupt("a converted hold without its appointment".into()).into()
+        })
+    }
+
+    /// The write that marks `h` booked as `a`, only while it is held and has not run out.
+    fn convert_hold(
+        &self,
+        h: &Hold,
+        a: &Appointment,
+        now: UtcTime,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(super::key_item(&keys::hold(h.id))))
+            .update_expression(
+                "SET #status = :converted, appointmentId = :appt, updatedAt = :now \
+                 REMOVE GSI3PK, GSI3SK",
+            )
+            .condition_expression("#status = :held AND expiresAt > :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":converted", s(HoldStatus::Converted.as_str()))
+            .expression_attribute_values(":held", s(HoldStatus::Held.as_str()))
+            .expression_attribute_values(":appt", s(a.id.to_string()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     async fn replay(
@@ -235,16 +321,17 @@ impl Store {
     }
 
     /// The two writes of a new appointment: its put (under `attribute_not_exists`), and its time in the
-    /// patient's guard under the version read.
+    /// patient's guard under the version read (`release`: the hold whose time it takes over).
     pub(super) fn new_appointment(
         &self,
         guard: &Guard,
         a: &Appointment,
         now: UtcTime,
+        release: Option<&str>,
     ) -> Result<(TransactWriteItem, TransactWriteItem), StoreError> {
         Ok((
             put_new(&self.table, super::items::item(a)?)?,
-            guard.take(&self.table, &a.id.to_string(), &a.interval(), now, None)?,
+            guard.take(&self.table, &a.id.to_string(), &a.interval(), now, release)?,
         ))
     }
 
@@ -328,15 +415,24 @@ pub(super) fn type_of(
     }
 }
 
-/// Whether the patient whose guard this is may take `iv`: no overlap with what they hold, and fewer
-/// than `max_active` appointments not yet ended.
+/// A held seat's slot: still open and not started (its seat is already counted).
+fn open_and_ahead(slot: &Slot, now: UtcTime) -> Result<(), Inadmissible> {
+    bookable(slot, now, true).or_else(|e| match e {
+        Inadmissible::SlotFull => Ok(()),
+        other => Err(other),
+    })
+}
+
+/// Whether the patient whose guard this is may take `iv`: no overlap with what they hold (but
+/// `except`, the hold being booked), and fewer than `max_active` appointments not yet ended.
 pub(super) fn may_take(
     guard: &Guard,
     iv: &crate::domain::Interval,
     now: UtcTime,
     max_active: usize,
+    except: Option<&str>,
 ) -> Result<(), BookingError> {
-    let clashes = guard.conflicts(iv, None);
+    let clashes = guard.clashes(iv, except, now);
     if !clashes.is_empty() {
         return Err(BookingError::PatientConflict(clashes));
     }

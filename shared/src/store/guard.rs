@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use super::{key_item, n, Item, Key, StoreError};
-use crate::domain::{Interval, UtcTime};
+use crate::domain::{hold, Interval, UtcTime};
 
 /// Ended entries removed by one write at the most: each costs about 50 bytes of expression
 /// (`intervals.#sN` and a 36-character id in the names), so 20 add about 1 KB to an expression that
@@ -55,9 +55,25 @@ impl Guard {
         }
     }
 
-    /// Entries that have not ended by `now`.
+    /// Appointments that have not ended by `now` (a patient's holds are not appointments: they are
+    /// counted by [`Guard::live_holds`]).
     pub fn active(&self, now: UtcTime) -> usize {
-        self.intervals.values().filter(|v| v.end() > now).count()
+        self.intervals
+            .iter()
+            .filter(|(id, v)| v.end() > now && hold::hold_entry_live(id, now).is_none())
+            .count()
+    }
+
+    /// The patient's holds that still keep a seat at `now`.
+    pub fn live_holds(&self, now: UtcTime) -> usize {
+        hold::live_holds(self.intervals.keys(), now)
+    }
+
+    /// [`Guard::conflicts`] less the holds that have run out by `now` (their lapse is on its way).
+    pub fn clashes(&self, iv: &Interval, except: Option<&str>, now: UtcTime) -> Vec<String> {
+        let mut ids = self.conflicts(iv, except);
+        ids.retain(|id| hold::hold_entry_live(id, now) != Some(false));
+        ids
     }
 
     /// The ids of the entries that overlap `iv`, `except` the entry being moved.

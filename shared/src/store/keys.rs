@@ -48,8 +48,11 @@ pub const GSI3SK: &str = "GSI3SK";
 /// (offered, ended), far below a partition's 1,000 writes a second at any clinic's pace.
 pub const OUTSTANDING_OFFERS: &str = "OFFERS";
 
-/// An outstanding offer's place in GSI3: by expiry, then entry.
-pub fn offer_due(expires: UtcTime, id: EntryId) -> String {
+/// GSI3 partition of the holds still `held`, by expiry: the sweeper's list of holds to lapse.
+pub const LIVE_HOLDS: &str = "HOLDS";
+
+/// An outstanding offer's or a live hold's place in GSI3: by expiry, then id.
+pub fn due(expires: UtcTime, id: impl std::fmt::Display) -> String {
     format!("{expires}#{id}")
 }
 /// The table's TTL attribute (epoch seconds).
@@ -93,6 +96,10 @@ pub fn idempotency(caller: Uuid, key: &str) -> Key {
 
 pub fn reminder(appointment: AppointmentId, offset: crate::domain::reminders::Offset) -> Key {
     Key::new(format!("APPT#{appointment}"), &format!("REMINDER#{offset}"))
+}
+
+pub fn hold(id: crate::domain::HoldId) -> Key {
+    Key::new(format!("HOLD#{id}"), "HOLD")
 }
 
 pub fn waitlist_entry(id: EntryId) -> Key {
@@ -221,6 +228,7 @@ pub enum ItemKind {
     Slot,
     Reminder,
     WaitlistEntry,
+    Hold,
     Other,
 }
 
@@ -230,6 +238,7 @@ pub fn kind_of(sk: &str) -> ItemKind {
         "SLOT" => ItemKind::Slot,
         "WAIT" => ItemKind::WaitlistEntry,
         "PROFILE" => ItemKind::Provider,
+        "HOLD" => ItemKind::Hold,
         _ if sk.starts_with("REMINDER#") => ItemKind::Reminder,
         _ => ItemKind::Other,
     }

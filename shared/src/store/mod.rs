@@ -13,6 +13,7 @@ pub mod conditional;
 pub mod directory;
 pub mod feeds;
 pub mod guard;
+pub mod holds;
 pub mod idempotency;
 pub mod items;
 pub mod keys;

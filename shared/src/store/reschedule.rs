@@ -82,7 +82,7 @@ impl Store {
         let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
         admit(&slot, kind.as_ref(), Some(old.consultation_type))?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-        let clashes = guard.conflicts(&slot.interval(), Some(&old_id));
+        let clashes = guard.clashes(&slot.interval(), Some(&old_id), now);
         if !clashes.is_empty() {
             return Err(BookingError::PatientConflict(clashes));
         }

@@ -229,7 +229,9 @@ impl Store {
                     return None;
                 }
                 let iv = s.interval();
-                if !guard.conflicts(&iv, None).is_empty() || taken.iter().any(|t| t.overlaps(&iv)) {
+                if !guard.clashes(&iv, None, now).is_empty()
+                    || taken.iter().any(|t| t.overlaps(&iv))
+                {
                     reason = "patient_conflict";
                     return None;
                 }

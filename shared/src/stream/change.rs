@@ -54,6 +54,7 @@ pub enum Item {
     ReminderSent(ReminderSent),
     /// A provider's item: their zone, settings and directory profile.
     Provider(Diff<crate::store::items::ProviderProfile>),
+    Hold(Diff<crate::domain::hold::Hold>),
     Other,
 }
 
@@ -82,6 +83,7 @@ impl Change {
                 diff(record, "waitlist entry")?.map_or(Item::Other, Item::Entry)
             }
             ItemKind::Provider => diff(record, "provider")?.map_or(Item::Other, Item::Provider),
+            ItemKind::Hold => diff(record, "hold")?.map_or(Item::Other, Item::Hold),
             ItemKind::Reminder if record.event_name == "INSERT" => {
                 image(&record.change.new_image, "reminder")?.map_or(Item::Other, Item::ReminderSent)
             }

@@ -21,6 +21,7 @@ use crate::domain::events::{
     AppointmentFacts, DomainEvent, EntryFacts, FollowUpRequested, Payment, ReminderDue,
     Rescheduled, Updated,
 };
+use crate::domain::hold::{Hold, HoldStatus};
 use crate::domain::reminders::{self, Offset};
 use crate::domain::waitlist::{Entry, EntryStatus};
 use crate::domain::{Appointment, AppointmentStatus, Slot, SlotStatus, UtcTime};
@@ -137,6 +138,7 @@ pub fn effects(change: &Change) -> Vec<Effect> {
         Item::ReminderSent(sent) => vec![reminder_due(change, sent)],
         Item::Entry(diff) => waitlist_effects(change, diff),
         Item::Slot(diff) => slot_opened(diff),
+        Item::Hold(diff) => hold_effects(change, diff),
         // The directory's listings: written by the publisher itself (`Publisher::relist`).
         Item::Provider(_) | Item::Other => vec![],
     }
@@ -264,6 +266,25 @@ fn waitlist_effects(change: &Change, diff: &Diff<Entry>) -> Vec<Effect> {
     out
 }
 
+/// `hold.*` events of a hold's change, and the `slot-opened` job when its seat comes back (released or
+/// expired; a converted hold's seat is the appointment's).
+fn hold_effects(change: &Change, diff: &Diff<Hold>) -> Vec<Effect> {
+    let new = match diff {
+        Diff::Inserted(new) => new,
+        Diff::Changed { from, to } if from.status != to.status => to,
+        Diff::Changed { .. } | Diff::Removed(_) => return vec![],
+    };
+    let mut out = vec![event(change, |id| DomainEvent::hold_reached(id, new))];
+    if matches!(new.status, HoldStatus::Released | HoldStatus::Expired) {
+        out.push(Effect::Job(Job::SlotOpened {
+            slot_id: new.slot_id,
+            provider_id: new.provider_id,
+            start_time: new.start_time,
+        }));
+    }
+    out
+}
+
 /// `appointment.reminder_due` from a reminder record: ids, the start, the offset, the consultation type.
 fn reminder_due(change: &Change, sent: &ReminderSent) -> Effect {
     event(change, |event_id| {
@@ -317,6 +338,7 @@ pub fn schedule_changes(change: &Change, plan: &Plan) -> Vec<ScheduleChange> {
     let diff = match &change.item {
         Item::Appointment(diff) => diff,
         Item::Entry(diff) => return offer_schedules(diff, plan),
+        Item::Hold(diff) => return hold_schedules(diff, plan),
         _ => return vec![],
     };
     let standing = |a: &Appointment| {
@@ -383,22 +405,49 @@ fn offer_schedules(diff: &Diff<Entry>, plan: &Plan) -> Vec<ScheduleChange> {
             entry_id: id,
             offer_count: count,
         };
-        if at < plan.now.plus(plan.lead) {
-            // One second past the end, so that the job does not arrive before it.
-            let left = at.timestamp().as_second() - plan.now.timestamp().as_second() + 1;
-            out.push(ScheduleChange::Delay {
-                job,
-                seconds: left.clamp(0, 900) as i32,
-            });
-        } else {
-            out.push(ScheduleChange::Create {
-                name: offer_schedule_name(id, count),
-                at,
-                job,
-            });
-        }
+        out.push(timed(offer_schedule_name(id, count), at, job, plan));
     }
     out
+}
+
+/// A hold's expiry schedule: created with the hold (`hold-<holdId>`, at `expiresAt`, sending
+/// `hold-expired`), deleted when it ends before (booked or released). A hold that ends within the least
+/// lead gets a delayed job instead.
+fn hold_schedules(diff: &Diff<Hold>, plan: &Plan) -> Vec<ScheduleChange> {
+    let held = |h: Option<&Hold>| h.is_some_and(|h| h.status == HoldStatus::Held);
+    let (before, after) = (held(diff.before()), held(diff.after()));
+    let h = diff.latest();
+    match (before, after) {
+        (false, true) => vec![timed(
+            hold_schedule_name(h.id),
+            h.expires_at,
+            Job::HoldExpired { hold_id: h.id },
+            plan,
+        )],
+        (true, false) => vec![ScheduleChange::Delete {
+            name: hold_schedule_name(h.id),
+        }],
+        _ => vec![],
+    }
+}
+
+/// `job` at `at`: a schedule named `name`, or a delayed job when `at` is within the least lead.
+fn timed(name: String, at: UtcTime, job: Job, plan: &Plan) -> ScheduleChange {
+    if at < plan.now.plus(plan.lead) {
+        // One second past the end, so that the job does not arrive before it.
+        let left = at.timestamp().as_second() - plan.now.timestamp().as_second() + 1;
+        ScheduleChange::Delay {
+            job,
+            seconds: left.clamp(0, 900) as i32,
+        }
+    } else {
+        ScheduleChange::Create { name, at, job }
+    }
+}
+
+/// `hold-<holdId>`: 5 + 36 characters of Scheduler's 64.
+pub fn hold_schedule_name(hold: crate::domain::HoldId) -> String {
+    format!("hold-{hold}")
 }
 
 /// `offer-<entryId>-<count>`: 6 + 36 + 1 + at most 2 characters of Scheduler's 64.
@@ -706,6 +755,94 @@ mod tests {
             v["acceptedAppointmentId"] = json!({"S": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"});
         }
         v
+    }
+
+    fn hold_image(status: &str) -> Value {
+        let mut v = json!({
+            "PK": {"S": "HOLD#5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"}, "SK": {"S": "HOLD"},
+            "id": {"S": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"},
+            "slotId": {"S": "0f1e2d3c-4b5a-4968-8776-655443322110"},
+            "patientId": {"S": "9b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4"},
+            "providerId": {"S": "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01"},
+            "consultationType": {"S": "video"},
+            "startTime": {"S": "2031-03-04T14:00:00Z"}, "endTime": {"S": "2031-03-04T14:30:00Z"},
+            "expiresAt": {"S": "2026-11-24T10:15:00Z"}, "status": {"S": status},
+            "heldBy": {"S": "9b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4"},
+            "createdAt": {"S": "2026-11-24T10:05:00Z"}, "updatedAt": {"S": "2026-11-24T10:06:00Z"}
+        });
+        if status == "converted" {
+            v["appointmentId"] = json!({"S": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"});
+        }
+        v
+    }
+
+    #[test]
+    fn a_hold_s_changes_are_hold_events_its_expiry_a_schedule_and_a_returned_seat_a_job() {
+        let plan = |now: &str| Plan {
+            offsets: vec![],
+            lead: jiff::SignedDuration::from_secs(60),
+            now: now.parse().unwrap(),
+        };
+        let name = "hold-5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c";
+        let expired = Job::HoldExpired {
+            hold_id: "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c".parse().unwrap(),
+        };
+        let change = |old: Option<Value>, new: Value, now: &str| {
+            let r = record(
+                if old.is_some() { "MODIFY" } else { "INSERT" },
+                "HOLD",
+                old,
+                Some(new),
+            );
+            let e = effects_of(&r).unwrap();
+            (kinds(&e), schedule_changes(&r, &plan(now)).unwrap(), e)
+        };
+        let (k, s, _) = change(None, hold_image("held"), "2026-11-24T10:05:00Z");
+        assert_eq!(k, ["hold.created"]);
+        assert_eq!(
+            s,
+            [ScheduleChange::Create {
+                name: name.into(),
+                at: "2026-11-24T10:15:00Z".parse().unwrap(),
+                job: expired.clone(),
+            }]
+        );
+        // Published within the least lead of its end: a job delayed until a second past it.
+        let (_, s, _) = change(None, hold_image("held"), "2026-11-24T10:14:30Z");
+        assert_eq!(
+            s,
+            [ScheduleChange::Delay {
+                job: expired,
+                seconds: 31
+            }]
+        );
+        let delete = vec![ScheduleChange::Delete { name: name.into() }];
+        for (to, event, seat_back) in [
+            ("released", "hold.released", true),
+            ("expired", "hold.expired", true),
+            ("converted", "hold.converted", false),
+        ] {
+            let (k, s, e) = change(
+                Some(hold_image("held")),
+                hold_image(to),
+                "2026-11-24T10:06:00Z",
+            );
+            let want: &[&str] = if seat_back {
+                &[event, "slot-opened"] // the seat came back: offered to the waitlist
+            } else {
+                &[event]
+            };
+            assert_eq!(k, want, "{to}");
+            assert_eq!(s, delete, "{to}");
+            assert!(e.len() == want.len());
+        }
+        // A change that is not a change of status is no news.
+        let (k, s, e) = change(
+            Some(hold_image("expired")),
+            hold_image("expired"),
+            "2026-11-24T10:20:00Z",
+        );
+        assert!(k.is_empty() && s.is_empty() && e.is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Accepting an offer: the held seat becomes an appointment, in one transaction under booking's rules.
 
-use super::offers::HoldEnds;
 use super::*;
+use crate::store::holds::HoldEnds;
 
 /// What an accept produced: the appointment in the held seat.
 #[derive(Debug)]
@@ -88,7 +88,7 @@ impl Store {
         let consultation = admit(&slot, kind.as_ref(), asked.consultation_type)?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         if let Err(refused) =
-            crate::store::booking::may_take(&guard, &slot.interval(), now, asked.max_active)
+            crate::store::booking::may_take(&guard, &slot.interval(), now, asked.max_active, None)
         {
             // An accept of this very offer that committed between the entry's read and the guard's
             // holds the patient's time now: read the entry again, which answers with that appointment.
@@ -136,14 +136,14 @@ impl Store {
             .expression_attribute_values(":count", n(entry.offer_count))
             .expression_attribute_values(":now", s(now.to_string()))
             .build()?;
-        let hold = self.end_hold(slot.id, entry.id, now, HoldEnds::Booked)?;
+        let hold = self.end_hold(slot.id, &entry.id.to_string(), now, HoldEnds::Booked)?;
         let mut writes = Writes::new();
         writes.add(
             W::Entry,
             TransactWriteItem::builder().update(accept).build(),
         );
         writes.add(W::Hold, TransactWriteItem::builder().update(hold).build());
-        let (put, time) = self.new_appointment(&guard, &appointment, now)?;
+        let (put, time) = self.new_appointment(&guard, &appointment, now, None)?;
         writes.add(W::Appointment, put);
         writes.add(W::Guard, time);
         if let Some(key) = &type_key {

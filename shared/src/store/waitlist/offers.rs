@@ -3,16 +3,10 @@
 
 use super::*;
 use crate::retry::retrying_with;
+use crate::store::holds::HoldEnds;
 
 /// An offer is made only for a slot that starts at least this far ahead.
 pub const LEAST_NOTICE: SignedDuration = SignedDuration::from_mins(1);
-
-/// How a hold on a seat ends.
-#[derive(Clone, Copy)]
-pub(super) enum HoldEnds {
-    GivenBack,
-    Booked,
-}
 
 /// What [`Store::offer_seats`] carries from one round to the next.
 #[derive(Default)]
@@ -125,7 +119,7 @@ impl Store {
             return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
         };
         let until = now.plus(ttl).min(slot.start_time);
-        match self.hold(&slot, &entry, now, until).await {
+        match self.offer_seat(&slot, &entry, now, until).await {
             Ok(true) => {
                 tracing::info!(slot_id = %slot.id, entry_id = %entry.id, offer = entry.offer_count + 1, "seat offered and held");
                 round.offered.push(entry.id);
@@ -139,33 +133,16 @@ impl Store {
         }
     }
 
-    /// Holds a seat of `slot` for `entry` until `until`: `false` when the seat is gone or the entry
+    /// Holds a seat of `slot` for `entry` until `until` (the offer): `false` when the seat is gone or the entry
     /// changed since it was read.
-    async fn hold(
+    async fn offer_seat(
         &self,
         slot: &Slot,
         entry: &Entry,
         now: UtcTime,
         until: UtcTime,
     ) -> Result<bool, StoreError> {
-        let eid = entry.id.to_string();
-        let seat = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&keys::slot(slot.id))))
-            .update_expression(
-                "SET currentBookings = currentBookings + :one, updatedAt = :now ADD heldFor :held",
-            )
-            .condition_expression(
-                "#status = :available AND currentBookings < maxBookings AND startTime > :now \
-                 AND NOT contains(heldFor, :eid)",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now.to_string()))
-            .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
-            .expression_attribute_values(":held", AttributeValue::Ss(vec![eid.clone()]))
-            .expression_attribute_values(":eid", s(&eid))
-            .build()?;
+        let seat = self.hold_seat(slot.id, &entry.id.to_string(), now)?;
         let offer = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::waitlist_entry(entry.id))))
@@ -177,7 +154,7 @@ impl Store {
             )
             .condition_expression("#status = :waiting AND offerCount = :count")
             .expression_attribute_values(":outstanding", s(keys::OUTSTANDING_OFFERS))
-            .expression_attribute_values(":due", s(keys::offer_due(until, entry.id)))
+            .expression_attribute_values(":due", s(keys::due(until, entry.id)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":offered", status_is(EntryStatus::Offered))
             .expression_attribute_values(":waiting", status_is(EntryStatus::Waiting))
@@ -203,43 +180,8 @@ impl Store {
         entry: EntryId,
         now: UtcTime,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = self.end_hold(slot, entry, now, HoldEnds::GivenBack)?;
+        let update = self.end_hold(slot, &entry.to_string(), now, HoldEnds::GivenBack)?;
         Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// The update that ends `entry`'s hold on a seat of `slot` (`heldFor` names it): the seat given
-    /// back (free again), or booked by the accept (still an open slot, not started).
-    pub(super) fn end_hold(
-        &self,
-        slot: SlotId,
-        entry: EntryId,
-        now: UtcTime,
-        how: HoldEnds,
-    ) -> Result<Update, StoreError> {
-        let eid = entry.to_string();
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&keys::slot(slot))))
-            .expression_attribute_values(":now", s(now.to_string()))
-            .expression_attribute_values(":held", AttributeValue::Ss(vec![eid.clone()]))
-            .expression_attribute_values(":eid", s(eid));
-        let update = match how {
-            HoldEnds::GivenBack => update
-                .update_expression(
-                    "SET currentBookings = currentBookings - :one, updatedAt = :now DELETE heldFor :held",
-                )
-                .condition_expression("contains(heldFor, :eid) AND currentBookings > :zero")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":zero", n(0)),
-            HoldEnds::Booked => update
-                .update_expression("SET updatedAt = :now DELETE heldFor :held")
-                .condition_expression(
-                    "#status = :available AND startTime > :now AND contains(heldFor, :eid)",
-                )
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":available", s(SlotStatus::Available.as_str())),
-        };
-        Ok(update.build()?)
     }
 
     /// The worker's end of an offer that ran out (its `offer-expired` job): the entry waits again, or
@@ -289,18 +231,7 @@ impl Store {
             id: EntryId,
             offer_count: u32,
         }
-        let query = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI3)
-            .key_condition_expression("#pk = :pk AND #sk < :now")
-            .expression_attribute_names("#pk", keys::GSI3PK)
-            .expression_attribute_names("#sk", keys::GSI3SK)
-            .expression_attribute_values(":pk", s(keys::OUTSTANDING_OFFERS))
-            .expression_attribute_values(":now", s(now.to_string()))
-            .limit(max.min(1000) as i32);
-        let found: Vec<Outstanding> = self.pages_up_to(query, max).await?;
+        let found: Vec<Outstanding> = self.due_before(keys::OUTSTANDING_OFFERS, now, max).await?;
         Ok(found.into_iter().map(|o| (o.id, o.offer_count)).collect())
     }
 }

@@ -1,0 +1,6 @@
+//! The `get-hold` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::GET_HOLD).await
+}

@@ -1,0 +1,6 @@
+//! The `release-hold` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::RELEASE_HOLD).await
+}
