@@ -40,6 +40,9 @@ pub struct Config {
     pub offer_ttl: SignedDuration,
     /// How long `POST /holds` keeps a seat (`HOLD_TTL_SECONDS`, 60 to 1800, default 600).
     pub hold_ttl: SignedDuration,
+    /// The priority of the waitlist entry a follow-up with a date becomes (`FOLLOW_UP_PRIORITY`, 0 to
+    /// 10, default 5): ahead of patients who joined by themselves (0).
+    pub follow_up_priority: u8,
     /// A patient's live holds at most (`MAX_HOLDS_PER_PATIENT`, 1 to 20, default 3).
     pub max_holds_per_patient: usize,
     /// Unanswered offers after which a waitlist entry expires (`MAX_OFFERS`, 1 to 20, default 3).
@@ -180,6 +183,10 @@ impl Config {
                 "1 to 20".into(),
             ));
         }
+        let follow_up_priority = whole("FOLLOW_UP_PRIORITY", 5)?;
+        if follow_up_priority > 10 {
+            return Err(ConfigError::Invalid("FOLLOW_UP_PRIORITY", "0 to 10".into()));
+        }
         let max_offers = whole("MAX_OFFERS", 3)?;
         if !(1..=20).contains(&max_offers) {
             return Err(ConfigError::Invalid("MAX_OFFERS", "1 to 20".into()));
@@ -240,6 +247,7 @@ impl Config {
             max_offers: max_offers.into(),
             hold_ttl: SignedDuration::from_secs(hold_ttl.into()),
             max_holds_per_patient: max_holds.into(),
+            follow_up_priority: follow_up_priority as u8,
             return_consumed_capacity,
         })
     }

@@ -27,6 +27,7 @@ both_ways!(
     an_offer_expiry_that_comes_early_is_sent_again_and_lapses_the_offer_on_time,
     twenty_accepts_of_one_offer_at_once_book_once_and_all_answer_that_appointment,
     an_offer_whose_expiry_is_lost_is_lapsed_by_the_sweeper_which_otherwise_finds_nothing,
+    a_follow_up_with_a_date_is_first_in_line_for_a_seat_that_frees_that_day,
 );
 
 /// A date `days` from now (UTC), with no slot on it.
@@ -1080,6 +1081,89 @@ async fn an_offer_expiry_that_comes_early_is_sent_again_and_lapses_the_offer_on_
         lapsed.updated_at
     );
     assert_eq!(app.queue_depth("JobsDeadLetterQueue").await, 0);
+}
+
+/// A visit completed with `followUpRequired` and a `followUpDate` puts its patient on the provider's
+/// waitlist for that date (the visit's consultation type, priority `FollowUpPriority`), under the entry
+/// id its event names: a seat that frees that day is offered to them before a patient who joined
+/// earlier by themself.
+async fn a_follow_up_with_a_date_is_first_in_line_for_a_seat_that_frees_that_day(aws: Aws) {
+    let app = TestApp::spawn_on(aws, Clock::System).await;
+    let (provider, patient) = (app.provider().await, app.patient().await);
+    let soon = clinic_tests::whole_minutes_from_now(2).to_string();
+    let visit = app.booked_at(&provider, &patient, &soon, "phone").await;
+    // Another patient already waits for a day three days on, and that day's one seat is taken.
+    let date = days_ahead(3);
+    let (taken_by, slot, taken) = booked_at(&app, &provider, &format!("{date}T14:00:00Z")).await;
+    let early = app.patient().await;
+    let earlier = app.wait_for_seat(&early, &provider, &date).await;
+    app.check_in(&patient, &visit).await.done();
+    app.start(&provider, &visit).await.done();
+    app.complete(
+        &provider,
+        &visit,
+        json!({"followUpRequired": true, "followUpDate": date}),
+    )
+    .await
+    .done();
+    let events = app
+        .wait_for_kinds(
+            &visit,
+            &[
+                "appointment.created",
+                "appointment.checked_in",
+                "appointment.started",
+                "appointment.completed",
+                "appointment.follow_up_requested",
+            ],
+        )
+        .await;
+    let asked = events
+        .iter()
+        .find(|e| e["detail-type"] == "appointment.follow_up_requested")
+        .unwrap();
+    assert_eq!(asked["detail"]["followUpDate"], json!(date));
+    let id = asked["detail"]["waitlistEntryId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let entry = app.entry_when(&id, |_| true).await;
+    assert_eq!(
+        (
+            entry.patient_id.uuid(),
+            entry.preferred_date.to_string(),
+            entry.priority,
+            entry.consultation_type.map(|c| c.as_str()),
+            entry.follow_up_of.map(|a| a.to_string()),
+        ),
+        (
+            patient.id,
+            date.clone(),
+            5,
+            Some("phone"),
+            Some(visit.clone())
+        )
+    );
+    app.wait_for_kinds_of("entryId", &id, &["waitlist.joined"])
+        .await;
+
+    // The seat frees: the follow-up is offered it, ahead of the patient who joined first.
+    app.cancel(&taken_by, &taken, "moved away").await.done();
+    let offered = app
+        .entry_when(&id, |e| e.status == EntryStatus::Offered)
+        .await;
+    assert_eq!(offered.offered_slot_id.map(|s| s.to_string()), Some(slot));
+    let other = app
+        .waitlist_entry(&early, &earlier.id.to_string())
+        .await
+        .done();
+    assert_eq!(other.status, EntryStatus::Waiting);
+    let booked = app.accept_offer(&patient, &id).await.done();
+    assert_eq!(
+        booked.consultation_type.as_str(),
+        "phone",
+        "the visit's consultation type"
+    );
 }
 
 /// DynamoDB requests per waitlist operation, counted on a stack without the stream and queue pollers

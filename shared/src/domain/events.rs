@@ -128,6 +128,10 @@ pub struct FollowUpRequested {
     #[serde(flatten)]
     pub appointment: AppointmentFacts,
     pub follow_up_date: Option<jiff::civil::Date>,
+    /// With a date: the waitlist entry the follow-up becomes (the patient first in line for that
+    /// date), made by the worker under this id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waitlist_entry_id: Option<EntryId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -293,7 +297,8 @@ events! {
     /// Anything else changed (notes, type, payment, the old side of a reschedule): the names of the
     /// fields, never their values.
     AppointmentUpdated(Updated) = "appointment.updated",
-    /// A completed appointment asks for a follow-up.
+    /// A completed appointment asks for a follow-up; with a date, `waitlistEntryId` names the waitlist
+    /// entry for that date it becomes.
     AppointmentFollowUpRequested(FollowUpRequested) = "appointment.follow_up_requested",
     /// A reminder's time came (its Scheduler schedule fired and the worker recorded it once).
     AppointmentReminderDue(ReminderDue) = "appointment.reminder_due",
@@ -521,6 +526,9 @@ mod examples {
             FollowUpRequested {
                 appointment: AppointmentFacts::example(t),
                 follow_up_date: "2031-04-01".parse().ok(),
+                waitlist_entry_id: Some(crate::domain::waitlist::follow_up_entry_id(
+                    AppointmentId::from_uuid(example_id(1)),
+                )),
             }
         }
     }

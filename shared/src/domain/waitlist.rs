@@ -101,6 +101,12 @@ pub struct Entry {
     pub offered_slots: Vec<SlotId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_appointment_id: Option<AppointmentId>,
+    /// How the visit will be held (an accept without one takes it): a follow-up keeps its visit's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consultation_type: Option<super::ConsultationType>,
+    /// The completed visit that asked for this follow-up, for an entry the service made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_of: Option<AppointmentId>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
 }
@@ -124,9 +130,25 @@ impl Entry {
             offer_count: 0,
             offered_slots: vec![],
             accepted_appointment_id: None,
+            consultation_type: None,
+            follow_up_of: None,
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// The entry a completed visit's follow-up becomes (DESIGN.md section 16): its patient on its
+    /// provider's waitlist for `date`, with its type and consultation type, at `priority`. Its id is
+    /// the visit's follow-up id ([`follow_up_entry_id`]), so the follow-up's event names it and a
+    /// repeated job makes no second one.
+    pub fn follow_up(a: &super::Appointment, date: Day, priority: u8, now: UtcTime) -> Entry {
+        let mut e = Entry::waiting(a.patient_id, a.provider_id, date, now);
+        e.id = follow_up_entry_id(a.id);
+        e.appointment_type_id = a.appointment_type_id;
+        e.consultation_type = Some(a.consultation_type);
+        e.priority = priority;
+        e.follow_up_of = Some(a.id);
+        e
     }
 
     /// What the entry waits for.
@@ -155,6 +177,15 @@ impl Entry {
     pub fn may_be_seen_by(&self, who: &super::Caller) -> bool {
         who.is_staff() || who.is_patient(self.patient_id) || who.is_provider(self.provider_id)
     }
+}
+
+/// The id of the waitlist entry a visit's follow-up becomes: the same for every delivery of the job.
+pub fn follow_up_entry_id(appointment: AppointmentId) -> EntryId {
+    let name = format!("follow-up/{appointment}");
+    EntryId::from_uuid(uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        name.as_bytes(),
+    ))
 }
 
 /// Which waiting entry a freed seat of `slot` is offered to: the best by [`first`] among those still

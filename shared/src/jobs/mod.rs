@@ -45,6 +45,18 @@ pub enum Job {
     /// An offer's schedule fired: if the offer (the entry's `offer_count`-th) is still unanswered, its
     /// seat is given back and the entry waits again or expires.
     OfferExpired { entry_id: EntryId, offer_count: u32 },
+    /// A completed visit asked for a follow-up on `date`: its patient joins the provider's waitlist
+    /// for that date (the visit's type and consultation type, `FollowUpPriority`), under the entry id
+    /// the follow-up's event named.
+    FollowUp {
+        appointment_id: AppointmentId,
+        patient_id: crate::domain::PatientId,
+        provider_id: ProviderId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        appointment_type_id: Option<Uuid>,
+        consultation_type: crate::domain::ConsultationType,
+        date: jiff::civil::Date,
+    },
     /// A hold's schedule fired: if it is still held, its seat is given back and it is `expired`.
     HoldExpired { hold_id: HoldId },
     /// The sweeper's rate schedule fired: every offer past its end that is still outstanding lapses
@@ -127,6 +139,8 @@ pub struct Worker {
     pub offer_ttl: jiff::SignedDuration,
     /// Lapsed offers after which an entry expires (`Config::max_offers`).
     pub max_offers: u32,
+    /// The priority of a follow-up's waitlist entry (`Config::follow_up_priority`).
+    pub follow_up_priority: u8,
     /// The jobs queue, for a timed job that came early: it is sent again with the time left.
     pub sqs: aws_sdk_sqs::Client,
     pub jobs_queue_url: String,
@@ -173,6 +187,7 @@ impl Job {
             Job::SlotOpened { .. } => "slot-opened",
             Job::OfferExpired { .. } => "offer-expired",
             Job::HoldExpired { .. } => "hold-expired",
+            Job::FollowUp { .. } => "follow-up",
             Job::Sweep => "sweep",
             Job::ReminderDue { .. } => "reminder-due",
         }
@@ -199,6 +214,7 @@ impl Worker {
             .with_defaults(config.provider_defaults()),
             offer_ttl: config.offer_ttl,
             max_offers: config.max_offers,
+            follow_up_priority: config.follow_up_priority,
             sqs: aws_sdk_sqs::Client::new(sdk),
             jobs_queue_url: Config::require(&config.jobs_queue_url, "JOBS_QUEUE_URL")?,
             clock: Clock::System,
@@ -362,6 +378,66 @@ impl Worker {
         Ok(())
     }
 
+    /// A follow-up's waitlist entry, made once: a repeated job finds it made; a patient who already
+    /// waits for that provider and date keeps the entry they have; a date already past (a job long
+    /// delayed) or a type no longer offered (the entry then waits for any type) is logged.
+    async fn follow_up(&self, job: &Job) -> Result<(), JobError> {
+        let Job::FollowUp {
+            appointment_id,
+            patient_id,
+            provider_id,
+            appointment_type_id,
+            consultation_type,
+            date,
+        } = job
+        else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let Some(day) = date
+            .to_string()
+            .parse::<crate::domain::Day>()
+            .ok()
+            .filter(|d| d.end() > now)
+        else {
+            tracing::warn!(%appointment_id, %date, "a follow-up for a day already past; no entry");
+            metrics::outcome("dropped");
+            return Ok(());
+        };
+        let mut entry =
+            crate::domain::waitlist::Entry::waiting(*patient_id, *provider_id, day, now);
+        entry.id = crate::domain::waitlist::follow_up_entry_id(*appointment_id);
+        entry.appointment_type_id = *appointment_type_id;
+        entry.consultation_type = Some(*consultation_type);
+        entry.priority = self.follow_up_priority;
+        entry.follow_up_of = Some(*appointment_id);
+        if self.store.waitlist_entry(entry.id).await?.is_some() {
+            tracing::info!(%appointment_id, entry_id = %entry.id, "follow-up entry already made");
+            return Ok(());
+        }
+        let joined = match self.store.join_waitlist(&entry).await {
+            Err(WaitlistError::TypeNotFound | WaitlistError::TypeInactive) => {
+                tracing::warn!(%appointment_id, "the follow-up's type is no longer offered: its entry waits for any type");
+                entry.appointment_type_id = None;
+                self.store.join_waitlist(&entry).await
+            }
+            other => other,
+        };
+        match joined {
+            Ok(()) => {
+                tracing::info!(%appointment_id, entry_id = %entry.id, "follow-up put on the waitlist");
+                metrics::count("FollowUpsQueued", 1);
+                Ok(())
+            }
+            Err(WaitlistError::AlreadyWaiting(existing)) if existing == entry.id => Ok(()),
+            Err(WaitlistError::AlreadyWaiting(existing)) => {
+                tracing::info!(%appointment_id, entry_id = %existing, "the patient already waits for that provider and date");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Lapses the outstanding offers and the live holds past their end, at most [`SWEEP_BATCH`] of
     /// each a run (the next run takes the rest); how many. Zero when every expiry arrived, which is the
     /// normal case.
@@ -440,6 +516,7 @@ impl Worker {
                     }
                 }
             }
+            Job::FollowUp { .. } => self.follow_up(job).await,
             Job::HoldExpired { hold_id } => {
                 let now = self.clock.now();
                 match self.store.lapse_hold(*hold_id, now).await? {

@@ -182,12 +182,28 @@ fn appointment_effects(change: &Change, diff: &Diff<Appointment>) -> Vec<Effect>
                     out.push(payment(change, new, DomainEvent::PaymentRequested));
                 }
                 if new.follow_up_required {
+                    // With a date, the follow-up is a waitlist entry for it, made by the worker
+                    // under the id the event names.
+                    let entry = new
+                        .follow_up_date
+                        .map(|_| crate::domain::waitlist::follow_up_entry_id(new.id));
                     out.push(event(change, |id| {
                         DomainEvent::AppointmentFollowUpRequested(FollowUpRequested {
                             appointment: AppointmentFacts::of(id, new),
                             follow_up_date: new.follow_up_date,
+                            waitlist_entry_id: entry,
                         })
                     }));
+                    if let Some(date) = new.follow_up_date {
+                        out.push(Effect::Job(Job::FollowUp {
+                            appointment_id: new.id,
+                            patient_id: new.patient_id,
+                            provider_id: new.provider_id,
+                            appointment_type_id: new.appointment_type_id,
+                            consultation_type: new.consultation_type,
+                            date,
+                        }));
+                    }
                 }
             }
         }
@@ -651,6 +667,55 @@ mod tests {
             );
             assert_eq!(kinds(&effects_of(&r).unwrap()), [event]);
         }
+    }
+
+    #[test]
+    fn a_follow_up_with_a_date_names_its_waitlist_entry_and_asks_the_worker_for_it() {
+        let mut done = image("completed", None);
+        done["followUpRequired"] = json!({"BOOL": true});
+        let without = record(
+            "MODIFY",
+            "APPT",
+            Some(image("in_progress", None)),
+            Some(done.clone()),
+        );
+        assert_eq!(
+            kinds(&effects_of(&without).unwrap()),
+            ["appointment.completed", "appointment.follow_up_requested"]
+        );
+        done["followUpDate"] = json!({"S": "2031-04-01"});
+        let dated = record(
+            "MODIFY",
+            "APPT",
+            Some(image("in_progress", None)),
+            Some(done),
+        );
+        let effects = effects_of(&dated).unwrap();
+        assert_eq!(
+            kinds(&effects),
+            [
+                "appointment.completed",
+                "appointment.follow_up_requested",
+                "follow-up"
+            ]
+        );
+        let appointment = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d".parse().unwrap();
+        let entry = crate::domain::waitlist::follow_up_entry_id(appointment);
+        let Effect::Event(asked) = &effects[1] else {
+            panic!()
+        };
+        assert_eq!(asked.detail()["waitlistEntryId"], json!(entry));
+        assert_eq!(
+            effects[2],
+            Effect::Job(Job::FollowUp {
+                appointment_id: appointment,
+                patient_id: "9b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4".parse().unwrap(),
+                provider_id: "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01".parse().unwrap(),
+                appointment_type_id: None,
+                consultation_type: crate::domain::ConsultationType::Video,
+                date: "2031-04-01".parse().unwrap(),
+            })
+        );
     }
 
     #[test]

@@ -85,7 +85,11 @@ impl Store {
             .admits(slot.start_time, now)
             .map_err(BookingError::from)?;
         let kind = crate::store::booking::type_of(&mut found, type_key.as_ref())?;
-        let consultation = admit(&slot, kind.as_ref(), asked.consultation_type)?;
+        let consultation = admit(
+            &slot,
+            kind.as_ref(),
+            asked.consultation_type.or(entry.consultation_type),
+        )?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         if let Err(refused) =
             crate::store::booking::may_take(&guard, &slot.interval(), now, asked.max_active, None)
