@@ -828,6 +828,25 @@ impl TestApp {
         .answer()
     }
 
+    /// `POST /appointments/{id}/confirm` as `who`.
+    pub async fn confirm(&self, who: &Actor, id: &str) -> Answer<Appointment> {
+        self.send(who, "POST", &format!("/appointments/{id}/confirm"), None)
+            .await
+            .answer()
+    }
+
+    /// `POST /appointments/{id}/decline` as `who`.
+    pub async fn decline(&self, who: &Actor, id: &str, reason: &str) -> Answer<Appointment> {
+        self.send(
+            who,
+            "POST",
+            &format!("/appointments/{id}/decline"),
+            Some(json!({"reason": reason})),
+        )
+        .await
+        .answer()
+    }
+
     /// `POST /holds` as `who` (the slot for themself, or with `patientId` in `extra`).
     pub async fn hold(&self, who: &Actor, slot: &str, extra: Value) -> Answer<Hold> {
         let mut body = json!({"slotId": slot});

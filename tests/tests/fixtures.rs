@@ -120,6 +120,8 @@ async fn every_http_fixture_is_answered_by_its_handler() {
             "start-appointment",
             "complete-appointment",
             "no-show-appointment",
+            "confirm-appointment",
+            "decline-appointment",
         ],
     )
     .await;

@@ -1,6 +1,7 @@
-//! Holds end to end over HTTP (issue 21, DESIGN.md section 16): a seat kept for a patient while they
-//! finish elsewhere, then booked with the hold, released, or lapsed. The races run twice
-//! (`both_ways!`), the second time with the emulator's faults on.
+//! Holds and requests end to end over HTTP (issue 21, DESIGN.md section 16): a seat kept for a patient
+//! while they finish elsewhere, then booked with the hold, released, or lapsed; a booking of a type
+//! that requires confirmation waits, pending, for the provider's answer or its deadline. The stories
+//! run twice (`both_ways!`), the second time with the emulator's faults on.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ both_ways!(
     a_patient_s_parallel_holds_stop_at_max_holds_per_patient,
     a_released_hold_gives_its_seat_back_at_once,
     a_hold_whose_expiry_is_lost_is_lapsed_by_the_sweeper,
+    a_request_is_confirmed_declined_withdrawn_or_declined_at_its_deadline,
 );
 
 /// The holds granted among `answers`, each answer one of `allowed` (or, with faults, 503 `contended`).
@@ -381,6 +383,174 @@ async fn a_released_hold_gives_its_seat_back_at_once(aws: Aws) {
         app.schedule_fires_at(&format!("hold-{id}")).await.is_none(),
         "a released hold's expiry schedule is deleted"
     );
+}
+
+/// A type that requires confirmation: each booking is a request (`pending`, the seat taken, no
+/// reminders) until the provider confirms it (reminders planned), declines it (the seat to the
+/// waitlist), the patient withdraws it (never late), or its deadline passes (declined by its schedule's
+/// job or, that lost, by the sweeper).
+async fn a_request_is_confirmed_declined_withdrawn_or_declined_at_its_deadline(aws: Aws) {
+    use shared::domain::AppointmentStatus;
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let (provider, staff) = (app.provider().await, app.staff().await);
+    let kind = app
+        .create_type(
+            &staff,
+            json!({"name": "New-patient consult", "durationMinutes": 30, "consultationTypes": ["video"],
+                   "requiresConfirmation": true, "confirmationDeadlineHours": 2}),
+        )
+        .await
+        .done();
+    let kind_id = kind.id.to_string();
+    let mut requests = vec![];
+    for day in 0..5 {
+        let slot = app.slot(&provider, 30 + 24 * day, 1).await;
+        let patient = app.patient().await;
+        let booking = clinic_tests::Booking {
+            slot: &slot,
+            appointment_type: Some(&kind_id),
+            ..Default::default()
+        };
+        let asked = app.book(&patient, booking).await.done();
+        assert_eq!(asked.status, AppointmentStatus::Pending);
+        let deadline = asked
+            .confirmation_deadline
+            .expect("a request has a deadline");
+        let hours = deadline.timestamp().as_second() - asked.created_at.timestamp().as_second();
+        assert_eq!(hours, 2 * 3600, "confirmationDeadlineHours");
+        assert_eq!(
+            app.stored_slot(&slot).await.current_bookings,
+            1,
+            "the seat is taken"
+        );
+        requests.push((patient, slot, asked));
+    }
+    let name = |what: &str, id: &shared::domain::AppointmentId| format!("{what}-{id}");
+    let (patient, _, asked) = &requests[0];
+    let id = asked.id.to_string();
+    assert!(app
+        .schedule_fires_at(&name("confirm", &asked.id))
+        .await
+        .is_some());
+    assert!(
+        app.schedule_fires_at(&format!("reminder-{id}-24h"))
+            .await
+            .is_none(),
+        "no reminders while pending"
+    );
+    let fhir = app.fhir(patient, &format!("/fhir/Appointment/{id}")).await;
+    assert_eq!(fhir.body["status"], "pending");
+
+    // Confirmed by the provider: scheduled, reminders planned, the deadline gone.
+    refused(&app.confirm(patient, &id).await, 403, "forbidden");
+    let confirmed = app.confirm(&provider, &id).await.done();
+    assert_eq!(confirmed.status, AppointmentStatus::Scheduled);
+    refused(
+        &app.confirm(&provider, &id).await,
+        409,
+        "invalid_transition",
+    );
+    app.wait_for_kinds(&id, &["appointment.created", "appointment.confirmed"])
+        .await;
+    assert!(app
+        .schedule_fires_at(&format!("reminder-{id}-24h"))
+        .await
+        .is_some());
+    assert!(app
+        .schedule_fires_at(&name("confirm", &asked.id))
+        .await
+        .is_none());
+
+    // Declined: cancelled, declined, never late; the seat goes to the waiting patient.
+    let (_, slot, asked) = &requests[1];
+    let waiting = app.patient().await;
+    let entry = app
+        .wait_for_seat(&waiting, &provider, &app.slot_date(slot).await)
+        .await;
+    let id = asked.id.to_string();
+    let no = app
+        .decline(&provider, &id, "needs a referral first")
+        .await
+        .done();
+    assert_eq!(
+        (no.status, no.declined, no.late_cancellation),
+        (AppointmentStatus::Cancelled, true, Some(false))
+    );
+    app.wait_for_kinds(&id, &["appointment.created", "appointment.declined"])
+        .await;
+    let offered = app
+        .entry_when(&entry.id.to_string(), |e| e.status == EntryStatus::Offered)
+        .await;
+    assert_eq!(
+        offered.offered_slot_id.map(|s| s.to_string()),
+        Some(slot.clone())
+    );
+    let seated = app
+        .accept_offer(&waiting, &entry.id.to_string())
+        .await
+        .done();
+    assert_eq!(seated.slot_id.to_string(), *slot);
+
+    // Withdrawn by the patient: cancelled, not late, not declined.
+    let (patient, slot, asked) = &requests[2];
+    let id = asked.id.to_string();
+    let withdrawn = app.cancel(patient, &id, "found another time").await.done();
+    assert_eq!(
+        (
+            withdrawn.status,
+            withdrawn.declined,
+            withdrawn.late_cancellation
+        ),
+        (AppointmentStatus::Cancelled, false, Some(false))
+    );
+    assert_eq!(app.stored_slot(slot).await.current_bookings, 0);
+
+    // Nobody answers: at the deadline its job declines it (an early one changes nothing).
+    let (_, slot, asked) = &requests[3];
+    let job = Job::ConfirmationDue {
+        appointment_id: asked.id,
+    };
+    run_job(&app.worker(app.service_store()), &job, aws).await;
+    let id = asked.id.to_string();
+    assert_eq!(
+        app.appointment(&staff, &id).await.done().status,
+        AppointmentStatus::Pending
+    );
+    let deadline = asked.confirmation_deadline.unwrap();
+    let at = |t: shared::domain::UtcTime| shared::jobs::Worker {
+        clock: Clock::manual(t.plus(jiff::SignedDuration::from_secs(1))),
+        ..app.worker(app.service_store())
+    };
+    run_job(&at(deadline), &job, aws).await;
+    let lapsed = app.appointment(&staff, &id).await.done();
+    assert_eq!(
+        (lapsed.status, lapsed.declined),
+        (AppointmentStatus::Cancelled, true)
+    );
+    assert_eq!(app.stored_slot(slot).await.current_bookings, 0);
+    app.wait_for_kinds(&id, &["appointment.created", "appointment.declined"])
+        .await;
+
+    // Its schedule lost, the sweeper declines it once the deadline has passed, and finds nothing after.
+    let (_, _, asked) = &requests[4];
+    assert!(app.lose_schedule(&name("confirm", &asked.id)).await);
+    let sweep = |w: shared::jobs::Worker| async move {
+        loop {
+            match w.sweep().await {
+                Ok(n) => return n,
+                Err(e) => assert!(aws == Aws::Faulty, "{e}"),
+            }
+        }
+    };
+    let deadline = asked.confirmation_deadline.unwrap();
+    assert_eq!(
+        sweep(at(deadline.plus(jiff::SignedDuration::from_secs(-60)))).await,
+        0
+    );
+    assert_eq!(sweep(at(deadline)).await, 1);
+    assert_eq!(sweep(at(deadline)).await, 0);
+    let id = asked.id.to_string();
+    assert!(app.appointment(&staff, &id).await.done().declined);
 }
 
 /// Bad input is a 400 and changes nothing; who may hold for whom.

@@ -1,6 +1,7 @@
 //! What must always hold, whatever happens at once: seeded rounds of random concurrent operations
 //! (book, cancel, reschedule, check in, join and leave the waitlist, accept and decline offers, book a
-//! series, billing's payments, hold a seat, book it with the hold, release it) by many patients on few seats, with the stack's pollers running, both
+//! series, billing's payments, hold a seat, book it with the hold, release it, request a visit of a
+//! type that requires confirmation, and the provider's confirm or decline) by many patients on few seats, with the stack's pollers running, both
 //! ways (faults off and on). After each round, once the asynchronous work has settled, it checks:
 //!
 //! - every slot: seats taken = its standing appointments + the seats it holds for offers and holds, at
@@ -109,7 +110,10 @@ fn occupies(status: &str) -> bool {
 }
 
 fn standing(status: &str) -> bool {
-    matches!(status, "scheduled" | "confirmed" | "in_progress")
+    matches!(
+        status,
+        "pending" | "scheduled" | "confirmed" | "in_progress"
+    )
 }
 
 /// One random operation by one of the patients; its reply.
@@ -178,6 +182,27 @@ async fn operate(app: Arc<TestApp>, who: Actor, op: Op) -> (Op, Reply) {
             app.post("/holds", &who.token, json!({"slotId": slot}))
                 .await
         }
+        Op::Request(slot, kind) => {
+            app.post(
+                "/appointments",
+                &who.token,
+                json!({"slotId": slot, "appointmentTypeId": kind}),
+            )
+            .await
+        }
+        // The provider answers (`who` is the provider here).
+        Op::ConfirmRequest(id) => {
+            app.send(&who, "POST", &format!("/appointments/{id}/confirm"), None)
+                .await
+        }
+        Op::DeclineRequest(id) => {
+            app.post(
+                &format!("/appointments/{id}/decline"),
+                &who.token,
+                json!({"reason": "not this week"}),
+            )
+            .await
+        }
         Op::BookHeld(id) => {
             app.post("/appointments", &who.token, json!({"holdId": id}))
                 .await
@@ -220,6 +245,10 @@ enum Op {
     Hold(String),
     BookHeld(String),
     Release(String),
+    /// A booking of the type that requires confirmation: a pending request.
+    Request(String, String),
+    ConfirmRequest(String),
+    DeclineRequest(String),
 }
 
 async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
@@ -234,6 +263,14 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
     let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
     let provider = app.provider().await;
     let patients = app.patients(8).await;
+    let request_type = app
+        .post(
+            "/appointment-types",
+            &app.staff().await.token,
+            json!({"name": "Needs confirming", "durationMinutes": 30, "requiresConfirmation": true}),
+        )
+        .await
+        .id();
 
     // Few seats: three 2-seat slots of the provider two days ahead and a 2-seat slot of another
     // provider that overlaps two of them (a patient may hold only one of those), and the same a week
@@ -309,8 +346,30 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
                 .map(|(id, _)| id.clone())
                 .collect();
             let slot = draw.pick(&this_week).unwrap().clone();
+            let requests: Vec<String> = now
+                .appointments
+                .iter()
+                .filter(|(_, a)| {
+                    text(a, "status") == Some("pending")
+                        && text(a, "providerId") == Some(&provider.id.to_string())
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            // The provider answers a request now and then.
+            if draw.below(6) == 0 {
+                if let Some(id) = draw.pick(&requests) {
+                    let op = if draw.below(3) == 0 {
+                        Op::DeclineRequest(id.clone())
+                    } else {
+                        Op::ConfirmRequest(id.clone())
+                    };
+                    ops.push((provider.clone(), op));
+                    continue;
+                }
+            }
             // A patient who holds a seat mostly goes on to book it (or lets it go).
-            let op = match draw.below(15) {
+            let op = match draw.below(17) {
+                15 | 16 => Op::Request(slot, request_type.clone()),
                 _ if !held.is_empty() && draw.below(2) == 0 => match draw.pick(&held) {
                     Some(id) if draw.below(4) == 0 => Op::Release(id.clone()),
                     Some(id) => Op::BookHeld(id.clone()),
@@ -410,6 +469,10 @@ async fn schedules_complete(app: &TestApp, now: &Seen) -> Result<(), String> {
                 expected.insert(format!("reminder-{id}-{offset}"));
             }
         }
+        // A request waits for its answer until its deadline (24 hours: ahead of slots two days out).
+        if text(a, "status") == Some("pending") {
+            expected.insert(format!("confirm-{id}"));
+        }
     }
     for (id, e) in &now.entries {
         if text(e, "status") == Some("offered") {
@@ -472,12 +535,26 @@ async fn events_complete(app: &TestApp) -> Result<(), String> {
             ));
         }
         let arrived = n("appointment.created", id) + n("appointment.rescheduled", id);
-        let cancelled = usize::from(text(a, "status") == Some("cancelled"));
-        if arrived != 1 || n("appointment.cancelled", id) != cancelled {
+        let declined = a.get("declined").and_then(|v| v.as_bool().ok()) == Some(&true);
+        let ended = usize::from(text(a, "status") == Some("cancelled"));
+        let (cancelled, turned_down) = if declined { (0, ended) } else { (ended, 0) };
+        // A request that became scheduled was confirmed, once (`confirmationDeadline` stays).
+        let was_request = a.contains_key("confirmationDeadline");
+        let confirmed = n("appointment.confirmed", id);
+        let confirmed_ok = if was_request && status == "scheduled" {
+            confirmed == 1
+        } else {
+            confirmed <= 1
+        };
+        if arrived != 1
+            || n("appointment.cancelled", id) != cancelled
+            || n("appointment.declined", id) != turned_down
+            || !confirmed_ok
+        {
             return Err(format!(
-                "appointment {id} ({:?}): {arrived} created/rescheduled, {} cancelled",
-                text(a, "status"),
-                n("appointment.cancelled", id)
+                "appointment {id} ({status}): {arrived} created/rescheduled, {} cancelled, {} declined, {confirmed} confirmed",
+                n("appointment.cancelled", id),
+                n("appointment.declined", id),
             ));
         }
     }

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 57);
+    assert_eq!(functions.len(), 59);
     for f in &functions {
         assert!(
             root()
@@ -122,6 +122,11 @@ fn each_function_may_do_only_what_it_does() {
         ],
     );
     expect("GetHoldFunction", &["dynamodb:GetItem"]);
+    expect("ConfirmAppointmentFunction", &["dynamodb:UpdateItem"]);
+    expect(
+        "DeclineAppointmentFunction",
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    );
     expect(
         "ReleaseHoldFunction",
         &["dynamodb:GetItem", "dynamodb:UpdateItem"],

@@ -58,6 +58,11 @@ pub struct NewType {
     #[serde(default = "yes")]
     is_active: bool,
     description: Option<String>,
+    /// Bookings of it are requests (`pending`) until the provider confirms (default false).
+    #[serde(default)]
+    requires_confirmation: bool,
+    /// 1 to 168 (default 24): how long a request waits for the provider's answer.
+    confirmation_deadline_hours: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -79,6 +84,8 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
         consultation_types: kinds,
         is_active: body.is_active,
         description: body.description,
+        requires_confirmation: body.requires_confirmation,
+        confirmation_deadline_hours: body.confirmation_deadline_hours,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -133,6 +140,8 @@ pub struct TypePatch {
     consultation_types: Option<Vec<ConsultationType>>,
     is_active: Option<bool>,
     description: Option<String>,
+    requires_confirmation: Option<bool>,
+    confirmation_deadline_hours: Option<u32>,
 }
 
 pub async fn update(ctx: &Ctx, req: Request) -> Reply {
@@ -147,7 +156,9 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
             || body.consultation_fee.is_some()
             || body.consultation_types.is_some()
             || body.is_active.is_some()
-            || body.description.is_some(),
+            || body.description.is_some()
+            || body.requires_confirmation.is_some()
+            || body.confirmation_deadline_hours.is_some(),
         "body",
         "nothing to update",
     );
@@ -170,6 +181,12 @@ pub async fn update(ctx: &Ctx, req: Request) -> Reply {
         }
         if let Some(v) = &body.description {
             t.description = Some(v.clone());
+        }
+        if let Some(v) = body.requires_confirmation {
+            t.requires_confirmation = v;
+        }
+        if let Some(v) = body.confirmation_deadline_hours {
+            t.confirmation_deadline_hours = Some(v);
         }
         valid(t)
     };

@@ -193,6 +193,24 @@ pub async fn cancel(ctx: &Ctx, req: Request) -> Reply {
     cancel_as(ctx, &who, id, body.reason.trim()).await
 }
 
+/// `POST /appointments/{id}/decline` {reason}: the provider (staff, an admin) turns down a pending
+/// request: `cancelled` with `declined`, never late, its seat and the patient's time freed in the same
+/// transaction (the seat then goes to the waitlist).
+pub async fn decline(ctx: &Ctx, req: Request) -> Reply {
+    let who = caller(ctx, &req)?;
+    let id: AppointmentId = path_id(&req, "id")?;
+    let body: CancelBody = json_body(&req)?;
+    let mut checks = Checks::default();
+    checks.text(&Some(body.reason.clone()), "reason", 500);
+    checks.finish()?;
+    let declined = ctx
+        .store
+        .decline(id, &who, body.reason.trim(), ctx.config.check_in, ctx.now())
+        .await?;
+    tracing::info!(appointment_id = %id, "request declined");
+    Ok(json(200, &declined.as_seen_by(&who)))
+}
+
 /// Cancels for `who` (the store reads, checks the rules and retries).
 pub(crate) async fn cancel_as(ctx: &Ctx, who: &Caller, id: AppointmentId, reason: &str) -> Reply {
     let cancelled = ctx

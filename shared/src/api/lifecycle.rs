@@ -60,6 +60,12 @@ pub async fn check_in(ctx: &Ctx, req: Request) -> Reply {
     simple(ctx, req, Action::CheckIn).await
 }
 
+/// `POST /appointments/{id}/confirm`: the provider (staff, an admin) accepts a pending request: it is
+/// `scheduled`, its reminders planned. One conditional UpdateItem.
+pub async fn confirm(ctx: &Ctx, req: Request) -> Reply {
+    simple(ctx, req, Action::Confirm).await
+}
+
 /// `POST /appointments/{id}/no-show`: a scheduled or confirmed appointment whose end has passed.
 pub async fn no_show(ctx: &Ctx, req: Request) -> Reply {
     simple(ctx, req, Action::NoShow).await

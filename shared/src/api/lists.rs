@@ -152,7 +152,11 @@ pub async fn upcoming(ctx: &Ctx, req: Request) -> Reply {
         owner,
         from: Some(ctx.now()),
         to: None,
-        statuses: vec![AppointmentStatus::Scheduled, AppointmentStatus::Confirmed],
+        statuses: vec![
+            AppointmentStatus::Pending,
+            AppointmentStatus::Scheduled,
+            AppointmentStatus::Confirmed,
+        ],
         with: None,
         newest_first: false,
         limit: WANTED as i32,

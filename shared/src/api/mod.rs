@@ -106,6 +106,8 @@ endpoints! {
     RELEASE_HOLD "release-hold" => holds::release,
     GET_APPOINTMENT "get-appointment" => appointments::get,
     CANCEL_APPOINTMENT "cancel-appointment" => appointments::cancel,
+    CONFIRM_APPOINTMENT "confirm-appointment" => lifecycle::confirm,
+    DECLINE_APPOINTMENT "decline-appointment" => appointments::decline,
     LIST_APPOINTMENTS "list-appointments" => lists::list,
     UPCOMING_APPOINTMENTS "upcoming-appointments" => lists::upcoming,
     APPOINTMENT_HISTORY "appointment-history" => lists::history,

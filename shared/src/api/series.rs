@@ -135,7 +135,9 @@ pub async fn cancel(ctx: &Ctx, req: Request) -> Reply {
     for a in appointments.iter().filter(|a| {
         matches!(
             a.status,
-            AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
+            AppointmentStatus::Pending
+                | AppointmentStatus::Scheduled
+                | AppointmentStatus::Confirmed
         ) && a.start_time > now
     }) {
         if let Err(e) = cancel_as(ctx, &who, a.id, body.reason.trim()).await {

@@ -112,6 +112,8 @@ mod tests {
             consultation_types: offered,
             is_active: active,
             description: None,
+            requires_confirmation: false,
+            confirmation_deadline_hours: None,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -67,6 +67,12 @@ pub struct Appointment {
     pub cancelled_by: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_cancellation: Option<bool>,
+    /// While `pending`: when the request is declined if the provider has not answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_deadline: Option<UtcTime>,
+    /// A request the provider declined (or nobody answered by its deadline): cancelled, never late.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub declined: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consultation_fee: Option<f64>,
     #[serde(default)]
@@ -176,6 +182,8 @@ impl Appointment {
             cancelled_at: None,
             cancelled_by: None,
             late_cancellation: None,
+            confirmation_deadline: None,
+            declined: false,
             consultation_fee: None,
             is_paid: false,
             is_overbook: false,
@@ -230,6 +238,12 @@ impl Appointment {
         a.appointment_type_id = kind.map(|t| t.id);
         a.consultation_fee = kind.map(|t| t.consultation_fee);
         a.terms = Some(rules.terms(slot.start_time));
+        // A type that requires confirmation makes a request: the seat taken, pending the provider.
+        a.confirmation_deadline =
+            kind.and_then(|t| t.confirmation_deadline(now, slot.start_time, rules.notice()));
+        if a.confirmation_deadline.is_some() {
+            a.status = AppointmentStatus::Pending;
+        }
         a
     }
 

@@ -18,6 +18,13 @@ pub struct AppointmentType {
     pub is_active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Its bookings are requests (`pending`) until the provider confirms them.
+    #[serde(default)]
+    pub requires_confirmation: bool,
+    /// How long a request waits for the provider's answer (1 to 168 hours, default 24), never past the
+    /// start less the provider's minimum notice; unanswered by then, it is declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_deadline_hours: Option<u32>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
     /// Grows by one with every change: the optimistic check of a PATCH (types stored before it have 0).
@@ -36,7 +43,29 @@ pub fn distinct(kinds: &[ConsultationType]) -> Vec<ConsultationType> {
     out
 }
 
+/// A request's wait for the provider's answer when its type says nothing.
+pub const CONFIRMATION_DEADLINE_HOURS: u32 = 24;
+
 impl AppointmentType {
+    /// When a request of this type booked at `now` for `start` is declined unanswered: the type's
+    /// hours after `now`, never past `start` less `notice` (the provider's minimum notice). `None` for
+    /// a type whose bookings need no confirmation.
+    pub fn confirmation_deadline(
+        &self,
+        now: UtcTime,
+        start: UtcTime,
+        notice: jiff::SignedDuration,
+    ) -> Option<UtcTime> {
+        if !self.requires_confirmation {
+            return None;
+        }
+        let hours = self
+            .confirmation_deadline_hours
+            .unwrap_or(CONFIRMATION_DEADLINE_HOURS);
+        let asked = now.plus(jiff::SignedDuration::from_hours(hours.into()));
+        Some(asked.min(start.plus(-notice)).max(now))
+    }
+
     /// `(field, message)` for every value out of range.
     pub fn problems(&self) -> Vec<(&'static str, &'static str)> {
         let mut out = vec![];
@@ -65,6 +94,12 @@ impl AppointmentType {
             .is_some_and(|d| d.chars().count() > 1000)
         {
             out.push(("description", "must be at most 1000 characters"));
+        }
+        if self
+            .confirmation_deadline_hours
+            .is_some_and(|h| !(1..=168).contains(&h))
+        {
+            out.push(("confirmationDeadlineHours", "must be 1 to 168"));
         }
         if super::text::has_forbidden(&self.name) {
             out.push(("name", super::text::FORBIDDEN));
@@ -101,6 +136,8 @@ mod tests {
             consultation_types: vec![ConsultationType::Video, ConsultationType::Phone],
             is_active: true,
             description: None,
+            requires_confirmation: false,
+            confirmation_deadline_hours: None,
             created_at: "2027-01-01T00:00:00Z".parse().unwrap(),
             updated_at: "2027-01-01T00:00:00Z".parse().unwrap(),
             version: 1,

@@ -32,6 +32,8 @@ pub fn audited(function: &str) -> Option<Audited> {
         | "provider-schedule"
         | "fhir-appointment" => ("R", "Appointment"),
         "cancel-appointment"
+        | "confirm-appointment"
+        | "decline-appointment"
         | "update-appointment"
         | "reschedule-appointment"
         | "check-in-appointment"

@@ -284,6 +284,11 @@ events! {
     AppointmentCreated(AppointmentFacts) = "appointment.created",
     /// A replacement appointment is booked by a reschedule; the old one becomes `rescheduled`.
     AppointmentRescheduled(Rescheduled) = "appointment.rescheduled",
+    /// The provider confirmed a request (`pending` became `scheduled`): reminders are planned now.
+    AppointmentConfirmed(AppointmentFacts) = "appointment.confirmed",
+    /// The provider declined a request, or nobody answered it by its deadline: it is `cancelled`
+    /// (`declined`), never late, and its seat is free again.
+    AppointmentDeclined(AppointmentFacts) = "appointment.declined",
     /// The patient checked in: the appointment is `confirmed`.
     AppointmentCheckedIn(AppointmentFacts) = "appointment.checked_in",
     /// The consultation started (`in_progress`), with the video room of a video visit.
@@ -349,11 +354,16 @@ impl DomainEvent {
             }),
             AppointmentStatus::Completed => DomainEvent::AppointmentCompleted(facts),
             AppointmentStatus::NoShow => DomainEvent::AppointmentNoShow(facts),
+            AppointmentStatus::Cancelled if a.declined => DomainEvent::AppointmentDeclined(facts),
             AppointmentStatus::Cancelled => DomainEvent::AppointmentCancelled(Cancelled {
                 appointment: facts,
                 late_cancellation: a.late_cancellation.unwrap_or(false),
             }),
-            AppointmentStatus::Scheduled | AppointmentStatus::Rescheduled => return None,
+            // Requested: the created event tells it; confirmed: `appointment.confirmed`, from the
+            // change (`stream`), which knows it was pending.
+            AppointmentStatus::Pending
+            | AppointmentStatus::Scheduled
+            | AppointmentStatus::Rescheduled => return None,
         })
     }
 
@@ -451,7 +461,9 @@ mod examples {
                 AppointmentStatus::Completed
             }
             "appointment.no_show" | "payment.no_show_fee_requested" => AppointmentStatus::NoShow,
+            "appointment.confirmed" => AppointmentStatus::Scheduled,
             "appointment.cancelled"
+            | "appointment.declined"
             | "payment.refund_requested"
             | "payment.cancellation_fee_requested" => AppointmentStatus::Cancelled,
             _ => AppointmentStatus::Scheduled,
@@ -467,6 +479,7 @@ mod examples {
             example_time("2031-03-01T09:15:00Z"),
         );
         a.status = status;
+        a.declined = detail_type == "appointment.declined";
         a.consultation_fee = Some(80.0);
         a.payment_id = detail_type
             .starts_with("payment.refund")

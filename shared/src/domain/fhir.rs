@@ -15,6 +15,7 @@ pub const MEDIA_TYPE: &str = "application/fhir+json";
 /// Appointment.status for an appointment status.
 pub fn appointment_status(s: AppointmentStatus) -> &'static str {
     match s {
+        AppointmentStatus::Pending => "pending",
         AppointmentStatus::Scheduled => "booked",
         AppointmentStatus::Confirmed => "checked-in",
         AppointmentStatus::InProgress => "arrived",
@@ -345,6 +346,7 @@ mod tests {
             "waitlist",
         ];
         for s in [
+            AppointmentStatus::Pending,
             AppointmentStatus::Scheduled,
             AppointmentStatus::Confirmed,
             AppointmentStatus::InProgress,

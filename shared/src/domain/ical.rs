@@ -50,6 +50,8 @@ fn event(e: &FeedEvent<'_>, stamp: UtcTime) -> Vec<String> {
         AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled => {
             ("CANCELLED", "Appointment (cancelled)")
         }
+        // A request the provider has not confirmed yet (RFC 5545 section 3.8.1.11).
+        AppointmentStatus::Pending => ("TENTATIVE", "Appointment (requested)"),
         _ => ("CONFIRMED", "Appointment"),
     };
     let kind = match a.consultation_type {
@@ -175,6 +177,18 @@ mod tests {
         for secret in ["chest", "private", "dizziness"] {
             assert!(!text.contains(secret), "{secret}");
         }
+        // Pending the provider's answer, it is tentative.
+        let mut requested = a.clone();
+        requested.status = AppointmentStatus::Pending;
+        let tentative = unfold(&calendar(
+            "Appointments",
+            &[FeedEvent {
+                appointment: &requested,
+                room: None,
+            }],
+            stamp,
+        ));
+        assert!(tentative.contains("STATUS:TENTATIVE"), "{tentative}");
         // Cancelled later: the same UID, a higher SEQUENCE, STATUS:CANCELLED.
         a.status = AppointmentStatus::Cancelled;
         a.updated_at = "2030-01-03T10:00:00Z".parse().unwrap();

@@ -13,6 +13,10 @@ use super::{
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// The provider accepts a pending request.
+    Confirm,
+    /// The provider turns a pending request down (its seat freed, as a cancellation).
+    Decline,
     CheckIn,
     Start,
     Complete,
@@ -130,7 +134,8 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         action: Action::Cancel,
-        from: &[S::Scheduled, S::Confirmed],
+        // A patient withdraws a pending request by cancelling it (never late).
+        from: &[S::Pending, S::Scheduled, S::Confirmed],
         to: Some(S::Cancelled),
         who: EVERYONE,
         when: When::BeforeEndUnlessStaff,
@@ -155,10 +160,29 @@ pub const RULES: &[Rule] = &[
         stamps: &[],
         verb: "edited",
     },
+    // After Cancel: `PATCH {"status": "cancelled"}` is a cancellation, not a decline.
+    Rule {
+        action: Action::Confirm,
+        from: &[S::Pending],
+        to: Some(S::Scheduled),
+        who: CLINIC,
+        when: When::Anytime,
+        stamps: &[],
+        verb: "confirmed",
+    },
+    Rule {
+        action: Action::Decline,
+        from: &[S::Pending],
+        to: Some(S::Cancelled),
+        who: CLINIC,
+        when: When::Anytime,
+        stamps: &[],
+        verb: "declined",
+    },
 ];
 
 /// The statuses in which an appointment's consultation type may still change (notes may change in any).
-const BEFORE_THE_VISIT: &[AppointmentStatus] = &[S::Scheduled, S::Confirmed];
+const BEFORE_THE_VISIT: &[AppointmentStatus] = &[S::Pending, S::Scheduled, S::Confirmed];
 
 /// When check-in is open, relative to the start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -442,6 +466,9 @@ mod tests {
     #[test]
     fn the_reference_transition_table() {
         let allowed = [
+            // A request (issue 21): confirmed, declined or withdrawn.
+            (S::Pending, S::Scheduled),
+            (S::Pending, S::Cancelled),
             (S::Scheduled, S::Confirmed),
             (S::Scheduled, S::Cancelled),
             (S::Scheduled, S::Rescheduled),
@@ -472,7 +499,11 @@ mod tests {
             );
             assert!(!s.is_active());
         }
-        assert_eq!(sources_of(S::Cancelled), vec![S::Scheduled, S::Confirmed]);
+        let mut cancelled_from = sources_of(S::Cancelled);
+        cancelled_from.sort_by_key(|s| s.as_str());
+        cancelled_from.dedup();
+        assert_eq!(cancelled_from, vec![S::Confirmed, S::Pending, S::Scheduled]);
+        assert!(cancelled_from.iter().all(|s| s.is_active()));
     }
 
     use crate::domain::{AppointmentId, ConsultationType, PatientId, ProviderId, SlotId};
@@ -652,6 +683,7 @@ mod tests {
     #[test]
     fn every_action_has_one_row_and_every_target_is_reachable() {
         for a in [
+            Action::Confirm,
             Action::CheckIn,
             Action::Start,
             Action::Complete,

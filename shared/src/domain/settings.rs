@@ -258,6 +258,11 @@ impl Rules {
 
     /// Whether a slot starting at `start` may be booked at `now` by notice and horizon (the daily
     /// limit is the store's: it needs the day's count).
+    /// The provider's minimum notice.
+    pub fn notice(&self) -> SignedDuration {
+        SignedDuration::from_mins(self.minimum_notice_minutes.into())
+    }
+
     pub fn admits(&self, start: UtcTime, now: UtcTime) -> Result<(), Broken> {
         let notice = SignedDuration::from_mins(self.minimum_notice_minutes.into());
         if now.until(start) < notice {

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AppointmentStatus {
+    /// A request for a type that requires confirmation: the seat and the patient's time are taken,
+    /// no reminders yet, until the provider confirms (`scheduled`) or declines (`cancelled`), or the
+    /// deadline passes (declined).
+    Pending,
     Scheduled,
     Confirmed,
     InProgress,
@@ -18,7 +22,8 @@ pub enum AppointmentStatus {
 use AppointmentStatus::*;
 
 impl AppointmentStatus {
-    pub const ALL: [AppointmentStatus; 7] = [
+    pub const ALL: [AppointmentStatus; 8] = [
+        Pending,
         Scheduled,
         Confirmed,
         InProgress,
@@ -36,11 +41,12 @@ impl AppointmentStatus {
 
     /// Holds a seat and the patient's time.
     pub fn is_active(self) -> bool {
-        matches!(self, Scheduled | Confirmed | InProgress)
+        matches!(self, Pending | Scheduled | Confirmed | InProgress)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Pending => "pending",
             Scheduled => "scheduled",
             Confirmed => "confirmed",
             InProgress => "in_progress",

@@ -57,6 +57,8 @@ pub enum Job {
         consultation_type: crate::domain::ConsultationType,
         date: jiff::civil::Date,
     },
+    /// A request's confirmation deadline came: if it is still pending, it is declined.
+    ConfirmationDue { appointment_id: AppointmentId },
     /// A hold's schedule fired: if it is still held, its seat is given back and it is `expired`.
     HoldExpired { hold_id: HoldId },
     /// The sweeper's rate schedule fired: every offer past its end that is still outstanding lapses
@@ -188,6 +190,7 @@ impl Job {
             Job::OfferExpired { .. } => "offer-expired",
             Job::HoldExpired { .. } => "hold-expired",
             Job::FollowUp { .. } => "follow-up",
+            Job::ConfirmationDue { .. } => "confirmation-due",
             Job::Sweep => "sweep",
             Job::ReminderDue { .. } => "reminder-due",
         }
@@ -438,8 +441,8 @@ impl Worker {
         }
     }
 
-    /// Lapses the outstanding offers and the live holds past their end, at most [`SWEEP_BATCH`] of
-    /// each a run (the next run takes the rest); how many. Zero when every expiry arrived, which is the
+    /// Lapses the outstanding offers and the live holds past their end, and declines the requests past
+    /// their deadline, at most [`SWEEP_BATCH`] of each a run (the next run takes the rest); how many. Zero when every expiry arrived, which is the
     /// normal case.
     pub async fn sweep(&self) -> Result<usize, JobError> {
         let now = self.clock.now();
@@ -453,6 +456,15 @@ impl Worker {
         // A metric filter on `swept_holds` counts them; anything but 0 means an expiry was lost.
         tracing::info!(swept_holds = holds, "holds swept");
         metrics::count("HoldsSwept", holds as u64);
+        let mut requests = 0;
+        for appointment_id in self.store.overdue_requests(now, SWEEP_BATCH).await? {
+            if let Ok(Some(_)) = self.store.decline_unanswered(appointment_id, now).await? {
+                tracing::warn!(%appointment_id, "an overdue request declined by the sweeper: its deadline never came");
+                requests += 1;
+            }
+        }
+        tracing::info!(swept_requests = requests, "requests swept");
+        metrics::count("RequestsSwept", requests as u64);
         let overdue = self.store.overdue_offers(now, SWEEP_BATCH).await?;
         let mut lapsed = 0;
         for (entry_id, offer_count) in overdue {
@@ -469,7 +481,7 @@ impl Worker {
         // A metric filter on `swept_offers` counts them; anything but 0 means an expiry was lost.
         tracing::info!(swept_offers = lapsed, "sweep done");
         metrics::count("OffersSwept", lapsed as u64);
-        Ok(lapsed + holds)
+        Ok(lapsed + holds + requests)
     }
 
     pub async fn run(&self, job: &Job) -> Result<(), JobError> {
@@ -517,6 +529,21 @@ impl Worker {
                 }
             }
             Job::FollowUp { .. } => self.follow_up(job).await,
+            Job::ConfirmationDue { appointment_id } => {
+                let now = self.clock.now();
+                match self.store.decline_unanswered(*appointment_id, now).await? {
+                    Err(deadline) => self.again_at(job, deadline, now).await,
+                    Ok(Some(_)) => {
+                        tracing::info!(%appointment_id, "a request nobody answered was declined");
+                        metrics::count("RequestsTimedOut", 1);
+                        Ok(())
+                    }
+                    Ok(None) => {
+                        tracing::info!(%appointment_id, "confirmation deadline: the request was answered before");
+                        Ok(())
+                    }
+                }
+            }
             Job::HoldExpired { hold_id } => {
                 let now = self.clock.now();
                 match self.store.lapse_hold(*hold_id, now).await? {

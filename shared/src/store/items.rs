@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, Key};
 use super::{n, to_item, Item, StoreError};
-use crate::domain::{Appointment, AppointmentType, ProviderId, Slot, UtcTime};
+use crate::domain::{Appointment, AppointmentStatus, AppointmentType, ProviderId, Slot, UtcTime};
 
 /// An item type as the table stores it.
 pub trait Stored: Serialize {
@@ -38,12 +38,21 @@ impl Stored for Appointment {
 
     fn index_keys(&self) -> Vec<(&'static str, String)> {
         let by_start = keys::by_start(self.start_time, self.id);
-        vec![
+        let mut out = vec![
             (keys::GSI1PK, keys::patient_appointments(self.patient_id)),
             (keys::GSI1SK, by_start.clone()),
             (keys::GSI2PK, keys::provider_appointments(self.provider_id)),
             (keys::GSI2SK, by_start),
-        ]
+        ];
+        // A request waiting for its provider, by its deadline: the sweeper's list of requests to
+        // decline. Every status change removes it (`Store::change`, `cancel`).
+        if let (AppointmentStatus::Pending, Some(deadline)) =
+            (self.status, self.confirmation_deadline)
+        {
+            out.push((keys::GSI3PK, keys::PENDING_REQUESTS.to_owned()));
+            out.push((keys::GSI3SK, keys::due(deadline, self.id)));
+        }
+        out
     }
 }
 
@@ -220,6 +229,8 @@ mod tests {
             consultation_types: vec![ConsultationType::InPerson],
             is_active: true,
             description: None,
+            requires_confirmation: false,
+            confirmation_deadline_hours: None,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -48,6 +48,9 @@ pub const GSI3SK: &str = "GSI3SK";
 /// (offered, ended), far below a partition's 1,000 writes a second at any clinic's pace.
 pub const OUTSTANDING_OFFERS: &str = "OFFERS";
 
+/// GSI3 partition of the requests still `pending`, by their confirmation deadline.
+pub const PENDING_REQUESTS: &str = "PENDING";
+
 /// GSI3 partition of the holds still `held`, by expiry: the sweeper's list of holds to lapse.
 pub const LIVE_HOLDS: &str = "HOLDS";
 

@@ -96,7 +96,11 @@ impl Store {
             values.insert(format!(":a{i}"), value);
             sets.push(format!("#a{i} = :a{i}"));
         }
-        let update = format!("SET {}{}", sets.join(", "), super::NEXT_VERSION);
+        let mut update = format!("SET {}{}", sets.join(", "), super::NEXT_VERSION);
+        if c.to.is_some() {
+            // Out of the pending requests' index (GSI3) once the status moves on.
+            update.push_str(" REMOVE GSI3PK, GSI3SK");
+        }
         names.insert(super::VERSION_NAME.0.into(), super::VERSION_NAME.1.into());
         let (step, one) = super::version_step();
         values.insert(step.into(), one);

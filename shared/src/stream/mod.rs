@@ -164,6 +164,11 @@ fn appointment_effects(change: &Change, diff: &Diff<Appointment>) -> Vec<Effect>
             if old.status != new.status && new.status != AppointmentStatus::Rescheduled =>
         {
             out.push(event(change, |id| {
+                if old.status == AppointmentStatus::Pending
+                    && new.status == AppointmentStatus::Scheduled
+                {
+                    return DomainEvent::AppointmentConfirmed(AppointmentFacts::of(id, new));
+                }
                 DomainEvent::status_reached(id, new).unwrap_or_else(|| {
                     DomainEvent::AppointmentUpdated(Updated {
                         appointment: AppointmentFacts::of(id, new),
@@ -363,20 +368,43 @@ pub fn schedule_changes(change: &Change, plan: &Plan) -> Vec<ScheduleChange> {
             AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
         )
     };
+    let reminders_of = |new: &Appointment| -> Vec<ScheduleChange> {
+        reminders::due(new.start_time, offsets(new, plan), plan.now, plan.lead)
+            .into_iter()
+            .map(|(offset, at)| ScheduleChange::Create {
+                name: reminders::schedule_name(new.id, offset),
+                at,
+                job: Job::ReminderDue {
+                    appointment_id: new.id,
+                    offset,
+                    start_time: new.start_time,
+                },
+            })
+            .collect()
+    };
+    let pending = |a: &Appointment| a.status == AppointmentStatus::Pending;
     match diff {
-        Diff::Inserted(new) if new.status == AppointmentStatus::Scheduled => {
-            reminders::due(new.start_time, offsets(new, plan), plan.now, plan.lead)
-                .into_iter()
-                .map(|(offset, at)| ScheduleChange::Create {
-                    name: reminders::schedule_name(new.id, offset),
-                    at,
-                    job: Job::ReminderDue {
-                        appointment_id: new.id,
-                        offset,
-                        start_time: new.start_time,
-                    },
-                })
-                .collect()
+        Diff::Inserted(new) if new.status == AppointmentStatus::Scheduled => reminders_of(new),
+        // A request waits for its provider until its deadline: then it is declined.
+        Diff::Inserted(new) if pending(new) => new
+            .confirmation_deadline
+            .map(|at| {
+                let job = Job::ConfirmationDue {
+                    appointment_id: new.id,
+                };
+                timed(confirmation_schedule_name(new.id), at, job, plan)
+            })
+            .into_iter()
+            .collect(),
+        // Answered (or withdrawn): no deadline any more; confirmed, its reminders.
+        Diff::Changed { from: old, to: new } if pending(old) && !pending(new) => {
+            let mut out = vec![ScheduleChange::Delete {
+                name: confirmation_schedule_name(new.id),
+            }];
+            if new.status == AppointmentStatus::Scheduled {
+                out.extend(reminders_of(new));
+            }
+            out
         }
         Diff::Changed { from: old, to: new } if standing(old) && !standing(new) => {
             offsets(old, plan)
@@ -459,6 +487,11 @@ fn timed(name: String, at: UtcTime, job: Job, plan: &Plan) -> ScheduleChange {
     } else {
         ScheduleChange::Create { name, at, job }
     }
+}
+
+/// `confirm-<appointmentId>`: 8 + 36 characters of Scheduler's 64.
+pub fn confirmation_schedule_name(appointment: crate::domain::AppointmentId) -> String {
+    format!("confirm-{appointment}")
 }
 
 /// `hold-<holdId>`: 5 + 36 characters of Scheduler's 64.
@@ -667,6 +700,61 @@ mod tests {
             );
             assert_eq!(kinds(&effects_of(&r).unwrap()), [event]);
         }
+    }
+
+    #[test]
+    fn a_request_waits_for_its_deadline_and_its_answer_is_its_event() {
+        let plan = plan("2026-11-24T10:05:00Z");
+        let mut pending = image("pending", None);
+        pending["confirmationDeadline"] = json!({"S": "2026-11-25T10:05:00Z"});
+        let id: crate::domain::AppointmentId =
+            "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d".parse().unwrap();
+        let asked = record("INSERT", "APPT", None, Some(pending.clone()));
+        assert_eq!(kinds(&effects_of(&asked).unwrap()), ["appointment.created"]);
+        assert_eq!(
+            schedule_changes(&asked, &plan).unwrap(),
+            [ScheduleChange::Create {
+                name: confirmation_schedule_name(id),
+                at: "2026-11-25T10:05:00Z".parse().unwrap(),
+                job: Job::ConfirmationDue { appointment_id: id },
+            }],
+            "a request has its deadline and no reminders"
+        );
+        let confirmed = record(
+            "MODIFY",
+            "APPT",
+            Some(pending.clone()),
+            Some(image("scheduled", None)),
+        );
+        assert_eq!(
+            kinds(&effects_of(&confirmed).unwrap()),
+            ["appointment.confirmed"]
+        );
+        let changes = schedule_changes(&confirmed, &plan).unwrap();
+        assert_eq!(
+            changes[0],
+            ScheduleChange::Delete {
+                name: confirmation_schedule_name(id)
+            }
+        );
+        assert_eq!(
+            changes.len(),
+            4,
+            "the deadline gone, three reminders planned: {changes:?}"
+        );
+        let mut declined = image("cancelled", None);
+        declined["declined"] = json!({"BOOL": true});
+        let no = record("MODIFY", "APPT", Some(pending), Some(declined));
+        assert_eq!(
+            kinds(&effects_of(&no).unwrap()),
+            ["appointment.declined", "seat-freed"]
+        );
+        assert_eq!(
+            schedule_changes(&no, &plan).unwrap(),
+            [ScheduleChange::Delete {
+                name: confirmation_schedule_name(id)
+            }]
+        );
     }
 
     #[test]

@@ -1,0 +1,6 @@
+//! The `confirm-appointment` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::CONFIRM_APPOINTMENT).await
+}

@@ -1,0 +1,6 @@
+//! The `decline-appointment` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::DECLINE_APPOINTMENT).await
+}
