@@ -969,6 +969,28 @@ impl TestApp {
         r
     }
 
+    /// `POST path` of a FHIR operation as `who` with a Parameters body: as [`TestApp::fhir`], answered as
+    /// `application/fhir+json` and valid R4, whatever its status.
+    pub async fn fhir_post(&self, who: &Actor, path: &str, parameters: Value) -> Reply {
+        let r = self
+            .request(
+                "POST",
+                path,
+                Some(&who.token),
+                Some(parameters.to_string()),
+                &[("content-type", "application/fhir+json")],
+            )
+            .await;
+        assert_eq!(
+            r.headers["content-type"], "application/fhir+json",
+            "{path}: {}",
+            r.body
+        );
+        let checked = crate::python_check("fhir_check.py", &r.body.to_string());
+        assert_eq!(checked.trim(), "ok", "{path}: {}", r.body);
+        r
+    }
+
     /// `PUT /providers/{id}` (the directory profile) of `provider`, as `who`, with `If-Match` if given.
     /// Raw: the ETag is in the headers.
     pub async fn put_profile(

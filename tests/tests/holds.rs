@@ -23,6 +23,7 @@ both_ways!(
     a_released_hold_gives_its_seat_back_at_once,
     a_hold_whose_expiry_is_lost_is_lapsed_by_the_sweeper,
     a_request_is_confirmed_declined_withdrawn_or_declined_at_its_deadline,
+    fhir_find_hold_and_book_end_to_end_in_valid_r4,
 );
 
 /// The holds granted among `answers`, each answer one of `allowed` (or, with faults, 503 `contended`).
@@ -551,6 +552,171 @@ async fn a_request_is_confirmed_declined_withdrawn_or_declined_at_its_deadline(a
     assert_eq!(sweep(at(deadline)).await, 0);
     let id = asked.id.to_string();
     assert!(app.appointment(&staff, &id).await.done().declined);
+}
+
+/// IHE ITI-115, 116 and 117 through FHIR: `$find` proposes a seat, `$hold` holds it (the Appointment
+/// `pending`, the Slot `busy-tentative` once its one seat is held), a rival's `$hold` of the same
+/// proposal is refused with the native code, and `$book` books it with the hold (`booked`); every
+/// answer valid R4 (tests/python/fhir_check.py).
+async fn fhir_find_hold_and_book_end_to_end_in_valid_r4(aws: Aws) {
+    let app = Arc::new(TestApp::spawn_on(aws, Clock::System).await);
+    let (provider, staff) = (app.provider().await, app.staff().await);
+    clinic_tests::ok(
+        &app.put_profile(
+            &provider,
+            &provider,
+            json!({"displayName": "Dr. Ines Moreau"}),
+            None,
+        )
+        .await,
+        200,
+    );
+    let kind = app
+        .create_type(
+            &staff,
+            json!({"name": "Telehealth check", "durationMinutes": 30, "consultationTypes": ["video"]}),
+        )
+        .await
+        .done()
+        .id;
+    let start = clinic_tests::whole_minutes_from_now(26 * 60).to_string();
+    let slot = app
+        .slot_at(
+            &provider,
+            clinic_tests::NewSlot::at(&start).types(&[&kind.to_string()]),
+        )
+        .await;
+    let (patient, rival) = (app.patient().await, app.patient().await);
+    let find = format!(
+        "/fhir/Appointment/$find?service-type=urn:uuid:{kind}&practitioner=Practitioner/{}",
+        provider.id
+    );
+    // The index follows the stream: ask until the seat shows.
+    let mut proposed = serde_json::Value::Null;
+    for _ in 0..100 {
+        let found = app.fhir(&patient, &find).await;
+        if let Some(first) = found.body["entry"][0]["resource"].as_object() {
+            proposed = serde_json::Value::Object(first.clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(proposed["status"], "proposed", "{proposed}");
+    assert_eq!(proposed["slot"][0]["reference"], format!("Slot/{slot}"));
+    let reference = |id: &serde_json::Value| {
+        json!({"resourceType": "Parameters", "parameter": [
+            {"name": "appointment-reference", "valueReference": {"reference": format!("Appointment/{}", id.as_str().unwrap())}}
+        ]})
+    };
+
+    let held = loop {
+        let r = app
+            .fhir_post(
+                &patient,
+                "/fhir/Appointment/$hold",
+                reference(&proposed["id"]),
+            )
+            .await;
+        if aws == Aws::Faulty && r.status == 503 {
+            continue;
+        }
+        clinic_tests::ok(&r, 200);
+        break r.body;
+    };
+    assert_eq!(
+        (held["resourceType"].as_str(), held["status"].as_str()),
+        (Some("Appointment"), Some("pending"))
+    );
+    let hold_id = held["id"].as_str().unwrap().to_owned();
+    let read = app
+        .fhir(&patient, &format!("/fhir/Appointment/{hold_id}"))
+        .await;
+    assert_eq!(read.body["status"], "pending");
+    let day: jiff::civil::Date = start[..10].parse().unwrap();
+    let slot_now = app
+        .fhir(
+            &patient,
+            &format!(
+                "/fhir/Slot?schedule=Schedule/{}&start=ge{day}&start=lt{}",
+                provider.id,
+                day.tomorrow().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(
+        slot_now.body["entry"][0]["resource"]["status"], "busy-tentative",
+        "{}",
+        slot_now.body
+    );
+
+    // The same proposal for another patient: not theirs, so not found.
+    let refused_hold = app
+        .fhir_post(
+            &rival,
+            "/fhir/Appointment/$hold",
+            reference(&proposed["id"]),
+        )
+        .await;
+    assert_eq!(refused_hold.status, 404, "{}", refused_hold.body);
+    assert_eq!(refused_hold.body["resourceType"], "OperationOutcome");
+    // Held again by its own patient: the one seat is held, with the native API's code.
+    let again = app
+        .fhir_post(
+            &patient,
+            "/fhir/Appointment/$hold",
+            reference(&proposed["id"]),
+        )
+        .await;
+    if !(aws == Aws::Faulty && again.status == 503) {
+        assert_eq!(again.status, 409, "{}", again.body);
+        assert_eq!(
+            again.body["issue"][0]["details"]["coding"][0]["code"],
+            "slot_full"
+        );
+    }
+
+    let booked = loop {
+        let r = app
+            .fhir_post(&patient, "/fhir/Appointment/$book", reference(&held["id"]))
+            .await;
+        if aws == Aws::Faulty && r.status == 503 {
+            continue;
+        }
+        clinic_tests::ok(&r, 200);
+        break r.body;
+    };
+    assert_eq!(booked["resourceType"], "Bundle");
+    let appointment = &booked["entry"][0]["resource"];
+    assert_eq!(
+        (
+            appointment["status"].as_str(),
+            appointment["slot"][0]["reference"].clone()
+        ),
+        (Some("booked"), json!(format!("Slot/{slot}")))
+    );
+    assert_eq!(
+        app.get_hold(&patient, &hold_id).await.done().status,
+        HoldStatus::Converted
+    );
+    assert_eq!(app.stored_slot(&slot).await.current_bookings, 1);
+    // Booked again, the hold answers the same appointment.
+    let again = app
+        .fhir_post(&patient, "/fhir/Appointment/$book", reference(&held["id"]))
+        .await;
+    assert_eq!(again.body["entry"][0]["resource"]["id"], appointment["id"]);
+    // Not a Parameters resource, or no reference: an OperationOutcome, nothing changed.
+    for bad in [
+        json!({"resourceType": "Bundle"}),
+        json!({"resourceType": "Parameters"}),
+    ] {
+        let r = app
+            .fhir_post(&patient, "/fhir/Appointment/$hold", bad)
+            .await;
+        assert_eq!(
+            (r.status, r.body["resourceType"].as_str()),
+            (400, Some("OperationOutcome"))
+        );
+    }
 }
 
 /// Bad input is a 400 and changes nothing; who may hold for whom.

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 59);
+    assert_eq!(functions.len(), 61);
     for f in &functions {
         assert!(
             root()
@@ -122,6 +122,18 @@ fn each_function_may_do_only_what_it_does() {
         ],
     );
     expect("GetHoldFunction", &["dynamodb:GetItem"]);
+    for fhir in ["FhirHoldFunction", "FhirBookFunction"] {
+        expect(
+            fhir,
+            &[
+                "dynamodb:BatchGetItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+        );
+    }
     expect("ConfirmAppointmentFunction", &["dynamodb:UpdateItem"]);
     expect(
         "DeclineAppointmentFunction",

@@ -189,6 +189,7 @@ async fn refuse_bad_line(stream: &mut tokio::net::TcpStream) -> bool {
             "application/fhir+json",
             shared::domain::fhir::operation_outcome(
                 shared::domain::fhir::issue_code(status),
+                code,
                 &detail,
             )
             .to_string(),

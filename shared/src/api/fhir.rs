@@ -32,7 +32,7 @@ pub(super) async fn answered(work: impl Future<Output = Result<Value, ApiError>>
             }
             let mut response = fhir_json(
                 e.status(),
-                &fhir::operation_outcome(fhir::issue_code(e.status()), &text),
+                &fhir::operation_outcome(fhir::issue_code(e.status()), e.code.as_str(), &text),
             );
             if e.status() == 401 {
                 super::set_header(&mut response, "www-authenticate", "Bearer");
@@ -58,16 +58,152 @@ pub async fn appointment(ctx: &Ctx, req: Request) -> Reply {
             }
             return Err(ApiError::not_found("Appointment"));
         }
-        let proposal = ctx
+        if let Some(proposal) = visible_proposal(ctx, &who, id.uuid(), ctx.now()).await? {
+            return Ok(fhir::proposed_appointment(&proposal));
+        }
+        // A held seat ($hold): a third GetItem, only when the id is neither.
+        let held = ctx
             .store
-            .proposal(id.uuid(), ctx.now())
+            .hold(crate::domain::HoldId::from_uuid(id.uuid()))
             .await?
-            .filter(|p| {
-                p.patient_id
-                    .is_none_or(|patient| who.may_act_for_patient(patient))
-            })
+            .filter(|h| h.may_be_seen_by(&who))
             .ok_or_else(|| ApiError::not_found("Appointment"))?;
-        Ok(fhir::proposed_appointment(&proposal))
+        Ok(fhir::held_appointment(&held))
+    })
+    .await
+}
+
+/// A `$find` proposal that still resolves, if `who` may see it (one for another patient does not exist
+/// for them).
+async fn visible_proposal(
+    ctx: &Ctx,
+    who: &crate::domain::access::Caller,
+    id: uuid::Uuid,
+    now: crate::domain::UtcTime,
+) -> Result<Option<crate::store::search::Proposal>, ApiError> {
+    Ok(ctx.store.proposal(id, now).await?.filter(|p| {
+        p.patient_id
+            .is_none_or(|patient| who.may_act_for_patient(patient))
+    }))
+}
+
+/// The Appointment a `$hold` or `$book` names: its `appointment-reference` (`Appointment/<id>`,
+/// relative or absolute; a Reference or the id as text), or an `appointment` resource's id.
+fn named_appointment(req: &Request) -> Result<uuid::Uuid, ApiError> {
+    let pairs = parameter_pairs(req.body().as_ref()).map_err(|m| ApiError::field("body", m))?;
+    let Some((_, reference)) = pairs
+        .iter()
+        .find(|(k, _)| k == "appointment-reference" || k == "appointment")
+    else {
+        return Err(ApiError::field(
+            "appointment-reference",
+            "is required: a Reference to an Appointment $find proposed (or $hold held)",
+        ));
+    };
+    let id = reference
+        .rsplit_once("Appointment/")
+        .map_or(reference.as_str(), |(_, id)| id);
+    id.trim_end_matches('/')
+        .parse()
+        .map_err(|_| ApiError::field("appointment-reference", "must be Appointment/<id>"))
+}
+
+/// The patient a proposal is for: the one `$find` was asked for, else the caller if a patient.
+fn proposal_patient(
+    who: &crate::domain::access::Caller,
+    p: &crate::store::search::Proposal,
+) -> Result<crate::domain::PatientId, ApiError> {
+    let patient = match p.patient_id {
+        Some(patient) => patient,
+        None if who.has(crate::domain::Role::Patient) => {
+            crate::domain::PatientId::from_uuid(who.id)
+        }
+        None => {
+            return Err(ApiError::field(
+                "appointment-reference",
+                "names a proposal for nobody: ask $find with patient",
+            ))
+        }
+    };
+    super::for_patient(who, patient, "hold or book")?;
+    Ok(patient)
+}
+
+/// `POST /fhir/Appointment/$hold` (IHE ITI-116, https://build.fhir.org/ig/IHE/ITI.Scheduling/OperationDefinition-appointment-hold.html):
+/// the seat a `$find` proposal names held for its patient exactly as `POST /holds` holds it, answered
+/// as the Appointment `pending` (its id the hold's). A seat no longer free is an OperationOutcome with
+/// the native code (`slot_full`, ...); a proposal that no longer resolves is `not-found`.
+pub async fn hold(ctx: &Ctx, req: Request) -> Reply {
+    answered(async {
+        let who = caller(ctx, &req)?;
+        let id = named_appointment(&req)?;
+        let now = ctx.now();
+        let proposal = visible_proposal(ctx, &who, id, now)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Appointment"))?;
+        let patient = proposal_patient(&who, &proposal)?;
+        let asked = crate::store::holds::NewHold {
+            caller: who.id,
+            slot_id: proposal.slot_id,
+            patient_id: patient,
+            appointment_type_id: proposal.appointment_type_id,
+            consultation_type: None,
+            ttl: ctx.config.hold_ttl,
+            max_holds: ctx.config.max_holds_per_patient,
+            max_active: ctx.config.max_active_per_patient,
+        };
+        let held = ctx.store.create_hold(&asked, now).await?;
+        tracing::info!(hold_id = %held.id, slot_id = %held.slot_id, "seat held ($hold)");
+        crate::metrics::count("HoldsCreated", 1);
+        Ok(fhir::held_appointment(&held))
+    })
+    .await
+}
+
+/// `POST /fhir/Appointment/$book` (IHE ITI-117, https://build.fhir.org/ig/IHE/ITI.Scheduling/OperationDefinition-appointment-book.html):
+/// the Appointment a `$hold` held (booked with the hold, as `POST /appointments {holdId}`) or a `$find`
+/// proposed (booked as `POST /appointments`), answered in a searchset Bundle: `booked`, or `pending`
+/// for a type that requires confirmation. A hold booked before answers its appointment again.
+pub async fn book(ctx: &Ctx, req: Request) -> Reply {
+    answered(async {
+        let who = caller(ctx, &req)?;
+        let id = named_appointment(&req)?;
+        let now = ctx.now();
+        let held = ctx
+            .store
+            .hold(crate::domain::HoldId::from_uuid(id))
+            .await?
+            .filter(|h| h.may_be_seen_by(&who));
+        let (slot_id, patient_id, appointment_type_id, hold_id) = match held {
+            Some(h) => (h.slot_id, h.patient_id, h.appointment_type_id, Some(h.id)),
+            None => {
+                let p = visible_proposal(ctx, &who, id, now)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("Appointment"))?;
+                let patient = proposal_patient(&who, &p)?;
+                (p.slot_id, patient, p.appointment_type_id, None)
+            }
+        };
+        super::for_patient(&who, patient_id, "book")?;
+        let booking = crate::store::booking::NewBooking {
+            caller: who.id,
+            idempotency_key: None,
+            slot_id,
+            patient_id,
+            consultation_type: None,
+            appointment_type_id,
+            overbook: false,
+            reason_for_visit: None,
+            symptoms: vec![],
+            chief_complaint: None,
+            max_active: ctx.config.max_active_per_patient,
+            hold_id,
+        };
+        let booked = match ctx.store.book(&booking, now).await? {
+            crate::store::booking::Booked::New(a) | crate::store::booking::Booked::Replayed(a) => a,
+        };
+        tracing::info!(appointment_id = %booked.id, slot_id = %booked.slot_id, "appointment booked ($book)");
+        Ok(searchset(vec![fhir::appointment(&booked)], &req))
     })
     .await
 }

@@ -144,6 +144,8 @@ endpoints! {
     FHIR_PRACTITIONER_ROLES "fhir-practitioner-roles" => fhir::practitioner_roles,
     FHIR_METADATA "fhir-metadata" => fhir::metadata,
     FHIR_FIND "fhir-find" => fhir::find,
+    FHIR_HOLD "fhir-hold" => fhir::hold,
+    FHIR_BOOK "fhir-book" => fhir::book,
     BOOK_SERIES "book-series" => series::book,
     GET_SERIES "get-series" => series::get,
     CANCEL_SERIES "cancel-series" => series::cancel,

@@ -23,7 +23,7 @@ pub struct Audited {
 /// or feeds. A function not here (slots, types, settings, metadata) writes no audit record.
 pub fn audited(function: &str) -> Option<Audited> {
     let (action, resource_type) = match function {
-        "create-appointment" => ("C", "Appointment"),
+        "create-appointment" | "fhir-book" => ("C", "Appointment"),
         "get-appointment"
         | "list-appointments"
         | "upcoming-appointments"
@@ -40,7 +40,7 @@ pub fn audited(function: &str) -> Option<Audited> {
         | "start-appointment"
         | "complete-appointment"
         | "no-show-appointment" => ("U", "Appointment"),
-        "create-hold" => ("C", "Hold"),
+        "create-hold" | "fhir-hold" => ("C", "Hold"),
         "get-hold" => ("R", "Hold"),
         "release-hold" => ("U", "Hold"),
         "join-waitlist" => ("C", "WaitlistEntry"),

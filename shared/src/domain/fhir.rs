@@ -102,6 +102,43 @@ pub fn proposed_appointment(p: &crate::store::search::Proposal) -> Value {
     out
 }
 
+/// A held seat (`$hold`, IHE ITI-116) as the Appointment it may become: `pending` while held (its
+/// `end` of hold in `requestedPeriod`), `booked` once booked with it, `cancelled` once released or run
+/// out. Its id is the hold's, which `$book` and `GET /fhir/Appointment/{id}` take.
+pub fn held_appointment(h: &crate::domain::hold::Hold) -> Value {
+    use crate::domain::hold::HoldStatus;
+    let status = match h.status {
+        HoldStatus::Held => "pending",
+        HoldStatus::Converted => "booked",
+        HoldStatus::Released | HoldStatus::Expired => "cancelled",
+    };
+    let minutes = (h.end_time.timestamp().as_second() - h.start_time.timestamp().as_second()) / 60;
+    let participant = |reference: String| json!({"actor": {"reference": reference}, "required": "required", "status": "tentative"});
+    let mut out = json!({
+        "resourceType": "Appointment",
+        "id": h.id,
+        "meta": {"lastUpdated": h.updated_at},
+        "status": status,
+        "start": h.start_time,
+        "end": h.end_time,
+        "minutesDuration": minutes,
+        "created": h.created_at,
+        "slot": [{"reference": format!("Slot/{}", h.slot_id)}],
+        "requestedPeriod": [{"start": h.created_at, "end": h.expires_at}],
+        "participant": [
+            participant(format!("Patient/{}", h.patient_id)),
+            participant(format!("Practitioner/{}", h.provider_id)),
+        ],
+    });
+    if let Some(t) = h.appointment_type_id {
+        out["serviceType"] = json!([{"coding": [{"system": "urn:ietf:rfc:3986", "code": format!("urn:uuid:{t}")}], "text": format!("HealthcareService/{t}")}]);
+    }
+    if matches!(h.status, HoldStatus::Released | HoldStatus::Expired) {
+        out["cancelationReason"] = json!({"text": format!("hold {}", h.status.as_str())});
+    }
+    out
+}
+
 /// A searchset Bundle that continues at `next`: a page's `total` would not be the matches' count,
 /// so it is left out (it is optional: https://hl7.org/fhir/R4/bundle-definitions.html#Bundle.total).
 pub fn continued(mut bundle: Value, next: Option<String>) -> Value {
@@ -117,12 +154,17 @@ pub fn continued(mut bundle: Value, next: Option<String>) -> Value {
 }
 
 pub fn slot(s: &Slot) -> Value {
+    // Every seat taken, some only held (a hold or a waitlist offer that may come back): tentative.
+    let status = match s.state() {
+        SlotState::Booked if !s.held_for.is_empty() => "busy-tentative",
+        state => slot_status(state),
+    };
     json!({
         "resourceType": "Slot",
         "id": s.id,
         "meta": {"lastUpdated": s.updated_at},
         "schedule": {"reference": format!("Schedule/{}", s.provider_id)},
-        "status": slot_status(s.state()),
+        "status": status,
         "start": s.start_time,
         "end": s.end_time,
         "overbooked": s.current_bookings > s.max_bookings,
@@ -266,6 +308,14 @@ pub fn capability_statement(base: &str, now: UtcTime) -> Value {
                         "name": "find",
                         "definition": "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-find",
                         "documentation": "IHE ITI-115, GET or POST: start, end, service-type, specialty, practitioner, location, patient, _count (at most 25); visit-type is not supported. Proposed Appointments resolve for an hour.",
+                    }, {
+                        "name": "hold",
+                        "definition": "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-hold",
+                        "documentation": "IHE ITI-116, POST a Parameters with appointment-reference (a proposed Appointment of $find): the seat held for HoldTtlSeconds, answered as the Appointment pending.",
+                    }, {
+                        "name": "book",
+                        "definition": "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-book",
+                        "documentation": "IHE ITI-117, POST a Parameters with appointment-reference (a held Appointment of $hold, or a proposed one of $find): a searchset Bundle of the Appointment booked (pending for a type that requires confirmation).",
                     }],
                 },
                 {"type": "Schedule", "interaction": [{"code": "read"}]},
@@ -306,12 +356,21 @@ pub fn capability_statement(base: &str, now: UtcTime) -> Value {
 }
 
 /// An OperationOutcome of one error: `code` from FHIR's issue-type value set.
-pub fn operation_outcome(code: &str, diagnostics: &str) -> Value {
+pub fn operation_outcome(code: &str, problem: &str, diagnostics: &str) -> Value {
     json!({
         "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+        "issue": [{
+            "severity": "error",
+            "code": code,
+            // The native API's code (problem+json's `code`), so a client handles both the same way.
+            "details": {"coding": [{"system": PROBLEMS, "code": problem}], "text": problem},
+            "diagnostics": diagnostics,
+        }],
     })
 }
+
+/// The code system of the native API's problem codes (`/problems/<code>`), in OperationOutcomes.
+pub const PROBLEMS: &str = "https://appointments.clinic/problems";
 
 /// The issue type of an HTTP status.
 pub fn issue_code(status: u16) -> &'static str {

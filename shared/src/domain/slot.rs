@@ -26,6 +26,10 @@ pub struct Slot {
     pub is_overbook: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_reason: Option<String>,
+    /// The holders of its held seats (waitlist entries' and holds' ids): read, never written from
+    /// here (only `Store::hold_seat` and `Store::end_hold` change it; a slot is put whole only new).
+    #[serde(default, rename = "heldFor", skip_serializing)]
+    pub held_for: Vec<String>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
 }
@@ -64,6 +68,7 @@ impl Slot {
             notes: None,
             is_overbook: false,
             block_reason: None,
+            held_for: vec![],
             created_at: now,
             updated_at: now,
         }
