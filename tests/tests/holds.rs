@@ -649,6 +649,22 @@ async fn fhir_find_hold_and_book_end_to_end_in_valid_r4(aws: Aws) {
         slot_now.body
     );
 
+    // Its one seat held, the slot is gone from the search (confirmed on a consistent read).
+    let search = app
+        .send(
+            &rival,
+            "GET",
+            &format!(
+                "/slots/search?appointmentTypeId={kind}&providerId={}",
+                provider.id
+            ),
+            None,
+        )
+        .await;
+    if search.status != 503 {
+        clinic_tests::ok(&search, 200);
+        assert_eq!(search.body["data"], json!([]), "{}", search.body);
+    }
     // The same proposal for another patient: not theirs, so not found.
     let refused_hold = app
         .fhir_post(

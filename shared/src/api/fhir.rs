@@ -100,12 +100,8 @@ fn named_appointment(req: &Request) -> Result<uuid::Uuid, ApiError> {
             "is required: a Reference to an Appointment $find proposed (or $hold held)",
         ));
     };
-    let id = reference
-        .rsplit_once("Appointment/")
-        .map_or(reference.as_str(), |(_, id)| id);
-    id.trim_end_matches('/')
-        .parse()
-        .map_err(|_| ApiError::field("appointment-reference", "must be Appointment/<id>"))
+    fhir::appointment_id_in(reference)
+        .ok_or_else(|| ApiError::field("appointment-reference", "must be Appointment/<id>"))
 }
 
 /// The patient a proposal is for: the one `$find` was asked for, else the caller if a patient.

@@ -369,6 +369,15 @@ pub fn operation_outcome(code: &str, problem: &str, diagnostics: &str) -> Value 
     })
 }
 
+/// The id an Appointment reference names: `Appointment/<id>`, absolute (`https://.../Appointment/<id>`,
+/// with or without a trailing `/`), or the bare id. `None` for anything else.
+pub fn appointment_id_in(reference: &str) -> Option<uuid::Uuid> {
+    let id = reference
+        .rsplit_once("Appointment/")
+        .map_or(reference, |(_, id)| id);
+    id.strip_suffix('/').unwrap_or(id).parse().ok()
+}
+
 /// The code system of the native API's problem codes (`/problems/<code>`), in OperationOutcomes.
 pub const PROBLEMS: &str = "https://appointments.clinic/problems";
 
@@ -389,6 +398,30 @@ pub fn issue_code(status: u16) -> &'static str {
 mod tests {
     use super::*;
     use crate::domain::Interval;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn no_reference_makes_the_reader_panic(reference in ".{0,120}") {
+            let _ = appointment_id_in(&reference);
+        }
+    }
+
+    #[test]
+    fn an_appointment_reference_names_its_id_relative_absolute_or_bare() {
+        let id = uuid::Uuid::new_v4();
+        for r in [
+            format!("Appointment/{id}"),
+            format!("https://ehr.example/fhir/Appointment/{id}"),
+            format!("https://ehr.example/fhir/Appointment/{id}/"),
+            id.to_string(),
+        ] {
+            assert_eq!(appointment_id_in(&r), Some(id), "{r}");
+        }
+        for r in ["Appointment/", "Slot/x", "Appointment/12", ""] {
+            assert_eq!(appointment_id_in(r), None, "{r}");
+        }
+    }
 
     #[test]
     fn every_status_maps_to_fhir_s_value_sets() {
