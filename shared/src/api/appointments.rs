@@ -184,28 +184,30 @@ pub struct CancelBody {
 /// `POST /appointments/{id}/cancel`: the patient, the provider, staff or an admin cancels a scheduled or
 /// confirmed appointment; the seat and the patient's time are freed in the same transaction.
 pub async fn cancel(ctx: &Ctx, req: Request) -> Reply {
-    let who = caller(ctx, &req)?;
-    let id: AppointmentId = path_id(&req, "id")?;
-    let body: CancelBody = json_body(&req)?;
+    let (who, id, reason) = ending(ctx, &req)?;
+    cancel_as(ctx, &who, id, &reason).await
+}
+
+/// Who ends which appointment, and why: the caller, the path's id and the body's `reason` (1 to 500
+/// characters, trimmed).
+fn ending(ctx: &Ctx, req: &Request) -> Result<(Caller, AppointmentId, String), ApiError> {
+    let who = caller(ctx, req)?;
+    let id: AppointmentId = path_id(req, "id")?;
+    let body: CancelBody = json_body(req)?;
     let mut checks = Checks::default();
     checks.text(&Some(body.reason.clone()), "reason", 500);
     checks.finish()?;
-    cancel_as(ctx, &who, id, body.reason.trim()).await
+    Ok((who, id, body.reason.trim().to_owned()))
 }
 
 /// `POST /appointments/{id}/decline` {reason}: the provider (staff, an admin) turns down a pending
 /// request: `cancelled` with `declined`, never late, its seat and the patient's time freed in the same
 /// transaction (the seat then goes to the waitlist).
 pub async fn decline(ctx: &Ctx, req: Request) -> Reply {
-    let who = caller(ctx, &req)?;
-    let id: AppointmentId = path_id(&req, "id")?;
-    let body: CancelBody = json_body(&req)?;
-    let mut checks = Checks::default();
-    checks.text(&Some(body.reason.clone()), "reason", 500);
-    checks.finish()?;
+    let (who, id, reason) = ending(ctx, &req)?;
     let declined = ctx
         .store
-        .decline(id, &who, body.reason.trim(), ctx.config.check_in, ctx.now())
+        .decline(id, &who, &reason, ctx.config.check_in, ctx.now())
         .await?;
     tracing::info!(appointment_id = %id, "request declined");
     Ok(json(200, &declined.as_seen_by(&who)))
