@@ -127,6 +127,39 @@ impl AppointmentType {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_request_waits_its_hours_but_never_past_the_start_less_the_notice() {
+        let at = |s: &str| -> UtcTime { s.parse().unwrap() };
+        let now = at("2030-01-01T09:00:00Z");
+        let notice = jiff::SignedDuration::from_hours(2);
+        let mut kind = t();
+        assert_eq!(
+            kind.confirmation_deadline(now, at("2030-01-05T09:00:00Z"), notice),
+            None
+        );
+        kind.requires_confirmation = true;
+        // 24 hours by default, the type's when it says.
+        assert_eq!(
+            kind.confirmation_deadline(now, at("2030-01-05T09:00:00Z"), notice),
+            Some(at("2030-01-02T09:00:00Z"))
+        );
+        kind.confirmation_deadline_hours = Some(4);
+        assert_eq!(
+            kind.confirmation_deadline(now, at("2030-01-05T09:00:00Z"), notice),
+            Some(at("2030-01-01T13:00:00Z"))
+        );
+        // A visit sooner than that: the answer is due by the start less the provider's notice.
+        assert_eq!(
+            kind.confirmation_deadline(now, at("2030-01-01T12:00:00Z"), notice),
+            Some(at("2030-01-01T10:00:00Z"))
+        );
+        kind.confirmation_deadline_hours = Some(0);
+        assert!(kind
+            .problems()
+            .iter()
+            .any(|(f, _)| *f == "confirmationDeadlineHours"));
+    }
+
     fn t() -> AppointmentType {
         AppointmentType {
             id: Uuid::new_v4(),
