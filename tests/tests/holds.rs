@@ -699,6 +699,33 @@ async fn fhir_find_hold_and_book_end_to_end_in_valid_r4(aws: Aws) {
         .fhir_post(&patient, "/fhir/Appointment/$book", reference(&held["id"]))
         .await;
     assert_eq!(again.body["entry"][0]["resource"]["id"], appointment["id"]);
+    // The resource itself, without an id: the seat its slot names, for its Patient participant, held
+    // and then booked by the hold's id.
+    let another = app
+        .slot_at(
+            &provider,
+            clinic_tests::NewSlot::at(&clinic_tests::whole_minutes_from_now(50 * 60).to_string())
+                .types(&[&kind.to_string()]),
+        )
+        .await;
+    let resource = json!({"resourceType": "Parameters", "parameter": [{"name": "appointment", "resource": {
+        "resourceType": "Appointment", "status": "proposed",
+        "slot": [{"reference": format!("Slot/{another}")}],
+        "serviceType": [{"coding": [{"system": "urn:ietf:rfc:3986", "code": format!("urn:uuid:{kind}")}]}],
+        "participant": [{"actor": {"reference": format!("Patient/{}", patient.id)}, "status": "needs-action"}]}}]});
+    let held_too = loop {
+        let r = app
+            .fhir_post(&patient, "/fhir/Appointment/$hold", resource.clone())
+            .await;
+        if !(aws == Aws::Faulty && r.status == 503) {
+            clinic_tests::ok(&r, 200);
+            break r.body;
+        }
+    };
+    assert_eq!(held_too["slot"][0]["reference"], format!("Slot/{another}"));
+    let booked_too = answered(&patient, "/fhir/Appointment/$book", &held_too["id"]).await;
+    assert_eq!(booked_too["entry"][0]["resource"]["status"], "booked");
+
     // Not a Parameters resource, or no reference: an OperationOutcome, nothing changed.
     for bad in [
         json!({"resourceType": "Bundle"}),

@@ -87,29 +87,26 @@ async fn visible_proposal(
     }))
 }
 
-/// The Appointment a `$hold` or `$book` names: its `appointment-reference` (`Appointment/<id>`,
-/// relative or absolute; a Reference or the id as text), or an `appointment` resource's id.
-fn named_appointment(req: &Request) -> Result<uuid::Uuid, ApiError> {
-    let pairs = parameter_pairs(req.body().as_ref()).map_err(|m| ApiError::field("body", m))?;
-    let Some((_, reference)) = pairs
-        .iter()
-        .find(|(k, _)| k == "appointment-reference" || k == "appointment")
-    else {
-        return Err(ApiError::field(
-            "appointment-reference",
-            "is required: a Reference to an Appointment $find proposed (or $hold held)",
-        ));
-    };
-    fhir::appointment_id_in(reference)
-        .ok_or_else(|| ApiError::field("appointment-reference", "must be Appointment/<id>"))
+/// The seat a `$hold` or `$book` names, whatever the Parameters named it by: a `$find` proposal
+/// (another patient's does not exist for the caller), or an Appointment resource's slot.
+struct Seat {
+    slot_id: crate::domain::SlotId,
+    patient_id: crate::domain::PatientId,
+    appointment_type_id: Option<uuid::Uuid>,
 }
 
-/// The patient a proposal is for: the one `$find` was asked for, else the caller if a patient.
-fn proposal_patient(
+/// The Appointment the request's Parameters names ([`fhir::named_in`]).
+fn named(req: &Request) -> Result<fhir::Named, ApiError> {
+    fhir::named_in(req.body().as_ref()).map_err(|m| ApiError::field("appointment-reference", m))
+}
+
+/// The patient a seat is for: the one named (by the proposal or the resource), else the caller if a
+/// patient; the caller must act for them.
+fn patient_for(
     who: &crate::domain::access::Caller,
-    p: &crate::store::search::Proposal,
+    named: Option<crate::domain::PatientId>,
 ) -> Result<crate::domain::PatientId, ApiError> {
-    let patient = match p.patient_id {
+    let patient = match named {
         Some(patient) => patient,
         None if who.has(crate::domain::Role::Patient) => {
             crate::domain::PatientId::from_uuid(who.id)
@@ -117,12 +114,42 @@ fn proposal_patient(
         None => {
             return Err(ApiError::field(
                 "appointment-reference",
-                "names a proposal for nobody: ask $find with patient",
+                "names a seat for nobody: $find with patient, or a Patient participant",
             ))
         }
     };
     super::for_patient(who, patient, "hold or book")?;
     Ok(patient)
+}
+
+/// The seat `named` asks for: a proposal's (by id) or a resource's.
+async fn seat(
+    ctx: &Ctx,
+    who: &crate::domain::access::Caller,
+    named: fhir::Named,
+    now: crate::domain::UtcTime,
+) -> Result<Seat, ApiError> {
+    match named {
+        fhir::Named::Id(id) => {
+            let p = visible_proposal(ctx, who, id, now)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Appointment"))?;
+            Ok(Seat {
+                slot_id: p.slot_id,
+                patient_id: patient_for(who, p.patient_id)?,
+                appointment_type_id: p.appointment_type_id,
+            })
+        }
+        fhir::Named::Seat {
+            slot,
+            patient,
+            service_type,
+        } => Ok(Seat {
+            slot_id: slot,
+            patient_id: patient_for(who, patient)?,
+            appointment_type_id: service_type,
+        }),
+    }
 }
 
 /// `POST /fhir/Appointment/$hold` (IHE ITI-116, https://build.fhir.org/ig/IHE/ITI.Scheduling/OperationDefinition-appointment-hold.html):
@@ -132,17 +159,13 @@ fn proposal_patient(
 pub async fn hold(ctx: &Ctx, req: Request) -> Reply {
     answered(async {
         let who = caller(ctx, &req)?;
-        let id = named_appointment(&req)?;
         let now = ctx.now();
-        let proposal = visible_proposal(ctx, &who, id, now)
-            .await?
-            .ok_or_else(|| ApiError::not_found("Appointment"))?;
-        let patient = proposal_patient(&who, &proposal)?;
+        let seat = seat(ctx, &who, named(&req)?, now).await?;
         let asked = crate::store::holds::NewHold {
             caller: who.id,
-            slot_id: proposal.slot_id,
-            patient_id: patient,
-            appointment_type_id: proposal.appointment_type_id,
+            slot_id: seat.slot_id,
+            patient_id: seat.patient_id,
+            appointment_type_id: seat.appointment_type_id,
             consultation_type: None,
             ttl: ctx.config.hold_ttl,
             max_holds: ctx.config.max_holds_per_patient,
@@ -163,24 +186,31 @@ pub async fn hold(ctx: &Ctx, req: Request) -> Reply {
 pub async fn book(ctx: &Ctx, req: Request) -> Reply {
     answered(async {
         let who = caller(ctx, &req)?;
-        let id = named_appointment(&req)?;
         let now = ctx.now();
-        let held = ctx
-            .store
-            .hold(crate::domain::HoldId::from_uuid(id))
-            .await?
-            .filter(|h| h.may_be_seen_by(&who));
-        let (slot_id, patient_id, appointment_type_id, hold_id) = match held {
-            Some(h) => (h.slot_id, h.patient_id, h.appointment_type_id, Some(h.id)),
-            None => {
-                let p = visible_proposal(ctx, &who, id, now)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found("Appointment"))?;
-                let patient = proposal_patient(&who, &p)?;
-                (p.slot_id, patient, p.appointment_type_id, None)
-            }
+        let named = named(&req)?;
+        // A held Appointment ($hold's id) is booked with its hold; anything else names a seat.
+        let held = match &named {
+            fhir::Named::Id(id) => ctx
+                .store
+                .hold(crate::domain::HoldId::from_uuid(*id))
+                .await?
+                .filter(|h| h.may_be_seen_by(&who)),
+            fhir::Named::Seat { .. } => None,
         };
-        super::for_patient(&who, patient_id, "book")?;
+        let (seat, hold_id) = match held {
+            Some(h) => {
+                let seat = Seat {
+                    slot_id: h.slot_id,
+                    patient_id: h.patient_id,
+                    appointment_type_id: h.appointment_type_id,
+                };
+                (seat, Some(h.id))
+            }
+            None => (seat(ctx, &who, named, now).await?, None),
+        };
+        super::for_patient(&who, seat.patient_id, "book")?;
+        let (slot_id, patient_id, appointment_type_id) =
+            (seat.slot_id, seat.patient_id, seat.appointment_type_id);
         let booking = crate::store::booking::NewBooking {
             caller: who.id,
             idempotency_key: None,

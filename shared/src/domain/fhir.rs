@@ -378,6 +378,104 @@ pub fn appointment_id_in(reference: &str) -> Option<uuid::Uuid> {
     id.strip_suffix('/').unwrap_or(id).parse().ok()
 }
 
+/// What a `$hold` or `$book` Parameters names.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Named {
+    /// An Appointment by id: a `$find` proposal, a `$hold` hold (or an appointment).
+    Id(uuid::Uuid),
+    /// An Appointment resource without an id: the seat it asks for (`slot`), for whom (its `Patient`
+    /// participant) and as what (its `serviceType`, an appointment type).
+    Seat {
+        slot: super::SlotId,
+        patient: Option<super::PatientId>,
+        service_type: Option<uuid::Uuid>,
+    },
+}
+
+/// The Appointment a `$hold` or `$book` Parameters names (IHE ITI-116/117): `appointment-reference` (a
+/// Reference, or the reference as text), or an `appointment` parameter carrying the resource itself
+/// (by its id; without one, by its slot, Patient participant and serviceType). `Err` says what is wrong.
+pub fn named_in(body: &[u8]) -> Result<Named, &'static str> {
+    const NOT: &str = "must be a FHIR Parameters resource (JSON)";
+    const REQUIRED: &str = "appointment-reference is required: a Reference to an Appointment $find proposed or $hold held (or the appointment resource)";
+    const REFERENCE: &str = "appointment-reference must be Appointment/<id>";
+    let body: Value = serde_json::from_slice(body).map_err(|_| NOT)?;
+    if body["resourceType"] != "Parameters" {
+        return Err(NOT);
+    }
+    let list = match &body["parameter"] {
+        Value::Null => return Err(REQUIRED),
+        Value::Array(list) if list.len() <= 50 => list,
+        _ => return Err("parameter must be a list of at most 50"),
+    };
+    let reference = |p: &Value| {
+        p["valueReference"]["reference"]
+            .as_str()
+            .or(p["valueString"].as_str())
+            .or(p["valueUri"].as_str())
+            .map(|r| appointment_id_in(r).map(Named::Id).ok_or(REFERENCE))
+    };
+    for p in list {
+        match p["name"].as_str() {
+            Some("appointment-reference") => return reference(p).unwrap_or(Err(REFERENCE)),
+            Some("appointment") => {
+                if let Some(named) = reference(p) {
+                    return named;
+                }
+                return seat_of(&p["resource"]);
+            }
+            _ => {}
+        }
+    }
+    Err(REQUIRED)
+}
+
+/// The seat an Appointment resource asks for (see [`Named::Seat`]), or its id.
+fn seat_of(resource: &Value) -> Result<Named, &'static str> {
+    if resource["resourceType"] != "Appointment" {
+        return Err("the appointment parameter's resource must be an Appointment");
+    }
+    if let Some(id) = resource.get("id") {
+        return id
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .map(Named::Id)
+            .ok_or("the Appointment's id must be one this server gave");
+    }
+    let slot = resource["slot"][0]["reference"]
+        .as_str()
+        .and_then(|r| r.rsplit_once("Slot/"))
+        .and_then(|(_, id)| id.parse().ok())
+        .ok_or("an Appointment without an id names its seat: slot[0].reference Slot/<id>")?;
+    let mut patient = None;
+    for p in resource["participant"].as_array().into_iter().flatten() {
+        if let Some((_, id)) = p["actor"]["reference"]
+            .as_str()
+            .and_then(|r| r.rsplit_once("Patient/"))
+        {
+            patient = Some(
+                id.parse()
+                    .map_err(|_| "a Patient participant must be Patient/<id>")?,
+            );
+        }
+    }
+    let service_type = match resource["serviceType"][0]["coding"][0]["code"].as_str() {
+        None => None,
+        Some(code) => Some(
+            code.strip_prefix("urn:uuid:")
+                .or_else(|| code.strip_prefix("HealthcareService/"))
+                .unwrap_or(code)
+                .parse()
+                .map_err(|_| "serviceType must name an appointment type: urn:uuid:<id>")?,
+        ),
+    };
+    Ok(Named::Seat {
+        slot,
+        patient,
+        service_type,
+    })
+}
+
 /// The code system of the native API's problem codes (`/problems/<code>`), in OperationOutcomes.
 pub const PROBLEMS: &str = "https://appointments.clinic/problems";
 
@@ -405,6 +503,63 @@ mod tests {
         fn no_reference_makes_the_reader_panic(reference in ".{0,120}") {
             let _ = appointment_id_in(&reference);
         }
+
+        #[test]
+        fn no_body_makes_the_hold_and_book_reader_panic(body in ".{0,200}", reference in ".{0,60}") {
+            let _ = named_in(body.as_bytes());
+            let shaped = json!({"resourceType": "Parameters", "parameter": [
+                {"name": "appointment", "resource": {"resourceType": "Appointment",
+                 "slot": [{"reference": reference}], "participant": [{"actor": {"reference": reference}}],
+                 "serviceType": [{"coding": [{"code": reference}]}]}}]});
+            let _ = named_in(shaped.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_hold_or_book_names_an_appointment_by_reference_or_by_the_resource() {
+        let (id, slot, patient, kind) = (
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+        );
+        let params = |p: Value| json!({"resourceType": "Parameters", "parameter": [p]}).to_string();
+        let read = |p: Value| named_in(params(p).as_bytes());
+        assert_eq!(
+            read(
+                json!({"name": "appointment-reference", "valueReference": {"reference": format!("Appointment/{id}")}})
+            ),
+            Ok(Named::Id(id))
+        );
+        assert_eq!(
+            read(
+                json!({"name": "appointment", "resource": {"resourceType": "Appointment", "id": id.to_string()}})
+            ),
+            Ok(Named::Id(id))
+        );
+        assert_eq!(
+            read(
+                json!({"name": "appointment", "resource": {"resourceType": "Appointment", "status": "proposed",
+                "slot": [{"reference": format!("Slot/{slot}")}],
+                "participant": [{"actor": {"reference": format!("Patient/{patient}")}, "status": "needs-action"}],
+                "serviceType": [{"coding": [{"code": format!("urn:uuid:{kind}")}]}]}})
+            ),
+            Ok(Named::Seat {
+                slot: super::super::SlotId::from_uuid(slot),
+                patient: Some(super::super::PatientId::from_uuid(patient)),
+                service_type: Some(kind),
+            })
+        );
+        for bad in [
+            json!({"name": "appointment-reference", "valueReference": {"reference": "Slot/1"}}),
+            json!({"name": "appointment", "resource": {"resourceType": "Slot"}}),
+            json!({"name": "appointment", "resource": {"resourceType": "Appointment"}}),
+            json!({"name": "start", "valueDateTime": "2030-01-01"}),
+        ] {
+            assert!(read(bad.clone()).is_err(), "{bad}");
+        }
+        assert!(named_in(b"{}").is_err());
+        assert!(named_in(br#"{"resourceType": "Parameters"}"#).is_err());
     }
 
     #[test]
