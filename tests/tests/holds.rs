@@ -46,6 +46,24 @@ async fn one_seat_held(aws: Aws) -> (Arc<TestApp>, Actor, String, Actor, Hold) {
     (app, provider, slot, holder, hold)
 }
 
+/// The stack's worker with its clock a second past `t` (as if Scheduler fired at `t`).
+fn worker_past(app: &TestApp, t: shared::domain::UtcTime) -> shared::jobs::Worker {
+    shared::jobs::Worker {
+        clock: Clock::manual(t.plus(jiff::SignedDuration::from_secs(1))),
+        ..app.worker(app.service_store())
+    }
+}
+
+/// `worker.sweep()` until it answers (with faults a run may fail; the next scheduled run would retry).
+async fn swept(worker: &shared::jobs::Worker, aws: Aws) -> usize {
+    loop {
+        match worker.sweep().await {
+            Ok(n) => return n,
+            Err(e) => assert!(aws == Aws::Faulty, "{e}"),
+        }
+    }
+}
+
 /// `worker.run(job)` until it is done (with faults, a run may fail and is run again, as SQS would).
 async fn run_job(worker: &shared::jobs::Worker, job: &Job, aws: Aws) {
     loop {
@@ -198,11 +216,7 @@ async fn a_hold_left_alone_lapses_on_time_and_its_seat_is_offered_to_the_waitlis
         HoldStatus::Held
     );
     // At its end (the worker's clock a second past it), the same job lapses it.
-    let later = Clock::manual(hold.expires_at.plus(jiff::SignedDuration::from_secs(1)));
-    let worker = shared::jobs::Worker {
-        clock: later,
-        ..app.worker(app.service_store())
-    };
+    let worker = worker_past(&app, hold.expires_at);
     run_job(&worker, &job, aws).await;
     let lapsed = app.get_hold(&holder, &id).await.done();
     assert_eq!(lapsed.status, HoldStatus::Expired);
@@ -236,22 +250,8 @@ async fn a_hold_whose_expiry_is_lost_is_lapsed_by_the_sweeper(aws: Aws) {
         app.schedule_fires_at(&name).await.is_some() && app.lose_schedule(&name).await,
         "the schedule existed and had not fired yet"
     );
-    let sweep_at = |at: shared::domain::UtcTime| {
-        let worker = shared::jobs::Worker {
-            clock: Clock::manual(at),
-            ..app.worker(app.service_store())
-        };
-        async move {
-            loop {
-                match worker.sweep().await {
-                    Ok(n) => return n,
-                    Err(e) => assert!(aws == Aws::Faulty, "{e}"),
-                }
-            }
-        }
-    };
     assert_eq!(
-        sweep_at(hold.created_at).await,
+        swept(&worker_past(&app, hold.created_at), aws).await,
         0,
         "not overdue before its end"
     );
@@ -259,14 +259,21 @@ async fn a_hold_whose_expiry_is_lost_is_lapsed_by_the_sweeper(aws: Aws) {
         app.get_hold(&holder, &id).await.done().status,
         HoldStatus::Held
     );
-    let after = hold.expires_at.plus(jiff::SignedDuration::from_secs(1));
-    assert_eq!(sweep_at(after).await, 1, "the sweeper lapses it");
+    assert_eq!(
+        swept(&worker_past(&app, hold.expires_at), aws).await,
+        1,
+        "the sweeper lapses it"
+    );
     assert_eq!(
         app.get_hold(&holder, &id).await.done().status,
         HoldStatus::Expired
     );
     assert_eq!(app.stored_slot(&slot).await.current_bookings, 0);
-    assert_eq!(sweep_at(after).await, 0, "nothing is left to sweep");
+    assert_eq!(
+        swept(&worker_past(&app, hold.expires_at), aws).await,
+        0,
+        "nothing is left to sweep"
+    );
 }
 
 async fn a_patient_s_parallel_holds_stop_at_max_holds_per_patient(aws: Aws) {
@@ -518,11 +525,7 @@ async fn a_request_is_confirmed_declined_withdrawn_or_declined_at_its_deadline(a
         AppointmentStatus::Pending
     );
     let deadline = asked.confirmation_deadline.unwrap();
-    let at = |t: shared::domain::UtcTime| shared::jobs::Worker {
-        clock: Clock::manual(t.plus(jiff::SignedDuration::from_secs(1))),
-        ..app.worker(app.service_store())
-    };
-    run_job(&at(deadline), &job, aws).await;
+    run_job(&worker_past(&app, deadline), &job, aws).await;
     let lapsed = app.appointment(&staff, &id).await.done();
     assert_eq!(
         (lapsed.status, lapsed.declined),
@@ -535,21 +538,17 @@ async fn a_request_is_confirmed_declined_withdrawn_or_declined_at_its_deadline(a
     // Its schedule lost, the sweeper declines it once the deadline has passed, and finds nothing after.
     let (_, _, asked) = &requests[4];
     assert!(app.lose_schedule(&name("confirm", &asked.id)).await);
-    let sweep = |w: shared::jobs::Worker| async move {
-        loop {
-            match w.sweep().await {
-                Ok(n) => return n,
-                Err(e) => assert!(aws == Aws::Faulty, "{e}"),
-            }
-        }
-    };
     let deadline = asked.confirmation_deadline.unwrap();
     assert_eq!(
-        sweep(at(deadline.plus(jiff::SignedDuration::from_secs(-60)))).await,
+        swept(
+            &worker_past(&app, deadline.plus(jiff::SignedDuration::from_secs(-60))),
+            aws
+        )
+        .await,
         0
     );
-    assert_eq!(sweep(at(deadline)).await, 1);
-    assert_eq!(sweep(at(deadline)).await, 0);
+    assert_eq!(swept(&worker_past(&app, deadline), aws).await, 1);
+    assert_eq!(swept(&worker_past(&app, deadline), aws).await, 0);
     let id = asked.id.to_string();
     assert!(app.appointment(&staff, &id).await.done().declined);
 }

@@ -396,9 +396,14 @@ impl Store {
 
 /// The daily limit `a` would pass.
 pub(super) fn daily_limit(rules: &Rules, a: &Appointment) -> Broken {
+    daily_limit_on(rules, rules.day_of(a.start_time))
+}
+
+/// The daily limit the provider's local `day` is at.
+pub(super) fn daily_limit_on(rules: &Rules, day: jiff::civil::Date) -> Broken {
     Broken::DailyLimit {
         limit: rules.max_appointments_per_day.unwrap_or(0),
-        day: rules.day_of(a.start_time),
+        day,
     }
 }
 

@@ -20,14 +20,13 @@ use aws_sdk_dynamodb::types::{
 use jiff::SignedDuration;
 use uuid::Uuid;
 
-use super::booking::{may_take, put_new, still_active, type_of, BookingError};
+use super::booking::{daily_limit_on, may_take, put_new, still_active, type_of, BookingError};
 use super::guard::Guard;
 use super::items::{item, Stored};
 use super::keys::{self, Key};
 use super::{from_item, key_item, n, s, Store, StoreError, Writes};
 use crate::domain::admission::{admit, bookable, Inadmissible};
 use crate::domain::hold::{self, Hold, HoldStatus};
-use crate::domain::settings::Broken;
 use crate::domain::{ConsultationType, HoldId, PatientId, Slot, SlotId, SlotStatus, UtcTime};
 use crate::retry::{retrying, Attempt};
 
@@ -185,8 +184,7 @@ impl Store {
             .await?
             .is_empty()
         {
-            let limit = rules.max_appointments_per_day.unwrap_or(0);
-            return Err(Broken::DailyLimit { limit, day }.into());
+            return Err(daily_limit_on(&rules, day).into());
         }
         let held = Hold {
             id: HoldId::new(),
