@@ -13,6 +13,8 @@ APPOINTMENT_STATUS = {"proposed", "pending", "booked", "arrived", "fulfilled", "
 SLOT_STATUS = {"busy", "free", "busy-unavailable", "busy-tentative", "entered-in-error"}
 PARTICIPATION_STATUS = {"accepted", "declined", "tentative", "needs-action"}
 ISSUE_SEVERITY = {"fatal", "error", "warning", "information"}
+LOCATION_STATUS = {"active", "suspended", "inactive"}
+CONTACT_POINT_SYSTEM = {"phone", "fax", "email", "pager", "url", "sms", "other"}
 
 
 def check(resource):
@@ -62,6 +64,13 @@ def check(resource):
     elif kind == "Practitioner":
         for language in resource.get("communication", []):
             assert language["coding"][0]["system"] == "urn:ietf:bcp:47", "languages are BCP 47 codes"
+    elif kind == "Location":
+        assert resource.get("status") in LOCATION_STATUS, resource.get("status")
+        assert resource.get("mode") in {"instance", "kind"}
+        for t in resource.get("telecom", []):
+            assert t["system"] in CONTACT_POINT_SYSTEM, t["system"]
+        for e in resource.get("extension", []):
+            assert e["url"].startswith("http"), "an extension names its definition"
     else:
         raise AssertionError(f"unexpected {kind}")
 

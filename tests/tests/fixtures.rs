@@ -128,6 +128,37 @@ async fn every_http_fixture_is_answered_by_its_handler() {
 }
 
 #[tokio::test]
+async fn the_location_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    let ctx = ctx(&app);
+    let (status, made) = run(&ctx, "create-location").await;
+    assert_eq!(
+        (status, made["timeZone"].as_str(), made["active"].as_bool()),
+        (201, Some("America/Chicago"), Some(true)),
+        "{made}"
+    );
+    let (status, list) = run(&ctx, "list-locations").await;
+    assert_eq!(
+        (status, list["data"][0]["id"].clone()),
+        (200, made["id"].clone()),
+        "{list}"
+    );
+    let (status, found) = run(&ctx, "fhir-locations").await;
+    assert_eq!(
+        (status, found["entry"][0]["resource"]["name"].as_str()),
+        (200, Some("Riverside Clinic")),
+        "{found}"
+    );
+    // The fixtures' location id is not this one.
+    answer_not_found(&ctx, &["get-location", "update-location"]).await;
+    let (status, outcome) = run(&ctx, "fhir-location").await;
+    assert_eq!(
+        (status, outcome["resourceType"].as_str()),
+        (404, Some("OperationOutcome"))
+    );
+}
+
+#[tokio::test]
 async fn the_hold_fixtures_hold_the_fixture_slot_once() {
     let (_app, ctx) = seeded().await;
     let (status, held) = run(&ctx, "create-hold").await;
@@ -452,6 +483,8 @@ async fn a_fhir_route_answers_operation_outcomes_even_for_a_missing_caller() {
         "fhir-metadata",
         "fhir-hold",
         "fhir-book",
+        "fhir-location",
+        "fhir-locations",
     ] {
         let mut event: Value = serde_json::from_str(&fixture(name)).unwrap();
         event["requestContext"]

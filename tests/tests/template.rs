@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 61);
+    assert_eq!(functions.len(), 67);
     for f in &functions {
         assert!(
             root()
@@ -122,6 +122,17 @@ fn each_function_may_do_only_what_it_does() {
         ],
     );
     expect("GetHoldFunction", &["dynamodb:GetItem"]);
+    expect("CreateLocationFunction", &["dynamodb:PutItem"]);
+    expect(
+        "UpdateLocationFunction",
+        &["dynamodb:GetItem", "dynamodb:PutItem"],
+    );
+    for read in ["GetLocationFunction", "FhirLocationFunction"] {
+        expect(read, &["dynamodb:GetItem"]);
+    }
+    for list in ["ListLocationsFunction", "FhirLocationsFunction"] {
+        expect(list, &["dynamodb:Query"]);
+    }
     for fhir in ["FhirHoldFunction", "FhirBookFunction"] {
         expect(
             fhir,

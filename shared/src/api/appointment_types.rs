@@ -5,37 +5,17 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::views::Page;
-use super::{
-    caller, json, json_body, path_id, ApiError, Checks, Ctx, FieldError, Query, Reply, Request,
-};
+use super::{caller, json, json_body, path_id, ApiError, Checks, Ctx, Query, Reply, Request};
 use crate::domain::appointment_type::distinct;
 use crate::domain::{AppointmentType, Caller, ConsultationType};
 use crate::store::keys::Range;
 
 fn staff_only(who: &Caller) -> Result<(), ApiError> {
-    if who.is_staff() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "only staff or an admin may manage appointment types",
-        ))
-    }
+    super::staff_only(who, "manage appointment types")
 }
 
 fn valid(t: &AppointmentType) -> Result<(), ApiError> {
-    let problems = t.problems();
-    if problems.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::invalid(
-        problems
-            .into_iter()
-            .map(|(f, m)| FieldError {
-                field: f.into(),
-                message: m.into(),
-            })
-            .collect(),
-    ))
+    ApiError::unless(t.problems())
 }
 
 fn all_consultations() -> Vec<ConsultationType> {
@@ -98,7 +78,18 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
 
 pub async fn list(ctx: &Ctx, req: Request) -> Reply {
     caller(ctx, &req)?;
-    let mut q = Query::of(&req);
+    let (active, limit, start) = by_name(ctx, &req, Range::types_by_name())?;
+    let page = ctx.store.list_types(active, limit, start).await?;
+    Ok(json(200, &Page::from(page)))
+}
+
+/// A by-name list's query (`active`, `limit` 1 to 100, default 100, `cursor` checked against `range`).
+pub(super) fn by_name(
+    ctx: &Ctx,
+    req: &Request,
+    range: Range,
+) -> Result<(bool, i32, Option<crate::store::Item>), ApiError> {
+    let mut q = Query::of(req);
     let active: Option<bool> = q.optional("active", "must be true or false");
     let limit: i32 = q
         .optional("limit", "must be a whole number from 1 to 100")
@@ -109,14 +100,10 @@ pub async fn list(ctx: &Ctx, req: Request) -> Reply {
     let cursor = q.text("cursor");
     q.finish()?;
     let start = cursor
-        .map(|c| Range::types_by_name().cursor(&ctx.store.cursors, c))
+        .map(|c| range.cursor(&ctx.store.cursors, c))
         .transpose()
         .map_err(|e| ApiError::field("cursor", e.to_string()))?;
-    let page = ctx
-        .store
-        .list_types(active.unwrap_or(false), limit, start)
-        .await?;
-    Ok(json(200, &Page::from(page)))
+    Ok((active.unwrap_or(false), limit, start))
 }
 
 pub async fn get(ctx: &Ctx, req: Request) -> Reply {

@@ -163,6 +163,22 @@ impl ApiError {
         }
     }
 
+    /// A domain rule's `(field, message)` findings as a 400 naming each, or `Ok` when there are none.
+    pub fn unless(found: Vec<(&str, &str)>) -> Result<(), ApiError> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        Err(Self::invalid(
+            found
+                .into_iter()
+                .map(|(field, message)| FieldError {
+                    field: field.to_owned(),
+                    message: message.to_owned(),
+                })
+                .collect(),
+        ))
+    }
+
     pub fn field(field: &str, message: impl Into<String>) -> ApiError {
         Self::invalid(vec![FieldError {
             field: field.to_owned(),

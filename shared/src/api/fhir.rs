@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::{base_url, caller, path_id, ApiError, Ctx, Reply, Request, BOUND};
 use crate::domain::fhir::{self, MEDIA_TYPE};
 use crate::domain::{AppointmentId, ProviderId, UtcTime};
+use crate::store::keys::Range;
 
 /// The widest Slot search: a month of a provider's slots (at most 31 x 96) in one Bundle.
 const MAX_SPAN: SignedDuration = SignedDuration::from_hours(24 * 31);
@@ -551,6 +552,80 @@ pub async fn find(ctx: &Ctx, req: Request) -> Reply {
     answered(async {
         let who = caller(ctx, &req)?;
         across_providers(ctx, &req, &who, Operation::Find).await
+    })
+    .await
+}
+
+/// `GET /fhir/Location/{id}`: a location as an R4 Location (anyone signed in). One GetItem.
+pub async fn location(ctx: &Ctx, req: Request) -> Reply {
+    answered(async {
+        caller(ctx, &req)?;
+        let id: uuid::Uuid = path_id(&req, "id")?;
+        let found = ctx
+            .store
+            .location(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Location"))?;
+        Ok(fhir::location(&found))
+    })
+    .await
+}
+
+/// `GET /fhir/Location?name=&address-city=&status=&_count=`: locations by name whose name and city start
+/// with what is asked (ignoring case), active or inactive: a searchset Bundle of the first `_count`. A
+/// clinic has tens of locations: at most 10 pages of 100 are read and matched here.
+pub async fn locations(ctx: &Ctx, req: Request) -> Reply {
+    answered(async {
+        caller(ctx, &req)?;
+        let params = req.query_string_parameters();
+        let mut q = super::Query::of(&req);
+        let name = q.text("name").map(|n| n.to_lowercase());
+        let city = q.text("address-city").map(|c| c.to_lowercase());
+        let status = q.text("status");
+        let count: i32 = q
+            .optional("_count", "must be a whole number from 1 to 100")
+            .unwrap_or(50);
+        if !(1..=100).contains(&count) {
+            q.fail("_count", "must be a whole number from 1 to 100");
+        }
+        if status.is_some_and(|s| !matches!(s, "active" | "inactive")) {
+            q.fail("status", "must be active or inactive");
+        }
+        if let Some((unknown, _)) = params
+            .iter()
+            .find(|(k, _)| !matches!(*k, "name" | "address-city" | "status" | "_count"))
+        {
+            q.fail(unknown, "is not a supported search parameter of Location");
+        }
+        q.finish()?;
+        let mut found = vec![];
+        let mut start = None;
+        for _ in 0..10 {
+            let page = ctx
+                .store
+                .list_locations(status == Some("active"), 100, start)
+                .await?;
+            found.extend(page.items.into_iter().filter(|l| {
+                name.as_deref()
+                    .is_none_or(|n| l.name.to_lowercase().starts_with(n))
+                    && city.as_deref().is_none_or(|c| {
+                        l.address
+                            .as_ref()
+                            .is_some_and(|a| a.city.to_lowercase().starts_with(c))
+                    })
+                    && (status != Some("inactive") || !l.active)
+            }));
+            start = page
+                .next
+                .map(|c| Range::locations_by_name().cursor(&ctx.store.cursors, &c))
+                .transpose()
+                .map_err(|e| ApiError::field("cursor", e.to_string()))?;
+            if start.is_none() || found.len() >= count as usize {
+                break;
+            }
+        }
+        found.truncate(count as usize);
+        Ok(searchset(found.iter().map(fhir::location).collect(), &req))
     })
     .await
 }

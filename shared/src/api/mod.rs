@@ -13,6 +13,7 @@ pub mod fhir;
 pub mod holds;
 pub mod lifecycle;
 pub mod lists;
+pub mod locations;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod providers;
@@ -33,7 +34,7 @@ use lambda_http::{Body, RequestExt, Response};
 pub use error::{ApiError, Code, FieldError};
 pub use request::{
     base_url, caller, created, for_patient, json, json_body, json_body_or_default, path_id,
-    respond, set_header, Bound, Checks, ProfileFilters, Query, BOUND,
+    respond, set_header, staff_only, Bound, Checks, ProfileFilters, Query, BOUND,
 };
 
 use crate::audit::AuditLog;
@@ -155,6 +156,12 @@ endpoints! {
     PUT_PROVIDER "put-provider" => providers::put,
     LIST_PROVIDERS "list-providers" => providers::list,
     AUDIT_TRAIL "audit-trail" => audit::trail,
+    CREATE_LOCATION "create-location" => locations::create,
+    LIST_LOCATIONS "list-locations" => locations::list,
+    GET_LOCATION "get-location" => locations::get,
+    UPDATE_LOCATION "update-location" => locations::update,
+    FHIR_LOCATION "fhir-location" => fhir::location,
+    FHIR_LOCATIONS "fhir-locations" => fhir::locations,
     FHIR_AUDIT_EVENTS "fhir-audit-events" => audit::fhir_events,
 }
 

@@ -336,6 +336,17 @@ pub const BOUND: &str =
 /// Whether `who` may `act` ("book", "join a waitlist") for `patient`: the patient themself, staff and
 /// admins. The refusal says what the caller may do: a patient acts only for themself; anyone else
 /// (a provider) is told who may.
+/// Staff and admins only: `act` says what the others may not do.
+pub fn staff_only(who: &Caller, act: &str) -> Result<(), ApiError> {
+    if who.is_staff() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "only staff or an admin may {act}"
+        )))
+    }
+}
+
 pub fn for_patient(who: &Caller, patient: PatientId, act: &str) -> Result<(), ApiError> {
     crate::audit::touched(patient.uuid());
     if who.may_act_for_patient(patient) {

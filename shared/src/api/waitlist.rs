@@ -93,18 +93,7 @@ pub async fn join(ctx: &Ctx, req: Request) -> Reply {
     entry.priority = body.priority.unwrap_or(0);
     entry.notes = body.notes.map(|n| n.trim().to_owned());
     let today = now.timestamp().to_zoned(zone).date();
-    let found = problems(&entry.wish(), today);
-    if !found.is_empty() {
-        return Err(ApiError::invalid(
-            found
-                .into_iter()
-                .map(|(field, message)| super::FieldError {
-                    field: field.to_owned(),
-                    message: message.to_owned(),
-                })
-                .collect(),
-        ));
-    }
+    ApiError::unless(problems(&entry.wish(), today))?;
     ctx.store.join_waitlist(&entry).await?;
     tracing::info!(entry_id = %entry.id, provider_id = %entry.provider_id, "joined the waitlist");
     Ok(super::created(

@@ -102,6 +102,54 @@ pub fn proposed_appointment(p: &crate::store::search::Proposal) -> Value {
     out
 }
 
+/// A location as an R4 Location (https://hl7.org/fhir/R4/location.html): `mode` instance, its address
+/// and telecom, its IANA time zone in the `timezone` extension, a virtual one typed `vi` (Virtual) in
+/// `physicalType`.
+pub fn location(l: &crate::domain::location::Location) -> Value {
+    use crate::domain::location::TelecomSystem;
+    let mut out = json!({
+        "resourceType": "Location",
+        "id": l.id,
+        "meta": {"lastUpdated": l.updated_at},
+        "status": if l.active { "active" } else { "inactive" },
+        "name": l.name,
+        "mode": "instance",
+        "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/timezone", "valueCode": l.time_zone}],
+    });
+    if let Some(a) = &l.address {
+        let mut address = json!({"use": "work", "type": "physical", "line": a.lines, "city": a.city, "country": a.country});
+        if let Some(r) = &a.region {
+            address["state"] = json!(r);
+        }
+        if let Some(p) = &a.postal_code {
+            address["postalCode"] = json!(p);
+        }
+        out["address"] = address;
+    }
+    if !l.telecom.is_empty() {
+        out["telecom"] = l
+            .telecom
+            .iter()
+            .map(|t| {
+                let system = match t.system {
+                    TelecomSystem::Phone => "phone",
+                    TelecomSystem::Email => "email",
+                    TelecomSystem::Url => "url",
+                };
+                json!({"system": system, "value": t.value, "use": "work"})
+            })
+            .collect();
+    }
+    if l.is_virtual {
+        out["physicalType"] = json!({"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+            "code": "vi",
+            "display": "Virtual",
+        }]});
+    }
+    out
+}
+
 /// A held seat (`$hold`, IHE ITI-116) as the Appointment it may become: `pending` while held (its
 /// `end` of hold in `requestedPeriod`), `booked` once booked with it, `cancelled` once released or run
 /// out. Its id is the hold's, which `$book` and `GET /fhir/Appointment/{id}` take.
@@ -319,6 +367,16 @@ pub fn capability_statement(base: &str, now: UtcTime) -> Value {
                     }],
                 },
                 {"type": "Schedule", "interaction": [{"code": "read"}]},
+                {
+                    "type": "Location",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": [
+                        {"name": "name", "type": "string", "documentation": "Starts with, ignoring case."},
+                        {"name": "address-city", "type": "string", "documentation": "Starts with, ignoring case."},
+                        {"name": "status", "type": "token", "documentation": "active or inactive."},
+                        {"name": "_count", "type": "number", "documentation": "The first this many by name (1 to 100, default 50)."},
+                    ],
+                },
                 {"type": "Practitioner", "interaction": [{"code": "read"}]},
                 {"type": "HealthcareService", "interaction": [{"code": "read"}]},
                 {

@@ -13,6 +13,7 @@ pub mod hold;
 pub mod ical;
 pub mod ids;
 pub mod lifecycle;
+pub mod location;
 pub mod money;
 pub mod opening;
 pub mod profile;

@@ -2,23 +2,27 @@
 
 use uuid::Uuid;
 
-use super::items::item;
+use super::items::Versioned;
 use super::keys::Range;
 use super::page::Page;
 use super::{keys, Item, Store, StoreError};
 use crate::domain::{AppointmentType, UtcTime};
-use crate::retry::{retrying, Attempt, Retry};
+use crate::retry::Retry;
+
+impl Versioned for AppointmentType {
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn stamp(&mut self, version: u64, now: UtcTime) {
+        self.version = version;
+        self.updated_at = now;
+    }
+}
 
 impl Store {
     pub async fn put_type(&self, t: &AppointmentType) -> Result<(), StoreError> {
-        let put = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item(t)?))
-            .condition_expression("attribute_not_exists(PK)");
-        super::conditional::answered("create appointment type", || put.clone().send()).await??;
-        Ok(())
+        self.put_fresh(t, "create appointment type").await
     }
 
     /// Applies `edit` to type `id` as read and replaces it under its version, reading it again when it
@@ -32,39 +36,13 @@ impl Store {
     where
         E: From<StoreError> + Retry + std::fmt::Display,
     {
-        retrying("update appointment type", || async {
-            let Some(mut t) = self.appointment_type(id).await? else {
-                return Ok(Attempt::Done(None));
-            };
-            let read = t.version;
-            edit(&mut t)?;
-            t.updated_at = now;
-            t.version = read + 1;
-            Ok(match self.replace_type(&t, read).await? {
-                true => Attempt::Done(Some(t)),
-                false => Attempt::Again,
-            })
-        })
-        .await
-    }
-
-    /// Replaces `t` if it is still the version that was read; `false` if it changed meanwhile. A version
-    /// number, not `updatedAt`: two changes within one second have the same `updatedAt`.
-    async fn replace_type(&self, t: &AppointmentType, read: u64) -> Result<bool, StoreError> {
-        let mut put = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item(t)?));
-        put = if read == 0 {
-            put.condition_expression("attribute_exists(PK) AND attribute_not_exists(version)")
-        } else {
-            put.condition_expression("version = :read")
-                .expression_attribute_values(":read", super::n(read))
-        };
-        super::conditional::made(
-            super::conditional::answered("update appointment type", || put.clone().send()).await?,
+        self.update_versioned(
+            &keys::appointment_type(id),
+            "update appointment type",
+            now,
+            edit,
         )
+        .await
     }
 
     pub async fn appointment_type(&self, id: Uuid) -> Result<Option<AppointmentType>, StoreError> {
@@ -78,13 +56,34 @@ impl Store {
         limit: i32,
         start_key: Option<Item>,
     ) -> Result<Page<AppointmentType>, StoreError> {
-        let mut q = Range::types_by_name()
+        self.by_name(
+            Range::types_by_name(),
+            "isActive",
+            active_only,
+            limit,
+            start_key,
+        )
+        .await
+    }
+
+    /// One page of a by-name partition (`range`), only the items whose boolean `flag` is true if
+    /// `only_flagged`: one Query.
+    pub(super) async fn by_name<T: serde::de::DeserializeOwned>(
+        &self,
+        range: Range,
+        flag: &str,
+        only_flagged: bool,
+        limit: i32,
+        start_key: Option<Item>,
+    ) -> Result<Page<T>, StoreError> {
+        let mut q = range
             .query(self)
             .set_exclusive_start_key(start_key)
             .limit(limit);
-        if active_only {
+        if only_flagged {
             q = q
-                .filter_expression("isActive = :yes")
+                .filter_expression("#flag = :yes")
+                .expression_attribute_names("#flag", flag)
                 .expression_attribute_values(
                     ":yes",
                     aws_sdk_dynamodb::types::AttributeValue::Bool(true),

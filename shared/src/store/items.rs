@@ -22,6 +22,81 @@ pub trait Stored: Serialize {
     }
 }
 
+/// An item replaced whole under its version number (appointment types, locations): a version, not
+/// `updatedAt`, because two changes within one second have the same `updatedAt`.
+pub trait Versioned: Stored + serde::de::DeserializeOwned {
+    fn version(&self) -> u64;
+    /// Marks it as the `version` written at `now`.
+    fn stamp(&mut self, version: u64, now: UtcTime);
+}
+
+impl super::Store {
+    /// Puts `value`, which must not exist yet (a fresh id).
+    pub async fn put_fresh<T: Stored>(
+        &self,
+        value: &T,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        let put = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(value)?))
+            .condition_expression("attribute_not_exists(PK)");
+        super::conditional::answered(what, || put.clone().send()).await??;
+        Ok(())
+    }
+
+    /// Applies `edit` to the item under `key` as read and replaces it under its version, reading it
+    /// again when it changed meanwhile; `Ok(None)` when there is no such item. `edit` may refuse.
+    pub async fn update_versioned<T, E>(
+        &self,
+        key: &Key,
+        what: &'static str,
+        now: UtcTime,
+        edit: impl Fn(&mut T) -> Result<(), E>,
+    ) -> Result<Option<T>, E>
+    where
+        T: Versioned,
+        E: From<StoreError> + crate::retry::Retry + std::fmt::Display,
+    {
+        crate::retry::retrying(what, || async {
+            let Some(mut t) = self.read::<T>(key).await? else {
+                return Ok(crate::retry::Attempt::Done(None));
+            };
+            let read = t.version();
+            edit(&mut t)?;
+            t.stamp(read + 1, now);
+            Ok(match self.replace_versioned(&t, read, what).await? {
+                true => crate::retry::Attempt::Done(Some(t)),
+                false => crate::retry::Attempt::Again,
+            })
+        })
+        .await
+    }
+
+    /// Replaces `t` if it is still the version that was read; `false` if it changed meanwhile.
+    async fn replace_versioned<T: Versioned>(
+        &self,
+        t: &T,
+        read: u64,
+        what: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut put = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(t)?));
+        put = if read == 0 {
+            put.condition_expression("attribute_exists(PK) AND attribute_not_exists(version)")
+        } else {
+            put.condition_expression("version = :read")
+                .expression_attribute_values(":read", n(read))
+        };
+        super::conditional::made(super::conditional::answered(what, || put.clone().send()).await?)
+    }
+}
+
 /// `value` as its stored item: its fields, its key and index keys, its expiry.
 pub fn item<T: Stored>(value: &T) -> Result<Item, StoreError> {
     let mut item = to_item(value, &value.key(), &value.index_keys())?;

@@ -173,6 +173,13 @@ pub fn appointment_type(id: Uuid) -> Key {
     Key::new(format!("TYPE#{id}"), "TYPE")
 }
 
+pub fn location(id: Uuid) -> Key {
+    Key::new(format!("LOCATION#{id}"), "LOCATION")
+}
+
+/// GSI1 partition of every location, by name.
+pub const LOCATIONS: &str = "LOCATIONS";
+
 /// GSI1 partition of every appointment type.
 pub const TYPES: &str = "TYPES";
 
@@ -317,6 +324,11 @@ impl Range {
     /// Every appointment type, by name.
     pub fn types_by_name() -> Range {
         Range::on(GSI1, TYPES.to_owned(), None, None)
+    }
+
+    /// Every location, by name.
+    pub fn locations_by_name() -> Range {
+        Range::on(GSI1, LOCATIONS.to_owned(), None, None)
     }
 
     /// One date of a provider's queue, best first (priority, then oldest).

@@ -19,6 +19,7 @@ pub mod items;
 pub mod keys;
 pub mod lifecycle;
 pub mod lists;
+pub mod locations;
 pub mod page;
 pub mod payments;
 pub mod reminders;

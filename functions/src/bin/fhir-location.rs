@@ -1,0 +1,6 @@
+//! The `fhir-location` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::FHIR_LOCATION).await
+}

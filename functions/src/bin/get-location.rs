@@ -1,0 +1,6 @@
+//! The `get-location` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::GET_LOCATION).await
+}
