@@ -2,23 +2,11 @@
 
 use uuid::Uuid;
 
-use super::items::Versioned;
 use super::keys::Range;
 use super::page::Page;
 use super::{keys, Item, Store, StoreError};
 use crate::domain::{AppointmentType, UtcTime};
 use crate::retry::Retry;
-
-impl Versioned for AppointmentType {
-    fn version(&self) -> u64 {
-        self.version
-    }
-
-    fn stamp(&mut self, version: u64, now: UtcTime) {
-        self.version = version;
-        self.updated_at = now;
-    }
-}
 
 impl Store {
     pub async fn put_type(&self, t: &AppointmentType) -> Result<(), StoreError> {

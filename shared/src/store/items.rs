@@ -30,6 +30,24 @@ pub trait Versioned: Stored + serde::de::DeserializeOwned {
     fn stamp(&mut self, version: u64, now: UtcTime);
 }
 
+/// The items with a `version` and an `updatedAt` of their own, replaced whole.
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn version(&self) -> u64 {
+                self.version
+            }
+
+            fn stamp(&mut self, version: u64, now: UtcTime) {
+                self.version = version;
+                self.updated_at = now;
+            }
+        }
+    )*};
+}
+
+versioned!(AppointmentType, crate::domain::location::Location);
+
 impl super::Store {
     /// Puts `value`, which must not exist yet (a fresh id).
     pub async fn put_fresh<T: Stored>(

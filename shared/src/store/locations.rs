@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::items::{Stored, Versioned};
+use super::items::Stored;
 use super::keys::{self, Key, Range};
 use super::page::Page;
 use super::{Item, Store, StoreError};
@@ -21,17 +21,6 @@ impl Stored for Location {
             (keys::GSI1PK, keys::LOCATIONS.to_owned()),
             (keys::GSI1SK, keys::by_name(&self.name, self.id)),
         ]
-    }
-}
-
-impl Versioned for Location {
-    fn version(&self) -> u64 {
-        self.version
-    }
-
-    fn stamp(&mut self, version: u64, now: UtcTime) {
-        self.version = version;
-        self.updated_at = now;
     }
 }
 
