@@ -133,10 +133,35 @@ pub async fn put_slot(
 pub const FIXTURE_SLOT: &str = "0f1e2d3c-4b5a-4968-8776-655443322110";
 pub const FIXTURE_PROVIDER: &str = "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01";
 
-/// Puts the fixture's slot (2031-03-04 16:00 UTC), so that the booking fixture is a real booking.
+/// The location events/create-slot.json names (and events/get-location.json, which reads it).
+pub const FIXTURE_LOCATION: &str = "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d";
+
+/// Puts the fixture's slot (2031-03-04 16:00 UTC), so that the booking fixture is a real booking, and
+/// the fixtures' location, so that the slot fixture names an active one.
 pub async fn seed_fixture_slot(stack: &stack::Stack, sdk: &SdkConfig) -> Result<(), Error> {
     let table = stack.table_name().ok_or("no table")?.clone();
     let store = shared::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), table);
+    let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
+    store
+        .put_location(&shared::domain::location::Location {
+            id: FIXTURE_LOCATION.parse()?,
+            name: "Main Street Clinic".into(),
+            address: Some(shared::domain::location::Address {
+                lines: vec!["1 Main St".into()],
+                city: "New York".into(),
+                region: Some("NY".into()),
+                postal_code: Some("10001".into()),
+                country: "US".into(),
+            }),
+            time_zone: "America/New_York".into(),
+            telecom: vec![],
+            active: true,
+            is_virtual: false,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        })
+        .await?;
     put_slot(
         &store,
         FIXTURE_SLOT,

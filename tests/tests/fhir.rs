@@ -143,6 +143,7 @@ async fn an_ehr_reads_appointments_slots_and_schedules_as_fhir_r4() {
         [
             "Appointment",
             "Schedule",
+            "Location",
             "Practitioner",
             "HealthcareService",
             "PractitionerRole",

@@ -101,6 +101,26 @@ async fn staff_keep_locations_everyone_reads_them_and_fhir_shows_them_as_r4() {
         (400, Some("validation_failed"))
     );
 
+    // A slot names an active location by its id; anything else is refused and nothing is made.
+    let start = clinic_tests::whole_minutes_from_now(24 * 60);
+    let slot = |location: serde_json::Value, hours: i64| {
+        let begins = start.plus(jiff::SignedDuration::from_hours(hours));
+        json!({"providerId": provider.id, "startTime": begins,
+               "endTime": begins.plus(jiff::SignedDuration::from_mins(30)), "locationId": location})
+    };
+    ok(
+        &app.send(&provider, "POST", "/slots", Some(slot(json!(id), 0)))
+            .await,
+        201,
+    );
+    for bad in [json!("main-street"), json!(uuid::Uuid::new_v4())] {
+        let r = app
+            .send(&provider, "POST", "/slots", Some(slot(bad, 1)))
+            .await;
+        problem(&r, 400, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], "locationId");
+    }
+
     // Deactivated: gone from the active list, inactive in FHIR; a PATCH of nothing is refused.
     problem(
         &app.send(
@@ -130,6 +150,11 @@ async fn staff_keep_locations_everyone_reads_them_and_fhir_shows_them_as_r4() {
     assert_eq!(active.body["data"].as_array().unwrap().len(), 1);
     let inactive = app.fhir(&patient, "/fhir/Location?status=inactive").await;
     assert_eq!(inactive.body["entry"][0]["resource"]["id"], json!(id));
+    // A deactivated location takes no new slots.
+    let r = app
+        .send(&provider, "POST", "/slots", Some(slot(json!(id), 2)))
+        .await;
+    problem(&r, 400, "validation_failed");
     problem(
         &app.send(
             &provider,

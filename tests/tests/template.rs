@@ -97,6 +97,7 @@ fn each_function_may_do_only_what_it_does() {
         "CreateSlotFunction",
         &[
             "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
         ],

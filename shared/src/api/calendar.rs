@@ -34,6 +34,7 @@ pub struct BulkRequest {
     max_bookings: u32,
     #[serde(default)]
     allowed_appointment_types: Vec<Uuid>,
+    /// An active location's id (`GET /locations`).
     location_id: Option<String>,
     room_number: Option<String>,
 }
@@ -109,6 +110,7 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
     let Ok(zone) = zone else {
         return Err(ApiError::field("timeZone", InvalidZone.to_string()));
     };
+    super::slots::at_active_location(ctx, &body.location_id).await?;
     let plan = Plan {
         time_zone: zone.zone(),
         start_date: body.start_date.date(),

@@ -33,6 +33,7 @@ pub struct NewSlot {
     max_bookings: u32,
     #[serde(default)]
     allowed_appointment_types: Vec<Uuid>,
+    /// An active location's id (`GET /locations`).
     location_id: Option<String>,
     room_number: Option<String>,
     notes: Option<String>,
@@ -58,8 +59,27 @@ pub(super) fn check_seats_types_and_place(
         "allowedAppointmentTypes",
         "at most 20",
     );
-    checks.text(location, "locationId", 100);
+    checks.text(location, "locationId", 100); // an id; `at_active_location` reads it
     checks.text(room, "roomNumber", 50);
+}
+
+/// A slot's `locationId`, if it names one, must be an active location's id (issue 22): one GetItem.
+pub(super) async fn at_active_location(
+    ctx: &Ctx,
+    location: &Option<String>,
+) -> Result<(), ApiError> {
+    let Some(named) = location else {
+        return Ok(());
+    };
+    const MUST: &str = "must name an active location (GET /locations)";
+    let id: Uuid = named
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::field("locationId", MUST))?;
+    match ctx.store.location(id).await? {
+        Some(l) if l.active => Ok(()),
+        _ => Err(ApiError::field("locationId", MUST)),
+    }
 }
 
 pub(super) fn one() -> u32 {
@@ -111,6 +131,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
             "only staff or an admin may create an overbook slot",
         ));
     }
+    at_active_location(ctx, &body.location_id).await?;
     let mut slot = Slot::open(
         SlotId::new(),
         body.provider_id,
