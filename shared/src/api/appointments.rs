@@ -71,12 +71,12 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
             || body.hold_id.is_some()
             || who.has(crate::domain::Role::Patient),
         "patientId",
-        "is required when booking for a patient",
+        "missing: staff name the patient they book for (or book a holdId)",
     );
     checks.check(
         body.slot_id.is_some() || body.hold_id.is_some(),
         "slotId",
-        "is required (or a holdId)",
+        "missing: name the seat by slotId or holdId",
     );
     checks.check(
         !(body.is_overbook && body.hold_id.is_some()),
@@ -130,7 +130,9 @@ pub async fn book(ctx: &Ctx, req: Request) -> Reply {
             .as_ref()
             .map(|h| h.slot_id)
             .or(body.slot_id)
-            .ok_or_else(|| ApiError::field("slotId", "is required (or a holdId)"))?,
+            .ok_or_else(|| {
+                ApiError::field("slotId", "missing: name the seat by slotId or holdId")
+            })?,
         patient_id: patient,
         consultation_type: held
             .as_ref()
