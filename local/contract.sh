@@ -40,4 +40,11 @@ for seed in ${CONTRACT_SEEDS:-7 1130}; do
       --report junit --report-junit-path "target/contract/$name-$seed.xml" || status=1
   done
 done
+# Whatever the requests were, every change they made reached publish: a parked stream record is a
+# change whose effects were not sent (it failed to decode, or AWS refused it for good).
+if grep -q "stream record parked" target/contract/stack.log; then
+  echo "stream records were parked during the contract run (target/contract/stack.log):"
+  grep "stream record parked" target/contract/stack.log | head -5
+  status=1
+fi
 exit $status

@@ -111,6 +111,41 @@ def _rollback_keeps_the_stream() -> None:
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def _update_writes_one_record() -> None:
+    """An UpdateItem that creates its item writes one stream record, INSERT with the whole new image.
+
+    moto creates the item first (a PutItem of its key alone, which adds an INSERT of the key alone to
+    the stream) and then applies the update (a second INSERT, the whole item). DynamoDB writes one
+    record per item changed (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html:
+    "each stream record appears exactly once in the stream"), and an UpdateItem that fails changes nothing.
+    So the key-only record is cut from the stream, and a placeholder left by a failed update is removed
+    with its records. The server answers one request at a time, so no reader sees the shard between."""
+    original = dynamodb_models.DynamoDBBackend.update_item
+
+    def update_item(self, table_name, key, *args, **kwargs):
+        table = self.get_table(table_name)
+        hash_value, range_value = self.get_keys_value(table, key)
+        existed = table.get_item(hash_value, range_value) is not None
+        shard = table.stream_shard
+        before = len(shard.items) if shard is not None else 0
+        try:
+            item = original(self, table_name, key, *args, **kwargs)
+        except Exception:
+            if not existed and table.get_item(hash_value, range_value) is not None:
+                table.delete_item(hash_value, range_value)
+            if shard is not None:
+                del shard.items[before:]
+            raise
+        if not existed and shard is not None and len(shard.items) == before + 2:
+            # moto numbers a record by its place in the shard (and reads by that place): the record
+            # that stays takes the number of the place it moves to.
+            del shard.items[before]
+            shard.items[before].record["dynamodb"]["SequenceNumber"] = str(before + shard.starting_sequence_number)
+        return item
+
+    dynamodb_models.DynamoDBBackend.update_item = update_item
+
+
 def _query_reads_its_partition() -> None:
     """A Query of the table reads its partition, not the table.
 
@@ -989,6 +1024,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _rollback_keeps_the_stream()
     _query_reads_its_partition()
+    _update_writes_one_record()
     seed = os.environ.get("EMULATOR_SEED")
     faults = Faults(os.environ.get("EMULATOR_FAULTS", ""), int(seed) if seed else None)
     app = Faithful(DomainDispatcherApplication(create_backend_app), faults)

@@ -287,6 +287,13 @@ async fn the_directory_finds_providers_by_what_patients_choose_them_by(aws: Aws)
         &["Ana Ruiz", "Bruno Silva", "Carla Jones"],
     )
     .await;
+    // Each profile's first write created the provider's item (an UpdateItem): one stream record, which
+    // publish read. (moto wrote a key-only INSERT first, which publish parked; the emulator writes one.)
+    assert_eq!(
+        app.peek_queue("ParkedRecordsQueue").await,
+        Vec::<Value>::new(),
+        "nothing parked"
+    );
     // Each filter, and filters together (any region of a language; codes in any case).
     for (query, want) in [
         ("language=es", &["Ana Ruiz", "Bruno Silva"][..]),
