@@ -125,7 +125,7 @@ pub async fn put_slot(
     let interval =
         shared::domain::Interval::new(start, start.plus(jiff::SignedDuration::from_mins(minutes)))?;
     let slot = shared::domain::Slot::open(id.parse()?, provider.parse()?, interval, seats, now);
-    store.create_slot(&slot, now).await?;
+    store.create_slot(&slot, &Default::default(), now).await?;
     Ok(())
 }
 
@@ -135,6 +135,8 @@ pub const FIXTURE_PROVIDER: &str = "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01";
 
 /// The location events/create-slot.json names (and events/get-location.json, which reads it).
 pub const FIXTURE_LOCATION: &str = "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d";
+/// A room of that location, which the fixture slot holds (events/resource-schedule.json shows it).
+pub const FIXTURE_RESOURCE: &str = "3b4c5d6e-7f80-4a91-b2c3-d4e5f6a7b8c9";
 
 /// Puts the fixture's slot (2031-03-04 16:00 UTC), so that the booking fixture is a real booking, and
 /// the fixtures' location, so that the slot fixture names an active one.
@@ -162,13 +164,31 @@ pub async fn seed_fixture_slot(stack: &stack::Stack, sdk: &SdkConfig) -> Result<
             version: 1,
         })
         .await?;
-    put_slot(
-        &store,
-        FIXTURE_SLOT,
-        FIXTURE_PROVIDER,
-        "2031-03-04T16:00:00Z".parse()?,
-        30,
+    let room = shared::domain::resource::Resource {
+        id: FIXTURE_RESOURCE.parse()?,
+        location_id: FIXTURE_LOCATION.parse()?,
+        name: "Exam 2B".into(),
+        kind: shared::domain::resource::ResourceKind::Room,
+        capacity: 1,
+        active: true,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    store.put_resource(&room).await?;
+    let start: shared::domain::UtcTime = "2031-03-04T16:00:00Z".parse()?;
+    let interval =
+        shared::domain::Interval::new(start, start.plus(jiff::SignedDuration::from_mins(30)))?;
+    let mut slot = shared::domain::Slot::open(
+        FIXTURE_SLOT.parse()?,
+        FIXTURE_PROVIDER.parse()?,
+        interval,
         1,
-    )
-    .await
+        now,
+    );
+    slot.location_id = Some(FIXTURE_LOCATION.into());
+    slot.resources = vec![room.shown()];
+    let capacity = std::collections::HashMap::from([(room.id, room.capacity)]);
+    store.create_slot(&slot, &capacity, now).await?;
+    Ok(())
 }

@@ -159,6 +159,56 @@ async fn the_location_fixtures_are_answered_by_their_handlers() {
 }
 
 #[tokio::test]
+async fn the_resource_fixtures_are_answered_by_their_handlers() {
+    let (_app, ctx) = seeded().await;
+    // The seeded room holds the fixture slot: its day shows it.
+    let (status, day) = run(&ctx, "resource-schedule").await;
+    assert_eq!(
+        (
+            status,
+            day["days"][0]["slots"][0]["id"].as_str(),
+            day["days"][0]["slots"][0]["resources"][0]["name"].as_str(),
+            day["timeZone"].as_str()
+        ),
+        (
+            200,
+            Some(local::FIXTURE_SLOT),
+            Some("Exam 2B"),
+            Some("America/New_York")
+        ),
+        "{day}"
+    );
+    let (status, made) = run(&ctx, "create-resource").await;
+    assert_eq!(
+        (status, made["kind"].as_str(), made["capacity"].as_u64()),
+        (201, Some("room"), Some(1)),
+        "{made}"
+    );
+    let (status, list) = run(&ctx, "list-resources").await;
+    let names: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        (status, names),
+        (200, vec!["Exam 2B", "Exam room 3"]),
+        "{list}"
+    );
+    let (status, renamed) = run(&ctx, "update-resource").await;
+    assert_eq!(
+        (
+            status,
+            renamed["name"].as_str(),
+            renamed["version"].as_u64()
+        ),
+        (200, Some("Exam room 2B"), Some(2)),
+        "{renamed}"
+    );
+}
+
+#[tokio::test]
 async fn the_hold_fixtures_hold_the_fixture_slot_once() {
     let (_app, ctx) = seeded().await;
     let (status, held) = run(&ctx, "create-hold").await;

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 67);
+    assert_eq!(functions.len(), 71);
     for f in &functions {
         assert!(
             root()

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::slots::check_seats_types_and_place;
 use super::views::{
-    BulkCreated, DaySlot, Schedule, ScheduleDay, ScheduleRow, ScheduleSummary, ScheduledBooking,
-    SlotView,
+    BulkCreated, DaySlot, RefusedDay, Schedule, ScheduleDay, ScheduleRow, ScheduleSummary,
+    ScheduledBooking, SlotView,
 };
 use super::{caller, json, json_body, Checks, Ctx, Query, Reply, Request};
 use crate::api::ApiError;
@@ -36,6 +36,10 @@ pub struct BulkRequest {
     allowed_appointment_types: Vec<Uuid>,
     /// An active location's id (`GET /locations`).
     location_id: Option<String>,
+    /// Rooms and equipment of that location every slot holds (at most 5). A day with a slot whose
+    /// resource is held by another slot then is left out and named in `refused`; the others are made.
+    #[serde(default)]
+    resource_ids: Vec<Uuid>,
     room_number: Option<String>,
 }
 
@@ -43,6 +47,8 @@ pub struct BulkRequest {
 /// (a transaction has at most 100 actions:
 /// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html).
 const MAX_SLOTS_PER_DAY: usize = 96;
+/// The actions of one DynamoDB transaction, at most (same page).
+const MAX_ACTIONS: usize = 100;
 
 /// At most this many slots per bulk request (a year of 8 one-hour slots every weekday, or a quarter of
 /// 15-minute slots), so that its response stays far below Lambda's 6 MB
@@ -98,6 +104,7 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
         &body.location_id,
         &body.room_number,
     );
+    super::slots::check_resources(&mut checks, &body.resource_ids);
     for (field, message) in body.working_hours.problems() {
         checks.check(false, &field, message);
     }
@@ -110,7 +117,8 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
     let Ok(zone) = zone else {
         return Err(ApiError::field("timeZone", InvalidZone.to_string()));
     };
-    super::slots::at_active_location(ctx, &body.location_id).await?;
+    let (resources, capacity) =
+        super::slots::place(ctx, &body.location_id, &body.resource_ids).await?;
     let plan = Plan {
         time_zone: zone.zone(),
         start_date: body.start_date.date(),
@@ -144,6 +152,7 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
         slot.allowed_appointment_types = body.allowed_appointment_types.clone();
         slot.location_id = body.location_id.clone();
         slot.room_number = body.room_number.clone();
+        slot.resources = resources.clone();
         days.entry(p.local_date).or_default().push(slot);
     }
     if let Some((date, _)) = days.iter().find(|(_, s)| s.len() > MAX_SLOTS_PER_DAY) {
@@ -152,23 +161,58 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
             format!("{date} would have more than {MAX_SLOTS_PER_DAY} slots"),
         ));
     }
+    // A day's transaction holds its slots and the guard of each UTC date they touch, the provider's
+    // and each resource's.
+    for (date, slots) in &days {
+        let dates: std::collections::BTreeSet<jiff::civil::Date> = slots
+            .iter()
+            .flat_map(|s| s.interval().utc_dates())
+            .collect();
+        let actions = slots.len() + dates.len() * (1 + resources.len());
+        if actions > MAX_ACTIONS {
+            return Err(ApiError::field(
+                "slotDuration",
+                format!(
+                    "{date} would need {actions} writes in one transaction (at most {MAX_ACTIONS}): \
+                     longer slots or fewer resources"
+                ),
+            ));
+        }
+    }
     let requested: usize = days.values().map(Vec::len).sum();
     let done = ctx
         .store
         .create_many(
             body.provider_id,
             days.into_iter().collect(),
+            &capacity,
             zone.as_str(),
             now,
         )
         .await?;
-    tracing::info!(provider_id = %body.provider_id, requested, created = done.created.len(), existing = done.existing, "bulk slots");
+    tracing::info!(provider_id = %body.provider_id, requested, created = done.created.len(), existing = done.existing, refused_days = done.refused.len(), "bulk slots");
+    let refused: Vec<RefusedDay> = done.refused.iter().map(RefusedDay::of).collect();
+    if done.created.is_empty() && done.existing == 0 {
+        if let Some(first) = done.refused.first().and_then(|d| d.conflicts.first()) {
+            // Nothing made: every day was refused.
+            return Err(ApiError::new(
+                crate::api::Code::ResourceConflict,
+                format!(
+                    "every day was refused ({} days); the first: the slot at {}: {}",
+                    refused.len(),
+                    first.0,
+                    first.1
+                ),
+            ));
+        }
+    }
     Ok(json(
         201,
         &BulkCreated {
             created: done.created.len(),
             existing: done.existing,
             slots: done.created.iter().map(SlotView::of).collect(),
+            refused,
         },
     ))
 }

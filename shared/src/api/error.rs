@@ -60,6 +60,7 @@ catalogue! {
     SlotFull 409 "slot_full": "Every seat of the slot is taken.",
     SlotUnavailable 409 "slot_unavailable": "The slot is blocked, cancelled or has started.",
     SlotOverlap 409 "slot_overlap": "The slot overlaps another slot of the provider.",
+    ResourceConflict 409 "resource_conflict": "A room or piece of equipment the slot names is held by another slot then (the detail names both).",
     SlotNotBlocked 409 "slot_not_blocked": "Only a blocked slot can be released.",
     SlotHasBookings 409 "slot_has_bookings": "The slot has bookings.",
     PatientConflict 409 "patient_conflict": "The patient already has an appointment at that time.",
@@ -346,6 +347,7 @@ impl From<SlotError> for ApiError {
                 Code::SlotOverlap,
                 format!("overlaps the provider's slot(s) {}", ids.join(", ")),
             ),
+            SlotError::Taken(t) => ApiError::new(Code::ResourceConflict, t.to_string()),
             SlotError::Store(s) => s.into(),
         }
     }

@@ -18,6 +18,7 @@ pub mod locations;
 pub mod openapi;
 pub mod providers;
 mod request;
+pub mod resources;
 pub mod search;
 pub mod series;
 pub mod settings;
@@ -162,6 +163,10 @@ endpoints! {
     UPDATE_LOCATION "update-location" => locations::update,
     FHIR_LOCATION "fhir-location" => fhir::location,
     FHIR_LOCATIONS "fhir-locations" => fhir::locations,
+    CREATE_RESOURCE "create-resource" => resources::create,
+    LIST_RESOURCES "list-resources" => resources::list,
+    UPDATE_RESOURCE "update-resource" => resources::update,
+    RESOURCE_SCHEDULE "resource-schedule" => resources::schedule,
     FHIR_AUDIT_EVENTS "fhir-audit-events" => audit::fhir_events,
 }
 

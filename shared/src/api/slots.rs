@@ -8,9 +8,11 @@ use uuid::Uuid;
 use super::views::{Blocked, Page, Skipped, SlotView};
 use super::{caller, json, json_body, Bound, Checks, Ctx, Query, Reply, Request, BOUND};
 use crate::api::{ApiError, Code};
+use crate::domain::resource::{SlotResource, MAX_PER_SLOT};
 use crate::domain::{Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
 use crate::store::keys::Range;
 use crate::store::page;
+use crate::store::slots::Capacities;
 
 const MAX_SLOT_LENGTH: SignedDuration = SignedDuration::from_hours(12);
 const MAX_SEATS: u32 = 100;
@@ -35,6 +37,10 @@ pub struct NewSlot {
     allowed_appointment_types: Vec<Uuid>,
     /// An active location's id (`GET /locations`).
     location_id: Option<String>,
+    /// Rooms and equipment of that location the slot holds for its time (at most 5;
+    /// `GET /locations/{id}/resources`). Another slot holding one then is 409 `resource_conflict`.
+    #[serde(default)]
+    resource_ids: Vec<Uuid>,
     room_number: Option<String>,
     notes: Option<String>,
     #[serde(default)]
@@ -63,23 +69,76 @@ pub(super) fn check_seats_types_and_place(
     checks.text(room, "roomNumber", 50);
 }
 
-/// A slot's `locationId`, if it names one, must be an active location's id (issue 22): one GetItem.
-pub(super) async fn at_active_location(
+/// Where a slot is and what it holds: its `locationId`, if it names one, must be an active location's
+/// id, and its `resourceIds` that location's active resources. One GetItem for a location alone, one
+/// BatchGetItem with resources; what the slot shows of each resource, and their capacities.
+pub(super) async fn place(
     ctx: &Ctx,
     location: &Option<String>,
-) -> Result<(), ApiError> {
+    resource_ids: &[Uuid],
+) -> Result<(Vec<SlotResource>, Capacities), ApiError> {
     let Some(named) = location else {
-        return Ok(());
+        if resource_ids.is_empty() {
+            return Ok((vec![], Capacities::new()));
+        }
+        return Err(ApiError::field(
+            "locationId",
+            "missing: resources belong to a location; name it",
+        ));
     };
     const MUST: &str = "must name an active location (GET /locations)";
     let id: Uuid = named
         .trim()
         .parse()
         .map_err(|_| ApiError::field("locationId", MUST))?;
-    match ctx.store.location(id).await? {
-        Some(l) if l.active => Ok(()),
-        _ => Err(ApiError::field("locationId", MUST)),
+    let (at, resources) = if resource_ids.is_empty() {
+        (ctx.store.location(id).await?, vec![])
+    } else {
+        ctx.store.location_and_resources(id, resource_ids).await?
+    };
+    if !at.is_some_and(|l| l.active) {
+        return Err(ApiError::field("locationId", MUST));
     }
+    let mut shown = vec![];
+    let mut capacity = Capacities::new();
+    for (rid, found) in resource_ids.iter().zip(resources) {
+        match found {
+            Some(r) if r.active => {
+                capacity.insert(r.id, r.capacity);
+                shown.push(r.shown());
+            }
+            Some(_) => {
+                return Err(ApiError::field(
+                    "resourceIds",
+                    format!("{rid} is inactive: it takes no new slots"),
+                ))
+            }
+            None => {
+                return Err(ApiError::field(
+                    "resourceIds",
+                    format!(
+                        "{rid} is not a resource of location {id} (GET /locations/{id}/resources)"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok((shown, capacity))
+}
+
+/// A slot's `resourceIds`: at most five, each once.
+pub(super) fn check_resources(checks: &mut Checks, ids: &[Uuid]) {
+    checks.check(
+        ids.len() <= MAX_PER_SLOT,
+        "resourceIds",
+        "at most 5 rooms and devices",
+    );
+    let distinct: std::collections::HashSet<&Uuid> = ids.iter().collect();
+    checks.check(
+        distinct.len() == ids.len(),
+        "resourceIds",
+        "each at most once",
+    );
 }
 
 pub(super) fn one() -> u32 {
@@ -119,6 +178,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
         &body.location_id,
         &body.room_number,
     );
+    check_resources(&mut checks, &body.resource_ids);
     checks.text(&body.notes, "notes", 1000);
     let interval = checks.finish_with(interval)?;
     if !who.may_act_for_provider(body.provider_id) {
@@ -131,7 +191,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
             "only staff or an admin may create an overbook slot",
         ));
     }
-    at_active_location(ctx, &body.location_id).await?;
+    let (resources, capacity) = place(ctx, &body.location_id, &body.resource_ids).await?;
     let mut slot = Slot::open(
         SlotId::new(),
         body.provider_id,
@@ -142,9 +202,10 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     slot.allowed_appointment_types = body.allowed_appointment_types;
     slot.location_id = body.location_id;
     slot.room_number = body.room_number;
+    slot.resources = resources;
     slot.notes = body.notes;
     slot.is_overbook = body.is_overbook;
-    ctx.store.create_slot(&slot, now).await?;
+    ctx.store.create_slot(&slot, &capacity, now).await?;
     tracing::info!(slot_id = %slot.id, provider_id = %slot.provider_id, "slot created");
     let location = format!("/slots/{}", slot.id);
     Ok(super::created(201, &SlotView::of(&slot), location, false))
@@ -341,19 +402,21 @@ pub async fn release(ctx: &Ctx, req: Request) -> Reply {
             "only the provider, staff or an admin may release a slot",
         ));
     };
+    use crate::store::slots::Unreleased;
     match ctx.store.release_slot(id, scope, ctx.now()).await? {
         Ok(slot) => Ok(json(200, &SlotView::of(&slot))),
-        Err(None) => Err(ApiError::not_found("slot")),
-        Err(Some(old)) if scope.is_some_and(|p| p != old.provider_id) => Err(ApiError::forbidden(
-            "only the provider, staff or an admin may release a slot",
-        )),
-        Err(Some(old)) if old.status != SlotStatus::Blocked => Err(ApiError::new(
+        Err(Unreleased::Gone) => Err(ApiError::not_found("slot")),
+        Err(Unreleased::As(old)) if scope.is_some_and(|p| p != old.provider_id) => Err(
+            ApiError::forbidden("only the provider, staff or an admin may release a slot"),
+        ),
+        Err(Unreleased::As(old)) if old.status != SlotStatus::Blocked => Err(ApiError::new(
             Code::SlotNotBlocked,
             format!("the slot is {}", old.status.as_str()),
         )),
-        Err(Some(_)) => Err(ApiError::new(
+        Err(Unreleased::As(_)) => Err(ApiError::new(
             Code::SlotHasBookings,
             "a blocked slot with bookings cannot be released",
         )),
+        Err(Unreleased::Taken(t)) => Err(crate::store::slots::SlotError::Taken(t).into()),
     }
 }

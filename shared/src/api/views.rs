@@ -47,6 +47,9 @@ pub struct SlotView {
     pub location_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub room_number: Option<String>,
+    /// The rooms and equipment it holds, by name (`POST /locations/{id}/resources`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<crate::domain::resource::SlotResource>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     pub is_overbook: bool,
@@ -71,6 +74,7 @@ impl SlotView {
             allowed_appointment_types: slot.allowed_appointment_types.clone(),
             location_id: slot.location_id.clone(),
             room_number: slot.room_number.clone(),
+            resources: slot.resources.clone(),
             notes: slot.notes.clone(),
             is_overbook: slot.is_overbook,
             block_reason: slot.block_reason.clone(),
@@ -99,6 +103,50 @@ pub struct BulkCreated {
     /// Slots of the request that already existed (a repeated request creates none).
     pub existing: usize,
     pub slots: Vec<SlotView>,
+    /// Days left out whole because a room or device was held by other slots then (the rest were made).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedDay>,
+}
+
+/// A local day a bulk creation left out, and each slot of it that could not take a resource.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefusedDay {
+    pub date: jiff::civil::Date,
+    pub conflicts: Vec<ResourceConflict>,
+}
+
+/// A slot that could not take a resource: what holds it, and when.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResourceConflict {
+    pub start_time: UtcTime,
+    pub resource: crate::domain::resource::SlotResource,
+    /// The slot that holds it (the first, by start, if several do).
+    pub held_by: String,
+    pub held_from: UtcTime,
+    pub held_to: UtcTime,
+}
+
+impl RefusedDay {
+    pub fn of(day: &crate::store::slots::RefusedDay) -> RefusedDay {
+        RefusedDay {
+            date: day.date,
+            conflicts: day
+                .conflicts
+                .iter()
+                .map(|(start, t)| ResourceConflict {
+                    start_time: *start,
+                    resource: t.resource.clone(),
+                    held_by: t.by.clone(),
+                    held_from: t.during.start(),
+                    held_to: t.during.end(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A slot a block left as it was, and why.

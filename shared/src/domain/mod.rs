@@ -18,6 +18,7 @@ pub mod money;
 pub mod opening;
 pub mod profile;
 pub mod reminders;
+pub mod resource;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod search;

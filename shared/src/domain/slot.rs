@@ -20,6 +20,11 @@ pub struct Slot {
     pub location_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_number: Option<String>,
+    /// The rooms and equipment it names (at its location), with their names when it took them. An open
+    /// slot holds them for its time in their day guards; blocking gives that time back, releasing
+    /// takes it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<super::resource::SlotResource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     #[serde(default)]
@@ -65,6 +70,7 @@ impl Slot {
             allowed_appointment_types: vec![],
             location_id: None,
             room_number: None,
+            resources: vec![],
             notes: None,
             is_overbook: false,
             block_reason: None,

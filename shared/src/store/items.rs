@@ -46,7 +46,11 @@ macro_rules! versioned {
     )*};
 }
 
-versioned!(AppointmentType, crate::domain::location::Location);
+versioned!(
+    AppointmentType,
+    crate::domain::location::Location,
+    crate::domain::resource::Resource
+);
 
 impl super::Store {
     /// Puts `value`, which must not exist yet (a fresh id).

@@ -180,6 +180,21 @@ pub fn location(id: Uuid) -> Key {
 /// GSI1 partition of every location, by name.
 pub const LOCATIONS: &str = "LOCATIONS";
 
+/// A room or a piece of equipment, in its location's partition.
+pub fn resource(location: Uuid, id: Uuid) -> Key {
+    Key::new(format!("LOCATION#{location}"), &format!("RESOURCE#{id}"))
+}
+
+/// GSI1 partition of a location's resources, by name.
+pub fn location_resources(location: Uuid) -> String {
+    format!("LOCATION#{location}#RESOURCES")
+}
+
+/// A resource's guard of one UTC day: the slots that hold it then (the shape of a provider's day).
+pub fn resource_day(resource: Uuid, date: Date) -> Key {
+    Key::new(format!("RESOURCE#{resource}"), &format!("DAY#{date}"))
+}
+
 /// GSI1 partition of every appointment type.
 pub const TYPES: &str = "TYPES";
 
@@ -329,6 +344,11 @@ impl Range {
     /// Every location, by name.
     pub fn locations_by_name() -> Range {
         Range::on(GSI1, LOCATIONS.to_owned(), None, None)
+    }
+
+    /// A location's resources, by name.
+    pub fn resources_by_name(location: Uuid) -> Range {
+        Range::on(GSI1, location_resources(location), None, None)
     }
 
     /// One date of a provider's queue, best first (priority, then oldest).

@@ -24,6 +24,7 @@ pub mod page;
 pub mod payments;
 pub mod reminders;
 pub mod reschedule;
+pub mod resources;
 pub mod search;
 pub mod series;
 pub mod settings;

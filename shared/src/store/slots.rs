@@ -8,6 +8,7 @@ use super::guard::Guard;
 use super::items::{item, ProviderProfile};
 use super::keys::Range;
 use super::page::Page;
+use super::resources::{day_keys, first_taken, Taken};
 use super::{from_item, keys, s, Item, Key, Store, StoreError};
 use crate::retry::{retrying, retrying_with, Attempt, Retry, Spent};
 use std::collections::HashMap;
@@ -18,6 +19,9 @@ use crate::domain::{ProviderId, Slot, SlotId, SlotStatus, UtcTime};
 pub enum SlotError {
     #[error("the slot overlaps other slots of the provider")]
     Overlap(Vec<String>),
+    /// A room or a device the slot names is held by other slots then (as many as it has capacity for).
+    #[error("{0}")]
+    Taken(Taken),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -40,18 +44,34 @@ struct DayWrite {
     again: bool,
 }
 
+/// How much of each resource may be held at once, by id (from the resources as read).
+pub type Capacities = HashMap<uuid::Uuid, u32>;
+
+/// Every guard a slot takes: the provider's days, then each resource's days.
+fn guard_keys_of(slot: &Slot) -> Vec<Key> {
+    let iv = slot.interval();
+    let mut keys: Vec<Key> = iv
+        .utc_dates()
+        .into_iter()
+        .map(|d| keys::provider_day(slot.provider_id, d))
+        .collect();
+    keys.extend(day_keys(&slot.resources, &iv));
+    keys
+}
+
 impl Store {
-    /// Puts `slot` and records its time in the provider's day guards, in one transaction per attempt.
-    pub async fn create_slot(&self, slot: &Slot, now: UtcTime) -> Result<(), SlotError> {
-        let guard_keys: Vec<Key> = slot
-            .interval()
-            .utc_dates()
-            .into_iter()
-            .map(|d| keys::provider_day(slot.provider_id, d))
-            .collect();
+    /// Puts `slot` and records its time in the provider's day guards and in those of each resource it
+    /// names (`capacity` by resource id), in one transaction per attempt.
+    pub async fn create_slot(
+        &self,
+        slot: &Slot,
+        capacity: &Capacities,
+        now: UtcTime,
+    ) -> Result<(), SlotError> {
+        let guard_keys = guard_keys_of(slot);
         let id = slot.id.to_string();
         retrying("create slot", || {
-            self.create_slot_once(slot, &guard_keys, &id, now)
+            self.create_slot_once(slot, capacity, &guard_keys, &id, now)
         })
         .await
     }
@@ -59,27 +79,33 @@ impl Store {
     async fn create_slot_once(
         &self,
         slot: &Slot,
+        capacity: &Capacities,
         guard_keys: &[Key],
         id: &str,
         now: UtcTime,
     ) -> Result<Attempt<()>, SlotError> {
         let mut found = self.get_many(guard_keys).await?;
-        let guards: Vec<Guard> = guard_keys
+        let guards: HashMap<Key, Guard> = guard_keys
             .iter()
-            .map(|k| Guard::read(k.clone(), found.remove(k)))
+            .map(|k| Guard::read(k.clone(), found.remove(k)).map(|g| (k.clone(), g)))
             .collect::<Result<_, _>>()?;
-        let mut clashes: Vec<String> = guards
-            .iter()
-            .flat_map(|g| g.conflicts(&slot.interval(), None))
+        let iv = slot.interval();
+        let mut clashes: Vec<String> = iv
+            .utc_dates()
+            .into_iter()
+            .flat_map(|d| guards[&keys::provider_day(slot.provider_id, d)].conflicts(&iv, None))
             .collect();
         clashes.sort();
         clashes.dedup();
         if !clashes.is_empty() {
             return Err(SlotError::Overlap(clashes));
         }
+        if let Some(taken) = first_taken(&slot.resources, capacity, &guards, &iv) {
+            return Err(SlotError::Taken(taken));
+        }
         let mut writes = vec![put_new(&self.table, item(slot)?)?];
-        for g in &guards {
-            writes.push(g.take(&self.table, id, &slot.interval(), now, None)?);
+        for k in guard_keys {
+            writes.push(guards[k].take(&self.table, id, &iv, now, None)?);
         }
         Ok(match self.transact(writes).await? {
             None => Attempt::Done(()),
@@ -119,23 +145,79 @@ fn joined(
     Ok((i, slot, done?))
 }
 
+/// Why a slot was not released.
+#[derive(Debug)]
+pub enum Unreleased {
+    /// There is no such slot.
+    Gone,
+    /// The slot as it is, which the release's conditions refuse (not blocked, booked, another's).
+    As(Slot),
+    /// A room or device it names is held by another slot now.
+    Taken(Taken),
+}
+
 /// What a bulk creation did.
 #[derive(Debug, Default)]
 pub struct Bulk {
     pub created: Vec<Slot>,
     /// Slots of the request that already existed (same provider and start: same id).
     pub existing: usize,
+    /// Local days not created because a resource they name is held by other slots then.
+    pub refused: Vec<RefusedDay>,
+}
+
+/// A local day of a bulk creation left out whole, with every slot of it that could not take a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefusedDay {
+    pub date: jiff::civil::Date,
+    /// Each refused slot's start and what holds the resource then.
+    pub conflicts: Vec<(UtcTime, Taken)>,
+}
+
+/// How one day's write ended.
+enum DayDone {
+    Created(Vec<Slot>),
+    Refused(RefusedDay),
+}
+
+/// The guard keys of `slots`, each once, in a stable order.
+fn guard_keys_of_all(slots: &[Slot]) -> Vec<Key> {
+    let mut seen = std::collections::HashSet::new();
+    slots
+        .iter()
+        .flat_map(guard_keys_of)
+        .filter(|k| seen.insert(k.clone()))
+        .collect()
+}
+
+/// The slots of a day that cannot take a resource they name, given the guards as read.
+fn refusals(
+    date: jiff::civil::Date,
+    slots: &[Slot],
+    capacity: &Capacities,
+    guards: &HashMap<Key, Guard>,
+) -> Option<RefusedDay> {
+    let conflicts: Vec<(UtcTime, Taken)> = slots
+        .iter()
+        .filter_map(|s| {
+            first_taken(&s.resources, capacity, guards, &s.interval()).map(|t| (s.start_time, t))
+        })
+        .collect();
+    (!conflicts.is_empty()).then_some(RefusedDay { date, conflicts })
 }
 
 impl Store {
     /// Creates `slots` (all of one provider, with ids derived from their starts), one transaction per
-    /// local day, days written concurrently with a bound. First one batch read per 100 UTC days of the
-    /// provider's day guards: a slot whose id is already there exists, one that overlaps any other entry
-    /// fails the whole request before anything is written.
+    /// local day, days written concurrently with a bound. First one batch read per 100 keys of the
+    /// provider's day guards and those of the resources the slots name: a slot whose id is already
+    /// there exists; one that overlaps any other slot of the provider fails the whole request before
+    /// anything is written; a day with a slot whose resource is held then (up to its `capacity`) is
+    /// left out whole and named in [`Bulk::refused`], and the other days are created.
     pub async fn create_many(
         &self,
         provider: ProviderId,
         days: Vec<(jiff::civil::Date, Vec<Slot>)>,
+        capacity: &Capacities,
         time_zone: &str,
         now: UtcTime,
     ) -> Result<Bulk, SlotError> {
@@ -143,21 +225,12 @@ impl Store {
             .iter()
             .flat_map(|(_, s)| s.iter().map(|s| s.id.to_string()))
             .collect();
-        let guard_keys = |slots: &[Slot]| -> Vec<Key> {
-            let mut keys: Vec<Key> = slots
-                .iter()
-                .flat_map(|s| s.interval().utc_dates())
-                .map(|d| keys::provider_day(provider, d))
-                .collect();
-            keys.dedup();
-            keys
-        };
         let all: Vec<Slot> = days.iter().flat_map(|(_, s)| s.clone()).collect();
-        let mut wanted = guard_keys(&all);
+        let mut wanted = guard_keys_of_all(&all);
         let profile_key = keys::provider_profile(provider);
         wanted.push(profile_key.clone());
         let mut found = self.get_many(&wanted).await?;
-        let guards: HashMap<Key, Guard> = guard_keys(&all)
+        let guards: HashMap<Key, Guard> = guard_keys_of_all(&all)
             .into_iter()
             .map(|k| Guard::read(k.clone(), found.remove(&k)).map(|g| (k, g)))
             .collect::<Result<_, _>>()?;
@@ -189,8 +262,12 @@ impl Store {
                 }
                 fresh.push(slot);
             }
-            if !fresh.is_empty() {
-                todo.push((date, fresh));
+            if fresh.is_empty() {
+                continue;
+            }
+            match refusals(date, &fresh, capacity, &guards) {
+                Some(refused) => bulk.refused.push(refused),
+                None => todo.push((date, fresh)),
             }
         }
         clashes.sort();
@@ -224,40 +301,49 @@ impl Store {
         const CONCURRENT_DAYS: usize = 8;
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DAYS));
         let mut tasks = tokio::task::JoinSet::new();
-        for (_, slots) in todo {
+        for (date, slots) in todo {
             let store = self.clone();
-            let day_guards: Vec<Guard> = guard_keys(&slots)
+            let day_guards: Vec<Guard> = guard_keys_of_all(&slots)
                 .iter()
                 .map(|k| guards[k].clone())
                 .collect();
             let permits = permits.clone();
             let extra = profile.take();
+            let capacity = capacity.clone();
             tasks.spawn(async move {
                 let _permit = permits
                     .acquire_owned()
                     .await
                     .expect("the semaphore is never closed");
-                store.write_day(slots, day_guards, extra, now).await
+                store
+                    .write_day(date, slots, day_guards, &capacity, extra, now)
+                    .await
             });
         }
         while let Some(done) = tasks.join_next().await {
-            let slots =
-                done.map_err(|e| StoreError::internal(format!("a day's write panicked: {e}")))??;
-            bulk.created.extend(slots);
+            match done
+                .map_err(|e| StoreError::internal(format!("a day's write panicked: {e}")))??
+            {
+                DayDone::Created(slots) => bulk.created.extend(slots),
+                DayDone::Refused(day) => bulk.refused.push(day),
+            }
         }
         bulk.created.sort_by_key(|s| s.start_time);
+        bulk.refused.sort_by_key(|d| d.date);
         Ok(bulk)
     }
 
     /// One day of a bulk creation in one transaction; on a concurrent guard change, reads that day's
-    /// guards again and retries. Returns the slots it created.
+    /// guards again and retries (and leaves the day out if a resource was taken meanwhile).
     async fn write_day(
         &self,
+        date: jiff::civil::Date,
         slots: Vec<Slot>,
         guards: Vec<Guard>,
+        capacity: &Capacities,
         profile: Option<Update>,
         now: UtcTime,
-    ) -> Result<Vec<Slot>, SlotError> {
+    ) -> Result<DayDone, SlotError> {
         let profile = profile.as_ref();
         let day = DayWrite {
             slots,
@@ -265,7 +351,9 @@ impl Store {
             again: false,
         };
         retrying_with("write a day of slots", day, |mut day| async move {
-            let outcome = self.write_day_once(&mut day, profile, now).await;
+            let outcome = self
+                .write_day_once(date, &mut day, capacity, profile, now)
+                .await;
             (day, outcome)
         })
         .await
@@ -273,10 +361,12 @@ impl Store {
 
     async fn write_day_once(
         &self,
+        date: jiff::civil::Date,
         day: &mut DayWrite,
+        capacity: &Capacities,
         profile: Option<&Update>,
         now: UtcTime,
-    ) -> Result<Attempt<Vec<Slot>>, SlotError> {
+    ) -> Result<Attempt<DayDone>, SlotError> {
         if day.again {
             tracing::debug!("a day of slots met a concurrent write; reading its guards again");
             let keys: Vec<Key> = day.guards.iter().map(|g| g.key.clone()).collect();
@@ -293,15 +383,28 @@ impl Store {
                     .any(|g| g.intervals.contains_key(&s.id.to_string()))
             });
             if day.slots.is_empty() {
-                return Ok(Attempt::Done(vec![]));
+                return Ok(Attempt::Done(DayDone::Created(vec![])));
             }
+            let provider_guards: Vec<&Guard> = guards
+                .iter()
+                .filter(|g| g.key.pk.starts_with("PROVIDER#"))
+                .collect();
             let clashes: Vec<String> = day
                 .slots
                 .iter()
-                .flat_map(|s| guards.iter().flat_map(|g| g.conflicts(&s.interval(), None)))
+                .flat_map(|s| {
+                    provider_guards
+                        .iter()
+                        .flat_map(|g| g.conflicts(&s.interval(), None))
+                })
                 .collect();
             if !clashes.is_empty() {
                 return Err(SlotError::Overlap(clashes));
+            }
+            let by_key: HashMap<Key, Guard> =
+                guards.iter().map(|g| (g.key.clone(), g.clone())).collect();
+            if let Some(refused) = refusals(date, &day.slots, capacity, &by_key) {
+                return Ok(Attempt::Done(DayDone::Refused(refused)));
             }
         }
         day.again = true;
@@ -310,16 +413,10 @@ impl Store {
             writes.push(put_new(&self.table, item(slot)?)?);
         }
         for g in &day.guards {
-            let date_key = &g.key;
             let entries: Vec<(String, crate::domain::Interval)> = day
                 .slots
                 .iter()
-                .filter(|s| {
-                    s.interval()
-                        .utc_dates()
-                        .iter()
-                        .any(|d| &keys::provider_day(s.provider_id, *d) == date_key)
-                })
+                .filter(|s| guard_keys_of(s).contains(&g.key))
                 .map(|s| (s.id.to_string(), s.interval()))
                 .collect();
             writes.push(g.take_all(&self.table, &entries, now, None)?);
@@ -332,9 +429,20 @@ impl Store {
             );
         }
         Ok(match self.transact(writes).await? {
-            None => Attempt::Done(std::mem::take(&mut day.slots)),
+            None => Attempt::Done(DayDone::Created(std::mem::take(&mut day.slots))),
             Some(_) => Attempt::Again,
         })
+    }
+
+    /// The slots with these ids that exist (a BatchGetItem per 100), in no particular order.
+    pub async fn slots_by_id(&self, ids: &[SlotId]) -> Result<Vec<Slot>, StoreError> {
+        let wanted: Vec<Key> = ids.iter().map(|id| keys::slot(*id)).collect();
+        let mut found = self.get_many(&wanted).await?;
+        wanted
+            .iter()
+            .filter_map(|k| found.remove(k))
+            .map(from_item)
+            .collect()
     }
 
     /// A provider's slots starting in `[from, to)`, every page.
@@ -379,16 +487,16 @@ impl Store {
         Ok(out.into_iter().flatten().collect())
     }
 
-    /// Blocks `slot` if it is open and has no bookings; `Ok(false)` if it changed meanwhile.
+    /// Blocks `slot` if it is open and has no bookings; `Ok(false)` if it changed meanwhile. A slot that
+    /// holds rooms or equipment gives their time back in the same transaction, so another slot may take
+    /// them while it is blocked.
     pub async fn block_slot(
         &self,
         slot: &Slot,
         reason: Option<&str>,
         now: UtcTime,
     ) -> Result<bool, StoreError> {
-        let mut update = self
-            .db
-            .update_item()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::slot(slot.id))))
             .update_expression(if reason.is_some() {
@@ -400,58 +508,171 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":blocked", s(SlotStatus::Blocked.as_str()))
             .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
-            .expression_attribute_values(
-                ":zero",
-                aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
-            )
+            .expression_attribute_values(":zero", super::n(0))
             .expression_attribute_values(":now", s(now.to_string()));
         if let Some(r) = reason {
             update = update.expression_attribute_values(":reason", s(r));
         }
-        made(answered("block slot", || update.clone().send()).await?)
+        let update = update.build()?;
+        if slot.resources.is_empty() {
+            let single = self
+                .db
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(update.key.clone()))
+                .update_expression(update.update_expression.clone())
+                .set_condition_expression(update.condition_expression.clone())
+                .set_expression_attribute_names(update.expression_attribute_names.clone())
+                .set_expression_attribute_values(update.expression_attribute_values.clone());
+            return made(answered("block slot", || single.clone().send()).await?);
+        }
+        let id = slot.id.to_string();
+        let mut writes = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build()];
+        for k in day_keys(&slot.resources, &slot.interval()) {
+            writes.push(Guard::give_back(&self.table, &k, &id)?);
+        }
+        retrying("block slot", || async {
+            Ok::<_, StoreError>(Attempt::Done(
+                self.transact(writes.clone()).await?.is_none(),
+            ))
+        })
+        .await
     }
 
-    /// Opens a blocked slot without bookings again, in one conditional write. `Err(Some(slot))` is the
-    /// slot as it was when the condition failed; `Err(None)`: there is no such slot.
+    /// Opens a blocked slot without bookings again, in one conditional write; one that names rooms or
+    /// equipment takes their time again first (their guards read, then one transaction), and is refused
+    /// with [`Unreleased::Taken`] if another slot holds one then. The slot as it is now, or why not.
     pub async fn release_slot(
         &self,
         id: SlotId,
         provider: Option<ProviderId>,
         now: UtcTime,
-    ) -> Result<Result<Slot, Option<Slot>>, StoreError> {
+    ) -> Result<Result<Slot, Unreleased>, StoreError> {
         use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
-        let mut condition = "#status = :blocked AND currentBookings = :zero".to_owned();
-        let mut update = self
+        let (condition, update) = self.release_update(id, provider, now)?;
+        let single = self
             .db
             .update_item()
+            .table_name(&self.table)
+            .set_key(Some(update.key.clone()))
+            .update_expression(update.update_expression.clone())
+            // A slot with resources goes the longer way, below.
+            .condition_expression(format!("{condition} AND attribute_not_exists(resources)"))
+            .set_expression_attribute_names(update.expression_attribute_names.clone())
+            .set_expression_attribute_values(update.expression_attribute_values.clone())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let old: Option<Slot> = match answered("release slot", || single.clone().send()).await? {
+            Ok(out) => return Ok(Ok(from_item(out.attributes.unwrap_or_default())?)),
+            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(f) => {
+                    f.item.map(from_item).transpose()?
+                }
+                other => return Err(StoreError::service(other)),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let Some(old) = old else {
+            return Ok(Err(Unreleased::Gone));
+        };
+        let releasable = old.status == SlotStatus::Blocked
+            && old.current_bookings == 0
+            && provider.is_none_or(|p| p == old.provider_id);
+        if !releasable || old.resources.is_empty() {
+            return Ok(Err(Unreleased::As(old)));
+        }
+        retrying("release slot", || {
+            self.release_with_resources(&old, &update, now)
+        })
+        .await
+    }
+
+    /// The update that opens slot `id` again, and its condition (blocked, no bookings, `provider`'s).
+    fn release_update(
+        &self,
+        id: SlotId,
+        provider: Option<ProviderId>,
+        now: UtcTime,
+    ) -> Result<(String, Update), StoreError> {
+        let mut condition = "#status = :blocked AND currentBookings = :zero".to_owned();
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_item(&keys::slot(id))))
             .update_expression("SET #status = :available, updatedAt = :now REMOVE blockReason")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":blocked", s(SlotStatus::Blocked.as_str()))
             .expression_attribute_values(":available", s(SlotStatus::Available.as_str()))
-            .expression_attribute_values(
-                ":zero",
-                aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
-            )
-            .expression_attribute_values(":now", s(now.to_string()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":zero", super::n(0))
+            .expression_attribute_values(":now", s(now.to_string()));
         if let Some(p) = provider {
             condition.push_str(" AND providerId = :me");
             update = update.expression_attribute_values(":me", s(p.to_string()));
         }
-        let update = update.condition_expression(condition);
-        match answered("release slot", || update.clone().send()).await? {
-            Ok(out) => Ok(Ok(from_item(out.attributes.unwrap_or_default())?)),
-            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(f) => {
-                    Ok(Err(f.item.map(from_item).transpose()?))
+        let update = update.condition_expression(condition.clone()).build()?;
+        Ok((condition, update))
+    }
+
+    async fn release_with_resources(
+        &self,
+        old: &Slot,
+        update: &Update,
+        now: UtcTime,
+    ) -> Result<Attempt<Result<Slot, Unreleased>>, StoreError> {
+        let iv = old.interval();
+        let guard_keys = day_keys(&old.resources, &iv);
+        let location: Option<uuid::Uuid> = old
+            .location_id
+            .as_deref()
+            .and_then(|l| l.trim().parse().ok());
+        let mut wanted = guard_keys.clone();
+        if let Some(l) = location {
+            wanted.extend(old.resources.iter().map(|r| keys::resource(l, r.id)));
+        }
+        let mut found = self.get_many(&wanted).await?;
+        let mut capacity = Capacities::new();
+        if let Some(l) = location {
+            for r in &old.resources {
+                if let Some(item) = found.remove(&keys::resource(l, r.id)) {
+                    let stored: crate::domain::resource::Resource = from_item(item)?;
+                    capacity.insert(r.id, stored.capacity);
                 }
-                other => Err(StoreError::service(other)),
-            },
-            Err(e) => Err(e.into()),
+            }
+        }
+        let guards: HashMap<Key, Guard> = guard_keys
+            .iter()
+            .map(|k| Guard::read(k.clone(), found.remove(k)).map(|g| (k.clone(), g)))
+            .collect::<Result<_, _>>()?;
+        if let Some(taken) = first_taken(&old.resources, &capacity, &guards, &iv) {
+            return Ok(Attempt::Done(Err(Unreleased::Taken(taken))));
+        }
+        let id = old.id.to_string();
+        let mut writes = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update.clone())
+            .build()];
+        for k in &guard_keys {
+            writes.push(guards[k].take(&self.table, &id, &iv, now, None)?);
+        }
+        match self.transact(writes).await? {
+            None => {
+                let mut open = old.clone();
+                open.status = SlotStatus::Available;
+                open.block_reason = None;
+                open.updated_at = now;
+                Ok(Attempt::Done(Ok(open)))
+            }
+            // The slot changed meanwhile: as it is now. A guard that moved: read it again.
+            Some(reasons)
+                if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") =>
+            {
+                let now_is: Option<Slot> = self.read(&keys::slot(old.id)).await?;
+                Ok(Attempt::Done(Err(
+                    now_is.map_or(Unreleased::Gone, Unreleased::As)
+                )))
+            }
+            Some(_) => Ok(Attempt::Again),
         }
     }
 

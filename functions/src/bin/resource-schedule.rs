@@ -1,0 +1,6 @@
+//! The `resource-schedule` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::RESOURCE_SCHEDULE).await
+}
