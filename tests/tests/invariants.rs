@@ -1,14 +1,18 @@
 //! What must always hold, whatever happens at once: seeded rounds of random concurrent operations
 //! (book, cancel, reschedule, check in, join and leave the waitlist, accept and decline offers, book a
 //! series, billing's payments, hold a seat, book it with the hold, release it, request a visit of a
-//! type that requires confirmation, and the provider's confirm or decline) by many patients on few seats, with the stack's pollers running, both
-//! ways (faults off and on). After each round, once the asynchronous work has settled, it checks:
+//! type that requires confirmation, and the provider's confirm or decline) by many patients on few seats,
+//! and providers publishing, blocking and releasing slots that hold a shared room and a device of
+//! capacity two, with the stack's pollers running, both ways (faults off and on). After each round,
+//! once the asynchronous work has settled, it checks:
 //!
 //! - every slot: seats taken = its standing appointments + the seats it holds for offers and holds, at
 //!   most its capacity;
 //! - no patient holds two standing appointments or live holds whose times overlap;
 //! - every seat held is an entry's live offer or a live hold, and every live offer and hold holds its
 //!   seat;
+//! - no room or device is held by more open slots at one instant than its capacity, and its day guards
+//!   hold exactly its open slots (a blocked slot gave it back);
 //! - every committed change is exactly one event: one `created` or `rescheduled` per appointment, one
 //!   `cancelled` per cancelled appointment, none for anything else;
 //! - every timed job is scheduled once for what stands and for nothing else: a standing appointment's
@@ -75,6 +79,8 @@ fn number(item: &Item, name: &str) -> u32 {
 
 /// What the table holds, by kind.
 struct Seen {
+    /// Resource id -> the slot ids its day guards hold.
+    resource_guards: BTreeMap<String, BTreeSet<String>>,
     slots: BTreeMap<String, Item>,
     appointments: BTreeMap<String, Item>,
     entries: BTreeMap<String, Item>,
@@ -83,12 +89,23 @@ struct Seen {
 
 async fn seen(app: &TestApp) -> Seen {
     let mut out = Seen {
+        resource_guards: BTreeMap::new(),
         slots: BTreeMap::new(),
         appointments: BTreeMap::new(),
         entries: BTreeMap::new(),
         holds: BTreeMap::new(),
     };
     for item in app.items().await {
+        if let (Some(pk), Some(true)) = (
+            text(&item, "PK").and_then(|pk| pk.strip_prefix("RESOURCE#")),
+            text(&item, "SK").map(|sk| sk.starts_with("DAY#")),
+        ) {
+            let held = out.resource_guards.entry(pk.to_owned()).or_default();
+            if let Some(m) = item.get("intervals").and_then(|v| v.as_m().ok()) {
+                held.extend(m.keys().cloned());
+            }
+            continue;
+        }
         let (Some(sk), Some(id)) = (text(&item, "SK"), text(&item, "id")) else {
             continue;
         };
@@ -217,6 +234,20 @@ async fn operate(app: Arc<TestApp>, who: Actor, op: Op) -> (Op, Reply) {
             )
             .await
         }
+        Op::RoomSlot(body) => app.post("/slots", &who.token, body.clone()).await,
+        Op::BlockDay(provider, date) => {
+            app.post(
+                "/slots/block",
+                &who.token,
+                json!({"providerId": provider, "startTime": format!("{date}T00:00:00Z"),
+                       "endTime": format!("{date}T23:59:00Z")}),
+            )
+            .await
+        }
+        Op::ReleaseSlot(id) => {
+            app.send(&who, "POST", &format!("/slots/{id}/release"), None)
+                .await
+        }
         Op::Series(slot) => {
             app.post(
                 "/appointments/recurring",
@@ -249,6 +280,12 @@ enum Op {
     Request(String, String),
     ConfirmRequest(String),
     DeclineRequest(String),
+    /// A provider publishes a slot that holds rooms or devices (`who` is the provider).
+    RoomSlot(serde_json::Value),
+    /// A provider blocks their slots of the resources' day.
+    BlockDay(String, String),
+    /// A provider opens a blocked slot of theirs again.
+    ReleaseSlot(String),
 }
 
 async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
@@ -308,6 +345,37 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
         day.checked_add(jiff::Span::new().days(7))
             .unwrap()
             .to_string(),
+    ];
+
+    // A shared room and a device of capacity two, and three providers who publish, block and release
+    // slots holding them on the third day.
+    let staff = app.staff().await;
+    let location = app
+        .post(
+            "/locations",
+            &staff.token,
+            json!({"name": "Clinic", "timeZone": "UTC",
+                   "address": {"lines": ["1 Main St"], "city": "Springfield", "country": "US"}}),
+        )
+        .await
+        .id();
+    let mut resources = vec![];
+    for (name, kind, capacity) in [("Exam 2B", "room", 1), ("ECG cart", "equipment", 2)] {
+        let made = app
+            .post(
+                &format!("/locations/{location}/resources"),
+                &staff.token,
+                json!({"name": name, "kind": kind, "capacity": capacity}),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        resources.push(made.id());
+    }
+    let room_day = day.checked_add(jiff::Span::new().days(1)).unwrap();
+    let room_providers = vec![
+        app.provider().await,
+        app.provider().await,
+        app.provider().await,
     ];
 
     let mut answers: BTreeMap<String, usize> = BTreeMap::new();
@@ -406,6 +474,46 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
                 _ => Op::Series(slot),
             };
             ops.push((who, op));
+        }
+        // Providers race for the room and the cart: publish, block their day, release.
+        for _ in 0..6 {
+            let p = draw.pick(&room_providers).unwrap().clone();
+            let op = match draw.below(6) {
+                0..=3 => {
+                    let start = jiff::civil::Time::new(9, 0, 0, 0)
+                        .unwrap()
+                        .checked_add(jiff::SignedDuration::from_mins(15 * draw.below(8) as i64))
+                        .unwrap();
+                    let end = start
+                        .checked_add(jiff::SignedDuration::from_mins([30, 45][draw.below(2)]))
+                        .unwrap();
+                    let held = match draw.below(3) {
+                        0 => vec![resources[0].clone()],
+                        1 => vec![resources[1].clone()],
+                        _ => resources.clone(),
+                    };
+                    Op::RoomSlot(json!({"providerId": p.id, "locationId": location,
+                        "startTime": format!("{room_day}T{start}Z"),
+                        "endTime": format!("{room_day}T{end}Z"), "resourceIds": held}))
+                }
+                4 => Op::BlockDay(p.id.to_string(), room_day.to_string()),
+                _ => {
+                    let blocked: Vec<String> = now
+                        .slots
+                        .iter()
+                        .filter(|(_, s)| {
+                            text(s, "providerId") == Some(&p.id.to_string())
+                                && text(s, "status") == Some("blocked")
+                        })
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    match draw.pick(&blocked) {
+                        Some(id) => Op::ReleaseSlot(id.clone()),
+                        None => Op::BlockDay(p.id.to_string(), room_day.to_string()),
+                    }
+                }
+            };
+            ops.push((p, op));
         }
         let replies = join_all(
             ops.into_iter()
@@ -626,6 +734,57 @@ async fn check(app: &TestApp, seed: u64, round: u64) {
                 ))
             );
         }
+    }
+    // Rooms and devices: never more open slots at one instant than the capacity, and each one's day
+    // guards hold exactly its open slots.
+    let capacity = |kind: &str| if kind == "equipment" { 2 } else { 1 };
+    // Resource id -> its capacity and its open slots (start, end, id).
+    type Holders = (usize, Vec<(String, String, String)>);
+    let mut open_by_resource: BTreeMap<String, Holders> = BTreeMap::new();
+    for (id, slot) in &now.slots {
+        let Some(held) = slot.get("resources").and_then(|v| v.as_l().ok()) else {
+            continue;
+        };
+        for r in held.iter().filter_map(|r| r.as_m().ok()) {
+            let rid = r
+                .get("id")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let kind = r
+                .get("kind")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let entry = open_by_resource
+                .entry(rid)
+                .or_insert_with(|| (capacity(&kind), vec![]));
+            if text(slot, "status") == Some("available") {
+                entry.1.push((
+                    text(slot, "startTime").unwrap_or_default().to_owned(),
+                    text(slot, "endTime").unwrap_or_default().to_owned(),
+                    id.clone(),
+                ));
+            }
+        }
+    }
+    for (rid, (cap, open)) in &open_by_resource {
+        for (start, _, _) in open {
+            let at_once = open
+                .iter()
+                .filter(|(s, e, _)| s <= start && start < e)
+                .count();
+            assert!(
+                at_once <= *cap,
+                "{}",
+                at(&format!(
+                    "resource {rid} holds {at_once} slots at {start}: {open:?}"
+                ))
+            );
+        }
+        let guarded = now.resource_guards.get(rid).cloned().unwrap_or_default();
+        let ids: BTreeSet<String> = open.iter().map(|(_, _, id)| id.clone()).collect();
+        assert_eq!(guarded, ids, "{}", at(&format!("resource {rid}'s guards")));
     }
     // Every live hold holds its seat.
     for (id, h) in &now.holds {
