@@ -111,6 +111,15 @@ const PROMISES: &[&[&str]] = &[
         r#"{"status":"scheduled","seat":true}"#,
         r#"{"status":"converted"}"#,
     ],
+    // A clinic with two rooms and three providers: one room at a time; bulk leaves out the taken day.
+    &[
+        r#"[{"id":"#,
+        r#""name":"Exam 2B","kind":"room"}]"#,
+        r#"{"code":"resource_conflict","detail":"room Exam 2B ("#,
+        r#""Exam 3""#,
+        r#"{"created":4,"refused":[{"date":"2030-08-05","first":"Exam 2B"}]}"#,
+        r#"[{"date":"2030-08-05","held":["09:00"]},{"date":"2030-08-06","held":["09:00","09:30"]},{"date":"2030-08-07","held":["09:00","09:30"]}]"#,
+    ],
 ];
 
 #[tokio::test]
