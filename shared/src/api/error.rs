@@ -60,6 +60,7 @@ catalogue! {
     SlotFull 409 "slot_full": "Every seat of the slot is taken.",
     SlotUnavailable 409 "slot_unavailable": "The slot is blocked, cancelled or has started.",
     SlotOverlap 409 "slot_overlap": "The slot overlaps another slot of the provider.",
+    SlotTooShort 409 "slot_too_short": "The appointment type lasts longer than the slot.",
     ResourceConflict 409 "resource_conflict": "A room or piece of equipment the slot names is held by another slot then (the detail names both).",
     SlotNotBlocked 409 "slot_not_blocked": "Only a blocked slot can be released.",
     SlotHasBookings 409 "slot_has_bookings": "The slot has bookings.",
@@ -320,6 +321,7 @@ impl From<Inadmissible> for ApiError {
                 Code::AppointmentTypeNotAllowed
             }
             Inadmissible::ConsultationNotOffered => Code::ConsultationTypeNotOffered,
+            Inadmissible::SlotTooShort { .. } => Code::SlotTooShort,
         };
         match e {
             Inadmissible::SlotUnavailable(why) => ApiError::new(code, why),

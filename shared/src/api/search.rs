@@ -154,6 +154,7 @@ pub async fn find(ctx: &Ctx, s: &Search) -> Result<Found, ApiError> {
             let judged = s.wanted.admits(
                 &Confirming {
                     slot,
+                    visit_minutes: wanted_type.map(|t| t.duration_minutes),
                     profile,
                     rules: &rules,
                     day_full,

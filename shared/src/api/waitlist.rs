@@ -61,8 +61,9 @@ fn may_answer(who: &Caller, e: &Entry) -> Result<(), WaitlistError> {
     }
 }
 
-/// `POST /waitlist`: one GetItem (the provider's zone; a one-item Query when they have no profile) and
-/// one transaction (the entry and the patient's claim on that provider and date, the type checked).
+/// `POST /waitlist`: one GetItem (the provider's zone; a one-item Query when they have no profile), one
+/// more with a type (its length), and one transaction (the entry and the patient's claim on that
+/// provider and date, the type checked).
 pub async fn join(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let body: JoinBody = json_body(&req)?;
@@ -86,9 +87,22 @@ pub async fn join(ctx: &Ctx, req: Request) -> Reply {
         .known_provider_zone(body.provider_id)
         .await?
         .ok_or_else(|| ApiError::not_found("provider"))?;
+    // The type's length, so that only slots long enough are offered (one GetItem more with a type;
+    // the transaction still checks it is active when the entry is put).
+    let visit_minutes = match body.appointment_type_id {
+        None => None,
+        Some(t) => Some(
+            ctx.store
+                .appointment_type(t)
+                .await?
+                .ok_or_else(|| ApiError::not_found("appointment type"))?
+                .duration_minutes,
+        ),
+    };
     let now = ctx.now();
     let mut entry = Entry::waiting(patient, body.provider_id, body.preferred_date, now);
     entry.appointment_type_id = body.appointment_type_id;
+    entry.visit_minutes = visit_minutes;
     entry.preferred_time_slots = body.preferred_time_slots.unwrap_or_default();
     entry.priority = body.priority.unwrap_or(0);
     entry.notes = body.notes.map(|n| n.trim().to_owned());

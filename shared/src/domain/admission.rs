@@ -20,6 +20,9 @@ pub enum Inadmissible {
     TypeRequired(Vec<uuid::Uuid>),
     #[error("the appointment type is not offered as that consultation type")]
     ConsultationNotOffered,
+    /// The type lasts longer than the slot (a visit over consecutive slots is not booked yet).
+    #[error("the appointment type lasts {needs} minutes and this slot {has}: book it in a slot at least as long")]
+    SlotTooShort { needs: u32, has: i64 },
 }
 
 fn list(ids: &[uuid::Uuid]) -> String {
@@ -70,8 +73,21 @@ pub fn admit(
     {
         return Err(Inadmissible::TypeNotAllowed);
     }
+    fits(slot, kind.duration_minutes)?;
     kind.consultation(asked)
         .ok_or(Inadmissible::ConsultationNotOffered)
+}
+
+/// Whether a visit of `minutes` fits in `slot` (issue 22: a type's length is checked against the slot).
+pub fn fits(slot: &Slot, minutes: u32) -> Result<(), Inadmissible> {
+    let has = slot.interval().duration().as_mins();
+    if i64::from(minutes) > has {
+        return Err(Inadmissible::SlotTooShort {
+            needs: minutes,
+            has,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -171,6 +187,15 @@ mod tests {
                     prop_assert!(asked.is_some_and(|a| !offered.contains(&a)) || offered.is_empty());
                 }
                 Err(other) => prop_assert!(false, "{other:?}"),
+            }
+            // A type as long as the slot fits; one a minute longer does not, whatever else holds.
+            let mut long = k.clone();
+            long.duration_minutes = 31;
+            if active && (!restricted || listed) {
+                prop_assert_eq!(
+                    admit(&s, Some(&long), asked),
+                    Err(Inadmissible::SlotTooShort { needs: 31, has: 30 })
+                );
             }
             // No type: only a slot that lists no types admits it; one that lists some names them.
             prop_assert_eq!(admit(&s, None, asked).is_ok(), !restricted);

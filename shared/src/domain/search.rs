@@ -78,6 +78,8 @@ pub enum Dropped {
     NotOpen,
     /// The slot no longer admits the type.
     TypeRefused,
+    /// The slot is shorter than the type asked for.
+    TooShort,
     /// Not offered as the consultation type asked for.
     Consultation,
     /// The provider's profile is gone or inactive, or no longer matches a filter.
@@ -95,6 +97,7 @@ impl Dropped {
         match self {
             Dropped::NotOpen => "not_open",
             Dropped::TypeRefused => "type_refused",
+            Dropped::TooShort => "too_short",
             Dropped::Consultation => "consultation",
             Dropped::Provider => "provider",
             Dropped::Rules => "rules",
@@ -109,6 +112,8 @@ impl Dropped {
 /// searches, staff browsing).
 pub struct Confirming<'a> {
     pub slot: Option<&'a Slot>,
+    /// The wanted type's length: a shorter slot is not offered for it.
+    pub visit_minutes: Option<u32>,
     pub profile: Option<&'a Profile>,
     pub rules: &'a Rules,
     pub day_full: bool,
@@ -158,6 +163,11 @@ impl Wanted {
             {
                 return Err(Dropped::TypeRefused);
             }
+        }
+        if c.visit_minutes
+            .is_some_and(|m| super::admission::fits(slot, m).is_err())
+        {
+            return Err(Dropped::TooShort);
         }
         if offered.is_empty() || self.consultation.is_some_and(|k| !offered.contains(&k)) {
             return Err(Dropped::Consultation);
@@ -318,6 +328,7 @@ mod tests {
         let video = [ConsultationType::Video];
         let ok = Confirming {
             slot: Some(&s),
+            visit_minutes: None,
             profile: Some(&p),
             rules: &r,
             day_full: false,
@@ -341,6 +352,14 @@ mod tests {
         assert_eq!(wanted.admits(&c, &video, now()), Err(Dropped::NotOpen));
         let c = Confirming { slot: None, ..ok };
         assert_eq!(wanted.admits(&c, &video, now()), Err(Dropped::NotOpen));
+        let minutes = s.interval().duration().as_mins() as u32;
+        for (m, want) in [(minutes, Ok(())), (minutes + 1, Err(Dropped::TooShort))] {
+            let c = Confirming {
+                visit_minutes: Some(m),
+                ..ok
+            };
+            assert_eq!(wanted.admits(&c, &video, now()), want, "a {m}-minute visit");
+        }
         assert_eq!(
             wanted.admits(&ok, &[ConsultationType::InPerson], now()),
             Err(Dropped::Consultation)
@@ -420,6 +439,7 @@ mod tests {
         let judge = |s: &Slot, p: &Profile| {
             let c = Confirming {
                 slot: Some(s),
+                visit_minutes: None,
                 profile: Some(p),
                 rules: &r,
                 day_full: false,

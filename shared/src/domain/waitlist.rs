@@ -28,6 +28,8 @@ pub struct Wish {
     /// Empty: any time that day.
     pub windows: Vec<Window>,
     pub appointment_type: Option<uuid::Uuid>,
+    /// The visit's length, if known: a shorter slot is not what it waits for.
+    pub minutes: Option<u32>,
     /// 0 to 10; higher is offered first.
     pub priority: u8,
     pub joined_at: UtcTime,
@@ -76,6 +78,10 @@ pub struct Entry {
     pub provider_id: ProviderId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointment_type_id: Option<uuid::Uuid>,
+    /// How long the visit lasts (the type's length when it joined, a follow-up's visit's): only a slot
+    /// at least this long is offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit_minutes: Option<u32>,
     /// In the provider's zone.
     pub preferred_date: Day,
     /// Empty: any time that day.
@@ -119,6 +125,7 @@ impl Entry {
             patient_id: patient,
             provider_id: provider,
             appointment_type_id: None,
+            visit_minutes: None,
             preferred_date: date,
             preferred_time_slots: vec![],
             priority: 0,
@@ -145,6 +152,12 @@ impl Entry {
         let mut e = Entry::waiting(a.patient_id, a.provider_id, date, now);
         e.id = follow_up_entry_id(a.id);
         e.appointment_type_id = a.appointment_type_id;
+        e.visit_minutes = Some(
+            a.start_time
+                .until(a.end_time)
+                .as_mins()
+                .clamp(0, i64::from(u32::MAX)) as u32,
+        );
         e.consultation_type = Some(a.consultation_type);
         e.priority = priority;
         e.follow_up_of = Some(a.id);
@@ -159,6 +172,7 @@ impl Entry {
             date: self.preferred_date.date(),
             windows: self.preferred_time_slots.clone(),
             appointment_type: self.appointment_type_id,
+            minutes: self.visit_minutes,
             priority: self.priority,
             joined_at: self.created_at,
         }
@@ -235,6 +249,12 @@ pub fn matches(wish: &Wish, slot: &Slot, zone: &TimeZone) -> bool {
     }
     let at = ClockTime::hm(local.hour(), local.minute());
     if !wish.windows.is_empty() && !wish.windows.iter().any(|w| w.start <= at && at < w.end) {
+        return false;
+    }
+    if wish
+        .minutes
+        .is_some_and(|m| super::admission::fits(slot, m).is_err())
+    {
         return false;
     }
     match wish.appointment_type {
@@ -398,6 +418,7 @@ mod tests {
             date: date.parse().unwrap(),
             windows: vec![],
             appointment_type: None,
+            minutes: None,
             priority,
             joined_at: t(joined),
         }
@@ -442,6 +463,12 @@ mod tests {
         let mut wants = wish(p, "2030-03-04", 0, "2030-03-01T00:00:00Z");
         wants.appointment_type = Some(typed.allowed_appointment_types[0]);
         assert!(matches(&wants, &typed, &ny));
+        // A visit longer than the slot is not what the wish waits for.
+        let minutes = typed.interval().duration().as_mins() as u32;
+        wants.minutes = Some(minutes);
+        assert!(matches(&wants, &typed, &ny));
+        wants.minutes = Some(minutes + 1);
+        assert!(!matches(&wants, &typed, &ny));
     }
 
     #[test]
