@@ -257,19 +257,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     };
     let zone = jiff::tz::TimeZone::get(&zone_name)
         .map_err(|_| ApiError::field("timeZone", "the stored time zone is unknown"))?;
-    let bound = |d: jiff::civil::Date| {
-        d.to_zoned(zone.clone())
-            .map(|z| UtcTime::from_timestamp(z.timestamp()))
-            .ok()
-    };
-    // The local days asked for and where each begins, then where the last ends.
-    let dates: Vec<jiff::civil::Date> = (0..=days)
-        .map_while(|i| date.checked_add(jiff::Span::new().days(i)).ok())
-        .collect();
-    let starts: Option<Vec<UtcTime>> = dates.iter().map(|d| bound(*d)).collect();
-    let Some(starts) = starts.filter(|s| s.len() == dates.len()) else {
-        return Err(ApiError::field("date", "is out of range"));
-    };
+    let (dates, starts) = local_days(date, days, &zone)?;
     let (from, to) = (starts[0], starts[starts.len() - 1]);
     let first_end = starts[1];
     let slots = ctx.store.slots_between(provider, from, to).await?;
@@ -294,7 +282,53 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
                 .collect(),
         })
         .collect();
-    let by_day: Vec<ScheduleDay> = dates
+    let by_day = schedule_days(&dates, &starts, &slots, &zone, SlotView::of);
+    Ok(json(
+        200,
+        &Schedule {
+            provider_id: provider,
+            date,
+            time_zone: zone_name,
+            slots: rows,
+            summary,
+            days: by_day,
+        },
+    ))
+}
+
+/// The local days asked for (`days` from `date` in `zone`: one of 23 or 25 hours at a DST change) and
+/// where each begins, then where the last ends (one more start than dates).
+pub(super) fn local_days(
+    date: jiff::civil::Date,
+    days: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<(Vec<jiff::civil::Date>, Vec<UtcTime>), ApiError> {
+    let bound = |d: jiff::civil::Date| {
+        d.to_zoned(zone.clone())
+            .map(|z| UtcTime::from_timestamp(z.timestamp()))
+            .ok()
+    };
+    let dates: Vec<jiff::civil::Date> = (0..=days)
+        .map_while(|i| date.checked_add(jiff::Span::new().days(i)).ok())
+        .collect();
+    let starts: Option<Vec<UtcTime>> = dates.iter().map(|d| bound(*d)).collect();
+    let Some(starts) = starts.filter(|s| s.len() == dates.len() && s.len() > 1) else {
+        return Err(ApiError::field("date", "is out of range"));
+    };
+    Ok((dates, starts))
+}
+
+/// Each local day (`dates`, beginning at `starts`) with the `slots` starting in it, shown by `view`,
+/// and its summary.
+pub(super) fn schedule_days(
+    dates: &[jiff::civil::Date],
+    starts: &[UtcTime],
+    slots: &[Slot],
+    zone: &jiff::tz::TimeZone,
+    view: impl Fn(&Slot) -> SlotView,
+) -> Vec<ScheduleDay> {
+    let local = |t: UtcTime| t.timestamp().to_zoned(zone.clone()).datetime().to_string();
+    dates
         .iter()
         .zip(starts.windows(2))
         .map(|(d, w)| {
@@ -308,23 +342,12 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
                 slots: of_day
                     .iter()
                     .map(|slot| DaySlot {
-                        slot: SlotView::of(slot),
+                        slot: view(slot),
                         local_start_time: local(slot.start_time),
                         local_end_time: local(slot.end_time),
                     })
                     .collect(),
             }
         })
-        .collect();
-    Ok(json(
-        200,
-        &Schedule {
-            provider_id: provider,
-            date,
-            time_zone: zone_name,
-            slots: rows,
-            summary,
-            days: by_day,
-        },
-    ))
+        .collect()
 }

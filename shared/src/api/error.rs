@@ -311,18 +311,24 @@ impl From<BookingError> for ApiError {
     }
 }
 
+fn inadmissible_code(e: &Inadmissible) -> Code {
+    match e {
+        Inadmissible::SlotFull => Code::SlotFull,
+        Inadmissible::SlotUnavailable(_) => Code::SlotUnavailable,
+        Inadmissible::TypeInactive => Code::AppointmentTypeInactive,
+        Inadmissible::TypeNotAllowed | Inadmissible::TypeRequired(_) => {
+            Code::AppointmentTypeNotAllowed
+        }
+        Inadmissible::ConsultationNotOffered => Code::ConsultationTypeNotOffered,
+        Inadmissible::SlotTooShort { .. } => Code::SlotTooShort,
+        // A slot of a long visit's run: what refused it, that slot named.
+        Inadmissible::InRun(_, inner) => inadmissible_code(inner),
+    }
+}
+
 impl From<Inadmissible> for ApiError {
     fn from(e: Inadmissible) -> ApiError {
-        let code = match e {
-            Inadmissible::SlotFull => Code::SlotFull,
-            Inadmissible::SlotUnavailable(_) => Code::SlotUnavailable,
-            Inadmissible::TypeInactive => Code::AppointmentTypeInactive,
-            Inadmissible::TypeNotAllowed | Inadmissible::TypeRequired(_) => {
-                Code::AppointmentTypeNotAllowed
-            }
-            Inadmissible::ConsultationNotOffered => Code::ConsultationTypeNotOffered,
-            Inadmissible::SlotTooShort { .. } => Code::SlotTooShort,
-        };
+        let code = inadmissible_code(&e);
         match e {
             Inadmissible::SlotUnavailable(why) => ApiError::new(code, why),
             _ => ApiError::new(code, e.to_string()),

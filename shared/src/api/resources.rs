@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::views::{DaySlot, ScheduleDay, ScheduleSummary, SlotView};
+use super::views::{ScheduleDay, SlotView};
 use super::{
     caller, json, json_body, path_id, staff_only, ApiError, Checks, Ctx, Query, Reply, Request,
 };
 use crate::domain::resource::{Resource, ResourceKind};
-use crate::domain::{Day, Slot, SlotId, UtcTime};
+use crate::domain::{Day, Slot, SlotId};
 use crate::store::keys::Range;
 
 const MANAGE: &str = "manage a location's rooms and equipment";
@@ -156,18 +156,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     };
     let zone = jiff::tz::TimeZone::get(&place.time_zone)
         .map_err(|_| ApiError::field("id", "the location's time zone is unknown"))?;
-    let bound = |d: jiff::civil::Date| {
-        d.to_zoned(zone.clone())
-            .map(|z| UtcTime::from_timestamp(z.timestamp()))
-            .ok()
-    };
-    let dates: Vec<jiff::civil::Date> = (0..=days)
-        .map_while(|i| date.checked_add(jiff::Span::new().days(i)).ok())
-        .collect();
-    let starts: Option<Vec<UtcTime>> = dates.iter().map(|d| bound(*d)).collect();
-    let Some(starts) = starts.filter(|s| s.len() == dates.len()) else {
-        return Err(ApiError::field("date", "is out of range"));
-    };
+    let (dates, starts) = super::calendar::local_days(date, days, &zone)?;
     let (from, to) = (starts[0], starts[starts.len() - 1]);
     let utc_dates = match crate::domain::Interval::new(from, to) {
         Ok(iv) => iv.utc_dates(),
@@ -184,29 +173,9 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     ids.dedup();
     let mut slots: Vec<Slot> = ctx.store.slots_by_id(&ids).await?;
     slots.sort_by_key(|s| s.start_time);
-    let local = |t: UtcTime| t.timestamp().to_zoned(zone.clone()).datetime().to_string();
-    let by_day: Vec<ScheduleDay> = dates
-        .iter()
-        .zip(starts.windows(2))
-        .map(|(d, w)| {
-            let of_day: Vec<&Slot> = slots
-                .iter()
-                .filter(|s| w[0] <= s.start_time && s.start_time < w[1])
-                .collect();
-            ScheduleDay {
-                date: *d,
-                summary: ScheduleSummary::of(of_day.iter().copied()),
-                slots: of_day
-                    .iter()
-                    .map(|slot| DaySlot {
-                        slot: SlotView::for_caller(slot, &who),
-                        local_start_time: local(slot.start_time),
-                        local_end_time: local(slot.end_time),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    let by_day = super::calendar::schedule_days(&dates, &starts, &slots, &zone, |s| {
+        SlotView::for_caller(s, &who)
+    });
     Ok(json(
         200,
         &ResourceSchedule {

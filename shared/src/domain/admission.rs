@@ -20,9 +20,12 @@ pub enum Inadmissible {
     TypeRequired(Vec<uuid::Uuid>),
     #[error("the appointment type is not offered as that consultation type")]
     ConsultationNotOffered,
-    /// The type lasts longer than the slot (a visit over consecutive slots is not booked yet).
-    #[error("the appointment type lasts {needs} minutes and this slot {has}: book it in a slot at least as long")]
+    /// The type lasts longer than the slot, and than the run of consecutive slots that follows it.
+    #[error("the appointment type lasts {needs} minutes and this slot {has} (with the consecutive slots of the provider that follow it at the same place): book it where it fits")]
     SlotTooShort { needs: u32, has: i64 },
+    /// A slot of the run a long visit needs cannot be given.
+    #[error("slot {0} of the run this visit needs: {1}")]
+    InRun(super::SlotId, Box<Inadmissible>),
 }
 
 fn list(ids: &[uuid::Uuid]) -> String {
@@ -65,6 +68,23 @@ pub fn admit(
             ))
         };
     };
+    let admitted = admit_kind(slot, kind, asked);
+    if matches!(
+        admitted,
+        Err(Inadmissible::TypeInactive | Inadmissible::TypeNotAllowed)
+    ) {
+        return admitted;
+    }
+    fits(slot, kind.duration_minutes)?;
+    admitted
+}
+
+/// [`admit`] of a type without its length: it is the run's, not the slot's.
+fn admit_kind(
+    slot: &Slot,
+    kind: &AppointmentType,
+    asked: Option<ConsultationType>,
+) -> Result<ConsultationType, Inadmissible> {
     if !kind.is_active {
         return Err(Inadmissible::TypeInactive);
     }
@@ -73,9 +93,59 @@ pub fn admit(
     {
         return Err(Inadmissible::TypeNotAllowed);
     }
-    fits(slot, kind.duration_minutes)?;
     kind.consultation(asked)
         .ok_or(Inadmissible::ConsultationNotOffered)
+}
+
+/// The slots a visit of `kind` takes when it starts in `first` (issue 22, section 3): `first` alone
+/// when the visit fits in it ([`admit`]'s answer); else `first` and, from `following` (the provider's
+/// slots that start after it, by start), those that each start where the last ends, at the same
+/// location with the same rooms and equipment, until the visit is covered. Every slot of the run must
+/// be bookable at `now` and admit the type in one consultation type (the first's); the one that does
+/// not is named. `first` itself is checked by the caller (bookable, or held).
+pub fn run<'a>(
+    first: &'a Slot,
+    following: &'a [Slot],
+    kind: Option<&AppointmentType>,
+    asked: Option<ConsultationType>,
+    now: UtcTime,
+    overbook: bool,
+) -> Result<(ConsultationType, Vec<&'a Slot>), Inadmissible> {
+    let Some(k) = kind.filter(|k| fits(first, k.duration_minutes).is_err()) else {
+        return admit(first, kind, asked).map(|c| (c, vec![first]));
+    };
+    let consultation = admit_kind(first, k, asked)?;
+    let needs = first
+        .start_time
+        .plus(jiff::SignedDuration::from_mins(i64::from(
+            k.duration_minutes,
+        )));
+    let place = |s: &Slot| {
+        let mut ids: Vec<uuid::Uuid> = s.resources.iter().map(|r| r.id).collect();
+        ids.sort();
+        (s.provider_id, s.location_id.clone(), ids)
+    };
+    let mut chain = vec![first];
+    for s in following {
+        let last = chain[chain.len() - 1];
+        if last.end_time >= needs || s.start_time != last.end_time || place(s) != place(first) {
+            break;
+        }
+        chain.push(s);
+    }
+    let end = chain[chain.len() - 1].end_time;
+    if end < needs {
+        return Err(Inadmissible::SlotTooShort {
+            needs: k.duration_minutes,
+            has: first.start_time.until(end).as_mins(),
+        });
+    }
+    for s in &chain[1..] {
+        let inside = |e: Inadmissible| Inadmissible::InRun(s.id, Box::new(e));
+        bookable(s, now, overbook).map_err(inside)?;
+        admit_kind(s, k, Some(consultation)).map_err(inside)?;
+    }
+    Ok((consultation, chain))
 }
 
 /// Whether a visit of `minutes` fits in `slot` (issue 22: a type's length is checked against the slot).
@@ -134,6 +204,83 @@ mod tests {
             updated_at: now,
             version: 1,
         }
+    }
+
+    /// A 20-minute one-seat slot of `provider` starting `at` minutes after 09:00.
+    fn twenty(provider: ProviderId, at: i64) -> Slot {
+        let nine: UtcTime = "2030-01-01T09:00:00Z".parse().unwrap();
+        let start = nine.plus(SignedDuration::from_mins(at));
+        Slot::open(
+            SlotId::new(),
+            provider,
+            Interval::new(start, start.plus(SignedDuration::from_mins(20))).unwrap(),
+            1,
+            nine,
+        )
+    }
+
+    #[test]
+    fn a_long_visit_takes_the_consecutive_slots_that_cover_it_and_names_one_it_cannot_have() {
+        let now: UtcTime = "2030-01-01T08:00:00Z".parse().unwrap();
+        let p = ProviderId::new();
+        let mut hour = kind(true, vec![ConsultationType::InPerson]);
+        hour.duration_minutes = 50;
+        let first = twenty(p, 0);
+        let after = vec![twenty(p, 20), twenty(p, 40), twenty(p, 60)];
+        let (c, run) = run(&first, &after, Some(&hour), None, now, false).unwrap();
+        assert_eq!(c, ConsultationType::InPerson);
+        let ids: Vec<SlotId> = run.iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            [first.id, after[0].id, after[1].id],
+            "three cover 50 minutes"
+        );
+        // A type that fits takes its slot alone.
+        hour.duration_minutes = 20;
+        assert_eq!(run_len(&first, &after, &hour, now), Ok(1));
+        hour.duration_minutes = 50;
+        // A gap, another place, or other rooms end the run: too short.
+        let gap = vec![twenty(p, 25), twenty(p, 45)];
+        let short = Err(Inadmissible::SlotTooShort { needs: 50, has: 20 });
+        assert_eq!(run_len(&first, &gap, &hour, now), short);
+        let mut elsewhere = after.clone();
+        elsewhere[0].location_id = Some("annex".into());
+        assert_eq!(run_len(&first, &elsewhere, &hour, now), short);
+        let mut roomed = after.clone();
+        roomed[0].resources = vec![crate::domain::resource::SlotResource {
+            id: uuid::Uuid::new_v4(),
+            name: "Exam 2B".into(),
+            kind: crate::domain::resource::ResourceKind::Room,
+        }];
+        assert_eq!(run_len(&first, &roomed, &hour, now), short);
+        // A full slot inside the run is named.
+        let mut full = after.clone();
+        full[1].current_bookings = 1;
+        assert_eq!(
+            run_len(&first, &full, &hour, now),
+            Err(Inadmissible::InRun(
+                full[1].id,
+                Box::new(Inadmissible::SlotFull)
+            ))
+        );
+        let mut typed = after.clone();
+        typed[0].allowed_appointment_types = vec![uuid::Uuid::new_v4()];
+        assert_eq!(
+            run_len(&first, &typed, &hour, now),
+            Err(Inadmissible::InRun(
+                typed[0].id,
+                Box::new(Inadmissible::TypeNotAllowed)
+            ))
+        );
+    }
+
+    fn run_len(
+        first: &Slot,
+        after: &[Slot],
+        k: &AppointmentType,
+        now: UtcTime,
+    ) -> Result<usize, Inadmissible> {
+        run(first, after, Some(k), None, now, false).map(|(_, r)| r.len())
     }
 
     fn status() -> impl Strategy<Value = SlotStatus> {

@@ -35,7 +35,12 @@ pub struct Appointment {
     pub id: AppointmentId,
     pub patient_id: PatientId,
     pub provider_id: ProviderId,
+    /// Its slot, or the first of the consecutive slots a visit longer than one slot takes.
     pub slot_id: SlotId,
+    /// A visit longer than one slot: every slot of its run, in order (the first is `slotId`); absent
+    /// for a visit in one slot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slot_ids: Vec<SlotId>,
     pub start_time: UtcTime,
     pub end_time: UtcTime,
     pub status: AppointmentStatus,
@@ -166,6 +171,7 @@ impl Appointment {
             patient_id,
             provider_id,
             slot_id,
+            slot_ids: vec![],
             start_time,
             end_time,
             status: AppointmentStatus::Scheduled,
@@ -245,6 +251,28 @@ impl Appointment {
             a.status = AppointmentStatus::Pending;
         }
         a
+    }
+
+    /// The slots whose seats it takes: its run's, or its one slot.
+    pub fn seats(&self) -> Vec<SlotId> {
+        if self.slot_ids.is_empty() {
+            vec![self.slot_id]
+        } else {
+            self.slot_ids.clone()
+        }
+    }
+
+    /// It takes the seats of `run` (the slots of a visit longer than one slot, in order): it ends where
+    /// the last ends.
+    pub fn over(&mut self, run: &[&super::Slot]) {
+        if let (Some(first), Some(last)) = (run.first(), run.last()) {
+            if run.len() > 1 {
+                self.slot_id = first.id;
+                self.start_time = first.start_time;
+                self.end_time = last.end_time;
+                self.slot_ids = run.iter().map(|s| s.id).collect();
+            }
+        }
     }
 
     /// For tests of what leaves the service: an in-person appointment on 2030-01-07 14:00-14:30 UTC,

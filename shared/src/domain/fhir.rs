@@ -53,7 +53,7 @@ pub fn appointment(a: &Appointment) -> Value {
         "end": a.end_time,
         "minutesDuration": minutes,
         "created": a.created_at,
-        "slot": [{"reference": format!("Slot/{}", a.slot_id)}],
+        "slot": a.seats().iter().map(|s| json!({"reference": format!("Slot/{s}")})).collect::<Vec<_>>(),
         "participant": [
             participant(format!("Patient/{}", a.patient_id)),
             participant(format!("Practitioner/{}", a.provider_id)),

@@ -19,7 +19,7 @@ use super::guard::Guard;
 use super::holds::HoldEnds;
 use super::idempotency::{self, put_unless_live, BookingRecord, IdempotencyKey};
 use super::{from_item, keys, n, s, Item, Key, Store, StoreError, Writes};
-use crate::domain::admission::{admit, bookable, Inadmissible};
+use crate::domain::admission::{admit, bookable, fits, run, Inadmissible};
 use crate::domain::hold::{Hold, HoldStatus};
 use crate::domain::settings::{Broken, Rules};
 use crate::domain::{
@@ -173,16 +173,31 @@ impl Store {
             None => bookable(&slot, now, req.overbook)?,
         }
         let kind = type_of(&mut found, type_key.as_ref())?;
-        let consultation = admit(&slot, kind.as_ref(), req.consultation_type)?;
+        // A type longer than the slot takes the consecutive slots after it (one Query more); a hold
+        // keeps one seat, of a slot its type fits.
+        let following = match &held {
+            None => self.following(&slot, kind.as_ref()).await?,
+            Some(_) => vec![],
+        };
+        let (consultation, run) = match &held {
+            None => run(
+                &slot,
+                &following,
+                kind.as_ref(),
+                req.consultation_type,
+                now,
+                req.overbook,
+            )?,
+            Some(_) => (
+                admit(&slot, kind.as_ref(), req.consultation_type)?,
+                vec![&slot],
+            ),
+        };
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         let hold_entry = held.as_ref().map(Hold::guard_entry);
-        may_take(
-            &guard,
-            &slot.interval(),
-            now,
-            req.max_active,
-            hold_entry.as_deref(),
-        )?;
+        let span = crate::domain::Interval::new(slot.start_time, run[run.len() - 1].end_time)
+            .map_err(|_| StoreError::internal("a run ends after it starts"))?;
+        may_take(&guard, &span, now, req.max_active, hold_entry.as_deref())?;
         let rules = self.provider_rules(slot.provider_id).await?;
         rules.admits(slot.start_time, now)?;
 
@@ -194,6 +209,7 @@ impl Store {
             &rules,
             now,
         );
+        appointment.over(&run);
         appointment.is_overbook = req.overbook;
         appointment.booked_by = Some(req.caller);
         appointment.reason_for_visit = req.reason_for_visit.clone();
@@ -209,8 +225,13 @@ impl Store {
             TypeActive,
             Day,
             Hold,
+            /// A seat of the run after the first slot.
+            Run,
         }
         let mut writes = Writes::new();
+        for s in &run[1..] {
+            writes.add(W::Run, self.take_seat(s.id, now, req.overbook)?);
+        }
         match &held {
             None => writes.add(W::Seat, self.take_seat(slot.id, now, req.overbook)?),
             Some(h) => {
@@ -256,13 +277,19 @@ impl Store {
         if let Some(current) = refused.item(W::Seat) {
             bookable(&from_item(current)?, now, req.overbook)?;
         }
+        if let Some(current) = refused.item(W::Run) {
+            // As it is now (the index the run was found by may lag behind the slot).
+            let s: Slot = from_item(current)?;
+            bookable(&s, now, req.overbook).map_err(|e| Inadmissible::InRun(s.id, Box::new(e)))?;
+        }
         if refused.has(W::Day) {
             return Err(daily_limit(&rules, &appointment).into());
         }
         if refused.has(W::Appointment) {
             return Err(StoreError::Corrupt("a fresh appointment id already exists".into()).into());
         }
-        if refused.has(W::Seat) || refused.has(W::Guard) {
+        if refused.has(W::Seat) || refused.has(W::Guard) || refused.has(W::Run) {
+            // The next read says which slot is full now, or finds the run free again.
             return Ok(Attempt::Again);
         }
         Err(StoreError::internal(format!("transaction cancelled: {refused:?}")).into())
@@ -391,6 +418,30 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+impl Store {
+    /// The provider's slots that start after `slot` and before a visit of `kind` from its start would
+    /// end (by start; one Query, every page), when `kind` is longer than `slot`; none otherwise.
+    pub(super) async fn following(
+        &self,
+        slot: &Slot,
+        kind: Option<&AppointmentType>,
+    ) -> Result<Vec<Slot>, StoreError> {
+        let Some(k) = kind.filter(|k| fits(slot, k.duration_minutes).is_err()) else {
+            return Ok(vec![]);
+        };
+        let to = slot
+            .start_time
+            .plus(jiff::SignedDuration::from_mins(i64::from(
+                k.duration_minutes,
+            )));
+        let mut after = self
+            .slots_between(slot.provider_id, slot.end_time, to)
+            .await?;
+        after.sort_by_key(|s| s.start_time);
+        Ok(after)
     }
 }
 

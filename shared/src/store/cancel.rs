@@ -215,7 +215,9 @@ impl Store {
             W::Status,
             TransactWriteItem::builder().update(status).build(),
         );
-        writes.add(W::FreeSeat, self.give_seat(appointment.slot_id, now)?);
+        for seat in appointment.seats() {
+            writes.add(W::FreeSeat, self.give_seat(seat, now)?);
+        }
         writes.add(
             W::Guard,
             Guard::give_back(

@@ -329,13 +329,36 @@ impl Store {
         &self,
         ids: &[AppointmentId],
     ) -> Result<Vec<Appointment>, StoreError> {
-        let wanted: Vec<Key> = ids.iter().map(|a| keys::appointment(*a)).collect();
+        self.existing(ids.iter().map(|a| keys::appointment(*a)).collect())
+            .await
+    }
+
+    /// The items of `wanted` that exist, in its order (a BatchGetItem per 100).
+    pub(crate) async fn existing<T: DeserializeOwned>(
+        &self,
+        wanted: Vec<Key>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut found = self.get_many(&wanted).await?;
         wanted
             .iter()
             .filter_map(|k| found.remove(k))
             .map(from_item)
             .collect()
+    }
+
+    /// The same write as one UpdateItem, outside a transaction.
+    pub(crate) fn alone(
+        &self,
+        update: &aws_sdk_dynamodb::types::Update,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(update.key.clone()))
+            .update_expression(update.update_expression.clone())
+            .set_condition_expression(update.condition_expression.clone())
+            .set_expression_attribute_names(update.expression_attribute_names.clone())
+            .set_expression_attribute_values(update.expression_attribute_values.clone())
     }
 
     pub async fn slot(&self, id: SlotId) -> Result<Option<Slot>, StoreError> {

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use super::booking::{put_new, still_active, BookingError};
 use super::guard::Guard;
 use super::{from_item, keys, s, Store, StoreError, Writes};
-use crate::domain::admission::{admit, bookable, Inadmissible};
+use crate::domain::admission::{bookable, run, Inadmissible};
 use crate::domain::lifecycle::{permitted, Action, CheckInWindow};
 use crate::domain::{
     Appointment, AppointmentId, AppointmentStatus, Caller, ProviderId, Slot, SlotId, UtcTime,
@@ -78,11 +78,22 @@ impl Store {
             return Err(BookingError::NotOwnSlot);
         }
         bookable(&slot, now, false)?;
-        // Exactly booking's rules for the appointment's type and consultation.
+        // Exactly booking's rules for the appointment's type and consultation, a long type's run
+        // included.
         let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
-        admit(&slot, kind.as_ref(), Some(old.consultation_type))?;
+        let following = self.following(&slot, kind.as_ref()).await?;
+        let (_, run) = run(
+            &slot,
+            &following,
+            kind.as_ref(),
+            Some(old.consultation_type),
+            now,
+            false,
+        )?;
+        let span = crate::domain::Interval::new(slot.start_time, run[run.len() - 1].end_time)
+            .map_err(|_| StoreError::internal("a run ends after it starts"))?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-        let clashes = guard.clashes(&slot.interval(), Some(&old_id), now);
+        let clashes = guard.clashes(&span, Some(&old_id), now);
         if !clashes.is_empty() {
             return Err(BookingError::PatientConflict(clashes));
         }
@@ -103,6 +114,7 @@ impl Store {
             old.consultation_type,
             now,
         );
+        moved.over(&run);
         moved.appointment_type_id = old.appointment_type_id;
         moved.booked_by = Some(by);
         moved.reason_for_visit = old.reason_for_visit.clone();
@@ -161,8 +173,15 @@ impl Store {
         }
         let mut writes = Writes::new();
         writes.add(W::Leave, TransactWriteItem::builder().update(leave).build());
-        writes.add(W::FreeOldSeat, self.give_seat(old.slot_id, now)?);
-        writes.add(W::TakeSeat, self.take_seat(slot.id, now, false)?);
+        // Seats move by difference: a slot in both the old run and the new keeps its seat (a
+        // transaction may not touch one item twice).
+        let (from, to_seats) = (old.seats(), moved.seats());
+        for seat in from.iter().filter(|s| !to_seats.contains(s)) {
+            writes.add(W::FreeOldSeat, self.give_seat(*seat, now)?);
+        }
+        for seat in to_seats.iter().filter(|s| !from.contains(s)) {
+            writes.add(W::TakeSeat, self.take_seat(*seat, now, false)?);
+        }
         writes.add(
             W::Appointment,
             put_new(&self.table, super::items::item(&moved)?)?,
@@ -172,7 +191,7 @@ impl Store {
             guard.take(
                 &self.table,
                 &moved.id.to_string(),
-                &slot.interval(),
+                &moved.interval(),
                 now,
                 Some(&old_id),
             )?,
@@ -209,7 +228,11 @@ impl Store {
             return Ok(Attempt::Again);
         }
         if let Some(current) = refused.item(W::TakeSeat) {
-            bookable(&from_item(current)?, now, false)?;
+            let s: Slot = from_item(current)?;
+            bookable(&s, now, false).map_err(|e| match s.id == slot.id {
+                true => e,
+                false => Inadmissible::InRun(s.id, Box::new(e)),
+            })?;
         }
         if refused.has(W::FreeOldSeat) || refused.has(W::Appointment) {
             return Err(StoreError::Corrupt(format!(

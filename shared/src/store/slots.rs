@@ -434,15 +434,10 @@ impl Store {
         })
     }
 
-    /// The slots with these ids that exist (a BatchGetItem per 100), in no particular order.
+    /// The slots with these ids that exist, in the order asked (a BatchGetItem per 100).
     pub async fn slots_by_id(&self, ids: &[SlotId]) -> Result<Vec<Slot>, StoreError> {
-        let wanted: Vec<Key> = ids.iter().map(|id| keys::slot(*id)).collect();
-        let mut found = self.get_many(&wanted).await?;
-        wanted
-            .iter()
-            .filter_map(|k| found.remove(k))
-            .map(from_item)
-            .collect()
+        self.existing(ids.iter().map(|id| keys::slot(*id)).collect())
+            .await
     }
 
     /// A provider's slots starting in `[from, to)`, every page.
@@ -515,15 +510,7 @@ impl Store {
         }
         let update = update.build()?;
         if slot.resources.is_empty() {
-            let single = self
-                .db
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(update.key.clone()))
-                .update_expression(update.update_expression.clone())
-                .set_condition_expression(update.condition_expression.clone())
-                .set_expression_attribute_names(update.expression_attribute_names.clone())
-                .set_expression_attribute_values(update.expression_attribute_values.clone());
+            let single = self.alone(&update);
             return made(answered("block slot", || single.clone().send()).await?);
         }
         let id = slot.id.to_string();
@@ -554,15 +541,9 @@ impl Store {
         use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
         let (condition, update) = self.release_update(id, provider, now)?;
         let single = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(update.key.clone()))
-            .update_expression(update.update_expression.clone())
+            .alone(&update)
             // A slot with resources goes the longer way, below.
             .condition_expression(format!("{condition} AND attribute_not_exists(resources)"))
-            .set_expression_attribute_names(update.expression_attribute_names.clone())
-            .set_expression_attribute_values(update.expression_attribute_values.clone())
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let old: Option<Slot> = match answered("release slot", || single.clone().send()).await? {

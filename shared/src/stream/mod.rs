@@ -177,7 +177,7 @@ fn appointment_effects(change: &Change, diff: &Diff<Appointment>) -> Vec<Effect>
                 })
             }));
             if new.status == AppointmentStatus::Cancelled {
-                out.push(seat_freed(change, new));
+                out.extend(seat_freed(change, new));
                 if new.is_paid {
                     out.push(payment(change, new, DomainEvent::PaymentRefundRequested));
                 }
@@ -224,7 +224,7 @@ fn appointment_effects(change: &Change, diff: &Diff<Appointment>) -> Vec<Effect>
             }
             // A reschedule gives the old seat back, like a cancellation.
             if old.status != new.status && new.status == AppointmentStatus::Rescheduled {
-                out.push(seat_freed(change, new));
+                out.extend(seat_freed(change, new));
             }
             // Billing's answers come unordered: a payment recorded on an appointment that no longer
             // stands is given back. Once: the payment is recorded once, by one conditional write.
@@ -533,15 +533,27 @@ pub fn fee_requests(change: &Change, fees: &Fees) -> Vec<Effect> {
     vec![event(change, |id| make(Payment::fee(id, new, amount)))]
 }
 
-fn seat_freed(change: &Change, a: &Appointment) -> Effect {
-    Effect::Job(Job::SeatFreed {
-        job_id: effect_id(change, "seat-freed"),
-        slot_id: a.slot_id,
-        appointment_id: a.id,
-        freed_at: a.updated_at,
-        provider_id: Some(a.provider_id),
-        start_time: Some(a.start_time),
-    })
+fn seat_freed(change: &Change, a: &Appointment) -> Vec<Effect> {
+    // A visit of several slots frees a seat of each: the first as one slot's (its start known), the
+    // others' starts read by the worker.
+    a.seats()
+        .into_iter()
+        .map(|slot| {
+            let first = slot == a.slot_id;
+            Effect::Job(Job::SeatFreed {
+                job_id: if first {
+                    effect_id(change, "seat-freed")
+                } else {
+                    effect_id(change, &format!("seat-freed/{slot}"))
+                },
+                slot_id: slot,
+                appointment_id: a.id,
+                freed_at: a.updated_at,
+                provider_id: Some(a.provider_id),
+                start_time: first.then_some(a.start_time),
+            })
+        })
+        .collect()
 }
 
 /// A request to the billing service about `a`'s consultation fee.
