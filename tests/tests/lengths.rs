@@ -369,20 +369,12 @@ async fn a_run_costs_one_query_more() {
             .await
             .unwrap();
     }
-    let kind = AppointmentType {
-        id: uuid::Uuid::new_v4(),
-        name: "New patient consult".into(),
-        duration_minutes: 60,
-        consultation_fee: 0.0,
-        consultation_types: vec![shared::domain::ConsultationType::InPerson],
-        is_active: true,
-        description: None,
-        requires_confirmation: false,
-        confirmation_deadline_hours: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let kind = AppointmentType::new(
+        "New patient consult",
+        60,
+        vec![shared::domain::ConsultationType::InPerson],
+        now,
+    );
     store.put_type(&kind).await.unwrap();
     counter.take();
     let patient = PatientId::new();

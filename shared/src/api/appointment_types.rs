@@ -55,21 +55,13 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     staff_only(&who)?;
     let body: NewType = json_body(&req)?;
     let now = ctx.now();
-    let kinds = distinct(&body.consultation_types.unwrap_or_else(all_consultations));
-    let t = AppointmentType {
-        id: Uuid::new_v4(),
-        name: body.name.trim().to_owned(),
-        duration_minutes: body.duration_minutes,
-        consultation_fee: body.consultation_fee,
-        consultation_types: kinds,
-        is_active: body.is_active,
-        description: body.description,
-        requires_confirmation: body.requires_confirmation,
-        confirmation_deadline_hours: body.confirmation_deadline_hours,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let kinds = body.consultation_types.unwrap_or_else(all_consultations);
+    let mut t = AppointmentType::new(&body.name, body.duration_minutes, kinds, now);
+    t.consultation_fee = body.consultation_fee;
+    t.is_active = body.is_active;
+    t.description = body.description;
+    t.requires_confirmation = body.requires_confirmation;
+    t.confirmation_deadline_hours = body.confirmation_deadline_hours;
     valid(&t)?;
     ctx.store.put_type(&t).await?;
     let location = format!("/appointment-types/{}", t.id);

@@ -225,14 +225,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     let provider: ProviderId = super::path_id(&req, "providerId")?;
     let mut q = Query::of(&req);
-    let date: Option<Day> =
-        q.required("date", "must be a date such as 2027-03-14, in 2000 to 2099");
-    let days: i64 = q
-        .optional("days", "must be a whole number from 1 to 31")
-        .unwrap_or(1);
-    if !(1..=31).contains(&days) {
-        q.fail("days", "must be a whole number from 1 to 31");
-    }
+    let (date, days) = date_and_days(&mut q);
     let zone_name: Option<String> = q
         .optional::<ZoneName>("timeZone", &InvalidZone.to_string())
         .map(|z| z.to_string());
@@ -294,6 +287,19 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
             days: by_day,
         },
     ))
+}
+
+/// A day view's `date` (required) and `days` (1 to 31, default 1), each error named in `q`.
+pub(super) fn date_and_days(q: &mut Query) -> (Option<Day>, i64) {
+    let date: Option<Day> =
+        q.required("date", "must be a date such as 2027-03-14, in 2000 to 2099");
+    let days: i64 = q
+        .optional("days", "must be a whole number from 1 to 31")
+        .unwrap_or(1);
+    if !(1..=31).contains(&days) {
+        q.fail("days", "must be a whole number from 1 to 31");
+    }
+    (date, days)
 }
 
 /// The local days asked for (`days` from `date` in `zone`: one of 23 or 25 hours at a DST change) and

@@ -9,7 +9,7 @@ use super::{
     caller, json, json_body, path_id, staff_only, ApiError, Checks, Ctx, Query, Reply, Request,
 };
 use crate::domain::resource::{Resource, ResourceKind};
-use crate::domain::{Day, Slot, SlotId};
+use crate::domain::{Slot, SlotId};
 use crate::store::keys::Range;
 
 const MANAGE: &str = "manage a location's rooms and equipment";
@@ -136,14 +136,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
     let location: Uuid = path_id(&req, "id")?;
     let id: Uuid = path_id(&req, "rid")?;
     let mut q = Query::of(&req);
-    let date: Option<Day> =
-        q.required("date", "must be a date such as 2027-03-14, in 2000 to 2099");
-    let days: i64 = q
-        .optional("days", "must be a whole number from 1 to 31")
-        .unwrap_or(1);
-    if !(1..=31).contains(&days) {
-        q.fail("days", "must be a whole number from 1 to 31");
-    }
+    let (date, days) = super::calendar::date_and_days(&mut q);
     let date = q.finish_with(date)?.date();
     if !(who.is_staff() || who.has(crate::domain::Role::Provider)) {
         return Err(ApiError::forbidden(

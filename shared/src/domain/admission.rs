@@ -190,20 +190,9 @@ mod tests {
 
     fn kind(active: bool, offered: Vec<ConsultationType>) -> AppointmentType {
         let now: UtcTime = "2030-01-01T09:00:00Z".parse().unwrap();
-        AppointmentType {
-            id: uuid::Uuid::new_v4(),
-            name: "Checkup".into(),
-            duration_minutes: 30,
-            consultation_fee: 0.0,
-            consultation_types: offered,
-            is_active: active,
-            description: None,
-            requires_confirmation: false,
-            confirmation_deadline_hours: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        }
+        let mut k = AppointmentType::new("Checkup", 30, offered, now);
+        k.is_active = active;
+        k
     }
 
     /// A 20-minute one-seat slot of `provider` starting `at` minutes after 09:00.

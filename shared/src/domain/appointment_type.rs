@@ -32,6 +32,27 @@ pub struct AppointmentType {
     pub version: u64,
 }
 
+impl AppointmentType {
+    /// A new active type of `minutes`, held in the ways `kinds` (the first the default), without fee,
+    /// description or confirmation (set those as asked).
+    pub fn new(name: &str, minutes: u32, kinds: Vec<ConsultationType>, now: UtcTime) -> Self {
+        AppointmentType {
+            id: Uuid::new_v4(),
+            name: name.trim().to_owned(),
+            duration_minutes: minutes,
+            consultation_fee: 0.0,
+            consultation_types: distinct(&kinds),
+            is_active: true,
+            description: None,
+            requires_confirmation: false,
+            confirmation_deadline_hours: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
 /// `kinds` without repeats, in the order given (the first is a booking's default).
 pub fn distinct(kinds: &[ConsultationType]) -> Vec<ConsultationType> {
     let mut out: Vec<ConsultationType> = vec![];

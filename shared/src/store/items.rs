@@ -318,20 +318,7 @@ mod tests {
     #[test]
     fn an_appointment_type_is_listed_by_its_name_in_lower_case() {
         let now = t("2030-01-01T00:00:00Z");
-        let kind = AppointmentType {
-            id: uuid::Uuid::new_v4(),
-            name: "Échographie".into(),
-            duration_minutes: 30,
-            consultation_fee: 10.0,
-            consultation_types: vec![ConsultationType::InPerson],
-            is_active: true,
-            description: None,
-            requires_confirmation: false,
-            confirmation_deadline_hours: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let kind = AppointmentType::new("Échographie", 30, vec![ConsultationType::InPerson], now);
         assert_eq!(
             keys_of(&item(&kind).unwrap()),
             pairs(&[
