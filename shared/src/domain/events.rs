@@ -28,6 +28,9 @@ pub struct AppointmentFacts {
     pub patient_id: PatientId,
     pub provider_id: ProviderId,
     pub slot_id: SlotId,
+    /// A visit longer than one slot: every slot of its run (the first is `slotId`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slot_ids: Vec<SlotId>,
     pub start_time: UtcTime,
     pub end_time: UtcTime,
     pub status: AppointmentStatus,
@@ -43,6 +46,7 @@ impl AppointmentFacts {
             patient_id: a.patient_id,
             provider_id: a.provider_id,
             slot_id: a.slot_id,
+            slot_ids: a.slot_ids.clone(),
             start_time: a.start_time,
             end_time: a.end_time,
             status: a.status,
@@ -416,7 +420,8 @@ mod examples {
              from the table's stream after the change commits. Delivery is at least once and unordered: a \
              change delivered twice carries the same `eventId`, so deduplicate by it; order by \
              `occurredAt`. A detail carries ids, times, statuses and amounts, never notes, vitals, \
-             symptoms, reasons for visit or names.\n\n\
+             symptoms, reasons for visit or names. An appointment's events for a visit longer than one \
+             slot also carry `slotIds`, every slot of its run (the first is `slotId`).\n\n\
              | detail-type | when it fires | fields |\n|---|---|---|\n",
         );
         let examples = DomainEvent::examples();

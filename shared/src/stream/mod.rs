@@ -697,6 +697,57 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_run_frees_a_seat_of_each_slot_once() {
+        let run = json!({"L": [
+            {"S": "0f1e2d3c-4b5a-4968-8776-655443322110"},
+            {"S": "1f1e2d3c-4b5a-4968-8776-655443322110"},
+            {"S": "2f1e2d3c-4b5a-4968-8776-655443322110"}]});
+        let (mut before, mut after) = (image("scheduled", None), image("cancelled", None));
+        before["slotIds"] = run.clone();
+        after["slotIds"] = run;
+        let r = record("MODIFY", "APPT", Some(before), Some(after));
+        let effects = effects_of(&r).unwrap();
+        assert_eq!(
+            kinds(&effects),
+            [
+                "appointment.cancelled",
+                "seat-freed",
+                "seat-freed",
+                "seat-freed"
+            ]
+        );
+        let freed: Vec<(String, bool)> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Job(Job::SeatFreed {
+                    slot_id,
+                    start_time,
+                    ..
+                }) => Some((slot_id.to_string()[..2].to_owned(), start_time.is_some())),
+                _ => None,
+            })
+            .collect();
+        // The first slot's start is the appointment's; the others' the worker reads.
+        assert_eq!(
+            freed,
+            [
+                ("0f".into(), true),
+                ("1f".into(), false),
+                ("2f".into(), false)
+            ]
+        );
+        let ids: std::collections::HashSet<_> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Job(Job::SeatFreed { job_id, .. }) => Some(*job_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids.len(), 3, "a job id each, the same on every delivery");
+        assert_eq!(effects, effects_of(&r).unwrap());
+    }
+
+    #[test]
     fn status_changes_map_to_their_events() {
         for (status, event) in [
             ("confirmed", "appointment.checked_in"),
