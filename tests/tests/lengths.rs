@@ -294,6 +294,21 @@ async fn a_visit_longer_than_a_slot_takes_the_run_that_covers_it() {
         booked.body
     );
     assert_eq!(seats_taken(&app, &run).await, [1, 1, 1]);
+    // As FHIR: one R4 Appointment naming its three slots (validated by tests/python/fhir_check.py).
+    let fhir = app
+        .fhir(&patient, &format!("/fhir/Appointment/{}", booked.id()))
+        .await;
+    ok(&fhir, 200);
+    let slots: Vec<String> = run.iter().map(|s| format!("Slot/{s}")).collect();
+    assert_eq!(
+        fhir.body["slot"],
+        json!(slots
+            .iter()
+            .map(|s| json!({"reference": s}))
+            .collect::<Vec<_>>()),
+        "{}",
+        fhir.body
+    );
 
     // Moved to the afternoon: the new run taken, the old freed, in one transaction.
     let later = three(&app, &provider, "2031-04-08", 14).await;
