@@ -148,6 +148,11 @@ pub fn run<'a>(
     Ok((consultation, chain))
 }
 
+/// The time a run of slots (as [`run`] answers it) covers: from its first start to its last end.
+pub fn span(run: &[&Slot]) -> Option<super::Interval> {
+    super::Interval::new(run.first()?.start_time, run.last()?.end_time).ok()
+}
+
 /// Whether a visit of `minutes` fits in `slot` (issue 22: a type's length is checked against the slot).
 pub fn fits(slot: &Slot, minutes: u32) -> Result<(), Inadmissible> {
     let has = slot.interval().duration().as_mins();

@@ -195,8 +195,8 @@ impl Store {
         };
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         let hold_entry = held.as_ref().map(Hold::guard_entry);
-        let span = crate::domain::Interval::new(slot.start_time, run[run.len() - 1].end_time)
-            .map_err(|_| StoreError::internal("a run ends after it starts"))?;
+        let span = crate::domain::admission::span(&run)
+            .ok_or_else(|| StoreError::internal("a run ends after it starts"))?;
         may_take(&guard, &span, now, req.max_active, hold_entry.as_deref())?;
         let rules = self.provider_rules(slot.provider_id).await?;
         rules.admits(slot.start_time, now)?;

@@ -55,6 +55,16 @@ impl Guard {
         }
     }
 
+    /// The guards of `keys` from a batch read's `found` items (taken out of it), by key.
+    pub fn read_all(
+        keys: &[Key],
+        found: &mut HashMap<Key, Item>,
+    ) -> Result<HashMap<Key, Guard>, StoreError> {
+        keys.iter()
+            .map(|k| Guard::read(k.clone(), found.remove(k)).map(|g| (k.clone(), g)))
+            .collect()
+    }
+
     /// Appointments that have not ended by `now` (a patient's holds are not appointments: they are
     /// counted by [`Guard::live_holds`]).
     pub fn active(&self, now: UtcTime) -> usize {

@@ -90,8 +90,8 @@ impl Store {
             now,
             false,
         )?;
-        let span = crate::domain::Interval::new(slot.start_time, run[run.len() - 1].end_time)
-            .map_err(|_| StoreError::internal("a run ends after it starts"))?;
+        let span = crate::domain::admission::span(&run)
+            .ok_or_else(|| StoreError::internal("a run ends after it starts"))?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         let clashes = guard.clashes(&span, Some(&old_id), now);
         if !clashes.is_empty() {

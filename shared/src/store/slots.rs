@@ -39,7 +39,7 @@ impl Retry for SlotError {
 /// A day of a bulk creation, between attempts: the slots still to create and the day's guards as read.
 struct DayWrite {
     slots: Vec<Slot>,
-    guards: Vec<Guard>,
+    guards: HashMap<Key, Guard>,
     /// Whether an attempt met a concurrent write (so the guards are read again).
     again: bool,
 }
@@ -57,6 +57,20 @@ fn guard_keys_of(slot: &Slot) -> Vec<Key> {
         .collect();
     keys.extend(day_keys(&slot.resources, &iv));
     keys
+}
+
+/// The provider's slots that `slot` overlaps, by their guards as read (each id once, sorted).
+fn overlaps(slot: &Slot, guards: &HashMap<Key, Guard>) -> Vec<String> {
+    let iv = slot.interval();
+    let mut ids: Vec<String> = iv
+        .utc_dates()
+        .into_iter()
+        .filter_map(|d| guards.get(&keys::provider_day(slot.provider_id, d)))
+        .flat_map(|g| g.conflicts(&iv, None))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 impl Store {
@@ -85,18 +99,9 @@ impl Store {
         now: UtcTime,
     ) -> Result<Attempt<()>, SlotError> {
         let mut found = self.get_many(guard_keys).await?;
-        let guards: HashMap<Key, Guard> = guard_keys
-            .iter()
-            .map(|k| Guard::read(k.clone(), found.remove(k)).map(|g| (k.clone(), g)))
-            .collect::<Result<_, _>>()?;
+        let guards = Guard::read_all(guard_keys, &mut found)?;
         let iv = slot.interval();
-        let mut clashes: Vec<String> = iv
-            .utc_dates()
-            .into_iter()
-            .flat_map(|d| guards[&keys::provider_day(slot.provider_id, d)].conflicts(&iv, None))
-            .collect();
-        clashes.sort();
-        clashes.dedup();
+        let clashes = overlaps(slot, &guards);
         if !clashes.is_empty() {
             return Err(SlotError::Overlap(clashes));
         }
@@ -226,14 +231,12 @@ impl Store {
             .flat_map(|(_, s)| s.iter().map(|s| s.id.to_string()))
             .collect();
         let all: Vec<Slot> = days.iter().flat_map(|(_, s)| s.clone()).collect();
-        let mut wanted = guard_keys_of_all(&all);
+        let guard_keys = guard_keys_of_all(&all);
         let profile_key = keys::provider_profile(provider);
+        let mut wanted = guard_keys.clone();
         wanted.push(profile_key.clone());
         let mut found = self.get_many(&wanted).await?;
-        let guards: HashMap<Key, Guard> = guard_keys_of_all(&all)
-            .into_iter()
-            .map(|k| Guard::read(k.clone(), found.remove(&k)).map(|g| (k, g)))
-            .collect::<Result<_, _>>()?;
+        let guards = Guard::read_all(&guard_keys, &mut found)?;
 
         let mut bulk = Bulk::default();
         let mut clashes = vec![];
@@ -303,9 +306,12 @@ impl Store {
         let mut tasks = tokio::task::JoinSet::new();
         for (date, slots) in todo {
             let store = self.clone();
-            let day_guards: Vec<Guard> = guard_keys_of_all(&slots)
-                .iter()
-                .map(|k| guards[k].clone())
+            let day_guards: HashMap<Key, Guard> = guard_keys_of_all(&slots)
+                .into_iter()
+                .map(|k| {
+                    let g = guards[&k].clone();
+                    (k, g)
+                })
                 .collect();
             let permits = permits.clone();
             let extra = profile.take();
@@ -339,7 +345,7 @@ impl Store {
         &self,
         date: jiff::civil::Date,
         slots: Vec<Slot>,
-        guards: Vec<Guard>,
+        guards: HashMap<Key, Guard>,
         capacity: &Capacities,
         profile: Option<Update>,
         now: UtcTime,
@@ -369,57 +375,43 @@ impl Store {
     ) -> Result<Attempt<DayDone>, SlotError> {
         if day.again {
             tracing::debug!("a day of slots met a concurrent write; reading its guards again");
-            let keys: Vec<Key> = day.guards.iter().map(|g| g.key.clone()).collect();
+            let keys: Vec<Key> = day.guards.keys().cloned().collect();
             let mut found = self.get_many(&keys).await?;
-            day.guards = keys
-                .into_iter()
-                .map(|k| Guard::read(k.clone(), found.remove(&k)))
-                .collect::<Result<_, _>>()?;
+            day.guards = Guard::read_all(&keys, &mut found)?;
             // Slots that a concurrent identical request created meanwhile are done.
             let guards = &day.guards;
             day.slots.retain(|s| {
                 !guards
-                    .iter()
+                    .values()
                     .any(|g| g.intervals.contains_key(&s.id.to_string()))
             });
             if day.slots.is_empty() {
                 return Ok(Attempt::Done(DayDone::Created(vec![])));
             }
-            let provider_guards: Vec<&Guard> = guards
-                .iter()
-                .filter(|g| g.key.pk.starts_with("PROVIDER#"))
-                .collect();
-            let clashes: Vec<String> = day
-                .slots
-                .iter()
-                .flat_map(|s| {
-                    provider_guards
-                        .iter()
-                        .flat_map(|g| g.conflicts(&s.interval(), None))
-                })
-                .collect();
+            let clashes: Vec<String> = day.slots.iter().flat_map(|s| overlaps(s, guards)).collect();
             if !clashes.is_empty() {
                 return Err(SlotError::Overlap(clashes));
             }
-            let by_key: HashMap<Key, Guard> =
-                guards.iter().map(|g| (g.key.clone(), g.clone())).collect();
-            if let Some(refused) = refusals(date, &day.slots, capacity, &by_key) {
+            if let Some(refused) = refusals(date, &day.slots, capacity, guards) {
                 return Ok(Attempt::Done(DayDone::Refused(refused)));
             }
         }
         day.again = true;
         let mut writes = vec![];
+        // Each slot's entry goes to the guard of every day it takes (the provider's and its resources').
+        let mut entries: HashMap<Key, Vec<(String, crate::domain::Interval)>> = HashMap::new();
         for slot in &day.slots {
             writes.push(put_new(&self.table, item(slot)?)?);
+            for k in guard_keys_of(slot) {
+                entries
+                    .entry(k)
+                    .or_default()
+                    .push((slot.id.to_string(), slot.interval()));
+            }
         }
-        for g in &day.guards {
-            let entries: Vec<(String, crate::domain::Interval)> = day
-                .slots
-                .iter()
-                .filter(|s| guard_keys_of(s).contains(&g.key))
-                .map(|s| (s.id.to_string(), s.interval()))
-                .collect();
-            writes.push(g.take_all(&self.table, &entries, now, None)?);
+        for (k, g) in &day.guards {
+            let taken = entries.get(k).map(Vec::as_slice).unwrap_or_default();
+            writes.push(g.take_all(&self.table, taken, now, None)?);
         }
         if let Some(update) = profile.cloned() {
             writes.push(
@@ -613,6 +605,7 @@ impl Store {
             wanted.extend(old.resources.iter().map(|r| keys::resource(l, r.id)));
         }
         let mut found = self.get_many(&wanted).await?;
+        let guards = Guard::read_all(&guard_keys, &mut found)?;
         let mut capacity = Capacities::new();
         if let Some(l) = location {
             for r in &old.resources {
@@ -622,21 +615,26 @@ impl Store {
                 }
             }
         }
-        let guards: HashMap<Key, Guard> = guard_keys
-            .iter()
-            .map(|k| Guard::read(k.clone(), found.remove(k)).map(|g| (k.clone(), g)))
-            .collect::<Result<_, _>>()?;
         if let Some(taken) = first_taken(&old.resources, &capacity, &guards, &iv) {
             return Ok(Attempt::Done(Err(Unreleased::Taken(taken))));
         }
-        let id = old.id.to_string();
-        let mut writes = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(update.clone())
-            .build()];
-        for k in &guard_keys {
-            writes.push(guards[k].take(&self.table, &id, &iv, now, None)?);
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum W {
+            Slot,
+            Guard,
         }
-        match self.transact(writes).await? {
+        let id = old.id.to_string();
+        let mut writes = super::Writes::new();
+        writes.add(
+            W::Slot,
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .update(update.clone())
+                .build(),
+        );
+        for k in &guard_keys {
+            writes.add(W::Guard, guards[k].take(&self.table, &id, &iv, now, None)?);
+        }
+        match self.commit(writes).await? {
             None => {
                 let mut open = old.clone();
                 open.status = SlotStatus::Available;
@@ -645,9 +643,7 @@ impl Store {
                 Ok(Attempt::Done(Ok(open)))
             }
             // The slot changed meanwhile: as it is now. A guard that moved: read it again.
-            Some(reasons)
-                if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") =>
-            {
+            Some(refused) if refused.has(W::Slot) => {
                 let now_is: Option<Slot> = self.read(&keys::slot(old.id)).await?;
                 Ok(Attempt::Done(Err(
                     now_is.map_or(Unreleased::Gone, Unreleased::As)
