@@ -543,3 +543,57 @@ async fn resources_cost_a_few_requests() {
         "both days hold it again"
     );
 }
+
+/// A day whose transaction would pass DynamoDB's 100 actions (94 quarter-hour slots, the provider's
+/// guard, five resources' guards and the provider's zone: 101) is refused before anything is written.
+#[tokio::test]
+async fn a_bulk_day_too_large_for_one_transaction_is_refused_whole() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff().await;
+    let c = clinic(&app, &staff).await;
+    let a = app.provider().await;
+    let mut five = vec![c.room.clone(), c.other_room.clone(), c.ecg.clone()];
+    for name in ["Exam 4", "Exam 5"] {
+        let r = app
+            .send(
+                &staff,
+                "POST",
+                &format!("/locations/{}/resources", c.location),
+                Some(json!({"name": name, "kind": "room"})),
+            )
+            .await;
+        ok(&r, 201);
+        five.push(r.id());
+    }
+    let day = json!({"morning": {"start": "00:00", "end": "12:00"},
+                     "afternoon": {"start": "12:00", "end": "23:30"}});
+    let r = app
+        .send(
+            &a,
+            "POST",
+            "/slots/bulk",
+            Some(
+                json!({"providerId": a.id, "timeZone": "UTC", "startDate": "2031-10-06",
+                "endDate": "2031-10-06", "workingHours": {"monday": day}, "slotDuration": 15,
+                "locationId": c.location, "resourceIds": five}),
+            ),
+        )
+        .await;
+    problem(&r, 400, "validation_failed");
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("101 writes"),
+        "{}",
+        r.body
+    );
+    let mine = app
+        .get(
+            &format!("/providers/{}/schedule?date=2031-10-06&timeZone=UTC", a.id),
+            &a.token,
+        )
+        .await;
+    ok(&mine, 200);
+    assert_eq!(mine.body["summary"]["total"], 0, "nothing written");
+}

@@ -164,11 +164,7 @@ pub async fn bulk(ctx: &Ctx, req: Request) -> Reply {
     // A day's transaction holds its slots and the guard of each UTC date they touch, the provider's
     // and each resource's.
     for (date, slots) in &days {
-        let dates: std::collections::BTreeSet<jiff::civil::Date> = slots
-            .iter()
-            .flat_map(|s| s.interval().utc_dates())
-            .collect();
-        let actions = slots.len() + dates.len() * (1 + resources.len());
+        let actions = crate::store::slots::day_actions(slots);
         if actions > MAX_ACTIONS {
             return Err(ApiError::field(
                 "slotDuration",

@@ -195,6 +195,13 @@ fn guard_keys_of_all(slots: &[Slot]) -> Vec<Key> {
         .collect()
 }
 
+/// The actions one day's transaction of `slots` may hold: a put per slot, a write per guard they take
+/// (the provider's and their resources', per UTC date), and the provider's zone, which the first day
+/// written of a bulk request records.
+pub fn day_actions(slots: &[Slot]) -> usize {
+    slots.len() + guard_keys_of_all(slots).len() + 1
+}
+
 /// The slots of a day that cannot take a resource they name, given the guards as read.
 fn refusals(
     date: jiff::civil::Date,
