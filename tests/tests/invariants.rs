@@ -121,6 +121,26 @@ async fn seen(app: &TestApp) -> Seen {
     out
 }
 
+/// The slots an appointment or a hold keeps a seat of: its `slotIds` (a run), else its `slotId`.
+fn seats_of(item: &Item) -> Vec<&str> {
+    run_of(item, "slotIds", "slotId")
+}
+
+/// The slots a waitlist offer holds a seat of.
+fn offered_seats_of(entry: &Item) -> Vec<&str> {
+    run_of(entry, "offeredSlotIds", "offeredSlotId")
+}
+
+fn run_of<'a>(item: &'a Item, run: &str, one: &str) -> Vec<&'a str> {
+    match item.get(run).and_then(|v| v.as_l().ok()) {
+        Some(run) if !run.is_empty() => run
+            .iter()
+            .filter_map(|v| v.as_s().ok().map(String::as_str))
+            .collect(),
+        _ => text(item, one).into_iter().collect(),
+    }
+}
+
 /// A seat stays taken by an appointment unless it was cancelled or moved away.
 fn occupies(status: &str) -> bool {
     !matches!(status, "cancelled" | "rescheduled")
@@ -161,13 +181,12 @@ async fn operate(app: Arc<TestApp>, who: Actor, op: Op) -> (Op, Reply) {
             app.send(&who, "POST", &format!("/appointments/{id}/check-in"), None)
                 .await
         }
-        Op::Join(provider, date) => {
-            app.post(
-                "/waitlist",
-                &who.token,
-                json!({"providerId": provider, "preferredDate": date}),
-            )
-            .await
+        Op::Join(provider, date, kind) => {
+            let mut body = json!({"providerId": provider, "preferredDate": date});
+            if let Some(k) = kind {
+                body["appointmentTypeId"] = json!(k);
+            }
+            app.post("/waitlist", &who.token, body).await
         }
         Op::Leave(id) => {
             app.request(
@@ -199,7 +218,7 @@ async fn operate(app: Arc<TestApp>, who: Actor, op: Op) -> (Op, Reply) {
             app.post("/holds", &who.token, json!({"slotId": slot}))
                 .await
         }
-        Op::Request(slot, kind) => {
+        Op::Request(slot, kind) | Op::Long(slot, kind) => {
             app.post(
                 "/appointments",
                 &who.token,
@@ -217,6 +236,14 @@ async fn operate(app: Arc<TestApp>, who: Actor, op: Op) -> (Op, Reply) {
                 &format!("/appointments/{id}/decline"),
                 &who.token,
                 json!({"reason": "not this week"}),
+            )
+            .await
+        }
+        Op::HoldLong(slot, kind) => {
+            app.post(
+                "/holds",
+                &who.token,
+                json!({"slotId": slot, "appointmentTypeId": kind}),
             )
             .await
         }
@@ -266,7 +293,8 @@ enum Op {
     Cancel(String),
     Reschedule(String, String),
     CheckIn(String),
-    Join(String, String),
+    /// Joins the provider's waitlist for a date, for any visit or for a type.
+    Join(String, String, Option<String>),
     Leave(String),
     Accept(String),
     Decline(String),
@@ -278,6 +306,9 @@ enum Op {
     Release(String),
     /// A booking of the type that requires confirmation: a pending request.
     Request(String, String),
+    /// A booking, or a hold, of the 60-minute type: two consecutive 30-minute slots (issue 22).
+    Long(String, String),
+    HoldLong(String, String),
     ConfirmRequest(String),
     DeclineRequest(String),
     /// A provider publishes a slot that holds rooms or devices (`who` is the provider).
@@ -305,6 +336,14 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
             "/appointment-types",
             &app.staff().await.token,
             json!({"name": "Needs confirming", "durationMinutes": 30, "requiresConfirmation": true}),
+        )
+        .await
+        .id();
+    let long_type = app
+        .post(
+            "/appointment-types",
+            &app.staff().await.token,
+            json!({"name": "Long consult", "durationMinutes": 60}),
         )
         .await
         .id();
@@ -340,6 +379,24 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
         }
     }
     let this_week: Vec<String> = slots[..4].to_vec();
+    // Two more slots of the provider, 11:00 to 12:00 with three seats each, where a 60-minute visit
+    // finds its run free more often than in the busy morning; a long visit starts at 09:00, 09:30
+    // (runs of two through the morning) or 11:00.
+    let mut long_starts = vec![this_week[0].clone(), this_week[1].clone()];
+    for (start, end) in [("11:00", "11:30"), ("11:30", "12:00")] {
+        let made = app
+            .post(
+                "/slots",
+                &provider.token,
+                json!({"providerId": provider.id, "startTime": format!("{day}T{start}:00Z"),
+                       "endTime": format!("{day}T{end}:00Z"), "maxBookings": 3}),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        if start == "11:00" {
+            long_starts.push(made.id());
+        }
+    }
     let dates = [
         day.to_string(),
         day.checked_add(jiff::Span::new().days(7))
@@ -436,7 +493,9 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
                 }
             }
             // A patient who holds a seat mostly goes on to book it (or lets it go).
-            let op = match draw.below(17) {
+            let op = match draw.below(19) {
+                17 => Op::Long(draw.pick(&long_starts).unwrap().clone(), long_type.clone()),
+                18 => Op::HoldLong(draw.pick(&long_starts).unwrap().clone(), long_type.clone()),
                 15 | 16 => Op::Request(slot, request_type.clone()),
                 _ if !held.is_empty() && draw.below(2) == 0 => match draw.pick(&held) {
                     Some(id) if draw.below(4) == 0 => Op::Release(id.clone()),
@@ -457,10 +516,15 @@ async fn random_concurrent_operations_keep_every_invariant(aws: Aws) {
                     Some(id) => Op::CheckIn(id.clone()),
                     None => Op::Series(slot),
                 },
-                6 => Op::Join(provider.id.to_string(), draw.pick(&dates).unwrap().clone()),
+                6 => Op::Join(
+                    provider.id.to_string(),
+                    draw.pick(&dates).unwrap().clone(),
+                    // Now and then for the long type: offered a run of two slots (issue 22).
+                    (draw.below(3) == 0).then(|| long_type.clone()),
+                ),
                 7 => match draw.pick(&entries("waiting")) {
                     Some(id) => Op::Leave(id.clone()),
-                    None => Op::Join(provider.id.to_string(), dates[0].clone()),
+                    None => Op::Join(provider.id.to_string(), dates[0].clone(), None),
                 },
                 8 | 9 => match draw.pick(&entries("offered")) {
                     Some(id) if draw.below(3) == 0 => Op::Decline(id.clone()),
@@ -702,7 +766,8 @@ async fn check(app: &TestApp, seed: u64, round: u64) {
             .appointments
             .values()
             .filter(|a| {
-                text(a, "slotId") == Some(id) && occupies(text(a, "status").unwrap_or_default())
+                seats_of(a).contains(&id.as_str())
+                    && occupies(text(a, "status").unwrap_or_default())
             })
             .count() as u32;
         assert_eq!(
@@ -721,10 +786,10 @@ async fn check(app: &TestApp, seed: u64, round: u64) {
         // Every seat held is the live offer of an entry for that slot, or a live hold of it.
         for holder in &held {
             let offer = now.entries.get(holder).is_some_and(|e| {
-                text(e, "status") == Some("offered") && text(e, "offeredSlotId") == Some(id)
+                text(e, "status") == Some("offered") && offered_seats_of(e).contains(&id.as_str())
             });
             let hold = now.holds.get(holder).is_some_and(|h| {
-                text(h, "status") == Some("held") && text(h, "slotId") == Some(id)
+                text(h, "status") == Some("held") && seats_of(h).contains(&id.as_str())
             });
             assert!(
                 offer || hold,
@@ -786,29 +851,38 @@ async fn check(app: &TestApp, seed: u64, round: u64) {
         let ids: BTreeSet<String> = open.iter().map(|(_, _, id)| id.clone()).collect();
         assert_eq!(guarded, ids, "{}", at(&format!("resource {rid}'s guards")));
     }
-    // Every live hold holds its seat.
-    for (id, h) in &now.holds {
-        if text(h, "status") == Some("held") {
-            let holds = text(h, "slotId")
-                .and_then(|s| now.slots.get(s))
-                .and_then(|s| s.get("heldFor"))
-                .and_then(|v| v.as_ss().ok())
-                .is_some_and(|held| held.contains(id));
-            assert!(holds, "{}", at(&format!("hold {id} keeps no seat")));
+    // Every live hold and every live offer holds its seats (each of its run's).
+    let holds_for = |slot: &str, holder: &str| {
+        now.slots
+            .get(slot)
+            .and_then(|s| s.get("heldFor"))
+            .and_then(|v| v.as_ss().ok())
+            .is_some_and(|held| held.iter().any(|h| h == holder))
+    };
+    let live = |items: &'_ BTreeMap<String, Item>, status: &str| -> Vec<(String, Item)> {
+        items
+            .iter()
+            .filter(|(_, i)| text(i, "status") == Some(status))
+            .map(|(id, i)| (id.clone(), i.clone()))
+            .collect()
+    };
+    for (id, h) in live(&now.holds, "held") {
+        for slot in seats_of(&h) {
+            assert!(
+                holds_for(slot, &id),
+                "{}",
+                at(&format!("hold {id} keeps no seat of {slot}"))
+            );
         }
     }
-    // Every live offer holds its seat.
-    for (id, e) in &now.entries {
-        if text(e, "status") == Some("offered") {
-            let slot = text(e, "offeredSlotId").and_then(|s| now.slots.get(s));
-            let holds = slot
-                .and_then(|s| s.get("heldFor"))
-                .and_then(|v| v.as_ss().ok())
-                .is_some_and(|h| h.contains(id));
+    for (id, e) in live(&now.entries, "offered") {
+        for slot in offered_seats_of(&e) {
             assert!(
-                holds,
+                holds_for(slot, &id),
                 "{}",
-                at(&format!("entry {id} is offered a seat nobody holds for it"))
+                at(&format!(
+                    "entry {id} is offered a seat of {slot} nobody holds for it"
+                ))
             );
         }
     }

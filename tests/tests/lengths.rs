@@ -1,7 +1,8 @@
 //! A type's length against its slots (issue 22, section 3): a type that fits is booked as before; a
 //! longer one takes the consecutive slots that cover it, as one appointment; where no run covers it,
-//! 409 `slot_too_short`, wherever a seat would be taken (holds and series keep to one slot), and the
-//! waitlist never offers a typed entry a slot too short for it.
+//! 409 `slot_too_short`, wherever a seat would be taken (a series keeps to one slot an occurrence, for
+//! now); a hold keeps a seat of each slot of the run
+//! and gives them back together; and the waitlist never offers a typed entry a slot too short for it.
 
 use clinic_tests::{ok, problem, Actor, TestApp};
 use serde_json::json;
@@ -87,7 +88,12 @@ async fn a_type_longer_than_its_slot_is_refused_wherever_a_seat_would_be_taken()
             Some(json!({"slotId": first, "appointmentTypeId": consult, "frequency": "weekly", "count": 2})),
         )
         .await;
-    assert_eq!(series.status / 100, 4, "{}", series.body);
+    assert_eq!(series.status, 409, "{}", series.body);
+    assert!(
+        series.body.to_string().contains("slot_too_short"),
+        "the occurrence's reason: {}",
+        series.body
+    );
 
     // A type that fits is booked as before, and moved only to a slot it fits.
     let short = app
@@ -127,10 +133,11 @@ async fn a_type_longer_than_its_slot_is_refused_wherever_a_seat_would_be_taken()
     ok(&moved, 201);
 }
 
-/// A freed 20-minute seat skips the entry that waits for a 60-minute visit (it joined first) and goes to
-/// the one after it, which waits for any visit.
+/// A freed lone 20-minute seat skips the entry that waits for a 60-minute visit (it joined first) and
+/// goes to the one after it, which waits for any visit; a freed seat that starts a free run of three is
+/// offered to the long entry as the run, and accepting it books the three.
 #[tokio::test]
-async fn the_waitlist_offers_a_freed_seat_only_to_entries_whose_visit_fits() {
+async fn the_waitlist_offers_a_long_visit_a_run_and_a_short_seat_to_whom_it_fits() {
     let app = TestApp::spawn().await;
     let (staff, provider) = (app.staff().await, app.provider().await);
     let (booker, long_wait, any_wait) = (
@@ -197,6 +204,66 @@ async fn the_waitlist_offers_a_freed_seat_only_to_entries_whose_visit_fits() {
         .get(&format!("/waitlist/{}", long_entry.id()), &long_wait.token)
         .await;
     assert_eq!(skipped.body["status"], "waiting", "{}", skipped.body);
+
+    // A freed seat that starts a free run covering the visit: the long entry is offered the run (a
+    // seat of each slot held), and accepting books the three as one appointment.
+    let run = three(&app, &provider, "2031-03-04", 16).await;
+    let first = app
+        .send(
+            &booker,
+            "POST",
+            "/appointments",
+            Some(json!({"slotId": run[0]})),
+        )
+        .await;
+    ok(&first, 201);
+    ok(
+        &app.send(
+            &booker,
+            "POST",
+            &format!("/appointments/{}/cancel", first.id()),
+            Some(json!({"reason": "cannot come"})),
+        )
+        .await,
+        200,
+    );
+    let offered = app
+        .entry_when(&long_entry.id(), |e| {
+            e.status == shared::domain::waitlist::EntryStatus::Offered
+        })
+        .await;
+    let ids: Vec<String> = offered
+        .offered_slot_ids
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(ids, run, "the run offered");
+    assert_eq!(
+        seats_taken(&app, &run).await,
+        [1, 1, 1],
+        "held for the offer"
+    );
+    let accepted = app
+        .send(
+            &long_wait,
+            "POST",
+            &format!("/waitlist/{}/accept", long_entry.id()),
+            Some(json!({})),
+        )
+        .await;
+    ok(&accepted, 201);
+    let booked = &accepted.body;
+    assert_eq!(
+        (booked["slotIds"].clone(), booked["endTime"].as_str()),
+        (json!(run), Some("2031-03-04T17:00:00Z")),
+        "{}",
+        accepted.body
+    );
+    assert_eq!(
+        seats_taken(&app, &run).await,
+        [1, 1, 1],
+        "the offer's seats, kept"
+    );
 }
 
 /// Three 20-minute one-seat slots of `provider` from `start` (UTC, `YYYY-MM-DDTHH:MM`), consecutive.
@@ -207,6 +274,44 @@ async fn three(app: &TestApp, provider: &Actor, day: &str, hour: u32) -> Vec<Str
         ids.push(slot(app, provider, &at(20 * i), &at(20 * i + 20)).await);
     }
     ids
+}
+
+/// Three patients who join `provider`'s waitlist for `day` (any visit, `body` added): their entries.
+async fn three_waiting(
+    app: &TestApp,
+    provider: &Actor,
+    day: &str,
+    body: serde_json::Value,
+) -> Vec<String> {
+    let mut entries = vec![];
+    for _ in 0..3 {
+        let waiter = app.patient().await;
+        let mut asked = json!({"providerId": provider.id, "preferredDate": day});
+        if let (Some(a), Some(more)) = (asked.as_object_mut(), body.as_object()) {
+            a.extend(more.clone());
+        }
+        let e = app.send(&waiter, "POST", "/waitlist", Some(asked)).await;
+        ok(&e, 201);
+        entries.push(e.id());
+    }
+    entries
+}
+
+/// Waits until each of `entries` is offered a seat, and asserts that they were offered `seats`, each once.
+async fn each_offered_once(app: &TestApp, entries: &[String], seats: &[String]) {
+    let mut offered = vec![];
+    for e in entries {
+        let entry = app
+            .entry_when(e, |e| {
+                e.status == shared::domain::waitlist::EntryStatus::Offered
+            })
+            .await;
+        offered.push(entry.offered_slot_id.unwrap().to_string());
+    }
+    offered.sort();
+    let mut want = seats.to_vec();
+    want.sort();
+    assert_eq!(offered, want, "each freed seat offered once");
 }
 
 async fn seats_taken(app: &TestApp, ids: &[String]) -> Vec<u32> {
@@ -310,6 +415,27 @@ async fn a_visit_longer_than_a_slot_takes_the_run_that_covers_it() {
         fhir.body
     );
 
+    // The provider's day lists the visit under each of its three slots.
+    let day = app
+        .send(
+            &provider,
+            "GET",
+            &format!(
+                "/providers/{}/schedule?date=2031-04-08&timeZone=UTC",
+                provider.id
+            ),
+            None,
+        )
+        .await;
+    ok(&day, 200);
+    let listed: Vec<serde_json::Value> = day.body["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["bookings"][0]["appointmentId"].clone())
+        .collect();
+    assert_eq!(listed, vec![json!(booked.id()); 3], "{}", day.body);
+
     // Moved to the afternoon: the new run taken, the old freed, in one transaction.
     let later = three(&app, &provider, "2031-04-08", 14).await;
     let moved = app
@@ -326,23 +452,13 @@ async fn a_visit_longer_than_a_slot_takes_the_run_that_covers_it() {
     assert_eq!(seats_taken(&app, &later).await, [1, 1, 1]);
 
     // Three patients wait for that day; cancelling frees the three seats, each offered.
-    let mut entries = vec![];
-    for _ in 0..3 {
-        let waiter = app.patient().await;
-        let e = app
-            .send(
-                &waiter,
-                "POST",
-                "/waitlist",
-                Some(
-                    json!({"providerId": provider.id, "preferredDate": "2031-04-08",
-                    "preferredTimeSlots": [{"start": "14:00", "end": "15:00"}]}),
-                ),
-            )
-            .await;
-        ok(&e, 201);
-        entries.push(e.id());
-    }
+    let entries = three_waiting(
+        &app,
+        &provider,
+        "2031-04-08",
+        json!({"preferredTimeSlots": [{"start": "14:00", "end": "15:00"}]}),
+    )
+    .await;
     ok(
         &app.send(
             &patient,
@@ -353,19 +469,212 @@ async fn a_visit_longer_than_a_slot_takes_the_run_that_covers_it() {
         .await,
         200,
     );
-    let mut offered = vec![];
-    for e in &entries {
-        let entry = app
-            .entry_when(e, |e| {
-                e.status == shared::domain::waitlist::EntryStatus::Offered
-            })
+    each_offered_once(&app, &entries, &later).await;
+}
+
+/// A hold of a 60-minute type on 20-minute slots keeps a seat of each of the three (nobody else books
+/// the middle one), its booking takes them over as one appointment; a hold released gives all three
+/// back, each offered to the waitlist.
+#[tokio::test]
+async fn a_hold_of_a_long_visit_keeps_its_whole_run() {
+    let app = TestApp::spawn().await;
+    let (staff, provider) = (app.staff().await, app.provider().await);
+    let (patient, rival) = (app.patient().await, app.patient().await);
+    let consult = kind(&app, &staff, "New patient consult", 60).await;
+    let hold = |slot: &str| {
+        let body = json!({"slotId": slot, "appointmentTypeId": consult});
+        let (app, patient) = (&app, patient.clone());
+        async move { app.send(&patient, "POST", "/holds", Some(body)).await }
+    };
+
+    let run = three(&app, &provider, "2031-04-09", 9).await;
+    let held = hold(&run[0]).await;
+    ok(&held, 201);
+    assert_eq!(
+        (held.body["slotIds"].clone(), held.body["endTime"].as_str()),
+        (json!(run), Some("2031-04-09T10:00:00Z")),
+        "{}",
+        held.body
+    );
+    assert_eq!(seats_taken(&app, &run).await, [1, 1, 1]);
+    let middle = app
+        .send(
+            &rival,
+            "POST",
+            "/appointments",
+            Some(json!({"slotId": run[1]})),
+        )
+        .await;
+    problem(&middle, 409, "slot_full");
+    // As FHIR, the held Appointment names its three slots.
+    let fhir = app
+        .fhir(&patient, &format!("/fhir/Appointment/{}", held.id()))
+        .await;
+    ok(&fhir, 200);
+    assert_eq!(
+        fhir.body["slot"].as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        fhir.body
+    );
+    let booked = app
+        .send(
+            &patient,
+            "POST",
+            "/appointments",
+            Some(json!({"holdId": held.id()})),
+        )
+        .await;
+    ok(&booked, 201);
+    assert_eq!(
+        (
+            booked.body["slotIds"].clone(),
+            booked.body["endTime"].as_str()
+        ),
+        (json!(run), Some("2031-04-09T10:00:00Z")),
+        "{}",
+        booked.body
+    );
+    assert_eq!(
+        seats_taken(&app, &run).await,
+        [1, 1, 1],
+        "the held seats, kept"
+    );
+    let slots = app
+        .store()
+        .slots_by_id(&[run[1].parse().unwrap()])
+        .await
+        .unwrap();
+    assert!(slots[0].held_for.is_empty(), "no hold left on the run");
+
+    // Held and released: three seats back, each offered once.
+    let other = three(&app, &provider, "2031-04-10", 9).await;
+    let held = hold(&other[0]).await;
+    ok(&held, 201);
+    let entries = three_waiting(&app, &provider, "2031-04-10", json!({})).await;
+    ok(
+        &app.send(&patient, "DELETE", &format!("/holds/{}", held.id()), None)
+            .await,
+        200,
+    );
+    each_offered_once(&app, &entries, &other).await;
+}
+
+/// Search and FHIR `$find` for a 60-minute type offer the start of a run of three 20-minute slots (with
+/// its `slotIds` and the run's end), not its later slots (no run covers them) nor a lone slot; `$hold`
+/// and `$book` of that proposal take the whole run.
+#[tokio::test]
+async fn search_and_find_offer_the_starts_of_runs_that_cover_a_long_visit() {
+    let app = TestApp::spawn().await;
+    let (staff, provider, patient) = (app.staff().await, app.provider().await, app.patient().await);
+    ok(
+        &app.put_profile(
+            &provider,
+            &provider,
+            json!({"displayName": "Dr. Ada Lind", "acceptingNewPatients": true}),
+            None,
+        )
+        .await,
+        200,
+    );
+    let consult = kind(&app, &staff, "New patient consult", 60).await;
+    let at = |m: i64| clinic_tests::whole_minutes_from_now(m).to_string();
+    let mut run = vec![];
+    for i in 0..3 {
+        let s = app
+            .slot_at(
+                &provider,
+                clinic_tests::NewSlot::at(&at(180 + 20 * i)).minutes(20),
+            )
             .await;
-        offered.push(entry.offered_slot_id.unwrap().to_string());
+        run.push(s);
     }
-    offered.sort();
-    let mut want = later.clone();
-    want.sort();
-    assert_eq!(offered, want, "each freed seat offered once");
+    let lone = app
+        .slot_at(&provider, clinic_tests::NewSlot::at(&at(400)).minutes(20))
+        .await;
+    let query = format!(
+        "/slots/search?appointmentTypeId={consult}&providerId={}",
+        provider.id
+    );
+    // The index follows the stream: ask until the lone slot is in it (it was made last), then once more.
+    let mut found = serde_json::Value::Null;
+    for _ in 0..100 {
+        let any = app
+            .send(
+                &patient,
+                "GET",
+                &format!("/slots/search?providerId={}", provider.id),
+                None,
+            )
+            .await;
+        ok(&any, 200);
+        if any.body["data"].as_array().map(Vec::len) == Some(4) {
+            let r = app.send(&patient, "GET", &query, None).await;
+            ok(&r, 200);
+            found = r.body["data"].clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let hits = found.as_array().expect("the search answered");
+    assert_eq!(hits.len(), 1, "only the run's start: {found}");
+    let end = clinic_tests::whole_minutes_from_now(240).to_string();
+    assert_eq!(
+        (
+            hits[0]["slot"]["id"].as_str(),
+            hits[0]["slot"]["slotIds"].clone(),
+            hits[0]["slot"]["endTime"].as_str()
+        ),
+        (Some(run[0].as_str()), json!(run), Some(end.as_str())),
+        "{found}"
+    );
+    assert_ne!(hits[0]["slot"]["id"], json!(lone));
+
+    // FHIR: the proposal names the three slots; held and booked, it takes them.
+    let find = format!(
+        "/fhir/Appointment/$find?service-type=urn:uuid:{consult}&practitioner=Practitioner/{}",
+        provider.id
+    );
+    let proposals = app.fhir(&patient, &find).await;
+    ok(&proposals, 200);
+    let proposed = proposals.body["entry"][0]["resource"].clone();
+    let refs: Vec<serde_json::Value> = run
+        .iter()
+        .map(|s| json!({"reference": format!("Slot/{s}")}))
+        .collect();
+    assert_eq!(proposed["slot"], json!(refs), "{proposed}");
+    assert_eq!(proposed["end"].as_str(), Some(end.as_str()));
+    let reference = |id: &serde_json::Value| {
+        json!({"resourceType": "Parameters", "parameter": [
+            {"name": "appointment-reference", "valueReference": {"reference": format!("Appointment/{}", id.as_str().unwrap())}}
+        ]})
+    };
+    let held = app
+        .fhir_post(
+            &patient,
+            "/fhir/Appointment/$hold",
+            reference(&proposed["id"]),
+        )
+        .await;
+    ok(&held, 200);
+    assert_eq!(held.body["slot"], json!(refs), "{}", held.body);
+    assert_eq!(seats_taken(&app, &run).await, [1, 1, 1]);
+    let booked = app
+        .fhir_post(
+            &patient,
+            "/fhir/Appointment/$book",
+            reference(&held.body["id"]),
+        )
+        .await;
+    ok(&booked, 200);
+    let appointment = &booked.body["entry"][0]["resource"];
+    assert_eq!(
+        (appointment["status"].as_str(), appointment["slot"].clone()),
+        (Some("booked"), json!(refs)),
+        "{}",
+        booked.body
+    );
+    assert_eq!(seats_taken(&app, &run).await, [1, 1, 1]);
 }
 
 /// Booking a run costs one Query more than booking one slot: the batch read, the provider's rules, the

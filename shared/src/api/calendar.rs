@@ -262,7 +262,7 @@ pub async fn schedule(ctx: &Ctx, req: Request) -> Reply {
             local_end_time: local(slot.end_time),
             bookings: appointments
                 .iter()
-                .filter(|a| a.slot_id == slot.id && a.status.was_due())
+                .filter(|a| a.takes(slot.id) && a.status.was_due())
                 .map(|a| ScheduledBooking {
                     appointment_id: a.id,
                     patient_id: a.patient_id,

@@ -468,10 +468,11 @@ async fn across_providers(
                 .map(|h| crate::store::search::Proposal {
                     id: uuid::Uuid::new_v4(),
                     slot_id: h.slot.id,
+                    slot_ids: h.run.iter().map(|s| s.id).collect(),
                     provider_id: h.slot.provider_id,
                     provider_name: h.profile.display_name.clone(),
                     start_time: h.slot.start_time,
-                    end_time: h.slot.end_time,
+                    end_time: h.end(),
                     appointment_type_id: search.wanted.appointment_type,
                     patient_id: search.patient,
                     created_at: now,

@@ -6,7 +6,9 @@
 //! A page costs, for each UTC day it reads, one Query per partition (the type's and `ANY`'s shards,
 //! or `ALL`'s), then one BatchGetItem of at most 100 keys and one Query of the active types: a page
 //! of `limit` (at most 25) that the first day fills costs 2 x shards + 2 requests, whatever the
-//! network's size.
+//! network's size. A search for a type longer than some of the page's slots (issue 22) offers the
+//! starts of the runs of consecutive slots that cover it, read with one Query more for each provider
+//! such a slot is of.
 
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -14,6 +16,9 @@ use sha2::{Digest, Sha256};
 
 use super::{caller, json, ApiError, Ctx, Reply, Request};
 use crate::domain::access::{Caller, Role};
+use std::collections::HashMap;
+
+use crate::domain::admission::{fits, run};
 use crate::domain::appointment_type::AppointmentType;
 use crate::domain::opening::TypeKey;
 use crate::domain::profile::Profile;
@@ -47,9 +52,27 @@ pub struct Search {
 #[derive(Clone, Debug)]
 pub struct Hit {
     pub slot: Slot,
+    /// A visit longer than `slot`: every slot of the run that covers it, `slot` first; else empty.
+    pub run: Vec<Slot>,
     pub profile: Profile,
     pub rules: Rules,
     pub consultation_types: Vec<ConsultationType>,
+}
+
+impl Hit {
+    /// Where the visit ends: its slot's end, or its run's.
+    pub fn end(&self) -> UtcTime {
+        self.run.last().unwrap_or(&self.slot).end_time
+    }
+
+    /// The seats left for it: its slot's, or the fewest of its run's.
+    pub fn seats_left(&self) -> u32 {
+        self.run
+            .iter()
+            .map(Slot::seats_left)
+            .min()
+            .unwrap_or(self.slot.seats_left())
+    }
 }
 
 /// A page of seats, and the sealed cursor of the next.
@@ -137,6 +160,10 @@ pub async fn find(ctx: &Ctx, s: &Search) -> Result<Found, ApiError> {
     let mut hits = vec![];
     let mut dropped: Vec<(&'static str, crate::domain::SlotId)> = vec![];
     if let Some(c) = &confirmed {
+        let following = match wanted_type {
+            Some(t) => following(ctx, c.slots.values(), t).await?,
+            None => HashMap::new(),
+        };
         for o in &candidates.openings {
             let rules = c.rules(&ctx.store, o.provider_id);
             let slot = c.slots.get(&o.slot_id);
@@ -151,10 +178,22 @@ pub async fn find(ctx: &Ctx, s: &Search) -> Result<Found, ApiError> {
             let offered = slot
                 .map(|sl| search::consultation_types(sl, wanted_type, &types))
                 .unwrap_or_default();
+            // A slot too short for the type offers the run that starts with it, if one covers it.
+            let run: Vec<Slot> = match (slot, wanted_type) {
+                (Some(first), Some(t)) if fits(first, t.duration_minutes).is_err() => {
+                    let after = following.get(&o.provider_id).map_or(&[][..], Vec::as_slice);
+                    run(first, after, Some(t), s.wanted.consultation, now, false)
+                        .map(|(_, r)| r.into_iter().cloned().collect())
+                        .unwrap_or_default()
+                }
+                _ => vec![],
+            };
             let judged = s.wanted.admits(
                 &Confirming {
                     slot,
-                    visit_minutes: wanted_type.map(|t| t.duration_minutes),
+                    visit_minutes: wanted_type
+                        .map(|t| t.duration_minutes)
+                        .filter(|_| run.is_empty()),
                     profile,
                     rules: &rules,
                     day_full,
@@ -166,6 +205,7 @@ pub async fn find(ctx: &Ctx, s: &Search) -> Result<Found, ApiError> {
             match (judged, slot, profile) {
                 (Ok(()), Some(slot), Some(profile)) => hits.push(Hit {
                     slot: slot.clone(),
+                    run,
                     profile: profile.clone(),
                     rules,
                     consultation_types: offered,
@@ -183,6 +223,39 @@ pub async fn find(ctx: &Ctx, s: &Search) -> Result<Found, ApiError> {
         .next
         .map(|position| ctx.store.cursors.seal_position(&s.scope, &position));
     Ok(Found { hits, next })
+}
+
+/// The slots of each provider that follow the given slots too short for `kind`, up to where a visit
+/// of `kind` from the latest of them would end (by start): one Query a provider, at once. None when
+/// every slot fits.
+async fn following<'a>(
+    ctx: &Ctx,
+    slots: impl Iterator<Item = &'a Slot>,
+    kind: &AppointmentType,
+) -> Result<HashMap<ProviderId, Vec<Slot>>, ApiError> {
+    let visit = jiff::SignedDuration::from_mins(i64::from(kind.duration_minutes));
+    let mut spans: HashMap<ProviderId, (UtcTime, UtcTime)> = HashMap::new();
+    for s in slots.filter(|s| fits(s, kind.duration_minutes).is_err()) {
+        let (from, to) = (s.end_time, s.start_time.plus(visit));
+        let span = spans.entry(s.provider_id).or_insert((from, to));
+        *span = (span.0.min(from), span.1.max(to));
+    }
+    let mut reads = tokio::task::JoinSet::new();
+    for (p, (from, to)) in spans {
+        let store = ctx.store.clone();
+        reads.spawn(async move {
+            let mut after = store.slots_between(p, from, to).await?;
+            after.sort_by_key(|s| s.start_time);
+            Ok::<_, crate::store::StoreError>((p, after))
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(read) = reads.join_next().await {
+        let (p, after) =
+            read.map_err(|e| crate::store::StoreError::internal(format!("a read failed: {e}")))??;
+        out.insert(p, after);
+    }
+    Ok(out)
 }
 
 /// What `GET /slots/search` answers for one seat.
@@ -206,6 +279,11 @@ pub struct FoundSlot {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub end_time: UtcTime,
     pub seats_left: u32,
+    /// A visit longer than the slot: the consecutive slots it takes (`id` first), booked together by
+    /// booking `id` with the type; `endTime` is the last one's end.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<uuid::Uuid>))]
+    pub slot_ids: Vec<crate::domain::SlotId>,
     /// The ways it may be booked: the type's asked for, else those of every active type it admits.
     pub consultation_types: Vec<ConsultationType>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,7 +306,7 @@ pub struct LocalTimes {
 }
 
 impl LocalTimes {
-    fn of(slot: &Slot, zone_name: &str) -> LocalTimes {
+    fn of(start: UtcTime, end: UtcTime, zone_name: &str) -> LocalTimes {
         let zone = TimeZone::get(zone_name).unwrap_or(TimeZone::UTC);
         let local = |t: UtcTime| {
             t.timestamp()
@@ -238,8 +316,8 @@ impl LocalTimes {
         };
         LocalTimes {
             time_zone: zone_name.to_owned(),
-            start: local(slot.start_time),
-            end: local(slot.end_time),
+            start: local(start),
+            end: local(end),
         }
     }
 }
@@ -257,16 +335,18 @@ pub struct ProviderSummary {
 
 impl SearchHit {
     pub fn of(hit: &Hit, display: Option<&ZoneName>) -> SearchHit {
+        let (start, end) = (hit.slot.start_time, hit.end());
         SearchHit {
             slot: FoundSlot {
                 id: hit.slot.id,
-                start_time: hit.slot.start_time,
-                end_time: hit.slot.end_time,
-                seats_left: hit.slot.seats_left(),
+                start_time: start,
+                end_time: end,
+                seats_left: hit.seats_left(),
+                slot_ids: hit.run.iter().map(|s| s.id).collect(),
                 consultation_types: hit.consultation_types.clone(),
                 location_id: hit.slot.location_id.clone(),
-                provider_time: LocalTimes::of(&hit.slot, &hit.rules.time_zone),
-                display_time: display.map(|z| LocalTimes::of(&hit.slot, z.as_str())),
+                provider_time: LocalTimes::of(start, end, &hit.rules.time_zone),
+                display_time: display.map(|z| LocalTimes::of(start, end, z.as_str())),
             },
             provider: ProviderSummary {
                 provider_id: hit.slot.provider_id,

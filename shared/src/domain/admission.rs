@@ -21,7 +21,7 @@ pub enum Inadmissible {
     #[error("the appointment type is not offered as that consultation type")]
     ConsultationNotOffered,
     /// The type lasts longer than the slot, and than the run of consecutive slots that follows it.
-    #[error("the appointment type lasts {needs} minutes and this slot {has} (with the consecutive slots of the provider that follow it at the same place): book it where it fits")]
+    #[error("the appointment type lasts {needs} minutes and this slot {has} (with at most {MAX_RUN} consecutive slots of the provider at the same place, this one first): book it where it fits")]
     SlotTooShort { needs: u32, has: i64 },
     /// A slot of the run a long visit needs cannot be given.
     #[error("slot {0} of the run this visit needs: {1}")]
@@ -34,6 +34,12 @@ fn list(ids: &[uuid::Uuid]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The most slots one visit takes. Each is one more write in the transaction that books (or holds,
+/// or moves) it, which DynamoDB caps at 100 actions
+/// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html); a
+/// reschedule writes both runs. A longer visit needs longer slots.
+pub const MAX_RUN: usize = 12;
 
 /// Whether `slot`, as stored, has a seat to give at `now` (`overbook`: one beyond `maxBookings`).
 pub fn bookable(slot: &Slot, now: UtcTime, overbook: bool) -> Result<(), Inadmissible> {
@@ -79,6 +85,30 @@ pub fn admit(
     admitted
 }
 
+/// [`admit`] of a run already held for one patient (a waitlist offer's): the type (or no type)
+/// admitted by each of its slots in one consultation type, the first's. One slot: [`admit`].
+pub fn admit_run(
+    run: &[&Slot],
+    kind: Option<&AppointmentType>,
+    asked: Option<ConsultationType>,
+) -> Result<ConsultationType, Inadmissible> {
+    let Some((first, rest)) = run.split_first() else {
+        return Err(Inadmissible::SlotUnavailable("an offer of no slot"));
+    };
+    let each = |s: &Slot, asked| match kind {
+        Some(k) => admit_kind(s, k, asked),
+        None => admit(s, None, asked),
+    };
+    if rest.is_empty() {
+        return admit(first, kind, asked);
+    }
+    let consultation = each(first, asked)?;
+    for s in rest {
+        each(s, Some(consultation)).map_err(|e| Inadmissible::InRun(s.id, Box::new(e)))?;
+    }
+    Ok(consultation)
+}
+
 /// [`admit`] of a type without its length: it is the run's, not the slot's.
 fn admit_kind(
     slot: &Slot,
@@ -115,31 +145,7 @@ pub fn run<'a>(
         return admit(first, kind, asked).map(|c| (c, vec![first]));
     };
     let consultation = admit_kind(first, k, asked)?;
-    let needs = first
-        .start_time
-        .plus(jiff::SignedDuration::from_mins(i64::from(
-            k.duration_minutes,
-        )));
-    let place = |s: &Slot| {
-        let mut ids: Vec<uuid::Uuid> = s.resources.iter().map(|r| r.id).collect();
-        ids.sort();
-        (s.provider_id, s.location_id.clone(), ids)
-    };
-    let mut chain = vec![first];
-    for s in following {
-        let last = chain[chain.len() - 1];
-        if last.end_time >= needs || s.start_time != last.end_time || place(s) != place(first) {
-            break;
-        }
-        chain.push(s);
-    }
-    let end = chain[chain.len() - 1].end_time;
-    if end < needs {
-        return Err(Inadmissible::SlotTooShort {
-            needs: k.duration_minutes,
-            has: first.start_time.until(end).as_mins(),
-        });
-    }
+    let chain = chain(first, following, k.duration_minutes)?;
     for s in &chain[1..] {
         let inside = |e: Inadmissible| Inadmissible::InRun(s.id, Box::new(e));
         bookable(s, now, overbook).map_err(inside)?;
@@ -148,9 +154,58 @@ pub fn run<'a>(
     Ok((consultation, chain))
 }
 
+/// `first` and the slots of `following` (by start) that each start where the last ends, at the same
+/// place (provider, location, rooms and equipment), until `minutes` from `first`'s start are covered
+/// (at most [`MAX_RUN`] slots); `SlotTooShort` when they do not reach that far. Whether each can be
+/// booked is the caller's question.
+pub fn chain<'a>(
+    first: &'a Slot,
+    following: &'a [Slot],
+    minutes: u32,
+) -> Result<Vec<&'a Slot>, Inadmissible> {
+    let needs = first
+        .start_time
+        .plus(jiff::SignedDuration::from_mins(i64::from(minutes)));
+    let place = |s: &Slot| {
+        let mut ids: Vec<uuid::Uuid> = s.resources.iter().map(|r| r.id).collect();
+        ids.sort();
+        (s.provider_id, s.location_id.clone(), ids)
+    };
+    let mut chain = vec![first];
+    for s in following {
+        let last = chain[chain.len() - 1];
+        if last.end_time >= needs
+            || chain.len() == MAX_RUN
+            || s.start_time != last.end_time
+            || place(s) != place(first)
+        {
+            break;
+        }
+        chain.push(s);
+    }
+    let end = chain[chain.len() - 1].end_time;
+    if end < needs {
+        return Err(Inadmissible::SlotTooShort {
+            needs: minutes,
+            has: first.start_time.until(end).as_mins(),
+        });
+    }
+    Ok(chain)
+}
+
 /// The time a run of slots (as [`run`] answers it) covers: from its first start to its last end.
 pub fn span(run: &[&Slot]) -> Option<super::Interval> {
     super::Interval::new(run.first()?.start_time, run.last()?.end_time).ok()
+}
+
+/// The seats a booking or a hold keeps: its first slot's alone, or those of its run (`run`, in
+/// order, when it has more than one slot).
+pub fn seats(first: super::SlotId, run: &[super::SlotId]) -> Vec<super::SlotId> {
+    if run.is_empty() {
+        vec![first]
+    } else {
+        run.to_vec()
+    }
 }
 
 /// Whether a visit of `minutes` fits in `slot` (issue 22: a type's length is checked against the slot).
@@ -265,6 +320,25 @@ mod tests {
                 typed[0].id,
                 Box::new(Inadmissible::TypeNotAllowed)
             ))
+        );
+    }
+
+    #[test]
+    fn a_run_is_never_longer_than_max_run_slots() {
+        let now: UtcTime = "2030-01-01T08:00:00Z".parse().unwrap();
+        let p = ProviderId::new();
+        let first = twenty(p, 0);
+        let after: Vec<Slot> = (1..20).map(|i| twenty(p, 20 * i)).collect();
+        let mut k = kind(true, vec![ConsultationType::InPerson]);
+        k.duration_minutes = 20 * MAX_RUN as u32;
+        assert_eq!(run_len(&first, &after, &k, now), Ok(MAX_RUN));
+        k.duration_minutes += 1;
+        assert_eq!(
+            run_len(&first, &after, &k, now),
+            Err(Inadmissible::SlotTooShort {
+                needs: k.duration_minutes,
+                has: 20 * MAX_RUN as i64
+            })
         );
     }
 

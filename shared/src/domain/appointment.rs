@@ -255,23 +255,25 @@ impl Appointment {
 
     /// The slots whose seats it takes: its run's, or its one slot.
     pub fn seats(&self) -> Vec<SlotId> {
-        if self.slot_ids.is_empty() {
-            vec![self.slot_id]
-        } else {
-            self.slot_ids.clone()
-        }
+        super::admission::seats(self.slot_id, &self.slot_ids)
     }
 
     /// It takes the seats of `run` (the slots of a visit longer than one slot, in order): it ends where
     /// the last ends.
     pub fn over(&mut self, run: &[&super::Slot]) {
         if let (Some(first), Some(last)) = (run.first(), run.last()) {
-            if run.len() > 1 {
-                self.slot_id = first.id;
-                self.start_time = first.start_time;
-                self.end_time = last.end_time;
-                self.slot_ids = run.iter().map(|s| s.id).collect();
-            }
+            self.start_time = first.start_time;
+            self.over_seats(run.iter().map(|s| s.id).collect(), last.end_time);
+        }
+    }
+
+    /// It takes `seats` (a run's slots, in order, the first its own) and ends at `end`: a run's
+    /// booking from the hold that keeps it.
+    pub fn over_seats(&mut self, seats: Vec<SlotId>, end: UtcTime) {
+        if let (true, Some(first)) = (seats.len() > 1, seats.first()) {
+            self.slot_id = *first;
+            self.end_time = end;
+            self.slot_ids = seats;
         }
     }
 

@@ -63,9 +63,13 @@ pub struct HoldFacts {
     pub event_id: Uuid,
     pub hold_id: HoldId,
     pub slot_id: SlotId,
+    /// A hold of a visit longer than one slot: every slot of its run (the first is `slotId`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slot_ids: Vec<SlotId>,
     pub patient_id: PatientId,
     pub provider_id: ProviderId,
     pub start_time: UtcTime,
+    pub end_time: UtcTime,
     pub expires_at: UtcTime,
     pub status: HoldStatus,
     /// The appointment a `converted` hold became.
@@ -80,9 +84,11 @@ impl HoldFacts {
             event_id,
             hold_id: h.id,
             slot_id: h.slot_id,
+            slot_ids: h.slot_ids.clone(),
             patient_id: h.patient_id,
             provider_id: h.provider_id,
             start_time: h.start_time,
+            end_time: h.end_time,
             expires_at: h.expires_at,
             status: h.status,
             appointment_id: h.appointment_id,
@@ -420,8 +426,8 @@ mod examples {
              from the table's stream after the change commits. Delivery is at least once and unordered: a \
              change delivered twice carries the same `eventId`, so deduplicate by it; order by \
              `occurredAt`. A detail carries ids, times, statuses and amounts, never notes, vitals, \
-             symptoms, reasons for visit or names. An appointment's events for a visit longer than one \
-             slot also carry `slotIds`, every slot of its run (the first is `slotId`).\n\n\
+             symptoms, reasons for visit or names. An appointment's (and a hold's) events for a visit longer \
+             than one slot also carry `slotIds`, every slot of its run (the first is `slotId`).\n\n\
              | detail-type | when it fires | fields |\n|---|---|---|\n",
         );
         let examples = DomainEvent::examples();
@@ -638,6 +644,7 @@ mod examples {
         Hold {
             id: HoldId::from_uuid(example_id(6)),
             slot_id: SlotId::from_uuid(example_id(4)),
+            slot_ids: vec![],
             patient_id: PatientId::from_uuid(example_id(2)),
             provider_id: ProviderId::from_uuid(example_id(3)),
             appointment_type_id: None,

@@ -93,7 +93,7 @@ pub fn proposed_appointment(p: &crate::store::search::Proposal) -> Value {
         "end": p.end_time,
         "minutesDuration": minutes,
         "created": p.created_at,
-        "slot": [{"reference": format!("Slot/{}", p.slot_id)}],
+        "slot": super::admission::seats(p.slot_id, &p.slot_ids).iter().map(|s| json!({"reference": format!("Slot/{s}")})).collect::<Vec<_>>(),
         "participant": participants,
     });
     if let Some(t) = p.appointment_type_id {
@@ -171,7 +171,7 @@ pub fn held_appointment(h: &crate::domain::hold::Hold) -> Value {
         "end": h.end_time,
         "minutesDuration": minutes,
         "created": h.created_at,
-        "slot": [{"reference": format!("Slot/{}", h.slot_id)}],
+        "slot": h.seats().iter().map(|s| json!({"reference": format!("Slot/{s}")})).collect::<Vec<_>>(),
         "requestedPeriod": [{"start": h.created_at, "end": h.expires_at}],
         "participant": [
             participant(format!("Patient/{}", h.patient_id)),

@@ -40,14 +40,19 @@ impl HoldStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hold {
     pub id: HoldId,
+    /// The slot held, or the first of the consecutive slots a visit longer than one slot takes.
     pub slot_id: SlotId,
+    /// A visit longer than one slot: every slot of its run, in order (the first is `slotId`), a seat
+    /// of each held; absent for one slot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slot_ids: Vec<SlotId>,
     pub patient_id: PatientId,
     pub provider_id: ProviderId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointment_type_id: Option<uuid::Uuid>,
     /// What the booking will be (the type's first when not asked).
     pub consultation_type: ConsultationType,
-    /// The slot's time (the patient's time the hold takes).
+    /// The slot's time, or the run's (the patient's time the hold takes).
     pub start_time: UtcTime,
     pub end_time: UtcTime,
     /// The seat is the patient's until then (at most the slot's start).
@@ -66,6 +71,11 @@ impl Hold {
     /// Whether the hold still keeps its seat for its patient at `now`.
     pub fn is_live(&self, now: UtcTime) -> bool {
         self.status == HoldStatus::Held && self.expires_at > now
+    }
+
+    /// The slots it keeps a seat of.
+    pub fn seats(&self) -> Vec<SlotId> {
+        super::admission::seats(self.slot_id, &self.slot_ids)
     }
 
     /// The name of the hold's entry in its patient's guard.

@@ -95,6 +95,10 @@ pub struct Entry {
     /// The seat held for this entry while `offered`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offered_slot_id: Option<SlotId>,
+    /// An offer of a visit longer than one slot: every slot of its run (the first is
+    /// `offeredSlotId`), a seat of each held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered_slot_ids: Vec<SlotId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offered_start_time: Option<UtcTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +136,7 @@ impl Entry {
             notes: None,
             status: EntryStatus::Waiting,
             offered_slot_id: None,
+            offered_slot_ids: vec![],
             offered_start_time: None,
             offer_expires_at: None,
             offer_count: 0,
@@ -178,6 +183,13 @@ impl Entry {
         }
     }
 
+    /// The seats an offer holds: its slot's, or its run's (none when no offer stands).
+    pub fn offered_seats(&self) -> Vec<SlotId> {
+        self.offered_slot_id
+            .map(|first| super::admission::seats(first, &self.offered_slot_ids))
+            .unwrap_or_default()
+    }
+
     /// The held seat's slot, while the offer stands at `now`.
     pub fn live_offer(&self, now: UtcTime) -> Option<SlotId> {
         match (self.status, self.offered_slot_id, self.offer_expires_at) {
@@ -202,17 +214,32 @@ pub fn follow_up_entry_id(appointment: AppointmentId) -> EntryId {
     ))
 }
 
-/// Which waiting entry a freed seat of `slot` is offered to: the best by [`first`] among those still
-/// `waiting` that were not offered this slot before.
-pub fn next_for<'a>(entries: &'a [Entry], slot: &Slot, zone: &TimeZone) -> Option<&'a Entry> {
-    let waiting: Vec<&Entry> = entries
+/// Which waiting entry a freed seat of `slot` is offered to, with the slots the offer holds (`slot`,
+/// or the run a longer visit takes: [`run_for`]): the best by [`rank`] among those still `waiting`
+/// that were not offered this slot before and that the seat (or its run) matches.
+pub fn next_for<'a, 's>(
+    entries: &'a [Entry],
+    slot: &'s Slot,
+    following: &'s [Slot],
+    zone: &TimeZone,
+    now: UtcTime,
+) -> Option<(&'a Entry, Vec<&'s Slot>)> {
+    entries
         .iter()
         .filter(|e| e.status == EntryStatus::Waiting && !e.offered_slots.contains(&slot.id))
-        .collect();
-    let wishes: Vec<Wish> = waiting.iter().map(|e| e.wish()).collect();
-    let best = first(&wishes, slot, zone)?;
-    let at = wishes.iter().position(|w| std::ptr::eq(w, best))?;
-    Some(waiting[at])
+        .filter_map(|e| {
+            let wish = e.wish();
+            let run = run_for(wish.minutes, slot, following, now)?;
+            matches_run(&wish, &run, zone).then_some((e, wish, run))
+        })
+        .min_by_key(|(_, w, _)| rank(w))
+        .map(|(e, _, run)| (e, run))
+}
+
+/// The order wishes are served in: the highest priority, then the one waiting longest, then the
+/// lowest patient id (so the choice never depends on read order).
+fn rank(w: &Wish) -> (std::cmp::Reverse<u8>, UtcTime, PatientId) {
+    (std::cmp::Reverse(w.priority), w.joined_at, w.patient)
 }
 
 /// Why a wish cannot be entered as asked.
@@ -234,8 +261,18 @@ pub fn problems(wish: &Wish, today: Date) -> Vec<(&'static str, &'static str)> {
 }
 
 /// Whether `slot` (in `zone`, the provider's) is what `wish` waits for: the provider, the local date,
-/// the start inside one of the windows (if any), the type admitted by the slot (if one was asked).
+/// the start inside one of the windows (if any), the visit's length, the type admitted by the slot
+/// (if one was asked).
 pub fn matches(wish: &Wish, slot: &Slot, zone: &TimeZone) -> bool {
+    matches_run(wish, &[slot], zone)
+}
+
+/// [`matches`] of the run a longer visit takes (its slots in order): its first slot's provider, date
+/// and start, the run's length, every slot admitting the type.
+pub fn matches_run(wish: &Wish, run: &[&Slot], zone: &TimeZone) -> bool {
+    let (Some(slot), Some(last)) = (run.first(), run.last()) else {
+        return false;
+    };
     if slot.provider_id != wish.provider {
         return false;
     }
@@ -251,27 +288,38 @@ pub fn matches(wish: &Wish, slot: &Slot, zone: &TimeZone) -> bool {
     if !wish.windows.is_empty() && !wish.windows.iter().any(|w| w.start <= at && at < w.end) {
         return false;
     }
-    if wish
-        .minutes
-        .is_some_and(|m| super::admission::fits(slot, m).is_err())
-    {
+    let has = slot.start_time.until(last.end_time).as_mins();
+    if wish.minutes.is_some_and(|m| i64::from(m) > has) {
         return false;
     }
-    match wish.appointment_type {
+    run.iter().all(|s| match wish.appointment_type {
         Some(t) => {
-            slot.allowed_appointment_types.is_empty() || slot.allowed_appointment_types.contains(&t)
+            s.allowed_appointment_types.is_empty() || s.allowed_appointment_types.contains(&t)
         }
-        None => slot.allowed_appointment_types.is_empty(),
-    }
+        None => s.allowed_appointment_types.is_empty(),
+    })
 }
 
-/// The wish a freed seat of `slot` goes to first: among those it matches, the highest priority, then
-/// the one waiting longest, then the lowest patient id (so the choice never depends on read order).
-pub fn first<'a>(waiting: &'a [Wish], slot: &Slot, zone: &TimeZone) -> Option<&'a Wish> {
-    waiting
-        .iter()
-        .filter(|w| matches(w, slot, zone))
-        .min_by_key(|w| (std::cmp::Reverse(w.priority), w.joined_at, w.patient))
+/// The slots a freed seat of `slot` is offered as to a wish of `minutes`: `slot` alone when the visit
+/// fits (or its length is not known), else the run that starts with it ([`super::admission::chain`]
+/// over `following`, the provider's next slots by start), each of its later slots open with a seat
+/// free at `now`; `None` when no such run covers the visit.
+pub fn run_for<'a>(
+    minutes: Option<u32>,
+    slot: &'a Slot,
+    following: &'a [Slot],
+    now: UtcTime,
+) -> Option<Vec<&'a Slot>> {
+    match minutes {
+        Some(m) if super::admission::fits(slot, m).is_err() => {
+            let run = super::admission::chain(slot, following, m).ok()?;
+            run[1..]
+                .iter()
+                .all(|s| super::admission::bookable(s, now, false).is_ok())
+                .then_some(run)
+        }
+        _ => Some(vec![slot]),
+    }
 }
 
 /// How an entry's answer or cancellation ends it (or, for a lapse, returns it to the queue).
@@ -351,6 +399,14 @@ impl Ending {
 mod tests {
     use super::*;
 
+    /// The wish a freed seat of `slot` goes to first, as [`next_for`] ranks them.
+    fn first<'a>(waiting: &'a [Wish], slot: &Slot, zone: &TimeZone) -> Option<&'a Wish> {
+        waiting
+            .iter()
+            .filter(|w| matches(w, slot, zone))
+            .min_by_key(|w| rank(w))
+    }
+
     #[test]
     fn an_entry_ends_only_along_its_table() {
         let at = |status: EntryStatus, offers: u32| {
@@ -429,6 +485,46 @@ mod tests {
             start: ClockTime::hm(a.0, a.1),
             end: ClockTime::hm(b.0, b.1),
         }
+    }
+
+    #[test]
+    fn a_long_visit_is_offered_the_free_run_that_starts_with_the_seat() {
+        let now: UtcTime = "2030-03-01T09:00:00Z".parse().unwrap();
+        let provider = ProviderId::new();
+        let twenty = |at: &str| {
+            let start: UtcTime = format!("2030-03-04T{at}:00Z").parse().unwrap();
+            let end = start.plus(jiff::SignedDuration::from_mins(20));
+            Slot::open(
+                SlotId::new(),
+                provider,
+                super::super::Interval::new(start, end).unwrap(),
+                1,
+                now,
+            )
+        };
+        let seat = twenty("09:00");
+        let mut after = vec![twenty("09:20"), twenty("09:40"), twenty("10:00")];
+        let date: Day = "2030-03-04".parse().unwrap();
+        let mut long = Entry::waiting(PatientId::new(), provider, date, now);
+        long.visit_minutes = Some(60);
+        let mut short = Entry::waiting(PatientId::new(), provider, date, now);
+        short.created_at = now.plus(jiff::SignedDuration::from_mins(1));
+        let entries = vec![long.clone(), short.clone()];
+        let ids = |run: &[&Slot]| run.iter().map(|s| s.id).collect::<Vec<_>>();
+        let (e, run) = next_for(&entries, &seat, &after, &TimeZone::UTC, now).unwrap();
+        assert_eq!(
+            (e.id, ids(&run)),
+            (long.id, vec![seat.id, after[0].id, after[1].id])
+        );
+        // A taken slot inside the run: the long entry is skipped, the seat goes to the next.
+        after[1].current_bookings = 1;
+        let (e, run) = next_for(&entries, &seat, &after, &TimeZone::UTC, now).unwrap();
+        assert_eq!((e.id, ids(&run)), (short.id, vec![seat.id]));
+        assert_eq!(run_for(Some(60), &seat, &after, now), None);
+        assert_eq!(
+            run_for(Some(20), &seat, &after, now).map(|r| r.len()),
+            Some(1)
+        );
     }
 
     #[test]

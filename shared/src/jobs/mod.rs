@@ -40,7 +40,9 @@ pub enum Job {
     SlotOpened {
         slot_id: SlotId,
         provider_id: ProviderId,
-        start_time: UtcTime,
+        /// The slot's start; absent for the later slots of a held run (the worker reads the slot).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_time: Option<UtcTime>,
     },
     /// An offer's schedule fired: if the offer (the entry's `offer_count`-th) is still unanswered, its
     /// seat is given back and the entry waits again or expires.
@@ -498,7 +500,7 @@ impl Worker {
                 provider_id,
                 start_time,
             } => {
-                self.offer(*slot_id, Some((*provider_id, *start_time)))
+                self.offer(*slot_id, start_time.map(|t| (*provider_id, t)))
                     .await
             }
             Job::OfferExpired {

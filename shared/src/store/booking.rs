@@ -19,12 +19,12 @@ use super::guard::Guard;
 use super::holds::HoldEnds;
 use super::idempotency::{self, put_unless_live, BookingRecord, IdempotencyKey};
 use super::{from_item, keys, n, s, Item, Key, Store, StoreError, Writes};
-use crate::domain::admission::{admit, bookable, fits, run, Inadmissible};
+use crate::domain::admission::{bookable, fits, run, Inadmissible};
 use crate::domain::hold::{Hold, HoldStatus};
 use crate::domain::settings::{Broken, Rules};
 use crate::domain::{
-    Appointment, AppointmentType, ConsultationType, HoldId, PatientId, Slot, SlotId, SlotStatus,
-    UtcTime,
+    Appointment, AppointmentType, ConsultationType, HoldId, Interval, PatientId, Slot, SlotId,
+    SlotStatus, UtcTime,
 };
 use crate::retry::{retrying, Attempt, Retry, Spent};
 
@@ -174,12 +174,12 @@ impl Store {
         }
         let kind = type_of(&mut found, type_key.as_ref())?;
         // A type longer than the slot takes the consecutive slots after it (one Query more); a hold
-        // keeps one seat, of a slot its type fits.
+        // already keeps a seat of each slot its visit takes, and what it was held for.
         let following = match &held {
             None => self.following(&slot, kind.as_ref()).await?,
             Some(_) => vec![],
         };
-        let (consultation, run) = match &held {
+        let (consultation, taken) = match &held {
             None => run(
                 &slot,
                 &following,
@@ -188,15 +188,15 @@ impl Store {
                 now,
                 req.overbook,
             )?,
-            Some(_) => (
-                admit(&slot, kind.as_ref(), req.consultation_type)?,
-                vec![&slot],
-            ),
+            Some(h) => (h.consultation_type, vec![&slot]),
         };
+        let span = match &held {
+            Some(h) => Interval::new(h.start_time, h.end_time).ok(),
+            None => crate::domain::admission::span(&taken),
+        }
+        .ok_or_else(|| StoreError::internal("a run ends after it starts"))?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         let hold_entry = held.as_ref().map(Hold::guard_entry);
-        let span = crate::domain::admission::span(&run)
-            .ok_or_else(|| StoreError::internal("a run ends after it starts"))?;
         may_take(&guard, &span, now, req.max_active, hold_entry.as_deref())?;
         let rules = self.provider_rules(slot.provider_id).await?;
         rules.admits(slot.start_time, now)?;
@@ -209,7 +209,10 @@ impl Store {
             &rules,
             now,
         );
-        appointment.over(&run);
+        match &held {
+            Some(h) => appointment.over_seats(h.seats(), span.end()),
+            None => appointment.over(&taken),
+        }
         appointment.is_overbook = req.overbook;
         appointment.booked_by = Some(req.caller);
         appointment.reason_for_visit = req.reason_for_visit.clone();
@@ -229,14 +232,20 @@ impl Store {
             Run,
         }
         let mut writes = Writes::new();
-        for s in &run[1..] {
-            writes.add(W::Run, self.take_seat(s.id, now, req.overbook)?);
-        }
         match &held {
-            None => writes.add(W::Seat, self.take_seat(slot.id, now, req.overbook)?),
+            None => {
+                for (i, s) in taken.iter().enumerate() {
+                    let name = if i == 0 { W::Seat } else { W::Run };
+                    writes.add(name, self.take_seat(s.id, now, req.overbook)?);
+                }
+            }
             Some(h) => {
-                let seat = self.end_hold(slot.id, &h.id.to_string(), now, HoldEnds::Booked)?;
-                writes.add(W::Seat, TransactWriteItem::builder().update(seat).build());
+                let holder = h.id.to_string();
+                for (i, s) in h.seats().into_iter().enumerate() {
+                    let seat = self.end_hold(s, &holder, now, HoldEnds::Booked)?;
+                    let name = if i == 0 { W::Seat } else { W::Run };
+                    writes.add(name, TransactWriteItem::builder().update(seat).build());
+                }
                 writes.add(W::Hold, self.convert_hold(h, &appointment, now)?);
             }
         }
@@ -274,13 +283,18 @@ impl Store {
         if refused.has(W::TypeActive) {
             return Err(Inadmissible::TypeInactive.into());
         }
+        // As they are now (the index the run was found by may lag behind the slot); a held seat's
+        // slot need only still be open and ahead.
+        let seat_given = |s: &Slot| match held {
+            Some(_) => open_and_ahead(s, now),
+            None => bookable(s, now, req.overbook),
+        };
         if let Some(current) = refused.item(W::Seat) {
-            bookable(&from_item(current)?, now, req.overbook)?;
+            seat_given(&from_item(current)?)?;
         }
         if let Some(current) = refused.item(W::Run) {
-            // As it is now (the index the run was found by may lag behind the slot).
             let s: Slot = from_item(current)?;
-            bookable(&s, now, req.overbook).map_err(|e| Inadmissible::InRun(s.id, Box::new(e)))?;
+            seat_given(&s).map_err(|e| Inadmissible::InRun(s.id, Box::new(e)))?;
         }
         if refused.has(W::Day) {
             return Err(daily_limit(&rules, &appointment).into());

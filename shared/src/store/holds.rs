@@ -25,7 +25,7 @@ use super::guard::Guard;
 use super::items::{item, Stored};
 use super::keys::{self, Key};
 use super::{from_item, key_item, n, s, Store, StoreError, Writes};
-use crate::domain::admission::{admit, bookable, Inadmissible};
+use crate::domain::admission::{bookable, run, span, Inadmissible};
 use crate::domain::hold::{self, Hold, HoldStatus};
 use crate::domain::{ConsultationType, HoldId, PatientId, Slot, SlotId, SlotStatus, UtcTime};
 use crate::retry::{retrying, Attempt};
@@ -131,7 +131,8 @@ impl Store {
             .set_key(Some(key_item(&keys::slot(slot))))
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":held", AttributeValue::Ss(vec![holder.to_owned()]))
-            .expression_attribute_values(":holder", s(holder));
+            .expression_attribute_values(":holder", s(holder))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let update = match how {
             HoldEnds::GivenBack => update
                 .update_expression(
@@ -170,9 +171,20 @@ impl Store {
         let slot: Slot = from_item(found.remove(&slot_key).ok_or(BookingError::SlotNotFound)?)?;
         bookable(&slot, now, false)?;
         let kind = type_of(&mut found, type_key.as_ref())?;
-        let consultation = admit(&slot, kind.as_ref(), req.consultation_type)?;
+        // A type longer than the slot holds a seat of each slot of its run (one Query more), as the
+        // booking it becomes takes them.
+        let following = self.following(&slot, kind.as_ref()).await?;
+        let (consultation, run) = run(
+            &slot,
+            &following,
+            kind.as_ref(),
+            req.consultation_type,
+            now,
+            false,
+        )?;
+        let span = span(&run).ok_or_else(|| StoreError::internal("a run ends after it starts"))?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
-        may_take(&guard, &slot.interval(), now, req.max_active, None)?;
+        may_take(&guard, &span, now, req.max_active, None)?;
         if guard.live_holds(now) >= req.max_holds {
             return Err(BookingError::TooManyHolds(req.max_holds));
         }
@@ -189,12 +201,17 @@ impl Store {
         let held = Hold {
             id: HoldId::new(),
             slot_id: slot.id,
+            slot_ids: if run.len() > 1 {
+                run.iter().map(|s| s.id).collect()
+            } else {
+                vec![]
+            },
             patient_id: req.patient_id,
             provider_id: slot.provider_id,
             appointment_type_id: req.appointment_type_id,
             consultation_type: consultation,
-            start_time: slot.start_time,
-            end_time: slot.end_time,
+            start_time: span.start(),
+            end_time: span.end(),
             expires_at: hold::expiry(now, req.ttl, slot.start_time),
             status: HoldStatus::Held,
             appointment_id: None,
@@ -206,21 +223,21 @@ impl Store {
         #[derive(Clone, Copy, Debug, PartialEq)]
         enum W {
             Seat,
+            /// A seat of the run after the first slot.
+            Run,
             Hold,
             Guard,
             TypeActive,
         }
         let mut writes = Writes::new();
-        let seat = self.hold_seat(slot.id, &held.id.to_string(), now)?;
-        writes.add(W::Seat, TransactWriteItem::builder().update(seat).build());
+        let holder = held.id.to_string();
+        for (i, s) in run.iter().enumerate() {
+            let seat = self.hold_seat(s.id, &holder, now)?;
+            let name = if i == 0 { W::Seat } else { W::Run };
+            writes.add(name, TransactWriteItem::builder().update(seat).build());
+        }
         writes.add(W::Hold, put_new(&self.table, item(&held)?)?);
-        let time = guard.take(
-            &self.table,
-            &held.guard_entry(),
-            &slot.interval(),
-            now,
-            None,
-        )?;
+        let time = guard.take(&self.table, &held.guard_entry(), &span, now, None)?;
         writes.add(W::Guard, time);
         if let Some(key) = &type_key {
             writes.add(W::TypeActive, still_active(&self.table, key)?);
@@ -235,10 +252,14 @@ impl Store {
             // Taken, closed or started since it was read: say which; else read again.
             bookable(&from_item(current)?, now, false)?;
         }
+        if let Some(current) = refused.item(W::Run) {
+            let s: Slot = from_item(current)?;
+            bookable(&s, now, false).map_err(|e| Inadmissible::InRun(s.id, Box::new(e)))?;
+        }
         if refused.has(W::Hold) {
             return Err(StoreError::Corrupt("a fresh hold id already exists".into()).into());
         }
-        if refused.has(W::Seat) || refused.has(W::Guard) {
+        if refused.has(W::Seat) || refused.has(W::Run) || refused.has(W::Guard) {
             return Ok(Attempt::Again);
         }
         Err(StoreError::internal(format!("hold cancelled: {refused:?}")).into())
@@ -296,7 +317,7 @@ impl Store {
     }
 
     /// Ends a held hold as `to` (released or expired) in one transaction: the hold under its status
-    /// as read, the seat given back, the guard's entry removed. `Ended` when it had ended before.
+    /// as read, its seats given back, the guard's entry removed. `Ended` when it had ended before.
     async fn end_hold_once(
         &self,
         found: Hold,
@@ -317,22 +338,16 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_string()))
             .build()
             .map_err(StoreError::from)?;
-        let seat = self.end_hold(
-            found.slot_id,
-            &found.id.to_string(),
-            now,
-            HoldEnds::GivenBack,
-        )?;
         let guard = Guard::give_back(
             &self.table,
             &keys::patient_schedule(found.patient_id),
             &found.guard_entry(),
         )?;
-        let writes = vec![
-            TransactWriteItem::builder().update(end).build(),
-            TransactWriteItem::builder().update(seat).build(),
-            guard,
-        ];
+        let mut writes = vec![TransactWriteItem::builder().update(end).build(), guard];
+        for slot in found.seats() {
+            let seat = self.end_hold(slot, &found.id.to_string(), now, HoldEnds::GivenBack)?;
+            writes.push(TransactWriteItem::builder().update(seat).build());
+        }
         if self.transact(writes).await?.is_some() {
             return Ok(Attempt::Again); // ended meanwhile: the next read says how
         }

@@ -58,7 +58,17 @@ pub struct Booking {
     pub id: crate::domain::AppointmentId,
     pub patient_id: PatientId,
     pub slot_id: crate::domain::SlotId,
+    /// A visit longer than one slot: its run's slots (`slotId` first).
+    #[serde(default)]
+    pub slot_ids: Vec<crate::domain::SlotId>,
     pub status: AppointmentStatus,
+}
+
+impl Booking {
+    /// Whether it takes a seat of `slot` (its own, or one of its run's).
+    pub fn takes(&self, slot: crate::domain::SlotId) -> bool {
+        self.slot_id == slot || self.slot_ids.contains(&slot)
+    }
 }
 
 impl Store {
@@ -111,7 +121,7 @@ impl Store {
     ) -> Result<Vec<Booking>, StoreError> {
         let query = Range::provider_appointments(provider, Some(from), Some(to))
             .query(self)
-            .projection_expression("id, patientId, slotId, #status")
+            .projection_expression("id, patientId, slotId, slotIds, #status")
             .expression_attribute_names("#status", "status");
         self.all_pages(query).await
     }

@@ -522,6 +522,10 @@ impl Store {
 pub struct Proposal {
     pub id: uuid::Uuid,
     pub slot_id: SlotId,
+    /// A visit longer than the slot: the run's slots, `slotId` first (booking the slot with the type
+    /// takes them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slot_ids: Vec<SlotId>,
     pub provider_id: ProviderId,
     pub provider_name: String,
     pub start_time: UtcTime,

@@ -220,9 +220,18 @@ impl Store {
                     };
                     return None;
                 }
-                let Ok(consultation) = admit(&s, kind.as_ref(), req.consultation_type) else {
-                    reason = "type_not_allowed";
-                    return None;
+                let consultation = match admit(&s, kind.as_ref(), req.consultation_type) {
+                    Ok(c) => c,
+                    // A type longer than the slot: a series keeps to one slot an occurrence
+                    // (docs/design.md section 16).
+                    Err(crate::domain::admission::Inadmissible::SlotTooShort { .. }) => {
+                        reason = "slot_too_short";
+                        return None;
+                    }
+                    Err(_) => {
+                        reason = "type_not_allowed";
+                        return None;
+                    }
                 };
                 if let Err(broken) = rules.admits(s.start_time, now) {
                     reason = broken.code();

@@ -254,7 +254,7 @@ fn slot_opened(diff: &Diff<Slot>) -> Vec<Effect> {
         Some(slot) if opened => vec![Effect::Job(Job::SlotOpened {
             slot_id: slot.id,
             provider_id: slot.provider_id,
-            start_time: slot.start_time,
+            start_time: Some(slot.start_time),
         })],
         _ => vec![],
     }
@@ -276,19 +276,23 @@ fn waitlist_effects(change: &Change, diff: &Diff<Entry>) -> Vec<Effect> {
     }
     let mut out = vec![event(change, |id| DomainEvent::entry_reached(id, new))];
     if old.status == EntryStatus::Offered && new.status != EntryStatus::Accepted {
-        if let (Some(slot_id), Some(start_time)) = (old.offered_slot_id, old.offered_start_time) {
-            out.push(Effect::Job(Job::SlotOpened {
+        // A seat of each slot the offer held; the first's start is the offer's, the worker reads
+        // the others'.
+        out.extend(old.offered_seats().into_iter().map(|slot_id| {
+            Effect::Job(Job::SlotOpened {
                 slot_id,
                 provider_id: old.provider_id,
-                start_time,
-            }));
-        }
+                start_time: old
+                    .offered_start_time
+                    .filter(|_| Some(slot_id) == old.offered_slot_id),
+            })
+        }));
     }
     out
 }
 
-/// `hold.*` events of a hold's change, and the `slot-opened` job when its seat comes back (released or
-/// expired; a converted hold's seat is the appointment's).
+/// `hold.*` events of a hold's change, and a `slot-opened` job for each seat it gives back (released or
+/// expired; a converted hold's seats are the appointment's).
 fn hold_effects(change: &Change, diff: &Diff<Hold>) -> Vec<Effect> {
     let new = match diff {
         Diff::Inserted(new) => new,
@@ -297,10 +301,13 @@ fn hold_effects(change: &Change, diff: &Diff<Hold>) -> Vec<Effect> {
     };
     let mut out = vec![event(change, |id| DomainEvent::hold_reached(id, new))];
     if matches!(new.status, HoldStatus::Released | HoldStatus::Expired) {
-        out.push(Effect::Job(Job::SlotOpened {
-            slot_id: new.slot_id,
-            provider_id: new.provider_id,
-            start_time: new.start_time,
+        // The first slot's start is the hold's; the worker reads the others'.
+        out.extend(new.seats().into_iter().map(|slot_id| {
+            Effect::Job(Job::SlotOpened {
+                slot_id,
+                provider_id: new.provider_id,
+                start_time: (slot_id == new.slot_id).then_some(new.start_time),
+            })
         }));
     }
     out
@@ -1052,6 +1059,35 @@ mod tests {
             assert_eq!(s, delete, "{to}");
             assert!(e.len() == want.len());
         }
+        // A hold of a run gives a seat of each of its slots back; the worker reads the later starts.
+        let run = |status: &str| {
+            let mut v = hold_image(status);
+            v["slotIds"] = json!({"L": [
+                {"S": "0f1e2d3c-4b5a-4968-8776-655443322110"},
+                {"S": "1f1e2d3c-4b5a-4968-8776-655443322110"}
+            ]});
+            v["endTime"] = json!({"S": "2031-03-04T15:00:00Z"});
+            v
+        };
+        let (k, _, e) = change(Some(run("held")), run("released"), "2026-11-24T10:06:00Z");
+        assert_eq!(k, ["hold.released", "slot-opened", "slot-opened"]);
+        let provider_id: crate::domain::ProviderId =
+            "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01".parse().unwrap();
+        assert_eq!(
+            e[1..],
+            [
+                Effect::Job(Job::SlotOpened {
+                    slot_id: "0f1e2d3c-4b5a-4968-8776-655443322110".parse().unwrap(),
+                    provider_id,
+                    start_time: Some("2031-03-04T14:00:00Z".parse().unwrap()),
+                }),
+                Effect::Job(Job::SlotOpened {
+                    slot_id: "1f1e2d3c-4b5a-4968-8776-655443322110".parse().unwrap(),
+                    provider_id,
+                    start_time: None,
+                }),
+            ]
+        );
         // A change that is not a change of status is no news.
         let (k, s, e) = change(
             Some(hold_image("expired")),
@@ -1161,7 +1197,7 @@ mod tests {
                 Effect::Job(Job::SlotOpened {
                     slot_id: "0f1e2d3c-4b5a-4968-8776-655443322110".parse().unwrap(),
                     provider_id: "5d0c2f54-6a0e-4a8e-9a55-1f5b7a1c3e01".parse().unwrap(),
-                    start_time: "2031-03-04T14:00:00Z".parse().unwrap(),
+                    start_time: Some("2031-03-04T14:00:00Z".parse().unwrap()),
                 })
             );
         }

@@ -73,26 +73,42 @@ impl Store {
         let guard_key = keys::patient_schedule(entry.patient_id);
         let type_key = entry.appointment_type_id.map(keys::appointment_type);
         let profile_key = keys::provider_profile(entry.provider_id);
+        // An offer of a longer visit holds a seat of each slot of its run: all read at once.
+        let run_keys: Vec<Key> = entry.offered_seats()[1..]
+            .iter()
+            .map(|s| keys::slot(*s))
+            .collect();
         let mut wanted = vec![slot_key.clone(), guard_key.clone(), profile_key.clone()];
         wanted.extend(type_key.clone());
+        wanted.extend(run_keys.iter().cloned());
         let mut found = self.get_many(&wanted).await?;
-        let slot: Slot = from_item(found.remove(&slot_key).ok_or_else(|| {
-            StoreError::Corrupt("an offer of a slot that does not exist".into())
-        })?)?;
+        let mut slot_of = |key: &Key| -> Result<Slot, StoreError> {
+            from_item(found.remove(key).ok_or_else(|| {
+                StoreError::Corrupt("an offer of a slot that does not exist".into())
+            })?)
+        };
+        let slot: Slot = slot_of(&slot_key)?;
+        let later: Vec<Slot> = run_keys
+            .iter()
+            .map(&mut slot_of)
+            .collect::<Result<_, _>>()?;
+        let run: Vec<&Slot> = std::iter::once(&slot).chain(later.iter()).collect();
         let profile = found.remove(&profile_key).map(from_item).transpose()?;
         let rules = self.rules_of(profile.as_ref());
         rules
             .admits(slot.start_time, now)
             .map_err(BookingError::from)?;
         let kind = crate::store::booking::type_of(&mut found, type_key.as_ref())?;
-        let consultation = admit(
-            &slot,
+        let consultation = admit_run(
+            &run,
             kind.as_ref(),
             asked.consultation_type.or(entry.consultation_type),
         )?;
+        let span = crate::domain::admission::span(&run)
+            .ok_or_else(|| StoreError::internal("a run ends after it starts"))?;
         let guard = Guard::read(guard_key.clone(), found.remove(&guard_key))?;
         if let Err(refused) =
-            crate::store::booking::may_take(&guard, &slot.interval(), now, asked.max_active, None)
+            crate::store::booking::may_take(&guard, &span, now, asked.max_active, None)
         {
             // An accept of this very offer that committed between the entry's read and the guard's
             // holds the patient's time now: read the entry again, which answers with that appointment.
@@ -110,6 +126,7 @@ impl Store {
             &rules,
             now,
         );
+        appointment.over(&run);
         appointment.reason_for_visit = asked.reason_for_visit.clone();
         appointment.booked_by = Some(asked.caller);
 
@@ -140,13 +157,15 @@ impl Store {
             .expression_attribute_values(":count", n(entry.offer_count))
             .expression_attribute_values(":now", s(now.to_string()))
             .build()?;
-        let hold = self.end_hold(slot.id, &entry.id.to_string(), now, HoldEnds::Booked)?;
         let mut writes = Writes::new();
         writes.add(
             W::Entry,
             TransactWriteItem::builder().update(accept).build(),
         );
-        writes.add(W::Hold, TransactWriteItem::builder().update(hold).build());
+        for s in &run {
+            let hold = self.end_hold(s.id, &entry.id.to_string(), now, HoldEnds::Booked)?;
+            writes.add(W::Hold, TransactWriteItem::builder().update(hold).build());
+        }
         let (put, time) = self.new_appointment(&guard, &appointment, now, None)?;
         writes.add(W::Appointment, put);
         writes.add(W::Guard, time);

@@ -25,7 +25,7 @@ use super::keys::Range;
 use super::keys::{self, Key};
 use super::page::Page;
 use super::{from_item, key_item, n, s, Item, Store, StoreError, Writes};
-use crate::domain::admission::{admit, Inadmissible};
+use crate::domain::admission::{admit_run, fits, Inadmissible};
 use crate::domain::waitlist::{next_for, Ending, Entry, EntryStatus, NotEnded};
 use crate::domain::{
     Appointment, ConsultationType, EntryId, PatientId, ProviderId, Slot, SlotId, SlotStatus,
@@ -363,15 +363,17 @@ impl Store {
             // Back in the queue: the lapsed offer's seat is no longer its.
             update.update_expression(
                 "SET #status = :to, updatedAt = :now \
-                 REMOVE offeredSlotId, offeredStartTime, offerExpiresAt, GSI3PK, GSI3SK",
+                 REMOVE offeredSlotId, offeredSlotIds, offeredStartTime, offerExpiresAt, GSI3PK, GSI3SK",
             )
         } else {
             // No longer outstanding: out of the sweeper's index.
             update.update_expression("SET #status = :to, updatedAt = :now REMOVE GSI3PK, GSI3SK")
         };
         let mut writes = vec![TransactWriteItem::builder().update(update.build()?).build()];
-        if let (EntryStatus::Offered, Some(slot)) = (entry.status, entry.offered_slot_id) {
-            writes.push(self.give_back(slot, entry.id, now)?);
+        if entry.status == EntryStatus::Offered {
+            for slot in entry.offered_seats() {
+                writes.push(self.give_back(slot, entry.id, now)?);
+            }
         }
         if !to.is_active() {
             writes.push(self.release_claim(&entry)?);
@@ -384,6 +386,7 @@ impl Store {
         ended.updated_at = now;
         if to == EntryStatus::Waiting {
             ended.offered_slot_id = None;
+            ended.offered_slot_ids = vec![];
             ended.offered_start_time = None;
             ended.offer_expires_at = None;
         }

@@ -115,11 +115,30 @@ impl Store {
             return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
         }
         let zone = &rules.zone();
-        let Some(entry) = next_for(&entries, &slot, zone).cloned() else {
+        // An entry waiting for a visit longer than the slot is offered the run that starts with it:
+        // the provider's slots after it, one Query more, only when such an entry waits.
+        let longest = entries
+            .iter()
+            .filter_map(|e| e.visit_minutes)
+            .filter(|m| fits(&slot, *m).is_err())
+            .max();
+        let following = match longest {
+            Some(m) => {
+                let to = slot
+                    .start_time
+                    .plus(SignedDuration::from_mins(i64::from(m)));
+                let mut after = self.slots_between(provider, slot.end_time, to).await?;
+                after.sort_by_key(|s| s.start_time);
+                after
+            }
+            None => vec![],
+        };
+        let Some((entry, run)) = next_for(&entries, &slot, &following, zone, now) else {
             return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
         };
+        let entry = entry.clone();
         let until = now.plus(ttl).min(slot.start_time);
-        match self.offer_seat(&slot, &entry, now, until).await {
+        match self.offer_seat(&run, &entry, now, until).await {
             Ok(true) => {
                 tracing::info!(slot_id = %slot.id, entry_id = %entry.id, offer = entry.offer_count + 1, "seat offered and held");
                 round.offered.push(entry.id);
@@ -133,22 +152,34 @@ impl Store {
         }
     }
 
-    /// Holds a seat of `slot` for `entry` until `until` (the offer): `false` when the seat is gone or the entry
-    /// changed since it was read.
+    /// Holds a seat of each slot of `run` (one slot, or a longer visit's run) for `entry` until
+    /// `until` (the offer): `false` when a seat is gone or the entry changed since it was read.
     async fn offer_seat(
         &self,
-        slot: &Slot,
+        run: &[&Slot],
         entry: &Entry,
         now: UtcTime,
         until: UtcTime,
     ) -> Result<bool, StoreError> {
-        let seat = self.hold_seat(slot.id, &entry.id.to_string(), now)?;
+        let slot = run
+            .first()
+            .ok_or_else(|| StoreError::internal("an offer of no slot"))?;
+        let mut writes = vec![];
+        for s in run {
+            let seat = self.hold_seat(s.id, &entry.id.to_string(), now)?;
+            writes.push(TransactWriteItem::builder().update(seat).build());
+        }
+        let run_ids: Vec<AttributeValue> = if run.len() > 1 {
+            run.iter().map(|s| s.id.to_string()).map(s).collect()
+        } else {
+            vec![]
+        };
         let offer = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::waitlist_entry(entry.id))))
             .update_expression(
-                "SET #status = :offered, offeredSlotId = :slot, offeredStartTime = :start, \
-                 offerExpiresAt = :until, offerCount = offerCount + :one, \
+                "SET #status = :offered, offeredSlotId = :slot, offeredSlotIds = :run, \
+                 offeredStartTime = :start, offerExpiresAt = :until, offerCount = offerCount + :one, \
                  offeredSlots = list_append(offeredSlots, :slots), updatedAt = :now, \
                  GSI3PK = :outstanding, GSI3SK = :due",
             )
@@ -159,6 +190,7 @@ impl Store {
             .expression_attribute_values(":offered", status_is(EntryStatus::Offered))
             .expression_attribute_values(":waiting", status_is(EntryStatus::Waiting))
             .expression_attribute_values(":slot", s(slot.id.to_string()))
+            .expression_attribute_values(":run", AttributeValue::L(run_ids))
             .expression_attribute_values(":start", s(slot.start_time.to_string()))
             .expression_attribute_values(":until", s(until.to_string()))
             .expression_attribute_values(":one", n(1))
@@ -166,10 +198,7 @@ impl Store {
             .expression_attribute_values(":slots", AttributeValue::L(vec![s(slot.id.to_string())]))
             .expression_attribute_values(":now", s(now.to_string()))
             .build()?;
-        let writes = vec![
-            TransactWriteItem::builder().update(seat).build(),
-            TransactWriteItem::builder().update(offer).build(),
-        ];
+        writes.push(TransactWriteItem::builder().update(offer).build());
         Ok(self.transact(writes).await?.is_none())
     }
 
