@@ -1,7 +1,6 @@
 //! A type's length against its slots (issue 22, section 3): a type that fits is booked as before; a
 //! longer one takes the consecutive slots that cover it, as one appointment; where no run covers it,
-//! 409 `slot_too_short`, wherever a seat would be taken (a series keeps to one slot an occurrence, for
-//! now); a hold keeps a seat of each slot of the run
+//! 409 `slot_too_short`, wherever a seat would be taken; a series takes a run each occurrence; a hold keeps a seat of each slot of the run
 //! and gives them back together; and the waitlist never offers a typed entry a slot too short for it.
 
 use clinic_tests::{ok, problem, Actor, TestApp};
@@ -677,8 +676,85 @@ async fn search_and_find_offer_the_starts_of_runs_that_cover_a_long_visit() {
     assert_eq!(seats_taken(&app, &run).await, [1, 1, 1]);
 }
 
+/// A weekly series of a 60-minute type on 20-minute slots takes a run of three each week, in one
+/// transaction; cancelling the series gives all six seats back. A week whose run is broken is skipped
+/// as `slot_too_short` (with `partial`) or refuses the series.
+#[tokio::test]
+async fn a_series_of_a_long_visit_takes_a_run_each_occurrence() {
+    let app = TestApp::spawn().await;
+    let (staff, provider, patient) = (app.staff().await, app.provider().await, app.patient().await);
+    let consult = kind(&app, &staff, "New patient consult", 60).await;
+    let week1 = three(&app, &provider, "2031-06-02", 9).await;
+    let week2 = three(&app, &provider, "2031-06-09", 9).await;
+    // The third week has two slots only: no run covers the visit.
+    let week3 = vec![
+        slot(
+            &app,
+            &provider,
+            "2031-06-16T09:00:00Z",
+            "2031-06-16T09:20:00Z",
+        )
+        .await,
+        slot(
+            &app,
+            &provider,
+            "2031-06-16T09:20:00Z",
+            "2031-06-16T09:40:00Z",
+        )
+        .await,
+    ];
+    let series = |count: u32, partial: bool| {
+        let body = json!({"slotId": week1[0], "appointmentTypeId": consult, "frequency": "weekly",
+                          "count": count, "partial": partial});
+        let (app, patient) = (&app, patient.clone());
+        async move {
+            app.send(&patient, "POST", "/appointments/recurring", Some(body))
+                .await
+        }
+    };
+    let refused = series(3, false).await;
+    problem(&refused, 409, "series_unavailable");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2031-06-16 (slot_too_short)"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(seats_taken(&app, &week1).await, [0, 0, 0], "nothing booked");
+
+    let booked = series(3, true).await;
+    ok(&booked, 201);
+    let runs: Vec<serde_json::Value> = booked.body["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["slotIds"].clone())
+        .collect();
+    assert_eq!(runs, [json!(week1), json!(week2)], "{}", booked.body);
+    assert_eq!(booked.body["skipped"][0]["reason"], "slot_too_short");
+    assert_eq!(seats_taken(&app, &week1).await, [1, 1, 1]);
+    assert_eq!(seats_taken(&app, &week2).await, [1, 1, 1]);
+    assert_eq!(seats_taken(&app, &week3).await, [0, 0]);
+
+    ok(
+        &app.send(
+            &patient,
+            "POST",
+            &format!("/recurring/{}/cancel", booked.id()),
+            Some(json!({"reason": "moving away"})),
+        )
+        .await,
+        200,
+    );
+    assert_eq!(seats_taken(&app, &week1).await, [0, 0, 0]);
+    assert_eq!(seats_taken(&app, &week2).await, [0, 0, 0]);
+}
+
 /// Booking a run costs one Query more than booking one slot: the batch read, the provider's rules, the
-/// slots after the first, one transaction; cancelling it stays two requests.
+/// slots after the first, one transaction; cancelling it stays two requests; holding it costs the same
+/// Query more than a hold, and booking with that hold no more than booking one held seat.
 #[tokio::test]
 async fn a_run_costs_one_query_more() {
     use shared::domain::{AppointmentType, PatientId, ProviderId, SlotId, UtcTime};
@@ -749,5 +825,53 @@ async fn a_run_costs_one_query_more() {
         &counter,
         &[("GetItem", 1), ("TransactWriteItems", 1)],
         "its cancellation",
+    );
+
+    // A hold of the run: the batch read, the slots after the first, the provider's rules, one
+    // transaction; booking with it reads only the hold more (its run is named there).
+    let held = store
+        .create_hold(
+            &shared::store::holds::NewHold {
+                caller: patient.uuid(),
+                slot_id: ids[0],
+                patient_id: patient,
+                appointment_type_id: Some(kind.id),
+                consultation_type: None,
+                ttl: jiff::SignedDuration::from_mins(10),
+                max_holds: 3,
+                max_active: 100,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(held.slot_ids, ids);
+    clinic_tests::counted(
+        &counter,
+        &[
+            ("BatchGetItem", 1),
+            ("GetItem", 1),
+            ("Query", 1),
+            ("TransactWriteItems", 1),
+        ],
+        "a hold of a run",
+    );
+    let with_hold = NewBooking {
+        hold_id: Some(held.id),
+        appointment_type_id: Some(kind.id),
+        ..booking
+    };
+    let Booked::New(b) = store.book(&with_hold, now).await.unwrap() else {
+        panic!("a new booking");
+    };
+    assert_eq!(b.slot_ids, ids);
+    clinic_tests::counted(
+        &counter,
+        &[
+            ("BatchGetItem", 1),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+        ],
+        "booking the held run",
     );
 }

@@ -71,6 +71,7 @@ catalogue! {
     ConsultationTypeNotOffered 409 "consultation_type_not_offered": "The appointment type is not offered as that consultation type.",
     ConcurrentUpdate 409 "concurrent_update": "The appointment changed meanwhile; read it again.",
     SeriesUnavailable 409 "series_unavailable": "Some dates of the series have no bookable slot (they are named); nothing was booked.",
+    SeriesTooLarge 422 "series_too_large": "The series' occurrences take more slots than one transaction books at once; nothing was booked.",
     AlreadyWaiting 409 "already_waiting": "The patient already waits for this provider on that date.",
     NoOffer 409 "no_offer": "The waitlist entry holds no offer to answer.",
     OfferExpired 409 "offer_expired": "The offer ran out before it was answered; the seat went back.",
@@ -368,6 +369,7 @@ impl From<SeriesError> for ApiError {
             // `count` is checked to be 2 to 26 before: only `until` can ask for too many or too few.
             SeriesError::Dates(d) => ApiError::field("until", d.to_string()),
             SeriesError::Unavailable(_) => ApiError::new(Code::SeriesUnavailable, e.to_string()),
+            SeriesError::TooLarge { .. } => ApiError::new(Code::SeriesTooLarge, e.to_string()),
         }
     }
 }

@@ -3,7 +3,9 @@
 //! provider's slot that starts at the same local wall-clock time (one Query each); then one transaction
 //! takes a seat of each, puts each appointment, records all their times in the patient's guard under
 //! its version, checks the type, and puts the series item. All or nothing; with `partial`, what can be
-//! booked is, and the rest is listed.
+//! booked is, and the rest is listed. A type longer than the first slot takes, each occurrence, the
+//! run of consecutive slots that covers it (as a booking does): the first's with one Query more, the
+//! others' within their Query, which then reads up to the visit's end.
 
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,7 @@ use super::items::{item, Stored};
 use super::keys::Range;
 use super::keys::{self, Key};
 use super::{from_item, Store, StoreError, Writes};
-use crate::domain::admission::{admit, bookable};
+use crate::domain::admission::{bookable, fits, run, span, Inadmissible};
 use crate::domain::series::{at, dates, Frequency};
 use crate::domain::{
     Appointment, AppointmentId, ConsultationType, Interval, PatientId, ProviderId, Slot, SlotId,
@@ -46,7 +48,8 @@ pub struct Series {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Skipped {
     pub date: jiff::civil::Date,
-    /// `no_slot`, `slot_full`, `slot_unavailable`, `type_not_allowed`, `patient_conflict`, or a rule of the
+    /// `no_slot`, `slot_full`, `slot_unavailable`, `type_not_allowed`, `slot_too_short` (no run of
+    /// consecutive slots covers the type from it), `patient_conflict`, or a rule of the
     /// provider's settings: `too_late_to_book`, `too_far_ahead`, `daily_limit_reached`.
     pub reason: String,
 }
@@ -84,6 +87,43 @@ pub enum SeriesError {
     Dates(#[from] crate::domain::series::SeriesDates),
     #[error(transparent)]
     Booking(#[from] BookingError),
+    /// More writes than one transaction takes: `occurrences` of runs of up to `slots` slots.
+    #[error("{occurrences} occurrences of {slots} slots each are more than one transaction books at once (at most {most} such occurrences): book the series in parts, or in longer slots")]
+    TooLarge {
+        occurrences: usize,
+        slots: usize,
+        most: usize,
+    },
+}
+
+/// The most writes of one DynamoDB transaction.
+const MAX_ACTIONS: usize = 100;
+
+/// Whether occurrences of `runs` slots each are booked by one transaction: a seat of each slot, an
+/// appointment and a day's count an occurrence, and four more writes (the guard, the type, the
+/// series, the key).
+fn one_transaction(runs: &[usize]) -> Result<(), SeriesError> {
+    let actions: usize = runs.iter().map(|r| r + 2).sum::<usize>() + 4;
+    if actions <= MAX_ACTIONS {
+        return Ok(());
+    }
+    let each = runs.iter().copied().max().unwrap_or(1);
+    Err(SeriesError::TooLarge {
+        occurrences: runs.len(),
+        slots: each,
+        most: (MAX_ACTIONS - 4) / (each + 2),
+    })
+}
+
+/// The reason an occurrence's slot is skipped for, as [`Skipped::reason`] names it.
+fn occurrence_refused(e: &Inadmissible) -> &'static str {
+    match e {
+        Inadmissible::SlotFull => "slot_full",
+        Inadmissible::SlotUnavailable(_) => "slot_unavailable",
+        Inadmissible::SlotTooShort { .. } => "slot_too_short",
+        Inadmissible::InRun(_, inner) => occurrence_refused(inner),
+        _ => "type_not_allowed",
+    }
 }
 
 impl Retry for SeriesError {
@@ -185,51 +225,58 @@ impl Store {
             first.end_time.timestamp().as_second() - first.start_time.timestamp().as_second(),
         );
 
-        // Each occurrence's slot: the first one, then the provider's slot at the same local time.
-        let mut chosen: Vec<(Slot, ConsultationType)> = vec![];
+        // Each occurrence's slot: the first one, then the provider's slot at the same local time; a
+        // type longer than the slot takes the run that starts with it, read by the same Query (up to
+        // the visit's end).
+        let visit = kind
+            .as_ref()
+            .filter(|k| fits(&first, k.duration_minutes).is_err())
+            .map_or(SignedDuration::from_secs(1), |k| {
+                SignedDuration::from_mins(i64::from(k.duration_minutes))
+            });
+        let mut chosen: Vec<(Vec<Slot>, ConsultationType)> = vec![];
         let mut skipped: Vec<Skipped> = vec![];
         let mut taken: Vec<Interval> = vec![];
         for (i, day) in days.iter().enumerate() {
-            let candidates: Vec<Slot> = if i == 0 {
-                vec![first.clone()]
+            let (candidates, following): (Vec<Slot>, Vec<Slot>) = if i == 0 {
+                (
+                    vec![first.clone()],
+                    self.following(&first, kind.as_ref()).await?,
+                )
             } else {
                 match at(*day, local.time(), &zone) {
-                    None => vec![],
+                    None => (vec![], vec![]),
                     Some(start) => {
-                        let query = Range::provider_slots(
-                            first.provider_id,
-                            start,
-                            start.plus(SignedDuration::from_secs(1)),
-                        )
-                        .query(self);
-                        self.all_pages(query).await?
+                        let to = start.plus(visit);
+                        let query = Range::provider_slots(first.provider_id, start, to).query(self);
+                        let mut found: Vec<Slot> = self.all_pages(query).await?;
+                        found.sort_by_key(|s| s.start_time);
+                        found.into_iter().partition(|s| s.start_time == start)
                     }
                 }
             };
             let mut reason = "no_slot";
-            let pick = candidates.into_iter().find_map(|s| {
+            let pick = candidates.iter().find_map(|s| {
                 if s.end_time.timestamp().as_second() - s.start_time.timestamp().as_second()
                     != length.as_secs()
                 {
                     return None;
                 }
-                if let Err(e) = bookable(&s, now, false) {
-                    reason = match e {
-                        crate::domain::admission::Inadmissible::SlotFull => "slot_full",
-                        _ => "slot_unavailable",
-                    };
+                if let Err(e) = bookable(s, now, false) {
+                    reason = occurrence_refused(&e);
                     return None;
                 }
-                let consultation = match admit(&s, kind.as_ref(), req.consultation_type) {
-                    Ok(c) => c,
-                    // A type longer than the slot: a series keeps to one slot an occurrence
-                    // (docs/design.md section 16).
-                    Err(crate::domain::admission::Inadmissible::SlotTooShort { .. }) => {
-                        reason = "slot_too_short";
-                        return None;
-                    }
-                    Err(_) => {
-                        reason = "type_not_allowed";
+                let (consultation, run) = match run(
+                    s,
+                    &following,
+                    kind.as_ref(),
+                    req.consultation_type,
+                    now,
+                    false,
+                ) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        reason = occurrence_refused(&e);
                         return None;
                     }
                 };
@@ -237,19 +284,23 @@ impl Store {
                     reason = broken.code();
                     return None;
                 }
-                let iv = s.interval();
+                let iv = span(&run)?;
                 if !guard.clashes(&iv, None, now).is_empty()
                     || taken.iter().any(|t| t.overlaps(&iv))
                 {
                     reason = "patient_conflict";
                     return None;
                 }
-                Some((s, consultation))
+                Some((
+                    run.into_iter().cloned().collect::<Vec<Slot>>(),
+                    consultation,
+                    iv,
+                ))
             });
             match pick {
-                Some((s, c)) => {
-                    taken.push(s.interval());
-                    chosen.push((s, c));
+                Some((run, c, iv)) => {
+                    taken.push(iv);
+                    chosen.push((run, c));
                 }
                 None => skipped.push(Skipped {
                     date: *day,
@@ -261,7 +312,7 @@ impl Store {
         // names every full day (the transaction checks them again against racing bookings).
         let chosen_days: Vec<jiff::civil::Date> = chosen
             .iter()
-            .map(|(s, _)| rules.day_of(s.start_time))
+            .map(|(run, _)| rules.day_of(run[0].start_time))
             .collect();
         let counted_full = self
             .full_days(first.provider_id, &rules, &chosen_days)
@@ -269,9 +320,9 @@ impl Store {
         if !counted_full.is_empty() {
             let (kept, at_limit): (Vec<_>, Vec<_>) = chosen
                 .into_iter()
-                .partition(|(s, _)| !counted_full.contains(&rules.day_of(s.start_time)));
-            skipped.extend(at_limit.iter().map(|(s, _)| Skipped {
-                date: rules.day_of(s.start_time),
+                .partition(|(run, _)| !counted_full.contains(&rules.day_of(run[0].start_time)));
+            skipped.extend(at_limit.iter().map(|(run, _)| Skipped {
+                date: rules.day_of(run[0].start_time),
                 reason: "daily_limit_reached".into(),
             }));
             skipped.sort_by_key(|s| s.date);
@@ -283,19 +334,26 @@ impl Store {
         if guard.active(now) + chosen.len() > req.max_active {
             return Err(BookingError::TooManyAppointments(req.max_active).into());
         }
+        // One transaction books the series: a seat of each slot, an appointment and a day's count
+        // an occurrence, and four more writes, within DynamoDB's 100 actions
+        // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html).
+        // Only runs of a long type can pass it (26 one-slot occurrences write 82).
+        let runs: Vec<usize> = chosen.iter().map(|(run, _)| run.len()).collect();
+        one_transaction(&runs)?;
 
         let series_id = Uuid::new_v4();
         let appointments: Vec<Appointment> = chosen
             .iter()
-            .map(|(s, consultation)| {
+            .map(|(run, consultation)| {
                 let mut a = Appointment::in_slot(
-                    s,
+                    &run[0],
                     req.patient_id,
                     *consultation,
                     kind.as_ref(),
                     &rules,
                     now,
                 );
+                a.over(&run.iter().collect::<Vec<_>>());
                 a.reason_for_visit = req.reason_for_visit.clone();
                 a.recurring_appointment_id = Some(series_id);
                 a.booked_by = Some(req.caller);
@@ -324,7 +382,9 @@ impl Store {
         }
         let mut writes = Writes::new();
         for (i, a) in appointments.iter().enumerate() {
-            writes.add(W::Seat(i), self.take_seat(a.slot_id, now, false)?);
+            for slot in a.seats() {
+                writes.add(W::Seat(i), self.take_seat(slot, now, false)?);
+            }
             writes.add(W::Appointment, put_new(&self.table, item(a)?)?);
             writes.add(
                 W::Day(i),
@@ -369,5 +429,26 @@ impl Store {
             return Ok(Attempt::Again);
         }
         Err(StoreError::internal(format!("series cancelled: {refused:?}")).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_is_refused_only_when_one_transaction_cannot_book_it() {
+        // 26 one-slot occurrences (the most a series has): 82 writes.
+        assert!(one_transaction(&[1; 26]).is_ok());
+        // Runs of three: 19 occurrences write 99, 20 would write 104.
+        assert!(one_transaction(&[3; 19]).is_ok());
+        match one_transaction(&[3; 20]) {
+            Err(SeriesError::TooLarge {
+                occurrences: 20,
+                slots: 3,
+                most: 19,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 }
