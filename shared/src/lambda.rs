@@ -68,13 +68,28 @@ pub async fn publish() -> Result<(), Error> {
     .await
 }
 
-/// The invocation's deadline (`Lambda-Runtime-Deadline-Ms`, epoch milliseconds) as an instant.
+/// The invocation's deadline (`Lambda-Runtime-Deadline-Ms`) as an instant.
 fn deadline(context: &lambda_runtime::Context) -> tokio::time::Instant {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    tokio::time::Instant::now()
-        + std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms))
+    tokio::time::Instant::now() + time_left(context.deadline, now_ms)
+}
+
+/// The time an invocation has left by its `Lambda-Runtime-Deadline-Ms`, which Lambda gives as the
+/// Unix time in milliseconds when the function times out
+/// (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html#runtimes-api-next). A value no
+/// epoch time of this century can be (below 10^12 ms, September 2001) is the time left itself, as
+/// cargo-lambda's runtime emulator sends it (`make invoke`: 600000): read as a date, it would be a
+/// deadline long past, and publish and the worker would stop before their first record.
+pub fn time_left(deadline_ms: u64, now_ms: u64) -> std::time::Duration {
+    const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+    let left = if deadline_ms < EPOCH_2001_MS {
+        deadline_ms
+    } else {
+        deadline_ms.saturating_sub(now_ms)
+    };
+    std::time::Duration::from_millis(left)
 }
 
 /// Runs `worker` on the jobs queue.
@@ -90,4 +105,22 @@ pub async fn worker() -> Result<(), Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_left;
+    use std::time::Duration;
+
+    #[test]
+    fn a_deadline_is_a_date_and_a_small_one_is_the_time_left() {
+        let now = 1_796_000_000_000;
+        assert_eq!(time_left(now + 9_500, now), Duration::from_millis(9_500));
+        assert_eq!(time_left(now - 5, now), Duration::ZERO, "passed");
+        assert_eq!(
+            time_left(600_000, now),
+            Duration::from_secs(600),
+            "cargo-lambda's"
+        );
+    }
 }
