@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: soak dev test lint build bench bench-cost bench-contention bench-largest bench-search contract venv toolchain tools docs-check ci clean replay-parked
+.PHONY: emulator invoke soak dev test lint build bench bench-cost bench-contention bench-largest bench-search contract venv toolchain tools docs-check ci clean replay-parked
 
 $(VENV)/.installed: local/requirements.txt
 	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
@@ -38,6 +38,19 @@ tools: $(TOOLS)
 ## The whole stack locally: emulator, template.yaml's resources and routes on 127.0.0.1:3000.
 dev: venv tools
 	cargo run -p local --bin local
+
+## The emulator alone: template.yaml's resources provisioned and the events/ fixtures' items seeded, no
+## HTTP server and no pollers, on EMULATOR_PORT (default 4010); writes local/env.json for
+## `sam local --env-vars` (AWS_ENDPOINT_URL: CONTAINER_EMULATOR_URL, default host.docker.internal).
+emulator: venv
+	cargo run -q -p local --bin emulator
+
+## One function alone under cargo-lambda's runtime emulator, against `make emulator`'s resources:
+## make invoke FUNCTION=get-appointment [EVENT=events/get-appointment.json].
+invoke: venv
+	@test -n "$(FUNCTION)" || { echo "make invoke FUNCTION=<name> [EVENT=events/<name>.json]"; exit 2; }
+	cargo build -q -p functions --bin $(FUNCTION) -p local --bin invoke
+	$${CARGO_TARGET_DIR:-target}/debug/invoke $(FUNCTION) $(EVENT)
 
 ## The randomized invariants test, many rounds both ways (INVARIANTS_ROUNDS, INVARIANTS_SEED to repeat one).
 soak: venv

@@ -42,6 +42,15 @@ impl Faults {
 }
 
 impl Emulator {
+    /// The port it listens on (its URL's).
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default()
+    }
+
     /// Starts on `port` (0: any free port) with the faults of the environment, and waits until it
     /// listens.
     pub fn start(port: u16) -> std::io::Result<Emulator> {

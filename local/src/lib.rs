@@ -138,6 +138,86 @@ pub const FIXTURE_LOCATION: &str = "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d";
 /// A room of that location, which the fixture slot holds (events/resource-schedule.json shows it).
 pub const FIXTURE_RESOURCE: &str = "3b4c5d6e-7f80-4a91-b2c3-d4e5f6a7b8c9";
 
+/// The patient the HTTP fixtures sign in as (their JWT claims' `sub`).
+pub const FIXTURE_PATIENT: &str = "9b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4";
+/// The appointment events/get-appointment.json (and the other appointment fixtures) name.
+pub const FIXTURE_APPOINTMENT: &str = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
+/// The slot of that appointment: 2031-03-04 17:00 UTC, its one seat taken.
+pub const FIXTURE_BOOKED_SLOT: &str = "1f2e3d4c-5b6a-4978-8877-665544332211";
+
+/// The emulator's port for `make emulator` and `make invoke` when EMULATOR_PORT names none: fixed,
+/// so that `local/env.json` names the same endpoint from one run to the next.
+pub const EMULATOR_PORT: u16 = 4010;
+
+/// What the events/ fixtures reference, for invoking functions one at a time (`make emulator`):
+/// [`seed_fixture_slot`]'s location, room and slot, and the fixture patient's appointment
+/// ([`FIXTURE_APPOINTMENT`], video, in a slot of its own), so that events/get-appointment.json reads
+/// a real appointment. The appointment is put as the one item the fixtures read (its slot counts the
+/// seat; the patient's guard does not name it: a fixture, never raced for).
+pub async fn seed_fixtures(stack: &stack::Stack, sdk: &SdkConfig) -> Result<(), Error> {
+    seed_fixture_slot(stack, sdk).await?;
+    let table = stack.table_name().ok_or("no table")?.clone();
+    let db = aws_sdk_dynamodb::Client::new(sdk);
+    let store = shared::store::Store::new(db.clone(), table.clone());
+    let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
+    let start: shared::domain::UtcTime = "2031-03-04T17:00:00Z".parse()?;
+    let interval =
+        shared::domain::Interval::new(start, start.plus(jiff::SignedDuration::from_mins(30)))?;
+    let mut slot = shared::domain::Slot::open(
+        FIXTURE_BOOKED_SLOT.parse()?,
+        FIXTURE_PROVIDER.parse()?,
+        interval,
+        1,
+        now,
+    );
+    slot.current_bookings = 1;
+    store.create_slot(&slot, &Default::default(), now).await?;
+    let rules = store.rules_of(None);
+    let mut appointment = shared::domain::Appointment::in_slot(
+        &slot,
+        FIXTURE_PATIENT.parse()?,
+        shared::domain::ConsultationType::Video,
+        None,
+        &rules,
+        now,
+    );
+    appointment.id = FIXTURE_APPOINTMENT.parse()?;
+    db.put_item()
+        .table_name(&table)
+        .set_item(Some(shared::store::items::item(&appointment)?))
+        .condition_expression("attribute_not_exists(PK)")
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Writes `local/env.json` (into `dir`) for `sam local invoke --env-vars` and `sam local start-api
+/// --env-vars`: every function of the stack with its resolved environment and `AWS_ENDPOINT_URL` set
+/// to the emulator as a container reaches it, `http://host.docker.internal:<port>` unless
+/// CONTAINER_EMULATOR_URL names another (on Linux, Docker reaches the host there only with
+/// `--add-host host.docker.internal:host-gateway`, which `sam local` takes as `--add-host`).
+/// The path written.
+pub fn write_env_json(
+    stack: &stack::Stack,
+    dir: &std::path::Path,
+    emulator_port: u16,
+) -> Result<PathBuf, Error> {
+    let endpoint = std::env::var("CONTAINER_EMULATOR_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| format!("http://host.docker.internal:{emulator_port}"));
+    let path = dir.join("env.json");
+    let text = serde_json::to_string_pretty(&stack.sam_env_vars(&endpoint)?)?;
+    std::fs::write(&path, text + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// `local/`, where `local/env.json` is written.
+pub fn local_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 /// Puts the fixture's slot (2031-03-04 16:00 UTC), so that the booking fixture is a real booking, and
 /// the fixtures' location, so that the slot fixture names an active one.
 pub async fn seed_fixture_slot(stack: &stack::Stack, sdk: &SdkConfig) -> Result<(), Error> {

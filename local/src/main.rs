@@ -37,6 +37,8 @@ async fn run() -> Result<(), local::Error> {
         "table {}",
         stack.stack.table_name().map(String::as_str).unwrap_or("?")
     );
+    let written = local::write_env_json(&stack.stack, &local::local_dir(), emulator.port())?;
+    println!("wrote {} (sam local --env-vars)", written.display());
     println!("serving template.yaml's routes on {}", stack.url());
     tokio::signal::ctrl_c().await?;
     drop(emulator);

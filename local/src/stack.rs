@@ -498,13 +498,40 @@ impl Stack {
         Ok(())
     }
 
+    /// The function's environment as CloudFormation would deploy it in this stack: each variable
+    /// resolved, those whose `Fn::If` chooses `AWS::NoValue` left out.
+    pub fn environment(
+        &self,
+        f: &Function,
+    ) -> Result<std::collections::BTreeMap<String, String>, Error> {
+        let mut env = std::collections::BTreeMap::new();
+        for (k, v) in &f.environment {
+            if let Some(v) = self.template.chosen(v)? {
+                env.insert(k.clone(), self.resolve(&v)?);
+            }
+        }
+        Ok(env)
+    }
+
     /// The function's configuration, from its template environment as resolved in this stack.
     pub fn config_for(&self, f: &Function) -> Result<Config, Error> {
-        let mut env = HashMap::new();
-        for (k, v) in &f.environment {
-            env.insert(k.clone(), self.resolve(v)?);
-        }
+        let env = self.environment(f)?;
         Ok(Config::from_lookup(|name| env.get(name).cloned())?)
+    }
+
+    /// Every function's environment in the format of `sam local invoke --env-vars` and `sam local
+    /// start-api --env-vars` (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-using-invoke.html#serverless-sam-cli-using-invoke-environment-file):
+    /// by logical id, each variable the template declares for it as resolved in this stack, and
+    /// `AWS_ENDPOINT_URL` set to `endpoint`, the emulator as the function reaches it. SAM sets only
+    /// variables the template declares, which is why the template declares `AWS_ENDPOINT_URL`.
+    pub fn sam_env_vars(&self, endpoint: &str) -> Result<Value, Error> {
+        let mut out = serde_json::Map::new();
+        for f in &self.functions {
+            let mut env = self.environment(f)?;
+            env.insert("AWS_ENDPOINT_URL".into(), endpoint.to_owned());
+            out.insert(f.logical_id.clone(), json!(env));
+        }
+        Ok(Value::Object(out))
     }
 
     pub fn table_name(&self) -> Option<&String> {

@@ -112,6 +112,39 @@ pub enum ConfigError {
     Invalid(&'static str, String),
 }
 
+/// Every environment variable [`Config::from_lookup`] reads (a test checks the list against what it
+/// asks for): what a function's environment may hold, and what `local/env.json` must give each function
+/// that template.yaml declares it for.
+pub const VARIABLES: &[&str] = &[
+    "AUDIT_BUCKET",
+    "CHECK_IN_CLOSES_MINUTES",
+    "CHECK_IN_OPENS_MINUTES",
+    "CURSOR_KEY",
+    "EVENT_BUS_NAME",
+    "FOLLOW_UP_PRIORITY",
+    "HOLD_TTL_SECONDS",
+    "JOBS_DLQ_ARN",
+    "JOBS_QUEUE_ARN",
+    "JOBS_QUEUE_URL",
+    "LATE_CANCELLATION_FEE",
+    "LATE_CANCELLATION_HOURS",
+    "MAX_ACTIVE_APPOINTMENTS_PER_PATIENT",
+    "MAX_HOLDS_PER_PATIENT",
+    "MAX_OFFERS",
+    "NO_SHOW_FEE",
+    "OFFER_TTL_SECONDS",
+    "PARKED_QUEUE_URL",
+    "REMINDER_MIN_LEAD_SECONDS",
+    "REMINDER_OFFSETS",
+    "RETURN_CONSUMED_CAPACITY",
+    "ROLES_CLAIM",
+    "SCHEDULER_ROLE_ARN",
+    "SCHEDULE_GROUP",
+    "SEARCH_SHARDS",
+    "TABLE_NAME",
+    "VIDEO_BASE_URL",
+];
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -283,6 +316,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variables_lists_every_name_the_configuration_reads() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let _ = Config::from_lookup(|k| {
+            asked.borrow_mut().insert(k.to_owned());
+            None
+        });
+        let listed: std::collections::BTreeSet<String> =
+            VARIABLES.iter().map(|v| (*v).to_owned()).collect();
+        assert_eq!(asked.into_inner(), listed);
+    }
 
     #[test]
     fn defaults_apply_and_bad_values_are_refused() {

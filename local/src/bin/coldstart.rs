@@ -202,9 +202,7 @@ async fn main() {
             ]);
             let fixture = match functions.iter().find(|f| &f.binary == name) {
                 Some(f) => {
-                    for (k, v) in &f.environment {
-                        env.insert(k.clone(), stack.resolve(v).unwrap());
-                    }
+                    env.extend(stack.environment(f).unwrap());
                     std::fs::read_to_string(root.join(format!("events/{name}.json"))).unwrap()
                 }
                 None => {

@@ -1,0 +1,54 @@
+//! `make emulator`: the emulator alone, with every resource of template.yaml provisioned (tables,
+//! queues, the bus and its rules, schedule groups) and the events/ fixtures' items seeded, but no HTTP
+//! server and no stream or queue pollers. It writes `local/env.json` for `sam local --env-vars` and
+//! serves `make invoke` (`local/src/bin/invoke.rs`) until Ctrl-C.
+//!
+//! EMULATOR_PORT (default 4010) is where it listens; CONTAINER_EMULATOR_URL overrides the endpoint
+//! env.json gives the functions (default `http://host.docker.internal:<port>`).
+
+use local::emulator::Emulator;
+use local::stack::Stack;
+use local::template::Template;
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("make emulator: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), local::Error> {
+    let port = match std::env::var("EMULATOR_PORT") {
+        Err(_) => local::EMULATOR_PORT,
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("EMULATOR_PORT={v:?} is not a port number"))?,
+    };
+    let emulator = Emulator::start(port)
+        .map_err(|e| format!("the emulator does not start on port {port}: {e} (another `make emulator`? set EMULATOR_PORT)"))?;
+    let sdk = local::sdk_config(&emulator.url);
+    let stack = Stack::provision(
+        Template::load(&local::template_path())?,
+        "local",
+        sdk.clone(),
+    )
+    .await?;
+    local::seed_fixtures(&stack, &sdk).await?;
+    let written = local::write_env_json(&stack, &local::local_dir(), emulator.port())?;
+    println!("emulator on {}", emulator.url);
+    println!(
+        "table {}",
+        stack.table_name().map(String::as_str).unwrap_or("?")
+    );
+    println!(
+        "wrote {} ({} functions)",
+        written.display(),
+        stack.functions.len()
+    );
+    println!("ready: make invoke FUNCTION=<name>, or sam local invoke <LogicalId> --env-vars local/env.json");
+    tokio::signal::ctrl_c().await?;
+    drop(emulator);
+    Ok(())
+}
