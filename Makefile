@@ -61,7 +61,11 @@ replay-parked:
 	@curl -sS --fail-with-body -X POST http://127.0.0.1:$${PORT:-3000}/_local/replay-parked; echo
 
 ## All tests: unit, store and API against the emulator, end to end over HTTP.
+## (tests/tests/invoke.rs runs these functions' binaries as `make invoke` does: cargo test builds
+## no other package's executables, so they are built first.)
+INVOKED := --bin get-appointment --bin create-appointment --bin publish --bin invoke
 test: venv
+	cargo build -p functions -p local $(INVOKED)
 	cargo test --workspace --all-targets
 
 lint: venv toolchain tools

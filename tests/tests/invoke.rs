@@ -3,8 +3,9 @@
 //! cargo-lambda's runtime emulator (`local/src/bin/invoke.rs`) against a provisioned stack with the
 //! events/ fixtures' items, answering its fixture as deployed.
 //!
-//! The binaries must be built (`make test` builds every target of the workspace; alone:
-//! `cargo build -p functions -p local --bins`).
+//! The binaries must be built: `make test` builds them first (cargo test builds no other package's
+//! executables); alone, `cargo build -p functions -p local --bin get-appointment --bin
+//! create-appointment --bin publish --bin invoke`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -109,7 +110,7 @@ fn invoke(written: &std::path::Path, name: &str) -> Value {
     let invoke = target_dir().join("invoke");
     assert!(
         invoke.exists() && target_dir().join(name).exists(),
-        "build the binaries first: cargo build -p functions -p local --bins"
+        "build the binaries first (make test does): cargo build -p functions -p local --bin {name} --bin invoke"
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
