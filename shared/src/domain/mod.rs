@@ -30,6 +30,7 @@ pub mod text;
 pub mod time;
 pub mod vitals;
 pub mod waitlist;
+pub mod webhook;
 
 pub use access::{Caller, Role};
 pub use appointment::{Appointment, ConsultationType};
