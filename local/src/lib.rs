@@ -160,16 +160,7 @@ pub async fn seed_fixtures(stack: &stack::Stack, sdk: &SdkConfig) -> Result<(), 
     let db = aws_sdk_dynamodb::Client::new(sdk);
     let store = shared::store::Store::new(db.clone(), table.clone());
     let now = shared::domain::UtcTime::from_timestamp(jiff::Timestamp::now());
-    let start: shared::domain::UtcTime = "2031-03-04T17:00:00Z".parse()?;
-    let interval =
-        shared::domain::Interval::new(start, start.plus(jiff::SignedDuration::from_mins(30)))?;
-    let mut slot = shared::domain::Slot::open(
-        FIXTURE_BOOKED_SLOT.parse()?,
-        FIXTURE_PROVIDER.parse()?,
-        interval,
-        1,
-        now,
-    );
+    let mut slot = fixture_slot(FIXTURE_BOOKED_SLOT, "2031-03-04T17:00:00Z", now)?;
     slot.current_bookings = 1;
     store.create_slot(&slot, &Default::default(), now).await?;
     let rules = store.rules_of(None);
@@ -189,6 +180,24 @@ pub async fn seed_fixtures(stack: &stack::Stack, sdk: &SdkConfig) -> Result<(), 
         .send()
         .await?;
     Ok(())
+}
+
+/// A one-seat 30-minute slot of the fixture provider, open from `start`.
+fn fixture_slot(
+    id: &str,
+    start: &str,
+    now: shared::domain::UtcTime,
+) -> Result<shared::domain::Slot, Error> {
+    let start: shared::domain::UtcTime = start.parse()?;
+    let interval =
+        shared::domain::Interval::new(start, start.plus(jiff::SignedDuration::from_mins(30)))?;
+    Ok(shared::domain::Slot::open(
+        id.parse()?,
+        FIXTURE_PROVIDER.parse()?,
+        interval,
+        1,
+        now,
+    ))
 }
 
 /// Writes `local/env.json` (into `dir`) for `sam local invoke --env-vars` and `sam local start-api
@@ -256,16 +265,7 @@ pub async fn seed_fixture_slot(stack: &stack::Stack, sdk: &SdkConfig) -> Result<
         version: 1,
     };
     store.put_resource(&room).await?;
-    let start: shared::domain::UtcTime = "2031-03-04T16:00:00Z".parse()?;
-    let interval =
-        shared::domain::Interval::new(start, start.plus(jiff::SignedDuration::from_mins(30)))?;
-    let mut slot = shared::domain::Slot::open(
-        FIXTURE_SLOT.parse()?,
-        FIXTURE_PROVIDER.parse()?,
-        interval,
-        1,
-        now,
-    );
+    let mut slot = fixture_slot(FIXTURE_SLOT, "2031-03-04T16:00:00Z", now)?;
     slot.location_id = Some(FIXTURE_LOCATION.into());
     slot.resources = vec![room.shown()];
     let capacity = std::collections::HashMap::from([(room.id, room.capacity)]);

@@ -19,6 +19,19 @@ async fn kind(app: &TestApp, staff: &Actor, name: &str, minutes: u32) -> String 
     r.id()
 }
 
+/// `who` cancels appointment `id` (200).
+async fn cancel(app: &TestApp, who: &Actor, id: &str) {
+    let r = app
+        .send(
+            who,
+            "POST",
+            &format!("/appointments/{id}/cancel"),
+            Some(json!({"reason": "cannot come"})),
+        )
+        .await;
+    ok(&r, 200);
+}
+
 async fn slot(app: &TestApp, provider: &Actor, start: &str, end: &str) -> String {
     let r = app
         .send(
@@ -180,16 +193,7 @@ async fn the_waitlist_offers_a_long_visit_a_run_and_a_short_seat_to_whom_it_fits
         )
         .await;
     ok(&any_entry, 201);
-    ok(
-        &app.send(
-            &booker,
-            "POST",
-            &format!("/appointments/{}/cancel", booked.id()),
-            Some(json!({"reason": "cannot come"})),
-        )
-        .await,
-        200,
-    );
+    cancel(&app, &booker, &booked.id()).await;
     let offered = app
         .entry_when(&any_entry.id(), |e| {
             e.status == shared::domain::waitlist::EntryStatus::Offered
@@ -216,16 +220,7 @@ async fn the_waitlist_offers_a_long_visit_a_run_and_a_short_seat_to_whom_it_fits
         )
         .await;
     ok(&first, 201);
-    ok(
-        &app.send(
-            &booker,
-            "POST",
-            &format!("/appointments/{}/cancel", first.id()),
-            Some(json!({"reason": "cannot come"})),
-        )
-        .await,
-        200,
-    );
+    cancel(&app, &booker, &first.id()).await;
     let offered = app
         .entry_when(&long_entry.id(), |e| {
             e.status == shared::domain::waitlist::EntryStatus::Offered
@@ -458,16 +453,7 @@ async fn a_visit_longer_than_a_slot_takes_the_run_that_covers_it() {
         json!({"preferredTimeSlots": [{"start": "14:00", "end": "15:00"}]}),
     )
     .await;
-    ok(
-        &app.send(
-            &patient,
-            "POST",
-            &format!("/appointments/{}/cancel", moved.id()),
-            Some(json!({"reason": "feeling better"})),
-        )
-        .await,
-        200,
-    );
+    cancel(&app, &patient, &moved.id()).await;
     each_offered_once(&app, &entries, &later).await;
 }
 
