@@ -40,7 +40,7 @@ dev: venv tools
 	cargo run -p local --bin local
 
 ## The emulator alone: template.yaml's resources provisioned and the events/ fixtures' items seeded, no
-## HTTP server and no pollers, on EMULATOR_PORT (default 4010); writes local/env.json for
+## HTTP server and no pollers (POLLERS=1: with them), on EMULATOR_PORT (default 4010); writes local/env.json for
 ## `sam local --env-vars` (AWS_ENDPOINT_URL: CONTAINER_EMULATOR_URL, default host.docker.internal).
 emulator: venv
 	cargo run -q -p local --bin emulator

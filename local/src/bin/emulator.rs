@@ -4,7 +4,9 @@
 //! serves `make invoke` (`local/src/bin/invoke.rs`) until Ctrl-C.
 //!
 //! EMULATOR_PORT (default 4010) is where it listens; CONTAINER_EMULATOR_URL overrides the endpoint
-//! env.json gives the functions (default `http://host.docker.internal:<port>`).
+//! env.json gives the functions (default `http://host.docker.internal:<port>`); POLLERS=1 also runs
+//! the stream and queue pollers, Scheduler's firing and the bus tap, as `make dev` does (publish and the
+//! worker in this process), so that what an invoked function writes has its effects.
 
 use local::emulator::Emulator;
 use local::stack::Stack;
@@ -29,13 +31,19 @@ async fn run() -> Result<(), local::Error> {
     let emulator = Emulator::start(port)
         .map_err(|e| format!("the emulator does not start on port {port}: {e} (another `make emulator`? set EMULATOR_PORT)"))?;
     let sdk = local::sdk_config(&emulator.url);
-    let stack = Stack::provision(
-        Template::load(&local::template_path())?,
-        "local",
-        sdk.clone(),
-    )
-    .await?;
+    let stack = std::sync::Arc::new(
+        Stack::provision(
+            Template::load(&local::template_path())?,
+            "local",
+            sdk.clone(),
+        )
+        .await?,
+    );
     local::seed_fixtures(&stack, &sdk).await?;
+    let pollers = std::env::var("POLLERS").is_ok_and(|v| v == "1");
+    if pollers {
+        local::sources::start(&stack)?;
+    }
     let written = local::write_env_json(&stack, &local::local_dir(), emulator.port())?;
     println!("emulator on {}", emulator.url);
     println!(
@@ -47,6 +55,9 @@ async fn run() -> Result<(), local::Error> {
         written.display(),
         stack.functions.len()
     );
+    if pollers {
+        println!("pollers on: the stream feeds publish, the jobs queue the worker");
+    }
     println!("ready: make invoke FUNCTION=<name>, or sam local invoke <LogicalId> --env-vars local/env.json");
     tokio::signal::ctrl_c().await?;
     drop(emulator);
