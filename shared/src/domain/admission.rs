@@ -154,7 +154,8 @@ pub fn run<'a>(
     Ok((consultation, chain))
 }
 
-/// `first` and the slots of `following` (by start) that each start where the last ends, at the same
+/// `first` and the slots of `following` (by start; those that start before `first` ends are passed
+/// over) that each start where the last ends, at the same
 /// place (provider, location, rooms and equipment), until `minutes` from `first`'s start are covered
 /// (at most [`MAX_RUN`] slots); `SlotTooShort` when they do not reach that far. Whether each can be
 /// booked is the caller's question.
@@ -172,7 +173,12 @@ pub fn chain<'a>(
         (s.provider_id, s.location_id.clone(), ids)
     };
     let mut chain = vec![first];
-    for s in following {
+    // `following` may begin before `first` ends (a search reads one list for several starts): the
+    // run goes on from the slots that start at or after its end.
+    for s in following
+        .iter()
+        .skip_while(|s| s.start_time < first.end_time)
+    {
         let last = chain[chain.len() - 1];
         if last.end_time >= needs
             || chain.len() == MAX_RUN
@@ -320,6 +326,23 @@ mod tests {
                 typed[0].id,
                 Box::new(Inadmissible::TypeNotAllowed)
             ))
+        );
+    }
+
+    #[test]
+    fn a_run_is_found_in_a_list_that_begins_before_its_first_slot() {
+        let now: UtcTime = "2030-01-01T08:00:00Z".parse().unwrap();
+        let p = ProviderId::new();
+        let mut hour = kind(true, vec![ConsultationType::InPerson]);
+        hour.duration_minutes = 60;
+        // One list of the provider's day, read once for every start: 09:00 to 10:40.
+        let day: Vec<Slot> = (0..6).map(|i| twenty(p, 20 * i)).collect();
+        let (_, run) = run(&day[2], &day, Some(&hour), None, now, false).unwrap();
+        let ids: Vec<SlotId> = run.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [day[2].id, day[3].id, day[4].id]);
+        assert_eq!(
+            run_len(&day[4], &day, &hour, now),
+            Err(Inadmissible::SlotTooShort { needs: 60, has: 40 })
         );
     }
 
