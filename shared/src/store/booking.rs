@@ -176,7 +176,10 @@ impl Store {
         // A type longer than the slot takes the consecutive slots after it (one Query more); a hold
         // already keeps a seat of each slot its visit takes, and what it was held for.
         let following = match &held {
-            None => self.following(&slot, kind.as_ref()).await?,
+            None => {
+                self.following(&slot, kind.as_ref().map(|k| k.duration_minutes))
+                    .await?
+            }
             Some(_) => vec![],
         };
         let (consultation, taken) = match &held {
@@ -436,21 +439,20 @@ impl Store {
 }
 
 impl Store {
-    /// The provider's slots that start after `slot` and before a visit of `kind` from its start would
-    /// end (by start; one Query, every page), when `kind` is longer than `slot`; none otherwise.
+    /// The provider's slots that start after `slot` and before a visit of `minutes` from its start
+    /// would end (by start; one Query, every page), when the visit is longer than `slot`; none
+    /// otherwise (no Query).
     pub(super) async fn following(
         &self,
         slot: &Slot,
-        kind: Option<&AppointmentType>,
+        minutes: Option<u32>,
     ) -> Result<Vec<Slot>, StoreError> {
-        let Some(k) = kind.filter(|k| fits(slot, k.duration_minutes).is_err()) else {
+        let Some(m) = minutes.filter(|m| fits(slot, *m).is_err()) else {
             return Ok(vec![]);
         };
         let to = slot
             .start_time
-            .plus(jiff::SignedDuration::from_mins(i64::from(
-                k.duration_minutes,
-            )));
+            .plus(jiff::SignedDuration::from_mins(i64::from(m)));
         let mut after = self
             .slots_between(slot.provider_id, slot.end_time, to)
             .await?;

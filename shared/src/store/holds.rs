@@ -173,7 +173,9 @@ impl Store {
         let kind = type_of(&mut found, type_key.as_ref())?;
         // A type longer than the slot holds a seat of each slot of its run (one Query more), as the
         // booking it becomes takes them.
-        let following = self.following(&slot, kind.as_ref()).await?;
+        let following = self
+            .following(&slot, kind.as_ref().map(|k| k.duration_minutes))
+            .await?;
         let (consultation, run) = run(
             &slot,
             &following,

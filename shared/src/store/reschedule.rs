@@ -81,7 +81,9 @@ impl Store {
         // Exactly booking's rules for the appointment's type and consultation, a long type's run
         // included.
         let kind = super::booking::type_of(&mut found, type_key.as_ref())?;
-        let following = self.following(&slot, kind.as_ref()).await?;
+        let following = self
+            .following(&slot, kind.as_ref().map(|k| k.duration_minutes))
+            .await?;
         let (_, run) = run(
             &slot,
             &following,

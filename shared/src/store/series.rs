@@ -241,7 +241,8 @@ impl Store {
             let (candidates, following): (Vec<Slot>, Vec<Slot>) = if i == 0 {
                 (
                     vec![first.clone()],
-                    self.following(&first, kind.as_ref()).await?,
+                    self.following(&first, kind.as_ref().map(|k| k.duration_minutes))
+                        .await?,
                 )
             } else {
                 match at(*day, local.time(), &zone) {

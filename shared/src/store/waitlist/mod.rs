@@ -25,7 +25,7 @@ use super::keys::Range;
 use super::keys::{self, Key};
 use super::page::Page;
 use super::{from_item, key_item, n, s, Item, Store, StoreError, Writes};
-use crate::domain::admission::{admit_run, fits, Inadmissible};
+use crate::domain::admission::{admit_run, Inadmissible};
 use crate::domain::waitlist::{next_for, Ending, Entry, EntryStatus, NotEnded};
 use crate::domain::{
     Appointment, ConsultationType, EntryId, PatientId, ProviderId, Slot, SlotId, SlotStatus,

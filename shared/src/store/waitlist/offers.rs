@@ -117,22 +117,8 @@ impl Store {
         let zone = &rules.zone();
         // An entry waiting for a visit longer than the slot is offered the run that starts with it:
         // the provider's slots after it, one Query more, only when such an entry waits.
-        let longest = entries
-            .iter()
-            .filter_map(|e| e.visit_minutes)
-            .filter(|m| fits(&slot, *m).is_err())
-            .max();
-        let following = match longest {
-            Some(m) => {
-                let to = slot
-                    .start_time
-                    .plus(SignedDuration::from_mins(i64::from(m)));
-                let mut after = self.slots_between(provider, slot.end_time, to).await?;
-                after.sort_by_key(|s| s.start_time);
-                after
-            }
-            None => vec![],
-        };
+        let longest = entries.iter().filter_map(|e| e.visit_minutes).max();
+        let following = self.following(&slot, longest).await?;
         let Some((entry, run)) = next_for(&entries, &slot, &following, zone, now) else {
             return Ok(Attempt::Done(std::mem::take(&mut round.offered)));
         };
