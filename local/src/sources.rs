@@ -398,13 +398,32 @@ async fn delete(sqs: &aws_sdk_sqs::Client, url: &str, message: aws_sdk_sqs::type
     }
 }
 
-/// Lambda's event source mapping of a queue to the worker, which is stopped at its `timeout`: then
+/// What a queue feeds: the worker (the jobs queue) or `deliver` (the webhook deliveries queue).
+pub enum Consumer {
+    Worker(Worker),
+    Deliverer(Box<shared::delivery::Deliverer>),
+}
+
+impl Consumer {
+    async fn handle(
+        &self,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+        deadline: tokio::time::Instant,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        match self {
+            Consumer::Worker(w) => w.handle(event, deadline).await,
+            Consumer::Deliverer(d) => d.handle(event, deadline).await,
+        }
+    }
+}
+
+/// Lambda's event source mapping of a queue to its function, which is stopped at its `timeout`: then
 /// nothing is deleted, and the whole batch comes back after the visibility timeout.
 pub async fn poll_queue(
     sqs: aws_sdk_sqs::Client,
     url: String,
     arn: String,
-    worker: Worker,
+    worker: Consumer,
     timeout: Duration,
 ) {
     loop {
@@ -520,9 +539,17 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
                 .reference(queue, None)
                 .cloned()
                 .ok_or("unknown queue")?;
-            let worker = Worker {
-                metrics: shared::metrics::Metrics::to(&stack.metrics),
-                ..Worker::from_config(&config, &stack.sdk)?
+            let metrics = shared::metrics::Metrics::to(&stack.metrics);
+            let worker = if f.binary == "deliver" {
+                Consumer::Deliverer(Box::new(shared::delivery::Deliverer {
+                    metrics,
+                    ..shared::delivery::Deliverer::from_config(&config, &stack.sdk)?
+                }))
+            } else {
+                Consumer::Worker(Worker {
+                    metrics,
+                    ..Worker::from_config(&config, &stack.sdk)?
+                })
             };
             let arn = stack
                 .reference(queue, Some("Arn"))

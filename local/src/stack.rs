@@ -513,9 +513,13 @@ impl Stack {
         Ok(env)
     }
 
-    /// The function's configuration, from its template environment as resolved in this stack.
+    /// The function's configuration, from its template environment as resolved in this stack, and
+    /// one setting of the local stack's own, which template.yaml never sets: webhooks may also go to
+    /// http://127.0.0.1, so that a receiver on this machine works out of the box (issue 23).
     pub fn config_for(&self, f: &Function) -> Result<Config, Error> {
-        let env = self.environment(f)?;
+        let mut env = self.environment(f)?;
+        env.entry("WEBHOOK_ALLOW_LOOPBACK".into())
+            .or_insert_with(|| "true".into());
         Ok(Config::from_lookup(|name| env.get(name).cloned())?)
     }
 

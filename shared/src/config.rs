@@ -53,6 +53,22 @@ pub struct Config {
     /// The shards a type's day of the search index is spread over (`SEARCH_SHARDS`, 1 to 64, 8 by
     /// default): `publish` writes and search reads with the same count.
     pub search_shards: u32,
+    /// Webhook deliveries (`deliver`, and the endpoints' checks of their URLs).
+    pub webhooks: Webhooks,
+}
+
+/// How webhooks are delivered.
+#[derive(Clone, Debug)]
+pub struct Webhooks {
+    /// The deliveries queue, where `deliver` puts later attempts (`WEBHOOK_QUEUE_URL`).
+    pub queue_url: Option<String>,
+    /// The pauses between attempts (`WEBHOOK_RETRY_SECONDS`, default 5,300,1800,7200,18000,36000,36000).
+    pub retries: crate::domain::webhook::RetrySchedule,
+    /// Failed deliveries in a row that disable an endpoint (`WEBHOOK_DISABLE_AFTER`, 1 to 100, default 5).
+    pub disable_after: u32,
+    /// Where deliveries may go: public https only, unless `WEBHOOK_ALLOW_LOOPBACK=true` (the local
+    /// stack's setting; template.yaml never sets it) also allows http to this machine.
+    pub reach: crate::domain::webhook::Reach,
 }
 
 /// The fees billing is asked for; 0 asks for none.
@@ -143,6 +159,10 @@ pub const VARIABLES: &[&str] = &[
     "SEARCH_SHARDS",
     "TABLE_NAME",
     "VIDEO_BASE_URL",
+    "WEBHOOK_ALLOW_LOOPBACK",
+    "WEBHOOK_DISABLE_AFTER",
+    "WEBHOOK_QUEUE_URL",
+    "WEBHOOK_RETRY_SECONDS",
 ];
 
 impl Config {
@@ -258,7 +278,37 @@ impl Config {
                 .filter(|n| (1..=crate::domain::opening::MAX_SHARDS).contains(n))
                 .ok_or(ConfigError::Invalid("SEARCH_SHARDS", "1 to 64".into()))?,
         };
+        let retries = match get("WEBHOOK_RETRY_SECONDS") {
+            None => Default::default(),
+            Some(v) => v
+                .parse()
+                .map_err(|e: &str| ConfigError::Invalid("WEBHOOK_RETRY_SECONDS", e.into()))?,
+        };
+        let disable_after = whole("WEBHOOK_DISABLE_AFTER", 5)?;
+        if !(1..=100).contains(&disable_after) {
+            return Err(ConfigError::Invalid(
+                "WEBHOOK_DISABLE_AFTER",
+                "1 to 100".into(),
+            ));
+        }
+        let reach = match get("WEBHOOK_ALLOW_LOOPBACK").as_deref() {
+            None | Some("false") => crate::domain::webhook::Reach::Public,
+            Some("true") => crate::domain::webhook::Reach::AlsoLoopback,
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "WEBHOOK_ALLOW_LOOPBACK",
+                    "true or false".into(),
+                ))
+            }
+        };
+        let webhooks = Webhooks {
+            queue_url: get("WEBHOOK_QUEUE_URL"),
+            retries,
+            disable_after: disable_after.into(),
+            reach,
+        };
         Ok(Config {
+            webhooks,
             table_name: get("TABLE_NAME"),
             event_bus_name: get("EVENT_BUS_NAME"),
             jobs_queue_url: get("JOBS_QUEUE_URL"),

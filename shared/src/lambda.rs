@@ -107,6 +107,23 @@ pub async fn worker() -> Result<(), Error> {
     .await
 }
 
+/// Runs `deliver` on the webhook deliveries queue.
+pub async fn deliver() -> Result<(), Error> {
+    init();
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let deliverer: &'static crate::delivery::Deliverer = Box::leak(Box::new(
+        crate::delivery::Deliverer::from_config(&config, &sdk)?,
+    ));
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            let deadline = deadline(&event.context);
+            Ok::<_, Error>(deliverer.handle(event.payload, deadline).await)
+        },
+    ))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::time_left;

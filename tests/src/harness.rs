@@ -194,11 +194,21 @@ impl TestApp {
     /// The worker as the stack's `WorkerFunction` is configured, on `store`: for a test that plays the
     /// worker.
     pub fn worker(&self, store: shared::store::Store) -> shared::jobs::Worker {
-        let config = self.function_config(|f| f.queue.is_some());
+        let config = self.function_config(|f| f.binary == "worker");
         shared::jobs::Worker {
             store,
             metrics: shared::metrics::Metrics::to(&self.stack.stack.metrics),
             ..shared::jobs::Worker::from_config(&config, &self.stack.stack.sdk).expect("a worker")
+        }
+    }
+
+    /// `deliver` as the stack's `DeliverFunction` is configured: for a test that plays it.
+    pub fn deliverer(&self) -> shared::delivery::Deliverer {
+        let config = self.function_config(|f| f.binary == "deliver");
+        shared::delivery::Deliverer {
+            metrics: shared::metrics::Metrics::to(&self.stack.stack.metrics),
+            ..shared::delivery::Deliverer::from_config(&config, &self.stack.stack.sdk)
+                .expect("a deliverer")
         }
     }
 

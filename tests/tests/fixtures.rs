@@ -415,6 +415,67 @@ async fn the_calendar_feed_fixtures_are_answered_by_their_handlers() {
 }
 
 #[tokio::test]
+async fn the_webhook_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    let ctx = ctx(&app);
+    let (status, made) = run(&ctx, "create-webhook").await;
+    assert_eq!(status, 201, "{made}");
+    assert!(made["secret"].as_str().unwrap().starts_with("whsec_"));
+    let (status, list) = run(&ctx, "list-webhooks").await;
+    assert_eq!(
+        (status, list["data"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{list}"
+    );
+    // The fixtures' endpoint id is not this one's.
+    answer_not_found(
+        &ctx,
+        &[
+            "get-webhook",
+            "update-webhook",
+            "delete-webhook",
+            "rotate-webhook-secret",
+            "list-webhook-deliveries",
+        ],
+    )
+    .await;
+    // The queue fixture (appointment.created from the bus) and a bad message beside it: the event
+    // goes to the endpoint (hooks.example.com does not resolve here: the attempt fails and is queued
+    // again, which is the message handled); only the bad message is reported.
+    let mut event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&fixture("deliver")).unwrap();
+    let mut bad = event.records[0].clone();
+    bad.message_id = Some("bad-1".into());
+    bad.body = Some("{\"detail-type\": 7}".into());
+    event.records.push(bad);
+    let response = app
+        .deliverer()
+        .handle(event, clinic_tests::deadline_in(60))
+        .await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["bad-1"]);
+    let id: uuid::Uuid = made["id"].as_str().unwrap().parse().unwrap();
+    let logged = app.store().attempts(id, 10).await.unwrap();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(
+        (
+            logged[0].attempt,
+            logged[0].kind.as_str(),
+            logged[0].status_code
+        ),
+        (1, "appointment.created", None)
+    );
+    assert_eq!(
+        logged[0].outcome,
+        shared::domain::webhook::Outcome::Retrying
+    );
+}
+
+#[tokio::test]
 async fn the_fhir_fixtures_are_answered_by_their_handlers() {
     let (_app, ctx) = seeded().await; // the stack lives as long as the test
     let (status, bundle) = run(&ctx, "fhir-slots").await;

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 71);
+    assert_eq!(functions.len(), 79);
     for f in &functions {
         assert!(
             root()
@@ -254,6 +254,32 @@ fn each_function_may_do_only_what_it_does() {
         &["dynamodb:PutItem", "dynamodb:UpdateItem"],
     );
     expect("FhirAppointmentFunction", &["dynamodb:GetItem"]);
+    expect(
+        "CreateWebhookFunction",
+        &["dynamodb:PutItem", "dynamodb:UpdateItem"],
+    );
+    expect("ListWebhooksFunction", &["dynamodb:Query"]);
+    expect("GetWebhookFunction", &["dynamodb:GetItem"]);
+    for versioned in ["UpdateWebhookFunction", "RotateWebhookSecretFunction"] {
+        expect(versioned, &["dynamodb:GetItem", "dynamodb:PutItem"]);
+    }
+    expect(
+        "DeleteWebhookFunction",
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    );
+    expect(
+        "ListWebhookDeliveriesFunction",
+        &["dynamodb:GetItem", "dynamodb:Query"],
+    );
+    expect(
+        "DeliverFunction",
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "sqs:SendMessage",
+        ],
+    );
     // A search across providers: the index's partitions and the types, then one batch read; $find
     // also keeps its proposals.
     let searching = ["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Query"];
@@ -775,7 +801,7 @@ fn every_alarm_reaches_someone_every_function_logs_and_traces_and_every_parked_q
             assert!(watched.contains(id), "{id} holds failures and has no alarm");
         }
     }
-    assert_eq!(consumed, ["JobsQueue"]);
+    assert_eq!(consumed, ["WebhookDeliveriesQueue", "JobsQueue"]);
 }
 
 #[test]

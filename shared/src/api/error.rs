@@ -88,6 +88,7 @@ catalogue! {
     TooFarAhead 422 "too_far_ahead": "The slot lies beyond the provider's booking horizon (maxAdvanceDays).",
     DailyLimitReached 422 "daily_limit_reached": "The provider's day already holds their most appointments per day.",
     TooManyFeeds 409 "too_many_feeds": "The caller has 20 active calendar feeds; revoke one first.",
+    TooManyWebhooks 409 "too_many_webhooks": "The deployment has 25 webhook endpoints; delete one first.",
     Contended 503 "contended": "Contention or throttling outlasted the retries; retry after Retry-After seconds.",
     Internal 500 "internal": "A defect of the service, logged with its ids; the same request will fail the same way.",
 }

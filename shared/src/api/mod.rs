@@ -25,6 +25,7 @@ pub mod settings;
 pub mod slots;
 pub mod views;
 pub mod waitlist;
+pub mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -168,6 +169,13 @@ endpoints! {
     UPDATE_RESOURCE "update-resource" => resources::update,
     RESOURCE_SCHEDULE "resource-schedule" => resources::schedule,
     FHIR_AUDIT_EVENTS "fhir-audit-events" => audit::fhir_events,
+    CREATE_WEBHOOK "create-webhook" => webhooks::create,
+    LIST_WEBHOOKS "list-webhooks" => webhooks::list,
+    GET_WEBHOOK "get-webhook" => webhooks::get,
+    UPDATE_WEBHOOK "update-webhook" => webhooks::update,
+    DELETE_WEBHOOK "delete-webhook" => webhooks::delete,
+    ROTATE_WEBHOOK_SECRET "rotate-webhook-secret" => webhooks::rotate,
+    LIST_WEBHOOK_DELIVERIES "list-webhook-deliveries" => webhooks::deliveries,
 }
 
 /// The function of template.yaml named `function`, with its endpoint.

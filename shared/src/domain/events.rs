@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::hold::{Hold, HoldStatus};
 use super::reminders::Offset;
 use super::waitlist::{Entry, EntryStatus};
+use super::webhook::{DisabledReason, Webhook};
 use super::{
     Appointment, AppointmentId, AppointmentStatus, ConsultationType, Day, EntryId, HoldId,
     PatientId, ProviderId, SlotId, UtcTime,
@@ -52,6 +53,30 @@ impl AppointmentFacts {
             status: a.status,
             consultation_type: a.consultation_type,
             occurred_at: a.updated_at,
+        }
+    }
+}
+
+/// What `webhook.disabled` carries: the endpoint's id and why, never its URL (a URL may hold a token).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookFacts {
+    pub event_id: Uuid,
+    pub webhook_id: Uuid,
+    pub reason: DisabledReason,
+    /// Deliveries in a row whose every attempt failed.
+    pub consecutive_failures: u32,
+    pub occurred_at: UtcTime,
+}
+
+impl WebhookFacts {
+    pub fn of(event_id: Uuid, w: &Webhook, reason: DisabledReason) -> WebhookFacts {
+        WebhookFacts {
+            event_id,
+            webhook_id: w.id,
+            reason,
+            consecutive_failures: w.consecutive_failures,
+            occurred_at: w.updated_at,
         }
     }
 }
@@ -348,6 +373,10 @@ events! {
     PaymentCancellationFeeRequested(Payment) = "payment.cancellation_fee_requested",
     /// A no-show's fee (the provider's terms), when not 0.
     PaymentNoShowFeeRequested(Payment) = "payment.no_show_fee_requested",
+    /// Deliveries disabled a webhook endpoint: it answered 410 Gone (`reason: gone`), or its
+    /// `WebhookDisableAfter`th delivery in a row failed every attempt (`failing`). `PATCH` with
+    /// `active: true` turns it on again.
+    WebhookDisabled(WebhookFacts) = "webhook.disabled",
 }
 
 impl DomainEvent {
@@ -664,6 +693,18 @@ mod examples {
     impl Example for HoldFacts {
         fn example(t: &str) -> Self {
             HoldFacts::of(example_event_id(t), &example_hold(t))
+        }
+    }
+
+    impl Example for WebhookFacts {
+        fn example(t: &str) -> Self {
+            WebhookFacts {
+                event_id: example_event_id(t),
+                webhook_id: example_id(40),
+                reason: DisabledReason::Failing,
+                consecutive_failures: 5,
+                occurred_at: example_time("2031-03-05T09:12:00Z"),
+            }
         }
     }
 

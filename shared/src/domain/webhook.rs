@@ -10,6 +10,10 @@ use std::net::IpAddr;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::UtcTime;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -236,13 +240,319 @@ pub fn deliverable(ip: IpAddr, reach: Reach) -> bool {
     }
 }
 
-/// How long after the `attempt`-th failed delivery (1 for the first) the next is tried, or `None` when
-/// that was the last: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (the schedule the Standard Webhooks
-/// specification suggests), eight attempts over 27.6 hours, more than the 24 the issue asks.
-pub fn retry_after(attempt: u32) -> Option<jiff::SignedDuration> {
-    const DELAYS: [i64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
-    let i = usize::try_from(attempt).ok()?.checked_sub(1)?;
-    DELAYS.get(i).map(|s| jiff::SignedDuration::from_secs(*s))
+/// When failed deliveries are tried again (`WEBHOOK_RETRY_SECONDS`): the pause after each failed
+/// attempt, in seconds, so one attempt more than it has pauses. By default 5 s, 5 min, 30 min, 2 h,
+/// 5 h, 10 h, 10 h (the schedule the Standard Webhooks specification suggests): eight attempts over
+/// 27.6 hours, more than the 24 the issue asks. Tests shorten it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetrySchedule(Vec<u32>);
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        RetrySchedule(vec![5, 300, 1_800, 7_200, 18_000, 36_000, 36_000])
+    }
+}
+
+impl std::str::FromStr for RetrySchedule {
+    type Err = &'static str;
+
+    /// 1 to 20 pauses, comma-separated, each 1 to 86400 seconds.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const WHAT: &str = "1 to 20 comma-separated pauses of 1 to 86400 seconds";
+        let pauses = text
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|s| (1..=86_400).contains(s))
+            })
+            .collect::<Option<Vec<u32>>>()
+            .ok_or(WHAT)?;
+        if pauses.is_empty() || pauses.len() > 20 {
+            return Err(WHAT);
+        }
+        Ok(RetrySchedule(pauses))
+    }
+}
+
+impl RetrySchedule {
+    /// How long after the `attempt`-th failed attempt (1 for the first) the next is made, or `None`
+    /// when that was the last.
+    pub fn after(&self, attempt: u32) -> Option<jiff::SignedDuration> {
+        let i = usize::try_from(attempt).ok()?.checked_sub(1)?;
+        self.0
+            .get(i)
+            .map(|s| jiff::SignedDuration::from_secs(i64::from(*s)))
+    }
+
+    /// How many attempts a delivery gets.
+    pub fn attempts(&self) -> u32 {
+        self.0.len() as u32 + 1
+    }
+
+    /// From the first attempt to the last.
+    pub fn span(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_secs(self.0.iter().map(|s| i64::from(*s)).sum())
+    }
+}
+
+/// What an attempt got: the receiver's status, or no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Failure {
+    /// No answer within 10 seconds.
+    Timeout,
+    /// The connection failed (refused, reset, TLS, a name that does not resolve).
+    Connect,
+    /// The host resolved to an address deliveries may not go to (private, loopback, metadata).
+    AddressRefused,
+    /// The endpoint's URL is no longer one deliveries may go to.
+    UrlRefused,
+}
+
+/// How one attempt ended, as the delivery log shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Outcome {
+    /// A 2xx answer.
+    Delivered,
+    /// Failed; tried again at `nextAttemptAt`.
+    Retrying,
+    /// Failed, and it was the last attempt.
+    Failed,
+    /// 410 Gone: the endpoint is disabled at once, nothing is tried again.
+    Gone,
+}
+
+/// What follows an attempt answered `status` (or not answered): delivered on a 2xx; gone on a 410;
+/// otherwise (a redirect too: none is followed) retried after the schedule's pause, or failed when
+/// it was the last attempt.
+pub fn outcome(
+    status: Option<u16>,
+    attempt: u32,
+    schedule: &RetrySchedule,
+) -> (Outcome, Option<jiff::SignedDuration>) {
+    match status {
+        Some(s) if (200..300).contains(&s) => (Outcome::Delivered, None),
+        Some(410) => (Outcome::Gone, None),
+        _ => match schedule.after(attempt) {
+            Some(pause) => (Outcome::Retrying, Some(pause)),
+            None => (Outcome::Failed, None),
+        },
+    }
+}
+
+/// Why deliveries, not a person, disabled an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum DisabledReason {
+    /// It answered 410 Gone.
+    Gone,
+    /// Its deliveries failed, every attempt of each, too many times in a row.
+    Failing,
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Secret::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An endpoint as stored: where deliveries go, what they carry, the secrets that sign them (never
+/// shown after they are made: its `Debug` hides them), and how its deliveries went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<DisabledReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<UtcTime>,
+    /// Deliveries in a row whose every attempt failed (a success resets it).
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    pub secret: Secret,
+    /// The secret a rotation replaced: it signs beside the new one until `previousSecretUntil`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_until: Option<UtcTime>,
+    pub created_at: UtcTime,
+    pub updated_at: UtcTime,
+    pub version: u64,
+    /// Deleted: found by nothing, removed by the table's TTL with its log ([`LOG_DAYS`] later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<UtcTime>,
+}
+
+/// At most this many endpoints: every event is matched against each.
+pub const MAX_WEBHOOKS: u32 = 25;
+
+/// How long a rotated secret still signs.
+pub const ROTATION_OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+impl Webhook {
+    /// The secrets that sign a delivery made at `now`: the current, and the previous while it
+    /// overlaps.
+    pub fn signers(&self, now: UtcTime) -> Vec<&Secret> {
+        let mut out = vec![&self.secret];
+        if let (Some(old), Some(until)) = (&self.previous_secret, self.previous_secret_until) {
+            if now < until {
+                out.push(old);
+            }
+        }
+        out
+    }
+
+    /// What is wrong with it, by field: its URL as a delivery target, its event patterns.
+    pub fn problems(&self, reach: Reach) -> Vec<(&'static str, String)> {
+        let mut out = vec![];
+        if let Err(e) = target(&self.url, reach) {
+            out.push(("url", e.to_string()));
+        }
+        if let Some(p) = pattern_problems(&self.events) {
+            out.push(("events", p.to_owned()));
+        }
+        out
+    }
+
+    /// Turned on again by a person: its failures forgotten.
+    pub fn enable(&mut self) {
+        self.active = true;
+        self.disabled_reason = None;
+        self.disabled_at = None;
+        self.consecutive_failures = 0;
+    }
+
+    /// Records how a delivery ended (not each attempt: a delivery fails only when its last attempt
+    /// did): a success forgets the failures, a 410 disables at once, and the `limit`-th failed
+    /// delivery in a row disables. Whether anything changed.
+    pub fn record(&mut self, outcome: Outcome, limit: u32, now: UtcTime) -> bool {
+        let disable = |w: &mut Webhook, why| {
+            w.active = false;
+            w.disabled_reason = Some(why);
+            w.disabled_at = Some(now);
+        };
+        match outcome {
+            Outcome::Retrying => false,
+            Outcome::Delivered if self.consecutive_failures == 0 => false,
+            Outcome::Delivered => {
+                self.consecutive_failures = 0;
+                true
+            }
+            Outcome::Gone if !self.active => false,
+            Outcome::Gone => {
+                disable(self, DisabledReason::Gone);
+                true
+            }
+            Outcome::Failed => {
+                self.consecutive_failures += 1;
+                if self.active && self.consecutive_failures >= limit {
+                    disable(self, DisabledReason::Failing);
+                }
+                true
+            }
+        }
+    }
+}
+
+/// One attempt, as the delivery log keeps it (for 7 days): never the body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attempt {
+    /// The event's id: `webhook-id`, the same on every attempt.
+    pub event_id: String,
+    /// The event's type (`appointment.created`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// 1 for the first.
+    pub attempt: u32,
+    pub at: UtcTime,
+    /// The receiver's status, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    pub latency_ms: u64,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<UtcTime>,
+}
+
+/// How long the delivery log keeps an attempt.
+pub const LOG_DAYS: i64 = 7;
+
+/// An event to deliver, as the bus gave it: `webhook-id` is the event's own `eventId` (the same on
+/// every delivery of one change), the body `{type, timestamp, data}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub timestamp: String,
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    /// From an EventBridge event (`detail-type`, `time`, `detail`), as a rule puts it on a queue.
+    pub fn from_bus(event: &serde_json::Value) -> Option<Event> {
+        let kind = event.get("detail-type")?.as_str()?.to_owned();
+        let data = event.get("detail")?.clone();
+        let id = data
+            .get("eventId")
+            .and_then(|v| v.as_str())
+            .or_else(|| event.get("id").and_then(|v| v.as_str()))?
+            .to_owned();
+        let timestamp = event.get("time")?.as_str()?.to_owned();
+        Some(Event {
+            id,
+            kind,
+            timestamp,
+            data,
+        })
+    }
+
+    /// The body every attempt posts (and signs).
+    pub fn body(&self) -> String {
+        serde_json::json!({"type": self.kind, "timestamp": self.timestamp, "data": self.data})
+            .to_string()
+    }
+}
+
+/// A later attempt of one event to one endpoint, waiting on the deliveries queue until `due` (SQS
+/// delays a message at most 15 minutes: a longer pause is sent again from there).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    pub webhook_id: Uuid,
+    pub attempt: u32,
+    pub due: UtcTime,
+    pub event: Event,
+}
+
+/// The delay to send a message with so that it arrives at `due`, at most SQS's 900 seconds
+/// (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html,
+/// `DelaySeconds`); one arriving earlier is sent again with the time left.
+pub fn delay_until(due: UtcTime, now: UtcTime) -> i32 {
+    let left = due.timestamp().as_second() - now.timestamp().as_second();
+    left.clamp(0, 900) as i32
 }
 
 #[cfg(test)]
@@ -360,11 +670,128 @@ mod tests {
 
     #[test]
     fn failed_deliveries_are_retried_for_more_than_a_day_then_stop() {
-        let total: i64 = (1..).map_while(retry_after).map(|d| d.as_secs()).sum();
+        let s = RetrySchedule::default();
+        let total: i64 = (1..).map_while(|a| s.after(a)).map(|d| d.as_secs()).sum();
         assert!(total >= 24 * 3600, "{total}");
-        assert_eq!(retry_after(0), None);
-        assert_eq!(retry_after(1), Some(jiff::SignedDuration::from_secs(5)));
-        assert_eq!(retry_after(8), None);
+        assert_eq!(s.span().as_secs(), total);
+        assert_eq!((s.after(0), s.attempts()), (None, 8));
+        assert_eq!(s.after(1), Some(jiff::SignedDuration::from_secs(5)));
+        assert_eq!(s.after(8), None);
+        assert_eq!("1, 2".parse(), Ok(RetrySchedule(vec![1, 2])));
+        for bad in ["", "0", "1,,2", "86401", "x", &["1"; 21].join(",")] {
+            assert!(bad.parse::<RetrySchedule>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_attempt_is_delivered_on_2xx_gone_on_410_and_otherwise_retried_until_the_last() {
+        let s: RetrySchedule = "7,9".parse().unwrap();
+        let secs = jiff::SignedDuration::from_secs;
+        assert_eq!(outcome(Some(204), 1, &s), (Outcome::Delivered, None));
+        assert_eq!(outcome(Some(410), 1, &s), (Outcome::Gone, None));
+        assert_eq!(
+            outcome(Some(500), 1, &s),
+            (Outcome::Retrying, Some(secs(7)))
+        );
+        assert_eq!(
+            outcome(Some(301), 2, &s),
+            (Outcome::Retrying, Some(secs(9)))
+        );
+        assert_eq!(outcome(None, 2, &s), (Outcome::Retrying, Some(secs(9))));
+        assert_eq!(outcome(Some(404), 3, &s), (Outcome::Failed, None));
+    }
+
+    fn hook() -> Webhook {
+        let now: UtcTime = "2031-03-04T10:00:00Z".parse().unwrap();
+        Webhook {
+            id: Uuid::new_v4(),
+            url: "https://hooks.example.com/x".into(),
+            events: vec!["appointment.*".into()],
+            description: None,
+            active: true,
+            disabled_reason: None,
+            disabled_at: None,
+            consecutive_failures: 0,
+            secret: Secret::generate(),
+            previous_secret: None,
+            previous_secret_until: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn the_limit_th_failed_delivery_in_a_row_or_a_410_disables_and_a_success_forgets() {
+        let now: UtcTime = "2031-03-04T10:00:00Z".parse().unwrap();
+        let mut w = hook();
+        assert!(
+            !w.record(Outcome::Retrying, 3, now),
+            "an attempt is no delivery"
+        );
+        assert!(!w.record(Outcome::Delivered, 3, now), "nothing to forget");
+        assert!(w.record(Outcome::Failed, 3, now) && w.record(Outcome::Failed, 3, now));
+        assert!(w.record(Outcome::Delivered, 3, now));
+        assert_eq!((w.consecutive_failures, w.active), (0, true));
+        for _ in 0..3 {
+            w.record(Outcome::Failed, 3, now);
+        }
+        assert_eq!(
+            (w.active, w.disabled_reason),
+            (false, Some(DisabledReason::Failing))
+        );
+        w.enable();
+        assert_eq!(
+            (w.active, w.consecutive_failures, w.disabled_at),
+            (true, 0, None)
+        );
+        assert!(w.record(Outcome::Gone, 3, now));
+        assert_eq!(
+            (w.active, w.disabled_reason),
+            (false, Some(DisabledReason::Gone))
+        );
+        assert!(!w.record(Outcome::Gone, 3, now), "already off");
+        assert!(
+            !format!("{w:?}").contains(&w.secret.text()),
+            "no secret in a log"
+        );
+    }
+
+    #[test]
+    fn a_rotated_secret_signs_for_its_overlap_only() {
+        let mut w = hook();
+        let now = w.created_at;
+        let old = w.secret.clone();
+        w.previous_secret = Some(old.clone());
+        w.secret = Secret::generate();
+        w.previous_secret_until = Some(now.plus(ROTATION_OVERLAP));
+        assert_eq!(w.signers(now), [&w.secret, &old]);
+        assert_eq!(w.signers(now.plus(ROTATION_OVERLAP)), [&w.secret]);
+        let stored = serde_json::to_value(&w).unwrap();
+        let back: Webhook = serde_json::from_value(stored).unwrap();
+        assert_eq!(back, w);
+    }
+
+    #[test]
+    fn an_event_is_read_from_the_bus_under_its_own_id() {
+        let bus = serde_json::json!({"id": "eb-1", "detail-type": "appointment.created",
+            "source": "appointments", "time": "2031-03-04T10:00:00Z",
+            "detail": {"eventId": "e-7", "appointmentId": "a"}});
+        let e = Event::from_bus(&bus).unwrap();
+        assert_eq!(
+            (e.id.as_str(), e.kind.as_str()),
+            ("e-7", "appointment.created")
+        );
+        let body: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
+        assert_eq!(body["data"]["appointmentId"], "a");
+        assert_eq!(body["timestamp"], "2031-03-04T10:00:00Z");
+        assert!(Event::from_bus(&serde_json::json!({"type": "sweep"})).is_none());
+        let at: UtcTime = "2031-03-04T10:00:00Z".parse().unwrap();
+        let secs = jiff::SignedDuration::from_secs;
+        assert_eq!(delay_until(at.plus(secs(30)), at), 30);
+        assert_eq!(delay_until(at.plus(secs(7200)), at), 900);
+        assert_eq!(delay_until(at, at.plus(secs(5))), 0);
     }
 
     proptest! {
@@ -377,6 +804,11 @@ mod tests {
         #[test]
         fn no_secret_text_makes_the_reader_panic(text in ".{0,120}") {
             let _ = Secret::parse(&text);
+        }
+
+        #[test]
+        fn no_schedule_text_makes_the_reader_panic(text in "[0-9, x]{0,80}") {
+            let _ = text.parse::<RetrySchedule>();
         }
 
         #[test]

@@ -49,7 +49,8 @@ macro_rules! versioned {
 versioned!(
     AppointmentType,
     crate::domain::location::Location,
-    crate::domain::resource::Resource
+    crate::domain::resource::Resource,
+    crate::domain::webhook::Webhook
 );
 
 impl super::Store {

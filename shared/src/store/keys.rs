@@ -19,6 +19,9 @@
 //! | calendar feed by id | `FEEDID#<id>` | `FEED` | | | a feed by its id (its token's hash, its owner): revoking without an index |
 //! | an owner's feeds | `OWNER#<uid>` | `FEEDS` | | | how many feeds are active (at most 20), and a counter of the owner's appointment changes (a feed's ETag) |
 //! | waiting claim | `PATIENT#<pid>` | `WAIT#<provider>#<date>` | | | one active entry per patient, provider and date |
+//! | webhook endpoint | `WEBHOOKS` | `WEBHOOK#<id>` | | | one partition: `deliver` reads every endpoint with one consistent Query per event |
+//! | webhook count | `WEBHOOKS` | `COUNT` | | | how many endpoints exist (at most 25) |
+//! | delivery attempt | `WEBHOOK#<id>` | `DELIVERY#<at>#<event id>#<attempt>` | | | an endpoint's recent attempts, newest first (TTL 7 days) |
 //! | parked stream record | `PARKED#<stream event id>` | `PARKED` | | | a record `publish` could not send, kept for its replay (TTL 14 days) |
 //!
 //! Times in sort keys are fixed-width UTC (`UtcTime`), so string order is time order.
@@ -164,6 +167,34 @@ pub fn owner_feeds(owner: Uuid) -> String {
     format!("OWNER#{owner}#FEEDS")
 }
 
+/// The partition of every webhook endpoint and their count.
+pub const WEBHOOKS: &str = "WEBHOOKS";
+/// The sort keys of endpoints start so.
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+pub fn webhook(id: Uuid) -> Key {
+    Key::new(WEBHOOKS.to_owned(), &format!("{WEBHOOK_PREFIX}{id}"))
+}
+
+pub fn webhook_count() -> Key {
+    Key::new(WEBHOOKS.to_owned(), "COUNT")
+}
+
+/// The partition of an endpoint's delivery log.
+pub fn webhook_log(id: Uuid) -> String {
+    format!("WEBHOOK#{id}")
+}
+
+/// The sort keys of delivery attempts start so (then the time: newest last).
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+pub fn delivery(webhook: Uuid, at: UtcTime, event_id: &str, attempt: u32) -> Key {
+    Key::new(
+        webhook_log(webhook),
+        &format!("{DELIVERY_PREFIX}{at}#{event_id}#{attempt}"),
+    )
+}
+
 /// A stream record parked by `publish` (`stream::parking`), under the record's event id.
 pub fn parked(event_id: &str) -> Key {
     Key::new(format!("PARKED#{event_id}"), "PARKED")
@@ -254,6 +285,7 @@ pub enum ItemKind {
     Reminder,
     WaitlistEntry,
     Hold,
+    Webhook,
     Other,
 }
 
@@ -265,6 +297,7 @@ pub fn kind_of(sk: &str) -> ItemKind {
         "PROFILE" => ItemKind::Provider,
         "HOLD" => ItemKind::Hold,
         _ if sk.starts_with("REMINDER#") => ItemKind::Reminder,
+        _ if sk.starts_with(WEBHOOK_PREFIX) => ItemKind::Webhook,
         _ => ItemKind::Other,
     }
 }

@@ -30,6 +30,7 @@ pub mod series;
 pub mod settings;
 pub mod slots;
 pub mod waitlist;
+pub mod webhooks;
 
 use std::collections::HashMap;
 

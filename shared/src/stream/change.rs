@@ -55,6 +55,8 @@ pub enum Item {
     /// A provider's item: their zone, settings and directory profile.
     Provider(Diff<crate::store::items::ProviderProfile>),
     Hold(Diff<crate::domain::hold::Hold>),
+    /// A webhook endpoint (its change by deliveries is news when they disable it).
+    Webhook(Diff<crate::domain::webhook::Webhook>),
     Other,
 }
 
@@ -84,6 +86,7 @@ impl Change {
             }
             ItemKind::Provider => diff(record, "provider")?.map_or(Item::Other, Item::Provider),
             ItemKind::Hold => diff(record, "hold")?.map_or(Item::Other, Item::Hold),
+            ItemKind::Webhook => diff(record, "webhook")?.map_or(Item::Other, Item::Webhook),
             ItemKind::Reminder if record.event_name == "INSERT" => {
                 image(&record.change.new_image, "reminder")?.map_or(Item::Other, Item::ReminderSent)
             }

@@ -139,6 +139,7 @@ pub fn effects(change: &Change) -> Vec<Effect> {
         Item::Entry(diff) => waitlist_effects(change, diff),
         Item::Slot(diff) => slot_opened(diff),
         Item::Hold(diff) => hold_effects(change, diff),
+        Item::Webhook(diff) => webhook_disabled(change, diff).into_iter().collect(),
         // The directory's listings: written by the publisher itself (`Publisher::relist`).
         Item::Provider(_) | Item::Other => vec![],
     }
@@ -311,6 +312,21 @@ fn hold_effects(change: &Change, diff: &Diff<Hold>) -> Vec<Effect> {
         }));
     }
     out
+}
+
+/// `webhook.disabled` when deliveries turned an active endpoint off (a person turning it off is not
+/// news: they know).
+fn webhook_disabled(
+    change: &Change,
+    diff: &Diff<crate::domain::webhook::Webhook>,
+) -> Option<Effect> {
+    let Diff::Changed { from, to } = diff else {
+        return None;
+    };
+    let reason = to.disabled_reason.filter(|_| from.active && !to.active)?;
+    Some(event(change, |id| {
+        DomainEvent::WebhookDisabled(crate::domain::events::WebhookFacts::of(id, to, reason))
+    }))
 }
 
 /// `appointment.reminder_due` from a reminder record: ids, the start, the offset, the consultation type.

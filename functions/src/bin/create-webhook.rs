@@ -1,0 +1,6 @@
+//! The `create-webhook` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::CREATE_WEBHOOK).await
+}

@@ -1,0 +1,6 @@
+//! The `update-webhook` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::UPDATE_WEBHOOK).await
+}
