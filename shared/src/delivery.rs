@@ -106,7 +106,9 @@ pub struct Deliverer {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub config: crate::config::Webhooks,
-    pub http: Client<Https, Full<Bytes>>,
+    /// Built at the first delivery, not at the cold start (reading the system's roots takes time
+    /// an invocation with no endpoint to post to need not spend).
+    pub http: std::sync::OnceLock<Result<Client<Https, Full<Bytes>>, String>>,
     pub clock: Clock,
     pub metrics: Metrics,
 }
@@ -164,7 +166,7 @@ impl Deliverer {
             sqs: aws_sdk_sqs::Client::new(sdk),
             queue_url: Config::require(&config.webhooks.queue_url, "WEBHOOK_QUEUE_URL")?,
             config: config.webhooks.clone(),
-            http: client(config.webhooks.reach)?,
+            http: std::sync::OnceLock::new(),
             clock: Clock::System,
             metrics: Metrics::stdout(),
         })
@@ -336,7 +338,17 @@ impl Deliverer {
             Ok(r) => r,
             Err(_) => return (None, Some(Failure::UrlRefused)),
         };
-        match tokio::time::timeout(TIMEOUT, self.http.request(request)).await {
+        let http = match self
+            .http
+            .get_or_init(|| client(self.config.reach).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "no HTTP client for deliveries");
+                return (None, Some(Failure::Connect));
+            }
+        };
+        match tokio::time::timeout(TIMEOUT, http.request(request)).await {
             Err(_) => (None, Some(Failure::Timeout)),
             Ok(Ok(response)) => (Some(response.status().as_u16()), None),
             Ok(Err(e)) => (None, Some(failure_of(&e))),

@@ -649,6 +649,55 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_disabled_by_deliveries_is_news_and_one_turned_off_by_a_person_is_not() {
+        let secret = crate::domain::webhook::Secret::generate().text();
+        let hook = |active: bool, reason: Option<&str>| {
+            let mut v = json!({
+                "PK": {"S": "WEBHOOKS"}, "SK": {"S": "WEBHOOK#6c5d4e3f-2a1b-4c9d-8e7f-6a5b4c3d2e1f"},
+                "id": {"S": "6c5d4e3f-2a1b-4c9d-8e7f-6a5b4c3d2e1f"},
+                "url": {"S": "https://hooks.example.com/x?token=private"},
+                "events": {"L": [{"S": "*"}]}, "active": {"BOOL": active},
+                "consecutiveFailures": {"N": "5"}, "secret": {"S": secret},
+                "createdAt": {"S": "2026-11-24T10:00:00Z"}, "updatedAt": {"S": "2026-11-24T10:05:00Z"},
+                "version": {"N": "3"}
+            });
+            if let Some(r) = reason {
+                v["disabledReason"] = json!({"S": r});
+            }
+            v
+        };
+        let sk = "WEBHOOK#6c5d4e3f-2a1b-4c9d-8e7f-6a5b4c3d2e1f";
+        let disabled = record(
+            "MODIFY",
+            sk,
+            Some(hook(true, None)),
+            Some(hook(false, Some("failing"))),
+        );
+        let effects = effects_of(&disabled).unwrap();
+        let [Effect::Event(DomainEvent::WebhookDisabled(facts))] = effects.as_slice() else {
+            panic!("{effects:?}");
+        };
+        assert_eq!(
+            facts.reason,
+            crate::domain::webhook::DisabledReason::Failing
+        );
+        let detail = DomainEvent::WebhookDisabled(facts.clone())
+            .detail()
+            .to_string();
+        assert!(
+            !detail.contains("token") && !detail.contains("whsec_"),
+            "{detail}"
+        );
+        for (old, new) in [
+            (hook(true, None), hook(false, None)),
+            (hook(false, Some("gone")), hook(false, Some("gone"))),
+        ] {
+            let r = record("MODIFY", sk, Some(old), Some(new));
+            assert_eq!(effects_of(&r).unwrap(), vec![]);
+        }
+    }
+
+    #[test]
     fn a_provider_item_is_decoded_for_the_directory_and_publishes_nothing() {
         let provider = |languages: &str| {
             json!({
