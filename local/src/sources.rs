@@ -564,6 +564,20 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
             ));
         }
     }
+    for f in stack
+        .functions
+        .iter()
+        .filter(|f| f.binary == "write-slot-feed")
+    {
+        let Some(expression) = &f.schedule else {
+            continue;
+        };
+        let expression = stack.resolve(expression)?;
+        let period = rate(&expression)
+            .ok_or_else(|| format!("{}: a schedule of rate() only: {expression}", f.logical_id))?;
+        let writer = shared::feed::FeedWriter::from_config(&stack.config_for(f)?, &stack.sdk)?;
+        tokio::spawn(write_feed_every(writer, period));
+    }
     tokio::spawn(poll_tap(
         aws_sdk_sqs::Client::new(&infra),
         stack.tap_queue_url.clone(),
@@ -686,6 +700,18 @@ pub async fn fire_schedules(
                 }
             }
         }
+    }
+}
+
+/// What `write-slot-feed`'s schedule does: runs it every `period` (here also once at the start, so
+/// that `make dev` has a feed at once).
+async fn write_feed_every(writer: shared::feed::FeedWriter, period: jiff::SignedDuration) {
+    let period = Duration::try_from(period).unwrap_or(Duration::from_secs(300));
+    loop {
+        if let Err(e) = writer.run().await {
+            tracing::warn!(error = %e, "the slot feed was not written; the next run tries again");
+        }
+        tokio::time::sleep(period).await;
     }
 }
 

@@ -61,6 +61,8 @@ pub struct Function {
     pub stream: Option<StreamSource>,
     /// Logical id of the queue that feeds it.
     pub queue: Option<String>,
+    /// The expression of the schedule that invokes it (a `ScheduleV2` event), still unresolved.
+    pub schedule: Option<Value>,
     /// Environment: globals, then its own; values still unresolved.
     pub environment: BTreeMap<String, Value>,
     /// `Timeout`: its own, else the globals', else Lambda's default of 3 seconds.
@@ -445,6 +447,7 @@ impl Template {
                 routes: vec![],
                 stream: None,
                 queue: None,
+                schedule: None,
                 environment: self.globals_env.clone(),
                 timeout: std::time::Duration::from_secs(setting("Timeout", 3)),
                 memory_mb: setting("MemorySize", 128) as u32,
@@ -515,6 +518,9 @@ impl Template {
                         })
                     }
                     Some("SQS") => function.queue = source("Queue"),
+                    Some("ScheduleV2") => {
+                        function.schedule = props.get("ScheduleExpression").cloned();
+                    }
                     other => {
                         return Err(TemplateError::Shape(format!(
                             "{id}: event type {other:?} is not served locally"

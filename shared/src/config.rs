@@ -55,6 +55,20 @@ pub struct Config {
     pub search_shards: u32,
     /// Webhook deliveries (`deliver`, and the endpoints' checks of their URLs).
     pub webhooks: Webhooks,
+    /// The SMART Scheduling Links feed (`write-slot-feed`, `GET /fhir/$bulk-publish`).
+    pub slot_feed: SlotFeed,
+}
+
+/// The SMART Scheduling Links feed.
+#[derive(Clone, Debug)]
+pub struct SlotFeed {
+    /// The feed bucket (`FEED_BUCKET`).
+    pub bucket: Option<String>,
+    /// Each Slot's deep link (`SLOT_FEED_BOOKING_URL`, with `{slotId}`; default
+    /// `https://booking.clinic.invalid/slots/{slotId}`) and booking phone (`SLOT_FEED_BOOKING_PHONE`).
+    pub booking: crate::domain::smart::Booking,
+    /// How far ahead slots are published (`SLOT_FEED_DAYS`, 1 to 60, default 14).
+    pub days: u32,
 }
 
 /// How webhooks are delivered.
@@ -137,6 +151,7 @@ pub const VARIABLES: &[&str] = &[
     "CHECK_IN_OPENS_MINUTES",
     "CURSOR_KEY",
     "EVENT_BUS_NAME",
+    "FEED_BUCKET",
     "FOLLOW_UP_PRIORITY",
     "HOLD_TTL_SECONDS",
     "JOBS_DLQ_ARN",
@@ -157,6 +172,9 @@ pub const VARIABLES: &[&str] = &[
     "SCHEDULER_ROLE_ARN",
     "SCHEDULE_GROUP",
     "SEARCH_SHARDS",
+    "SLOT_FEED_BOOKING_PHONE",
+    "SLOT_FEED_BOOKING_URL",
+    "SLOT_FEED_DAYS",
     "TABLE_NAME",
     "VIDEO_BASE_URL",
     "WEBHOOK_ALLOW_LOOPBACK",
@@ -307,8 +325,24 @@ impl Config {
             disable_after: disable_after.into(),
             reach,
         };
+        let booking = crate::domain::smart::Booking::new(
+            get("SLOT_FEED_BOOKING_URL")
+                .unwrap_or_else(|| "https://booking.clinic.invalid/slots/{slotId}".to_owned()),
+            get("SLOT_FEED_BOOKING_PHONE"),
+        )
+        .map_err(|e| ConfigError::Invalid("SLOT_FEED_BOOKING_URL", e.into()))?;
+        let days = whole("SLOT_FEED_DAYS", 14)?;
+        if !(1..=60).contains(&days) {
+            return Err(ConfigError::Invalid("SLOT_FEED_DAYS", "1 to 60".into()));
+        }
+        let slot_feed = SlotFeed {
+            bucket: get("FEED_BUCKET"),
+            booking,
+            days: days.into(),
+        };
         Ok(Config {
             webhooks,
+            slot_feed,
             table_name: get("TABLE_NAME"),
             event_bus_name: get("EVENT_BUS_NAME"),
             jobs_queue_url: get("JOBS_QUEUE_URL"),

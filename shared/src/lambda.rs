@@ -41,8 +41,10 @@ pub async fn http(function: (&'static str, api::Endpoint)) -> Result<(), Error> 
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let audit_reader = crate::audit::AuditReader::from_config(&config, &sdk);
+    let slot_feed = crate::feed::FeedReader::from_config(&config, &sdk);
     let mut ctx = Ctx::new(aws_sdk_dynamodb::Client::new(&sdk), config)?;
     ctx.audit_reader = audit_reader;
+    ctx.slot_feed = slot_feed;
     let ctx: &'static Ctx = Box::leak(Box::new(ctx));
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(api::serve(function, ctx, req).await)
@@ -119,6 +121,24 @@ pub async fn deliver() -> Result<(), Error> {
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             let deadline = deadline(&event.context);
             Ok::<_, Error>(deliverer.handle(event.payload, deadline).await)
+        },
+    ))
+    .await
+}
+
+/// Runs `write-slot-feed`, which its schedule invokes every few minutes (the event says nothing it
+/// needs). A failed run fails the invocation; the next one writes the feed whole again.
+pub async fn write_slot_feed() -> Result<(), Error> {
+    init();
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let writer: &'static crate::feed::FeedWriter = Box::leak(Box::new(
+        crate::feed::FeedWriter::from_config(&config, &sdk)?,
+    ));
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            let published = writer.run().await.map_err(Error::from)?;
+            Ok::<_, Error>(serde_json::json!({"files": published.files.len()}))
         },
     ))
     .await

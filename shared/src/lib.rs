@@ -10,6 +10,7 @@ pub mod audit;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod feed;
 pub mod jobs;
 pub mod lambda;
 pub mod metrics;

@@ -212,6 +212,13 @@ impl TestApp {
         }
     }
 
+    /// `write-slot-feed` as the stack's `WriteSlotFeedFunction` is configured: for a test that runs
+    /// it instead of waiting for its schedule.
+    pub fn feed_writer(&self) -> shared::feed::FeedWriter {
+        let config = self.function_config(|f| f.binary == "write-slot-feed");
+        shared::feed::FeedWriter::from_config(&config, &self.stack.stack.sdk).expect("a writer")
+    }
+
     /// The publisher as the stack's stream function is configured: for a test that plays `publish`.
     pub fn publisher(&self) -> shared::stream::Publisher {
         let config = self.function_config(|f| f.stream.is_some());

@@ -476,6 +476,31 @@ async fn the_webhook_fixtures_are_answered_by_their_handlers() {
 }
 
 #[tokio::test]
+async fn the_slot_feed_fixtures_are_answered() {
+    let app = TestApp::spawn().await;
+    // The schedule's event says nothing the writer needs: a run writes the feed.
+    let event: Value = serde_json::from_str(&fixture("write-slot-feed")).unwrap();
+    assert_eq!(event["source"], "aws.scheduler");
+    let published = app.feed_writer().run().await.unwrap();
+    let mut ctx = ctx(&app);
+    ctx.slot_feed = Some(shared::feed::FeedReader {
+        s3: shared::audit::s3_client(&app.stack.stack.sdk),
+        bucket: app.feed_writer().bucket,
+    });
+    let (status, manifest) = run(&ctx, "fhir-bulk-publish").await;
+    assert_eq!(status, 200, "{manifest}");
+    assert_eq!(
+        manifest["request"],
+        "https://r3pmxmplak.execute-api.eu-west-1.amazonaws.com/fhir/$bulk-publish?_since=2026-11-24T09:00:00Z"
+    );
+    assert_eq!(
+        manifest["output"].as_array().map(Vec::len),
+        Some(published.files.len()),
+        "every file changed after the fixture's _since: {manifest}"
+    );
+}
+
+#[tokio::test]
 async fn the_fhir_fixtures_are_answered_by_their_handlers() {
     let (_app, ctx) = seeded().await; // the stack lives as long as the test
     let (status, bundle) = run(&ctx, "fhir-slots").await;

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 79);
+    assert_eq!(functions.len(), 81);
     for f in &functions {
         assert!(
             root()
@@ -270,6 +270,19 @@ fn each_function_may_do_only_what_it_does() {
     expect(
         "ListWebhookDeliveriesFunction",
         &["dynamodb:GetItem", "dynamodb:Query"],
+    );
+    expect(
+        "FhirBulkPublishFunction",
+        &["s3:GetObject", "s3:ListBucket"],
+    );
+    expect(
+        "WriteSlotFeedFunction",
+        &[
+            "dynamodb:Query",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+        ],
     );
     expect(
         "DeliverFunction",
@@ -660,10 +673,13 @@ fn the_openapi_document_has_every_route_of_the_template_and_every_error_code() {
     open.sort();
     assert_eq!(
         open,
-        ["calendar-feed", "calendar-feed-head"],
-        "the feed's GET and HEAD"
+        ["calendar-feed", "calendar-feed-head", "fhir-bulk-publish"],
+        "the feed's GET and HEAD, and the SMART manifest"
     );
-    assert_eq!(public, ["calendar-feed", "calendar-feed"]);
+    assert_eq!(
+        public,
+        ["calendar-feed", "calendar-feed", "fhir-bulk-publish"]
+    );
 }
 
 /// A stack may be named with up to 128 characters; a name the template builds from it must fit its
@@ -856,18 +872,35 @@ fn the_audited_functions_lines_reach_the_locked_bucket_and_nothing_may_delete_th
             "{forbidden} is granted somewhere"
         );
     }
-    // Only the trail's readers touch S3, and only to list and read it.
+    // Only the trail's readers touch the audit bucket, and only to list and read it; the slot feed's
+    // writer and server touch the feed bucket only.
     for function in template.functions().unwrap() {
         let s3: Vec<String> = actions(&template, &function.logical_id)
             .into_iter()
             .filter(|a| a.starts_with("s3:"))
             .collect();
-        let readers = ["audit-trail", "fhir-audit-events"];
-        let want: &[&str] = match readers.contains(&function.binary.as_str()) {
-            true => &["s3:GetObject", "s3:ListBucket"],
-            false => &[],
+        let (want, bucket): (&[&str], &str) = match function.binary.as_str() {
+            "audit-trail" | "fhir-audit-events" => {
+                (&["s3:GetObject", "s3:ListBucket"], "AuditBucket")
+            }
+            "fhir-bulk-publish" => (&["s3:GetObject", "s3:ListBucket"], "FeedBucket"),
+            "write-slot-feed" => (
+                &["s3:GetObject", "s3:ListBucket", "s3:PutObject"],
+                "FeedBucket",
+            ),
+            _ => (&[], ""),
         };
         assert_eq!(s3, want, "{}", function.binary);
+        let policy =
+            serde_yaml::to_string(&template.resources[&function.logical_id].properties["Policies"])
+                .unwrap_or_default();
+        for other in ["AuditBucket", "FeedBucket"] {
+            assert!(
+                other == bucket || !policy.contains(other),
+                "{} names {other}",
+                function.binary
+            );
+        }
     }
 }
 

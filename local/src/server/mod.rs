@@ -328,6 +328,7 @@ impl Server {
             ctx.metrics = shared::metrics::Metrics::to(&stack.metrics);
             ctx.audit = shared::audit::AuditLog::Local(stack.audit.clone());
             ctx.audit_reader = shared::audit::AuditReader::from_config(&ctx.config, &stack.sdk);
+            ctx.slot_feed = shared::feed::FeedReader::from_config(&ctx.config, &stack.sdk);
             for r in &f.routes {
                 routes.push((r.clone(), endpoint, ctx.clone(), f.timeout));
             }

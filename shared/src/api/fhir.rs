@@ -856,6 +856,56 @@ pub(super) fn searchset(resources: Vec<Value>, req: &Request) -> Value {
     fhir::searchset(resources, &self_url, &base_url(req))
 }
 
+/// `GET /fhir/$bulk-publish`, without a JWT: the SMART Scheduling Links manifest (STU 1) of what
+/// `write-slot-feed` last published, each file a presigned URL of the feed bucket (an hour), cached
+/// 5 minutes by clients and caches. `_since` (an instant with its offset) lists only the files that
+/// changed after it. Before the first publication, the manifest lists no file. One GetObject.
+pub async fn bulk_publish(ctx: &Ctx, req: Request) -> Reply {
+    let work = async {
+        let since = match req.query_string_parameters().first("_since") {
+            None => None,
+            Some(t) => Some(t.parse::<UtcTime>().map_err(|_| {
+                ApiError::field(
+                    "_since",
+                    "must be an instant with its offset, such as 2031-03-04T10:00:00Z",
+                )
+            })?),
+        };
+        let reader = ctx
+            .slot_feed
+            .as_ref()
+            .ok_or_else(|| ApiError::not_found("slot feed"))?;
+        let read = reader.read().await.map_err(|e| {
+            tracing::warn!(error = %e, "the slot feed cannot be read");
+            ApiError::contended()
+        })?;
+        let query = req
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        let request = format!("{}/fhir/$bulk-publish{query}", base_url(&req));
+        Ok(match read {
+            Some((published, urls)) => {
+                crate::domain::smart::manifest(&published, &request, since, |k| {
+                    urls.get(k).cloned().unwrap_or_default()
+                })
+            }
+            None => serde_json::json!({
+                "transactionTime": ctx.now(), "request": request, "output": [], "error": []
+            }),
+        })
+    };
+    match work.await {
+        Ok(manifest) => {
+            let mut response = super::json(200, &manifest);
+            super::set_header(&mut response, "cache-control", "public, max-age=300");
+            Ok(response)
+        }
+        Err(e) => answered(async { Err(e) }).await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

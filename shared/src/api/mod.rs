@@ -63,6 +63,8 @@ pub struct Ctx {
     pub audit: AuditLog,
     /// The audit bucket, for the functions that read the trail (`AUDIT_BUCKET`).
     pub audit_reader: Option<crate::audit::AuditReader>,
+    /// The feed bucket, for `GET /fhir/$bulk-publish` (`FEED_BUCKET`).
+    pub slot_feed: Option<crate::feed::FeedReader>,
 }
 
 impl Ctx {
@@ -80,6 +82,7 @@ impl Ctx {
             metrics: Metrics::stdout(),
             audit: AuditLog::Stdout,
             audit_reader: None,
+            slot_feed: None,
         })
     }
 
@@ -169,6 +172,7 @@ endpoints! {
     UPDATE_RESOURCE "update-resource" => resources::update,
     RESOURCE_SCHEDULE "resource-schedule" => resources::schedule,
     FHIR_AUDIT_EVENTS "fhir-audit-events" => audit::fhir_events,
+    FHIR_BULK_PUBLISH "fhir-bulk-publish" => fhir::bulk_publish,
     CREATE_WEBHOOK "create-webhook" => webhooks::create,
     LIST_WEBHOOKS "list-webhooks" => webhooks::list,
     GET_WEBHOOK "get-webhook" => webhooks::get,

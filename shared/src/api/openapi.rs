@@ -111,6 +111,9 @@ use Code::*;
 /// `text/calendar`; the FHIR ones, which answer `application/fhir+json` (errors as OperationOutcome);
 /// those that take an `Idempotency-Key`; those whose every body field is optional (no body is `{}`).
 const PUBLIC: &str = "calendar-feed";
+/// The routes without a bearer token: the calendar feed (its path holds the token) and the SMART
+/// Scheduling Links manifest (public by the specification).
+const NO_TOKEN: &[&str] = &[PUBLIC, "fhir-bulk-publish"];
 const FHIR: &str = "fhir-";
 const IDEMPOTENT: &[&str] = &["create-appointment", "book-series"];
 const OPTIONAL_BODY: &[&str] = &["create-calendar-feed", "accept-waitlist-offer"];
@@ -238,6 +241,7 @@ fn routes() -> Vec<Route> {
         Route { function: "fhir-find", method: "POST", path: "/fhir/Appointment/$find", summary: "IHE ITI-115 Appointment/$find with a Parameters resource (the same parameter names as GET; a Coding's or CodeableConcept's code, a Reference's reference, a primitive as written).", query: vec![], body: Some(|_| fhir_resource("Parameters")), ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "fhir-hold", method: "POST", path: "/fhir/Appointment/$hold", summary: "IHE ITI-116 Appointment/$hold with a Parameters resource naming appointment-reference (Appointment/<id> of a $find proposal): the seat held for its patient as POST /holds holds it, answered as the Appointment pending (its id the hold's). A seat no longer free is an OperationOutcome with the native code.", query: vec![], body: Some(|_| fhir_resource("Parameters")), ok: (200, |_| fhir_resource("Appointment")), errors: &[ValidationFailed, Forbidden, NotFound, SlotFull, SlotUnavailable, PatientConflict, TooManyAppointments, TooManyHolds, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, TooLateToBook, TooFarAhead, DailyLimitReached, Contended] },
         Route { function: "fhir-book", method: "POST", path: "/fhir/Appointment/$book", summary: "IHE ITI-117 Appointment/$book with a Parameters resource naming appointment-reference (a $hold's Appointment, booked with the hold; or a $find proposal, booked as POST /appointments): a searchset Bundle of the Appointment, booked or pending (a type that requires confirmation).", query: vec![], body: Some(|_| fhir_resource("Parameters")), ok: (200, |_| fhir_resource("Bundle")), errors: &[ValidationFailed, Forbidden, NotFound, HoldExpired, SlotFull, SlotUnavailable, PatientConflict, TooManyAppointments, AppointmentTypeInactive, AppointmentTypeNotAllowed, ConsultationTypeNotOffered, TooLateToBook, TooFarAhead, DailyLimitReached, Contended] },
+        Route { function: "fhir-bulk-publish", method: "GET", path: "/fhir/$bulk-publish", summary: "The SMART Scheduling Links manifest (STU 1), without a bearer token: NDJSON files of Locations, Schedules (a provider's slots at a location) and Slots (free and busy, the coming 14 days, a file per state, each with its booking-deep-link), written every 5 minutes and each linked by a presigned URL valid an hour. Cached 5 minutes.", query: vec![q("_since", P::Text, false, "An instant with its offset: only the files that changed after it.")], body: None, ok: (200, |_| ObjectBuilder::new().schema_type(Type::Object).into()), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "fhir-schedule", method: "GET", path: "/fhir/Schedule/{id}", summary: "FHIR R4 Schedule (read) of a provider: their bookable time.", query: vec![], body: None, ok: (200, |_| fhir_resource("Schedule")), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "fhir-practitioner", method: "GET", path: "/fhir/Practitioner/{id}", summary: "FHIR R4 Practitioner (read) of a provider with a directory profile: name, languages (BCP 47), active.", query: vec![], body: None, ok: (200, |_| fhir_resource("Practitioner")), errors: &[ValidationFailed, NotFound, Contended] },
         Route { function: "fhir-healthcare-service", method: "GET", path: "/fhir/HealthcareService/{id}", summary: "FHIR R4 HealthcareService (read) of an appointment type: name, description, whether offered, the ways it may be held, its length and fee.", query: vec![], body: None, ok: (200, |_| fhir_resource("HealthcareService")), errors: &[ValidationFailed, NotFound, Contended] },
@@ -451,7 +455,8 @@ pub fn document() -> OpenApi {
                 );
             }
         }
-        if public {
+        let open = NO_TOKEN.contains(&r.function);
+        if open {
             op = op.securities(Some(Vec::<SecurityRequirement>::new()));
         }
         for p in &r.query {
@@ -516,6 +521,9 @@ pub fn document() -> OpenApi {
             .content(
                 if public {
                     "text/calendar"
+                } else if r.function == "fhir-bulk-publish" {
+                    // A manifest, not a FHIR resource: JSON, as the specification says.
+                    "application/json"
                 } else if fhir {
                     "application/fhir+json"
                 } else {
@@ -528,7 +536,7 @@ pub fn document() -> OpenApi {
             .build();
         op = op.response(r.ok.0.to_string(), ok);
         let mut by_status: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
-        if !public {
+        if !open {
             by_status
                 .entry(401)
                 .or_default()

@@ -25,6 +25,7 @@ pub mod search;
 pub mod series;
 pub mod settings;
 pub mod slot;
+pub mod smart;
 pub mod status;
 pub mod text;
 pub mod time;
