@@ -57,6 +57,34 @@ pub struct Config {
     pub webhooks: Webhooks,
     /// The SMART Scheduling Links feed (`write-slot-feed`, `GET /fhir/$bulk-publish`).
     pub slot_feed: SlotFeed,
+    /// Manage links (`publish` makes them, `/manage/{token}` opens them).
+    pub manage: ManageLinks,
+}
+
+/// Manage links: the keys they are made and opened with, and where they point.
+#[derive(Clone, Debug)]
+pub struct ManageLinks {
+    /// `MANAGE_LINK_KEY` (the stack's generated secret, at least 32 characters) and, while a rotation
+    /// settles, `MANAGE_LINK_PREVIOUS_KEY`.
+    pub keys: Option<crate::domain::manage::Keys>,
+    /// What a link starts with (`MANAGE_BASE_URL`): `<base>/manage/<token>`.
+    pub base_url: Option<String>,
+}
+
+impl ManageLinks {
+    /// The link of `appointment`, good until `expires`, if links are configured.
+    pub fn url(
+        &self,
+        appointment: crate::domain::AppointmentId,
+        expires: crate::domain::UtcTime,
+    ) -> Option<String> {
+        let (keys, base) = (self.keys.as_ref()?, self.base_url.as_ref()?);
+        Some(format!(
+            "{}/manage/{}",
+            base.trim_end_matches('/'),
+            keys.token(appointment, expires)
+        ))
+    }
 }
 
 /// The SMART Scheduling Links feed.
@@ -159,6 +187,9 @@ pub const VARIABLES: &[&str] = &[
     "JOBS_QUEUE_URL",
     "LATE_CANCELLATION_FEE",
     "LATE_CANCELLATION_HOURS",
+    "MANAGE_BASE_URL",
+    "MANAGE_LINK_KEY",
+    "MANAGE_LINK_PREVIOUS_KEY",
     "MAX_ACTIVE_APPOINTMENTS_PER_PATIENT",
     "MAX_HOLDS_PER_PATIENT",
     "MAX_OFFERS",
@@ -340,9 +371,22 @@ impl Config {
             booking,
             days: days.into(),
         };
+        let key = get("MANAGE_LINK_KEY");
+        if key.as_ref().is_some_and(|k| k.len() < CURSOR_KEY_MIN) {
+            return Err(ConfigError::Invalid(
+                "MANAGE_LINK_KEY",
+                format!("at least {CURSOR_KEY_MIN} characters"),
+            ));
+        }
+        let previous = get("MANAGE_LINK_PREVIOUS_KEY");
+        let manage = ManageLinks {
+            keys: key.map(|k| crate::domain::manage::Keys::new(&k, previous.as_deref())),
+            base_url: get("MANAGE_BASE_URL").filter(|u| !u.is_empty()),
+        };
         Ok(Config {
             webhooks,
             slot_feed,
+            manage,
             table_name: get("TABLE_NAME"),
             event_bus_name: get("EVENT_BUS_NAME"),
             jobs_queue_url: get("JOBS_QUEUE_URL"),

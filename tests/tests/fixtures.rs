@@ -501,6 +501,31 @@ async fn the_slot_feed_fixtures_are_answered() {
 }
 
 #[tokio::test]
+async fn the_manage_link_fixtures_are_answered_by_their_handlers() {
+    let app = TestApp::spawn().await;
+    // The stack's own key: the fixtures' token (well formed) is not one it made.
+    let stack = &app.stack.stack;
+    let function = stack
+        .functions
+        .iter()
+        .find(|f| f.binary == "manage-visit")
+        .unwrap();
+    let mut ctx = ctx(&app);
+    ctx.config.manage = stack.config_for(function).unwrap().manage;
+    assert!(ctx.config.manage.keys.is_some());
+    answer_not_found(
+        &ctx,
+        &[
+            "manage-visit",
+            "manage-cancel",
+            "manage-reschedule",
+            "manage-options",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_fhir_fixtures_are_answered_by_their_handlers() {
     let (_app, ctx) = seeded().await; // the stack lives as long as the test
     let (status, bundle) = run(&ctx, "fhir-slots").await;

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 fn every_function_has_a_binary_a_fixture_and_a_handler() {
     let template = Template::load(&local::template_path()).unwrap();
     let functions = template.functions().unwrap();
-    assert_eq!(functions.len(), 81);
+    assert_eq!(functions.len(), 85);
     for f in &functions {
         assert!(
             root()
@@ -83,7 +83,27 @@ fn actions(template: &Template, logical_id: &str) -> Vec<String> {
 fn each_function_may_do_only_what_it_does() {
     let template = Template::load(&local::template_path()).unwrap();
     let expect = |id: &str, want: &[&str]| assert_eq!(actions(&template, id), want, "{id}");
-    expect("AvailableSlotsFunction", &["dynamodb:Query"]);
+    expect(
+        "AvailableSlotsFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+        ],
+    );
+    expect("ManageVisitFunction", &["dynamodb:GetItem"]);
+    expect(
+        "ManageCancelFunction",
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    );
+    expect(
+        "ManageOptionsFunction",
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+        ],
+    );
     expect("GetAppointmentFunction", &["dynamodb:GetItem"]);
     expect(
         "BlockSlotsFunction",
@@ -673,12 +693,28 @@ fn the_openapi_document_has_every_route_of_the_template_and_every_error_code() {
     open.sort();
     assert_eq!(
         open,
-        ["calendar-feed", "calendar-feed-head", "fhir-bulk-publish"],
-        "the feed's GET and HEAD, and the SMART manifest"
+        [
+            "calendar-feed",
+            "calendar-feed-head",
+            "fhir-bulk-publish",
+            "manage-cancel",
+            "manage-options",
+            "manage-reschedule",
+            "manage-visit"
+        ],
+        "the feed's GET and HEAD, the SMART manifest and the manage links"
     );
     assert_eq!(
         public,
-        ["calendar-feed", "calendar-feed", "fhir-bulk-publish"]
+        [
+            "calendar-feed",
+            "calendar-feed",
+            "fhir-bulk-publish",
+            "manage-cancel",
+            "manage-options",
+            "manage-reschedule",
+            "manage-visit"
+        ]
     );
 }
 

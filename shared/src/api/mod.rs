@@ -14,6 +14,7 @@ pub mod holds;
 pub mod lifecycle;
 pub mod lists;
 pub mod locations;
+pub mod manage;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod providers;
@@ -173,6 +174,10 @@ endpoints! {
     RESOURCE_SCHEDULE "resource-schedule" => resources::schedule,
     FHIR_AUDIT_EVENTS "fhir-audit-events" => audit::fhir_events,
     FHIR_BULK_PUBLISH "fhir-bulk-publish" => fhir::bulk_publish,
+    MANAGE_VISIT "manage-visit" => manage::get,
+    MANAGE_CANCEL "manage-cancel" => manage::cancel,
+    MANAGE_RESCHEDULE "manage-reschedule" => manage::reschedule,
+    MANAGE_OPTIONS "manage-options" => manage::options,
     CREATE_WEBHOOK "create-webhook" => webhooks::create,
     LIST_WEBHOOKS "list-webhooks" => webhooks::list,
     GET_WEBHOOK "get-webhook" => webhooks::get,

@@ -111,9 +111,16 @@ use Code::*;
 /// `text/calendar`; the FHIR ones, which answer `application/fhir+json` (errors as OperationOutcome);
 /// those that take an `Idempotency-Key`; those whose every body field is optional (no body is `{}`).
 const PUBLIC: &str = "calendar-feed";
-/// The routes without a bearer token: the calendar feed (its path holds the token) and the SMART
-/// Scheduling Links manifest (public by the specification).
-const NO_TOKEN: &[&str] = &[PUBLIC, "fhir-bulk-publish"];
+/// The routes without a bearer token: the calendar feed and the manage links (their paths hold their
+/// tokens) and the SMART Scheduling Links manifest (public by the specification).
+const NO_TOKEN: &[&str] = &[
+    PUBLIC,
+    "fhir-bulk-publish",
+    "manage-visit",
+    "manage-cancel",
+    "manage-reschedule",
+    "manage-options",
+];
 const FHIR: &str = "fhir-";
 const IDEMPOTENT: &[&str] = &["create-appointment", "book-series"];
 const OPTIONAL_BODY: &[&str] = &["create-calendar-feed", "accept-waitlist-offer"];
@@ -251,6 +258,10 @@ fn routes() -> Vec<Route> {
         Route { function: "fhir-metadata", method: "GET", path: "/fhir/metadata", summary: "FHIR R4 CapabilityStatement: what this server supports.", query: vec![], body: None, ok: (200, |_| fhir_resource("CapabilityStatement")), errors: &[Contended] },
         Route { function: "provider-schedule", method: "GET", path: "/providers/{providerId}/schedule", summary: "A provider's day, week or month in their zone (or `timeZone`): the first day slot by slot with its bookings, and every day's slots and summary.", query: vec![q("date", P::Day, true, "The first day."), q("days", P::Days, false, "How many days, 1 (the default) to 31."), q("timeZone", P::Text, false, "An IANA zone; default the provider's stored zone.")], body: None, ok: (200, named::<Schedule>), errors: &[ValidationFailed, Forbidden, Contended] },
         Route { function: "get-provider-settings", method: "GET", path: "/providers/{providerId}/settings", summary: "A provider's settings in force (the provider, staff and admins): zone, booking rules (minimum notice, horizon, daily limit) and the terms appointments are booked under; defaults where nothing was set. Answers an ETag (the settings' version) for If-Match.", query: vec![], body: None, ok: (200, named::<super::views::SettingsView>), errors: &[ValidationFailed, Forbidden, Contended] },
+        Route { function: "manage-visit", method: "GET", path: "/manage/{token}", summary: "A manage link, without a bearer token (the token in the path is the credential, sent to the patient on appointment.created, .rescheduled and .confirmed): the visit's time, provider, type, consultation type and place, nothing more. A token tampered with, expired, or of a visit cancelled or moved is 404.", query: vec![], body: None, ok: (200, named::<super::manage::Visit>), errors: &[NotFound, Contended] },
+        Route { function: "manage-cancel", method: "POST", path: "/manage/{token}/cancel", summary: "Cancels the visit as its patient would (a late cancellation is flagged and its fee requested under the provider's terms); the link opens nothing after.", query: vec![], body: Some(named::<super::manage::ManageCancel>), ok: (200, named::<super::manage::Visit>), errors: &[ValidationFailed, NotFound, InvalidTransition, AppointmentOver, ConcurrentUpdate, Contended] },
+        Route { function: "manage-reschedule", method: "POST", path: "/manage/{token}/reschedule", summary: "Moves the visit to a seat of another slot as its patient would (the provider's notice and horizon, the patient's other visits): 201 with the new visit and its own manageUrl; this link opens nothing after.", query: vec![], body: Some(named::<super::manage::ManageReschedule>), ok: (201, named::<super::manage::Visit>), errors: &[ValidationFailed, NotFound, InvalidTransition, SlotFull, SlotUnavailable, SlotTooShort, PatientConflict, AppointmentTypeNotAllowed, AppointmentTypeInactive, ConsultationTypeNotOffered, TooLateToBook, TooFarAhead, DailyLimitReached, AppointmentOver, ConcurrentUpdate, Contended] },
+        Route { function: "manage-options", method: "GET", path: "/manage/{token}/options", summary: "Where the visit may move: its provider's open seats that admit its type over the coming 14 days (at most 50), as GET /slots/available finds them.", query: vec![], body: None, ok: (200, named::<super::manage::Options>), errors: &[NotFound, Contended] },
         Route { function: "create-webhook", method: "POST", path: "/webhooks", summary: "A webhook endpoint (staff, admin): the bus's events of the types named, posted in the Standard Webhooks format and signed with the secret answered here, shown this once. https to a public host only (checked again after resolution at each delivery).", query: vec![], body: Some(named::<super::webhooks::NewWebhook>), ok: (201, named::<super::webhooks::WebhookWithSecret>), errors: &[ValidationFailed, Forbidden, TooManyWebhooks, Contended] },
         Route { function: "list-webhooks", method: "GET", path: "/webhooks", summary: "Every webhook endpoint (staff, admin), without secrets.", query: vec![], body: None, ok: (200, named::<super::webhooks::Webhooks>), errors: &[Forbidden, Contended] },
         Route { function: "get-webhook", method: "GET", path: "/webhooks/{id}", summary: "A webhook endpoint (staff, admin): whether it is active, why deliveries disabled it, its failed deliveries in a row.", query: vec![], body: None, ok: (200, named::<super::webhooks::WebhookView>), errors: &[ValidationFailed, Forbidden, NotFound, Contended] },
@@ -401,6 +412,7 @@ const TAGS: &[(&str, &str, &str)] = &[
     ("/providers", "Providers", "A provider's directory profile, settings (time zone, booking rules, reminders, fees) and day schedule."),
     ("/calendar", "Calendar feeds", "iCalendar subscriptions to a patient's or a provider's appointments."),
     ("/fhir", "FHIR", "FHIR R4 Slot, Schedule, Appointment and AuditEvent resources for EHRs."),
+    ("/manage", "Manage links", "A patient's link to see, cancel or move one visit without signing in."),
     ("/webhooks", "Webhooks", "Endpoints outside AWS that get the service's events, signed in the Standard Webhooks format, with retries and a delivery log."),
     ("/audit", "Audit", "Who read or changed a patient's data, and when (admins only)."),
 ];
@@ -439,12 +451,17 @@ pub fn document() -> OpenApi {
         let fhir = r.function.starts_with(FHIR);
         for segment in r.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                let schema = match public {
-                    true => ObjectBuilder::new()
+                let schema = match (public, name) {
+                    (true, _) => ObjectBuilder::new()
                         .schema_type(Type::String)
                         .pattern(Some(r"^[0-9a-f]{64}\.ics$"))
                         .into(),
-                    false => param_schema(P::Uuid),
+                    // A manage link's token: 61 bytes, base64url.
+                    (false, "token") => ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(r"^[A-Za-z0-9_-]{82}$"))
+                        .into(),
+                    (false, _) => param_schema(P::Uuid),
                 };
                 op = op.parameter(
                     ParameterBuilder::new()

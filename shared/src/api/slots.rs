@@ -11,7 +11,6 @@ use crate::api::{ApiError, Code};
 use crate::domain::resource::{SlotResource, MAX_PER_SLOT};
 use crate::domain::{Interval, ProviderId, Slot, SlotId, SlotStatus, UtcTime};
 use crate::store::keys::Range;
-use crate::store::page;
 use crate::store::slots::Capacities;
 
 const MAX_SLOT_LENGTH: SignedDuration = SignedDuration::from_hours(12);
@@ -240,62 +239,65 @@ pub async fn available(ctx: &Ctx, req: Request) -> Reply {
 
     // Started slots are not bookable; the cursor is still checked against the range the client asked for.
     let asked = Range::provider_slots(provider, from, to);
-    let earliest = from.max(ctx.now().plus(SignedDuration::from_secs(1)));
-    let range = asked.clone().from(earliest);
     let start_key = cursor
         .map(|c| asked.cursor(&ctx.store.cursors, c))
         .transpose()
-        .map_err(|e| ApiError::field("cursor", e.to_string()))?
-        // The query starts at `earliest`, which moves with the clock, and DynamoDB refuses an
-        // ExclusiveStartKey outside the key condition. A cursor that "now" has overtaken points at
-        // slots that have started since: everything up to `earliest` is past, so the page starts there.
-        .filter(|key| range.admits(key));
+        .map_err(|e| ApiError::field("cursor", e.to_string()))?;
+    let (slots, next_cursor) = bookable(ctx, provider, from, to, limit, start_key, type_id).await?;
+    let data: Vec<SlotView> = slots
+        .iter()
+        .map(|s| SlotView::for_caller(s, &who))
+        .collect();
+    Ok(json(200, &Page { data, next_cursor }))
+}
+
+/// One page (`limit` slots read) of `provider`'s slots starting in `[from, to)` that can be booked
+/// now: not started, a seat free, `type_id` admitted, and their settings' notice, horizon and daily
+/// limit met. The slots and the page's cursor. `GET /slots/available` and a manage link's options.
+pub(super) async fn bookable(
+    ctx: &Ctx,
+    provider: ProviderId,
+    from: UtcTime,
+    to: UtcTime,
+    limit: i32,
+    start_key: Option<crate::store::Item>,
+    type_id: Option<Uuid>,
+) -> Result<(Vec<crate::domain::Slot>, Option<String>), ApiError> {
+    let earliest = from.max(ctx.now().plus(SignedDuration::from_secs(1)));
+    let range = Range::provider_slots(provider, from, to).from(earliest);
+    // The query starts at `earliest`, which moves with the clock, and DynamoDB refuses an
+    // ExclusiveStartKey outside the key condition. A cursor that "now" has overtaken points at
+    // slots that have started since: everything up to `earliest` is past, so the page starts there.
+    let start_key = start_key.filter(|key| range.admits(key));
     // The page and the provider's settings at once: a slot their notice, horizon or daily limit would
     // refuse is not offered as available (a full day costs one more read, only with a limit).
-    let (page, rules) = if earliest >= to {
-        let empty = page::Page {
-            items: vec![],
-            next: None,
-        };
-        (empty, None)
-    } else {
-        let (page, rules) = tokio::try_join!(
-            ctx.store.available_slots(&range, limit, start_key),
-            ctx.store.provider_rules(provider)
-        )?;
-        (page, Some(rules))
-    };
+    if earliest >= to {
+        return Ok((vec![], None));
+    }
+    let (page, rules) = tokio::try_join!(
+        ctx.store.available_slots(&range, limit, start_key),
+        ctx.store.provider_rules(provider)
+    )?;
     let now = ctx.now();
-    let full = match &rules {
-        Some(r) => {
-            let days: Vec<jiff::civil::Date> =
-                page.items.iter().map(|s| r.day_of(s.start_time)).collect();
-            ctx.store.full_days(provider, r, &days).await?
-        }
-        None => Default::default(),
-    };
-    let data: Vec<SlotView> = page
+    let days: Vec<jiff::civil::Date> = page
         .items
         .iter()
+        .map(|s| rules.day_of(s.start_time))
+        .collect();
+    let full = ctx.store.full_days(provider, &rules, &days).await?;
+    let slots = page
+        .items
+        .into_iter()
         .filter(|s| {
             type_id.is_none_or(|t| {
                 s.allowed_appointment_types.is_empty() || s.allowed_appointment_types.contains(&t)
             })
         })
         .filter(|s| {
-            rules.as_ref().is_none_or(|r| {
-                r.admits(s.start_time, now).is_ok() && !full.contains(&r.day_of(s.start_time))
-            })
+            rules.admits(s.start_time, now).is_ok() && !full.contains(&rules.day_of(s.start_time))
         })
-        .map(|s| SlotView::for_caller(s, &who))
         .collect();
-    Ok(json(
-        200,
-        &Page {
-            data,
-            next_cursor: page.next,
-        },
-    ))
+    Ok((slots, page.next))
 }
 
 #[derive(Deserialize)]

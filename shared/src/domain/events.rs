@@ -37,6 +37,11 @@ pub struct AppointmentFacts {
     pub status: AppointmentStatus,
     pub consultation_type: ConsultationType,
     pub occurred_at: UtcTime,
+    /// `appointment.created`, `.rescheduled` and `.confirmed`: the patient's manage link (see, cancel
+    /// or move this visit without signing in, under the patient's rules; it dies when the visit is
+    /// cancelled or moved, and at its end). A credential: forward it to the patient only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage_url: Option<String>,
 }
 
 impl AppointmentFacts {
@@ -53,6 +58,7 @@ impl AppointmentFacts {
             status: a.status,
             consultation_type: a.consultation_type,
             occurred_at: a.updated_at,
+            manage_url: None,
         }
     }
 }
@@ -406,6 +412,15 @@ impl DomainEvent {
         })
     }
 
+    /// The facts that carry a manage link: those of a booking, a move and a confirmation.
+    pub fn manageable(&mut self) -> Option<&mut AppointmentFacts> {
+        match self {
+            DomainEvent::AppointmentCreated(f) | DomainEvent::AppointmentConfirmed(f) => Some(f),
+            DomainEvent::AppointmentRescheduled(r) => Some(&mut r.appointment),
+            _ => None,
+        }
+    }
+
     /// The event of a hold reaching `h`'s status.
     pub fn hold_reached(event_id: Uuid, h: &Hold) -> DomainEvent {
         let facts = HoldFacts::of(event_id, h);
@@ -533,7 +548,14 @@ mod examples {
 
     impl Example for AppointmentFacts {
         fn example(t: &str) -> Self {
-            AppointmentFacts::of(example_event_id(t), &example_appointment(t))
+            let mut facts = AppointmentFacts::of(example_event_id(t), &example_appointment(t));
+            if matches!(
+                t,
+                "appointment.created" | "appointment.rescheduled" | "appointment.confirmed"
+            ) {
+                facts.manage_url = Some("https://api.clinic.example/manage/AQzK1w...".into());
+            }
+            facts
         }
     }
 

@@ -14,6 +14,7 @@ pub mod ical;
 pub mod ids;
 pub mod lifecycle;
 pub mod location;
+pub mod manage;
 pub mod money;
 pub mod opening;
 pub mod profile;

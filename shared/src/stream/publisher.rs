@@ -60,6 +60,8 @@ pub struct Publisher {
     pub clock: Clock,
     /// Where each invocation's metrics line goes (`crate::metrics`).
     pub metrics: Metrics,
+    /// Manage links, for the events that carry one.
+    pub manage: crate::config::ManageLinks,
 }
 
 impl Publisher {
@@ -91,6 +93,7 @@ impl Publisher {
             shards: config.search_shards,
             clock: Clock::System,
             metrics: Metrics::stdout(),
+            manage: config.manage.clone(),
         })
     }
 
@@ -194,6 +197,13 @@ impl Publisher {
         let change = Change::decode(record)?;
         let mut effects = effects(&change);
         effects.extend(fee_requests(&change, &self.fees));
+        for effect in &mut effects {
+            if let Effect::Event(event) = effect {
+                if let Some(facts) = event.manageable() {
+                    facts.manage_url = self.manage.url(facts.appointment_id, facts.end_time);
+                }
+            }
+        }
         let plan = Plan {
             offsets: self.offsets.clone(),
             lead: self.lead,

@@ -1,0 +1,6 @@
+//! The `manage-cancel` Lambda function (see template.yaml).
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::http(shared::api::MANAGE_CANCEL).await
+}
