@@ -70,6 +70,8 @@ async fn booking_and_cancelling_publish_one_event_each_without_patient_data(aws:
         "consultationType",
         "occurredAt",
         "lateCancellation",
+        // The patient's manage link (a credential for this one visit, issue 23), on created only.
+        "manageUrl",
     ];
     for e in &events {
         assert_eq!(e["source"], "appointments");
@@ -85,6 +87,14 @@ async fn booking_and_cancelling_publish_one_event_each_without_patient_data(aws:
             assert!(!text.contains(phi), "{phi:?} leaked into {text}");
         }
         assert_eq!(detail["slotId"], json!(slot));
+        assert_eq!(
+            detail.contains_key("manageUrl"),
+            e["detail-type"] == "appointment.created",
+            "{e}"
+        );
+        if let Some(url) = detail.get("manageUrl") {
+            assert!(url.as_str().unwrap().contains("/manage/"), "{url}");
+        }
     }
     let cancelled = of(&events, "appointment.cancelled", &id)[0];
     assert_eq!(cancelled["detail"]["status"], "cancelled");

@@ -606,3 +606,69 @@ async fn with_faults_every_committed_booking_is_delivered_under_one_id_and_no_ot
         .chain(&log_after)
         .all(|d| d["verified"] == json!(["ok"])));
 }
+
+/// The README's receiver (the `python` block of "Receiving a webhook"), run as written: it verifies
+/// with the library and prints the id, type and appointment of each delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_readme_s_receiver_verifies_and_prints_a_delivery() {
+    use std::io::BufRead;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme
+        .find("```python\n# receive.py")
+        .expect("the README's receiver")
+        + 10;
+    let code = &readme[start..start + readme[start..].find("\n```").unwrap()];
+    let script = std::env::temp_dir().join(format!("receive-{}.py", uuid::Uuid::new_v4()));
+    std::fs::write(&script, code).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let app = TestApp::spawn().await;
+    let staff = app.staff().await;
+    let (_, secret) = endpoint(
+        &app,
+        &staff,
+        &format!("http://127.0.0.1:{port}/clinic"),
+        &["appointment.*"],
+    )
+    .await;
+    let mut child = std::process::Command::new(local::emulator::python())
+        .arg(&script)
+        .env("WEBHOOK_SECRET", &secret)
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    // The receiver may start after the first attempt: the retry 5 s later reaches it.
+    let provider = app.provider().await;
+    let slot = app.slot(&provider, 30, 1).await;
+    let patient = app.patient().await;
+    let booked = app.book(&patient, &slot).await.done();
+    let line = printed
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the receiver prints the delivery");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&script);
+    let words: Vec<&str> = line.split(' ').collect();
+    assert_eq!(
+        words[1..],
+        ["appointment.created", booked.id.to_string().as_str()],
+        "{line}"
+    );
+}
