@@ -154,15 +154,8 @@ pub enum DeliveryError {
 
 impl Deliverer {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let table = Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Deliverer {
-            store: Store::new(
-                crate::store::capacity::measured(
-                    aws_sdk_dynamodb::Client::new(sdk),
-                    config.return_consumed_capacity,
-                ),
-                table,
-            ),
+            store: Store::from_config(config, sdk)?,
             sqs: aws_sdk_sqs::Client::new(sdk),
             queue_url: Config::require(&config.webhooks.queue_url, "WEBHOOK_QUEUE_URL")?,
             config: config.webhooks.clone(),

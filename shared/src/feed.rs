@@ -91,10 +91,7 @@ impl FeedWriter {
     ) -> Result<FeedWriter, crate::config::ConfigError> {
         use crate::config::Config;
         Ok(FeedWriter {
-            store: Store::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                Config::require(&config.table_name, "TABLE_NAME")?,
-            ),
+            store: Store::from_config(config, sdk)?,
             s3: crate::audit::s3_client(sdk),
             bucket: Config::require(&config.slot_feed.bucket, "FEED_BUCKET")?,
             booking: config.slot_feed.booking.clone(),

@@ -141,24 +141,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Reply {
     let who = caller(ctx, &req)?;
     staff_only(&who, MANAGE)?;
     let body: NewWebhook = json_body(&req)?;
-    let now = ctx.now();
-    let w = Webhook {
-        id: Uuid::new_v4(),
-        url: body.url.trim().to_owned(),
-        events: body.events,
-        description: body.description,
-        active: true,
-        disabled_reason: None,
-        disabled_at: None,
-        consecutive_failures: 0,
-        secret: Secret::generate(),
-        previous_secret: None,
-        previous_secret_until: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        deleted_at: None,
-    };
+    let w = Webhook::new(&body.url, body.events, body.description, ctx.now());
     check(ctx, &w)?;
     ctx.store.create_webhook(&w).await.map_err(store_error)?;
     tracing::info!(webhook_id = %w.id, "webhook created");
@@ -316,23 +299,9 @@ mod tests {
     #[test]
     fn a_shown_endpoint_has_no_secret() {
         let now: UtcTime = "2031-03-04T10:00:00Z".parse().unwrap();
-        let w = Webhook {
-            id: Uuid::new_v4(),
-            url: "https://hooks.example.com/x".into(),
-            events: vec!["*".into()],
-            description: None,
-            active: true,
-            disabled_reason: None,
-            disabled_at: None,
-            consecutive_failures: 0,
-            secret: Secret::generate(),
-            previous_secret: Some(Secret::generate()),
-            previous_secret_until: Some(now),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            deleted_at: None,
-        };
+        let mut w = Webhook::new("https://hooks.example.com/x", vec!["*".into()], None, now);
+        w.previous_secret = Some(Secret::generate());
+        w.previous_secret_until = Some(now);
         let shown = serde_json::to_string(&WebhookView::from(&w)).unwrap();
         assert!(
             !shown.contains("whsec_") && !shown.contains("ecret\""),

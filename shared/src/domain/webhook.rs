@@ -408,6 +408,34 @@ pub const MAX_WEBHOOKS: u32 = 25;
 pub const ROTATION_OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 impl Webhook {
+    /// A new active endpoint with a fresh secret (its URL and patterns not yet checked: [`problems`]).
+    ///
+    /// [`problems`]: Webhook::problems
+    pub fn new(
+        url: &str,
+        events: Vec<String>,
+        description: Option<String>,
+        now: UtcTime,
+    ) -> Webhook {
+        Webhook {
+            id: Uuid::new_v4(),
+            url: url.trim().to_owned(),
+            events,
+            description,
+            active: true,
+            disabled_reason: None,
+            disabled_at: None,
+            consecutive_failures: 0,
+            secret: Secret::generate(),
+            previous_secret: None,
+            previous_secret_until: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            deleted_at: None,
+        }
+    }
+
     /// The secrets that sign a delivery made at `now`: the current, and the previous while it
     /// overlaps.
     pub fn signers(&self, now: UtcTime) -> Vec<&Secret> {
@@ -703,23 +731,12 @@ mod tests {
 
     fn hook() -> Webhook {
         let now: UtcTime = "2031-03-04T10:00:00Z".parse().unwrap();
-        Webhook {
-            id: Uuid::new_v4(),
-            url: "https://hooks.example.com/x".into(),
-            events: vec!["appointment.*".into()],
-            description: None,
-            active: true,
-            disabled_reason: None,
-            disabled_at: None,
-            consecutive_failures: 0,
-            secret: Secret::generate(),
-            previous_secret: None,
-            previous_secret_until: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            deleted_at: None,
-        }
+        Webhook::new(
+            "https://hooks.example.com/x",
+            vec!["appointment.*".into()],
+            None,
+            now,
+        )
     }
 
     #[test]

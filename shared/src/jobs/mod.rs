@@ -207,16 +207,8 @@ impl Worker {
         sdk: &aws_config::SdkConfig,
     ) -> Result<Worker, crate::config::ConfigError> {
         use crate::config::Config;
-        let table = Config::require(&config.table_name, "TABLE_NAME")?;
         Ok(Worker {
-            store: Store::new(
-                crate::store::capacity::measured(
-                    aws_sdk_dynamodb::Client::new(sdk),
-                    config.return_consumed_capacity,
-                ),
-                table,
-            )
-            .with_defaults(config.provider_defaults()),
+            store: Store::from_config(config, sdk)?.with_defaults(config.provider_defaults()),
             offer_ttl: config.offer_ttl,
             max_offers: config.max_offers,
             follow_up_priority: config.follow_up_priority,

@@ -287,6 +287,21 @@ impl Store {
         }
     }
 
+    /// The table `config` names (`TABLE_NAME`), each request measured as `RETURN_CONSUMED_CAPACITY`
+    /// says: what the worker, `deliver` and `write-slot-feed` read and write.
+    pub fn from_config(
+        config: &crate::config::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Store, crate::config::ConfigError> {
+        Ok(Store::new(
+            capacity::measured(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.return_consumed_capacity,
+            ),
+            crate::config::Config::require(&config.table_name, "TABLE_NAME")?,
+        ))
+    }
+
     /// This store with cursors sealed under the deployment's key (`CURSOR_KEY`), so a cursor one
     /// function gave opens in another.
     pub fn with_cursor_key(mut self, secret: &str) -> Store {
