@@ -563,7 +563,10 @@ async fn search_and_find_offer_the_starts_of_runs_that_cover_a_long_visit() {
         200,
     );
     let consult = kind(&app, &staff, "New patient consult", 60).await;
-    let at = |m: i64| clinic_tests::whole_minutes_from_now(m).to_string();
+    // One "now" for every time of the test: a minute that turns between two readings of the clock
+    // would move the run's end.
+    let base = clinic_tests::whole_minutes_from_now(0);
+    let at = |m: i64| base.plus(jiff::SignedDuration::from_mins(m)).to_string();
     let mut run = vec![];
     for i in 0..3 {
         let s = app
@@ -603,7 +606,7 @@ async fn search_and_find_offer_the_starts_of_runs_that_cover_a_long_visit() {
     }
     let hits = found.as_array().expect("the search answered");
     assert_eq!(hits.len(), 1, "only the run's start: {found}");
-    let end = clinic_tests::whole_minutes_from_now(240).to_string();
+    let end = at(240);
     assert_eq!(
         (
             hits[0]["slot"]["id"].as_str(),
