@@ -161,7 +161,6 @@ impl FeedWriter {
     /// One run: the feed read from the table, each file whose content changed written, and what was
     /// published recorded. Returns it.
     pub async fn run(&self) -> Result<Published, FeedError> {
-        use sha2::{Digest, Sha256};
         let now = self.clock.now();
         let before = published(&self.s3, &self.bucket).await?;
         let lines = self.lines(now).await?;
@@ -190,13 +189,10 @@ impl FeedWriter {
             ));
         }
         let mut out = vec![];
-        let mut changed = before.is_none();
+        let mut changed = false;
         for (kind, key, states, content) in files {
             let body = smart::ndjson(&content);
-            let sha256: String = Sha256::digest(body.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let sha256 = crate::store::sha256_hex(body.as_bytes());
             let kept = before
                 .as_ref()
                 .and_then(|b| b.files.iter().find(|f| f.key == key && f.sha256 == sha256));

@@ -50,11 +50,7 @@ impl Stored for Feed {
 
 /// The SHA-256 of a token, as lower-case hex.
 pub fn token_hash(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::sha256_hex(token.as_bytes())
 }
 
 /// A new secret token: 244 random bits (two v4 UUIDs) as 64 hex characters.
@@ -117,7 +113,7 @@ impl Store {
     /// Puts a new feed, its id item, and one more active feed on its owner, in one transaction: at
     /// most [`MAX_ACTIVE_FEEDS`] active, however many requests race.
     pub async fn create_feed(&self, feed: &Feed) -> Result<(), FeedError> {
-        use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         #[derive(Clone, Copy, Debug, PartialEq)]
         enum W {
             Feed,
@@ -136,17 +132,8 @@ impl Store {
             owner_id: feed.owner_id,
             token_hash: feed.token_hash.clone(),
         };
-        let count = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::owner_feeds_state(
-                feed.owner_id,
-            ))))
-            .update_expression("SET active = if_not_exists(active, :zero) + :one")
-            .condition_expression("attribute_not_exists(active) OR active < :max")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(MAX_ACTIVE_FEEDS))
-            .build()?;
+        let count =
+            self.count_one_more(&keys::owner_feeds_state(feed.owner_id), MAX_ACTIVE_FEEDS)?;
         let mut writes = super::Writes::new();
         writes.add(
             W::Feed,
@@ -240,14 +227,7 @@ impl Store {
         let mut writes = vec![TransactWriteItem::builder().update(revoke).build()];
         if counted {
             // One active feed fewer for its owner (counted when it was made).
-            let count = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(super::key_item(&keys::owner_feeds_state(owner))))
-                .update_expression("SET active = active - :one")
-                .condition_expression("active > :zero")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":zero", n(0))
-                .build()?;
+            let count = self.count_one_fewer(&keys::owner_feeds_state(owner))?;
             writes.push(TransactWriteItem::builder().update(count).build());
         }
         let refused =

@@ -59,11 +59,7 @@ impl IdempotencyKey {
 
 /// What makes two requests the same, hashed (SHA-256, hex): the fields of what was asked, in order.
 pub fn fingerprint(asked: &serde_json::Value) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(asked.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::sha256_hex(asked.to_string().as_bytes())
 }
 
 /// What a booking's key produced: which appointment, and for what.

@@ -239,6 +239,16 @@ pub fn n(v: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// SHA-256 of `data` as lower-case hex: a feed's token as stored, a request's fingerprint, a feed
+/// file's content.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn key_item(key: &Key) -> Item {
     HashMap::from([
         (keys::PK.to_owned(), s(&key.pk)),
@@ -285,6 +295,40 @@ impl Store {
             cursors: page::Cursors::random(),
             defaults: crate::config::Config::default_provider_settings(),
         }
+    }
+
+    /// One more on the `active` count of `key`, refused (its condition fails) at `max`: written in the
+    /// transaction that makes what it counts, at most `max` exist however many requests race.
+    pub(crate) fn count_one_more(
+        &self,
+        key: &Key,
+        max: u32,
+    ) -> Result<aws_sdk_dynamodb::types::Update, aws_sdk_dynamodb::error::BuildError> {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("SET active = if_not_exists(active, :zero) + :one")
+            .condition_expression("attribute_not_exists(active) OR active < :max")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .build()
+    }
+
+    /// One fewer on the `active` count of `key` (refused below zero), in the transaction that ends
+    /// what it counted.
+    pub(crate) fn count_one_fewer(
+        &self,
+        key: &Key,
+    ) -> Result<aws_sdk_dynamodb::types::Update, aws_sdk_dynamodb::error::BuildError> {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("SET active = active - :one")
+            .condition_expression("active > :zero")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .build()
     }
 
     /// The table `config` names (`TABLE_NAME`), each request measured as `RETURN_CONSUMED_CAPACITY`

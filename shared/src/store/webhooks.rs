@@ -79,15 +79,7 @@ impl Store {
             .set_item(Some(item(w)?))
             .condition_expression("attribute_not_exists(PK)")
             .build()?;
-        let count = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::webhook_count())))
-            .update_expression("SET active = if_not_exists(active, :zero) + :one")
-            .condition_expression("attribute_not_exists(active) OR active < :max")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(MAX_WEBHOOKS))
-            .build()?;
+        let count = self.count_one_more(&keys::webhook_count(), MAX_WEBHOOKS)?;
         let mut writes = super::Writes::new();
         writes.add(W::Endpoint, TransactWriteItem::builder().put(put).build());
         writes.add(W::Count, TransactWriteItem::builder().update(count).build());
@@ -116,14 +108,7 @@ impl Store {
                 aws_sdk_dynamodb::types::AttributeValue::Bool(false),
             )
             .build()?;
-        let count = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(super::key_item(&keys::webhook_count())))
-            .update_expression("SET active = active - :one")
-            .condition_expression("active > :zero")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .build()?;
+        let count = self.count_one_fewer(&keys::webhook_count())?;
         let mut writes = super::Writes::new();
         writes.add(
             W::Endpoint,
