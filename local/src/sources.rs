@@ -398,32 +398,13 @@ async fn delete(sqs: &aws_sdk_sqs::Client, url: &str, message: aws_sdk_sqs::type
     }
 }
 
-/// What a queue feeds: the worker (the jobs queue) or `deliver` (the webhook deliveries queue).
-pub enum Consumer {
-    Worker(Worker),
-    Deliverer(Box<shared::delivery::Deliverer>),
-}
-
-impl Consumer {
-    async fn handle(
-        &self,
-        event: aws_lambda_events::event::sqs::SqsEvent,
-        deadline: tokio::time::Instant,
-    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-        match self {
-            Consumer::Worker(w) => w.handle(event, deadline).await,
-            Consumer::Deliverer(d) => d.handle(event, deadline).await,
-        }
-    }
-}
-
 /// Lambda's event source mapping of a queue to its function, which is stopped at its `timeout`: then
 /// nothing is deleted, and the whole batch comes back after the visibility timeout.
-pub async fn poll_queue(
+pub async fn poll_queue<C: shared::lambda::QueueConsumer>(
     sqs: aws_sdk_sqs::Client,
     url: String,
     arn: String,
-    worker: Consumer,
+    worker: C,
     timeout: Duration,
 ) {
     loop {
@@ -443,7 +424,7 @@ pub async fn poll_queue(
             }
         };
         let deadline = tokio::time::Instant::now() + timeout;
-        let Ok(response) = tokio::time::timeout(timeout, worker.handle(event, deadline)).await
+        let Ok(response) = tokio::time::timeout(timeout, worker.consume(event, deadline)).await
         else {
             tracing::warn!(
                 messages = messages.len(),
@@ -540,28 +521,24 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
                 .cloned()
                 .ok_or("unknown queue")?;
             let metrics = shared::metrics::Metrics::to(&stack.metrics);
-            let worker = if f.binary == "deliver" {
-                Consumer::Deliverer(Box::new(shared::delivery::Deliverer {
-                    metrics,
-                    ..shared::delivery::Deliverer::from_config(&config, &stack.sdk)?
-                }))
-            } else {
-                Consumer::Worker(Worker {
-                    metrics,
-                    ..Worker::from_config(&config, &stack.sdk)?
-                })
-            };
             let arn = stack
                 .reference(queue, Some("Arn"))
                 .cloned()
                 .unwrap_or_default();
-            tokio::spawn(poll_queue(
-                aws_sdk_sqs::Client::new(&infra),
-                url,
-                arn,
-                worker,
-                f.timeout,
-            ));
+            let sqs = aws_sdk_sqs::Client::new(&infra);
+            if f.binary == "deliver" {
+                let deliverer = shared::delivery::Deliverer {
+                    metrics,
+                    ..shared::delivery::Deliverer::from_config(&config, &stack.sdk)?
+                };
+                tokio::spawn(poll_queue(sqs, url, arn, deliverer, f.timeout));
+            } else {
+                let worker = Worker {
+                    metrics,
+                    ..Worker::from_config(&config, &stack.sdk)?
+                };
+                tokio::spawn(poll_queue(sqs, url, arn, worker, f.timeout));
+            }
         }
     }
     for f in stack

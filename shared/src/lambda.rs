@@ -94,36 +94,65 @@ pub fn time_left(deadline_ms: u64, now_ms: u64) -> std::time::Duration {
     std::time::Duration::from_millis(left)
 }
 
-/// Runs `worker` on the jobs queue.
-pub async fn worker() -> Result<(), Error> {
+/// What an SQS event source mapping invokes, with the invocation's deadline: the worker (the jobs
+/// queue) and `deliver` (the webhook deliveries queue). The Lambda runtime and the local stack's
+/// queue pollers drive either through it.
+pub trait QueueConsumer: Send + Sync + 'static {
+    /// The batch handled; the ids of the messages that come back.
+    fn consume(
+        &self,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+        deadline: tokio::time::Instant,
+    ) -> impl std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse> + Send;
+}
+
+impl QueueConsumer for Worker {
+    fn consume(
+        &self,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+        deadline: tokio::time::Instant,
+    ) -> impl std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse> + Send
+    {
+        self.handle(event, deadline)
+    }
+}
+
+impl QueueConsumer for crate::delivery::Deliverer {
+    fn consume(
+        &self,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+        deadline: tokio::time::Instant,
+    ) -> impl std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse> + Send
+    {
+        self.handle(event, deadline)
+    }
+}
+
+/// Runs the queue consumer `make` builds from the environment, once per cold start.
+async fn queue<C: QueueConsumer>(
+    make: fn(&Config, &aws_config::SdkConfig) -> Result<C, crate::config::ConfigError>,
+) -> Result<(), Error> {
     init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let worker: &'static Worker = Box::leak(Box::new(Worker::from_config(&config, &sdk)?));
+    let consumer: &'static C = Box::leak(Box::new(make(&config, &sdk)?));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             let deadline = deadline(&event.context);
-            Ok::<_, Error>(worker.handle(event.payload, deadline).await)
+            Ok::<_, Error>(consumer.consume(event.payload, deadline).await)
         },
     ))
     .await
 }
 
+/// Runs `worker` on the jobs queue.
+pub async fn worker() -> Result<(), Error> {
+    queue(Worker::from_config).await
+}
+
 /// Runs `deliver` on the webhook deliveries queue.
 pub async fn deliver() -> Result<(), Error> {
-    init();
-    let config = Config::from_env()?;
-    let sdk = sdk_config().await;
-    let deliverer: &'static crate::delivery::Deliverer = Box::leak(Box::new(
-        crate::delivery::Deliverer::from_config(&config, &sdk)?,
-    ));
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
-            let deadline = deadline(&event.context);
-            Ok::<_, Error>(deliverer.handle(event.payload, deadline).await)
-        },
-    ))
-    .await
+    queue(crate::delivery::Deliverer::from_config).await
 }
 
 /// Runs `write-slot-feed`, which its schedule invokes every few minutes (the event says nothing it

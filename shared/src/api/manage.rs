@@ -153,6 +153,8 @@ async fn visit(ctx: &Ctx, a: &Appointment) -> Result<Visit, ApiError> {
     })
 }
 
+/// Every answer of a manage link: never cached, and its URL (the credential) never sent on as a
+/// referrer.
 fn private(mut response: lambda_http::Response<lambda_http::Body>) -> Reply {
     super::set_header(&mut response, "cache-control", "no-store");
     super::set_header(&mut response, "referrer-policy", "no-referrer");
@@ -231,10 +233,7 @@ pub async fn reschedule(ctx: &Ctx, req: Request) -> Reply {
     crate::metrics::outcome("booked");
     let mut shown = visit(ctx, &moved).await?;
     shown.manage_url = ctx.config.manage.url(moved.id, moved.end_time);
-    let mut response = json(201, &shown);
-    super::set_header(&mut response, "cache-control", "no-store");
-    super::set_header(&mut response, "referrer-policy", "no-referrer");
-    Ok(response)
+    private(json(201, &shown))
 }
 
 /// `GET /manage/{token}/options`: where the visit may move: the provider's open seats that admit its
