@@ -26,6 +26,13 @@ emulator meters what it is asked: `GET /_emulator/meter` answers the requests of
 stand-ins (`infra`) by action (and queue, for SQS), with PutEvents' and SendMessageBatch's entries and
 the receives that delivered messages; `POST` answers the same and starts a fresh count. The harness's
 own requests are not counted. `make bench-cost` prices operations from both.
+
+IAM, on request (`Iam`): `POST /_emulator/iam` gives access key ids their identity policies (the local
+stack gives each function its own key and its template statements); from then on a request signed with
+such a key is refused as AWS refuses it (AccessDeniedException) unless a statement allows each action it
+takes on each resource it names, conditions included (`dynamodb:LeadingKeys`, `s3:prefix`). Keys without
+policies (the harness, the stand-ins for AWS's own machinery) may do anything. `GET /_emulator/iam`
+answers the refusals so far.
 """
 import copy
 import io
@@ -37,6 +44,7 @@ import re
 import sys
 import threading
 import time
+import urllib.parse
 import zlib
 
 import moto
@@ -181,6 +189,21 @@ class Refusal(Exception):
     def __init__(self, status, kind, message, service="dynamodb", **extra):
         super().__init__(message)
         self.status, self.kind, self.message, self.service, self.extra = status, kind, message, service, extra
+
+    def answer(self, start_response):
+        """The refusal as its service's protocol answers it: S3's XML, Scheduler's REST JSON with the
+        error type in a header, the JSON protocols' `__type`."""
+        if self.service == "s3":
+            data = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                    f"<Message>{self.message}</Message></Error>").encode()
+            start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(data)))])
+            return [data]
+        if self.service == "scheduler":
+            data = json.dumps({"Message": self.message}).encode()
+            start_response("403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                                             ("x-amzn-ErrorType", self.kind)])
+            return [data]
+        return respond(start_response, self.status, self.body())
 
     def body(self):
         prefix = {
@@ -723,6 +746,222 @@ def rewritten(headers, chunks: bytes):
     return [(k, fixed.get(k.lower(), v)) for k, v in headers]
 
 
+
+# The account moto answers in (and the local stack's ARNs name).
+ACCOUNT = "123456789012"
+
+
+def glob(pattern: str, value: str, fold: bool = False) -> bool:
+    """IAM's wildcard match: `*` any run of characters, `?` one character
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html)."""
+    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, value, re.IGNORECASE | re.DOTALL if fold else re.DOTALL) is not None
+
+
+def hash_key(table_name, index_name=None):
+    """The partition key attribute of a table, or of one of its global indexes."""
+    keys, indexes = table_layout(table_name)
+    if index_name is None:
+        return keys[0] if keys else None
+    for name, index_keys, _, _ in indexes:
+        if name == index_name and index_keys:
+            return index_keys[0]
+    return None
+
+
+def key_value(v):
+    """A key attribute's value as IAM compares it (a string or a number's text)."""
+    if isinstance(v, dict):
+        for kind in ("S", "N"):
+            if kind in v:
+                return str(v[kind])
+    return None
+
+
+def queried_partition(request: dict):
+    """The partition a Query names: the value its key condition gives the partition key."""
+    attribute = hash_key(request.get("TableName"), request.get("IndexName"))
+    names = request.get("ExpressionAttributeNames") or {}
+    values = request.get("ExpressionAttributeValues") or {}
+    for clause in re.split(r"\s+AND\s+", request.get("KeyConditionExpression") or "", flags=re.IGNORECASE):
+        m = re.fullmatch(r"\s*\(?\s*([#\w.]+)\s*=\s*(:\w+)\s*\)?\s*", clause)
+        if m and names.get(m.group(1), m.group(1)) == attribute:
+            return key_value(values.get(m.group(2)))
+    return None
+
+
+class Iam:
+    """Identity policies by access key id, evaluated as IAM evaluates one identity policy
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html): an
+    explicit Deny wins, else an Allow is needed, for every action a request takes. What a request takes
+    is the service authorization reference's: a transaction needs each of its items' actions
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html), a
+    batch of SQS messages the single message's action, a Query the index's ARN when it names one, a
+    one-time schedule iam:PassRole on its target's role as well."""
+
+    def __init__(self):
+        self.policies: dict[str, list] = {}
+        self.refused: list[dict] = []
+
+    def control(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                given = json.loads(environ["wsgi.input"].read(length) if length else b"{}")
+                self.policies.update({str(k): list(v) for k, v in given["principals"].items()})
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                return respond(start_response, 400, {"message": f"{{principals: {{key: [statement]}}}}: {e}"})
+        return respond(start_response, 200, {"principals": sorted(self.policies), "refused": self.refused})
+
+    @staticmethod
+    def key_of(environ) -> str:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = re.search(r"Credential=([^/,\s]+)/", auth)
+        if m:
+            return m.group(1)
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        return (query.get("X-Amz-Credential") or [""])[0].split("/")[0]
+
+    @staticmethod
+    def region_of(environ) -> str:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = re.search(r"Credential=[^/]+/\d+/([^/]+)/", auth)
+        if not m:
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            parts = (query.get("X-Amz-Credential") or [""])[0].split("/")
+            return parts[2] if len(parts) > 2 else "us-east-1"
+        return m.group(1)
+
+    def check(self, environ, target: str, request) -> None:
+        """Raises the AccessDeniedException AWS would answer, if the caller's key has policies and they
+        do not allow everything the request takes."""
+        key = self.key_of(environ)
+        statements = self.policies.get(key)
+        if statements is None:
+            return
+        region = self.region_of(environ)
+        for service, action, resource, context in self.takes(environ, target, request, region):
+            if not self.allowed(statements, action, resource, context):
+                self.refused.append({"key": key, "action": action, "resource": resource, "context": context})
+                print(f"emulator: IAM refused {key} {action} on {resource} {context or ''}", file=sys.stderr, flush=True)
+                raise Refusal(
+                    400, "AccessDeniedException",
+                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{key}/{key} is not authorized to perform: "
+                    f"{action} on resource: {resource} because no identity-based policy allows the "
+                    f"{action} action", service=service)
+
+    @staticmethod
+    def allowed(statements, action: str, resource: str, context: dict) -> bool:
+        def applies(st) -> bool:
+            return (any(glob(a, action, fold=True) for a in st.get("actions") or [])
+                    and any(glob(r, resource) for r in st.get("resources") or [])
+                    and all(Iam.holds(op, k, want, context.get(k))
+                            for op, keys in (st.get("conditions") or {}).items() for k, want in keys.items()))
+        if any(st.get("effect") == "Deny" and applies(st) for st in statements):
+            return False
+        return any(st.get("effect", "Allow") == "Allow" and applies(st) for st in statements)
+
+    @staticmethod
+    def holds(operator: str, key: str, wanted: list, present) -> bool:
+        """One condition (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html):
+        ForAllValues holds when every value present matches (so also when none is), a single-valued
+        operator needs the key present. Operators the local policies do not use hold nowhere."""
+        match = {"StringLike": lambda w, v: glob(w, v), "StringEquals": lambda w, v: w == v}
+        qualifier, _, base = operator.rpartition(":")
+        if base not in match:
+            return False
+        values = present if isinstance(present, list) else [] if present is None else [present]
+        if qualifier == "ForAllValues":
+            return all(any(match[base](w, v) for w in wanted) for v in values)
+        if qualifier == "ForAnyValue":
+            return any(any(match[base](w, v) for w in wanted) for v in values)
+        return bool(values) and all(any(match[base](w, v) for w in wanted) for v in values)
+
+    @staticmethod
+    def takes(environ, target: str, request, region: str):
+        """(service, action, resource ARN, condition context) for each thing the request does."""
+        request = request if isinstance(request, dict) else {}
+        service, _, operation = target.partition(".")
+        if service.startswith("DynamoDB_"):
+            yield from Iam.dynamodb(operation, request, region)
+        elif service == "AmazonSQS":
+            url = request.get("QueueUrl") or request.get("QueueName") or ""
+            name = url.rstrip("/").rsplit("/", 1)[-1]
+            single = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+                      "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}.get(operation, operation)
+            yield "sqs", f"sqs:{single}", f"arn:aws:sqs:{region}:{ACCOUNT}:{name}", {}
+        elif service == "AWSEvents":
+            buses = {e.get("EventBusName") or "default" for e in request.get("Entries") or []} or {"default"}
+            for bus in sorted(buses):
+                arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{bus}"
+                yield "events", f"events:{operation}", arn, {}
+        elif not target:
+            yield from Iam.rest(environ, request, region)
+
+    @staticmethod
+    def dynamodb(operation: str, request: dict, region: str):
+        def arn(table, index=None):
+            return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}" + (f"/index/{index}" if index else "")
+
+        def leading(table, *items):
+            attribute = hash_key(table)
+            found = [key_value((item or {}).get(attribute)) for item in items]
+            return {"dynamodb:LeadingKeys": sorted({v for v in found if v is not None})}
+
+        if operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
+            table = request.get("TableName")
+            yield "dynamodb", f"dynamodb:{operation}", arn(table), leading(table, request.get("Key") or request.get("Item"))
+        elif operation in ("Query", "Scan"):
+            index = request.get("IndexName")
+            partition = queried_partition(request) if operation == "Query" else None
+            context = {"dynamodb:LeadingKeys": [partition] if partition is not None else []}
+            yield "dynamodb", f"dynamodb:{operation}", arn(request.get("TableName"), index), context
+        elif operation == "BatchGetItem":
+            for table, ask in (request.get("RequestItems") or {}).items():
+                yield "dynamodb", "dynamodb:BatchGetItem", arn(table), leading(table, *(ask.get("Keys") or []))
+        elif operation == "BatchWriteItem":
+            for table, writes in (request.get("RequestItems") or {}).items():
+                items = [(w.get("PutRequest") or {}).get("Item") or (w.get("DeleteRequest") or {}).get("Key") for w in writes]
+                yield "dynamodb", "dynamodb:BatchWriteItem", arn(table), leading(table, *items)
+        elif operation in ("TransactWriteItems", "TransactGetItems"):
+            actions = {"ConditionCheck": "ConditionCheckItem", "Put": "PutItem", "Update": "UpdateItem",
+                       "Delete": "DeleteItem", "Get": "GetItem"}
+            for item in request.get("TransactItems") or []:
+                for kind, op in item.items():
+                    table = op.get("TableName")
+                    yield ("dynamodb", f"dynamodb:{actions.get(kind, kind)}", arn(table),
+                           leading(table, op.get("Key") or op.get("Item")))
+        else:
+            yield "dynamodb", f"dynamodb:{operation}", arn(request.get("TableName") or "*"), {}
+
+    @staticmethod
+    def rest(environ, request: dict, region: str):
+        """Scheduler's and S3's REST requests (S3 path-style, as the local clients address it)."""
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = urllib.parse.unquote(environ.get("PATH_INFO", ""))
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        if path.startswith("/schedules/"):
+            name = path[len("/schedules/"):]
+            group = request.get("GroupName") or (query.get("groupName") or ["default"])[0]
+            action = {"POST": "CreateSchedule", "PUT": "UpdateSchedule", "DELETE": "DeleteSchedule"}.get(method, "GetSchedule")
+            yield "scheduler", f"scheduler:{action}", f"arn:aws:scheduler:{region}:{ACCOUNT}:schedule/{group}/{name}", {}
+            role = (request.get("Target") or {}).get("RoleArn")
+            if role:
+                yield "scheduler", "iam:PassRole", role, {"iam:PassedToService": "scheduler.amazonaws.com"}
+            return
+        if path.startswith(("/_", "/schedule-groups")) or path in ("", "/"):
+            return
+        bucket, _, key = path.lstrip("/").partition("/")
+        if not key:
+            if method == "GET" and "uploads" not in query:
+                prefix = (query.get("prefix") or [None])[0]
+                yield "s3", "s3:ListBucket", f"arn:aws:s3:::{bucket}", ({"s3:prefix": prefix} if prefix is not None else {})
+            return
+        action = {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(method)
+        if action:
+            yield "events", f"s3:{action}", f"arn:aws:s3:::{bucket}/{key}", {}
+
+
 class Faithful:
     def __init__(self, app, faults: Faults):
         self.app = app
@@ -733,6 +972,7 @@ class Faithful:
         self.written: dict[tuple, float] = {}
         # Counts by (caller, action, queue, what) (`/_emulator/meter`).
         self.meter: dict[tuple, int] = {}
+        self.iam = Iam()
 
     def forward(self, environ, body: bytes):
         """moto's answer to `body`: status, headers and parsed JSON."""
@@ -782,6 +1022,8 @@ class Faithful:
             return self.control(environ, start_response)
         if environ.get("PATH_INFO") == "/_emulator/meter":
             return self.metering(environ, start_response)
+        if environ.get("PATH_INFO") == "/_emulator/iam":
+            return self.iam.control(environ, start_response)
         agent = environ.get("HTTP_X_AMZ_USER_AGENT", "") + environ.get("HTTP_USER_AGENT", "")
         exempt = EXEMPT_APP in agent
         infra = INFRA_APP in agent
@@ -789,6 +1031,18 @@ class Faithful:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:
             path = environ.get("PATH_INFO", "")
+            if self.iam.policies:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                raw = environ["wsgi.input"].read(length) if length else b""
+                environ["wsgi.input"] = io.BytesIO(raw)
+                try:
+                    asked = json.loads(raw) if path.startswith("/schedules/") and raw else {}
+                except ValueError:
+                    asked = {}
+                try:
+                    self.iam.check(environ, "", asked)
+                except Refusal as r:
+                    return r.answer(start_response)
             if caller and path.startswith("/schedules/"):
                 method = environ.get("REQUEST_METHOD")
                 self.count(caller, {"POST": "Scheduler.CreateSchedule", "DELETE": "Scheduler.DeleteSchedule"}
@@ -814,6 +1068,7 @@ class Faithful:
             entries = request.get("Entries") if target in ("AWSEvents.PutEvents", "AmazonSQS.SendMessageBatch") else None
             self.count(caller, target, queue_of(body), "entries", len(entries or []))
         try:
+            self.iam.check(environ, target, request)
             if request is not None and service.startswith("DynamoDB_"):
                 check_dynamodb(operation, request)
                 fault = None if exempt else self.faults.dynamodb(operation, request)
@@ -831,7 +1086,7 @@ class Faithful:
             if not exempt and target == "AmazonSQS.SendMessage" and self.faults.hit("send_message"):
                 raise Refusal(500, "InternalError", "We encountered an internal error. Please try again.", service="sqs")
         except Refusal as r:
-            return respond(start_response, r.status, r.body())
+            return r.answer(start_response)
         capacity = None
         if request is not None and service.startswith("DynamoDB_") and request.get("ReturnConsumedCapacity") in ASKING:
             capacity = Capacity(self, environ, operation, request)

@@ -9,6 +9,7 @@ pub mod counter;
 pub mod docs;
 pub mod emulator;
 pub mod filter;
+pub mod iam;
 pub mod measure;
 pub mod metrics;
 pub mod server;
@@ -84,6 +85,7 @@ impl LocalStack {
         let stack = Arc::new(
             stack::Stack::provision(template, &options.prefix, options.sdk.clone()).await?,
         );
+        iam::enforce(&stack).await?;
         sources::start(&stack)?;
         let api_db = options
             .api_db

@@ -473,7 +473,7 @@ pub async fn poll_tap(sqs: aws_sdk_sqs::Client, url: String, events: Arc<Mutex<V
 /// Starts what stands in for Lambda's event source mappings, and the bus tap. Their own calls (reading
 /// the stream, receiving and deleting messages) are AWS's, not the service's, so they get none of the
 /// service's faults, only a queue's own (`INFRA_APP`); `publish` and the worker use the service's
-/// clients.
+/// clients, each signing as its function (`Stack::sdk_for`), so the emulator holds them to their IAM.
 pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
     let infra = stack
         .sdk
@@ -485,7 +485,7 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
         if let Some(source) = &f.stream {
             let publisher = Publisher {
                 metrics: shared::metrics::Metrics::to(&stack.metrics),
-                ..Publisher::from_config(&config, &stack.sdk)?
+                ..Publisher::from_config(&config, &stack.sdk_for(f))?
             };
             let mapping = StreamMapping {
                 streams: aws_sdk_dynamodbstreams::Client::new(&infra),
@@ -529,13 +529,13 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
             if f.binary == "deliver" {
                 let deliverer = shared::delivery::Deliverer {
                     metrics,
-                    ..shared::delivery::Deliverer::from_config(&config, &stack.sdk)?
+                    ..shared::delivery::Deliverer::from_config(&config, &stack.sdk_for(f))?
                 };
                 tokio::spawn(poll_queue(sqs, url, arn, deliverer, f.timeout));
             } else {
                 let worker = Worker {
                     metrics,
-                    ..Worker::from_config(&config, &stack.sdk)?
+                    ..Worker::from_config(&config, &stack.sdk_for(f))?
                 };
                 tokio::spawn(poll_queue(sqs, url, arn, worker, f.timeout));
             }
@@ -552,7 +552,8 @@ pub fn start(stack: &Arc<Stack>) -> Result<(), Error> {
         let expression = stack.resolve(expression)?;
         let period = rate(&expression)
             .ok_or_else(|| format!("{}: a schedule of rate() only: {expression}", f.logical_id))?;
-        let writer = shared::feed::FeedWriter::from_config(&stack.config_for(f)?, &stack.sdk)?;
+        let writer =
+            shared::feed::FeedWriter::from_config(&stack.config_for(f)?, &stack.sdk_for(f))?;
         tokio::spawn(write_feed_every(writer, period));
     }
     tokio::spawn(poll_tap(

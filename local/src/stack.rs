@@ -95,6 +95,9 @@ impl Stack {
         stack
             .refs
             .insert(("AWS::URLSuffix".into(), None), "amazonaws.com".into());
+        stack
+            .refs
+            .insert(("AWS::Partition".into(), None), "aws".into());
         stack.create_tables().await?;
         stack.create_queues().await?;
         stack.create_buckets().await?;
@@ -536,6 +539,12 @@ impl Stack {
             out.insert(f.logical_id.clone(), json!(env));
         }
         Ok(Value::Object(out))
+    }
+
+    /// The SDK configuration `f` calls AWS with: its own access key, which the emulator holds its
+    /// policies under (`crate::iam`).
+    pub fn sdk_for(&self, f: &Function) -> SdkConfig {
+        crate::iam::signing_as(&self.sdk, &self.prefix, f)
     }
 
     pub fn table_name(&self) -> Option<&String> {

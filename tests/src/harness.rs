@@ -177,55 +177,58 @@ impl TestApp {
         )
     }
 
-    /// The configuration of the stack's function that `which` picks, as its template environment gives it.
+    /// The configuration of the stack's function that `which` picks, as its template environment gives
+    /// it, and the SDK configuration it calls AWS with (its own key: the emulator holds it to the
+    /// function's IAM, `local::iam`).
     fn function_config(
         &self,
         which: impl Fn(&local::template::Function) -> bool,
-    ) -> shared::config::Config {
+    ) -> (shared::config::Config, aws_config::SdkConfig) {
         let stack = &self.stack.stack;
         let function = stack
             .functions
             .iter()
             .find(|f| which(f))
             .expect("the template has that function");
-        stack.config_for(function).expect("its configuration")
+        (
+            stack.config_for(function).expect("its configuration"),
+            stack.sdk_for(function),
+        )
     }
 
     /// The worker as the stack's `WorkerFunction` is configured, on `store`: for a test that plays the
     /// worker.
     pub fn worker(&self, store: shared::store::Store) -> shared::jobs::Worker {
-        let config = self.function_config(|f| f.binary == "worker");
+        let (config, sdk) = self.function_config(|f| f.binary == "worker");
         shared::jobs::Worker {
             store,
             metrics: shared::metrics::Metrics::to(&self.stack.stack.metrics),
-            ..shared::jobs::Worker::from_config(&config, &self.stack.stack.sdk).expect("a worker")
+            ..shared::jobs::Worker::from_config(&config, &sdk).expect("a worker")
         }
     }
 
     /// `deliver` as the stack's `DeliverFunction` is configured: for a test that plays it.
     pub fn deliverer(&self) -> shared::delivery::Deliverer {
-        let config = self.function_config(|f| f.binary == "deliver");
+        let (config, sdk) = self.function_config(|f| f.binary == "deliver");
         shared::delivery::Deliverer {
             metrics: shared::metrics::Metrics::to(&self.stack.stack.metrics),
-            ..shared::delivery::Deliverer::from_config(&config, &self.stack.stack.sdk)
-                .expect("a deliverer")
+            ..shared::delivery::Deliverer::from_config(&config, &sdk).expect("a deliverer")
         }
     }
 
     /// `write-slot-feed` as the stack's `WriteSlotFeedFunction` is configured: for a test that runs
     /// it instead of waiting for its schedule.
     pub fn feed_writer(&self) -> shared::feed::FeedWriter {
-        let config = self.function_config(|f| f.binary == "write-slot-feed");
-        shared::feed::FeedWriter::from_config(&config, &self.stack.stack.sdk).expect("a writer")
+        let (config, sdk) = self.function_config(|f| f.binary == "write-slot-feed");
+        shared::feed::FeedWriter::from_config(&config, &sdk).expect("a writer")
     }
 
     /// The publisher as the stack's stream function is configured: for a test that plays `publish`.
     pub fn publisher(&self) -> shared::stream::Publisher {
-        let config = self.function_config(|f| f.stream.is_some());
+        let (config, sdk) = self.function_config(|f| f.stream.is_some());
         shared::stream::Publisher {
             metrics: shared::metrics::Metrics::to(&self.stack.stack.metrics),
-            ..shared::stream::Publisher::from_config(&config, &self.stack.stack.sdk)
-                .expect("a publisher")
+            ..shared::stream::Publisher::from_config(&config, &sdk).expect("a publisher")
         }
     }
 

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use clinic_tests::TestApp;
+use serde_json::json;
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
@@ -897,4 +898,221 @@ async fn a_query_of_the_table_reads_its_partition_in_order_page_by_page() {
         .map(|i| i["SK"].as_s().unwrap().as_str())
         .collect();
     assert_eq!(last, ["2030-01-01T09:00:00Z", "2030-01-01T08:00:00Z"]);
+}
+
+/// `sdk` signing with the access key `key`, as a function of the local stack signs (`local::iam`).
+fn signing_with(key: &str) -> Client {
+    Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&local::sdk_config(clinic_tests::emulator_url()))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                key, "local", None, None, "test",
+            ))
+            .build(),
+    )
+}
+
+async fn emulator_iam(body: Option<serde_json::Value>) -> serde_json::Value {
+    let method = if body.is_some() { "POST" } else { "GET" };
+    let (status, _, answer) = local::client::call(
+        &local::client::http(),
+        method,
+        &format!("{}/_emulator/iam", clinic_tests::emulator_url()),
+        None,
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+fn get(
+    table: &str,
+    pk: &str,
+) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemInputBuilder {
+    aws_sdk_dynamodb::operation::get_item::GetItemInput::builder()
+        .table_name(table)
+        .key("PK", s(pk))
+        .key("SK", s("X"))
+}
+
+#[tokio::test]
+async fn a_key_with_policies_may_do_only_what_they_allow_as_iam_decides() {
+    let (_app, db, table) = table().await;
+    let arn = format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}");
+    let key = format!("policy-test-{}", uuid::Uuid::new_v4().simple());
+    let slots_only = json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SLOT#*"]}});
+    emulator_iam(Some(json!({"principals": {&key: [
+        {"effect": "Allow", "actions": ["dynamodb:GetItem", "dynamodb:PutItem"], "resources": [&arn],
+         "conditions": slots_only},
+        {"effect": "Allow", "actions": ["dynamodb:Query"], "resources": [format!("{arn}/index/*")]},
+        {"effect": "Deny", "actions": ["dynamodb:*"], "resources": [&arn],
+         "conditions": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SLOT#locked*"]}}},
+    ]}})))
+    .await;
+    let client = signing_with(&key);
+
+    // Allowed: an item of a SLOT# partition, read and written.
+    let put_slot = |pk: &str| {
+        client
+            .put_item()
+            .table_name(&table)
+            .item("PK", s(pk))
+            .item("SK", s("X"))
+    };
+    put_slot("SLOT#1")
+        .send()
+        .await
+        .expect("a SLOT# item may be written");
+    get(&table, "SLOT#1")
+        .send_with(&client)
+        .await
+        .expect("and read");
+
+    // Another partition: AccessDenied, with IAM's message.
+    let (code, message) = refused(get(&table, "APPT#1").send_with(&client).await);
+    assert_eq!(code, "AccessDeniedException");
+    assert!(
+        message.contains(&format!(
+            "{key} is not authorized to perform: dynamodb:GetItem on resource: {arn}"
+        )),
+        "{message}"
+    );
+    // An explicit Deny wins over the Allow.
+    let (code, _) = refused(put_slot("SLOT#locked-1").send().await);
+    assert_eq!(code, "AccessDeniedException");
+
+    // A transaction needs each item's own action: ConditionCheckItem is not allowed, so nothing of it
+    // is written, the allowed Put neither.
+    let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name(&table)
+        .key("PK", s("SLOT#1"))
+        .key("SK", s("X"))
+        .condition_expression("attribute_exists(PK)")
+        .build()
+        .unwrap();
+    let (code, message) = refused(
+        client
+            .transact_write_items()
+            .transact_items(put(&table, "SLOT#2", 1))
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.contains("dynamodb:ConditionCheckItem"), "{message}");
+    let stored = db
+        .get_item()
+        .table_name(&table)
+        .key("PK", s("SLOT#2"))
+        .key("SK", s("X"));
+    assert!(
+        stored.send().await.unwrap().item.is_none(),
+        "a refused transaction writes nothing"
+    );
+
+    // A Query is allowed on the indexes only; a Scan nowhere.
+    client
+        .query()
+        .table_name(&table)
+        .index_name("GSI1")
+        .key_condition_expression("GSI1PK = :p")
+        .expression_attribute_values(":p", s("ANY"))
+        .send()
+        .await
+        .expect("a query of an index");
+    let (code, _) = refused(
+        client
+            .query()
+            .table_name(&table)
+            .key_condition_expression("PK = :p")
+            .expression_attribute_values(":p", s("SLOT#1"))
+            .send()
+            .await,
+    );
+    assert_eq!(
+        code, "AccessDeniedException",
+        "the table's own ARN is not the index's"
+    );
+    let (code, _) = refused(client.scan().table_name(&table).send().await);
+    assert_eq!(code, "AccessDeniedException");
+
+    // A key without policies (the harness's) may do anything; the refusals are listed.
+    db.scan()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("the harness may scan");
+    let answer = emulator_iam(None).await;
+    let mine: Vec<String> = answer["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["key"] == key.as_str())
+        .map(|r| r["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:Query",
+            "dynamodb:Scan"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn every_function_of_a_stack_calls_aws_under_its_own_policies() {
+    let app = TestApp::spawn().await;
+    let stack = &app.stack.stack;
+    let principals = emulator_iam(None).await["principals"].clone();
+    for f in &stack.functions {
+        let key = local::iam::key(&stack.prefix, f);
+        assert!(
+            principals
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == key.as_str()),
+            "{} has no policies in the emulator",
+            f.logical_id
+        );
+    }
+    // The worker may read a slot, and may not write the audit bucket's partition, scan the table or
+    // put events on the bus: its template statements, resolved in this stack, and nothing more.
+    let worker = stack
+        .functions
+        .iter()
+        .find(|f| f.binary == "worker")
+        .unwrap();
+    let as_worker = Client::new(&stack.sdk_for(worker));
+    get(&app.table, "SLOT#anything")
+        .send_with(&as_worker)
+        .await
+        .expect("the worker may read the table");
+    let (code, _) = refused(as_worker.scan().table_name(&app.table).send().await);
+    assert_eq!(code, "AccessDeniedException");
+    let bus = stack
+        .reference("EventBus", None)
+        .cloned()
+        .unwrap_or_default();
+    let events = aws_sdk_eventbridge::Client::new(&stack.sdk_for(worker));
+    let e = events
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(bus)
+                .source("clinic")
+                .detail_type("x")
+                .detail("{}")
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("the worker may not put events");
+    assert_eq!(
+        aws_sdk_eventbridge::error::ProvideErrorMetadata::code(&e.into_service_error()),
+        Some("AccessDeniedException")
+    );
 }

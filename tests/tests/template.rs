@@ -129,6 +129,7 @@ fn each_function_may_do_only_what_it_does() {
             "dynamodb:ConditionCheckItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
+            "dynamodb:Query",
             "dynamodb:UpdateItem",
         ],
     );
@@ -139,6 +140,7 @@ fn each_function_may_do_only_what_it_does() {
             "dynamodb:ConditionCheckItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
+            "dynamodb:Query",
             "dynamodb:UpdateItem",
         ],
     );
@@ -162,6 +164,7 @@ fn each_function_may_do_only_what_it_does() {
                 "dynamodb:ConditionCheckItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
+                "dynamodb:Query",
                 "dynamodb:UpdateItem",
             ],
         );
@@ -437,16 +440,19 @@ fn each_function_may_do_only_what_it_does() {
         "UpdateAppointmentFunction",
         &["dynamodb:GetItem", "dynamodb:UpdateItem"],
     );
-    expect(
-        "RescheduleAppointmentFunction",
-        &[
-            "dynamodb:BatchGetItem",
-            "dynamodb:ConditionCheckItem",
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-        ],
-    );
+    for reschedule in ["RescheduleAppointmentFunction", "ManageRescheduleFunction"] {
+        expect(
+            reschedule,
+            &[
+                "dynamodb:BatchGetItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ],
+        );
+    }
     for f in template.functions().unwrap() {
         let all = actions(&template, &f.logical_id);
         assert!(

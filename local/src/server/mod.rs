@@ -311,7 +311,7 @@ impl Server {
                 publisher = Some((
                     shared::stream::Publisher {
                         metrics: shared::metrics::Metrics::to(&stack.metrics),
-                        ..shared::stream::Publisher::from_config(&config, &stack.sdk)?
+                        ..shared::stream::Publisher::from_config(&config, &stack.sdk_for(f))?
                     },
                     f.timeout,
                 ));
@@ -323,12 +323,21 @@ impl Server {
                 .ok_or_else(|| format!("{} has no handler in shared::api::ENDPOINTS", f.binary))?;
             let config = stack.config_for(f)?;
             roles_claim = config.roles_claim.clone();
-            let mut ctx = Ctx::new(api_db.clone(), config)?;
+            // The function's own key (`crate::iam`), on the client the tests may have given.
+            let sdk = stack.sdk_for(f);
+            let db = aws_sdk_dynamodb::Client::from_conf(
+                api_db
+                    .config()
+                    .to_builder()
+                    .credentials_provider(sdk.credentials_provider().ok_or("no credentials")?)
+                    .build(),
+            );
+            let mut ctx = Ctx::new(db, config)?;
             ctx.clock = clock.clone();
             ctx.metrics = shared::metrics::Metrics::to(&stack.metrics);
             ctx.audit = shared::audit::AuditLog::Local(stack.audit.clone());
-            ctx.audit_reader = shared::audit::AuditReader::from_config(&ctx.config, &stack.sdk);
-            ctx.slot_feed = shared::feed::FeedReader::from_config(&ctx.config, &stack.sdk);
+            ctx.audit_reader = shared::audit::AuditReader::from_config(&ctx.config, &sdk);
+            ctx.slot_feed = shared::feed::FeedReader::from_config(&ctx.config, &sdk);
             for r in &f.routes {
                 routes.push((r.clone(), endpoint, ctx.clone(), f.timeout));
             }
