@@ -914,6 +914,11 @@ class Iam:
         elif operation in ("Query", "Scan"):
             index = request.get("IndexName")
             partition = queried_partition(request) if operation == "Query" else None
+            if operation == "Query" and partition is None:
+                # DynamoDB needs the partition key's equality in every Query, and IAM always knows
+                # it; a condition this reader cannot read must not pass for "no leading keys".
+                raise validation("emulator: cannot read the partition key's equality in "
+                                 f"{request.get('KeyConditionExpression')!r} to check dynamodb:LeadingKeys")
             context = {"dynamodb:LeadingKeys": [partition] if partition is not None else []}
             yield "dynamodb", f"dynamodb:{operation}", arn(request.get("TableName"), index), context
         elif operation == "BatchGetItem":

@@ -12,13 +12,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WAITING=(readme cost parking reminders)
 
-# Build every test target once, so neither lane compiles while the other runs.
-cargo test --workspace --all-targets --exclude functions --no-run
+# Build every test target once, so neither lane compiles while the other runs. Both lanes select the
+# same packages as this build (only their targets differ), so cargo resolves the same features and
+# reuses what it built: `-p clinic-tests` alone would unify features differently and compile again.
+PACKAGES=(--workspace --exclude functions)
+cargo test "${PACKAGES[@]}" --all-targets --no-run
 
 waiting_args=()
 for name in "${WAITING[@]}"; do waiting_args+=(--test "$name"); done
-other_args=()
-for file in tests/tests/*.rs; do
+# Everything else `--all-targets` holds: libraries, binaries and every other integration test (the
+# workspace has no benches or examples).
+other_args=(--lib --bins)
+for file in tests/tests/*.rs shared/tests/*.rs; do
   name=$(basename "$file" .rs)
   [[ " ${WAITING[*]} " == *" $name "* ]] || other_args+=(--test "$name")
 done
@@ -27,14 +32,12 @@ mkdir -p target
 log=target/test-waiting.log
 # A process group of its own (setsid, as .ci/run starts make emulator), so a failure in the other lane
 # stops it together with the stacks and emulators its tests started.
-setsid cargo test -p clinic-tests "${waiting_args[@]}" > "$log" 2>&1 &
+setsid cargo test "${PACKAGES[@]}" "${waiting_args[@]}" > "$log" 2>&1 &
 waiting=$!
 trap 'kill -- -$waiting 2>/dev/null || true' EXIT
 
 status=0
-cargo test --workspace --all-targets --exclude functions --exclude clinic-tests \
-  && cargo test -p clinic-tests --lib "${other_args[@]}" \
-  || status=$?
+cargo test "${PACKAGES[@]}" "${other_args[@]}" || status=$?
 
 if [ "$status" -ne 0 ]; then
   echo "== make test: a test failed above; the waiting lane (${WAITING[*]}) is stopped"

@@ -945,6 +945,8 @@ async fn a_key_with_policies_may_do_only_what_they_allow_as_iam_decides() {
         {"effect": "Allow", "actions": ["dynamodb:GetItem", "dynamodb:PutItem"], "resources": [&arn],
          "conditions": slots_only},
         {"effect": "Allow", "actions": ["dynamodb:Query"], "resources": [format!("{arn}/index/*")]},
+        {"effect": "Allow", "actions": ["dynamodb:Query"], "resources": [&arn],
+         "conditions": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["OPEN#*"]}}},
         {"effect": "Deny", "actions": ["dynamodb:*"], "resources": [&arn],
          "conditions": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SLOT#locked*"]}}},
     ]}})))
@@ -1010,7 +1012,7 @@ async fn a_key_with_policies_may_do_only_what_they_allow_as_iam_decides() {
         "a refused transaction writes nothing"
     );
 
-    // A Query is allowed on the indexes only; a Scan nowhere.
+    // A Query is allowed on the indexes, and on the table in OPEN# partitions; a Scan nowhere.
     client
         .query()
         .table_name(&table)
@@ -1031,8 +1033,21 @@ async fn a_key_with_policies_may_do_only_what_they_allow_as_iam_decides() {
     );
     assert_eq!(
         code, "AccessDeniedException",
-        "the table's own ARN is not the index's"
+        "the table itself only in OPEN# partitions"
     );
+    // Read from the key condition as the service writes it: names and values by placeholder, a sort
+    // key condition beside the partition's.
+    client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("#pk = :pk AND begins_with(#sk, :sk)")
+        .expression_attribute_names("#pk", "PK")
+        .expression_attribute_names("#sk", "SK")
+        .expression_attribute_values(":pk", s("OPEN#ANY#2030-01-01#3"))
+        .expression_attribute_values(":sk", s("2030"))
+        .send()
+        .await
+        .expect("a query of an OPEN# partition");
     let (code, _) = refused(client.scan().table_name(&table).send().await);
     assert_eq!(code, "AccessDeniedException");
 
