@@ -61,7 +61,7 @@ replay-parked:
 	@curl -sS --fail-with-body -X POST http://127.0.0.1:$${PORT:-3000}/_local/replay-parked; echo
 
 ## All tests: unit, store and API against the emulator, end to end over HTTP (local/test.sh: the
-## binaries that mostly wait on the clock run in a lane beside the others).
+## binaries that mostly wait on the clock run in a lane beside the others, largest.rs alone last).
 ## (tests/tests/invoke.rs runs these functions' binaries as `make invoke` does: cargo test builds
 ## no other package's executables, so they are built first.)
 INVOKED := --bin get-appointment --bin create-appointment --bin publish --bin invoke
