@@ -70,10 +70,13 @@ fi
 # Whatever the requests, no function did what its IAM policies do not allow (the emulator enforces
 # them, local/src/iam.rs): a refusal in the background (publish, the worker) answers no request a 5xx.
 emulator=$(sed -n 's/^emulator on \(http:[^ ]*\)$/\1/p' target/contract/stack.log | head -1)
-refused=$(curl -sf "$emulator/_emulator/iam" | $PY -c 'import json, sys; print(len(json.load(sys.stdin)["refused"]))')
-if [ "$refused" != 0 ]; then
-  echo "the emulator refused $refused requests the functions' IAM policies do not allow:"
-  curl -sf "$emulator/_emulator/iam" | $PY -c 'import json, sys; [print(r) for r in json.load(sys.stdin)["refused"][:5]]'
+if ! curl -sf "$emulator/_emulator/iam" | $PY -c '
+import json, sys
+refused = json.load(sys.stdin)["refused"]
+if refused:
+    print(f"the emulator refused {len(refused)} requests their IAM policies do not allow:")
+    print(*refused[:5], sep="\n")
+    sys.exit(1)'; then
   status=1
 fi
 exit $status

@@ -47,6 +47,14 @@ fn one_or_many(v: Option<&Yaml>) -> Vec<&Yaml> {
     }
 }
 
+/// Each of a policy's one-or-many values, resolved in `stack` (`!GetAtt`, `!Sub`, `!Ref`).
+fn resolve_all(stack: &Stack, v: Option<&Yaml>) -> Result<Vec<String>, Error> {
+    one_or_many(v)
+        .into_iter()
+        .map(|x| stack.resolve(x))
+        .collect()
+}
+
 /// `f`'s identity statements as the emulator evaluates them: effect, actions, resources (resolved to
 /// this stack's ARNs) and conditions ({operator: {key: [values]}}).
 pub fn statements(stack: &Stack, f: &Function) -> Result<Vec<Value>, Error> {
@@ -61,12 +69,6 @@ pub fn statements(stack: &Stack, f: &Function) -> Result<Vec<Value>, Error> {
             .into());
         };
         for st in one_or_many(Some(statements)) {
-            let resolve_all = |v: Option<&Yaml>| -> Result<Vec<String>, Error> {
-                one_or_many(v)
-                    .into_iter()
-                    .map(|x| stack.resolve(x))
-                    .collect()
-            };
             let mut conditions = BTreeMap::new();
             if let Some(Yaml::Mapping(ops)) = st.get("Condition") {
                 for (op, keys) in ops {
@@ -75,7 +77,7 @@ pub fn statements(stack: &Stack, f: &Function) -> Result<Vec<Value>, Error> {
                         for (k, values) in keys {
                             by_key.insert(
                                 k.as_str().unwrap_or_default().to_owned(),
-                                resolve_all(Some(values))?,
+                                resolve_all(stack, Some(values))?,
                             );
                         }
                     }
@@ -84,8 +86,8 @@ pub fn statements(stack: &Stack, f: &Function) -> Result<Vec<Value>, Error> {
             }
             out.push(json!({
                 "effect": st.get("Effect").and_then(Yaml::as_str).unwrap_or("Allow"),
-                "actions": resolve_all(st.get("Action"))?,
-                "resources": resolve_all(st.get("Resource"))?,
+                "actions": resolve_all(stack, st.get("Action"))?,
+                "resources": resolve_all(stack, st.get("Resource"))?,
                 "conditions": conditions,
             }));
         }
