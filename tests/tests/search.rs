@@ -616,9 +616,13 @@ async fn a_search_refuses_bad_input_and_callers_who_may_not_search() {
 /// 30 patients race for what search showed them: exactly the seats there are are booked, every
 /// other attempt is told the slot is full, and the next search shows none of them.
 ///
-/// One shard: 30 searches at once are 30 x 4 requests on the emulator (a single Python process on
-/// two cores), where 8 shards made some run past the function's timeout; a shard count changes how
-/// much a page reads, not what it answers.
+/// Every patient searches first, a few at a time, and then all 30 book at once (a barrier), so every
+/// booking races every other for the earliest seat all of them were shown. The searches are bounded
+/// because the local stack is not Lambda: 30 searches at once are 30 x 4 requests queued on one
+/// Python emulator on two cores (each request signed and checked against IAM), and beside the rest of
+/// `make test` some ran past the function's 10 s timeout (CI at 097a653, with faults). On AWS each
+/// search would be its own instance reading DynamoDB in milliseconds. One shard for the same reason:
+/// a shard count changes how much a page reads, not what it answers.
 async fn patients_racing_for_what_search_showed_book_exactly_the_seats_there_are(aws: Aws) {
     let app = std::sync::Arc::new(
         TestApp::spawn_configured(aws, shared::domain::Clock::System, &[("SearchShards", "1")])
@@ -659,44 +663,56 @@ async fn patients_racing_for_what_search_showed_book_exactly_the_seats_there_are
         assert!(Instant::now() < give_up);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let earliest = seats(&app, &patients[0], &t).await[0].clone();
+    // At most 5 searches at once; the barrier lets no booking start before every search is done.
+    let searching = std::sync::Arc::new(tokio::sync::Semaphore::new(5));
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(patients.len()));
     let mut tasks = tokio::task::JoinSet::new();
     for p in patients.clone() {
         let (app, t, kind) = (app.clone(), t.clone(), kind.clone());
+        let (searching, start) = (searching.clone(), start.clone());
         tasks.spawn(async move {
-            let shown = seats(&app, &p, &t).await;
-            let Some(first) = shown.first() else {
-                return (0, 1);
+            let shown = {
+                let _turn = searching.acquire().await.unwrap();
+                seats(&app, &p, &t).await
             };
+            start.wait().await;
+            let first = shown.first().expect("every search shows the three slots");
             let booking = clinic_tests::Booking {
                 slot: first.as_str(),
                 appointment_type: Some(kind.as_str()),
                 ..Default::default()
             };
-            match app.book(&p, booking).await {
-                Ok(_) => (1, 0),
+            let outcome = match app.book(&p, booking).await {
+                Ok(_) => Ok(()),
                 // With faults, a booking that met conflicts past its retries says so (503, with
                 // Retry-After) and took nothing.
                 Err(problem) if problem.code == "contended" && aws == Aws::Faulty => {
                     assert!(problem.retry_after, "{problem:?}");
-                    (0, 1)
+                    Err(problem.code)
                 }
                 Err(problem) => {
                     assert_eq!(problem.code, "slot_full", "{problem:?}");
-                    (0, 1)
+                    Err(problem.code)
                 }
-            }
+            };
+            (first.clone(), outcome)
         });
     }
     let (mut booked, mut refused) = (0, 0);
     while let Some(done) = tasks.join_next().await {
-        let (b, r) = done.unwrap();
-        booked += b;
-        refused += r;
+        let (went_for, outcome) = done.unwrap();
+        // Nothing was booked before the searches ended: all of them showed the same earliest seat.
+        assert_eq!(went_for, earliest);
+        match outcome {
+            Ok(()) => booked += 1,
+            Err(_) => refused += 1,
+        }
     }
-    // Everyone who saw a seat went for the earliest one shown: that slot's seats are booked (without
-    // faults; with them, a contended attempt may leave one), never more than there are.
+    // Everyone went for the earliest slot's 3 seats: all 3 are booked (without faults; with them, a
+    // contended attempt may leave one), never more.
     let least = if aws == Aws::Faithful { 3 } else { 1 };
-    assert!((least..=seats_made).contains(&booked), "{booked}");
+    assert!((least..=3).contains(&booked), "{booked}");
     assert_eq!(booked + refused, 30);
     // The answer never offers a full seat, even before the index catches up (confirmed on read):
     // what remains is what was not taken.
