@@ -119,6 +119,22 @@ pub async fn enforce(stack: &Stack) -> Result<(), Error> {
     Ok(())
 }
 
+/// What the emulator at `endpoint` has refused so far, in order: {key, action, resource, context}.
+pub async fn refused(endpoint: &str) -> Result<Vec<Value>, Error> {
+    let (status, _, answer) = crate::client::call(
+        &crate::client::http(),
+        "GET",
+        &format!("{endpoint}/_emulator/iam"),
+        None,
+        None,
+    )
+    .await;
+    match answer.get("refused").and_then(Value::as_array) {
+        Some(list) if status == 200 => Ok(list.clone()),
+        _ => Err(format!("the emulator's IAM refusals: {status} {answer}").into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

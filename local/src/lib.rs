@@ -147,6 +147,10 @@ pub const FIXTURE_APPOINTMENT: &str = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
 /// The slot of that appointment: 2031-03-04 17:00 UTC, its one seat taken.
 pub const FIXTURE_BOOKED_SLOT: &str = "1f2e3d4c-5b6a-4978-8877-665544332211";
 
+/// The stack `make dev` and `make emulator` provision: its resources' names start with it, and each
+/// function signs as `iam::key(LOCAL_STACK, f)` (`sam local`: `AWS_ACCESS_KEY_ID=local-<LogicalId>`).
+pub const LOCAL_STACK: &str = "local";
+
 /// The emulator's port for `make emulator` and `make invoke` when EMULATOR_PORT names none: fixed,
 /// so that `local/env.json` names the same endpoint from one run to the next.
 pub const EMULATOR_PORT: u16 = 4010;

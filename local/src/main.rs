@@ -24,7 +24,7 @@ async fn run() -> Result<(), local::Error> {
     let emulator = Emulator::start(emulator_port)?;
     let sdk = local::sdk_config(&emulator.url);
     let stack = LocalStack::start(Options {
-        prefix: "local".into(),
+        prefix: local::LOCAL_STACK.into(),
         sdk,
         api_db: None,
         clock: Default::default(),

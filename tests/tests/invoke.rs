@@ -24,7 +24,8 @@ fn target_dir() -> PathBuf {
 }
 
 /// A provisioned stack of its own in this test binary's emulator, seeded as `make emulator` seeds
-/// it, and the env.json written for it (in a directory of its own).
+/// it, with its functions' policies enforced as `make emulator` enforces them, and the env.json
+/// written for it (in a directory of its own).
 async fn emulated() -> (Stack, PathBuf) {
     let sdk = local::sdk_config(clinic_tests::emulator_url());
     let prefix = format!("i{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -36,6 +37,7 @@ async fn emulated() -> (Stack, PathBuf) {
     .await
     .unwrap();
     local::seed_fixtures(&stack, &sdk).await.unwrap();
+    local::iam::enforce(&stack).await.unwrap();
     let dir = std::env::temp_dir().join(format!("env-{prefix}"));
     std::fs::create_dir_all(&dir).unwrap();
     let written = local::write_env_json(&stack, &dir, 4010).unwrap();
@@ -105,8 +107,8 @@ async fn env_json_names_every_function_with_every_variable_it_reads() {
     let _ = std::fs::remove_dir_all(written.parent().unwrap());
 }
 
-/// `local/src/bin/invoke.rs` on one function with its fixture: its stdout, the function's response.
-fn invoke(written: &std::path::Path, name: &str) -> Value {
+/// `local/src/bin/invoke.rs` on one function of `stack` with its fixture.
+fn run_invoke(stack: &Stack, written: &std::path::Path, name: &str) -> std::process::Output {
     let invoke = target_dir().join("invoke");
     assert!(
         invoke.exists() && target_dir().join(name).exists(),
@@ -117,14 +119,21 @@ fn invoke(written: &std::path::Path, name: &str) -> Value {
         .local_addr()
         .unwrap()
         .port();
-    let out = std::process::Command::new(invoke)
+    std::process::Command::new(invoke)
         .arg(name)
         .env("ENV_JSON", written)
         .env("EMULATOR_URL", clinic_tests::emulator_url())
         .env("INVOKE_PORT", port.to_string())
         .env("FUNCTIONS_DIR", target_dir())
+        .env("STACK", &stack.prefix)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `local/src/bin/invoke.rs` on one function of `stack` with its fixture, which must succeed: its
+/// stdout, the function's response.
+fn invoke(stack: &Stack, written: &std::path::Path, name: &str) -> Value {
+    let out = run_invoke(stack, written, name);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -143,18 +152,20 @@ fn body(answer: &Value) -> Value {
 #[tokio::test]
 async fn two_http_functions_and_publish_answer_their_fixtures_under_cargo_lambda() {
     let (stack, written) = emulated().await;
-    let written2 = written.clone();
+    let stack = std::sync::Arc::new(stack);
+    let (stack2, written2) = (stack.clone(), written.clone());
     // The seeded appointment, read as its patient.
-    let got = tokio::task::spawn_blocking(move || invoke(&written2, "get-appointment"))
+    let got = tokio::task::spawn_blocking(move || invoke(&stack2, &written2, "get-appointment"))
         .await
         .unwrap();
     assert_eq!(got["statusCode"], 200, "{got}");
     assert_eq!(body(&got)["id"], local::FIXTURE_APPOINTMENT, "{got}");
     // A booking of the fixture slot: written to the stack's table.
-    let written2 = written.clone();
-    let booked = tokio::task::spawn_blocking(move || invoke(&written2, "create-appointment"))
-        .await
-        .unwrap();
+    let (stack2, written2) = (stack.clone(), written.clone());
+    let booked =
+        tokio::task::spawn_blocking(move || invoke(&stack2, &written2, "create-appointment"))
+            .await
+            .unwrap();
     assert_eq!(booked["statusCode"], 201, "{booked}");
     let booked = body(&booked);
     assert_eq!(booked["slotId"], local::FIXTURE_SLOT);
@@ -169,8 +180,8 @@ async fn two_http_functions_and_publish_answer_their_fixtures_under_cargo_lambda
     assert!(stored.is_some(), "the booking is in the stack's table");
     // publish, with its stream record (an appointment created): no record failed, and the
     // appointment's reminders are scheduled in the stack's group.
-    let written2 = written.clone();
-    let published = tokio::task::spawn_blocking(move || invoke(&written2, "publish"))
+    let (stack2, written2) = (stack.clone(), written.clone());
+    let published = tokio::task::spawn_blocking(move || invoke(&stack2, &written2, "publish"))
         .await
         .unwrap();
     assert_eq!(
@@ -194,6 +205,49 @@ async fn two_http_functions_and_publish_answer_their_fixtures_under_cargo_lambda
     assert!(
         names.iter().any(|n| n.contains(local::FIXTURE_APPOINTMENT)),
         "publish scheduled the fixture appointment's reminders: {names:?}"
+    );
+    let _ = std::fs::remove_dir_all(written.parent().unwrap());
+}
+
+/// `make invoke` runs a function as itself: the emulator holds it to its policies, and a call they do
+/// not allow fails the invocation, named. Here get-appointment's key is left a policy that allows
+/// nothing but reading another table.
+#[tokio::test]
+async fn a_function_invoked_alone_is_held_to_its_policies() {
+    let (stack, written) = emulated().await;
+    let function = stack
+        .functions
+        .iter()
+        .find(|f| f.binary == "get-appointment")
+        .unwrap();
+    let key = local::iam::key(&stack.prefix, function);
+    let (status, _, answer) = local::client::call(
+        &local::client::http(),
+        "POST",
+        &format!("{}/_emulator/iam", clinic_tests::emulator_url()),
+        None,
+        Some(serde_json::json!({"principals": {&key: [{
+            "effect": "Allow",
+            "actions": ["dynamodb:GetItem"],
+            "resources": ["arn:aws:dynamodb:us-east-1:123456789012:table/another"],
+            "conditions": {},
+        }]}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let stack = std::sync::Arc::new(stack);
+    let (stack2, written2) = (stack.clone(), written.clone());
+    let out =
+        tokio::task::spawn_blocking(move || run_invoke(&stack2, &written2, "get-appointment"))
+            .await
+            .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "make invoke: IAM refused {key} dynamodb:GetItem on "
+        )),
+        "{stderr}"
     );
     let _ = std::fs::remove_dir_all(written.parent().unwrap());
 }

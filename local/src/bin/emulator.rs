@@ -1,7 +1,8 @@
 //! `make emulator`: the emulator alone, with every resource of template.yaml provisioned (tables,
 //! queues, the bus and its rules, schedule groups) and the events/ fixtures' items seeded, but no HTTP
 //! server and no stream or queue pollers. It writes `local/env.json` for `sam local --env-vars` and
-//! serves `make invoke` (`local/src/bin/invoke.rs`) until Ctrl-C.
+//! serves `make invoke` (`local/src/bin/invoke.rs`) until Ctrl-C. Each function's IAM policies are
+//! enforced for its key (`local::iam`), as under `make dev`.
 //!
 //! EMULATOR_PORT (default 4010) is where it listens; CONTAINER_EMULATOR_URL overrides the endpoint
 //! env.json gives the functions (default `http://host.docker.internal:<port>`); POLLERS=1 also runs
@@ -34,12 +35,15 @@ async fn run() -> Result<(), local::Error> {
     let stack = std::sync::Arc::new(
         Stack::provision(
             Template::load(&local::template_path())?,
-            "local",
+            local::LOCAL_STACK,
             sdk.clone(),
         )
         .await?,
     );
     local::seed_fixtures(&stack, &sdk).await?;
+    // From here on each function's key may do only what its policies allow, as under `make dev`:
+    // `make invoke` signs as the function it runs.
+    local::iam::enforce(&stack).await?;
     let pollers = std::env::var("POLLERS").is_ok_and(|v| v == "1");
     if pollers {
         local::sources::start(&stack)?;
@@ -58,6 +62,10 @@ async fn run() -> Result<(), local::Error> {
     if pollers {
         println!("pollers on: the stream feeds publish, the jobs queue the worker");
     }
+    println!(
+        "IAM: each function's policies hold for its key, local-<LogicalId> (make invoke signs with it; \
+         sam local signs with your shell's AWS_ACCESS_KEY_ID)"
+    );
     println!("ready: make invoke FUNCTION=<name>, or sam local invoke <LogicalId> --env-vars local/env.json");
     tokio::signal::ctrl_c().await?;
     drop(emulator);

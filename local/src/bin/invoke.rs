@@ -2,12 +2,15 @@
 //! cargo-lambda's Lambda runtime emulator (`cargo lambda watch --only-lambda-apis`, then `cargo lambda
 //! invoke`), against the resources `make emulator` provisioned, with the environment `local/env.json`
 //! gives it; prints the function's response on stdout (its log lines on stderr) and exits non-zero
-//! when the invocation fails.
+//! when the invocation fails. The function signs as itself (`local::iam::key`), so the emulator holds
+//! it to its IAM policies as `make emulator` gave them: a call they do not allow is AccessDenied, and
+//! `make invoke` names each one and fails.
 //!
 //! `invoke <function> [event file]`. ENV_JSON (default `local/env.json`), EMULATOR_URL (default
 //! `http://127.0.0.1:<EMULATOR_PORT or 4010>`: the functions run on this machine, not in a container),
 //! INVOKE_PORT (default 9010, cargo-lambda's), FUNCTIONS_DIR (where the function binaries are: default
-//! the workspace's `target/debug`, or CARGO_TARGET_DIR's) and CARGO_LAMBDA (default the venv's).
+//! the workspace's `target/debug`, or CARGO_TARGET_DIR's), CARGO_LAMBDA (default the venv's) and
+//! STACK (default `local`, `make emulator`'s: the stack whose keys the function signs with).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -121,12 +124,17 @@ fn run() -> Result<i32, local::Error> {
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
         .collect();
     function_env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    let key = local::iam::key(&env_or("STACK", || local::LOCAL_STACK.into()), &function);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let refused_before = runtime.block_on(local::iam::refused(&emulator))?.len();
     let _function = Running(
         Command::new(&binary)
             .envs(function_env)
             .env("AWS_ENDPOINT_URL", &emulator)
             .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_ACCESS_KEY_ID", &key)
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -154,6 +162,26 @@ fn run() -> Result<i32, local::Error> {
         .output()?;
     print!("{}", String::from_utf8_lossy(&answer.stdout));
     eprint!("{}", String::from_utf8_lossy(&answer.stderr));
+    // Refusals show in the response only as the function reports them (a 500, or nothing at all for a
+    // call whose failure it tolerates): name each one.
+    let refused: Vec<_> = runtime.block_on(local::iam::refused(&emulator))?[refused_before..]
+        .iter()
+        .filter(|r| r["key"] == key.as_str())
+        .cloned()
+        .collect();
+    for r in &refused {
+        let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+        eprintln!(
+            "make invoke: IAM refused {key} {} on {} {}: {}'s policies in template.yaml do not allow it",
+            text("action"),
+            text("resource"),
+            r["context"],
+            function.logical_id
+        );
+    }
+    if !refused.is_empty() {
+        return Ok(1);
+    }
     Ok(answer.status.code().unwrap_or(1))
 }
 
