@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::location::Location;
 use crate::domain::smart::{self, Booking, File, Published};
-use crate::domain::{Clock, UtcTime};
+use crate::domain::{Clock, ProviderId, UtcTime};
 use crate::store::directory::Listing;
 use crate::store::keys::Range;
 use crate::store::{Store, StoreError};
@@ -66,6 +66,17 @@ async fn published(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<Publi
         .map_err(|e| FeedError::Corrupt(e.to_string()))
 }
 
+/// About how many providers' slots one Slot file holds: the writer reads and writes the directory a
+/// part at a time, so that what it holds at once is one part's lines, whatever the directory's size. A
+/// slot line is 420 bytes, 520 with a booking phone: 100 providers x 16 slots a day x 14 days are some
+/// 12 MB (50 MB at `SlotFeedDays`' 60) within the function's 128 MB, where the whole feed of a large
+/// directory is not (10,000 providers: some 1.2 GB).
+pub const PROVIDERS_PER_FILE: usize = 100;
+
+/// How many providers' slot Queries are in flight at once: a Query of one provider's days takes a
+/// few milliseconds, and 10,000 one after another would be most of the function's 60 s.
+const CONCURRENT_QUERIES: usize = 8;
+
 pub struct FeedWriter {
     pub store: Store,
     pub s3: aws_sdk_s3::Client,
@@ -74,14 +85,47 @@ pub struct FeedWriter {
     /// How far ahead slots are published.
     pub days: u32,
     pub clock: Clock,
+    /// [`PROVIDERS_PER_FILE`], but for tests.
+    pub providers_per_file: usize,
 }
 
-/// The feed's lines, gathered from the table.
-struct Lines {
-    locations: Vec<Value>,
-    schedules: Vec<Value>,
-    /// Slot lines by the state of their location.
-    slots: BTreeMap<String, Vec<Value>>,
+/// How many parts `providers` are split into, `per_file` or fewer to a part as the ids fall: a power
+/// of two, so that when the directory grows past one, each part splits in two and the others' files
+/// keep their content (and `lastModified`).
+pub fn parts(providers: usize, per_file: usize) -> u64 {
+    (providers.div_ceil(per_file.max(1)).max(1) as u64).next_power_of_two()
+}
+
+/// The part of `parts` a provider's slots are in: the low bits of its id, random in a v4 UUID (a
+/// Cognito `sub`), so parts are about even and a provider stays in its part as others come and go.
+pub fn part_of(provider: ProviderId, parts: u64) -> u64 {
+    (provider.uuid().as_u128() % u128::from(parts)) as u64
+}
+
+/// The key of the Slot file of `state`'s slots in part `part`: only letters and digits of a state's
+/// code as given (MA, NRW) go into it.
+fn slot_key(state: &str, part: u64) -> String {
+    let state: String = state.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("{PREFIX}slots-{state}-{part}.ndjson")
+}
+
+/// NDJSON lines being gathered into one file's body: each minified, one a line.
+#[derive(Default)]
+struct Body {
+    text: String,
+    lines: usize,
+}
+
+impl Body {
+    fn push(&mut self, line: &Value) {
+        self.push_text(&line.to_string());
+    }
+
+    fn push_text(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+        self.lines += 1;
+    }
 }
 
 impl FeedWriter {
@@ -97,20 +141,81 @@ impl FeedWriter {
             booking: config.slot_feed.booking.clone(),
             days: config.slot_feed.days,
             clock: Clock::System,
+            providers_per_file: PROVIDERS_PER_FILE,
         })
     }
 
-    /// Every active physical location, every provider in the directory, and each provider's slots of
-    /// the coming days at those locations. One Query for the locations and the directory each (a page
-    /// per 1 MB), one a provider for their slots.
-    async fn lines(&self, now: UtcTime) -> Result<Lines, FeedError> {
+    /// The file at `key` with `body`, as `before` published it when its content is the same, else
+    /// written now.
+    async fn file(
+        &self,
+        before: Option<&Published>,
+        (kind, key, states): (&str, String, Vec<String>),
+        body: Body,
+        now: UtcTime,
+    ) -> Result<(File, bool), FeedError> {
+        let sha256 = crate::store::sha256_hex(body.text.as_bytes());
+        let kept = before.and_then(|b| b.files.iter().find(|f| f.key == key && f.sha256 == sha256));
+        let last_modified = match kept {
+            Some(f) => f.last_modified,
+            None => {
+                self.s3
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .content_type("application/fhir+ndjson")
+                    .body(ByteStream::from(body.text.into_bytes()))
+                    .send()
+                    .await
+                    .map_err(s3_error)?;
+                now
+            }
+        };
+        let file = File {
+            kind: kind.to_owned(),
+            key,
+            states,
+            last_modified,
+            sha256,
+            lines: body.lines,
+        };
+        Ok((file, kept.is_none()))
+    }
+
+    /// `provider`'s slots from `from` to `to`, with whose they are.
+    async fn slots_of(
+        &self,
+        provider: ProviderId,
+        from: UtcTime,
+        to: UtcTime,
+    ) -> Result<(ProviderId, Vec<crate::domain::slot::Slot>), FeedError> {
+        Ok((
+            provider,
+            self.store.slots_between(provider, from, to).await?,
+        ))
+    }
+
+    /// One run: the active physical locations, the directory, and each provider's slots of the
+    /// coming days at those locations, read from the table (a Query for the locations and the
+    /// directory each, a page per 1 MB, and one a provider, [`CONCURRENT_QUERIES`] at a time); each
+    /// file whose content changed written; and what was published recorded, last, so that the
+    /// manifest never names a file not yet written. Returns it.
+    ///
+    /// Slots are written a part of the directory at a time ([`parts`]): one file a state and part,
+    /// so that the writer holds one part's lines at once, and a booking rewrites only its part's file
+    /// of its state.
+    pub async fn run(&self) -> Result<Published, FeedError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let now = self.clock.now();
         let to = now.plus(jiff::SignedDuration::from_hours(24 * i64::from(self.days)));
+        let before = published(&self.s3, &self.bucket).await?;
+        let before = before.as_ref();
         let all: Vec<Location> = self
             .store
             .all_pages(Range::locations_by_name().query(&self.store))
             .await?;
         let mut places: HashMap<String, (Uuid, String)> = HashMap::new();
-        let mut locations = vec![];
+        let mut locations = Body::default();
         for l in all.iter().filter(|l| l.active) {
             if let Some(line) = smart::location(l, &self.booking) {
                 let state = line["address"]["state"]
@@ -118,123 +223,99 @@ impl FeedWriter {
                     .unwrap_or_default()
                     .to_owned();
                 places.insert(l.id.to_string(), (l.id, state));
-                locations.push(line);
+                locations.push(&line);
             }
         }
         let providers: Vec<Listing> = self
             .store
             .all_pages(Range::directory(&crate::domain::profile::Facet::All).query(&self.store))
             .await?;
-        let mut schedules: BTreeMap<Uuid, Value> = BTreeMap::new();
-        let mut slots: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for p in &providers {
-            let mine = self.store.slots_between(p.provider_id, now, to).await?;
-            let mut types: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
-            for s in &mine {
-                let Some((location, state)) = s.location_id.as_ref().and_then(|l| places.get(l))
-                else {
-                    continue;
-                };
-                if let Some(line) = smart::slot(s, *location, &self.booking) {
-                    types
-                        .entry(*location)
-                        .or_default()
-                        .extend(s.allowed_appointment_types.iter().copied());
-                    slots.entry(state.clone()).or_default().push(line);
-                }
-            }
-            for (location, admitted) in types {
-                let admitted: Vec<Uuid> = admitted.into_iter().collect();
-                schedules.insert(
-                    smart::schedule_id(p.provider_id, location),
-                    smart::schedule(p.provider_id, location, &admitted),
-                );
-            }
-        }
-        Ok(Lines {
-            locations,
-            schedules: schedules.into_values().collect(),
-            slots,
-        })
-    }
-
-    /// One run: the feed read from the table, each file whose content changed written, and what was
-    /// published recorded. Returns it.
-    pub async fn run(&self) -> Result<Published, FeedError> {
-        let now = self.clock.now();
-        let before = published(&self.s3, &self.bucket).await?;
-        let lines = self.lines(now).await?;
-        let mut files: Vec<(String, String, Vec<String>, Vec<Value>)> = vec![
-            (
-                "Location".into(),
-                format!("{PREFIX}locations.ndjson"),
-                vec![],
-                lines.locations,
-            ),
-            (
-                "Schedule".into(),
-                format!("{PREFIX}schedules.ndjson"),
-                vec![],
-                lines.schedules,
-            ),
-        ];
-        for (state, slots) in lines.slots {
-            // A state's code as given (MA, NRW): only letters and digits go into the key.
-            let key: String = state.chars().filter(char::is_ascii_alphanumeric).collect();
-            files.push((
-                "Slot".into(),
-                format!("{PREFIX}slots-{key}.ndjson"),
-                vec![state],
-                slots,
-            ));
-        }
+        let parts = parts(providers.len(), self.providers_per_file);
+        // Each provider at each location: a line, kept as text.
+        let mut schedules: BTreeMap<Uuid, String> = BTreeMap::new();
         let mut out = vec![];
         let mut changed = false;
-        for (kind, key, states, content) in files {
-            let body = smart::ndjson(&content);
-            let sha256 = crate::store::sha256_hex(body.as_bytes());
-            let kept = before
-                .as_ref()
-                .and_then(|b| b.files.iter().find(|f| f.key == key && f.sha256 == sha256));
-            let last_modified = match kept {
-                Some(f) => f.last_modified,
-                None => {
-                    self.s3
-                        .put_object()
-                        .bucket(&self.bucket)
-                        .key(&key)
-                        .content_type("application/fhir+ndjson")
-                        .body(ByteStream::from(body.into_bytes()))
-                        .send()
-                        .await
-                        .map_err(s3_error)?;
-                    changed = true;
-                    now
+        for part in 0..parts {
+            // Owned ids and a named async fn: a closure over borrowed listings would not be `Send`
+            // for every lifetime, which the function's `tokio::spawn` of the run needs.
+            let mine: Vec<ProviderId> = providers
+                .iter()
+                .map(|p| p.provider_id)
+                .filter(|p| part_of(*p, parts) == part)
+                .collect();
+            let mut read = stream::iter(mine)
+                .map(|p| self.slots_of(p, now, to))
+                .buffered(CONCURRENT_QUERIES);
+            let mut by_state: BTreeMap<String, Body> = BTreeMap::new();
+            while let Some((provider, slots)) = read.try_next().await? {
+                let mut types: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
+                for s in &slots {
+                    let Some((location, state)) =
+                        s.location_id.as_ref().and_then(|l| places.get(l))
+                    else {
+                        continue;
+                    };
+                    if let Some(line) = smart::slot(s, *location, &self.booking) {
+                        types
+                            .entry(*location)
+                            .or_default()
+                            .extend(s.allowed_appointment_types.iter().copied());
+                        by_state.entry(state.clone()).or_default().push(&line);
+                    }
                 }
-            };
-            out.push(File {
-                kind,
-                key,
-                states,
-                last_modified,
-                sha256,
-                lines: content.len(),
-            });
+                for (location, admitted) in types {
+                    let admitted: Vec<Uuid> = admitted.into_iter().collect();
+                    schedules.insert(
+                        smart::schedule_id(provider, location),
+                        smart::schedule(provider, location, &admitted).to_string(),
+                    );
+                }
+            }
+            for (state, body) in by_state {
+                let named = ("Slot", slot_key(&state, part), vec![state]);
+                let (file, written) = self.file(before, named, body, now).await?;
+                changed |= written;
+                out.push(file);
+            }
         }
-        let same_files = before.as_ref().is_some_and(|b| {
+        let mut schedule_lines = Body::default();
+        for line in schedules.values() {
+            schedule_lines.push_text(line);
+        }
+        let mut head = vec![];
+        for (named, body) in [
+            (
+                ("Location", format!("{PREFIX}locations.ndjson"), vec![]),
+                locations,
+            ),
+            (
+                ("Schedule", format!("{PREFIX}schedules.ndjson"), vec![]),
+                schedule_lines,
+            ),
+        ] {
+            let (file, written) = self.file(before, named, body, now).await?;
+            changed |= written;
+            head.push(file);
+        }
+        // Locations, schedules, then slot files by state, each state's in the order of its parts
+        // (a stable sort of files written part by part).
+        out.sort_by(|a, b| a.states.cmp(&b.states));
+        head.extend(out);
+        let out = head;
+        let same_files = before.is_some_and(|b| {
             b.files
                 .iter()
                 .map(|f| &f.key)
                 .eq(out.iter().map(|f| &f.key))
         });
         let published = Published {
-            transaction_time: match &before {
+            transaction_time: match before {
                 Some(b) if !changed && same_files => b.transaction_time,
                 _ => now,
             },
             files: out,
         };
-        if before.as_ref() != Some(&published) {
+        if before != Some(&published) {
             let body =
                 serde_json::to_vec(&published).map_err(|e| FeedError::Corrupt(e.to_string()))?;
             self.s3
@@ -249,6 +330,7 @@ impl FeedWriter {
         }
         tracing::info!(
             files = published.files.len(),
+            parts,
             slots = published
                 .files
                 .iter()
@@ -300,5 +382,55 @@ impl FeedReader {
             urls.insert(f.key.clone(), signed.uri().to_owned());
         }
         Ok(Some((p, urls)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_is_one_minified_line_a_value() {
+        let mut b = Body::default();
+        b.push(&serde_json::json!({"a": 1}));
+        b.push(&serde_json::json!(2));
+        assert_eq!((b.text.as_str(), b.lines), ("{\"a\":1}\n2\n", 2));
+    }
+
+    #[test]
+    fn parts_are_a_power_of_two_with_about_so_many_providers_each() {
+        assert_eq!(parts(0, 100), 1, "an empty directory: one part");
+        assert_eq!(parts(100, 100), 1);
+        assert_eq!(parts(101, 100), 2);
+        assert_eq!(parts(300, 100), 4);
+        assert_eq!(parts(10_000, 100), 128);
+        assert_eq!(parts(5, 0), 8, "a part a provider at least");
+        // 10,000 v4 ids from fixed random bytes (splitmix64), so the counts below are always the same.
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let providers: Vec<ProviderId> = (0..10_000)
+            .map(|_| {
+                let bytes = (u128::from(next()) << 64 | u128::from(next())).to_le_bytes();
+                ProviderId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
+            })
+            .collect();
+        let mut sizes = [0usize; 128];
+        for p in &providers {
+            sizes[part_of(*p, 128) as usize] += 1;
+        }
+        // 10,000 ids in 128 parts: about 78 each; none is near twice that.
+        assert!(sizes.iter().all(|&n| n > 30 && n < 140), "{sizes:?}");
+        // When the directory doubles its parts, a part splits in two: its providers go to `part`
+        // or `part + 128`, and no other part's.
+        for p in &providers {
+            let before = part_of(*p, 128);
+            assert!([before, before + 128].contains(&part_of(*p, 256)));
+        }
     }
 }

@@ -138,7 +138,11 @@ impl TestApp {
     }
 
     pub async fn actor(&self, roles: &[&str]) -> Actor {
-        let id = Uuid::new_v4();
+        self.actor_with_id(Uuid::new_v4(), roles).await
+    }
+
+    /// One signed in as `id` (the JWT's `sub`), with `roles`.
+    pub async fn actor_with_id(&self, id: Uuid, roles: &[&str]) -> Actor {
         let r = self
             .request(
                 "POST",

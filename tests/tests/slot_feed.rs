@@ -68,7 +68,15 @@ fn checked(manifest: &Value, files: &serde_json::Map<String, Value>) {
 /// Runs the writer until the feed holds `slots` Slot lines (the directory that lists providers is a
 /// read model `publish` keeps: a provider appears a moment after their profile is saved).
 async fn written(app: &TestApp, slots: usize) -> shared::domain::smart::Published {
-    let writer = app.feed_writer();
+    written_by(&app.feed_writer(), slots).await
+}
+
+/// [`written`] by `writer`.
+async fn written_by(
+    writer: &shared::feed::FeedWriter,
+    slots: usize,
+) -> shared::domain::smart::Published {
+    let mut last = None;
     for _ in 0..100 {
         let published = writer.run().await.expect("the feed is written");
         let n: usize = published
@@ -80,9 +88,10 @@ async fn written(app: &TestApp, slots: usize) -> shared::domain::smart::Publishe
         if n == slots {
             return published;
         }
+        last = Some(published);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    panic!("the feed never held {slots} slots");
+    panic!("the feed never held {slots} slots: {last:?}");
 }
 
 async fn location(app: &TestApp, staff: &Actor, body: Value) -> String {
@@ -234,4 +243,118 @@ async fn a_finder_reads_the_feed_a_booked_slot_turns_busy_and_since_lists_what_c
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.body["resourceType"], "OperationOutcome");
+}
+
+/// A directory too large for a file a state is written a part at a time: a Slot file a state and
+/// part of the directory (here a part a provider, where production has about 100: four providers make
+/// four parts), each naming its state, all of them checked as a finder reads them. A booking rewrites
+/// only its provider's part, and `_since` lists that file alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_directory_is_written_a_part_at_a_time_and_a_booking_rewrites_only_its_part() {
+    let app = TestApp::spawn().await;
+    let (staff, patient) = (app.staff().await, app.patient().await);
+    let boston = location(&app, &staff, json!({"name": "Back Bay Clinic", "timeZone": "America/New_York",
+        "address": {"lines": ["1 Main St"], "city": "Boston", "region": "MA", "postalCode": "02116", "country": "US"},
+        "telecom": [{"system": "phone", "value": "+1 617 555 0100"}]})).await;
+    let start = clinic_tests::whole_minutes_from_now(26 * 60);
+    let mut made = vec![];
+    // The parts the providers fall in, set by their ids' low bits: two in part 0, one each in 1
+    // and 2, none in 3.
+    for (i, part) in [0u8, 1, 2, 0].into_iter().enumerate() {
+        let mut id = *uuid::Uuid::new_v4().as_bytes();
+        id[15] = (id[15] & !3) | part;
+        let provider = app
+            .actor_with_id(uuid::Uuid::from_bytes(id), &["provider"])
+            .await;
+        ok(
+            &app.put_profile(
+                &provider,
+                &provider,
+                json!({"displayName": format!("Dr. Part {i}")}),
+                None,
+            )
+            .await,
+            200,
+        );
+        let begins = start.plus(jiff::SignedDuration::from_hours(i as i64));
+        let r = app
+            .send(
+                &provider,
+                "POST",
+                "/slots",
+                Some(
+                    json!({"providerId": provider.id, "startTime": begins, "locationId": boston,
+                    "endTime": begins.plus(jiff::SignedDuration::from_mins(30))}),
+                ),
+            )
+            .await;
+        ok(&r, 201);
+        made.push((provider.id, r.body["id"].as_str().unwrap().to_owned()));
+    }
+    let writer = shared::feed::FeedWriter {
+        providers_per_file: 1,
+        ..app.feed_writer()
+    };
+    let first = written_by(&writer, 4).await;
+    let slot_files: Vec<(&str, usize)> = first
+        .files
+        .iter()
+        .filter(|f| f.kind == "Slot")
+        .inspect(|f| assert_eq!(f.states, ["MA"]))
+        .map(|f| (f.key.as_str(), f.lines))
+        .collect();
+    assert_eq!(
+        slot_files,
+        [
+            ("slot-feed/slots-MA-0.ndjson", 2),
+            ("slot-feed/slots-MA-1.ndjson", 1),
+            ("slot-feed/slots-MA-2.ndjson", 1)
+        ]
+    );
+    let m = manifest(&app, "").await;
+    let f = files(&app, &m).await;
+    checked(&m, &f);
+    assert_eq!(
+        lines(&f)
+            .iter()
+            .filter(|r| r["resourceType"] == "Slot")
+            .count(),
+        4
+    );
+
+    // The first provider's slot booked: the next run rewrites its part's file and no other.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.book(&patient, made[0].1.as_str()).await.done();
+    let next = loop {
+        let p = writer.run().await.unwrap();
+        if p.transaction_time != first.transaction_time {
+            break p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let rewritten: Vec<&str> = next
+        .files
+        .iter()
+        .filter(|f| f.last_modified > first.transaction_time)
+        .map(|f| f.key.as_str())
+        .collect();
+    let key = "slot-feed/slots-MA-0.ndjson";
+    assert_eq!(rewritten, [key]);
+    let since = manifest(&app, &format!("?_since={}", first.transaction_time)).await;
+    let output = since["output"].as_array().unwrap();
+    assert_eq!(output.len(), 1, "{since}");
+    assert!(output[0]["url"].as_str().unwrap().contains(key), "{since}");
+    let f = files(&app, &since).await;
+    let status = |i: usize| {
+        lines(&f)
+            .into_iter()
+            .find(|r| r["id"] == made[i].1.as_str())
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(status(0), Some(json!("busy")));
+    assert_eq!(
+        status(3),
+        Some(json!("free")),
+        "the part's other provider's slot"
+    );
 }

@@ -192,11 +192,6 @@ pub fn manifest(
     })
 }
 
-/// `lines` as one NDJSON file's content (each minified, one a line).
-pub fn ndjson(lines: &[Value]) -> String {
-    lines.iter().map(|l| format!("{l}\n")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +332,5 @@ mod tests {
             since["output"],
             json!([{"type": "Slot", "url": "https://s3.example/feed/slots-MA.ndjson", "extension": {"state": ["MA"]}}])
         );
-        assert_eq!(ndjson(&[json!({"a": 1}), json!(2)]), "{\"a\":1}\n2\n");
     }
 }
