@@ -9,7 +9,7 @@ export EMULATOR_PYTHON := $(abspath $(PY))
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: emulator invoke soak dev test lint build bench bench-cost bench-contention bench-largest bench-search contract venv toolchain tools docs-check ci clean replay-parked
+.PHONY: emulator invoke soak dev test lint build bench bench-cost bench-contention bench-largest bench-search bench-feed contract venv toolchain tools docs-check ci clean replay-parked
 
 $(VENV)/.installed: local/requirements.txt
 	@echo "First run: installing the emulator (moto), cfn-lint, SAM CLI, cargo-lambda and zig into $(VENV) (about a minute)..."
@@ -102,6 +102,12 @@ bench-cost: venv
 bench-search: venv
 	cargo build --release -p local --bin search-bench
 	$${CARGO_TARGET_DIR:-target}/release/search-bench
+
+## write-slot-feed over FEED_BENCH_PROVIDERS (100) providers x 16 slots a day x 14 days: requests, files,
+## wall, CPU and peak memory, in parts of FEED_BENCH_PER_FILE (25) and as one part (local/src/bin/feed-bench.rs).
+bench-feed: venv
+	cargo build --release -p local --bin feed-bench
+	$${CARGO_TARGET_DIR:-target}/release/feed-bench
 
 ## 50 concurrent bookings of a 3-seat slot, without faults and with transaction_conflict=0.3.
 bench-contention: venv

@@ -66,12 +66,19 @@ async fn published(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<Publi
         .map_err(|e| FeedError::Corrupt(e.to_string()))
 }
 
-/// About how many providers' slots one Slot file holds: the writer reads and writes the directory a
-/// part at a time, so that what it holds at once is one part's lines, whatever the directory's size. A
-/// slot line is 420 bytes, 520 with a booking phone: 100 providers x 16 slots a day x 14 days are some
-/// 12 MB (50 MB at `SlotFeedDays`' 60) within the function's 128 MB, where the whole feed of a large
-/// directory is not (10,000 providers: some 1.2 GB).
-pub const PROVIDERS_PER_FILE: usize = 100;
+/// How many days of providers' slots one Slot file holds, about: 100 providers at the 14 days
+/// `SlotFeedDays` gives by default, 23 at its 60. The writer reads and writes the directory a part at
+/// a time, so that what it holds at once is one part's lines, whatever the directory's size. A slot
+/// line is 420 bytes, 520 with a booking phone: a part of 100 providers with 16 slots a day is some
+/// 12 MB of text, where the whole feed of 10,000 providers is some 1.2 GB. `make bench-feed` at 100
+/// providers: a run's peak 38.9 MB as one part, 20.1 MB in parts of 25, 16.1 MB in parts of 10 (the
+/// process alone about 14 MB). Parts of 100 keep the files few: a finder fetches every one.
+pub const PROVIDER_DAYS_PER_FILE: usize = 1_400;
+
+/// About how many providers one Slot file holds when the feed publishes `days` days.
+pub fn providers_per_file(days: u32) -> usize {
+    (PROVIDER_DAYS_PER_FILE / (days.max(1) as usize)).max(1)
+}
 
 /// How many providers' slot Queries are in flight at once: a Query of one provider's days takes a
 /// few milliseconds, and 10,000 one after another would be most of the function's 60 s.
@@ -85,7 +92,7 @@ pub struct FeedWriter {
     /// How far ahead slots are published.
     pub days: u32,
     pub clock: Clock,
-    /// [`PROVIDERS_PER_FILE`], but for tests.
+    /// [`providers_per_file`] of `days`, but for tests and benchmarks.
     pub providers_per_file: usize,
 }
 
@@ -141,7 +148,7 @@ impl FeedWriter {
             booking: config.slot_feed.booking.clone(),
             days: config.slot_feed.days,
             clock: Clock::System,
-            providers_per_file: PROVIDERS_PER_FILE,
+            providers_per_file: providers_per_file(config.slot_feed.days),
         })
     }
 
@@ -395,6 +402,14 @@ mod tests {
         b.push(&serde_json::json!({"a": 1}));
         b.push(&serde_json::json!(2));
         assert_eq!((b.text.as_str(), b.lines), ("{\"a\":1}\n2\n", 2));
+    }
+
+    #[test]
+    fn a_file_holds_about_1400_provider_days() {
+        assert_eq!(providers_per_file(14), 100);
+        assert_eq!(providers_per_file(60), 23);
+        assert_eq!(providers_per_file(1), 1_400);
+        assert_eq!(providers_per_file(0), 1_400, "never a division by zero");
     }
 
     #[test]

@@ -519,6 +519,8 @@ fn http_functions_end_before_api_gateway_gives_up_and_the_largest_requests_get_m
         "BulkCreateSlotsFunction",
         "BlockSlotsFunction",
         "ProviderScheduleFunction",
+        // Not HTTP, but CPU-bound over the whole directory (make bench-feed): a vCPU.
+        "WriteSlotFeedFunction",
     ] {
         assert!(
             of(id).timeout.as_secs() > 10 && of(id).memory_mb > 128,
