@@ -160,7 +160,7 @@ impl FeedWriter {
         (kind, key, states): (&str, String, Vec<String>),
         body: Body,
         now: UtcTime,
-    ) -> Result<(File, bool), FeedError> {
+    ) -> Result<File, FeedError> {
         let sha256 = crate::store::sha256_hex(body.text.as_bytes());
         let kept = before.and_then(|b| b.files.iter().find(|f| f.key == key && f.sha256 == sha256));
         let last_modified = match kept {
@@ -178,15 +178,14 @@ impl FeedWriter {
                 now
             }
         };
-        let file = File {
+        Ok(File {
             kind: kind.to_owned(),
             key,
             states,
             last_modified,
             sha256,
             lines: body.lines,
-        };
-        Ok((file, kept.is_none()))
+        })
     }
 
     /// `provider`'s slots from `from` to `to`, with whose they are.
@@ -240,8 +239,7 @@ impl FeedWriter {
         let parts = parts(providers.len(), self.providers_per_file);
         // Each provider at each location: a line, kept as text.
         let mut schedules: BTreeMap<Uuid, String> = BTreeMap::new();
-        let mut out = vec![];
-        let mut changed = false;
+        let mut slot_files = vec![];
         for part in 0..parts {
             // Owned ids and a named async fn: a closure over borrowed listings would not be `Send`
             // for every lifetime, which the function's `tokio::spawn` of the run needs.
@@ -280,49 +278,44 @@ impl FeedWriter {
             }
             for (state, body) in by_state {
                 let named = ("Slot", slot_key(&state, part), vec![state]);
-                let (file, written) = self.file(before, named, body, now).await?;
-                changed |= written;
-                out.push(file);
+                slot_files.push(self.file(before, named, body, now).await?);
             }
         }
         let mut schedule_lines = Body::default();
         for line in schedules.values() {
             schedule_lines.push_text(line);
         }
-        let mut head = vec![];
-        for (named, body) in [
-            (
+        let mut files = vec![
+            self.file(
+                before,
                 ("Location", format!("{PREFIX}locations.ndjson"), vec![]),
                 locations,
-            ),
-            (
+                now,
+            )
+            .await?,
+            self.file(
+                before,
                 ("Schedule", format!("{PREFIX}schedules.ndjson"), vec![]),
                 schedule_lines,
-            ),
-        ] {
-            let (file, written) = self.file(before, named, body, now).await?;
-            changed |= written;
-            head.push(file);
-        }
+                now,
+            )
+            .await?,
+        ];
         // Locations, schedules, then slot files by state, each state's in the order of its parts
         // (a stable sort of files written part by part).
-        out.sort_by(|a, b| a.states.cmp(&b.states));
-        head.extend(out);
-        let out = head;
-        let same_files = before.is_some_and(|b| {
-            b.files
-                .iter()
-                .map(|f| &f.key)
-                .eq(out.iter().map(|f| &f.key))
-        });
+        slot_files.sort_by(|a, b| a.states.cmp(&b.states));
+        files.extend(slot_files);
+        // The same files as before, each kept (a file written has a new hash or a new key): the same
+        // transaction, and nothing to record.
+        let unchanged = before.is_some_and(|b| b.files == files);
         let published = Published {
             transaction_time: match before {
-                Some(b) if !changed && same_files => b.transaction_time,
+                Some(b) if unchanged => b.transaction_time,
                 _ => now,
             },
-            files: out,
+            files,
         };
-        if before != Some(&published) {
+        if !unchanged {
             let body =
                 serde_json::to_vec(&published).map_err(|e| FeedError::Corrupt(e.to_string()))?;
             self.s3
@@ -344,7 +337,7 @@ impl FeedWriter {
                 .filter(|f| f.kind == "Slot")
                 .map(|f| f.lines)
                 .sum::<usize>(),
-            changed,
+            changed = !unchanged,
             "slot feed written"
         );
         Ok(published)
