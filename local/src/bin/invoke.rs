@@ -164,10 +164,11 @@ fn run() -> Result<i32, local::Error> {
     eprint!("{}", String::from_utf8_lossy(&answer.stderr));
     // Refusals show in the response only as the function reports them (a 500, or nothing at all for a
     // call whose failure it tolerates): name each one.
-    let refused: Vec<_> = runtime.block_on(local::iam::refused(&emulator))?[refused_before..]
-        .iter()
+    let refused: Vec<_> = runtime
+        .block_on(local::iam::refused(&emulator))?
+        .into_iter()
+        .skip(refused_before)
         .filter(|r| r["key"] == key.as_str())
-        .cloned()
         .collect();
     for r in &refused {
         let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
