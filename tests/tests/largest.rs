@@ -155,16 +155,7 @@ async fn the_day_schedule_reads_every_booking_of_a_busy_day() {
                 slot.created_at,
             );
             let item = shared::store::items::item(&a).unwrap();
-            writes.push(
-                aws_sdk_dynamodb::types::WriteRequest::builder()
-                    .put_request(
-                        aws_sdk_dynamodb::types::PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            );
+            writes.push(shared::store::batch::put_request(item).unwrap());
         }
     }
     for chunk in writes.chunks(25) {

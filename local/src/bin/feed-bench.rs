@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use local::counter::RequestCounter;
 use local::emulator::{Emulator, Faults};
-use local::measure::{cpu_ms, peak_mb, reset_peak};
+use local::measure::Stretch;
 use local::stack::Stack;
 use shared::domain::location::{Address, Location, Telecom, TelecomSystem};
 use shared::domain::{Interval, ProviderId, Slot, SlotId, UtcTime};
@@ -112,15 +112,9 @@ async fn main() -> Result<(), local::Error> {
                     now,
                 );
                 slot.location_id = Some(places[i % places.len()].clone());
-                writes.push(
-                    aws_sdk_dynamodb::types::WriteRequest::builder()
-                        .put_request(
-                            aws_sdk_dynamodb::types::PutRequest::builder()
-                                .set_item(Some(shared::store::items::item(&slot)?))
-                                .build()?,
-                        )
-                        .build(),
-                );
+                writes.push(shared::store::batch::put_request(
+                    shared::store::items::item(&slot)?,
+                )?);
             }
         }
     }
@@ -156,14 +150,9 @@ async fn main() -> Result<(), local::Error> {
     ];
     let mut before: Option<shared::domain::smart::Published> = None;
     for (name, writer) in runs {
-        counter.take();
-        reset_peak();
-        let (cpu, wall) = (cpu_ms(), Instant::now());
+        let stretch = Stretch::start(&counter);
         let published = writer.run().await?;
-        let wall = wall.elapsed().as_secs_f64() * 1e3;
-        let cpu = cpu_ms() - cpu;
-        let peak = peak_mb();
-        let requests: u32 = counter.take().values().sum();
+        let m = stretch.end();
         // Written by this run: a file the last one did not publish as it is.
         let written = published
             .files
@@ -172,9 +161,13 @@ async fn main() -> Result<(), local::Error> {
             .count();
         let lines: usize = published.files.iter().map(|f| f.lines).sum();
         println!(
-            "{name:<44} {:>5} {requests:>8} {:>6} {lines:>8} {wall:>8.0} {cpu:>8.0} {peak:>6.1}",
+            "{name:<44} {:>5} {:>8} {:>6} {lines:>8} {:>8.0} {:>8.0} {:>6.1}",
             shared::feed::parts(providers, writer.providers_per_file),
+            m.requests,
             format!("{written}/{}", published.files.len()),
+            m.wall_ms,
+            m.cpu_ms,
+            m.peak_mb,
         );
         before = Some(published);
     }

@@ -5,8 +5,6 @@
 //! (`Timeout`, `MemorySize`) comes from these figures: Lambda gives a function CPU in proportion to its
 //! memory, one vCPU at 1,769 MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
 
-use std::time::Instant;
-
 use local::client::{call, http, token, Http};
 use local::counter::RequestCounter;
 use local::emulator::{Emulator, Faults};
@@ -14,7 +12,7 @@ use local::server::Server;
 use local::stack::Stack;
 use serde_json::{json, Value};
 
-use local::measure::{cpu_ms, peak_mb, reset_peak};
+use local::measure::Stretch;
 
 struct Bench {
     http: Http,
@@ -31,9 +29,7 @@ impl Bench {
         token: &str,
         body: Option<Value>,
     ) -> Value {
-        self.counter.take();
-        reset_peak();
-        let (cpu, wall) = (cpu_ms(), Instant::now());
+        let stretch = Stretch::start(&self.counter);
         let (status, size, reply) = call(
             &self.http,
             method,
@@ -42,12 +38,13 @@ impl Bench {
             body,
         )
         .await;
-        let wall = wall.elapsed().as_secs_f64() * 1e3;
-        let cpu = cpu_ms() - cpu;
-        let requests: u32 = self.counter.take().values().sum();
+        let m = stretch.end();
         println!(
-            "{name:<44} {status:>4} {wall:>9.0} {cpu:>8.0} {:>8.1} {requests:>9} {:>10.2}",
-            peak_mb(),
+            "{name:<44} {status:>4} {:>9.0} {:>8.0} {:>8.1} {:>9} {:>10.2}",
+            m.wall_ms,
+            m.cpu_ms,
+            m.peak_mb,
+            m.requests,
             size as f64 / 1e6
         );
         reply
@@ -158,15 +155,9 @@ async fn main() -> Result<(), local::Error> {
                 shared::domain::ConsultationType::InPerson,
                 slot.created_at,
             );
-            writes.push(
-                aws_sdk_dynamodb::types::WriteRequest::builder()
-                    .put_request(
-                        aws_sdk_dynamodb::types::PutRequest::builder()
-                            .set_item(Some(shared::store::items::item(&a)?))
-                            .build()?,
-                    )
-                    .build(),
-            );
+            writes.push(shared::store::batch::put_request(
+                shared::store::items::item(&a)?,
+            )?);
         }
     }
     for chunk in writes.chunks(25) {

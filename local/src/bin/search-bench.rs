@@ -17,11 +17,12 @@ use local::stack::Stack;
 use serde_json::{json, Value};
 use shared::domain::search::Searchable;
 use shared::domain::{Interval, ProviderId, Slot, SlotId, UtcTime};
+use shared::store::batch::put_request;
 
 const PROVIDERS: usize = 10_000;
 const SLOTS_A_DAY: i64 = 16;
 
-use local::measure::{cpu_ms, peak_mb, reset_peak};
+use local::measure::Stretch;
 
 /// The search-slots line's figures summed so far (`GET /_local/metrics`).
 async fn figures(http: &local::client::Http, base: &str) -> Value {
@@ -105,7 +106,7 @@ async fn main() -> Result<(), local::Error> {
             profile_version: 1,
             updated_at: now,
         };
-        writes.push(put(shared::store::items::item(&item)?)?);
+        writes.push(put_request(shared::store::items::item(&item)?)?);
         let facts = Searchable::of(Some(&profile), "UTC", false).ok_or("inactive")?;
         for n in 0..SLOTS_A_DAY {
             let start = first.plus(jiff::SignedDuration::from_mins(30 * n));
@@ -124,7 +125,7 @@ async fn main() -> Result<(), local::Error> {
                 shared::domain::opening::DEFAULT_SHARDS,
             )?);
             if n < 2 {
-                writes.push(put(shared::store::items::item(&slot)?)?);
+                writes.push(put_request(shared::store::items::item(&slot)?)?);
                 confirmable += 1;
             }
         }
@@ -202,16 +203,6 @@ async fn main() -> Result<(), local::Error> {
     Ok(())
 }
 
-fn put(item: shared::store::Item) -> Result<aws_sdk_dynamodb::types::WriteRequest, local::Error> {
-    Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
-        .put_request(
-            aws_sdk_dynamodb::types::PutRequest::builder()
-                .set_item(Some(item))
-                .build()?,
-        )
-        .build())
-}
-
 async fn measure(
     client: &local::client::Http,
     base: &str,
@@ -221,9 +212,7 @@ async fn measure(
     query: &str,
 ) -> Value {
     let before = figures(client, base).await;
-    counter.take();
-    reset_peak();
-    let (cpu, wall) = (cpu_ms(), Instant::now());
+    let stretch = Stretch::start(counter);
     let (status, _, reply) = call(
         client,
         "GET",
@@ -232,17 +221,18 @@ async fn measure(
         None,
     )
     .await;
-    let wall = wall.elapsed().as_secs_f64() * 1e3;
-    let cpu = cpu_ms() - cpu;
-    let peak = peak_mb();
-    let requests: u32 = counter.take().values().sum();
+    let m = stretch.end();
     let after = figures(client, base).await;
     let delta = |k: &str| after[k].as_f64().unwrap_or(0.0) - before[k].as_f64().unwrap_or(0.0);
     let seats = reply["data"].as_array().map_or(0, Vec::len);
     println!(
-        "{name:<52} {status:>4} {seats:>6} {requests:>8} {:>9} {:>8.1} {wall:>8.0} {cpu:>8.0} {peak:>5.1}",
+        "{name:<52} {status:>4} {seats:>6} {:>8} {:>9} {:>8.1} {:>8.0} {:>8.0} {:>5.1}",
+        m.requests,
         delta("IndexItemsRead"),
         delta("ReadUnits"),
+        m.wall_ms,
+        m.cpu_ms,
+        m.peak_mb,
     );
     reply
 }

@@ -1,13 +1,20 @@
 //! Unconditional writes of many items at once, for the read models `publish` keeps (the directory, the
 //! search index): BatchWriteItem of at most 25, what comes back unprocessed sent again.
 
-use aws_sdk_dynamodb::types::WriteRequest;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
-use super::{Store, StoreError};
+use super::{Item, Store, StoreError};
 
 /// BatchWriteItem takes at most 25 requests
 /// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html).
 pub const BATCH_WRITE_MAX: usize = 25;
+
+/// The request of a batch that puts `item`.
+pub fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
+    Ok(WriteRequest::builder()
+        .put_request(PutRequest::builder().set_item(Some(item)).build()?)
+        .build())
+}
 
 impl Store {
     /// Sends `writes` in batches of 25. A batch's unprocessed requests (throttling answers them

@@ -140,7 +140,7 @@ impl Store {
         before: Option<&Profile>,
         after: Option<&Profile>,
     ) -> Result<usize, StoreError> {
-        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
         if before == after {
             return Ok(0);
         }
@@ -170,11 +170,7 @@ impl Store {
                         profile.display_name.to_lowercase()
                     )),
                 );
-                writes.push(
-                    WriteRequest::builder()
-                        .put_request(PutRequest::builder().set_item(Some(item)).build()?)
-                        .build(),
-                );
+                writes.push(super::batch::put_request(item)?);
             }
         }
         for facet in &gone {

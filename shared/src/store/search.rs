@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, Key};
@@ -95,11 +95,7 @@ pub fn slot_writes(
             let mut item = item.clone();
             item.insert(keys::PK.into(), s(key.pk));
             item.insert(keys::SK.into(), s(key.sk));
-            writes.push(
-                WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item)).build()?)
-                    .build(),
-            );
+            writes.push(super::batch::put_request(item)?);
         }
     }
     for key in gone {
@@ -560,11 +556,7 @@ impl Store {
                 keys::EXPIRES_AT.into(),
                 super::n(p.expires.timestamp().as_second()),
             );
-            writes.push(
-                WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item)).build()?)
-                    .build(),
-            );
+            writes.push(super::batch::put_request(item)?);
         }
         self.write_batches("keep proposed appointments", writes)
             .await
