@@ -597,6 +597,145 @@ async fn a_transaction_cancelled_for_a_validation_error_is_a_defect_and_is_not_r
     assert_eq!((api.status(), api.code), (500, shared::api::Code::Internal));
 }
 
+/// Every record of the table's stream so far, from its first shard's start.
+async fn stream_records(app: &TestApp) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+    let arn = app
+        .db
+        .describe_table()
+        .table_name(&app.table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .expect("the table has a stream");
+    let streams = aws_sdk_dynamodbstreams::Client::new(&app.inspector);
+    let shards = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .and_then(|d| d.shards)
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    for shard in shards {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id.unwrap())
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        while let Some(at) = iterator {
+            let page = streams
+                .get_records()
+                .shard_iterator(at)
+                .send()
+                .await
+                .unwrap();
+            let got = page.records.unwrap_or_default();
+            if got.is_empty() {
+                break;
+            }
+            records.extend(got);
+            iterator = page.next_shard_iterator;
+        }
+    }
+    records
+}
+
+/// A transaction DynamoDB cancels leaves no trace: what it put, updated and deleted before the action
+/// whose condition failed is as it was (absent, with its old attributes, present), and the table's
+/// stream holds no record of it. Readers of the stream then see the next committed write.
+#[tokio::test]
+async fn a_cancelled_transaction_leaves_its_items_and_the_stream_as_they_were() {
+    let (app, db, table) = table().await;
+    for (pk, n) in [("kept", "1"), ("gone", "1"), ("guard", "1")] {
+        db.put_item()
+            .table_name(&table)
+            .item("PK", s(pk))
+            .item("SK", s("X"))
+            .item("n", AttributeValue::N(n.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let key = |pk: &str| {
+        std::collections::HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s("X"))])
+    };
+    let set_n = |n: &str| {
+        Update::builder()
+            .table_name(&table)
+            .set_key(Some(key("kept")))
+            .update_expression("SET n = :n")
+            .expression_attribute_values(":n", AttributeValue::N(n.into()))
+            .build()
+            .unwrap()
+    };
+    let before = stream_records(&app).await.len();
+    let delete = aws_sdk_dynamodb::types::Delete::builder()
+        .table_name(&table)
+        .set_key(Some(key("gone")))
+        .build()
+        .unwrap();
+    let guard = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name(&table)
+        .set_key(Some(key("guard")))
+        .condition_expression("attribute_not_exists(PK)")
+        .build()
+        .unwrap();
+    let cancelled = db
+        .transact_write_items()
+        .transact_items(put(&table, "new", 1))
+        .transact_items(TransactWriteItem::builder().update(set_n("2")).build())
+        .transact_items(TransactWriteItem::builder().delete(delete).build())
+        .transact_items(TransactWriteItem::builder().condition_check(guard).build())
+        .send()
+        .await;
+    let (code, message) = refused(cancelled);
+    assert_eq!(code, "TransactionCanceledException");
+    assert!(
+        message.contains("[None, None, None, ConditionalCheckFailed]"),
+        "{message}"
+    );
+
+    let get = |pk: &'static str| {
+        db.get_item()
+            .table_name(&table)
+            .set_key(Some(key(pk)))
+            .consistent_read(true)
+            .send()
+    };
+    assert_eq!(get("new").await.unwrap().item, None);
+    assert_eq!(
+        get("kept").await.unwrap().item.unwrap()["n"],
+        AttributeValue::N("1".into())
+    );
+    assert!(get("gone").await.unwrap().item.is_some());
+    assert_eq!(stream_records(&app).await.len(), before, "no record of it");
+
+    db.transact_write_items()
+        .transact_items(TransactWriteItem::builder().update(set_n("3")).build())
+        .send()
+        .await
+        .unwrap();
+    let records = stream_records(&app).await;
+    assert_eq!(records.len(), before + 1);
+    let last = records.last().unwrap().dynamodb.as_ref().unwrap();
+    assert_eq!(
+        last.new_image.as_ref().unwrap()["n"],
+        aws_sdk_dynamodbstreams::types::AttributeValue::N("3".into())
+    );
+    assert_eq!(
+        last.old_image.as_ref().unwrap()["n"],
+        aws_sdk_dynamodbstreams::types::AttributeValue::N("1".into())
+    );
+}
+
 /// Asked for, a write reaches the indexes late, as DynamoDB's global secondary indexes are updated
 /// asynchronously: for `gsi_lag` seconds a query of an index does not see the item (the test's own
 /// reads, exempt, see it at once).
