@@ -109,11 +109,17 @@ pub fn part_of(provider: ProviderId, parts: u64) -> u64 {
     (provider.uuid().as_u128() % u128::from(parts)) as u64
 }
 
-/// The key of the Slot file of `state`'s slots in part `part`: only letters and digits of a state's
-/// code as given (MA, NRW) go into it.
+/// The key of the Slot file of `state`'s slots in part `part`. A state's code of letters and digits
+/// (MA, NRW) is the key's as it is; any other (a location's region is free text: "N-Y", "Île-de-France",
+/// "New York") keeps its letters and digits and adds the first 8 hex digits of its SHA-256, so that two
+/// states never share a file, where the second written would replace the first.
 fn slot_key(state: &str, part: u64) -> String {
-    let state: String = state.chars().filter(char::is_ascii_alphanumeric).collect();
-    format!("{PREFIX}slots-{state}-{part}.ndjson")
+    let kept: String = state.chars().filter(char::is_ascii_alphanumeric).collect();
+    if kept == state && !kept.is_empty() {
+        return format!("{PREFIX}slots-{kept}-{part}.ndjson");
+    }
+    let hash = crate::store::sha256_hex(state.as_bytes());
+    format!("{PREFIX}slots-{kept}-{}-{part}.ndjson", &hash[..8])
 }
 
 /// NDJSON lines being gathered into one file's body: each minified, one a line.
@@ -395,6 +401,33 @@ mod tests {
         b.push(&serde_json::json!({"a": 1}));
         b.push(&serde_json::json!(2));
         assert_eq!((b.text.as_str(), b.lines), ("{\"a\":1}\n2\n", 2));
+    }
+
+    #[test]
+    fn states_written_differently_never_share_a_file() {
+        assert_eq!(slot_key("MA", 3), format!("{PREFIX}slots-MA-3.ndjson"));
+        let keys: BTreeSet<String> = [
+            "NY",
+            "N-Y",
+            "N Y",
+            "ny",
+            "",
+            "-",
+            "Île-de-France",
+            "le-de-France",
+        ]
+        .iter()
+        .map(|s| slot_key(s, 0))
+        .collect();
+        assert_eq!(keys.len(), 8, "{keys:?}");
+        for key in &keys {
+            let name = key.strip_prefix(PREFIX).unwrap();
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c)),
+                "{key}"
+            );
+        }
     }
 
     #[test]
