@@ -912,6 +912,24 @@ async fn asked_for_its_consumed_capacity_the_emulator_answers_by_dynamodbs_rules
         .unwrap();
     assert_eq!(queried.count, 1);
     assert_eq!(consumed(queried.consumed_capacity.as_ref()), 1.5);
+    // Unfiltered, it pays for what it answers: five of them (a Limit) are two units, halved; all ten
+    // consistently three.
+    let unfiltered = |limit: Option<i32>| {
+        db.query()
+            .table_name(&table)
+            .key_condition_expression("PK = :p")
+            .expression_attribute_values(":p", s(&many))
+            .set_limit(limit)
+            .consistent_read(limit.is_none())
+            .return_consumed_capacity(Total)
+            .send()
+    };
+    let five = unfiltered(Some(5)).await.unwrap();
+    assert_eq!(five.count, 5);
+    assert_eq!(consumed(five.consumed_capacity.as_ref()), 1.0);
+    let all = unfiltered(None).await.unwrap();
+    assert_eq!(all.count, 10);
+    assert_eq!(consumed(all.consumed_capacity.as_ref()), 3.0);
     // A batch read rounds each item: two items under 4 KB, eventually consistent, one unit.
     let batch = db
         .batch_get_item()
