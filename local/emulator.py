@@ -146,10 +146,9 @@ def _rollback_keeps_the_stream() -> None:
 
 def _modules_listed_once() -> None:
     """moto finds the backend of every request's host by listing its own package directory and asking
-    the file system whether each of its ~170 entries is a directory, every time (`list_of_moto_modules`,
-    from `get_backend_for_host`). That was half the emulator's time under load (sampled during
-    largest.rs's bulk of 1,440 slots: 967 of 2,000 samples in it). The package does not change while
-    the emulator runs: it is listed once."""
+    the file system whether each of its 174 entries is a directory, every time (`list_of_moto_modules`,
+    from `get_backend_for_host`): 0.9 ms a request (timeit, warm cache), against some 3 to 5 ms for
+    a whole small request. The package does not change while the emulator runs: it is listed once."""
     import moto.backends as moto_backends
 
     listed = tuple(moto_backends.list_of_moto_modules())
