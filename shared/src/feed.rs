@@ -243,17 +243,17 @@ impl FeedWriter {
             .all_pages(Range::directory(&crate::domain::profile::Facet::All).query(&self.store))
             .await?;
         let parts = parts(providers.len(), self.providers_per_file);
+        // The providers of each part, in the directory's order: owned ids, and a named async fn below,
+        // since a closure over borrowed listings would not be `Send` for every lifetime, which the
+        // function's `tokio::spawn` of the run needs.
+        let mut by_part: Vec<Vec<ProviderId>> = (0..parts).map(|_| vec![]).collect();
+        for p in &providers {
+            by_part[part_of(p.provider_id, parts) as usize].push(p.provider_id);
+        }
         // Each provider at each location: a line, kept as text.
         let mut schedules: BTreeMap<Uuid, String> = BTreeMap::new();
         let mut slot_files = vec![];
-        for part in 0..parts {
-            // Owned ids and a named async fn: a closure over borrowed listings would not be `Send`
-            // for every lifetime, which the function's `tokio::spawn` of the run needs.
-            let mine: Vec<ProviderId> = providers
-                .iter()
-                .map(|p| p.provider_id)
-                .filter(|p| part_of(*p, parts) == part)
-                .collect();
+        for (part, mine) in (0u64..).zip(by_part) {
             let mut read = stream::iter(mine)
                 .map(|p| self.slots_of(p, now, to))
                 .buffered(CONCURRENT_QUERIES);
