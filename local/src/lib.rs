@@ -27,6 +27,18 @@ use shared::domain::Clock;
 
 pub use stack::Error;
 
+/// The value of the environment variable `name` read as a `T`: `default` when it is unset, and an
+/// error naming it and what it must be (`what`: "a port number", "a count") when it does not parse.
+pub fn env_parsed<T: std::str::FromStr>(name: &str, default: T, what: &str) -> Result<T, Error> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name}={v:?} is not {what}").into()),
+    }
+}
+
 /// template.yaml of this workspace.
 pub fn template_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")

@@ -13,8 +13,8 @@ async fn main() {
 
 async fn run() -> Result<(), local::Error> {
     tracing_subscriber_init();
-    let port = port_from("PORT", 3000)?;
-    let emulator_port = port_from("EMULATOR_PORT", 0)?;
+    let port = local::env_parsed("PORT", 3000u16, PORT_NUMBER)?;
+    let emulator_port = local::env_parsed("EMULATOR_PORT", 0u16, PORT_NUMBER)?;
     // The template's parameters as `sam deploy --parameter-overrides` takes them, checked as
     // CloudFormation checks them: PARAMETER_OVERRIDES='OfferTtlSeconds=90 ReminderOffsets=2h,30m'.
     let parameters = local::template::parameter_overrides(
@@ -45,16 +45,8 @@ async fn run() -> Result<(), local::Error> {
     Ok(())
 }
 
-/// A port from the environment: absent is `default`, anything but a port number is an error.
-fn port_from(name: &str, default: u16) -> Result<u16, local::Error> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name}={v:?} is not a port number (0 to 65535)").into()),
-    }
-}
+/// What a port from the environment must be.
+const PORT_NUMBER: &str = "a port number (0 to 65535)";
 
 fn tracing_subscriber_init() {
     shared::lambda::init_local_logging();

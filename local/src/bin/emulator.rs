@@ -22,13 +22,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), local::Error> {
-    let port = match std::env::var("EMULATOR_PORT") {
-        Err(_) => local::EMULATOR_PORT,
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("EMULATOR_PORT={v:?} is not a port number"))?,
-    };
+    let port = local::env_parsed("EMULATOR_PORT", local::EMULATOR_PORT, "a port number")?;
     let emulator = Emulator::start(port)
         .map_err(|e| format!("the emulator does not start on port {port}: {e} (another `make emulator`? set EMULATOR_PORT)"))?;
     let sdk = local::sdk_config(&emulator.url);

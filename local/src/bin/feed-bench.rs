@@ -26,16 +26,8 @@ const DAYS: i64 = 14;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), local::Error> {
-    let count = |name: &str, default: usize| -> Result<usize, local::Error> {
-        match std::env::var(name) {
-            Ok(v) => Ok(v
-                .parse()
-                .map_err(|_| format!("{name}={v:?} is not a count"))?),
-            Err(_) => Ok(default),
-        }
-    };
-    let providers = count("FEED_BENCH_PROVIDERS", 100)?;
-    let per_file = count("FEED_BENCH_PER_FILE", 25)?;
+    let providers = local::env_parsed("FEED_BENCH_PROVIDERS", 100usize, "a count")?;
+    let per_file = local::env_parsed("FEED_BENCH_PER_FILE", 25usize, "a count")?;
     let emulator = Emulator::start_with(0, &Faults::off())?;
     let sdk = local::sdk_config(&emulator.url);
     let template = local::template::Template::load(&local::template_path())?;
