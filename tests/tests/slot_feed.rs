@@ -94,6 +94,27 @@ async fn written_by(
     panic!("the feed never held {slots} slots: {last:?}");
 }
 
+/// `slot` booked by `patient` after the feed `first` was published, and the feed `writer` writes once
+/// it has seen the booking (a new transaction time). The booking waits out the second `first` was
+/// written in: a feed's times are whole seconds, and a change in that second would not be after it.
+async fn booked_and_rewritten(
+    app: &TestApp,
+    writer: &shared::feed::FeedWriter,
+    patient: &Actor,
+    slot: &str,
+    first: &shared::domain::smart::Published,
+) -> shared::domain::smart::Published {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.book(patient, slot).await.done();
+    loop {
+        let p = writer.run().await.unwrap();
+        if p.transaction_time != first.transaction_time {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 async fn location(app: &TestApp, staff: &Actor, body: Value) -> String {
     let r = app.send(staff, "POST", "/locations", Some(body)).await;
     ok(&r, 201);
@@ -206,16 +227,7 @@ async fn a_finder_reads_the_feed_a_booked_slot_turns_busy_and_since_lists_what_c
     assert_eq!(since["output"], json!([]), "{since}");
 
     // A booking turns its slot busy in the next feed, and only Boston's slot file changed.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    app.book(&patient, &made[0]).await.done();
-    let writer = app.feed_writer();
-    let next = loop {
-        let p = writer.run().await.unwrap();
-        if p.transaction_time != first.transaction_time {
-            break p;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let next = booked_and_rewritten(&app, &app.feed_writer(), &patient, &made[0], &first).await;
     let since = manifest(&app, &format!("?_since={}", first.transaction_time)).await;
     let changed: Vec<&Value> = since["output"]
         .as_array()
@@ -323,15 +335,7 @@ async fn a_large_directory_is_written_a_part_at_a_time_and_a_booking_rewrites_on
     );
 
     // The first provider's slot booked: the next run rewrites its part's file and no other.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    app.book(&patient, made[0].1.as_str()).await.done();
-    let next = loop {
-        let p = writer.run().await.unwrap();
-        if p.transaction_time != first.transaction_time {
-            break p;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let next = booked_and_rewritten(&app, &writer, &patient, &made[0].1, &first).await;
     let rewritten: Vec<&str> = next
         .files
         .iter()
