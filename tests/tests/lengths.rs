@@ -210,7 +210,12 @@ async fn the_waitlist_offers_a_long_visit_a_run_and_a_short_seat_to_whom_it_fits
 
     // A freed seat that starts a free run covering the visit: the long entry is offered the run (a
     // seat of each slot held), and accepting books the three as one appointment.
-    let run = three(&app, &provider, "2031-03-04", 16).await;
+    // The run's first slot is booked as soon as it exists, before the two after it are made: a run
+    // that opens whole and free is offered to the long entry on opening (the worker's slot-opened
+    // job), which raced the booking (a second `make test` met slot_full when the job came first).
+    // Made this way, the run is never whole and free until the booking is cancelled.
+    let at = |m: u32| format!("2031-03-04T{:02}:{:02}:00Z", 16 + m / 60, m % 60);
+    let mut run = vec![slot(&app, &provider, &at(0), &at(20)).await];
     let first = app
         .send(
             &booker,
@@ -220,6 +225,9 @@ async fn the_waitlist_offers_a_long_visit_a_run_and_a_short_seat_to_whom_it_fits
         )
         .await;
     ok(&first, 201);
+    for i in 1..3 {
+        run.push(slot(&app, &provider, &at(20 * i), &at(20 * i + 20)).await);
+    }
     cancel(&app, &booker, &first.id()).await;
     let offered = app
         .entry_when(&long_entry.id(), |e| {
